@@ -1,0 +1,138 @@
+//! Rules judge a [`Snapshot`]: each is a pure function from the snapshot to findings, with no
+//! I/O and no clock of its own (`snapshot.taken_at` is "now"). The registry is
+//! [`rules::RULES`]; adding a rule is one file and one line there.
+
+pub mod rules;
+pub mod signals;
+
+use crate::model::Snapshot;
+use serde::{Deserialize, Serialize};
+
+/// How bad a finding is. Ordered: `Info < Warning < Critical`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// What a finding is about: whichever of these apply.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Subject {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+}
+
+impl Subject {
+    /// The node itself.
+    pub fn node(snap: &Snapshot) -> Self {
+        Subject {
+            node: Some(snap.hostname().to_string()),
+            ..Default::default()
+        }
+    }
+}
+
+/// One thing a rule found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// The rule id, `area.name` (RULES.md).
+    pub id: String,
+    pub severity: Severity,
+    /// One line: what is wrong, with the number that proves it.
+    pub title: String,
+    pub subject: Subject,
+    /// The facts behind the finding, as structured data.
+    pub evidence: serde_json::Value,
+    /// What to change.
+    pub remedy: String,
+}
+
+/// A check over a snapshot. Implementations are unit structs listed once in [`rules::RULES`].
+pub trait Rule: Sync {
+    /// Stable id, `area.name` (lowercase, hyphenated). Once shipped, it keeps its meaning.
+    fn id(&self) -> &'static str;
+    /// The default severity (a rule may raise it for a given finding).
+    fn severity(&self) -> Severity;
+    /// One line for `nodescope rules` and the man page.
+    fn summary(&self) -> &'static str;
+    /// The `explain` text, with the sections WHAT IT MEANS, WHY IT MATTERS, HOW TO CONFIRM,
+    /// WHAT TO CHANGE.
+    fn explain(&self) -> &'static str;
+    /// Appends findings for `snap`. Pure and infallible: absent facts mean no finding.
+    fn check(&self, snap: &Snapshot, out: &mut Vec<Finding>);
+}
+
+/// Helper for rules: a finding with this rule's id.
+pub fn finding(
+    rule: &dyn Rule,
+    severity: Severity,
+    title: impl Into<String>,
+    subject: Subject,
+    evidence: serde_json::Value,
+    remedy: impl Into<String>,
+) -> Finding {
+    Finding {
+        id: rule.id().into(),
+        severity,
+        title: title.into(),
+        subject,
+        evidence,
+        remedy: remedy.into(),
+    }
+}
+
+/// Runs every rule and sorts the findings: severity (worst first), then id, then subject.
+pub fn analyze(snap: &Snapshot) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for r in rules::RULES {
+        r.check(snap, &mut out);
+    }
+    out.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.id.cmp(&b.id))
+            .then_with(|| a.subject.cmp(&b.subject))
+    });
+    out
+}
+
+/// Finds a rule by id.
+pub fn rule(id: &str) -> Option<&'static dyn Rule> {
+    rules::RULES.iter().copied().find(|r| r.id() == id)
+}

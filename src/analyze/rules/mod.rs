@@ -1,0 +1,64 @@
+//! The rule registry: one file per rule, one line per rule in [`RULES`], sorted by id.
+
+mod eviction_hard_only;
+mod eviction_no_minimum_reclaim;
+mod eviction_no_reserved;
+mod memory_pressure;
+mod node_kubelet_not_running;
+mod pid_pressure;
+
+use super::Rule;
+
+/// Every rule nodescope runs, sorted by id (a test keeps it so).
+pub static RULES: &[&dyn Rule] = &[
+    &eviction_hard_only::EvictionHardOnly,
+    &eviction_no_minimum_reclaim::EvictionNoMinimumReclaim,
+    &eviction_no_reserved::EvictionNoReserved,
+    &memory_pressure::MemoryPressure,
+    &node_kubelet_not_running::NodeKubeletNotRunning,
+    &pid_pressure::PidPressure,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_sorted_unique_and_well_formed() {
+        let ids: Vec<&str> = RULES.iter().map(|r| r.id()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(ids, sorted, "RULES must be sorted by id and unique");
+        let areas = [
+            "memory", "eviction", "pid", "dns", "net", "disk", "gpu", "node",
+        ];
+        for id in ids {
+            let (area, name) = id.split_once('.').expect("area.name");
+            assert!(areas.contains(&area), "{id}: unknown area");
+            assert!(
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{id}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_explanation_has_the_four_sections() {
+        for r in RULES {
+            for h in [
+                "WHAT IT MEANS",
+                "WHY IT MATTERS",
+                "HOW TO CONFIRM",
+                "WHAT TO CHANGE",
+            ] {
+                assert!(r.explain().contains(h), "{}: explain lacks {h}", r.id());
+            }
+            assert!(
+                r.summary().len() <= 80 && !r.summary().ends_with('.'),
+                "{}: summary",
+                r.id()
+            );
+        }
+    }
+}

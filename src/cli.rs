@@ -1,0 +1,126 @@
+//! The command line, the single source of `--help`, the man page and the shell completions.
+
+use crate::analyze::Severity;
+use crate::render::Format;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+const EXAMPLES: &str = "\
+Examples:
+  nodescope check                                  diagnose this node (run as root)
+  nodescope check --format json --fail-on critical  for scripts and CI health checks
+  nodescope --root /host check                     inside `kubectl debug node/NAME` (auto-detected)
+  nodescope capture -o node-a.tar.gz               record what nodescope reads, for later
+  nodescope --bundle node-a.tar.gz check           analyze that capture on a laptop
+  nodescope explain memory.pressure                what a finding means and what to do";
+
+const AFTER_LONG: &str = "\
+Exit status (check):
+  0  no finding at or above --fail-on (default: warning)
+  1  the worst finding is a warning (or info, with --fail-on info)
+  2  the worst finding is critical
+  3  nodescope could not run: bad arguments, a --root or --bundle that is not a host
+
+Environment:
+  NODESCOPE_ROOT  the host root, as --root (ignored when --bundle is given)
+  NO_COLOR        set and non-empty: no colour in the text report
+
+Host root:
+  Without --root or --bundle, nodescope reads / unless /host/proc/meminfo exists (the layout
+  `kubectl debug node/NAME` creates), in which case it reads /host and says so on stderr.
+  nodescope only reads: it never writes under the host root, never signals a process, and
+  never reads process environments.";
+
+/// Node-level Kubernetes diagnostics: which killer took the pod, why the node is under pressure,
+/// and what to change.
+#[derive(Debug, Parser)]
+#[command(name = "nodescope", version, about, after_help = EXAMPLES, after_long_help = format!("{EXAMPLES}\n\n{AFTER_LONG}"))]
+pub struct Cli {
+    /// Read the live host under DIR (default: /, or /host when it holds a node).
+    ///
+    /// Use /host inside a `kubectl debug node/NAME` pod, where the node's root is mounted there.
+    /// The directory must hold a proc/ tree. NODESCOPE_ROOT sets it too.
+    #[arg(long, global = true, value_name = "DIR", conflicts_with = "bundle")]
+    pub root: Option<PathBuf>,
+
+    /// Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub bundle: Option<PathBuf>,
+
+    /// When to colour the text report.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Colour choice for the text report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// Colour on a terminal unless NO_COLOR is set.
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Diagnose the node and report findings, worst first (the default command).
+    Check(CheckArgs),
+    /// Print everything collected from the node, as JSON.
+    Snapshot(SnapshotArgs),
+    /// List every rule: id, default severity, summary.
+    Rules,
+    /// Explain a rule: what it means, why it matters, how to confirm it, what to change.
+    Explain {
+        /// The rule id, e.g. memory.pressure (see `nodescope rules`).
+        id: String,
+    },
+    /// Record everything nodescope reads from this host into a .tar.gz bundle.
+    ///
+    /// The bundle holds the files the collectors read at their host paths, the kernel log,
+    /// statvfs results and the findings at capture time; process environments, private keys
+    /// and tokens are never written. `nodescope --bundle FILE check` analyzes it anywhere.
+    Capture(CaptureArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Exit non-zero when a finding at or above this severity exists.
+    #[arg(long, value_enum, default_value_t = Severity::Warning, value_name = "SEVERITY")]
+    pub fail_on: Severity,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// Output format (JSON, schema nodescope-snapshot/1).
+    #[arg(long, value_enum, default_value_t = SnapshotFormat::Json)]
+    pub format: SnapshotFormat,
+}
+
+/// Snapshot output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SnapshotFormat {
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    /// Where to write the bundle (default: nodescope-<hostname>-<time>.tar.gz here).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// The clap command, for the man page and completion generators.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}

@@ -1,0 +1,42 @@
+//! `capture`: record a live snapshot into a bundle that analyzes to the same findings.
+
+use crate::cli::CaptureArgs;
+use crate::source::Host;
+use crate::source::live::LiveHost;
+use crate::source::record::RecordingHost;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+pub(super) fn run(root: &Path, args: &CaptureArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let live = LiveHost::new(root)?;
+    let rec = RecordingHost::new(live, root);
+    eprintln!("nodescope: capturing {} ...", rec.describe());
+    let snap = crate::collect::snapshot(&rec);
+    let findings = crate::analyze::analyze(&snap);
+    let out = args.output.clone().unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "nodescope-{}-{}.tar.gz",
+            snap.hostname(),
+            snap.taken_at.strftime("%Y%m%dT%H%M%SZ")
+        ))
+    });
+    let (entries, bytes) = rec.write_bundle(&out, Some(serde_json::to_value(&findings)?))?;
+    let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+    eprintln!(
+        "nodescope: wrote {} ({} entries, {} KiB of file content, {} KiB compressed; {} finding(s), {} collection error(s)) in {} ms",
+        out.display(),
+        entries,
+        bytes / 1024,
+        size / 1024,
+        findings.len(),
+        snap.errors.len(),
+        started.elapsed().as_millis()
+    );
+    eprintln!(
+        "nodescope: analyze it anywhere with: nodescope --bundle {} check",
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,89 @@
+//! One function per subcommand; this file only opens the host and dispatches.
+
+mod capture;
+mod check;
+mod rules;
+
+use crate::cli::{CheckArgs, Cli, Color, Command};
+use crate::source::Host;
+use crate::source::bundle::BundleHost;
+use crate::source::live::LiveHost;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Exit code for "nodescope could not run" (DESIGN.md).
+pub const EXIT_CANNOT_RUN: u8 = 3;
+
+/// Runs the parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let color = match cli.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let code = match cli.command {
+        Some(Command::Rules) => rules::list(&mut out)?,
+        Some(Command::Explain { ref id }) => rules::explain(&mut out, id)?,
+        Some(Command::Completions { shell }) => {
+            out.write_all(&crate::docs::completions(shell))?;
+            ExitCode::SUCCESS
+        }
+        Some(Command::Capture(ref args)) => {
+            if cli.bundle.is_some() {
+                anyhow::bail!("capture records a live host; --bundle is already a capture");
+            }
+            let root = live_root(&cli);
+            capture::run(&root, args)?
+        }
+        Some(Command::Snapshot(_)) => {
+            let host = open_host(&cli)?;
+            let snap = crate::collect::snapshot(host.as_ref());
+            crate::render::json::write_snapshot(&mut out, &snap)?;
+            ExitCode::SUCCESS
+        }
+        Some(Command::Check(ref args)) => {
+            let host = open_host(&cli)?;
+            check::run(&mut out, host.as_ref(), args, color)?
+        }
+        None => {
+            let host = open_host(&cli)?;
+            let args = CheckArgs {
+                format: crate::render::Format::Text,
+                fail_on: crate::analyze::Severity::Warning,
+            };
+            check::run(&mut out, host.as_ref(), &args, color)?
+        }
+    };
+    out.flush()?;
+    Ok(code)
+}
+
+/// The live root: --root, else NODESCOPE_ROOT, else /host when it holds a node, else /.
+fn live_root(cli: &Cli) -> PathBuf {
+    if let Some(r) = &cli.root {
+        return r.clone();
+    }
+    if let Some(r) = std::env::var_os("NODESCOPE_ROOT").filter(|v| !v.is_empty()) {
+        return PathBuf::from(r);
+    }
+    if Path::new("/host/proc/meminfo").exists() {
+        eprintln!(
+            "nodescope: reading the node at /host (kubectl debug layout); use --root / to inspect this container instead"
+        );
+        return PathBuf::from("/host");
+    }
+    PathBuf::from("/")
+}
+
+fn open_host(cli: &Cli) -> anyhow::Result<Box<dyn Host>> {
+    if let Some(b) = &cli.bundle {
+        return Ok(Box::new(BundleHost::open(b)?));
+    }
+    Ok(Box::new(LiveHost::new(&live_root(cli))?))
+}

@@ -1,0 +1,159 @@
+//! Collectors: read the host through [`Host`], parse, and fill a [`Snapshot`]. They never
+//! judge, and a failure is data: each one records what it could not read in `errors` and the
+//! rest goes on.
+//!
+//! Order matters only where one collector needs another's facts: the kubelet's configuration
+//! (from its process) picks the cgroup driver and root, and the pods are found under that root.
+
+mod cgroup;
+mod kmsg;
+mod kubelet;
+mod mounts;
+mod node;
+mod pods;
+mod processes;
+
+pub use kmsg::parse_record as parse_kmsg_record;
+
+use crate::model::{CollectError, SNAPSHOT_SCHEMA, Snapshot};
+use crate::source::{ErrorKind, Host, HostError};
+
+/// Collects everything the rules need from `host`.
+pub fn snapshot(host: &dyn Host) -> Snapshot {
+    let mut errs = Errors::default();
+    let taken_at = host.now();
+    let node = node::identity(host, taken_at, &mut errs);
+    let memory = node::meminfo(host, &mut errs);
+    let psi = node::psi(host, &mut errs);
+    let pids = node::pid_limits(host, &mut errs);
+    let mounts = mounts::mountinfo(host, &mut errs);
+    let filesystems = mounts::filesystems(host, &mounts);
+    let mut processes = processes::collect(host, &mut errs);
+    let kubelet = kubelet::collect(host, &processes, &mut errs);
+    let cgroup = cgroup::layout(host, kubelet.as_ref(), &mut errs);
+    let root_memory = cgroup::root_memory(host, &cgroup, &mut errs);
+    let (kubepods, mut pods) = cgroup::pods(host, &cgroup, &mut errs);
+    pods::identify(host, &mut pods, kubelet.as_ref(), &mut errs);
+    processes::attribute(&mut processes, &pods);
+    let kernel_log = kmsg::collect(host, &mut errs);
+    if node.euid != 0 {
+        errs.push(CollectError {
+            collector: "privileges".into(),
+            kind: ErrorKind::Denied,
+            path: None,
+            line: None,
+            message: format!(
+                "not running as root (euid {}): the kernel log (/dev/kmsg, kernel.dmesg_restrict), other users' \
+                 /proc/<pid> files and the kubelet's files may be unreadable; run with sudo for the full picture",
+                node.euid
+            ),
+        });
+    }
+    let mut errors = errs.0;
+    errors.sort();
+    errors.dedup();
+    Snapshot {
+        schema: SNAPSHOT_SCHEMA.into(),
+        taken_at,
+        source: host.describe(),
+        node,
+        memory,
+        psi,
+        pids,
+        mounts,
+        filesystems,
+        cgroup,
+        root_memory,
+        kubepods,
+        pods,
+        processes,
+        kubelet,
+        kernel_log,
+        errors,
+    }
+}
+
+/// The errors of one collection pass.
+#[derive(Debug, Default)]
+pub(crate) struct Errors(Vec<CollectError>);
+
+impl Errors {
+    pub(crate) fn push(&mut self, e: CollectError) {
+        self.0.push(e);
+    }
+
+    /// A failed host operation.
+    pub(crate) fn host(&mut self, collector: &str, e: &HostError) {
+        self.0.push(CollectError {
+            collector: collector.into(),
+            kind: e.kind,
+            path: Some(e.path.clone()),
+            line: None,
+            message: if e.detail.is_empty() {
+                e.kind.to_string()
+            } else {
+                e.detail.clone()
+            },
+        });
+    }
+
+    /// A host failure unless the file is simply absent (optional files: memory.peak before 5.19).
+    pub(crate) fn unless_missing(&mut self, collector: &str, e: &HostError) {
+        if e.kind != ErrorKind::Missing {
+            self.host(collector, e);
+        }
+    }
+
+    /// A file that was read but could not be understood.
+    pub(crate) fn invalid(
+        &mut self,
+        collector: &str,
+        path: &str,
+        line: Option<usize>,
+        message: impl Into<String>,
+    ) {
+        self.0.push(CollectError {
+            collector: collector.into(),
+            kind: ErrorKind::Invalid,
+            path: Some(path.into()),
+            line,
+            message: message.into(),
+        });
+    }
+}
+
+/// Reads a file holding one integer (`/proc/sys/kernel/pid_max`, `memory.current`).
+/// `max` reads as `u64::MAX`, as the cgroup v2 interface files write "no limit".
+pub(crate) fn read_u64(host: &dyn Host, path: &str) -> Result<u64, HostError> {
+    let s = host.read_string(path)?;
+    let t = s.trim();
+    if t == "max" {
+        return Ok(u64::MAX);
+    }
+    t.parse::<u64>().map_err(|_| {
+        HostError::new(
+            ErrorKind::Invalid,
+            path,
+            format!("expected an integer, found {:?}", truncate(t, 40)),
+        )
+    })
+}
+
+/// Parses a flat-keyed file (`key value` per line: memory.stat, memory.events, oom_control).
+pub(crate) fn parse_flat_keyed(text: &str) -> std::collections::BTreeMap<&str, u64> {
+    text.lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let k = it.next()?;
+            let v = it.next()?.parse().ok()?;
+            Some((k, v))
+        })
+        .collect()
+}
+
+pub(crate) fn truncate(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}

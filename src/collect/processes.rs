@@ -1,0 +1,161 @@
+//! Processes of the host: pid, comm, command line (secrets redacted), cgroup and OOM scores.
+//! Environments are never read. A process that exits mid-collection is churn, not an error.
+
+use super::Errors;
+use crate::model::{CollectError, Pod, Process};
+use crate::source::{ErrorKind, Host, redact};
+use procfs_core::FromRead;
+use std::collections::HashMap;
+
+const C: &str = "processes";
+
+pub(super) fn collect(host: &dyn Host, errs: &mut Errors) -> Vec<Process> {
+    let entries = match host.read_dir("/proc") {
+        Ok(e) => e,
+        Err(e) => {
+            errs.host(C, &e);
+            return Vec::new();
+        }
+    };
+    let mut pids: Vec<u32> = entries.iter().filter_map(|e| e.name.parse().ok()).collect();
+    pids.sort_unstable();
+    let mut out = Vec::with_capacity(pids.len());
+    let mut denied = 0usize;
+    for pid in pids {
+        match one(host, pid, &mut denied) {
+            Some(p) => out.push(p),
+            None => continue,
+        }
+    }
+    if denied > 0 {
+        errs.push(CollectError {
+            collector: C.into(),
+            kind: ErrorKind::Denied,
+            path: Some("/proc/<pid>".into()),
+            line: None,
+            message: format!(
+                "{denied} file(s) of other users' processes could not be read (run as root)"
+            ),
+        });
+    }
+    out
+}
+
+fn one(host: &dyn Host, pid: u32, denied: &mut usize) -> Option<Process> {
+    let base = format!("/proc/{pid}");
+    // /proc/<pid>/stat: "1 (systemd) S 0 1 1 ..." — comm in parentheses may hold spaces (proc(5)).
+    let stat = match host.read(&format!("{base}/stat")) {
+        Ok(raw) => procfs_core::process::Stat::from_read(&raw[..]).ok()?,
+        Err(e) => {
+            if e.kind == ErrorKind::Denied {
+                *denied += 1;
+            }
+            return None;
+        }
+    };
+    let mut small = |name: &str| -> Option<String> {
+        match host.read_string(&format!("{base}/{name}")) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                if e.kind == ErrorKind::Denied {
+                    *denied += 1;
+                }
+                None
+            }
+        }
+    };
+    let cgroup = small("cgroup").and_then(|t| memory_cgroup(&t));
+    let oom_score = small("oom_score").and_then(|s| s.trim().parse().ok());
+    let oom_score_adj = small("oom_score_adj").and_then(|s| s.trim().parse().ok());
+    let cmdline = host
+        .read(&format!("{base}/cmdline"))
+        .map(|raw| redact::cmdline(&redact::split_cmdline(&raw)))
+        .unwrap_or_default();
+    Some(Process {
+        pid,
+        ppid: u32::try_from(stat.ppid).unwrap_or(0),
+        comm: stat.comm,
+        cmdline,
+        state: stat.state.to_string(),
+        threads: u64::try_from(stat.num_threads).unwrap_or(0),
+        start_ticks: stat.starttime,
+        cgroup,
+        oom_score,
+        oom_score_adj,
+        container_id: None,
+    })
+}
+
+/// The memory-controller path from /proc/<pid>/cgroup: the `memory` line on v1
+/// (`4:memory:/kubepods/burstable/pod.../<id>`), else the unified `0::/...` line. Leading
+/// `/..` components (a reader in its own cgroup namespace) are dropped.
+pub(crate) fn memory_cgroup(text: &str) -> Option<String> {
+    let mut unified = None;
+    for line in text.lines() {
+        let mut it = line.splitn(3, ':');
+        let (Some(_), Some(ctrls), Some(path)) = (it.next(), it.next(), it.next()) else {
+            continue;
+        };
+        let path = strip_dotdot(path);
+        if ctrls.split(',').any(|c| c == "memory") {
+            return Some(path);
+        }
+        if ctrls.is_empty() {
+            unified = Some(path);
+        }
+    }
+    unified
+}
+
+fn strip_dotdot(p: &str) -> String {
+    let mut rest = p;
+    while let Some(r) = rest.strip_prefix("/..") {
+        rest = r;
+    }
+    if rest.is_empty() {
+        "/".into()
+    } else {
+        rest.to_string()
+    }
+}
+
+/// Joins processes to containers by the container id in their cgroup leaf.
+pub(super) fn attribute(processes: &mut [Process], pods: &[Pod]) {
+    let mut by_id: HashMap<&str, &str> = HashMap::new();
+    for p in pods {
+        for c in &p.containers {
+            by_id.insert(c.id.as_str(), c.id.as_str());
+        }
+    }
+    for proc_ in processes.iter_mut() {
+        let Some(cg) = &proc_.cgroup else { continue };
+        let leaf = cg.rsplit('/').next().unwrap_or_default();
+        if let Some((_, id)) = super::cgroup::parse_container_leaf(leaf)
+            && let Some(id) = by_id.get(id.as_str())
+        {
+            proc_.container_id = Some((*id).to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_cgroup_v1_v2_and_namespaced() {
+        let v1 =
+            "12:pids:/kubepods/burstable/podx/abc\n4:memory:/kubepods/burstable/podx/abc\n0::/\n";
+        assert_eq!(memory_cgroup(v1).unwrap(), "/kubepods/burstable/podx/abc");
+        assert_eq!(
+            memory_cgroup("0::/system.slice/kubelet.service\n").unwrap(),
+            "/system.slice/kubelet.service"
+        );
+        assert_eq!(
+            memory_cgroup("0::/../../kubepods.slice/x.scope\n").unwrap(),
+            "/kubepods.slice/x.scope"
+        );
+        assert_eq!(memory_cgroup("4:cpu,memory:/a\n").unwrap(), "/a");
+        assert!(memory_cgroup("garbage").is_none());
+    }
+}

@@ -1,0 +1,181 @@
+//! The kubelet as found on the node: its process, the files it was configured from, and its
+//! effective configuration after the kubelet's own precedence — defaults, then the config file,
+//! then drop-ins (`--config-dir`), then command-line flags — for the fields nodescope judges.
+//! Field names and defaults follow `KubeletConfiguration` v1beta1 (k8s-semantics §1.3, §4.3).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Where an effective value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provenance {
+    /// The kubelet's built-in default.
+    Default,
+    /// The `--config` file or a drop-in.
+    Config,
+    /// A command-line flag (flags win).
+    Flag,
+}
+
+/// An eviction threshold value as configured: a quantity (`100Mi`, `1000` pids) or a percent
+/// of the signal's capacity (`10%`). Resolution against capacity happens in the analysis,
+/// exactly as `GetThresholdQuantity` does it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThresholdValue {
+    Quantity(String),
+    /// Percent as written (`10` for `10%`).
+    Percent(f64),
+}
+
+impl ThresholdValue {
+    /// Parses a threshold as `parseThresholdStatement` does. `Ok(None)` means the kubelet ignores
+    /// it (`0%` and `100%`); `Err` carries the kubelet's own complaint.
+    pub fn parse(signal: &str, raw: &str) -> Result<Option<Self>, String> {
+        let raw = raw.trim();
+        if let Some(p) = raw.strip_suffix('%') {
+            if raw == "0%" || raw == "100%" {
+                return Ok(None);
+            }
+            let v: f64 = p
+                .trim()
+                .parse()
+                .map_err(|_| format!("invalid percentage {raw:?} for {signal}"))?;
+            if v < 0.0 {
+                return Err(format!(
+                    "eviction percentage threshold {signal} must be >= 0%: {raw}"
+                ));
+            }
+            if v > 100.0 {
+                return Err(format!(
+                    "eviction percentage threshold {signal} must be <= 100%: {raw}"
+                ));
+            }
+            return Ok(Some(ThresholdValue::Percent(v)));
+        }
+        match super::quantity::parse_quantity(raw) {
+            Some(q) if q > 0.0 => Ok(Some(ThresholdValue::Quantity(raw.to_string()))),
+            Some(_) => Err(format!(
+                "eviction threshold {signal} must be positive: {raw}"
+            )),
+            None => Err(format!("invalid quantity {raw:?} for {signal}")),
+        }
+    }
+
+    /// The threshold in the signal's units for a given capacity (`api/types.go:GetThresholdQuantity`):
+    /// a quantity as is; a percent as `int64(float64(capacity) * float64(float32(pct)/100))`.
+    pub fn resolve(&self, capacity: u64) -> i64 {
+        match self {
+            ThresholdValue::Quantity(q) => super::quantity::quantity_value(q).unwrap_or(0),
+            ThresholdValue::Percent(p) => {
+                let frac = (*p as f32) / 100f32;
+                (capacity as f64 * frac as f64) as i64
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for ThresholdValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ThresholdValue::Quantity(q) => f.write_str(q),
+            ThresholdValue::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+/// The effective kubelet configuration, for the fields nodescope uses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KubeletConfig {
+    /// Signal → threshold (`memory.available` → `100Mi`).
+    pub eviction_hard: BTreeMap<String, ThresholdValue>,
+    pub eviction_soft: BTreeMap<String, ThresholdValue>,
+    /// Signal → Go duration.
+    pub eviction_soft_grace_period: BTreeMap<String, String>,
+    pub eviction_minimum_reclaim: BTreeMap<String, ThresholdValue>,
+    pub eviction_pressure_transition_period: String,
+    pub eviction_max_pod_grace_period: i64,
+    pub merge_default_eviction_settings: bool,
+    /// Resource → quantity (`memory` → `500Mi`).
+    pub system_reserved: BTreeMap<String, String>,
+    pub kube_reserved: BTreeMap<String, String>,
+    pub enforce_node_allocatable: Vec<String>,
+    pub cgroup_driver: String,
+    pub cgroup_root: String,
+    pub cgroups_per_qos: bool,
+    pub root_dir: String,
+    /// -1 = unlimited.
+    pub pod_pids_limit: i64,
+    pub container_log_max_size: String,
+    pub container_log_max_files: i64,
+    pub resolv_conf: String,
+    pub cluster_dns: Vec<String>,
+    pub cluster_domain: String,
+    pub image_gc_high_threshold_percent: i64,
+    pub image_gc_low_threshold_percent: i64,
+    pub max_pods: i64,
+    pub container_runtime_endpoint: String,
+    pub kernel_memcg_notification: bool,
+    pub kubeconfig: Option<String>,
+    pub hostname_override: Option<String>,
+    /// Field (camelCase config name) → where its value came from; fields absent here are defaults.
+    pub sources: BTreeMap<String, Provenance>,
+}
+
+/// The kubelet process and its configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KubeletInfo {
+    pub pid: u32,
+    /// The `--config` file, when given.
+    pub config_file: Option<String>,
+    /// Drop-in files read from `--config-dir`, in the order applied.
+    pub drop_ins: Vec<String>,
+    /// Flags from the command line (`--name` → value; secrets redacted).
+    pub flags: BTreeMap<String, String>,
+    pub config: KubeletConfig,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_parse_like_the_kubelet() {
+        assert_eq!(
+            ThresholdValue::parse("memory.available", "100Mi"),
+            Ok(Some(ThresholdValue::Quantity("100Mi".into())))
+        );
+        assert_eq!(
+            ThresholdValue::parse("nodefs.available", "10%"),
+            Ok(Some(ThresholdValue::Percent(10.0)))
+        );
+        assert_eq!(ThresholdValue::parse("nodefs.available", "0%"), Ok(None));
+        assert_eq!(ThresholdValue::parse("nodefs.available", "100%"), Ok(None));
+        assert!(
+            ThresholdValue::parse("nodefs.available", "101%")
+                .unwrap_err()
+                .contains("<= 100%")
+        );
+        assert!(
+            ThresholdValue::parse("memory.available", "0")
+                .unwrap_err()
+                .contains("must be positive")
+        );
+        assert!(ThresholdValue::parse("memory.available", "lots").is_err());
+    }
+
+    #[test]
+    fn percent_resolution_truncates_through_float32() {
+        // 10% of 16 GiB: float32(0.1) is 0.100000001490116..., so the product is truncated
+        // from 1717986943.99... + ... exactly as the kubelet's int64(float64(c)*float64(f32)).
+        let cap = 17_179_869_184u64;
+        let got = ThresholdValue::Percent(10.0).resolve(cap);
+        assert_eq!(got, (cap as f64 * (0.1f32 as f64)) as i64);
+        assert_eq!(got, 1_717_986_944);
+        assert_eq!(
+            ThresholdValue::Quantity("100Mi".into()).resolve(cap),
+            104_857_600
+        );
+    }
+}

@@ -1,0 +1,339 @@
+//! Plain data collected from one node. No I/O and no judgement here: collectors fill it,
+//! rules read it, renderers show it. Every field that can be absent on some node or kernel is
+//! an `Option`; `Snapshot::errors` says why a fact is absent. Maps are `BTreeMap` and lists are
+//! sorted, so the JSON form is deterministic.
+
+pub mod kubelet;
+pub mod quantity;
+
+use crate::source::ErrorKind;
+pub use kubelet::{KubeletConfig, KubeletInfo, Provenance, ThresholdValue};
+use serde::{Deserialize, Serialize};
+
+/// The schema name of `nodescope snapshot --format json`.
+pub const SNAPSHOT_SCHEMA: &str = "nodescope-snapshot/1";
+
+/// Everything one collection pass learned about a node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub schema: String,
+    /// When the facts are from: now on a live host, the capture time of a bundle.
+    pub taken_at: jiff::Timestamp,
+    /// Where the facts came from (`live host at /`, `bundle x.tar.gz ...`).
+    pub source: String,
+    pub node: NodeIdentity,
+    pub memory: Option<Meminfo>,
+    pub psi: Psi,
+    pub pids: PidLimits,
+    pub mounts: Vec<Mount>,
+    pub filesystems: Vec<Filesystem>,
+    pub cgroup: CgroupLayout,
+    /// Usage of the root cgroup, the node-level numbers the kubelet's memory.available uses.
+    pub root_memory: Option<RootMemory>,
+    /// The node-allocatable cgroup (`kubepods` / `kubepods.slice`), when found.
+    pub kubepods: Option<CgroupStats>,
+    pub pods: Vec<Pod>,
+    pub processes: Vec<Process>,
+    pub kubelet: Option<KubeletInfo>,
+    pub kernel_log: Vec<KmsgRecord>,
+    /// What could not be collected, and why. A partial answer at 3am beats none.
+    pub errors: Vec<CollectError>,
+}
+
+/// Who the node is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeIdentity {
+    /// `/proc/sys/kernel/hostname`.
+    pub hostname: Option<String>,
+    /// `/proc/sys/kernel/osrelease`, e.g. `6.1.0-28-amd64`.
+    pub kernel: Option<String>,
+    /// Seconds since boot, first field of `/proc/uptime`.
+    pub uptime_seconds: Option<f64>,
+    /// `taken_at - uptime`: the wall-clock boot time that turns kernel-log timestamps into times.
+    pub boot_time: Option<jiff::Timestamp>,
+    /// The effective uid nodescope read with; not 0 means some sources were out of reach.
+    pub euid: u32,
+}
+
+/// The /proc/meminfo fields the rules use, in bytes (meminfo prints kB = KiB).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meminfo {
+    pub mem_total_bytes: u64,
+    pub mem_free_bytes: u64,
+    pub mem_available_bytes: Option<u64>,
+    pub buffers_bytes: u64,
+    pub cached_bytes: u64,
+    pub swap_total_bytes: u64,
+    pub swap_free_bytes: u64,
+}
+
+/// One PSI line: the share of wall time tasks were stalled, in percent (Documentation/accounting/psi.rst).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct PsiLine {
+    pub avg10: f64,
+    pub avg60: f64,
+    pub avg300: f64,
+    /// Total stall time in microseconds.
+    pub total_usec: u64,
+}
+
+/// A `/proc/pressure/<resource>` file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Pressure {
+    pub some: PsiLine,
+    /// `None` for cpu on kernels before 5.13, which print only `some`.
+    pub full: Option<PsiLine>,
+}
+
+/// Node pressure stall information; each `None` when the kernel lacks PSI (CONFIG_PSI, psi=0).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Psi {
+    pub cpu: Option<Pressure>,
+    pub memory: Option<Pressure>,
+    pub io: Option<Pressure>,
+}
+
+/// The inputs of the kubelet's `pid.available` (pkg/kubelet/stats/pidlimit/pidlimit_linux.go).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct PidLimits {
+    /// `/proc/sys/kernel/pid_max`.
+    pub pid_max: Option<u64>,
+    /// `/proc/sys/kernel/threads-max`.
+    pub threads_max: Option<u64>,
+    /// Field 4 of `/proc/loadavg` after the `/`: every thread on the node.
+    pub threads: Option<u64>,
+    /// The 1-minute load average, for context.
+    pub load1: Option<f64>,
+}
+
+/// One line of the host's mountinfo (`/proc/1/mountinfo`, proc(5)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mount {
+    pub mount_point: String,
+    pub fs_type: String,
+    pub source: String,
+    /// `major:minor` of the device.
+    pub device: String,
+    /// Mount options, comma-separated as in mountinfo.
+    pub options: String,
+}
+
+/// statvfs of one local filesystem, or why there is none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filesystem {
+    pub mount_point: String,
+    pub fs_type: String,
+    /// `None` when statvfs failed or timed out (see `error`).
+    pub stat: Option<crate::source::StatVfs>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// True when statvfs did not return within its deadline: a hung mount.
+    #[serde(default)]
+    pub stuck: bool,
+}
+
+/// cgroup v1 or v2 (unified).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CgroupVersion {
+    V1,
+    V2,
+}
+
+/// The kubelet's cgroup driver (`cgroupDriver`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CgroupDriver {
+    Systemd,
+    Cgroupfs,
+}
+
+/// How cgroups are laid out on this node.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CgroupLayout {
+    pub version: Option<CgroupVersion>,
+    /// v1 with a v2 hierarchy mounted beside it (`/sys/fs/cgroup/unified`).
+    pub hybrid: bool,
+    /// Directory of the memory controller: `/sys/fs/cgroup` (v2) or `/sys/fs/cgroup/memory` (v1).
+    pub memory_root: Option<String>,
+    /// Directory of the pids controller.
+    pub pids_root: Option<String>,
+    pub driver: Option<CgroupDriver>,
+    /// Where `driver` came from: `kubelet` (its configuration) or `layout` (the names found).
+    pub driver_source: Option<String>,
+    /// The node-allocatable cgroup relative to the controller root, e.g. `/kubepods.slice`.
+    pub kubepods_path: Option<String>,
+}
+
+/// Root-cgroup memory as cadvisor reads it for the node summary (k8s-semantics §1.2):
+/// v1 `memory.usage_in_bytes` and `total_inactive_file`; v2 `anon + file` and `inactive_file`
+/// from `/sys/fs/cgroup/memory.stat`, because the v2 root has no `memory.current`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RootMemory {
+    pub usage_bytes: u64,
+    pub inactive_file_bytes: u64,
+}
+
+impl RootMemory {
+    /// `usage - inactive_file`, floored at 0 (cadvisor `setMemoryStats`).
+    pub fn working_set_bytes(&self) -> u64 {
+        self.usage_bytes.saturating_sub(self.inactive_file_bytes)
+    }
+}
+
+/// v2 `memory.events` (Documentation/admin-guide/cgroup-v2.rst).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryEvents {
+    pub low: u64,
+    pub high: u64,
+    pub max: u64,
+    pub oom: u64,
+    pub oom_kill: u64,
+    pub oom_group_kill: u64,
+}
+
+/// v1 `memory.oom_control` (Documentation/admin-guide/cgroup-v1/memory.rst).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OomControl {
+    pub oom_kill_disable: bool,
+    pub under_oom: bool,
+    /// Kills in this cgroup (kernels ≥ 4.13).
+    pub oom_kill: Option<u64>,
+}
+
+/// Memory and pids of one cgroup, the numbers the kubelet and cadvisor read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupStats {
+    /// Path relative to the controller root, e.g. `/kubepods.slice/kubepods-pod<uid>.slice`.
+    pub path: String,
+    /// v2 `memory.current`, v1 `memory.usage_in_bytes`.
+    pub usage_bytes: Option<u64>,
+    /// v2 `inactive_file`, v1 `total_inactive_file` from `memory.stat`.
+    pub inactive_file_bytes: Option<u64>,
+    /// v2 `memory.max` (`max` → none), v1 `memory.limit_in_bytes` (≥ 2^62 → none).
+    pub limit_bytes: Option<u64>,
+    /// v2 `memory.peak` (kernel ≥ 5.19), v1 `memory.max_usage_in_bytes`.
+    pub peak_bytes: Option<u64>,
+    pub events: Option<MemoryEvents>,
+    pub oom_control: Option<OomControl>,
+    /// v1 `memory.failcnt`: how often usage hit the limit.
+    pub failcnt: Option<u64>,
+    pub pids_current: Option<u64>,
+    /// `pids.max`; `None` when `max` (unbounded) or unreadable.
+    pub pids_max: Option<u64>,
+    /// True when `pids.max` read `max`.
+    #[serde(default)]
+    pub pids_unbounded: bool,
+}
+
+impl CgroupStats {
+    /// Working set as cadvisor computes it: usage minus inactive file, floored at 0.
+    pub fn working_set_bytes(&self) -> Option<u64> {
+        let u = self.usage_bytes?;
+        Some(u.saturating_sub(self.inactive_file_bytes.unwrap_or(0)))
+    }
+}
+
+/// Pod QoS class as its cgroup placement shows it (k8s-semantics §4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+pub enum Qos {
+    Guaranteed,
+    Burstable,
+    BestEffort,
+}
+
+/// A pod found on the node without the API server: from its cgroup, log directory and the
+/// runtime's metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pod {
+    pub uid: String,
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    pub qos: Option<Qos>,
+    /// The pod cgroup; `None` when the pod has none (gone, or only its logs remain).
+    pub cgroup: Option<CgroupStats>,
+    pub containers: Vec<Container>,
+    /// `/var/log/pods/<ns>_<name>_<uid>` when present.
+    pub log_dir: Option<String>,
+}
+
+/// A container (or pod sandbox) of a pod.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Container {
+    /// The runtime's 64-hex id.
+    pub id: String,
+    /// The Kubernetes container name; `None` when nothing on the node names it.
+    pub name: Option<String>,
+    /// `containerd`, `cri-o` or `docker`, from the cgroup leaf name or runtime metadata.
+    pub runtime: Option<String>,
+    /// The pod sandbox (pause) rather than a workload container.
+    pub sandbox: bool,
+    pub cgroup: Option<CgroupStats>,
+}
+
+/// One process of the host (never its environment).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Process {
+    pub pid: u32,
+    pub ppid: u32,
+    pub comm: String,
+    /// Arguments with secret values redacted.
+    pub cmdline: Vec<String>,
+    pub state: String,
+    pub threads: u64,
+    /// Start time in clock ticks after boot (field 22 of /proc/<pid>/stat).
+    pub start_ticks: u64,
+    /// The memory-controller cgroup path (v1 `memory:` line, v2 the `0::` line).
+    pub cgroup: Option<String>,
+    pub oom_score: Option<i64>,
+    pub oom_score_adj: Option<i64>,
+    /// The container this process runs in, joined by cgroup path.
+    pub container_id: Option<String>,
+}
+
+/// One kernel-log record from /dev/kmsg (Documentation/ABI/testing/dev-kmsg).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KmsgRecord {
+    /// Syslog priority level 0–7 (prio & 7).
+    pub level: u8,
+    /// Syslog facility (prio >> 3); 0 is the kernel.
+    pub facility: u8,
+    pub seq: u64,
+    /// Microseconds since boot (CLOCK_MONOTONIC at the time of logging).
+    pub usec: u64,
+    pub message: String,
+}
+
+/// A source that could not be read or parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+pub struct CollectError {
+    /// The collector that tried: `node`, `cgroup`, `pods`, `processes`, `kubelet`, `kmsg`, ...
+    pub collector: String,
+    pub kind: ErrorKind,
+    /// The host path concerned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// 1-based line for malformed files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl Snapshot {
+    /// The node's name for subjects and headers.
+    pub fn hostname(&self) -> &str {
+        self.node.hostname.as_deref().unwrap_or("unknown")
+    }
+
+    /// The pod and container a process or cgroup belongs to, by container id.
+    pub fn container(&self, id: &str) -> Option<(&Pod, &Container)> {
+        self.pods
+            .iter()
+            .find_map(|p| p.containers.iter().find(|c| c.id == id).map(|c| (p, c)))
+    }
+
+    /// Whether the process table could be read at all (so "no kubelet" is a fact, not a gap).
+    pub fn processes_known(&self) -> bool {
+        !self.processes.is_empty()
+    }
+}

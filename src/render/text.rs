@@ -1,0 +1,137 @@
+//! The human `check` report: a header line about the node, then one block per finding, worst
+//! first (what, to whom, the number), then what could not be collected.
+
+use crate::analyze::signals::human_bytes;
+use crate::analyze::{Finding, Severity, Subject};
+use crate::model::{CgroupDriver, CgroupVersion, Snapshot};
+use std::io::Write;
+
+fn tag(s: Severity, color: bool) -> String {
+    let (t, code) = match s {
+        Severity::Critical => ("CRIT", "1;31"),
+        Severity::Warning => ("WARN", "33"),
+        Severity::Info => ("INFO", "36"),
+    };
+    if color {
+        format!("\x1b[{code}m{t}\x1b[0m")
+    } else {
+        t.to_string()
+    }
+}
+
+fn subject(s: &Subject) -> String {
+    let mut parts = Vec::new();
+    match (&s.namespace, &s.pod) {
+        (Some(ns), Some(p)) => parts.push(format!("{ns}/{p}")),
+        (None, Some(p)) => parts.push(p.clone()),
+        _ => {}
+    }
+    if let Some(c) = &s.container {
+        parts.push(format!("container {c}"));
+    }
+    if let Some(p) = s.pid {
+        parts.push(format!("pid {p}"));
+    }
+    if let Some(p) = &s.path {
+        parts.push(p.clone());
+    }
+    if let Some(d) = &s.device {
+        parts.push(d.clone());
+    }
+    if parts.is_empty()
+        && let Some(n) = &s.node
+    {
+        parts.push(format!("node {n}"));
+    }
+    parts.join(" ")
+}
+
+/// One line describing the node: name, cgroups, kernel, uptime, memory.
+pub fn header(snap: &Snapshot) -> String {
+    let cg = match (snap.cgroup.version, snap.cgroup.driver) {
+        (Some(v), d) => format!(
+            "cgroup {}{}{}",
+            if v == CgroupVersion::V2 { "v2" } else { "v1" },
+            if snap.cgroup.hybrid { " (hybrid)" } else { "" },
+            match d {
+                Some(CgroupDriver::Systemd) => "/systemd",
+                Some(CgroupDriver::Cgroupfs) => "/cgroupfs",
+                None => "",
+            }
+        ),
+        (None, _) => "cgroup ?".into(),
+    };
+    let up = snap.node.uptime_seconds.map(|u| {
+        let d = (u / 86400.0) as u64;
+        let h = ((u % 86400.0) / 3600.0) as u64;
+        if d > 0 {
+            format!("up {d}d{h}h")
+        } else {
+            format!("up {h}h{}m", ((u % 3600.0) / 60.0) as u64)
+        }
+    });
+    let mem = snap
+        .memory
+        .map(|m| format!("mem {}", human_bytes(m.mem_total_bytes as i64)));
+    let pods = snap.pods.iter().filter(|p| p.cgroup.is_some()).count();
+    let mut parts = vec![
+        format!("nodescope  {}", snap.hostname()),
+        cg,
+        format!("kernel {}", snap.node.kernel.as_deref().unwrap_or("?")),
+    ];
+    parts.extend(up);
+    parts.extend(mem);
+    parts.push(format!("{pods} pods"));
+    parts.push(snap.taken_at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+    parts.join("  ")
+}
+
+/// Writes the report.
+pub fn write_check(
+    w: &mut dyn Write,
+    snap: &Snapshot,
+    findings: &[Finding],
+    color: bool,
+) -> std::io::Result<()> {
+    writeln!(w, "{}", header(snap))?;
+    writeln!(w, "source: {}", snap.source)?;
+    writeln!(w)?;
+    if findings.is_empty() {
+        writeln!(w, "OK    no findings")?;
+    }
+    for f in findings {
+        let subj = subject(&f.subject);
+        writeln!(w, "{}  {:<28} {}", tag(f.severity, color), f.id, subj)?;
+        writeln!(w, "      {}", f.title)?;
+        writeln!(w, "      fix: {}", f.remedy)?;
+    }
+    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    writeln!(w)?;
+    writeln!(
+        w,
+        "{} finding(s): {} critical, {} warning, {} info.  `nodescope explain ID` says what each means.",
+        findings.len(),
+        count(Severity::Critical),
+        count(Severity::Warning),
+        count(Severity::Info)
+    )?;
+    if !snap.errors.is_empty() {
+        writeln!(w, "\nnot collected ({}):", snap.errors.len())?;
+        for e in snap.errors.iter().take(20) {
+            let loc = match (&e.path, e.line) {
+                (Some(p), Some(l)) => format!("{p}:{l}"),
+                (Some(p), None) => p.clone(),
+                (None, _) => String::new(),
+            };
+            writeln!(w, "  {:<10} {} {}: {}", e.collector, loc, e.kind, e.message)?;
+        }
+        if snap.errors.len() > 20 {
+            writeln!(
+                w,
+                "  ... and {} more (see --format json)",
+                snap.errors.len() - 20
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,328 @@
+//! The running machine, seen under a root prefix: `/` over SSH, `/host` inside a
+//! `kubectl debug node/...` pod (the node's root is mounted there and its PID namespace is
+//! shared, so `/host/proc` is the node's procfs).
+//!
+//! Read-only by construction: files are opened `O_RDONLY`, nothing is created, and
+//! `/proc/<pid>/environ` is refused outright because environments hold secrets.
+
+use super::{
+    DirEntry, EntryKind, ErrorKind, Host, HostError, HostResult, STATVFS_DEADLINE, StatVfs,
+};
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Upper bound on one file read. Kernel pseudo-files are small; a runaway log is not ours to slurp.
+pub const MAX_READ_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Total time all statvfs calls of one snapshot may take, however many mounts are stuck.
+const STATVFS_BUDGET: Duration = Duration::from_secs(5);
+
+/// The live machine under `root`.
+#[derive(Debug, Clone)]
+pub struct LiveHost {
+    root: PathBuf,
+}
+
+impl LiveHost {
+    /// A host rooted at `root`. Fails when `root` is not a directory holding a procfs-like
+    /// `proc/` (so a typo in `--root` is an error, not an empty report).
+    pub fn new(root: &Path) -> anyhow::Result<Self> {
+        let meta =
+            fs::metadata(root).map_err(|e| anyhow::anyhow!("--root {}: {e}", root.display()))?;
+        if !meta.is_dir() {
+            anyhow::bail!("--root {}: not a directory", root.display());
+        }
+        if !root.join("proc").is_dir() {
+            anyhow::bail!(
+                "--root {}: not a host root (no proc/ directory; expected the node's / or /host)",
+                root.display()
+            );
+        }
+        Ok(LiveHost {
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// The root prefix this host reads under.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn full(&self, path: &str) -> PathBuf {
+        self.root.join(path.trim_start_matches('/'))
+    }
+}
+
+fn is_environ(path: &str) -> bool {
+    path.ends_with("/environ")
+}
+
+impl Host for LiveHost {
+    fn describe(&self) -> String {
+        format!("live host at {}", self.root.display())
+    }
+
+    fn read(&self, path: &str) -> HostResult<Vec<u8>> {
+        if is_environ(path) {
+            return Err(HostError::new(
+                ErrorKind::Denied,
+                path,
+                "nodescope never reads process environments",
+            ));
+        }
+        let file = fs::File::open(self.full(path)).map_err(|e| HostError::from_io(path, &e))?;
+        let mut buf = Vec::new();
+        file.take(MAX_READ_BYTES)
+            .read_to_end(&mut buf)
+            .map_err(|e| HostError::from_io(path, &e))?;
+        Ok(buf)
+    }
+
+    fn read_dir(&self, path: &str) -> HostResult<Vec<DirEntry>> {
+        let rd = fs::read_dir(self.full(path)).map_err(|e| HostError::from_io(path, &e))?;
+        let mut out = Vec::new();
+        for entry in rd {
+            // An entry vanishing mid-listing (a process exiting) is normal churn, not an error.
+            let Ok(entry) = entry else { continue };
+            let Ok(ft) = entry.file_type() else { continue };
+            let kind = if ft.is_dir() {
+                EntryKind::Dir
+            } else if ft.is_symlink() {
+                EntryKind::Symlink
+            } else if ft.is_file() {
+                EntryKind::File
+            } else if ft.is_socket() || ft.is_fifo() || ft.is_char_device() || ft.is_block_device()
+            {
+                EntryKind::Special
+            } else {
+                EntryKind::File
+            };
+            out.push(DirEntry {
+                name: entry.file_name().to_string_lossy().into_owned(),
+                kind,
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn read_link(&self, path: &str) -> HostResult<String> {
+        fs::read_link(self.full(path))
+            .map(|p| p.to_string_lossy().into_owned())
+            .map_err(|e| HostError::from_io(path, &e))
+    }
+
+    fn statvfs(&self, paths: &[String]) -> Vec<HostResult<StatVfs>> {
+        statvfs_bounded(&self.root, paths, STATVFS_DEADLINE, STATVFS_BUDGET)
+    }
+
+    fn kmsg(&self) -> HostResult<Vec<String>> {
+        // The kernel log is global: under /host, prefer the node's /dev, else our own.
+        let mut candidates = vec![self.full("/dev/kmsg")];
+        if self.root != Path::new("/") {
+            candidates.push(PathBuf::from("/dev/kmsg"));
+        }
+        let mut last = HostError::new(ErrorKind::Missing, "/dev/kmsg", "");
+        for c in candidates {
+            match read_kmsg(&c) {
+                Ok(v) => return Ok(v),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    fn now(&self) -> jiff::Timestamp {
+        jiff::Timestamp::now()
+    }
+
+    fn euid(&self) -> u32 {
+        nix::unistd::geteuid().as_raw()
+    }
+}
+
+/// Reads every record in the kernel ring without blocking: /dev/kmsg opened `O_NONBLOCK`
+/// returns one record per read(2) and EAGAIN at the end (Documentation/ABI/testing/dev-kmsg).
+/// EPIPE means the ring overwrote the record we were about to read; reading on continues
+/// with the oldest one still there.
+fn read_kmsg(path: &Path) -> HostResult<Vec<String>> {
+    let p = "/dev/kmsg";
+    let mut f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| HostError::from_io(p, &e))?;
+    let mut out = Vec::new();
+    // A record is at most CONSOLE_EXT_LOG_MAX (8 KiB) including its dictionary lines.
+    let mut buf = vec![0u8; 16 * 1024];
+    // Bound the loop even if the kernel logs faster than we read.
+    for _ in 0..1_000_000 {
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                let rec = &buf[..n];
+                // Keep the first line: "prio,seq,usec,flags;message". Dictionary lines
+                // (" SUBSYSTEM=...") follow after '\n' and are not needed.
+                let first = rec.split(|&b| b == b'\n').next().unwrap_or(rec);
+                out.push(String::from_utf8_lossy(first).into_owned());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) if e.raw_os_error() == Some(nix::libc::EPIPE) => continue,
+            Err(e) => return Err(HostError::from_io(p, &e)),
+        }
+    }
+    Ok(out)
+}
+
+/// Runs statvfs(2) for each path on a worker thread and waits at most `deadline` for each
+/// and `budget` for all. A call that does not return in time is reported as stuck and its
+/// worker abandoned (it is blocked in the kernel; it ends with the process); the remaining
+/// paths go to a fresh worker, so one dead NFS mount costs one deadline, not the run.
+pub fn statvfs_bounded(
+    root: &Path,
+    paths: &[String],
+    deadline: Duration,
+    budget: Duration,
+) -> Vec<HostResult<StatVfs>> {
+    let started = std::time::Instant::now();
+    let mut results: Vec<Option<HostResult<StatVfs>>> = vec![None; paths.len()];
+    let mut next = 0;
+    while next < paths.len() {
+        let (tx, rx) = mpsc::channel();
+        let jobs: Vec<(usize, String, PathBuf)> = paths[next..]
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (next + i, p.clone(), root.join(p.trim_start_matches('/'))))
+            .collect();
+        let worker = std::thread::Builder::new()
+            .name("nodescope-statvfs".into())
+            .spawn(move || {
+                for (i, p, full) in jobs {
+                    let r = nix::sys::statvfs::statvfs(&full)
+                        .map(|s| StatVfs {
+                            bsize: s.block_size(),
+                            frsize: s.fragment_size(),
+                            blocks: s.blocks(),
+                            bfree: s.blocks_free(),
+                            bavail: s.blocks_available(),
+                            files: s.files(),
+                            ffree: s.files_free(),
+                            favail: s.files_available(),
+                        })
+                        .map_err(|e| {
+                            HostError::from_io(&p, &std::io::Error::from_raw_os_error(e as i32))
+                        });
+                    if tx.send((i, r)).is_err() {
+                        return;
+                    }
+                }
+            });
+        if worker.is_err() {
+            for (i, p) in paths.iter().enumerate().skip(next) {
+                results[i] = Some(Err(HostError::new(
+                    ErrorKind::Io,
+                    p,
+                    "could not start a worker",
+                )));
+            }
+            break;
+        }
+        loop {
+            let left = budget.saturating_sub(started.elapsed());
+            match rx.recv_timeout(deadline.min(left)) {
+                Ok((i, r)) => {
+                    results[i] = Some(r);
+                    next = i + 1;
+                    if next == paths.len() {
+                        break;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let p = &paths[next];
+                    let detail = if left < deadline {
+                        "statvfs budget for this snapshot exhausted".to_string()
+                    } else {
+                        format!(
+                            "statvfs did not return within {} ms (a hung network or FUSE mount?)",
+                            deadline.as_millis()
+                        )
+                    };
+                    results[next] = Some(Err(HostError::new(ErrorKind::Timeout, p, detail)));
+                    next += 1;
+                    break;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        if started.elapsed() >= budget {
+            for (i, p) in paths.iter().enumerate().skip(next) {
+                results[i] = Some(Err(HostError::new(
+                    ErrorKind::Timeout,
+                    p,
+                    "statvfs budget exhausted",
+                )));
+            }
+            break;
+        }
+    }
+    results
+        .into_iter()
+        .zip(paths)
+        .map(|(r, p)| r.unwrap_or_else(|| Err(HostError::new(ErrorKind::Io, p, "no answer"))))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_a_root_without_proc() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = LiveHost::new(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("not a host root"), "{err}");
+        let err = LiveHost::new(Path::new("/nonexistent-nodescope"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("No such file"), "{err}");
+    }
+
+    #[test]
+    fn reads_under_the_root_and_refuses_environ() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("proc/1")).unwrap();
+        fs::write(dir.path().join("proc/1/comm"), "systemd\n").unwrap();
+        fs::write(dir.path().join("proc/1/environ"), "TOKEN=x").unwrap();
+        let h = LiveHost::new(dir.path()).unwrap();
+        assert_eq!(h.read_string("/proc/1/comm").unwrap(), "systemd\n");
+        assert_eq!(
+            h.read("/proc/1/environ").unwrap_err().kind,
+            ErrorKind::Denied
+        );
+        assert_eq!(h.read("/proc/2/comm").unwrap_err().kind, ErrorKind::Missing);
+        let names: Vec<_> = h
+            .read_dir("/proc/1")
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, ["comm", "environ"]);
+    }
+
+    #[test]
+    fn statvfs_of_a_missing_path_is_an_error_not_a_hang() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = statvfs_bounded(
+            dir.path(),
+            &["/nonexistent-nodescope-x".to_string(), "/".to_string()],
+            Duration::from_secs(2),
+            Duration::from_secs(5),
+        );
+        assert_eq!(r[0].as_ref().unwrap_err().kind, ErrorKind::Missing);
+        assert!(r[1].as_ref().unwrap().blocks > 0);
+    }
+}

@@ -1,0 +1,218 @@
+//! The only door to the outside world. Every file read, directory listing, link read, statvfs
+//! and kernel-log read of nodescope goes through a [`Host`]; nothing else touches the host.
+//!
+//! Three implementations share the trait:
+//! - [`live::LiveHost`]: the running machine under a root prefix (`/`, or `/host` inside a
+//!   `kubectl debug node/...` pod);
+//! - [`bundle::BundleHost`]: a `nodescope-bundle/1` capture (a directory or a `.tar.gz`);
+//! - [`record::RecordingHost`]: wraps a live host and keeps everything read, so `capture` can
+//!   write a bundle that analyzes to the same findings.
+//!
+//! Paths given to a host are absolute paths *on the host* (`/proc/meminfo`), never joined with
+//! the root prefix by callers.
+
+pub mod bundle;
+pub mod live;
+pub mod record;
+pub mod redact;
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::Duration;
+
+/// Why a read failed. Absence is data: collectors turn it into an entry of `errors`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The path does not exist (feature off, cgroup v1 host, kubelet not installed, ...).
+    Missing,
+    /// EACCES/EPERM: usually "run as root".
+    Denied,
+    /// Present but not in the expected format.
+    Invalid,
+    /// The call did not return within its deadline (a hung NFS or FUSE mount).
+    Timeout,
+    /// Any other I/O failure.
+    Io,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ErrorKind::Missing => "missing",
+            ErrorKind::Denied => "permission denied",
+            ErrorKind::Invalid => "invalid",
+            ErrorKind::Timeout => "timed out",
+            ErrorKind::Io => "I/O error",
+        })
+    }
+}
+
+/// A failed host operation, naming the host path it concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostError {
+    pub kind: ErrorKind,
+    pub path: String,
+    pub detail: String,
+}
+
+impl HostError {
+    pub fn new(kind: ErrorKind, path: &str, detail: impl Into<String>) -> Self {
+        HostError {
+            kind,
+            path: path.to_string(),
+            detail: detail.into(),
+        }
+    }
+
+    /// Classifies an `io::Error` the way procfs does: NotFound, PermissionDenied, the rest.
+    pub fn from_io(path: &str, err: &std::io::Error) -> Self {
+        let kind = match err.kind() {
+            std::io::ErrorKind::NotFound => ErrorKind::Missing,
+            std::io::ErrorKind::PermissionDenied => ErrorKind::Denied,
+            _ => match err.raw_os_error() {
+                // ENOTDIR: a path component is a file; ESRCH: the process vanished mid-read.
+                Some(20) | Some(3) => ErrorKind::Missing,
+                _ => ErrorKind::Io,
+            },
+        };
+        HostError::new(kind, path, err.to_string())
+    }
+}
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.detail.is_empty() {
+            write!(f, "{}: {}", self.path, self.kind)
+        } else {
+            write!(f, "{}: {} ({})", self.path, self.kind, self.detail)
+        }
+    }
+}
+
+impl std::error::Error for HostError {}
+
+pub type HostResult<T> = Result<T, HostError>;
+
+/// What kind of directory entry a listing found. Sockets and device nodes are kept apart so
+/// that a bundle can hold them as empty regular files of the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    File,
+    Dir,
+    Symlink,
+    /// Socket, FIFO, character or block device.
+    Special,
+}
+
+/// One entry of a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    pub name: String,
+    pub kind: EntryKind,
+}
+
+/// statvfs(3) of one filesystem, in the units the kernel reports (blocks of `frsize` bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct StatVfs {
+    pub bsize: u64,
+    pub frsize: u64,
+    pub blocks: u64,
+    pub bfree: u64,
+    pub bavail: u64,
+    pub files: u64,
+    pub ffree: u64,
+    pub favail: u64,
+}
+
+/// How long one statvfs may take before its mount is declared stuck. A healthy local
+/// filesystem answers in microseconds; a dead NFS server can block for minutes.
+pub const STATVFS_DEADLINE: Duration = Duration::from_millis(1500);
+
+/// The outside world, as nodescope may see it: read-only, bounded, and replayable.
+pub trait Host: Send + Sync {
+    /// One line for humans: `live host at /host`, `bundle fixtures/x`.
+    fn describe(&self) -> String;
+    /// The whole content of a regular file (or a /proc or /sys pseudo-file).
+    fn read(&self, path: &str) -> HostResult<Vec<u8>>;
+    /// The entries of a directory, sorted by name.
+    fn read_dir(&self, path: &str) -> HostResult<Vec<DirEntry>>;
+    /// The target of a symbolic link, as stored (not resolved).
+    fn read_link(&self, path: &str) -> HostResult<String>;
+    /// statvfs of each path, each bounded by [`STATVFS_DEADLINE`]: a stuck mount comes back as
+    /// [`ErrorKind::Timeout`] and the others still answer.
+    fn statvfs(&self, paths: &[String]) -> Vec<HostResult<StatVfs>>;
+    /// The kernel log records currently in the ring, oldest first, each one line in
+    /// /dev/kmsg's own format `prio,seq,usec,flags;message`.
+    fn kmsg(&self) -> HostResult<Vec<String>>;
+    /// The time the facts are from: now for a live host, the capture time for a bundle.
+    fn now(&self) -> jiff::Timestamp;
+    /// The effective uid nodescope reads with (0 = root). Bundles record the capturer's.
+    fn euid(&self) -> u32;
+
+    /// [`Host::read`] as UTF-8 text (lossy: kernel files are ASCII, user data may not be).
+    fn read_string(&self, path: &str) -> HostResult<String> {
+        self.read(path)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    }
+
+    /// Whether a path exists (a read or listing succeeds), without failing on permissions.
+    fn exists(&self, path: &str) -> bool {
+        match self.read_dir(path) {
+            Ok(_) => true,
+            Err(e) if e.kind == ErrorKind::Denied => true,
+            Err(_) => match self.read(path) {
+                Ok(_) => true,
+                Err(e) => e.kind == ErrorKind::Denied || self.read_link(path).is_ok(),
+            },
+        }
+    }
+}
+
+/// Joins host paths without doubling slashes: `join("/sys/fs/cgroup", "memory.max")`.
+pub fn join(base: &str, name: &str) -> String {
+    if base.ends_with('/') {
+        format!("{base}{}", name.trim_start_matches('/'))
+    } else {
+        format!("{base}/{}", name.trim_start_matches('/'))
+    }
+}
+
+/// Normalizes a host path: absolute, no `.` or empty components, `..` resolved lexically and
+/// never above `/`. Bundles use it so a crafted path cannot escape their root.
+pub fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_never_escapes_root() {
+        assert_eq!(normalize("/../../etc/passwd"), "/etc/passwd");
+        assert_eq!(normalize("proc//1/./stat"), "/proc/1/stat");
+        assert_eq!(normalize("/a/b/../c/"), "/a/c");
+        assert_eq!(normalize(""), "/");
+    }
+
+    #[test]
+    fn join_handles_trailing_slash() {
+        assert_eq!(join("/", "proc"), "/proc");
+        assert_eq!(
+            join("/sys/fs/cgroup", "memory.max"),
+            "/sys/fs/cgroup/memory.max"
+        );
+    }
+}

@@ -1,0 +1,274 @@
+//! `capture`: a live host that keeps everything it reads and writes it out as a
+//! `nodescope-bundle/1` archive. Because the bundle holds exactly the answers the collectors
+//! got (secrets scrubbed by [`super::redact`]), analyzing it gives the same findings as the
+//! live run it came from.
+
+use super::bundle::{BundleMeta, FORMAT, META_FILE, RecordedError};
+use super::{
+    DirEntry, EntryKind, ErrorKind, Host, HostError, HostResult, StatVfs, normalize, redact,
+};
+use anyhow::Context;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+
+#[derive(Debug, Clone)]
+enum Rec {
+    File(Vec<u8>),
+    /// Seen in a listing but never read: an empty file keeps the name (sockets, devices too).
+    Placeholder,
+    Dir,
+    Symlink(String),
+}
+
+#[derive(Default)]
+struct State {
+    entries: BTreeMap<String, Rec>,
+    statvfs: BTreeMap<String, StatVfs>,
+    errors: BTreeMap<String, RecordedError>,
+}
+
+/// Wraps a host and records every answer it gives.
+pub struct RecordingHost<H: Host> {
+    inner: H,
+    captured_at: jiff::Timestamp,
+    root: String,
+    state: Mutex<State>,
+}
+
+impl<H: Host> RecordingHost<H> {
+    /// Starts recording; the capture time is fixed now, so the snapshot and the bundle agree.
+    pub fn new(inner: H, root: &Path) -> Self {
+        let captured_at = inner.now();
+        RecordingHost {
+            inner,
+            captured_at,
+            root: root.display().to_string(),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn with_state(&self, f: impl FnOnce(&mut State)) {
+        // A poisoned lock means a collector panicked mid-record; keep recording what we can.
+        let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut g);
+    }
+
+    fn record_error(&self, e: &HostError, key: &str) {
+        // A missing file is missing in the bundle too; record only the kinds a bundle cannot
+        // reproduce by absence.
+        if e.kind != ErrorKind::Missing {
+            self.with_state(|s| {
+                s.errors.insert(
+                    normalize(key),
+                    RecordedError {
+                        kind: e.kind,
+                        detail: e.detail.clone(),
+                    },
+                );
+            });
+        }
+    }
+
+    /// Writes the bundle as a gzip-compressed tar with one top directory named after the file.
+    /// Returns (entries, bytes of file content).
+    pub fn write_bundle(
+        &self,
+        out: &Path,
+        findings: Option<serde_json::Value>,
+    ) -> anyhow::Result<(usize, u64)> {
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let meta = BundleMeta {
+            format: FORMAT.into(),
+            captured_at: self.captured_at,
+            nodescope_version: Some(env!("CARGO_PKG_VERSION").into()),
+            root: Some(self.root.clone()),
+            euid: self.inner.euid(),
+            statvfs: st.statvfs.clone(),
+            fds: BTreeMap::new(),
+            errors: st.errors.clone(),
+            findings,
+        };
+        let top = bundle_dir_name(out);
+        let tmp = out.with_extension("partial");
+        let f =
+            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let gz = flate2::write::GzEncoder::new(
+            std::io::BufWriter::new(f),
+            flate2::Compression::default(),
+        );
+        let mut tar = tar::Builder::new(gz);
+        let mtime = self.captured_at.as_second().max(0) as u64;
+        let mut bytes = 0u64;
+        let add_file = |tar: &mut tar::Builder<_>, p: &str, data: &[u8]| -> anyhow::Result<()> {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_mtime(mtime);
+            tar.append_data(&mut h, format!("{top}{p}"), data)?;
+            Ok(())
+        };
+        add_file(
+            &mut tar,
+            &format!("/{META_FILE}"),
+            &serde_json::to_vec_pretty(&meta)?,
+        )?;
+        for (p, rec) in &st.entries {
+            match rec {
+                Rec::File(data) => {
+                    bytes += data.len() as u64;
+                    add_file(&mut tar, p, data)?
+                }
+                Rec::Placeholder => add_file(&mut tar, p, &[])?,
+                Rec::Dir => {
+                    let mut h = tar::Header::new_gnu();
+                    h.set_entry_type(tar::EntryType::Directory);
+                    h.set_size(0);
+                    h.set_mode(0o755);
+                    h.set_mtime(mtime);
+                    tar.append_data(&mut h, format!("{top}{p}/"), std::io::empty())?;
+                }
+                Rec::Symlink(t) => {
+                    let mut h = tar::Header::new_gnu();
+                    h.set_entry_type(tar::EntryType::Symlink);
+                    h.set_size(0);
+                    h.set_mode(0o777);
+                    h.set_mtime(mtime);
+                    tar.append_link(&mut h, format!("{top}{p}"), t)?;
+                }
+            }
+        }
+        let n = st.entries.len() + 1;
+        let gz = tar.into_inner()?;
+        let mut w = gz.finish()?;
+        w.flush()?;
+        drop(w);
+        std::fs::rename(&tmp, out)
+            .with_context(|| format!("renaming {} to {}", tmp.display(), out.display()))?;
+        Ok((n, bytes))
+    }
+}
+
+/// `node-a-2026.tar.gz` → `node-a-2026`: the directory `tar xzf` will create.
+fn bundle_dir_name(out: &Path) -> String {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name
+        .trim_end_matches(".tar.gz")
+        .trim_end_matches(".tgz")
+        .trim_end_matches(".tar");
+    if stem.is_empty() || stem.contains('/') {
+        "nodescope-bundle".into()
+    } else {
+        stem.to_string()
+    }
+}
+
+impl<H: Host> Host for RecordingHost<H> {
+    fn describe(&self) -> String {
+        format!("{} (recording)", self.inner.describe())
+    }
+
+    fn read(&self, path: &str) -> HostResult<Vec<u8>> {
+        let r = self.inner.read(path);
+        match &r {
+            Ok(data) => {
+                let kept = redact::for_bundle(path, data);
+                self.with_state(|s| {
+                    s.entries.insert(normalize(path), Rec::File(kept));
+                });
+            }
+            Err(e) => self.record_error(e, path),
+        }
+        r
+    }
+
+    fn read_dir(&self, path: &str) -> HostResult<Vec<DirEntry>> {
+        let r = self.inner.read_dir(path);
+        match &r {
+            Ok(entries) => {
+                let base = normalize(path);
+                let in_proc = base == "/proc" || base.starts_with("/proc/");
+                let mut links = Vec::new();
+                self.with_state(|s| {
+                    s.entries.insert(base.clone(), Rec::Dir);
+                    for e in entries {
+                        let p = normalize(&format!("{base}/{}", e.name));
+                        match e.kind {
+                            EntryKind::Dir => {
+                                s.entries.entry(p).or_insert(Rec::Dir);
+                            }
+                            EntryKind::File | EntryKind::Special => {
+                                s.entries.entry(p).or_insert(Rec::Placeholder);
+                            }
+                            // /proc's links (self, <pid>/exe, root, fd/*) are magic: keep none.
+                            EntryKind::Symlink if !in_proc => links.push(p),
+                            EntryKind::Symlink => {}
+                        }
+                    }
+                });
+                for l in links {
+                    if let Ok(t) = self.inner.read_link(&l) {
+                        self.with_state(|s| {
+                            s.entries.insert(l, Rec::Symlink(t));
+                        });
+                    }
+                }
+            }
+            Err(e) => self.record_error(e, path),
+        }
+        r
+    }
+
+    fn read_link(&self, path: &str) -> HostResult<String> {
+        let r = self.inner.read_link(path);
+        match &r {
+            Ok(t) => self.with_state(|s| {
+                s.entries.insert(normalize(path), Rec::Symlink(t.clone()));
+            }),
+            Err(e) => self.record_error(e, path),
+        }
+        r
+    }
+
+    fn statvfs(&self, paths: &[String]) -> Vec<HostResult<StatVfs>> {
+        let r = self.inner.statvfs(paths);
+        for (p, res) in paths.iter().zip(&r) {
+            match res {
+                Ok(s) => self.with_state(|st| {
+                    st.statvfs.insert(p.clone(), *s);
+                }),
+                Err(e) => self.record_error(e, &format!("statvfs:{p}")),
+            }
+        }
+        r
+    }
+
+    fn kmsg(&self) -> HostResult<Vec<String>> {
+        let r = self.inner.kmsg();
+        match &r {
+            Ok(lines) => {
+                let mut text = lines.join("\n");
+                text.push('\n');
+                self.with_state(|s| {
+                    s.entries
+                        .insert("/dev/kmsg".into(), Rec::File(text.into_bytes()));
+                });
+            }
+            Err(e) => self.record_error(e, "/dev/kmsg"),
+        }
+        r
+    }
+
+    fn now(&self) -> jiff::Timestamp {
+        self.captured_at
+    }
+
+    fn euid(&self) -> u32 {
+        self.inner.euid()
+    }
+}

@@ -1,0 +1,223 @@
+//! Secrets never leave the node: what nodescope prints and what `capture` writes pass through
+//! here. Environments are never read at all (see `live.rs`); this module covers the places
+//! where secrets hide in files nodescope does read: command lines (`--token=...`), OCI runtime
+//! specs (`process.env`), PEM private keys and kubeconfig credentials.
+
+/// The marker that replaces a secret value.
+pub const REDACTED: &str = "<redacted>";
+
+/// Flag or key names whose values are secrets, matched as lowercase substrings.
+const SECRET_WORDS: &[&str] = &[
+    "token",
+    "password",
+    "passwd",
+    "secret",
+    "api-key",
+    "apikey",
+    "api_key",
+    "credential",
+    "private-key",
+];
+
+fn is_secret_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    // `--token-auth-file=/path` names a file, not a secret; `--bootstrap-kubeconfig` neither.
+    if n.ends_with("-file") || n.ends_with("_file") || n.ends_with("-dir") || n.ends_with("-path") {
+        return false;
+    }
+    SECRET_WORDS.iter().any(|w| n.contains(w))
+}
+
+/// Redacts secret flag values in an argument vector: `--token=abc` and `--token abc` both keep
+/// the flag name and lose the value. Idempotent.
+pub fn cmdline(args: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut redact_next = false;
+    for a in args {
+        if redact_next {
+            redact_next = false;
+            if !a.starts_with('-') {
+                out.push(REDACTED.to_string());
+                continue;
+            }
+        }
+        if let Some(flag) = a.strip_prefix('-') {
+            let flag = flag.trim_start_matches('-');
+            if let Some((name, _)) = flag.split_once('=') {
+                if is_secret_name(name) {
+                    out.push(format!(
+                        "{}={REDACTED}",
+                        &a[..a.len() - flag.len() + name.len()]
+                    ));
+                    continue;
+                }
+            } else if is_secret_name(flag) {
+                redact_next = true;
+            }
+        }
+        out.push(a.clone());
+    }
+    out
+}
+
+/// Splits a /proc/<pid>/cmdline (NUL-separated, usually NUL-terminated) into arguments.
+pub fn split_cmdline(raw: &[u8]) -> Vec<String> {
+    let raw = raw.strip_suffix(&[0]).unwrap_or(raw);
+    if raw.is_empty() {
+        return Vec::new();
+    }
+    raw.split(|&b| b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
+/// Whether a host path is an OCI runtime spec of a container (containerd task bundle or CRI-O
+/// userdata). These hold `process.env`, so only their identity fields may be kept.
+pub fn is_oci_spec(path: &str) -> bool {
+    path.ends_with("/config.json")
+        && (path.contains("/io.containerd.runtime.v2.task/")
+            || path.contains("/io.containerd.runtime.v1.linux/")
+            || path.contains("/overlay-containers/"))
+}
+
+/// Reduces an OCI runtime spec to what nodescope reads: `ociVersion`, `annotations` and
+/// `linux.cgroupsPath`. Anything unparsable becomes `{}` (the collector then records it as
+/// invalid rather than nodescope storing unknown bytes).
+pub fn oci_spec(raw: &[u8]) -> Vec<u8> {
+    let v: serde_json::Value = serde_json::from_slice(raw).unwrap_or(serde_json::Value::Null);
+    let mut out = serde_json::Map::new();
+    for key in ["ociVersion", "annotations"] {
+        if let Some(x) = v.get(key) {
+            out.insert(key.to_string(), x.clone());
+        }
+    }
+    if let Some(cg) = v.get("linux").and_then(|l| l.get("cgroupsPath")) {
+        out.insert("linux".into(), serde_json::json!({ "cgroupsPath": cg }));
+    }
+    serde_json::to_vec_pretty(&serde_json::Value::Object(out)).unwrap_or_default()
+}
+
+/// Removes PEM private-key blocks and kubeconfig/YAML credential values from text.
+pub fn text(raw: &[u8]) -> Vec<u8> {
+    let s = String::from_utf8_lossy(raw);
+    if !s.contains("PRIVATE KEY")
+        && !SECRET_WORDS
+            .iter()
+            .any(|w| s.to_ascii_lowercase().contains(w))
+        && !s.contains("client-key-data")
+    {
+        return raw.to_vec();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut in_key = false;
+    for line in s.split_inclusive('\n') {
+        if line.contains("-----BEGIN") && line.contains("PRIVATE KEY-----") {
+            in_key = true;
+            out.push_str(REDACTED);
+            out.push('\n');
+            continue;
+        }
+        if in_key {
+            if line.contains("-----END") {
+                in_key = false;
+            }
+            continue;
+        }
+        let trimmed = line.trim_start().trim_start_matches("- ");
+        if let Some((k, v)) = trimmed.split_once(':') {
+            let k = k.trim().trim_matches('"');
+            if (is_secret_name(k) || k == "client-key-data") && !v.trim().is_empty() {
+                let indent = &line[..line.len() - line.trim_start().len()];
+                out.push_str(&format!("{indent}{k}: {REDACTED}\n"));
+                continue;
+            }
+        }
+        out.push_str(line);
+    }
+    out.into_bytes()
+}
+
+/// What `capture` may write for a file read at `path`.
+pub fn for_bundle(path: &str, raw: &[u8]) -> Vec<u8> {
+    if path.starts_with("/proc/") && path.ends_with("/cmdline") {
+        let args = cmdline(&split_cmdline(raw));
+        let mut out = Vec::new();
+        for a in args {
+            out.extend_from_slice(a.as_bytes());
+            out.push(0);
+        }
+        return out;
+    }
+    if is_oci_spec(path) {
+        return oci_spec(raw);
+    }
+    text(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn cmdline_secrets_are_redacted_both_forms() {
+        let got = cmdline(&v(&[
+            "/usr/bin/app",
+            "--token=abc",
+            "--db-password",
+            "hunter2",
+            "--config",
+            "/etc/x",
+            "--token-auth-file=/etc/tokens.csv",
+            "-apikey=k",
+        ]));
+        assert_eq!(
+            got,
+            v(&[
+                "/usr/bin/app",
+                "--token=<redacted>",
+                "--db-password",
+                "<redacted>",
+                "--config",
+                "/etc/x",
+                "--token-auth-file=/etc/tokens.csv",
+                "-apikey=<redacted>"
+            ])
+        );
+        assert_eq!(cmdline(&got), got, "idempotent");
+    }
+
+    #[test]
+    fn split_cmdline_handles_trailing_nul_and_empty() {
+        assert_eq!(split_cmdline(b"a\0b c\0"), v(&["a", "b c"]));
+        assert!(split_cmdline(b"").is_empty());
+    }
+
+    #[test]
+    fn oci_spec_keeps_identity_and_drops_env() {
+        let raw = br#"{"ociVersion":"1.1.0","process":{"env":["AWS_SECRET=x"]},
+                      "annotations":{"io.kubernetes.cri.container-name":"app"},
+                      "linux":{"cgroupsPath":"a:b:c","namespaces":[]}}"#;
+        let out = String::from_utf8(oci_spec(raw)).unwrap();
+        assert!(out.contains("container-name") && out.contains("a:b:c"));
+        assert!(!out.contains("AWS_SECRET") && !out.contains("namespaces"));
+    }
+
+    #[test]
+    fn text_drops_private_keys_and_kubeconfig_credentials() {
+        let raw = "users:\n- name: u\n  user:\n    token: abc.def\n    client-key-data: LS0t\n\
+                   -----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\nkeep: me\n";
+        let out = String::from_utf8(text(raw.as_bytes())).unwrap();
+        assert!(
+            !out.contains("abc.def") && !out.contains("LS0t") && !out.contains("MIIE"),
+            "{out}"
+        );
+        assert!(
+            out.contains("keep: me") && out.contains("token: <redacted>"),
+            "{out}"
+        );
+    }
+}
