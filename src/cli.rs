@@ -34,7 +34,7 @@ Host root:
 /// Node-level Kubernetes diagnostics: which killer took the pod, why the node is under pressure,
 /// and what to change.
 #[derive(Debug, Parser)]
-#[command(name = "nodescope", version, about, after_help = EXAMPLES, after_long_help = format!("{EXAMPLES}\n\n{AFTER_LONG}"))]
+#[command(name = "nodescope", version, after_help = EXAMPLES, after_long_help = format!("{EXAMPLES}\n\n{AFTER_LONG}"))]
 pub struct Cli {
     /// Read the live host under DIR (default: /, or /host when it holds a node).
     ///

@@ -52,6 +52,27 @@ pub fn man_page() -> Vec<u8> {
     out
 }
 
+/// One page per subcommand: `man/nodescope-<sub>.1`.
+pub fn subcommand_pages() -> Vec<(String, Vec<u8>)> {
+    let mut cmd = crate::cli::command();
+    cmd.build();
+    cmd.get_subcommands()
+        .filter(|s| s.get_name() != "help")
+        .map(|s| {
+            let name = format!("nodescope-{}", s.get_name());
+            let page = s
+                .clone()
+                .name(name.clone())
+                .bin_name(format!("nodescope {}", s.get_name()));
+            let mut out = Vec::new();
+            let _ = clap_mangen::Man::new(page)
+                .date("2026-11-22")
+                .render(&mut out);
+            (format!("man/{name}.1"), out)
+        })
+        .collect()
+}
+
 /// The completion script for `shell`.
 pub fn completions(shell: Shell) -> Vec<u8> {
     let mut cmd = crate::cli::command();
@@ -61,11 +82,22 @@ pub fn completions(shell: Shell) -> Vec<u8> {
 }
 
 /// The committed generated files: (path relative to the repository, content).
-pub fn generated_files() -> Vec<(&'static str, Vec<u8>)> {
-    vec![
-        ("man/nodescope.1", man_page()),
-        ("completions/nodescope.bash", completions(Shell::Bash)),
-        ("completions/_nodescope", completions(Shell::Zsh)),
-        ("completions/nodescope.fish", completions(Shell::Fish)),
-    ]
+pub fn generated_files() -> Vec<(String, Vec<u8>)> {
+    let mut files = vec![
+        ("man/nodescope.1".to_string(), man_page()),
+        (
+            "completions/nodescope.bash".to_string(),
+            completions(Shell::Bash),
+        ),
+        (
+            "completions/_nodescope".to_string(),
+            completions(Shell::Zsh),
+        ),
+        (
+            "completions/nodescope.fish".to_string(),
+            completions(Shell::Fish),
+        ),
+    ];
+    files.extend(subcommand_pages());
+    files
 }

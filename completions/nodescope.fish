@@ -1,0 +1,90 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_nodescope_global_optspecs
+    string join \n root= bundle= color= h/help V/version
+end
+
+function __fish_nodescope_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_nodescope_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_nodescope_using_subcommand
+    set -l cmd (__fish_nodescope_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c nodescope -n "__fish_nodescope_needs_command" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
+complete -c nodescope -n "__fish_nodescope_needs_command" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
+complete -c nodescope -n "__fish_nodescope_needs_command" -l color -d 'When to colour the text report' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'
+always\t''
+never\t''"
+complete -c nodescope -n "__fish_nodescope_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nodescope -n "__fish_nodescope_needs_command" -s V -l version -d 'Print version'
+complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "check" -d 'Diagnose the node and report findings, worst first (the default command)'
+complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "snapshot" -d 'Print everything collected from the node, as JSON'
+complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "rules" -d 'List every rule: id, default severity, summary'
+complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "explain" -d 'Explain a rule: what it means, why it matters, how to confirm it, what to change'
+complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "capture" -d 'Record everything nodescope reads from this host into a .tar.gz bundle'
+complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l format -d 'Output format' -r -f -a "text\t'A human report, worst first'
+json\t'One JSON object (schema `nodescope-check/1`)'"
+complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l fail-on -d 'Exit non-zero when a finding at or above this severity exists' -r -f -a "info\t''
+warning\t''
+critical\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l color -d 'When to colour the text report' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'
+always\t''
+never\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nodescope -n "__fish_nodescope_using_subcommand snapshot" -l format -d 'Output format (JSON, schema nodescope-snapshot/1)' -r -f -a "json\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand snapshot" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand snapshot" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand snapshot" -l color -d 'When to colour the text report' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'
+always\t''
+never\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand snapshot" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nodescope -n "__fish_nodescope_using_subcommand rules" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand rules" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand rules" -l color -d 'When to colour the text report' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'
+always\t''
+never\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand rules" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nodescope -n "__fish_nodescope_using_subcommand explain" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand explain" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand explain" -l color -d 'When to colour the text report' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'
+always\t''
+never\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand explain" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -s o -l output -d 'Where to write the bundle (default: nodescope-<hostname>-<time>.tar.gz here)' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -l color -d 'When to colour the text report' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'
+always\t''
+never\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nodescope -n "__fish_nodescope_using_subcommand completions" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand completions" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand completions" -l color -d 'When to colour the text report' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'
+always\t''
+never\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain capture completions help" -f -a "check" -d 'Diagnose the node and report findings, worst first (the default command)'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain capture completions help" -f -a "snapshot" -d 'Print everything collected from the node, as JSON'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain capture completions help" -f -a "rules" -d 'List every rule: id, default severity, summary'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain capture completions help" -f -a "explain" -d 'Explain a rule: what it means, why it matters, how to confirm it, what to change'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain capture completions help" -f -a "capture" -d 'Record everything nodescope reads from this host into a .tar.gz bundle'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain capture completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain capture completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
