@@ -18,7 +18,10 @@ fn is_root() -> bool {
 }
 
 fn kubelet_running() -> bool {
-    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    rd.flatten().any(|e| {
         std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "kubelet")
     })
 }
