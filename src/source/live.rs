@@ -188,8 +188,39 @@ pub fn statvfs_bounded(
     deadline: Duration,
     budget: Duration,
 ) -> Vec<HostResult<StatVfs>> {
+    bounded_calls(root, paths, deadline, budget, sys_statvfs)
+}
+
+/// statvfs(2) through nix, in the kernel's units.
+fn sys_statvfs(path: &str, full: &Path) -> HostResult<StatVfs> {
+    nix::sys::statvfs::statvfs(full)
+        .map(|s| StatVfs {
+            bsize: s.block_size(),
+            frsize: s.fragment_size(),
+            blocks: s.blocks(),
+            bfree: s.blocks_free(),
+            bavail: s.blocks_available(),
+            files: s.files(),
+            ffree: s.files_free(),
+            favail: s.files_available(),
+        })
+        .map_err(|e| HostError::from_io(path, &std::io::Error::from_raw_os_error(e as i32)))
+}
+
+/// The deadline machinery of [`statvfs_bounded`], over any call (tests pass one that hangs).
+fn bounded_calls<T, F>(
+    root: &Path,
+    paths: &[String],
+    deadline: Duration,
+    budget: Duration,
+    call: F,
+) -> Vec<HostResult<T>>
+where
+    T: Send + Clone + 'static,
+    F: Fn(&str, &Path) -> HostResult<T> + Send + Sync + Clone + 'static,
+{
     let started = std::time::Instant::now();
-    let mut results: Vec<Option<HostResult<StatVfs>>> = vec![None; paths.len()];
+    let mut results: Vec<Option<HostResult<T>>> = vec![None; paths.len()];
     let mut next = 0;
     while next < paths.len() {
         let (tx, rx) = mpsc::channel();
@@ -198,25 +229,12 @@ pub fn statvfs_bounded(
             .enumerate()
             .map(|(i, p)| (next + i, p.clone(), root.join(p.trim_start_matches('/'))))
             .collect();
+        let call = call.clone();
         let worker = std::thread::Builder::new()
             .name("nodescope-statvfs".into())
             .spawn(move || {
                 for (i, p, full) in jobs {
-                    let r = nix::sys::statvfs::statvfs(&full)
-                        .map(|s| StatVfs {
-                            bsize: s.block_size(),
-                            frsize: s.fragment_size(),
-                            blocks: s.blocks(),
-                            bfree: s.blocks_free(),
-                            bavail: s.blocks_available(),
-                            files: s.files(),
-                            ffree: s.files_free(),
-                            favail: s.files_available(),
-                        })
-                        .map_err(|e| {
-                            HostError::from_io(&p, &std::io::Error::from_raw_os_error(e as i32))
-                        });
-                    if tx.send((i, r)).is_err() {
+                    if tx.send((i, call(&p, &full))).is_err() {
                         return;
                     }
                 }
@@ -226,7 +244,7 @@ pub fn statvfs_bounded(
                 results[i] = Some(Err(HostError::new(
                     ErrorKind::Io,
                     p,
-                    "could not start a worker",
+                    "could not start a worker thread",
                 )));
             }
             break;
@@ -242,7 +260,6 @@ pub fn statvfs_bounded(
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    let p = &paths[next];
                     let detail = if left < deadline {
                         "statvfs budget for this snapshot exhausted".to_string()
                     } else {
@@ -251,8 +268,13 @@ pub fn statvfs_bounded(
                             deadline.as_millis()
                         )
                     };
-                    results[next] = Some(Err(HostError::new(ErrorKind::Timeout, p, detail)));
+                    results[next] = Some(Err(HostError::new(
+                        ErrorKind::Timeout,
+                        &paths[next],
+                        detail,
+                    )));
                     next += 1;
+                    // The worker is stuck in the kernel: abandon it and go on with a fresh one.
                     break;
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -263,7 +285,7 @@ pub fn statvfs_bounded(
                 results[i] = Some(Err(HostError::new(
                     ErrorKind::Timeout,
                     p,
-                    "statvfs budget exhausted",
+                    "statvfs budget for this snapshot exhausted",
                 )));
             }
             break;
@@ -324,5 +346,66 @@ mod tests {
         );
         assert_eq!(r[0].as_ref().unwrap_err().kind, ErrorKind::Missing);
         assert!(r[1].as_ref().unwrap().blocks > 0);
+    }
+
+    #[test]
+    fn a_hung_call_is_reported_stuck_and_the_rest_still_answer() {
+        // "/hang" blocks far longer than the deadline, like statvfs on a dead NFS server.
+        let call = |p: &str, _: &Path| -> HostResult<u32> {
+            if p == "/hang" {
+                std::thread::sleep(Duration::from_secs(30));
+            }
+            Ok(p.len() as u32)
+        };
+        let paths: Vec<String> = ["/a", "/hang", "/bb", "/hang", "/ccc"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let started = std::time::Instant::now();
+        let r = bounded_calls(
+            Path::new("/"),
+            &paths,
+            Duration::from_millis(100),
+            Duration::from_secs(10),
+            call,
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "never waits for a hung call"
+        );
+        assert_eq!(r[0].as_ref().unwrap(), &2);
+        assert_eq!(r[1].as_ref().unwrap_err().kind, ErrorKind::Timeout);
+        assert!(
+            r[1].as_ref()
+                .unwrap_err()
+                .detail
+                .contains("did not return within 100 ms")
+        );
+        assert_eq!(r[2].as_ref().unwrap(), &3);
+        assert_eq!(r[3].as_ref().unwrap_err().kind, ErrorKind::Timeout);
+        assert_eq!(r[4].as_ref().unwrap(), &4);
+    }
+
+    #[test]
+    fn the_budget_bounds_the_whole_pass() {
+        let call = |_: &str, _: &Path| -> HostResult<u32> {
+            std::thread::sleep(Duration::from_secs(30));
+            Ok(0)
+        };
+        let paths: Vec<String> = (0..50).map(|i| format!("/m{i}")).collect();
+        let started = std::time::Instant::now();
+        let r = bounded_calls(
+            Path::new("/"),
+            &paths,
+            Duration::from_millis(50),
+            Duration::from_millis(300),
+            call,
+        );
+        assert!(started.elapsed() < Duration::from_secs(3));
+        assert!(
+            r.iter()
+                .all(|x| x.as_ref().unwrap_err().kind == ErrorKind::Timeout)
+        );
+        assert!(r[49].as_ref().unwrap_err().detail.contains("budget"));
     }
 }
