@@ -66,6 +66,10 @@ pub struct BundleMeta {
     /// Reads that failed on the captured host, keyed by host path.
     #[serde(default)]
     pub errors: BTreeMap<String, RecordedError>,
+    /// Journal entries the capture's queries returned (not whole journal files); absent when
+    /// the captured host had no journal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal: Option<Vec<super::journal::JournalEntry>>,
     /// The findings nodescope reported at capture time, so a replay can be compared with them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub findings: Option<serde_json::Value>,
@@ -390,6 +394,31 @@ impl Host for BundleHost {
             .filter(|l| !l.trim().is_empty())
             .map(String::from)
             .collect())
+    }
+
+    fn journal(
+        &self,
+        q: &super::journal::JournalQuery,
+    ) -> HostResult<Vec<super::journal::JournalEntry>> {
+        if let Some(e) = self.recorded_error("/journal") {
+            return Err(e);
+        }
+        match &self.meta.journal {
+            Some(entries) => Ok(q.apply(entries.iter().cloned())),
+            None => Err(HostError::new(
+                ErrorKind::Missing,
+                super::journal::JOURNAL_DIRS[0],
+                "no journal in the bundle",
+            )),
+        }
+    }
+
+    fn read_tail(&self, path: &str, max_bytes: u64) -> HostResult<Vec<u8>> {
+        let all = self.read(path)?;
+        let start = all
+            .len()
+            .saturating_sub(usize::try_from(max_bytes).unwrap_or(usize::MAX));
+        Ok(all[start..].to_vec())
     }
 
     fn now(&self) -> jiff::Timestamp {

@@ -136,6 +136,31 @@ impl Host for LiveHost {
         Err(last)
     }
 
+    fn journal(
+        &self,
+        q: &super::journal::JournalQuery,
+    ) -> HostResult<Vec<super::journal::JournalEntry>> {
+        super::journal::read_live(&self.root, q)
+    }
+
+    fn read_tail(&self, path: &str, max_bytes: u64) -> HostResult<Vec<u8>> {
+        use std::io::{Seek, SeekFrom};
+        let mut f = fs::File::open(self.full(path)).map_err(|e| HostError::from_io(path, &e))?;
+        let len = f
+            .metadata()
+            .map_err(|e| HostError::from_io(path, &e))?
+            .len();
+        if len > max_bytes {
+            f.seek(SeekFrom::Start(len - max_bytes))
+                .map_err(|e| HostError::from_io(path, &e))?;
+        }
+        let mut buf = Vec::new();
+        f.take(max_bytes.min(MAX_READ_BYTES))
+            .read_to_end(&mut buf)
+            .map_err(|e| HostError::from_io(path, &e))?;
+        Ok(buf)
+    }
+
     fn now(&self) -> jiff::Timestamp {
         jiff::Timestamp::now()
     }

@@ -12,6 +12,7 @@
 //! the root prefix by callers.
 
 pub mod bundle;
+pub mod journal;
 pub mod live;
 pub mod record;
 pub mod redact;
@@ -146,6 +147,11 @@ pub trait Host: Send + Sync {
     /// The kernel log records currently in the ring, oldest first, each one line in
     /// /dev/kmsg's own format `prio,seq,usec,flags;message`.
     fn kmsg(&self) -> HostResult<Vec<String>>;
+    /// Journal entries matching `q` (the kubelet's own record of evictions). Missing when the
+    /// host keeps no journal.
+    fn journal(&self, q: &journal::JournalQuery) -> HostResult<Vec<journal::JournalEntry>>;
+    /// The last `max_bytes` of a file (a log that may be gigabytes long; only its end matters).
+    fn read_tail(&self, path: &str, max_bytes: u64) -> HostResult<Vec<u8>>;
     /// The time the facts are from: now for a live host, the capture time for a bundle.
     fn now(&self) -> jiff::Timestamp;
     /// The effective uid nodescope reads with (0 = root). Bundles record the capturer's.

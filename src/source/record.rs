@@ -4,6 +4,7 @@
 //! live run it came from.
 
 use super::bundle::{BundleMeta, FORMAT, META_FILE, RecordedError};
+use super::journal::{JournalEntry, JournalQuery};
 use super::{
     DirEntry, EntryKind, ErrorKind, Host, HostError, HostResult, StatVfs, normalize, redact,
 };
@@ -27,6 +28,7 @@ struct State {
     entries: BTreeMap<String, Rec>,
     statvfs: BTreeMap<String, StatVfs>,
     errors: BTreeMap<String, RecordedError>,
+    journal: Option<Vec<JournalEntry>>,
 }
 
 /// Wraps a host and records every answer it gives.
@@ -88,6 +90,7 @@ impl<H: Host> RecordingHost<H> {
             statvfs: st.statvfs.clone(),
             fds: BTreeMap::new(),
             errors: st.errors.clone(),
+            journal: st.journal.clone(),
             findings,
         };
         let top = bundle_dir_name(out);
@@ -260,6 +263,41 @@ impl<H: Host> Host for RecordingHost<H> {
                 });
             }
             Err(e) => self.record_error(e, "/dev/kmsg"),
+        }
+        r
+    }
+
+    fn journal(&self, q: &JournalQuery) -> HostResult<Vec<JournalEntry>> {
+        let r = self.inner.journal(q);
+        match &r {
+            Ok(entries) => self.with_state(|s| {
+                let all = s.journal.get_or_insert_with(Vec::new);
+                for e in entries {
+                    let kept = JournalEntry {
+                        message: String::from_utf8_lossy(&redact::text(e.message.as_bytes()))
+                            .into_owned(),
+                        ..e.clone()
+                    };
+                    if !all.contains(&kept) {
+                        all.push(kept);
+                    }
+                }
+            }),
+            Err(e) => self.record_error(e, "/journal"),
+        }
+        r
+    }
+
+    fn read_tail(&self, path: &str, max_bytes: u64) -> HostResult<Vec<u8>> {
+        let r = self.inner.read_tail(path, max_bytes);
+        match &r {
+            Ok(data) => {
+                let kept = redact::for_bundle(path, data);
+                self.with_state(|s| {
+                    s.entries.insert(normalize(path), Rec::File(kept));
+                });
+            }
+            Err(e) => self.record_error(e, path),
         }
         r
     }

@@ -1,0 +1,182 @@
+//! The systemd journal, read as data files by a pure-Rust reader (sdjournal): no journalctl
+//! and no libsystemd, so it works from a scratch image under `/host`. Only entries matching a
+//! [`JournalQuery`] come back, which is also all a bundle keeps (not whole journal files).
+
+use super::{ErrorKind, HostError, HostResult};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Where journald keeps its files: persistent, then volatile.
+pub const JOURNAL_DIRS: &[&str] = &["/var/log/journal", "/run/log/journal"];
+
+/// How long one journal query may run (a huge journal on a slow disk must not stall a report).
+const JOURNAL_BUDGET: Duration = Duration::from_secs(4);
+
+/// Which journal entries to return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalQuery {
+    /// The systemd unit (`kubelet.service`), matched as journalctl `-u` does.
+    pub unit: String,
+    /// Oldest entry time, microseconds since the Unix epoch.
+    pub since_usec: u64,
+    /// Keep an entry only if its message contains one of these (all entries when empty).
+    pub contains: Vec<String>,
+    /// Keep at most this many entries, the newest.
+    pub limit: usize,
+}
+
+impl JournalQuery {
+    /// Whether an entry passes the query (the live reader, bundles and tests share this).
+    pub fn keeps(&self, e: &JournalEntry) -> bool {
+        e.realtime_usec >= self.since_usec
+            && (e.unit.is_empty() || e.unit == self.unit)
+            && (self.contains.is_empty()
+                || self.contains.iter().any(|c| e.message.contains(c.as_str())))
+    }
+
+    /// Applies the query to entries from any source, newest `limit` kept, oldest first.
+    pub fn apply(&self, entries: impl IntoIterator<Item = JournalEntry>) -> Vec<JournalEntry> {
+        let mut v: Vec<JournalEntry> = entries.into_iter().filter(|e| self.keeps(e)).collect();
+        v.sort_by_key(|e| e.realtime_usec);
+        if v.len() > self.limit {
+            v.drain(..v.len() - self.limit);
+        }
+        v
+    }
+}
+
+/// One journal entry, reduced to what nodescope reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    /// `__REALTIME_TIMESTAMP`: microseconds since the Unix epoch.
+    pub realtime_usec: u64,
+    /// `_SYSTEMD_UNIT` (empty when absent).
+    pub unit: String,
+    /// `MESSAGE`.
+    pub message: String,
+}
+
+/// Reads matching entries from the journal directories under `root`.
+pub fn read_live(root: &Path, q: &JournalQuery) -> HostResult<Vec<JournalEntry>> {
+    let dirs: Vec<std::path::PathBuf> = JOURNAL_DIRS
+        .iter()
+        .map(|d| root.join(d.trim_start_matches('/')))
+        .filter(|d| d.is_dir())
+        .collect();
+    if dirs.is_empty() {
+        return Err(HostError::new(
+            ErrorKind::Missing,
+            JOURNAL_DIRS[0],
+            "no journal directory (not a systemd host?)",
+        ));
+    }
+    let where_ = JOURNAL_DIRS.join(", ");
+    let map_err = |e: sdjournal::SdJournalError| {
+        let kind = match &e {
+            sdjournal::SdJournalError::PermissionDenied { .. } => ErrorKind::Denied,
+            sdjournal::SdJournalError::Corrupt { .. } => ErrorKind::Invalid,
+            _ => ErrorKind::Io,
+        };
+        HostError::new(kind, &where_, e.to_string())
+    };
+    let journal = sdjournal::Journal::open_dirs(&dirs).map_err(map_err)?;
+    let mut query = journal.query();
+    query.match_unit(&q.unit);
+    query.since_realtime(q.since_usec);
+    let started = Instant::now();
+    let mut out = Vec::new();
+    for (i, item) in query.iter().map_err(map_err)?.enumerate() {
+        // A corrupt entry is skipped, not fatal: journald files are often cut short by crashes.
+        let Ok(entry) = item else { continue };
+        let msg = entry
+            .get("MESSAGE")
+            .map(|m| String::from_utf8_lossy(m).into_owned())
+            .unwrap_or_default();
+        let unit = entry
+            .get("_SYSTEMD_UNIT")
+            .map(|u| String::from_utf8_lossy(u).into_owned())
+            .unwrap_or_default();
+        let e = JournalEntry {
+            realtime_usec: entry.realtime_usec(),
+            unit,
+            message: msg,
+        };
+        if q.keeps(&JournalEntry {
+            unit: String::new(),
+            ..e.clone()
+        }) {
+            out.push(e);
+        }
+        if i % 1024 == 0 && started.elapsed() > JOURNAL_BUDGET {
+            return Err(HostError::new(
+                ErrorKind::Timeout,
+                &where_,
+                format!(
+                    "journal read stopped after {} ms with {} matching entries",
+                    JOURNAL_BUDGET.as_millis(),
+                    out.len()
+                ),
+            ));
+        }
+    }
+    // sdjournal matched the unit over _SYSTEMD_UNIT, UNIT and OBJECT_SYSTEMD_UNIT; keep them all.
+    let unit_agnostic = JournalQuery {
+        unit: String::new(),
+        ..q.clone()
+    };
+    Ok(unit_agnostic.apply(out.into_iter().map(|mut e| {
+        if e.unit.is_empty() {
+            e.unit = q.unit.clone();
+        }
+        e
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(t: u64, unit: &str, m: &str) -> JournalEntry {
+        JournalEntry {
+            realtime_usec: t,
+            unit: unit.into(),
+            message: m.into(),
+        }
+    }
+
+    #[test]
+    fn query_filters_by_time_unit_text_and_keeps_the_newest() {
+        let q = JournalQuery {
+            unit: "kubelet.service".into(),
+            since_usec: 10,
+            contains: vec!["eviction".into()],
+            limit: 2,
+        };
+        let got = q.apply(vec![
+            e(5, "kubelet.service", "eviction manager: old"),
+            e(30, "kubelet.service", "eviction manager: c"),
+            e(20, "kubelet.service", "eviction manager: b"),
+            e(15, "kubelet.service", "eviction manager: a"),
+            e(25, "containerd.service", "eviction manager: other unit"),
+            e(26, "kubelet.service", "unrelated"),
+        ]);
+        let msgs: Vec<&str> = got.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(msgs, ["eviction manager: b", "eviction manager: c"]);
+    }
+
+    #[test]
+    fn a_root_without_journal_directories_is_missing() {
+        let d = tempfile::tempdir().unwrap();
+        let q = JournalQuery {
+            unit: "kubelet.service".into(),
+            since_usec: 0,
+            contains: vec![],
+            limit: 10,
+        };
+        assert_eq!(
+            read_live(d.path(), &q).unwrap_err().kind,
+            ErrorKind::Missing
+        );
+    }
+}
