@@ -8,6 +8,7 @@
 mod cgroup;
 mod kmsg;
 mod kubelet;
+mod kubelet_log;
 mod mounts;
 mod node;
 mod pods;
@@ -36,6 +37,7 @@ pub fn snapshot(host: &dyn Host) -> Snapshot {
     pods::identify(host, &mut pods, kubelet.as_ref(), &mut errs);
     processes::attribute(&mut processes, &pods);
     let kernel_log = kmsg::collect(host, &mut errs);
+    let kubelet_log = kubelet_log::collect(host, kubelet.is_some(), &mut errs);
     if node.euid != 0 {
         errs.push(CollectError {
             collector: "privileges".into(),
@@ -69,6 +71,7 @@ pub fn snapshot(host: &dyn Host) -> Snapshot {
         processes,
         kubelet,
         kernel_log,
+        kubelet_log,
         errors,
     }
 }

@@ -4,6 +4,7 @@
 //! sorted, so the JSON form is deterministic.
 
 pub mod kubelet;
+pub mod kubelet_log;
 pub mod quantity;
 
 use crate::source::ErrorKind;
@@ -36,6 +37,9 @@ pub struct Snapshot {
     pub processes: Vec<Process>,
     pub kubelet: Option<KubeletInfo>,
     pub kernel_log: Vec<KmsgRecord>,
+    /// The kubelet eviction manager's log lines of the last hours.
+    #[serde(default)]
+    pub kubelet_log: Vec<kubelet_log::KubeletLogEvent>,
     /// What could not be collected, and why. A partial answer at 3am beats none.
     pub errors: Vec<CollectError>,
 }

@@ -1,0 +1,358 @@
+//! Reads the kubelet's eviction-manager lines from the journal (`kubelet.service`) or, where the
+//! distribution writes plain files, from the tail of /var/log/kubelet.log, /var/log/syslog or
+//! /var/log/messages. Only the last hours are read, and only matching lines are kept (a bundle
+//! keeps just those).
+
+use super::Errors;
+use crate::model::kubelet_log::{EvictionStep, KubeletLogEvent};
+use crate::source::journal::JournalQuery;
+use crate::source::{ErrorKind, Host};
+
+const C: &str = "kubelet-log";
+
+/// How far back to look: long enough to cover a night's incident.
+pub const LOOKBACK_HOURS: i64 = 6;
+/// The most bytes read from the end of a plain log file.
+const TAIL_BYTES: u64 = 32 * 1024 * 1024;
+/// The most events kept.
+const LIMIT: usize = 5000;
+/// Plain-text logs, in the order tried.
+const LOG_FILES: &[&str] = &[
+    "/var/log/kubelet.log",
+    "/var/log/syslog",
+    "/var/log/messages",
+];
+
+/// Substrings that select the lines worth keeping (shared by the journal query and file scan).
+pub const MARKERS: &[&str] = &[
+    "Eviction manager:",
+    "eviction manager:",
+    "\"Evicting pod\"",
+    "Recording event message for node",
+];
+
+/// Node events that mark pressure or readiness transitions (`pkg/kubelet/nodestatus/setters.go`).
+const NODE_EVENTS: &[&str] = &[
+    "NodeHasInsufficientMemory",
+    "NodeHasSufficientMemory",
+    "NodeHasDiskPressure",
+    "NodeHasNoDiskPressure",
+    "NodeHasInsufficientPID",
+    "NodeHasSufficientPID",
+    "NodeNotReady",
+    "NodeReady",
+];
+
+pub(super) fn collect(
+    host: &dyn Host,
+    kubelet_running: bool,
+    errs: &mut Errors,
+) -> Vec<KubeletLogEvent> {
+    let now = host.now();
+    let since = now
+        .checked_sub(jiff::SignedDuration::from_hours(LOOKBACK_HOURS))
+        .unwrap_or(now);
+    let q = JournalQuery {
+        unit: "kubelet.service".into(),
+        since_usec: u64::try_from(since.as_microsecond()).unwrap_or(0),
+        contains: MARKERS.iter().map(|s| s.to_string()).collect(),
+        limit: LIMIT,
+    };
+    match host.journal(&q) {
+        Ok(entries) => {
+            return entries
+                .iter()
+                .filter_map(|e| {
+                    let t = jiff::Timestamp::from_microsecond(i64::try_from(e.realtime_usec).ok()?)
+                        .ok();
+                    parse_line(&e.message, t, "journal", now)
+                })
+                .collect();
+        }
+        Err(e) if e.kind != ErrorKind::Missing => errs.host(C, &e),
+        Err(_) => {}
+    }
+    for path in LOG_FILES {
+        let Ok(raw) = host.read_tail(path, TAIL_BYTES) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&raw);
+        let is_syslog = !path.ends_with("kubelet.log");
+        let mut out: Vec<KubeletLogEvent> = text
+            .lines()
+            .filter(|l| {
+                MARKERS.iter().any(|m| l.contains(m)) && (!is_syslog || l.contains("kubelet"))
+            })
+            .filter_map(|l| parse_line(l, None, path, now))
+            .filter(|e| e.time.is_none_or(|t| t >= since))
+            .collect();
+        if out.len() > LIMIT {
+            out.drain(..out.len() - LIMIT);
+        }
+        return out;
+    }
+    if kubelet_running {
+        errs.push(crate::model::CollectError {
+            collector: C.into(),
+            kind: ErrorKind::Missing,
+            path: None,
+            line: None,
+            message: "no kubelet log found (journal under /var/log/journal or /run/log/journal, /var/log/kubelet.log, syslog): the kubelet's evictions cannot be timed".into(),
+        });
+    }
+    Vec::new()
+}
+
+/// The klog header `I0617 16:18:42.080925 3814777 eviction_manager.go:381] ` → (time, rest).
+/// klog prints local time without a year; nodes run UTC, and the year is the snapshot's (the
+/// previous one when that would put the line in the future).
+fn split_klog(line: &str, now: jiff::Timestamp) -> (Option<jiff::Timestamp>, &str) {
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i + 21 < bytes.len() {
+        let c = bytes[i];
+        let at_word = i == 0 || bytes[i - 1] == b' ';
+        if at_word
+            && matches!(c, b'I' | b'W' | b'E' | b'F')
+            && bytes[i + 1..i + 5].iter().all(u8::is_ascii_digit)
+            && bytes[i + 5] == b' '
+        {
+            let head = &line[i..];
+            if let Some(close) = head.find("] ") {
+                let t = parse_klog_time(&head[1..5], head.get(6..21).unwrap_or(""), now);
+                return (t, &head[close + 2..]);
+            }
+        }
+        i += 1;
+    }
+    (None, line)
+}
+
+fn parse_klog_time(mmdd: &str, hms: &str, now: jiff::Timestamp) -> Option<jiff::Timestamp> {
+    let month: i8 = mmdd.get(0..2)?.parse().ok()?;
+    let day: i8 = mmdd.get(2..4)?.parse().ok()?;
+    let h: i8 = hms.get(0..2)?.parse().ok()?;
+    let m: i8 = hms.get(3..5)?.parse().ok()?;
+    let s: i8 = hms.get(6..8)?.parse().ok()?;
+    let micros: i32 = hms.get(9..15)?.parse().ok()?;
+    let year = now.to_zoned(jiff::tz::TimeZone::UTC).year();
+    let mk = |y: i16| -> Option<jiff::Timestamp> {
+        jiff::civil::date(y, 1, 1)
+            .with()
+            .month(month)
+            .day(day)
+            .build()
+            .ok()?
+            .at(h, m, s, micros.checked_mul(1000)?)
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .ok()
+            .map(|z| z.timestamp())
+    };
+    let t = mk(year)?;
+    if t > now + jiff::SignedDuration::from_hours(24) {
+        mk(year - 1)
+    } else {
+        Some(t)
+    }
+}
+
+/// `key="value"` from a structured klog line.
+fn kv<'a>(msg: &'a str, key: &str) -> Option<&'a str> {
+    let pat = format!("{key}=\"");
+    let start = msg.find(&pat)? + pat.len();
+    let end = msg[start..].find('"')?;
+    Some(&msg[start..start + end])
+}
+
+/// Old klog `format.Pod`: `name_namespace(uid)` → `namespace/name`.
+fn old_pod(s: &str) -> Option<String> {
+    let s = s.trim().trim_end_matches(',');
+    let base = s.split('(').next()?;
+    let (name, ns) = base.rsplit_once('_')?;
+    (!name.is_empty() && !ns.is_empty()).then(|| format!("{ns}/{name}"))
+}
+
+/// Parses one log line into an event, or `None` when it is no eviction-manager line.
+pub(crate) fn parse_line(
+    line: &str,
+    time: Option<jiff::Timestamp>,
+    source: &str,
+    now: jiff::Timestamp,
+) -> Option<KubeletLogEvent> {
+    let (klog_time, msg) = split_klog(line, now);
+    let time = time.or(klog_time);
+    let lower = msg.to_ascii_lowercase();
+    let mut pods = Vec::new();
+    let mut resource = kv(msg, "resourceName").map(String::from);
+    let mut condition = None;
+    let old_resource = |after: &str| -> Option<String> {
+        let idx = lower.find(after)? + after.len();
+        let w = msg[idx..].split_whitespace().next()?;
+        Some(w.trim_matches('"').to_string())
+    };
+    let step = if lower.contains("attempting to reclaim") {
+        resource = resource.or_else(|| old_resource("attempting to reclaim "));
+        EvictionStep::AttemptingToReclaim
+    } else if lower.contains("able to reduce resource pressure without evicting") {
+        resource = resource.or_else(|| old_resource("to reclaim "));
+        EvictionStep::ReclaimedWithoutEviction
+    } else if lower.contains("must evict pod(s) to reclaim") {
+        resource = resource.or_else(|| old_resource("must evict pod(s) to reclaim "));
+        EvictionStep::MustEvict
+    } else if lower.contains("no pods are active to evict") {
+        EvictionStep::NoPodsToEvict
+    } else if lower.contains("pods ranked for eviction") {
+        if let Some(i) = msg.find("pods=[") {
+            let list = &msg[i + 6..];
+            let list = &list[..list.find(']').unwrap_or(list.len())];
+            pods = list
+                .split(',')
+                .map(|p| p.trim().trim_matches('"').to_string())
+                .filter(|p| !p.is_empty())
+                .collect();
+        } else if let Some(i) = msg.find("eviction: ") {
+            pods = msg[i + 10..].split(", ").filter_map(old_pod).collect();
+        }
+        EvictionStep::Ranked
+    } else if msg.contains("\"Evicting pod\"") {
+        pods.extend(kv(msg, "pod").map(String::from));
+        EvictionStep::Evicting
+    } else if lower.contains("is evicted successfully") {
+        match kv(msg, "pod") {
+            Some(p) => pods.push(p.to_string()),
+            None => {
+                if let Some(i) = lower.find("eviction manager: pod ") {
+                    pods.extend(msg[i + 22..].split_whitespace().next().and_then(old_pod));
+                }
+            }
+        }
+        EvictionStep::Evicted
+    } else if lower.contains("cannot evict a critical pod") {
+        pods.extend(kv(msg, "pod").map(String::from));
+        EvictionStep::CannotEvictCritical
+    } else if lower.contains("unable to evict any pods") {
+        EvictionStep::UnableToEvict
+    } else if msg.contains("Recording event message for node") {
+        let ev = kv(msg, "event")?;
+        if !NODE_EVENTS.contains(&ev) {
+            return None;
+        }
+        condition = Some(ev.to_string());
+        EvictionStep::NodeCondition
+    } else {
+        return None;
+    };
+    let mut message = msg.to_string();
+    if message.len() > 512 {
+        let mut cut = 512;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+    }
+    Some(KubeletLogEvent {
+        time,
+        source: source.to_string(),
+        step,
+        resource,
+        pods,
+        condition,
+        message,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> jiff::Timestamp {
+        "2026-11-22T03:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn structured_klog_lines_from_a_journal() {
+        let l = r#"I1122 02:58:42.080925 3814777 eviction_manager.go:381] "Eviction manager: attempting to reclaim" resourceName="memory""#;
+        let e = parse_line(l, None, "journal", now()).unwrap();
+        assert_eq!(e.step, EvictionStep::AttemptingToReclaim);
+        assert_eq!(e.resource.as_deref(), Some("memory"));
+        assert_eq!(e.time.unwrap().to_string(), "2026-11-22T02:58:42.080925Z");
+        assert_eq!(
+            e.message,
+            r#""Eviction manager: attempting to reclaim" resourceName="memory""#
+        );
+
+        let l = r#"I1122 02:58:42.212181 3814777 eviction_manager.go:400] "Eviction manager: pods ranked for eviction" pods=["shop/web-6d9f8c7b5-h2j4k","kube-system/kube-proxy-7k2p9"]"#;
+        let e = parse_line(l, None, "journal", now()).unwrap();
+        assert_eq!(e.step, EvictionStep::Ranked);
+        assert_eq!(
+            e.pods,
+            ["shop/web-6d9f8c7b5-h2j4k", "kube-system/kube-proxy-7k2p9"]
+        );
+
+        let l = r#"I1122 02:58:43.1 1 eviction_manager.go:620] "Eviction manager: pod is evicted successfully" pod="shop/web-6d9f8c7b5-h2j4k""#;
+        let e = parse_line(l, None, "journal", now()).unwrap();
+        assert_eq!(e.step, EvictionStep::Evicted);
+        assert_eq!(e.pods, ["shop/web-6d9f8c7b5-h2j4k"]);
+
+        let l = r#"I1122 02:58:40.000001 1 kubelet_node_status.go:679] "Recording event message for node" node="node-a" event="NodeHasInsufficientMemory""#;
+        let e = parse_line(l, None, "journal", now()).unwrap();
+        assert_eq!(e.condition.as_deref(), Some("NodeHasInsufficientMemory"));
+        let l = r#"I1122 02:58:40.000001 1 kubelet_node_status.go:679] "Recording event message for node" node="node-a" event="NodeHasSufficientPID2""#;
+        assert!(parse_line(l, None, "journal", now()).is_none());
+    }
+
+    #[test]
+    fn old_glog_lines_in_syslog() {
+        let l = "Oct 16 09:50:55 node-b kubelet[17144]: W1016 09:50:55.056703 17144 eviction_manager.go:331] eviction manager: attempting to reclaim nodefs";
+        let e = parse_line(l, None, "/var/log/syslog", now()).unwrap();
+        assert_eq!(e.step, EvictionStep::AttemptingToReclaim);
+        assert_eq!(e.resource.as_deref(), Some("nodefs"));
+        assert_eq!(e.time.unwrap().to_string(), "2026-10-16T09:50:55.056703Z");
+        let l = "kubelet[1]: I1016 09:50:55.057322 17144 eviction_manager.go:345] eviction manager: must evict pod(s) to reclaim memory";
+        assert_eq!(
+            parse_line(l, None, "x", now()).unwrap().resource.as_deref(),
+            Some("memory")
+        );
+        let l = "I1016 09:50:56.1 1 eviction_manager.go:360] eviction manager: pods ranked for eviction: web-1_shop(8f3c), kube-proxy-x_kube-system(12ab)";
+        assert_eq!(
+            parse_line(l, None, "x", now()).unwrap().pods,
+            ["shop/web-1", "kube-system/kube-proxy-x"]
+        );
+        let l = "I1016 09:50:57.1 1 eviction_manager.go:170] eviction manager: pod web-1_shop(8f3c) is evicted successfully";
+        assert_eq!(
+            parse_line(l, None, "x", now()).unwrap().pods,
+            ["shop/web-1"]
+        );
+    }
+
+    #[test]
+    fn a_december_line_read_in_january_belongs_to_last_year() {
+        let jan: jiff::Timestamp = "2027-01-01T00:10:00Z".parse().unwrap();
+        let l = "I1231 23:59:00.000000 1 eviction_manager.go:1] eviction manager: attempting to reclaim memory";
+        assert_eq!(
+            parse_line(l, None, "x", jan)
+                .unwrap()
+                .time
+                .unwrap()
+                .to_string(),
+            "2026-12-31T23:59:00Z"
+        );
+    }
+
+    #[test]
+    fn other_lines_and_garbage_are_ignored() {
+        for l in [
+            "",
+            "I1122",
+            "random text",
+            "I1122 02:58:42.080925 1 kubelet.go:1] \"SyncLoop\"",
+            "I9999 99:99:99.999999 1 x] eviction manager: attempting to reclaim memory",
+        ] {
+            let e = parse_line(l, None, "x", now());
+            assert!(
+                e.is_none() || e.as_ref().unwrap().time.is_none(),
+                "{l}: {e:?}"
+            );
+        }
+    }
+}
