@@ -401,7 +401,10 @@ impl Host for BundleHost {
         q: &super::journal::JournalQuery,
     ) -> HostResult<Vec<super::journal::JournalEntry>> {
         if let Some(e) = self.recorded_error("/journal") {
-            return Err(e);
+            return Err(HostError {
+                path: super::journal::journal_path(),
+                ..e
+            });
         }
         match &self.meta.journal {
             Some(entries) => Ok(q.apply(entries.iter().cloned())),

@@ -10,6 +10,11 @@ use std::time::{Duration, Instant};
 /// Where journald keeps its files: persistent, then volatile.
 pub const JOURNAL_DIRS: &[&str] = &["/var/log/journal", "/run/log/journal"];
 
+/// The path errors of the journal name (live and replayed alike).
+pub fn journal_path() -> String {
+    JOURNAL_DIRS.join(", ")
+}
+
 /// How long one journal query may run (a huge journal on a slow disk must not stall a report).
 const JOURNAL_BUDGET: Duration = Duration::from_secs(4);
 
@@ -71,11 +76,13 @@ pub fn read_live(root: &Path, q: &JournalQuery) -> HostResult<Vec<JournalEntry>>
             "no journal directory (not a systemd host?)",
         ));
     }
-    let where_ = JOURNAL_DIRS.join(", ");
+    let where_ = journal_path();
     let map_err = |e: sdjournal::SdJournalError| {
         let kind = match &e {
             sdjournal::SdJournalError::PermissionDenied { .. } => ErrorKind::Denied,
             sdjournal::SdJournalError::Corrupt { .. } => ErrorKind::Invalid,
+            // An empty journal directory (journald not running, or logging to /run only).
+            sdjournal::SdJournalError::NotFound => ErrorKind::Missing,
             _ => ErrorKind::Io,
         };
         HostError::new(kind, &where_, e.to_string())
