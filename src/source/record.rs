@@ -73,6 +73,20 @@ impl<H: Host> RecordingHost<H> {
         }
     }
 
+    /// Keeps a file's content (scrubbed of secrets) or its failure.
+    fn record_file(&self, path: &str, r: HostResult<Vec<u8>>) -> HostResult<Vec<u8>> {
+        match &r {
+            Ok(data) => {
+                let kept = redact::for_bundle(path, data);
+                self.with_state(|s| {
+                    s.entries.insert(normalize(path), Rec::File(kept));
+                });
+            }
+            Err(e) => self.record_error(e, path),
+        }
+        r
+    }
+
     /// Writes the bundle as a gzip-compressed tar with one top directory named after the file.
     /// Returns (entries, bytes of file content).
     pub fn write_bundle(
@@ -177,17 +191,7 @@ impl<H: Host> Host for RecordingHost<H> {
     }
 
     fn read(&self, path: &str) -> HostResult<Vec<u8>> {
-        let r = self.inner.read(path);
-        match &r {
-            Ok(data) => {
-                let kept = redact::for_bundle(path, data);
-                self.with_state(|s| {
-                    s.entries.insert(normalize(path), Rec::File(kept));
-                });
-            }
-            Err(e) => self.record_error(e, path),
-        }
-        r
+        self.record_file(path, self.inner.read(path))
     }
 
     fn read_dir(&self, path: &str) -> HostResult<Vec<DirEntry>> {
@@ -289,17 +293,8 @@ impl<H: Host> Host for RecordingHost<H> {
     }
 
     fn read_tail(&self, path: &str, max_bytes: u64) -> HostResult<Vec<u8>> {
-        let r = self.inner.read_tail(path, max_bytes);
-        match &r {
-            Ok(data) => {
-                let kept = redact::for_bundle(path, data);
-                self.with_state(|s| {
-                    s.entries.insert(normalize(path), Rec::File(kept));
-                });
-            }
-            Err(e) => self.record_error(e, path),
-        }
-        r
+        // The tail is stored as the file: a replayed tail read of the same size gets the same bytes.
+        self.record_file(path, self.inner.read_tail(path, max_bytes))
     }
 
     fn now(&self) -> jiff::Timestamp {
