@@ -1,0 +1,601 @@
+//! The real binary on fixture bundles: exit codes, formats, bad input, and each foundation rule
+//! firing on a minimal edit of a healthy node (and staying silent on the healthy one).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
+
+use serde_json::Value;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const V2: &str = "healthy-v2-systemd-containerd";
+const V1: &str = "healthy-v1-cgroupfs-crio";
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nodescope"))
+        .args(args)
+        .env_remove("NODESCOPE_ROOT")
+        .output()
+        .unwrap()
+}
+
+fn check_json(bundle: &Path, extra: &[&str]) -> (Option<i32>, Value) {
+    let mut args = vec![
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "check",
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    (o.status.code(), v)
+}
+
+fn ids(report: &Value) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn finding<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == id)
+        .unwrap_or_else(|| panic!("no {id} in {report:#}"))
+}
+
+/// A writable copy of a fixture, for one edit.
+struct Copy {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl Copy {
+    fn of(name: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join(name);
+        copy_tree(&fixture(name), &root);
+        Copy { _dir: dir, root }
+    }
+    fn path(&self, p: &str) -> PathBuf {
+        self.root.join(p.trim_start_matches('/'))
+    }
+    fn read(&self, p: &str) -> String {
+        fs::read_to_string(self.path(p)).unwrap()
+    }
+    fn write(&self, p: &str, content: &str) -> &Self {
+        fs::write(self.path(p), content).unwrap();
+        self
+    }
+    /// Replaces the value of `key` in a flat-keyed file (`key value` lines).
+    fn set_key(&self, p: &str, key: &str, value: u64) -> &Self {
+        let text = self.read(p);
+        let mut found = false;
+        let out: Vec<String> = text
+            .lines()
+            .map(|l| match l.split_once(' ') {
+                Some((k, _)) if k == key => {
+                    found = true;
+                    format!("{k} {value}")
+                }
+                _ => l.to_string(),
+            })
+            .collect();
+        assert!(found, "{key} not in {p}");
+        self.write(p, &(out.join("\n") + "\n"))
+    }
+    fn remove_dir(&self, p: &str) -> &Self {
+        fs::remove_dir_all(self.path(p)).unwrap();
+        self
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let ft = e.file_type().unwrap();
+        let dst = to.join(e.file_name());
+        if ft.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(e.path()).unwrap(), &dst).unwrap();
+        } else if ft.is_dir() {
+            copy_tree(&e.path(), &dst);
+        } else {
+            fs::copy(e.path(), &dst).unwrap();
+        }
+    }
+}
+
+fn kubelet_config(c: &Copy) -> String {
+    c.read("/var/lib/kubelet/config.yaml")
+}
+
+/// Drops a top-level YAML block (`key:` and its indented lines) from the kubelet config.
+fn drop_yaml_block(text: &str, key: &str) -> String {
+    let mut out = Vec::new();
+    let mut skipping = false;
+    for l in text.lines() {
+        if l.starts_with(&format!("{key}:")) {
+            skipping = true;
+            continue;
+        }
+        if skipping && (l.starts_with(' ') || l.starts_with('-')) {
+            continue;
+        }
+        skipping = false;
+        out.push(l);
+    }
+    out.join("\n") + "\n"
+}
+
+fn mem_total_bytes(c: &Copy) -> u64 {
+    let m = c.read("/proc/meminfo");
+    let kb: u64 = m
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    kb * 1024
+}
+
+// ---------------------------------------------------------------- healthy fixtures
+
+#[test]
+fn healthy_fixtures_exit_0_with_no_warning() {
+    for (name, node) in [(V2, "node-a"), (V1, "node-b")] {
+        let (code, r) = check_json(&fixture(name), &[]);
+        assert_eq!(r["schema"], "nodescope-check/1");
+        assert_eq!(r["node"], node);
+        let bad: Vec<&Value> = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["severity"] != "info")
+            .collect();
+        assert!(bad.is_empty(), "{name}: {bad:#?}");
+        assert!(
+            !ids(&r).contains(&"eviction.no-minimum-reclaim".to_string()),
+            "{name}"
+        );
+        assert_eq!(code, Some(0), "{name}");
+        assert_eq!(
+            r["errors"],
+            serde_json::json!([]),
+            "{name}: a healthy fixture reads cleanly"
+        );
+    }
+}
+
+#[test]
+fn v2_systemd_containerd_pods_are_named_without_the_api() {
+    let o = run(&[
+        "--bundle",
+        fixture(V2).to_str().unwrap(),
+        "snapshot",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success());
+    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(s["schema"], "nodescope-snapshot/1");
+    assert_eq!(s["cgroup"]["version"], "v2");
+    assert_eq!(s["cgroup"]["driver"], "systemd");
+    assert_eq!(s["cgroup"]["kubepods_path"], "/kubepods.slice");
+    let pods = s["pods"].as_array().unwrap();
+    let web = pods
+        .iter()
+        .find(|p| p["name"] == "web-6d9f8c7b5-h2j4k")
+        .expect("web pod");
+    assert_eq!(web["namespace"], "shop");
+    assert_eq!(web["qos"], "Burstable");
+    let names: Vec<&str> = web["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(names, ["nginx"]);
+    assert!(
+        web["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["sandbox"] == true),
+        "sandbox identified"
+    );
+    assert!(
+        web["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["runtime"] == "containerd")
+    );
+    let checkout = pods
+        .iter()
+        .find(|p| p["name"] == "checkout-5f7c9d8b6-m4kq2")
+        .unwrap();
+    assert_eq!(checkout["qos"], "Guaranteed");
+    // Every container process is joined to its container.
+    let attributed = s["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| !p["container_id"].is_null())
+        .count();
+    assert!(attributed >= 5, "{attributed} processes attributed");
+    let k = &s["kubelet"]["config"];
+    assert_eq!(
+        k["eviction_hard"]["memory.available"],
+        serde_json::json!({"quantity": "500Mi"})
+    );
+    assert_eq!(k["sources"]["evictionHard"], "config");
+}
+
+#[test]
+fn v1_cgroupfs_crio_flags_win_over_the_config_file() {
+    let o = run(&["--bundle", fixture(V1).to_str().unwrap(), "snapshot"]);
+    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(s["cgroup"]["version"], "v1");
+    assert_eq!(s["cgroup"]["driver"], "cgroupfs");
+    assert_eq!(s["cgroup"]["kubepods_path"], "/kubepods");
+    let k = &s["kubelet"]["config"];
+    assert_eq!(
+        k["eviction_hard"]["memory.available"],
+        serde_json::json!({"quantity": "500Mi"}),
+        "the flag, not the file's 100Mi"
+    );
+    assert_eq!(k["sources"]["evictionHard"], "flag");
+    assert_eq!(k["system_reserved"]["memory"], "512Mi");
+    let pods = s["pods"].as_array().unwrap();
+    let ledger = pods.iter().find(|p| p["name"] == "ledger-0").unwrap();
+    assert_eq!(ledger["namespace"], "payments");
+    assert_eq!(ledger["qos"], "Guaranteed");
+    assert!(
+        ledger["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["runtime"] == "cri-o")
+    );
+    assert!(
+        ledger["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "ledger")
+    );
+}
+
+#[test]
+fn a_tar_gz_of_a_fixture_analyzes_like_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let tgz = dir.path().join("v2.tar.gz");
+    let st = Command::new("tar")
+        .arg("czf")
+        .arg(&tgz)
+        .arg("-C")
+        .arg(fixture(""))
+        .arg(V2)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (_, a) = check_json(&fixture(V2), &[]);
+    let (_, b) = check_json(&tgz, &[]);
+    assert_eq!(a["findings"], b["findings"]);
+    assert_eq!(a["taken_at"], b["taken_at"]);
+}
+
+// ---------------------------------------------------------------- each rule fires on an edit
+
+#[test]
+fn eviction_hard_only_fires_without_soft_thresholds() {
+    let c = Copy::of(V2);
+    let cfg = drop_yaml_block(
+        &drop_yaml_block(&kubelet_config(&c), "evictionSoft"),
+        "evictionSoftGracePeriod",
+    );
+    c.write("/var/lib/kubelet/config.yaml", &cfg);
+    let (code, r) = check_json(&c.root, &[]);
+    let f = finding(&r, "eviction.hard-only");
+    assert_eq!(f["severity"], "warning");
+    assert_eq!(f["subject"]["node"], "node-a");
+    assert_eq!(f["evidence"]["eviction_hard"]["memory.available"], "500Mi");
+    assert_eq!(code, Some(1));
+    let (code, _) = check_json(&c.root, &["--fail-on", "critical"]);
+    assert_eq!(code, Some(0), "--fail-on critical ignores warnings");
+}
+
+#[test]
+fn eviction_no_reserved_and_no_minimum_reclaim_fire_when_unset() {
+    let c = Copy::of(V2);
+    let mut cfg = kubelet_config(&c);
+    for k in ["systemReserved", "kubeReserved", "evictionMinimumReclaim"] {
+        cfg = drop_yaml_block(&cfg, k);
+    }
+    c.write("/var/lib/kubelet/config.yaml", &cfg);
+    let (code, r) = check_json(&c.root, &[]);
+    assert_eq!(finding(&r, "eviction.no-reserved")["severity"], "warning");
+    assert_eq!(
+        finding(&r, "eviction.no-minimum-reclaim")["severity"],
+        "info"
+    );
+    assert_eq!(code, Some(1));
+}
+
+#[test]
+fn no_minimum_reclaim_alone_is_info_and_exits_by_fail_on() {
+    let c = Copy::of(V2);
+    c.write(
+        "/var/lib/kubelet/config.yaml",
+        &drop_yaml_block(&kubelet_config(&c), "evictionMinimumReclaim"),
+    );
+    let (code, r) = check_json(&c.root, &[]);
+    assert_eq!(ids(&r), ["eviction.no-minimum-reclaim"]);
+    assert_eq!(code, Some(0));
+    let (code, _) = check_json(&c.root, &["--fail-on", "info"]);
+    assert_eq!(code, Some(1));
+}
+
+#[test]
+fn memory_pressure_is_computed_as_the_kubelet_does_v2() {
+    // v2: usage = anon + file of the root memory.stat; working set = usage - inactive_file.
+    let c = Copy::of(V2);
+    let total = mem_total_bytes(&c);
+    let p = "/sys/fs/cgroup/memory.stat";
+    // available = 300Mi < hard 500Mi → critical.
+    c.set_key(p, "anon", total - 300 * 1024 * 1024)
+        .set_key(p, "file", 1 << 30)
+        .set_key(p, "inactive_file", 1 << 30);
+    let (code, r) = check_json(&c.root, &[]);
+    let f = finding(&r, "memory.pressure");
+    assert_eq!(f["severity"], "critical");
+    assert_eq!(f["evidence"]["memory_available_bytes"], 300 * 1024 * 1024);
+    assert_eq!(f["evidence"]["hard_threshold_bytes"], 500 * 1024 * 1024);
+    assert_eq!(code, Some(2));
+    // available = 520Mi: above hard, within 10 %, and below soft 1Gi → warning.
+    c.set_key(p, "anon", total - 520 * 1024 * 1024);
+    let (code, r) = check_json(&c.root, &[]);
+    let f = finding(&r, "memory.pressure");
+    assert_eq!(f["severity"], "warning");
+    assert_eq!(
+        f["evidence"]["reasons"].as_array().unwrap().len(),
+        2,
+        "{f:#}"
+    );
+    assert_eq!(code, Some(1));
+    // Exactly at the threshold is not met (strict >), but the soft one still is.
+    c.set_key(p, "anon", total - 500 * 1024 * 1024);
+    let (_, r) = check_json(&c.root, &[]);
+    assert_eq!(finding(&r, "memory.pressure")["severity"], "warning");
+}
+
+#[test]
+fn memory_pressure_v1_uses_usage_in_bytes_and_total_inactive_file() {
+    let c = Copy::of(V1);
+    let total = mem_total_bytes(&c);
+    c.write(
+        "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+        &format!("{}\n", total - 100 * 1024 * 1024 + (2 << 30)),
+    );
+    c.set_key(
+        "/sys/fs/cgroup/memory/memory.stat",
+        "total_inactive_file",
+        2 << 30,
+    );
+    let (_, r) = check_json(&c.root, &[]);
+    let f = finding(&r, "memory.pressure");
+    assert_eq!(f["severity"], "critical");
+    assert_eq!(f["evidence"]["memory_available_bytes"], 100 * 1024 * 1024);
+}
+
+#[test]
+fn memory_pressure_fires_on_psi_stalls() {
+    let c = Copy::of(V2);
+    c.write(
+        "/proc/pressure/memory",
+        "some avg10=40.00 avg60=20.00 avg300=5.00 total=99999999\nfull avg10=15.50 avg60=9.00 avg300=2.00 total=55555555\n",
+    );
+    let (_, r) = check_json(&c.root, &[]);
+    let f = finding(&r, "memory.pressure");
+    assert_eq!(f["severity"], "warning");
+    assert_eq!(f["evidence"]["psi_memory_full_avg10"], 15.5);
+}
+
+#[test]
+fn pid_pressure_fires_under_ten_percent_of_the_pid_space() {
+    let c = Copy::of(V2);
+    let pid_max: u64 = c.read("/proc/sys/kernel/pid_max").trim().parse().unwrap();
+    let threads_max: u64 = c
+        .read("/proc/sys/kernel/threads-max")
+        .trim()
+        .parse()
+        .unwrap();
+    let cap = pid_max.min(threads_max);
+    c.write(
+        "/proc/loadavg",
+        &format!("3.10 2.50 2.00 5/{} 402311\n", cap - cap / 20),
+    );
+    let (_, r) = check_json(&c.root, &[]);
+    let f = finding(&r, "pid.pressure");
+    assert_eq!(f["severity"], "warning");
+    assert_eq!(f["evidence"]["pid_capacity"], cap);
+    assert_eq!(f["evidence"]["pid_available"], cap / 20);
+}
+
+#[test]
+fn kubelet_not_running_is_critical() {
+    let c = Copy::of(V1);
+    let s: Value =
+        serde_json::from_slice(&run(&["--bundle", c.root.to_str().unwrap(), "snapshot"]).stdout)
+            .unwrap();
+    let pid = s["kubelet"]["pid"].as_u64().unwrap();
+    c.remove_dir(&format!("/proc/{pid}"));
+    let (code, r) = check_json(&c.root, &[]);
+    assert_eq!(
+        finding(&r, "node.kubelet-not-running")["severity"],
+        "critical"
+    );
+    assert_eq!(code, Some(2));
+    // Without a kubelet its configuration is unknown, so no eviction.* rule can judge it.
+    assert!(
+        !ids(&r).iter().any(|i| i.starts_with("eviction.")),
+        "{:?}",
+        ids(&r)
+    );
+}
+
+// ---------------------------------------------------------------- bad input
+
+#[test]
+fn a_root_or_bundle_that_is_not_a_host_exits_3_with_one_line() {
+    let empty = tempfile::tempdir().unwrap();
+    let cases: Vec<Vec<String>> = vec![
+        vec![
+            "--root".into(),
+            "/nonexistent-nodescope".into(),
+            "check".into(),
+        ],
+        vec![
+            "--bundle".into(),
+            "/nonexistent-nodescope.tar.gz".into(),
+            "check".into(),
+        ],
+        vec![
+            "--root".into(),
+            empty.path().display().to_string(),
+            "check".into(),
+        ],
+        vec![
+            "--bundle".into(),
+            empty.path().display().to_string(),
+            "check".into(),
+        ],
+        vec!["--bundle".into(), "Cargo.toml".into(), "check".into()],
+        vec!["check".into(), "--format".into(), "yaml".into()],
+        vec!["explain".into(), "memory.nope".into()],
+    ];
+    for args in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(3), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.stdout.is_empty(), "{args:?}");
+        assert!(
+            !err.trim().is_empty() && !err.contains("panicked"),
+            "{args:?}: {err}"
+        );
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_nodescope"))
+        .args(["check"])
+        .env("NODESCOPE_ROOT", "/nonexistent-x")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+}
+
+#[test]
+fn a_malformed_file_is_an_error_entry_not_a_failure() {
+    let c = Copy::of(V2);
+    c.write(
+        "/proc/meminfo",
+        "MemTotal:       16393256 kB\nMemFree: lots kB\n",
+    );
+    c.write("/var/lib/kubelet/config.yaml", "evictionHard: [unclosed\n");
+    let (code, r) = check_json(&c.root, &[]);
+    assert_ne!(code, Some(3));
+    let errors = r["errors"].as_array().unwrap();
+    let mem = errors
+        .iter()
+        .find(|e| e["path"] == "/proc/meminfo")
+        .expect("meminfo error");
+    assert_eq!(mem["kind"], "invalid");
+    assert_eq!(mem["line"], 2);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e["path"] == "/var/lib/kubelet/config.yaml" && e["kind"] == "invalid"),
+        "{errors:#?}"
+    );
+}
+
+#[test]
+fn rules_and_explain_cover_every_rule() {
+    let o = run(&["rules"]);
+    assert!(o.status.success());
+    let text = String::from_utf8(o.stdout).unwrap();
+    let listed: Vec<&str> = text
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    for id in [
+        "eviction.hard-only",
+        "eviction.no-minimum-reclaim",
+        "eviction.no-reserved",
+        "memory.pressure",
+        "node.kubelet-not-running",
+        "pid.pressure",
+    ] {
+        assert!(listed.contains(&id), "{id} not listed");
+        let o = run(&["explain", id]);
+        assert!(o.status.success());
+        let e = String::from_utf8(o.stdout).unwrap();
+        for h in [
+            "WHAT IT MEANS",
+            "WHY IT MATTERS",
+            "HOW TO CONFIRM",
+            "WHAT TO CHANGE",
+        ] {
+            assert!(e.contains(h), "{id}: {h}");
+        }
+    }
+}
+
+#[test]
+fn text_report_names_the_node_and_the_finding() {
+    let c = Copy::of(V2);
+    c.write(
+        "/var/lib/kubelet/config.yaml",
+        &drop_yaml_block(
+            &drop_yaml_block(&kubelet_config(&c), "evictionSoft"),
+            "evictionSoftGracePeriod",
+        ),
+    );
+    let o = run(&[
+        "--bundle",
+        c.root.to_str().unwrap(),
+        "--color",
+        "never",
+        "check",
+    ]);
+    let t = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        t.starts_with("nodescope  node-a  cgroup v2/systemd  kernel 6.1.0-28-amd64"),
+        "{t}"
+    );
+    assert!(t.contains("WARN  eviction.hard-only"), "{t}");
+    assert!(!t.contains('\x1b'), "no colour when asked for none");
+    assert_eq!(o.status.code(), Some(1));
+}
