@@ -599,3 +599,126 @@ fn text_report_names_the_node_and_the_finding() {
     assert!(!t.contains('\x1b'), "no colour when asked for none");
     assert_eq!(o.status.code(), Some(1));
 }
+
+// ---------------------------------------------------------------- container and pod rules
+
+/// The snapshot of a bundle, for finding paths to edit.
+fn snapshot(bundle: &Path) -> Value {
+    serde_json::from_slice(&run(&["--bundle", bundle.to_str().unwrap(), "snapshot"]).stdout)
+        .unwrap()
+}
+
+fn pod<'a>(s: &'a Value, name: &str) -> &'a Value {
+    s["pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap()
+}
+
+fn container<'a>(p: &'a Value, name: &str) -> &'a Value {
+    p["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap()
+}
+
+#[test]
+fn memory_limit_near_peak_names_the_container_v2_and_v1() {
+    for (fx, pod_name, ctr, peak_file, root) in [
+        (
+            V2,
+            "web-6d9f8c7b5-h2j4k",
+            "nginx",
+            "memory.peak",
+            "/sys/fs/cgroup",
+        ),
+        (
+            V1,
+            "api-7c8d9f6b5-r2t4y",
+            "api",
+            "memory.max_usage_in_bytes",
+            "/sys/fs/cgroup/memory",
+        ),
+    ] {
+        let c = Copy::of(fx);
+        let s = snapshot(&c.root);
+        let p = pod(&s, pod_name);
+        let cg = &container(p, ctr)["cgroup"];
+        let limit = cg["limit_bytes"].as_u64().unwrap();
+        let dir = format!("{root}{}", cg["path"].as_str().unwrap());
+        c.write(
+            &format!("{dir}/{peak_file}"),
+            &format!("{}\n", limit / 100 * 95),
+        );
+        let (code, r) = check_json(&c.root, &[]);
+        let f = finding(&r, "memory.limit-near-peak");
+        assert_eq!(f["subject"]["namespace"], p["namespace"], "{fx}");
+        assert_eq!(f["subject"]["pod"], pod_name);
+        assert_eq!(f["subject"]["container"], ctr);
+        assert_eq!(f["evidence"]["limit_bytes"], limit);
+        assert!(f["title"].as_str().unwrap().starts_with("peak "), "{f:#}");
+        assert_eq!(code, Some(1));
+    }
+}
+
+#[test]
+fn pid_unbounded_pods_needs_both_no_limit_and_no_pod_pids_limit() {
+    let c = Copy::of(V2);
+    let s = snapshot(&c.root);
+    let p = pod(&s, "web-6d9f8c7b5-h2j4k");
+    let dir = format!("/sys/fs/cgroup{}", p["cgroup"]["path"].as_str().unwrap());
+    c.write(&format!("{dir}/pids.max"), "max\n");
+    let (_, r) = check_json(&c.root, &[]);
+    assert!(
+        !ids(&r).contains(&"pid.unbounded-pods".to_string()),
+        "podPidsLimit 4096 still applies to new pods"
+    );
+    let cfg: String = kubelet_config(&c)
+        .lines()
+        .filter(|l| !l.starts_with("podPidsLimit"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    c.write("/var/lib/kubelet/config.yaml", &cfg);
+    let (code, r) = check_json(&c.root, &[]);
+    let f = finding(&r, "pid.unbounded-pods");
+    assert_eq!(f["severity"], "info");
+    assert_eq!(f["subject"]["pod"], "web-6d9f8c7b5-h2j4k");
+    assert_eq!(
+        ids(&r)
+            .iter()
+            .filter(|i| *i == "pid.unbounded-pods")
+            .count(),
+        1
+    );
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn besteffort_in_kube_system_fires_unless_node_critical() {
+    let c = Copy::of(V1);
+    let (_, r) = check_json(&c.root, &[]);
+    assert!(
+        !ids(&r).contains(&"eviction.besteffort-critical".to_string()),
+        "kube-proxy is system-node-critical (-997)"
+    );
+    let s = snapshot(&c.root);
+    let p = pod(&s, "kube-proxy-q8w7e");
+    let id = container(p, "kube-proxy")["id"].as_str().unwrap();
+    let proc_ = s["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["container_id"] == id)
+        .unwrap();
+    c.write(&format!("/proc/{}/oom_score_adj", proc_["pid"]), "1000\n");
+    let (code, r) = check_json(&c.root, &[]);
+    let f = finding(&r, "eviction.besteffort-critical");
+    assert_eq!(f["subject"]["namespace"], "kube-system");
+    assert_eq!(f["subject"]["pod"], "kube-proxy-q8w7e");
+    assert_eq!(f["evidence"]["oom_score_adj"], serde_json::json!([1000]));
+    assert_eq!(code, Some(1));
+}

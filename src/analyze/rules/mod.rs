@@ -1,22 +1,28 @@
 //! The rule registry: one file per rule, one line per rule in [`RULES`], sorted by id.
 
+mod eviction_besteffort_critical;
 mod eviction_hard_only;
 mod eviction_no_minimum_reclaim;
 mod eviction_no_reserved;
+mod memory_limit_near_peak;
 mod memory_pressure;
 mod node_kubelet_not_running;
 mod pid_pressure;
+mod pid_unbounded_pods;
 
 use super::Rule;
 
 /// Every rule nodescope runs, sorted by id (a test keeps it so).
 pub static RULES: &[&dyn Rule] = &[
+    &eviction_besteffort_critical::EvictionBesteffortCritical,
     &eviction_hard_only::EvictionHardOnly,
     &eviction_no_minimum_reclaim::EvictionNoMinimumReclaim,
     &eviction_no_reserved::EvictionNoReserved,
+    &memory_limit_near_peak::MemoryLimitNearPeak,
     &memory_pressure::MemoryPressure,
     &node_kubelet_not_running::NodeKubeletNotRunning,
     &pid_pressure::PidPressure,
+    &pid_unbounded_pods::PidUnboundedPods,
 ];
 
 #[cfg(test)]
