@@ -11,6 +11,7 @@ mod kubelet;
 mod kubelet_log;
 mod mounts;
 mod node;
+pub mod oom;
 mod pods;
 mod processes;
 
@@ -34,10 +35,11 @@ pub fn snapshot(host: &dyn Host) -> Snapshot {
     let cgroup = cgroup::layout(host, kubelet.as_ref(), &mut errs);
     let root_memory = cgroup::root_memory(host, &cgroup, &mut errs);
     let (kubepods, mut pods) = cgroup::pods(host, &cgroup, &mut errs);
-    pods::identify(host, &mut pods, kubelet.as_ref(), &mut errs);
+    let container_logs = pods::identify(host, &mut pods, kubelet.as_ref(), &mut errs);
     processes::attribute(&mut processes, &pods);
     let kernel_log = kmsg::collect(host, &mut errs);
     let kubelet_log = kubelet_log::collect(host, kubelet.is_some(), &mut errs);
+    let oom_kills = oom::parse_oom_kills(&kernel_log);
     if node.euid != 0 {
         errs.push(CollectError {
             collector: "privileges".into(),
@@ -68,9 +70,11 @@ pub fn snapshot(host: &dyn Host) -> Snapshot {
         root_memory,
         kubepods,
         pods,
+        container_logs,
         processes,
         kubelet,
         kernel_log,
+        oom_kills,
         kubelet_log,
         errors,
     }

@@ -13,7 +13,7 @@
 //! so the `_`-separated names split unambiguously.
 
 use super::Errors;
-use crate::model::{KubeletInfo, Pod};
+use crate::model::{ContainerLog, KubeletInfo, Pod};
 use crate::source::{EntryKind, Host};
 use std::collections::HashMap;
 
@@ -39,7 +39,8 @@ pub(super) fn identify(
     pods: &mut Vec<Pod>,
     _kubelet: Option<&KubeletInfo>,
     errs: &mut Errors,
-) {
+) -> Vec<ContainerLog> {
+    let mut logs = Vec::new();
     // 1. Pod log directories: namespace and name for each UID, and pods that left only logs.
     match host.read_dir(POD_LOGS) {
         Ok(entries) => {
@@ -80,6 +81,13 @@ pub(super) fn identify(
                     .read_link(&format!("{CONTAINER_LOGS}/{}", e.name))
                     .ok()
                     .and_then(|t| uid_from_log_target(&t));
+                logs.push(ContainerLog {
+                    id: id.clone(),
+                    namespace: ns.clone(),
+                    pod: pod.clone(),
+                    container: container.clone(),
+                    pod_uid: uid.clone(),
+                });
                 idents.insert(
                     id,
                     Ident {
@@ -127,6 +135,8 @@ pub(super) fn identify(
         }
     }
     pods.sort_by(|a, b| (&a.namespace, &a.name, &a.uid).cmp(&(&b.namespace, &b.name, &b.uid)));
+    logs.sort_by(|a, b| a.id.cmp(&b.id));
+    logs
 }
 
 /// `<namespace>_<pod>_<uid>` → parts.

@@ -130,7 +130,7 @@ pub(super) fn attribute(processes: &mut [Process], pods: &[Pod]) {
     for proc_ in processes.iter_mut() {
         let Some(cg) = &proc_.cgroup else { continue };
         let leaf = cg.rsplit('/').next().unwrap_or_default();
-        if let Some((_, id)) = super::cgroup::parse_container_leaf(leaf)
+        if let Some((_, id)) = crate::model::cgroup_name::parse_container_leaf(leaf)
             && let Some(id) = by_id.get(id.as_str())
         {
             proc_.container_id = Some((*id).to_string());

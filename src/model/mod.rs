@@ -3,8 +3,10 @@
 //! an `Option`; `Snapshot::errors` says why a fact is absent. Maps are `BTreeMap` and lists are
 //! sorted, so the JSON form is deterministic.
 
+pub mod cgroup_name;
 pub mod kubelet;
 pub mod kubelet_log;
+pub mod oom_kill;
 pub mod quantity;
 
 use crate::source::ErrorKind;
@@ -34,9 +36,16 @@ pub struct Snapshot {
     /// The node-allocatable cgroup (`kubepods` / `kubepods.slice`), when found.
     pub kubepods: Option<CgroupStats>,
     pub pods: Vec<Pod>,
+    /// Every `/var/log/containers` link: names for containers whose cgroup is gone (a container
+    /// killed and restarted keeps its old log link until the kubelet's log GC removes it).
+    #[serde(default)]
+    pub container_logs: Vec<ContainerLog>,
     pub processes: Vec<Process>,
     pub kubelet: Option<KubeletInfo>,
     pub kernel_log: Vec<KmsgRecord>,
+    /// Kernel OOM kills found in `kernel_log`, oldest first.
+    #[serde(default)]
+    pub oom_kills: Vec<oom_kill::OomKill>,
     /// The kubelet eviction manager's log lines of the last hours.
     #[serde(default)]
     pub kubelet_log: Vec<kubelet_log::KubeletLogEvent>,
@@ -273,6 +282,17 @@ pub struct Container {
     /// The pod sandbox (pause) rather than a workload container.
     pub sandbox: bool,
     pub cgroup: Option<CgroupStats>,
+}
+
+/// A container named by its `/var/log/containers/<pod>_<ns>_<container>-<id>.log` link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerLog {
+    pub id: String,
+    pub namespace: String,
+    pub pod: String,
+    pub container: String,
+    /// The pod UID, from the link's target directory.
+    pub pod_uid: Option<String>,
 }
 
 /// One process of the host (never its environment).

@@ -4,7 +4,10 @@ mod eviction_besteffort_critical;
 mod eviction_hard_only;
 mod eviction_no_minimum_reclaim;
 mod eviction_no_reserved;
+mod memory_global_oom;
+pub(crate) mod memory_kernel_oom_kill;
 mod memory_limit_near_peak;
+mod memory_oom_race;
 mod memory_pressure;
 mod node_kubelet_not_running;
 mod pid_pressure;
@@ -18,7 +21,10 @@ pub static RULES: &[&dyn Rule] = &[
     &eviction_hard_only::EvictionHardOnly,
     &eviction_no_minimum_reclaim::EvictionNoMinimumReclaim,
     &eviction_no_reserved::EvictionNoReserved,
+    &memory_global_oom::MemoryGlobalOom,
+    &memory_kernel_oom_kill::MemoryKernelOomKill,
     &memory_limit_near_peak::MemoryLimitNearPeak,
+    &memory_oom_race::MemoryOomRace,
     &memory_pressure::MemoryPressure,
     &node_kubelet_not_running::NodeKubeletNotRunning,
     &pid_pressure::PidPressure,

@@ -1,0 +1,98 @@
+//! Who a kernel OOM kill hit and when: the victim's cgroup path read back into a pod and
+//! container (through the pod identity the collectors found without the API), and its kernel
+//! timestamp turned into wall-clock time (boot time + microseconds since boot).
+
+use crate::model::cgroup_name::{parse_container_leaf, parse_pod_dir};
+use crate::model::oom_kill::OomKill;
+use crate::model::{CgroupStats, Snapshot};
+
+/// A kill with its pod, container and time.
+#[derive(Debug, Clone)]
+pub struct AttributedKill<'a> {
+    pub kill: &'a OomKill,
+    /// Wall-clock time of the kill; `None` when the boot time is unknown.
+    pub time: Option<jiff::Timestamp>,
+    pub namespace: Option<String>,
+    pub pod: Option<String>,
+    pub pod_uid: Option<String>,
+    pub container: Option<String>,
+    pub container_id: Option<String>,
+    /// The container's cgroup now (its limit and counters), when it still exists.
+    pub cgroup: Option<&'a CgroupStats>,
+    /// The victim's cgroup is under the kubelet's kubepods hierarchy.
+    pub in_kubepods: bool,
+}
+
+impl AttributedKill<'_> {
+    /// Seconds between the kill and the snapshot.
+    pub fn age_seconds(&self, snap: &Snapshot) -> Option<i64> {
+        self.time.map(|t| snap.taken_at.as_second() - t.as_second())
+    }
+}
+
+/// Wall-clock time of a kernel-log timestamp.
+pub fn kernel_time(snap: &Snapshot, usec: u64) -> Option<jiff::Timestamp> {
+    let boot = snap.node.boot_time?;
+    boot.checked_add(jiff::SignedDuration::from_micros(i64::try_from(usec).ok()?))
+        .ok()
+}
+
+/// Attributes one kill.
+pub fn attribute<'a>(snap: &'a Snapshot, kill: &'a OomKill) -> AttributedKill<'a> {
+    let path = kill
+        .task_memcg
+        .as_deref()
+        .or(kill.oom_memcg.as_deref())
+        .unwrap_or("");
+    let mut a = AttributedKill {
+        kill,
+        time: kernel_time(snap, kill.usec),
+        namespace: None,
+        pod: None,
+        pod_uid: None,
+        container: None,
+        container_id: None,
+        cgroup: None,
+        in_kubepods: path
+            .split('/')
+            .any(|c| c == "kubepods" || c == "kubepods.slice"),
+    };
+    let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+    a.container_id = comps
+        .last()
+        .and_then(|l| parse_container_leaf(l))
+        .map(|(_, id)| id);
+    a.pod_uid = comps.iter().find_map(|c| parse_pod_dir(c));
+    if let Some(id) = &a.container_id
+        && let Some((pod, c)) = snap.container(id)
+    {
+        a.namespace = pod.namespace.clone();
+        a.pod = pod.name.clone();
+        a.pod_uid = Some(pod.uid.clone());
+        a.container = c.name.clone();
+        a.cgroup = c.cgroup.as_ref();
+        return a;
+    }
+    // A killed container is usually restarted under a new id; its old log link still names it.
+    if let Some(id) = &a.container_id
+        && let Some(l) = snap.container_logs.iter().find(|l| &l.id == id)
+    {
+        a.namespace = Some(l.namespace.clone());
+        a.pod = Some(l.pod.clone());
+        a.container = Some(l.container.clone());
+        a.pod_uid = l.pod_uid.clone().or(a.pod_uid);
+        return a;
+    }
+    if let Some(uid) = &a.pod_uid
+        && let Some(pod) = snap.pods.iter().find(|p| &p.uid == uid)
+    {
+        a.namespace = pod.namespace.clone();
+        a.pod = pod.name.clone();
+    }
+    a
+}
+
+/// Every kill, attributed, oldest first.
+pub fn kills(snap: &Snapshot) -> Vec<AttributedKill<'_>> {
+    snap.oom_kills.iter().map(|k| attribute(snap, k)).collect()
+}

@@ -1,0 +1,83 @@
+//! `memory.global-oom`: a node-wide OOM kill. The node ran out of memory before the kubelet
+//! evicted anything, and the kernel alone chose the victim.
+
+use crate::analyze::oom::kills;
+use crate::analyze::rules::memory_kernel_oom_kill::human_age;
+use crate::analyze::{Finding, Rule, Severity, Subject, finding};
+use crate::model::Snapshot;
+
+pub struct MemoryGlobalOom;
+
+impl Rule for MemoryGlobalOom {
+    fn id(&self) -> &'static str {
+        "memory.global-oom"
+    }
+    fn severity(&self) -> Severity {
+        Severity::Critical
+    }
+    fn summary(&self) -> &'static str {
+        "a node-wide OOM kill: the kernel, not the kubelet, chose the victim"
+    }
+    fn explain(&self) -> &'static str {
+        "WHAT IT MEANS
+  The kernel ran out of memory for the whole node (`Out of memory: Killed process ...`,
+  `oom-kill:constraint=CONSTRAINT_NONE`) and killed the process with the highest oom_score,
+  wherever it ran.
+
+WHY IT MATTERS
+  This should not happen on a well-configured node: the kubelet is meant to evict pods before
+  memory runs out. It happens when memory is consumed faster than the kubelet's 10-second loop,
+  when the hard threshold is too small to cover that gap, when system daemons use memory that
+  was never reserved, or when the kubelet's view (memory.available counts active page cache as
+  used) and the kernel's disagree. The victim is picked by oom_score: BestEffort pods (adj 1000)
+  first, but a large Burstable pod can outscore them; system services may die too.
+
+HOW TO CONFIRM
+  dmesg -T | grep -E 'Out of memory|oom-kill:constraint=CONSTRAINT_NONE'
+  journalctl -u kubelet --since -1h | grep -i evict
+  kubectl describe node NODE | grep -A2 MemoryPressure
+
+WHAT TO CHANGE
+  Reserve memory for the system (systemReserved, kubeReserved), raise the hard memory.available
+  threshold so it covers a burst of allocations within one 10 s loop, add a soft threshold, and
+  set memory limits on the pods that grew. Find what was growing at the time of the kill."
+    }
+    fn check(&self, snap: &Snapshot, out: &mut Vec<Finding>) {
+        for k in kills(snap).iter().filter(|k| k.kill.global) {
+            let age = k.age_seconds(snap);
+            let whom = match (&k.namespace, &k.pod) {
+                (Some(ns), Some(p)) => format!("{ns}/{p}"),
+                _ => "a process outside any pod".into(),
+            };
+            out.push(finding(
+                self,
+                Severity::Critical,
+                format!(
+                    "node out of memory: the kernel killed {} (pid {}) of {whom}{}",
+                    k.kill.comm,
+                    k.kill.pid,
+                    age.map(|a| format!(" {} ago", human_age(a))).unwrap_or_default()
+                ),
+                Subject {
+                    node: Some(snap.hostname().to_string()),
+                    namespace: k.namespace.clone(),
+                    pod: k.pod.clone(),
+                    container: k.container.clone(),
+                    pid: Some(k.kill.pid),
+                    ..Default::default()
+                },
+                serde_json::json!({
+                    "time": k.time.map(|t| t.to_string()),
+                    "age_seconds": age,
+                    "comm": k.kill.comm,
+                    "constraint": k.kill.constraint,
+                    "task_memcg": k.kill.task_memcg,
+                    "anon_rss_bytes": k.kill.anon_rss_kb.map(|v| v * 1024),
+                    "oom_score_adj": k.kill.oom_score_adj,
+                    "invoker": k.kill.invoker,
+                }),
+                "reserve system memory, raise the hard memory.available threshold and add a soft one; limit the pods that grew",
+            ));
+        }
+    }
+}

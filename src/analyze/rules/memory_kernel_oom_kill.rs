@@ -1,0 +1,158 @@
+//! `memory.kernel-oom-kill`: the kernel's cgroup OOM killer killed a process in a pod's
+//! container, at the container's own limit. The kubelet neither chose nor saw it.
+
+use crate::analyze::oom::{AttributedKill, kills};
+use crate::analyze::signals::human_bytes;
+use crate::analyze::{Finding, Rule, Severity, Subject, finding};
+use crate::model::Snapshot;
+
+pub struct MemoryKernelOomKill;
+
+/// A kill this recent is an incident in progress.
+const RECENT_SECONDS: i64 = 3600;
+
+impl Rule for MemoryKernelOomKill {
+    fn id(&self) -> &'static str {
+        "memory.kernel-oom-kill"
+    }
+    fn severity(&self) -> Severity {
+        Severity::Critical
+    }
+    fn summary(&self) -> &'static str {
+        "the kernel OOM killer killed a process in a container (critical within 1h)"
+    }
+    fn explain(&self) -> &'static str {
+        "WHAT IT MEANS
+  The kernel's OOM killer killed a process inside a pod's container cgroup: the kernel log has
+  the kill (`Memory cgroup out of memory: Killed process ...`, with the `oom-kill:` summary
+  naming the cgroup), or the container cgroup's own counter says so (v2 memory.events oom_kill,
+  v1 memory.oom_control oom_kill) even after the kernel ring has wrapped.
+
+WHY IT MATTERS
+  This is the container hitting its own memory limit. The kernel enforces it synchronously, in
+  microseconds, by killing the process with the highest oom_score in that cgroup; the kubelet's
+  eviction manager (every 10 s, on node-level memory.available) is not involved and usually never
+  notices. Kubernetes reports the container as OOMKilled (exit 137) and restarts it; repeated, it
+  becomes CrashLoopBackOff. The limit was smaller than the workload's peak.
+
+HOW TO CONFIRM
+  dmesg -T | grep -E 'invoked oom-killer|oom-kill:|Killed process'
+  kubectl get pod -n NS POD -o jsonpath='{range .status.containerStatuses[*]}{.name} {.lastState.terminated.reason} {.restartCount}{\"\\n\"}{end}'
+  v2: cat /sys/fs/cgroup/kubepods.slice/.../memory.events      v1: cat .../memory.oom_control
+  kubectl top pod -n NS POD --containers
+
+WHAT TO CHANGE
+  Raise the container's memory limit to its real peak plus headroom (memory.peak /
+  memory.max_usage_in_bytes say what that is), or make the workload fit (JVM
+  -XX:MaxRAMPercentage, model or batch sizes, worker counts). Keep requests honest so the
+  scheduler does not overpack the node."
+    }
+    fn check(&self, snap: &Snapshot, out: &mut Vec<Finding>) {
+        let all = kills(snap);
+        for k in all
+            .iter()
+            .filter(|k| !k.kill.global && (k.pod.is_some() || k.in_kubepods))
+        {
+            out.push(kill_finding(self, snap, k));
+        }
+        // Kills the cgroups counted but the ring no longer shows.
+        for pod in &snap.pods {
+            for c in pod.containers.iter().filter(|c| !c.sandbox) {
+                let Some(cg) = &c.cgroup else { continue };
+                let counted = cg
+                    .events
+                    .map(|e| e.oom_kill)
+                    .or(cg.oom_control.and_then(|o| o.oom_kill))
+                    .unwrap_or(0);
+                let logged = all
+                    .iter()
+                    .filter(|k| k.container_id.as_deref() == Some(c.id.as_str()))
+                    .count() as u64;
+                if counted <= logged {
+                    continue;
+                }
+                out.push(finding(
+                    self,
+                    Severity::Warning,
+                    format!(
+                        "{} OOM kill(s) counted by the container's cgroup, {} in the kernel log (the ring has wrapped)",
+                        counted, logged
+                    ),
+                    Subject { namespace: pod.namespace.clone(), pod: pod.name.clone(), container: c.name.clone(), ..Default::default() },
+                    serde_json::json!({
+                        "cgroup_oom_kills": counted,
+                        "kernel_log_kills": logged,
+                        "limit_bytes": cg.limit_bytes,
+                        "peak_bytes": cg.peak_bytes,
+                        "cgroup": cg.path,
+                    }),
+                    "raise the container's memory limit to its observed peak plus headroom, or make the workload fit",
+                ));
+            }
+        }
+    }
+}
+
+fn kill_finding(rule: &dyn Rule, snap: &Snapshot, k: &AttributedKill<'_>) -> Finding {
+    let age = k.age_seconds(snap);
+    let severity = match age {
+        Some(a) if a <= RECENT_SECONDS => Severity::Critical,
+        _ => Severity::Warning,
+    };
+    let limit = k.cgroup.and_then(|c| c.limit_bytes);
+    let when = match age {
+        Some(a) => format!("{} ago", human_age(a)),
+        None => "at an unknown time".into(),
+    };
+    let by = match limit {
+        Some(l) => format!("by its {} limit", human_bytes(l as i64)),
+        None => "by its cgroup's limit".into(),
+    };
+    let who = match (&k.namespace, &k.pod, &k.container) {
+        (Some(ns), Some(p), Some(c)) => format!("{ns}/{p}/{c}"),
+        (Some(ns), Some(p), None) => format!("{ns}/{p}"),
+        _ => k.kill.task_memcg.clone().unwrap_or_default(),
+    };
+    finding(
+        rule,
+        severity,
+        format!(
+            "{} (pid {}) in {who} killed {by} {when}",
+            k.kill.comm, k.kill.pid
+        ),
+        Subject {
+            namespace: k.namespace.clone(),
+            pod: k.pod.clone(),
+            container: k.container.clone(),
+            pid: Some(k.kill.pid),
+            ..Default::default()
+        },
+        serde_json::json!({
+            "time": k.time.map(|t| t.to_string()),
+            "age_seconds": age,
+            "comm": k.kill.comm,
+            "constraint": k.kill.constraint,
+            "oom_memcg": k.kill.oom_memcg,
+            "task_memcg": k.kill.task_memcg,
+            "container_id": k.container_id,
+            "anon_rss_bytes": k.kill.anon_rss_kb.map(|v| v * 1024),
+            "oom_score_adj": k.kill.oom_score_adj,
+            "limit_bytes": limit,
+            "peak_bytes": k.cgroup.and_then(|c| c.peak_bytes),
+            "group_kill": k.kill.group_kill,
+            "kmsg_seq": k.kill.seq,
+        }),
+        "raise the container's memory limit to its observed peak plus headroom, or make the workload fit",
+    )
+}
+
+/// `42s`, `5m`, `3h10m`, `2d4h`.
+pub(crate) fn human_age(s: i64) -> String {
+    let s = s.max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{}h", s / 86400, (s % 86400) / 3600),
+    }
+}

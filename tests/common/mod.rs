@@ -1,0 +1,185 @@
+//! Helpers shared by the fixture tests: the binary, fixture paths, writable fixture copies.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // each test crate uses a subset
+
+use serde_json::Value;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const V2: &str = "healthy-v2-systemd-containerd";
+pub const V1: &str = "healthy-v1-cgroupfs-crio";
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+pub fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nodescope"))
+        .args(args)
+        .env_remove("NODESCOPE_ROOT")
+        .output()
+        .unwrap()
+}
+
+pub fn check_json(bundle: &Path, extra: &[&str]) -> (Option<i32>, Value) {
+    let mut args = vec![
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "check",
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    (o.status.code(), v)
+}
+
+pub fn ids(report: &Value) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+pub fn finding<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == id)
+        .unwrap_or_else(|| panic!("no {id} in {report:#}"))
+}
+
+/// A writable copy of a fixture, for one edit.
+pub struct Copy {
+    _dir: tempfile::TempDir,
+    pub root: PathBuf,
+}
+
+impl Copy {
+    pub fn of(name: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join(name);
+        copy_tree(&fixture(name), &root);
+        Copy { _dir: dir, root }
+    }
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.root.join(p.trim_start_matches('/'))
+    }
+    pub fn read(&self, p: &str) -> String {
+        fs::read_to_string(self.path(p)).unwrap()
+    }
+    pub fn write(&self, p: &str, content: &str) -> &Self {
+        fs::write(self.path(p), content).unwrap();
+        self
+    }
+    /// Replaces the value of `key` in a flat-keyed file (`key value` lines).
+    pub fn set_key(&self, p: &str, key: &str, value: u64) -> &Self {
+        let text = self.read(p);
+        let mut found = false;
+        let out: Vec<String> = text
+            .lines()
+            .map(|l| match l.split_once(' ') {
+                Some((k, _)) if k == key => {
+                    found = true;
+                    format!("{k} {value}")
+                }
+                _ => l.to_string(),
+            })
+            .collect();
+        assert!(found, "{key} not in {p}");
+        self.write(p, &(out.join("\n") + "\n"))
+    }
+    pub fn remove_dir(&self, p: &str) -> &Self {
+        fs::remove_dir_all(self.path(p)).unwrap();
+        self
+    }
+}
+
+pub fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let ft = e.file_type().unwrap();
+        let dst = to.join(e.file_name());
+        if ft.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(e.path()).unwrap(), &dst).unwrap();
+        } else if ft.is_dir() {
+            copy_tree(&e.path(), &dst);
+        } else {
+            fs::copy(e.path(), &dst).unwrap();
+        }
+    }
+}
+
+pub fn kubelet_config(c: &Copy) -> String {
+    c.read("/var/lib/kubelet/config.yaml")
+}
+
+/// Drops a top-level YAML block (`key:` and its indented lines) from the kubelet config.
+pub fn drop_yaml_block(text: &str, key: &str) -> String {
+    let mut out = Vec::new();
+    let mut skipping = false;
+    for l in text.lines() {
+        if l.starts_with(&format!("{key}:")) {
+            skipping = true;
+            continue;
+        }
+        if skipping && (l.starts_with(' ') || l.starts_with('-')) {
+            continue;
+        }
+        skipping = false;
+        out.push(l);
+    }
+    out.join("\n") + "\n"
+}
+
+pub fn mem_total_bytes(c: &Copy) -> u64 {
+    let m = c.read("/proc/meminfo");
+    let kb: u64 = m
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    kb * 1024
+}
+
+/// The snapshot of a bundle, for finding paths to edit.
+pub fn snapshot(bundle: &Path) -> Value {
+    serde_json::from_slice(&run(&["--bundle", bundle.to_str().unwrap(), "snapshot"]).stdout)
+        .unwrap()
+}
+
+pub fn pod<'a>(s: &'a Value, name: &str) -> &'a Value {
+    s["pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap()
+}
+
+pub fn container<'a>(p: &'a Value, name: &str) -> &'a Value {
+    p["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap()
+}
