@@ -236,3 +236,35 @@ fn a_kubepods_limit_kill_is_a_race_when_the_kubelet_logged_nothing() {
         race["title"]
     );
 }
+
+#[test]
+fn oom_fixtures_report_exactly_their_story() {
+    let (code, r) = check_json(&fixture("oom-memcg-v2-systemd"), &[]);
+    assert_eq!(
+        ids(&r),
+        ["memory.kernel-oom-kill", "memory.limit-near-peak"]
+    );
+    let k = finding(&r, "memory.kernel-oom-kill");
+    assert_eq!(k["subject"]["container"], "nginx");
+    assert_eq!(k["subject"]["pid"], 48213);
+    assert_eq!(r["errors"], serde_json::json!([]));
+    assert_eq!(code, Some(2));
+
+    let (code, r) = check_json(&fixture("oom-global-v1-cgroupfs"), &[]);
+    assert_eq!(ids(&r), ["memory.global-oom", "memory.oom-race"]);
+    let g = finding(&r, "memory.global-oom");
+    assert_eq!(g["subject"]["container"], "api");
+    let race = finding(&r, "memory.oom-race");
+    let tl = race["evidence"]["timeline"].as_array().unwrap();
+    assert_eq!(tl[0]["source"], "kernel", "the kill came first: {tl:#?}");
+    assert_eq!(
+        tl.len(),
+        5,
+        "the kill and the kubelet's four lines 5 s later"
+    );
+    assert_eq!(
+        race["evidence"]["why"],
+        "the kubelet saw pressure but evicted nothing before the kill"
+    );
+    assert_eq!(code, Some(2));
+}
