@@ -241,7 +241,7 @@ fn a_kubepods_limit_kill_is_a_race_when_the_kubelet_logged_nothing() {
 fn oom_fixtures_report_exactly_their_story() {
     let (code, r) = check_json(&fixture("oom-memcg-v2-systemd"), &[]);
     assert_eq!(
-        ids(&r),
+        ids_but_order(&r),
         ["memory.kernel-oom-kill", "memory.limit-near-peak"]
     );
     let k = finding(&r, "memory.kernel-oom-kill");
@@ -251,7 +251,7 @@ fn oom_fixtures_report_exactly_their_story() {
     assert_eq!(code, Some(2));
 
     let (code, r) = check_json(&fixture("oom-global-v1-cgroupfs"), &[]);
-    assert_eq!(ids(&r), ["memory.global-oom", "memory.oom-race"]);
+    assert_eq!(ids_but_order(&r), ["memory.global-oom", "memory.oom-race"]);
     let g = finding(&r, "memory.global-oom");
     assert_eq!(g["subject"]["container"], "api");
     let race = finding(&r, "memory.oom-race");
@@ -267,4 +267,55 @@ fn oom_fixtures_report_exactly_their_story() {
         "the kubelet saw pressure but evicted nothing before the kill"
     );
     assert_eq!(code, Some(2));
+}
+
+#[test]
+fn eviction_order_puts_the_pod_furthest_over_its_request_first_and_the_kernel_by_oom_score() {
+    let c = Copy::of(V2);
+    let (_, r) = check_json(&c.root, &[]);
+    let f = finding(&r, "memory.eviction-order");
+    assert_eq!(f["severity"], "info");
+    let kubelet = f["evidence"]["kubelet"].as_array().unwrap();
+    assert_eq!(kubelet.len(), 4);
+    // kube-proxy is BestEffort (exceeds its zero request) but system-node-critical: ranked, never evicted.
+    assert_eq!(kubelet[0]["pod"], "kube-proxy-7k2p9");
+    assert_eq!(kubelet[0]["critical"], true);
+    let kernel = f["evidence"]["kernel"].as_array().unwrap();
+    let scores: Vec<i64> = kernel
+        .iter()
+        .map(|k| k["oom_score"].as_i64().unwrap())
+        .collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    assert!(
+        f["evidence"]["approximation"]
+            .as_str()
+            .unwrap()
+            .contains("oom_score_adj")
+    );
+
+    // web's working set now far above its 128Mi request: the kubelet's first victim.
+    let s = snapshot(&c.root);
+    let web = pod(&s, "web-6d9f8c7b5-h2j4k");
+    let dir = format!("/sys/fs/cgroup{}", web["cgroup"]["path"].as_str().unwrap());
+    c.write(
+        &format!("{dir}/memory.current"),
+        &format!("{}\n", 900u64 << 20),
+    );
+    let (_, r) = check_json(&c.root, &[]);
+    let f = finding(&r, "memory.eviction-order");
+    let first = f["evidence"]["kubelet"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["critical"] == false)
+        .unwrap();
+    assert_eq!(first["pod"], "web-6d9f8c7b5-h2j4k");
+    assert!(
+        f["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("kubelet would evict shop/web-6d9f8c7b5-h2j4k first"),
+        "{}",
+        f["title"]
+    );
 }

@@ -53,6 +53,14 @@ pub fn ids(report: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The ids of the findings, without `memory.eviction-order` (info on every node with pods).
+pub fn ids_but_order(report: &Value) -> Vec<String> {
+    ids(report)
+        .into_iter()
+        .filter(|i| i != "memory.eviction-order")
+        .collect()
+}
+
 pub fn finding<'a>(report: &'a Value, id: &str) -> &'a Value {
     report["findings"]
         .as_array()

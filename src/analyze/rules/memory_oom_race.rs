@@ -118,6 +118,7 @@ WHAT TO CHANGE
                     node: Some(snap.hostname().to_string()),
                     namespace: k.namespace.clone(),
                     pod: k.pod.clone(),
+                    container: k.container.clone(),
                     pid: Some(k.kill.pid),
                     ..Default::default()
                 },

@@ -4,6 +4,7 @@ mod eviction_besteffort_critical;
 mod eviction_hard_only;
 mod eviction_no_minimum_reclaim;
 mod eviction_no_reserved;
+mod memory_eviction_order;
 mod memory_global_oom;
 pub(crate) mod memory_kernel_oom_kill;
 mod memory_limit_near_peak;
@@ -21,6 +22,7 @@ pub static RULES: &[&dyn Rule] = &[
     &eviction_hard_only::EvictionHardOnly,
     &eviction_no_minimum_reclaim::EvictionNoMinimumReclaim,
     &eviction_no_reserved::EvictionNoReserved,
+    &memory_eviction_order::MemoryEvictionOrder,
     &memory_global_oom::MemoryGlobalOom,
     &memory_kernel_oom_kill::MemoryKernelOomKill,
     &memory_limit_near_peak::MemoryLimitNearPeak,

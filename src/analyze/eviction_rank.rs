@@ -1,0 +1,239 @@
+//! Who goes first: the kubelet's eviction ranking under memory pressure and the kernel OOM
+//! killer's choice, predicted from the node alone.
+//!
+//! The kubelet ranks with `rankMemoryPressure = orderedBy(exceedMemoryRequests, priority,
+//! memory)` (pkg/kubelet/eviction/helpers.go, k8s-semantics §2): pods without stats first; then
+//! pods whose working set exceeds their memory request; then lower priority; then larger
+//! working set minus request. Without the API server, requests and priorities are not on the
+//! node, so this module estimates them, and says so:
+//!
+//! - a container's memory request from its `oom_score_adj`, which the kubelet derived from it
+//!   (`adj = 1000 - 1000 * request / capacity`, pkg/kubelet/qos/policy.go), so
+//!   `request ≈ (1000 - adj) * capacity / 1000` within capacity/1000 bytes; Guaranteed
+//!   containers (-997) request their limit, BestEffort (1000) nothing;
+//! - priority 0 for every pod, except that node-critical pods (-997 outside Guaranteed QoS)
+//!   are never evicted (`evictPod` refuses critical pods).
+//!
+//! The kernel picks the process with the highest `oom_score`, read from /proc.
+
+use crate::model::{Qos, Snapshot};
+use serde::Serialize;
+use std::cmp::Ordering;
+
+/// One pod as the kubelet's memory ranking sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RankedPod {
+    pub namespace: Option<String>,
+    pub pod: Option<String>,
+    /// Pod working set (usage - inactive_file of the pod cgroup); `None` = no stats.
+    pub working_set_bytes: Option<i64>,
+    /// Estimated memory request (sum over containers).
+    pub request_bytes: i64,
+    /// `spec.priority` (0 when unknown).
+    pub priority: i64,
+    /// Whether the working set exceeds the request (the first comparator).
+    pub exceeds_request: bool,
+    /// Critical pods are skipped when the kubelet picks its victim.
+    pub critical: bool,
+}
+
+/// Go's `cmpBool`: `true` sorts first.
+fn cmp_bool(a: bool, b: bool) -> Ordering {
+    match (a, b) {
+        (x, y) if x == y => Ordering::Equal,
+        (true, false) => Ordering::Less,
+        _ => Ordering::Greater,
+    }
+}
+
+/// `orderedBy(exceedMemoryRequests, priority, memory)`; each comparator decides unless equal.
+pub fn compare_memory(a: &RankedPod, b: &RankedPod) -> Ordering {
+    // exceedMemoryRequests: no stats first, then exceeding first.
+    cmp_bool(a.working_set_bytes.is_none(), b.working_set_bytes.is_none())
+        .then_with(|| cmp_bool(a.exceeds_request, b.exceeds_request))
+        // priority: lower first.
+        .then_with(|| a.priority.cmp(&b.priority))
+        // memory: no stats first, then larger usage over request first.
+        .then_with(|| {
+            let ua = a.working_set_bytes.map(|w| w - a.request_bytes);
+            let ub = b.working_set_bytes.map(|w| w - b.request_bytes);
+            match (ua, ub) {
+                (None, None) => Ordering::Equal,
+                (None, Some(_)) => Ordering::Less,
+                (Some(_), None) => Ordering::Greater,
+                (Some(x), Some(y)) => y.cmp(&x),
+            }
+        })
+}
+
+/// Sorts pods as `rankMemoryPressure` does (stable: ties keep their input order, where Go's
+/// unstable sort leaves them in no set order).
+pub fn rank_memory_pressure(pods: &mut [RankedPod]) {
+    pods.sort_by(compare_memory);
+}
+
+/// A container's memory request, estimated from the oom_score_adj the kubelet gave it.
+pub fn request_from_adj(adj: i64, qos: Qos, limit: Option<u64>, capacity: i64) -> i64 {
+    match (qos, adj) {
+        (Qos::Guaranteed, _) => limit.map_or(0, |l| l as i64),
+        (Qos::BestEffort, _) => 0,
+        (Qos::Burstable, a) if (3..=999).contains(&a) => (1000 - a) * capacity / 1000,
+        _ => 0,
+    }
+}
+
+/// The kubelet's predicted order of the pods found on the node.
+pub fn kubelet_order(snap: &Snapshot) -> Vec<RankedPod> {
+    let capacity = snap.memory.map_or(0, |m| m.mem_total_bytes as i64);
+    let mut out: Vec<RankedPod> = snap
+        .pods
+        .iter()
+        .filter(|p| p.cgroup.is_some())
+        .map(|p| {
+            let qos = p.qos.unwrap_or(Qos::Burstable);
+            let mut request = 0i64;
+            let mut critical = false;
+            for c in p.containers.iter().filter(|c| !c.sandbox) {
+                let adj = snap
+                    .processes
+                    .iter()
+                    .filter(|pr| pr.container_id.as_deref() == Some(c.id.as_str()))
+                    .filter_map(|pr| pr.oom_score_adj)
+                    .max();
+                if adj == Some(-997) && qos != Qos::Guaranteed {
+                    critical = true;
+                }
+                let limit = c.cgroup.as_ref().and_then(|cg| cg.limit_bytes);
+                request += adj.map_or(0, |a| request_from_adj(a, qos, limit, capacity));
+            }
+            let ws = p
+                .cgroup
+                .as_ref()
+                .and_then(|cg| cg.working_set_bytes())
+                .map(|w| w as i64);
+            RankedPod {
+                namespace: p.namespace.clone(),
+                pod: p.name.clone(),
+                working_set_bytes: ws,
+                request_bytes: request,
+                priority: 0,
+                exceeds_request: ws.is_some_and(|w| w > request),
+                critical,
+            }
+        })
+        .collect();
+    rank_memory_pressure(&mut out);
+    out
+}
+
+/// One process as the kernel's OOM killer would rank it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KernelCandidate {
+    pub namespace: Option<String>,
+    pub pod: Option<String>,
+    pub container: Option<String>,
+    pub pid: u32,
+    pub comm: String,
+    pub oom_score: i64,
+    pub oom_score_adj: Option<i64>,
+}
+
+/// Processes in pods by descending `oom_score` (the kernel's choice for a node-wide OOM).
+pub fn kernel_order(snap: &Snapshot) -> Vec<KernelCandidate> {
+    let mut out: Vec<KernelCandidate> = snap
+        .processes
+        .iter()
+        .filter_map(|p| {
+            let (pod, c) = snap.container(p.container_id.as_deref()?)?;
+            if c.sandbox {
+                return None;
+            }
+            Some(KernelCandidate {
+                namespace: pod.namespace.clone(),
+                pod: pod.name.clone(),
+                container: c.name.clone(),
+                pid: p.pid,
+                comm: p.comm.clone(),
+                oom_score: p.oom_score?,
+                oom_score_adj: p.oom_score_adj,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| b.oom_score.cmp(&a.oom_score).then(a.pid.cmp(&b.pid)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(name: &str, ws: Option<i64>, req: i64, prio: i64) -> RankedPod {
+        RankedPod {
+            namespace: Some("ns".into()),
+            pod: Some(name.into()),
+            working_set_bytes: ws,
+            request_bytes: req,
+            priority: prio,
+            exceeds_request: ws.is_some_and(|w| w > req),
+            critical: false,
+        }
+    }
+
+    fn names(v: &[RankedPod]) -> Vec<&str> {
+        v.iter().map(|p| p.pod.as_deref().unwrap()).collect()
+    }
+
+    // Cases from the facts of TestOrderedByExceedsRequestMemory / TestOrderedByPriority /
+    // TestOrderedByMemory in pkg/kubelet/eviction/helpers_test.go, written for this port.
+    #[test]
+    fn exceeding_requests_goes_before_priority() {
+        let mut v = vec![
+            p("below-requests", Some(50), 100, -1),
+            p("above-requests", Some(200), 100, 10),
+        ];
+        rank_memory_pressure(&mut v);
+        assert_eq!(names(&v), ["above-requests", "below-requests"]);
+    }
+
+    #[test]
+    fn lower_priority_first_among_equals() {
+        let mut v = vec![
+            p("high", Some(200), 100, 100),
+            p("low", Some(200), 100, -100),
+            p("mid", Some(200), 100, 0),
+        ];
+        rank_memory_pressure(&mut v);
+        assert_eq!(names(&v), ["low", "mid", "high"]);
+    }
+
+    #[test]
+    fn larger_usage_over_request_first_and_no_stats_before_all() {
+        let mut v = vec![
+            p("small-over", Some(150), 100, 0),
+            p("big-over", Some(900), 100, 0),
+            p("besteffort", Some(300), 0, 0),
+            p("no-stats", None, 0, 0),
+        ];
+        rank_memory_pressure(&mut v);
+        assert_eq!(
+            names(&v),
+            ["no-stats", "big-over", "besteffort", "small-over"]
+        );
+    }
+
+    #[test]
+    fn requests_are_recovered_from_oom_score_adj() {
+        // 16 GiB node, a 128Mi request → adj 993 (policy.go); back to within capacity/1000.
+        let cap: i64 = 17_179_869_184;
+        let req: i64 = 128 << 20;
+        let adj = 1000 - 1000 * req / cap;
+        assert_eq!(adj, 993);
+        let est = request_from_adj(adj, Qos::Burstable, None, cap);
+        assert!((est - req).abs() <= cap / 1000, "{est} vs {req}");
+        assert_eq!(
+            request_from_adj(-997, Qos::Guaranteed, Some(512 << 20), cap),
+            512 << 20
+        );
+        assert_eq!(request_from_adj(1000, Qos::BestEffort, None, cap), 0);
+    }
+}
