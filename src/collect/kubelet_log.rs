@@ -73,16 +73,13 @@ pub(super) fn collect(
         Err(_) => {}
     }
     for path in LOG_FILES {
-        let Ok(raw) = host.read_tail(path, TAIL_BYTES) else {
+        let Ok(lines) = host.tail_lines(path, TAIL_BYTES, MARKERS) else {
             continue;
         };
-        let text = String::from_utf8_lossy(&raw);
         let is_syslog = !path.ends_with("kubelet.log");
-        let mut out: Vec<KubeletLogEvent> = text
-            .lines()
-            .filter(|l| {
-                MARKERS.iter().any(|m| l.contains(m)) && (!is_syslog || l.contains("kubelet"))
-            })
+        let mut out: Vec<KubeletLogEvent> = lines
+            .iter()
+            .filter(|l| !is_syslog || l.contains("kubelet"))
             .filter_map(|l| parse_line(l, None, path, now))
             .filter(|e| e.time.is_none_or(|t| t >= since))
             .collect();

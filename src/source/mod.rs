@@ -152,6 +152,12 @@ pub trait Host: Send + Sync {
     fn journal(&self, q: &journal::JournalQuery) -> HostResult<Vec<journal::JournalEntry>>;
     /// The last `max_bytes` of a file (a log that may be gigabytes long; only its end matters).
     fn read_tail(&self, path: &str, max_bytes: u64) -> HostResult<Vec<u8>>;
+    /// The lines of a log's last `max_bytes` that contain one of `needles`. A capture keeps only
+    /// these lines, not the log: a syslog holds every other program's secrets and noise.
+    fn tail_lines(&self, path: &str, max_bytes: u64, needles: &[&str]) -> HostResult<Vec<String>> {
+        self.read_tail(path, max_bytes)
+            .map(|raw| matching_lines(&raw, needles))
+    }
     /// The time the facts are from: now for a live host, the capture time for a bundle.
     fn now(&self) -> jiff::Timestamp;
     /// The effective uid nodescope reads with (0 = root). Bundles record the capturer's.
@@ -174,6 +180,15 @@ pub trait Host: Send + Sync {
             },
         }
     }
+}
+
+/// The lines of `raw` that contain one of `needles` (all lines when `needles` is empty).
+pub fn matching_lines(raw: &[u8], needles: &[&str]) -> Vec<String> {
+    String::from_utf8_lossy(raw)
+        .lines()
+        .filter(|l| needles.is_empty() || needles.iter().any(|n| l.contains(n)))
+        .map(String::from)
+        .collect()
 }
 
 /// Joins host paths without doubling slashes: `join("/sys/fs/cgroup", "memory.max")`.

@@ -292,6 +292,23 @@ impl<H: Host> Host for RecordingHost<H> {
         r
     }
 
+    fn tail_lines(&self, path: &str, max_bytes: u64, needles: &[&str]) -> HostResult<Vec<String>> {
+        // Only the matching lines go into the bundle; replayed, the same filter keeps them all.
+        let r = self.inner.tail_lines(path, max_bytes, needles);
+        match &r {
+            Ok(lines) => {
+                let mut text = lines.join("\n");
+                text.push('\n');
+                let kept = redact::for_bundle(path, text.as_bytes());
+                self.with_state(|s| {
+                    s.entries.insert(normalize(path), Rec::File(kept));
+                });
+            }
+            Err(e) => self.record_error(e, path),
+        }
+        r
+    }
+
     fn read_tail(&self, path: &str, max_bytes: u64) -> HostResult<Vec<u8>> {
         // The tail is stored as the file: a replayed tail read of the same size gets the same bytes.
         self.record_file(path, self.inner.read_tail(path, max_bytes))
@@ -303,5 +320,107 @@ impl<H: Host> Host for RecordingHost<H> {
 
     fn euid(&self) -> u32 {
         self.inner.euid()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::bundle::BundleHost;
+    use crate::source::live::LiveHost;
+
+    /// A small fake root, recorded, written, and read back.
+    fn round_trip(setup: impl Fn(&Path), run: impl Fn(&dyn Host)) -> BundleHost {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("root");
+        std::fs::create_dir_all(root.join("proc")).unwrap();
+        setup(&root);
+        let rec = RecordingHost::new(LiveHost::new(&root).unwrap(), &root);
+        run(&rec);
+        let out = d.path().join("b.tar.gz");
+        rec.write_bundle(&out, None).unwrap();
+        BundleHost::open(&out).unwrap()
+    }
+
+    #[test]
+    fn a_log_tail_keeps_only_the_matching_lines() {
+        let b = round_trip(
+            |r| {
+                std::fs::create_dir_all(r.join("var/log")).unwrap();
+                std::fs::write(
+                    r.join("var/log/syslog"),
+                    "app[1]: password=hunter2 leaked\nkubelet[9]: \"Eviction manager: attempting to reclaim\"\nsshd[2]: login\n",
+                )
+                .unwrap();
+            },
+            |h| {
+                let l = h
+                    .tail_lines("/var/log/syslog", 1 << 20, &["Eviction manager:"])
+                    .unwrap();
+                assert_eq!(l.len(), 1);
+            },
+        );
+        let kept = b.read_string("/var/log/syslog").unwrap();
+        assert_eq!(
+            kept,
+            "kubelet[9]: \"Eviction manager: attempting to reclaim\"\n"
+        );
+        assert_eq!(
+            b.tail_lines("/var/log/syslog", 1 << 20, &["Eviction manager:"])
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn secrets_never_reach_the_bundle_and_sockets_become_empty_files() {
+        let b = round_trip(
+            |r| {
+                std::fs::create_dir_all(r.join("proc/42")).unwrap();
+                std::fs::write(
+                    r.join("proc/42/cmdline"),
+                    "app\0--token=abc123\0--db-password\0s3cret\0",
+                )
+                .unwrap();
+                std::fs::create_dir_all(
+                    r.join("run/containerd/io.containerd.runtime.v2.task/k8s.io/x"),
+                )
+                .unwrap();
+                std::fs::write(
+                    r.join("run/containerd/io.containerd.runtime.v2.task/k8s.io/x/config.json"),
+                    r#"{"ociVersion":"1.1.0","process":{"env":["AWS_SECRET_ACCESS_KEY=zzz"]},"annotations":{"a":"b"}}"#,
+                )
+                .unwrap();
+                std::fs::create_dir_all(r.join("var/lib/kubelet/device-plugins")).unwrap();
+                std::os::unix::net::UnixListener::bind(
+                    r.join("var/lib/kubelet/device-plugins/kubelet.sock"),
+                )
+                .unwrap();
+            },
+            |h| {
+                h.read("/proc/42/cmdline").unwrap();
+                h.read("/run/containerd/io.containerd.runtime.v2.task/k8s.io/x/config.json")
+                    .unwrap();
+                h.read_dir("/var/lib/kubelet/device-plugins").unwrap();
+            },
+        );
+        let cmd = b.read_string("/proc/42/cmdline").unwrap();
+        assert!(
+            !cmd.contains("abc123") && !cmd.contains("s3cret"),
+            "{cmd:?}"
+        );
+        let spec = b
+            .read_string("/run/containerd/io.containerd.runtime.v2.task/k8s.io/x/config.json")
+            .unwrap();
+        assert!(
+            !spec.contains("AWS_SECRET") && spec.contains("\"a\""),
+            "{spec}"
+        );
+        assert_eq!(
+            b.read("/var/lib/kubelet/device-plugins/kubelet.sock")
+                .unwrap(),
+            b""
+        );
     }
 }
