@@ -21,7 +21,7 @@ const JOURNAL_BUDGET: Duration = Duration::from_secs(4);
 /// Which journal entries to return.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JournalQuery {
-    /// The systemd unit (`kubelet.service`), matched as journalctl `-u` does.
+    /// The systemd unit (`kubelet.service`), matched as journalctl `-u` does; empty = any.
     pub unit: String,
     /// Oldest entry time, microseconds since the Unix epoch.
     pub since_usec: u64,
@@ -35,7 +35,7 @@ impl JournalQuery {
     /// Whether an entry passes the query (the live reader, bundles and tests share this).
     pub fn keeps(&self, e: &JournalEntry) -> bool {
         e.realtime_usec >= self.since_usec
-            && (e.unit.is_empty() || e.unit == self.unit)
+            && (self.unit.is_empty() || e.unit.is_empty() || e.unit == self.unit)
             && (self.contains.is_empty()
                 || self.contains.iter().any(|c| e.message.contains(c.as_str())))
     }
@@ -170,6 +170,17 @@ mod tests {
         ]);
         let msgs: Vec<&str> = got.iter().map(|e| e.message.as_str()).collect();
         assert_eq!(msgs, ["eviction manager: b", "eviction manager: c"]);
+        let any_unit = JournalQuery {
+            unit: String::new(),
+            limit: 10,
+            ..q
+        };
+        assert_eq!(
+            any_unit
+                .apply(vec![e(25, "containerd.service", "eviction manager: x")])
+                .len(),
+            1
+        );
     }
 
     #[test]
