@@ -113,7 +113,12 @@ WHAT TO CHANGE
             out.push(finding(
                 self,
                 Severity::Critical,
-                format!("the kernel killed {who} (pid {}) for {} memory at {t}; {kubelet_side}", k.kill.pid, if k.kill.global { "node" } else { "node-allocatable" }),
+                format!(
+                    "the kernel killed {who} (pid {}) for {} memory at {}; {kubelet_side}",
+                    k.kill.pid,
+                    if k.kill.global { "node" } else { "node-allocatable" },
+                    t.strftime("%Y-%m-%dT%H:%M:%SZ")
+                ),
                 Subject {
                     node: Some(snap.hostname().to_string()),
                     namespace: k.namespace.clone(),
