@@ -72,6 +72,50 @@ pub fn rank_memory_pressure(pods: &mut [RankedPod]) {
     pods.sort_by(compare_memory);
 }
 
+/// One pod as `rankPIDPressure` sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PidRankedPod {
+    pub namespace: Option<String>,
+    pub pod: Option<String>,
+    /// Processes and threads in the pod (pids.current of the pod cgroup); `None` = no stats.
+    pub process_count: Option<u64>,
+    pub priority: i64,
+}
+
+/// `rankPIDPressure = orderedBy(priority, process)`: lower priority first, then pods without
+/// stats, then more processes first (helpers.go).
+pub fn rank_pid_pressure(pods: &mut [PidRankedPod]) {
+    pods.sort_by(|a, b| {
+        a.priority
+            .cmp(&b.priority)
+            .then_with(|| match (a.process_count, b.process_count) {
+                (None, None) => Ordering::Equal,
+                (None, Some(_)) => Ordering::Less,
+                (Some(_), None) => Ordering::Greater,
+                (Some(x), Some(y)) => y.cmp(&x),
+            })
+    });
+}
+
+/// The kubelet's predicted order under PID pressure (priorities unknown locally: equal).
+pub fn kubelet_pid_order(snap: &Snapshot) -> Vec<PidRankedPod> {
+    let mut out: Vec<PidRankedPod> = snap
+        .pods
+        .iter()
+        .filter_map(|p| {
+            let cg = p.cgroup.as_ref()?;
+            Some(PidRankedPod {
+                namespace: p.namespace.clone(),
+                pod: p.name.clone(),
+                process_count: cg.pids_current,
+                priority: 0,
+            })
+        })
+        .collect();
+    rank_pid_pressure(&mut out);
+    out
+}
+
 /// A container's memory request, estimated from the oom_score_adj the kubelet gave it.
 pub fn request_from_adj(adj: i64, qos: Qos, limit: Option<u64>, capacity: i64) -> i64 {
     match (qos, adj) {
@@ -219,6 +263,25 @@ mod tests {
             names(&v),
             ["no-stats", "big-over", "besteffort", "small-over"]
         );
+    }
+
+    #[test]
+    fn pid_ranking_is_priority_then_process_count() {
+        let q = |n: &str, c: Option<u64>, prio: i64| PidRankedPod {
+            namespace: None,
+            pod: Some(n.into()),
+            process_count: c,
+            priority: prio,
+        };
+        let mut v = vec![
+            q("few", Some(10), 0),
+            q("many-high-prio", Some(900), 100),
+            q("many", Some(500), 0),
+            q("unknown", None, 0),
+        ];
+        rank_pid_pressure(&mut v);
+        let names: Vec<&str> = v.iter().map(|p| p.pod.as_deref().unwrap()).collect();
+        assert_eq!(names, ["unknown", "many", "few", "many-high-prio"]);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod eviction_rank;
 pub mod oom;
+pub mod oom_policy;
 pub mod rules;
 pub mod signals;
 

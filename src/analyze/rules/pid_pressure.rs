@@ -63,6 +63,12 @@ WHAT TO CHANGE
             "threads": o.capacity - o.available,
             "note": "PIDPressure taints the node NoSchedule; the kubelet evicts for PIDs only when a pid.available threshold is configured (there is no default)",
         });
+        let order: Vec<serde_json::Value> = crate::analyze::eviction_rank::kubelet_pid_order(snap)
+            .iter()
+            .take(5)
+            .map(|p| serde_json::json!({"namespace": p.namespace, "pod": p.pod, "processes": p.process_count}))
+            .collect();
+        ev["kubelet_order"] = order.into();
         if let Some(t) = threshold {
             ev["threshold"] = t.to_string().into();
             ev["threshold_pids"] = resolve(t, o.capacity).into();
