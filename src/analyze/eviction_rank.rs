@@ -46,24 +46,35 @@ fn cmp_bool(a: bool, b: bool) -> Ordering {
     }
 }
 
-/// `orderedBy(exceedMemoryRequests, priority, memory)`; each comparator decides unless equal.
-pub fn compare_memory(a: &RankedPod, b: &RankedPod) -> Ordering {
-    // exceedMemoryRequests: no stats first, then exceeding first.
+/// `exceedMemoryRequests`: pods without stats first, then pods whose working set exceeds their
+/// memory request (strictly) first.
+pub fn cmp_exceeds_requests(a: &RankedPod, b: &RankedPod) -> Ordering {
     cmp_bool(a.working_set_bytes.is_none(), b.working_set_bytes.is_none())
         .then_with(|| cmp_bool(a.exceeds_request, b.exceeds_request))
-        // priority: lower first.
-        .then_with(|| a.priority.cmp(&b.priority))
-        // memory: no stats first, then larger usage over request first.
-        .then_with(|| {
-            let ua = a.working_set_bytes.map(|w| w - a.request_bytes);
-            let ub = b.working_set_bytes.map(|w| w - b.request_bytes);
-            match (ua, ub) {
-                (None, None) => Ordering::Equal,
-                (None, Some(_)) => Ordering::Less,
-                (Some(_), None) => Ordering::Greater,
-                (Some(x), Some(y)) => y.cmp(&x),
-            }
-        })
+}
+
+/// `priority`: lower priority first.
+pub fn cmp_priority(a: &RankedPod, b: &RankedPod) -> Ordering {
+    a.priority.cmp(&b.priority)
+}
+
+/// `memory`: pods without stats first, then larger working set minus request first.
+pub fn cmp_memory(a: &RankedPod, b: &RankedPod) -> Ordering {
+    let ua = a.working_set_bytes.map(|w| w - a.request_bytes);
+    let ub = b.working_set_bytes.map(|w| w - b.request_bytes);
+    match (ua, ub) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (Some(x), Some(y)) => y.cmp(&x),
+    }
+}
+
+/// `orderedBy(exceedMemoryRequests, priority, memory)`: each comparator decides unless equal.
+pub fn compare_memory(a: &RankedPod, b: &RankedPod) -> Ordering {
+    cmp_exceeds_requests(a, b)
+        .then_with(|| cmp_priority(a, b))
+        .then_with(|| cmp_memory(a, b))
 }
 
 /// Sorts pods as `rankMemoryPressure` does (stable: ties keep their input order, where Go's
@@ -223,50 +234,130 @@ mod tests {
         }
     }
 
-    fn names(v: &[RankedPod]) -> Vec<&str> {
-        v.iter().map(|p| p.pod.as_deref().unwrap()).collect()
+    const MI: i64 = 1 << 20;
+    const GI: i64 = 1 << 30;
+    // helpers_test.go: lowPriority = -1, defaultPriority = 0, highPriority = 1.
+    const LOW: i64 = -1;
+    const DEFAULT: i64 = 0;
+    const HIGH: i64 = 1;
+
+    fn sorted(
+        mut v: Vec<RankedPod>,
+        cmp: impl Fn(&RankedPod, &RankedPod) -> Ordering,
+    ) -> Vec<String> {
+        v.sort_by(|a, b| cmp(a, b));
+        v.into_iter().map(|p| p.pod.unwrap_or_default()).collect()
     }
 
-    // Cases from the facts of TestOrderedByExceedsRequestMemory / TestOrderedByPriority /
-    // TestOrderedByMemory in pkg/kubelet/eviction/helpers_test.go, written for this port.
+    // Ported from pkg/kubelet/eviction/helpers_test.go: TestOrderedByExceedsRequestMemory.
     #[test]
-    fn exceeding_requests_goes_before_priority() {
-        let mut v = vec![
-            p("below-requests", Some(50), 100, -1),
-            p("above-requests", Some(200), 100, 10),
+    fn ordered_by_exceeds_request_memory() {
+        let v = vec![
+            p("below-requests", Some(199 * MI), 200 * MI, LOW),
+            p("exceeds-requests", Some(101 * MI), 100 * MI, HIGH),
         ];
-        rank_memory_pressure(&mut v);
-        assert_eq!(names(&v), ["above-requests", "below-requests"]);
-    }
-
-    #[test]
-    fn lower_priority_first_among_equals() {
-        let mut v = vec![
-            p("high", Some(200), 100, 100),
-            p("low", Some(200), 100, -100),
-            p("mid", Some(200), 100, 0),
-        ];
-        rank_memory_pressure(&mut v);
-        assert_eq!(names(&v), ["low", "mid", "high"]);
-    }
-
-    #[test]
-    fn larger_usage_over_request_first_and_no_stats_before_all() {
-        let mut v = vec![
-            p("small-over", Some(150), 100, 0),
-            p("big-over", Some(900), 100, 0),
-            p("besteffort", Some(300), 0, 0),
-            p("no-stats", None, 0, 0),
-        ];
-        rank_memory_pressure(&mut v);
         assert_eq!(
-            names(&v),
-            ["no-stats", "big-over", "besteffort", "small-over"]
+            sorted(v, cmp_exceeds_requests),
+            ["exceeds-requests", "below-requests"]
+        );
+    }
+
+    // Ported from TestOrderedByMemory: the memory comparator alone.
+    #[test]
+    fn ordered_by_memory() {
+        let v = vec![
+            p("best-effort-high", Some(500 * MI), 0, DEFAULT),
+            p("best-effort-low", Some(300 * MI), 0, DEFAULT),
+            p("burstable-high", Some(800 * MI), 100 * MI, DEFAULT),
+            p("burstable-low", Some(300 * MI), 100 * MI, DEFAULT),
+            p("guaranteed-high", Some(800 * MI), GI, DEFAULT),
+            p("guaranteed-low", Some(200 * MI), GI, DEFAULT),
+        ];
+        assert_eq!(
+            sorted(v, cmp_memory),
+            [
+                "burstable-high",
+                "best-effort-high",
+                "best-effort-low",
+                "burstable-low",
+                "guaranteed-high",
+                "guaranteed-low"
+            ]
+        );
+    }
+
+    // Ported from TestOrderedByPriorityMemory: the full rankMemoryPressure order, input reversed.
+    #[test]
+    fn ordered_by_priority_memory() {
+        let mut v = vec![
+            p(
+                "pod8-below-requests-high-priority-low-usage",
+                Some(200 * MI),
+                GI,
+                HIGH,
+            ),
+            p(
+                "pod7-below-requests-high-priority-high-usage",
+                Some(800 * MI),
+                GI,
+                HIGH,
+            ),
+            p(
+                "pod6-below-requests-low-priority-low-usage",
+                Some(200 * MI),
+                GI,
+                LOW,
+            ),
+            p(
+                "pod5-below-requests-low-priority-high-usage",
+                Some(800 * MI),
+                GI,
+                LOW,
+            ),
+            p(
+                "pod4-above-requests-high-priority-low-usage",
+                Some(150 * MI),
+                100 * MI,
+                HIGH,
+            ),
+            p(
+                "pod3-above-requests-high-priority-high-usage",
+                Some(600 * MI),
+                100 * MI,
+                HIGH,
+            ),
+            p(
+                "pod2-above-requests-low-priority-low-usage",
+                Some(50 * MI),
+                0,
+                LOW,
+            ),
+            p(
+                "pod1-above-requests-low-priority-high-usage",
+                Some(500 * MI),
+                0,
+                LOW,
+            ),
+        ];
+        rank_memory_pressure(&mut v);
+        let got: Vec<&str> = v.iter().map(|p| &p.pod.as_deref().unwrap()[..4]).collect();
+        assert_eq!(
+            got,
+            [
+                "pod1", "pod2", "pod3", "pod4", "pod5", "pod6", "pod7", "pod8"
+            ]
         );
     }
 
     #[test]
-    fn pid_ranking_is_priority_then_process_count() {
+    fn pods_without_stats_come_first() {
+        let v = vec![p("big-over", Some(900), 100, 0), p("no-stats", None, 0, 0)];
+        assert_eq!(sorted(v, compare_memory), ["no-stats", "big-over"]);
+    }
+
+    // Ported from TestOrderedByPriorityProcess, input reversed; plus a pod without stats.
+    #[test]
+    fn ordered_by_priority_process() {
         let q = |n: &str, c: Option<u64>, prio: i64| PidRankedPod {
             namespace: None,
             pod: Some(n.into()),
@@ -274,14 +365,25 @@ mod tests {
             priority: prio,
         };
         let mut v = vec![
-            q("few", Some(10), 0),
-            q("many-high-prio", Some(900), 100),
-            q("many", Some(500), 0),
-            q("unknown", None, 0),
+            q("high-priority-low-usage", Some(5), HIGH),
+            q("high-priority-high-usage", Some(20), HIGH),
+            q("low-priority-low-usage", Some(6), LOW),
+            q("low-priority-high-usage", Some(20), LOW),
         ];
         rank_pid_pressure(&mut v);
         let names: Vec<&str> = v.iter().map(|p| p.pod.as_deref().unwrap()).collect();
-        assert_eq!(names, ["unknown", "many", "few", "many-high-prio"]);
+        assert_eq!(
+            names,
+            [
+                "low-priority-high-usage",
+                "low-priority-low-usage",
+                "high-priority-high-usage",
+                "high-priority-low-usage"
+            ]
+        );
+        let mut v = vec![q("known", Some(1), LOW), q("unknown", None, LOW)];
+        rank_pid_pressure(&mut v);
+        assert_eq!(v[0].pod.as_deref(), Some("unknown"));
     }
 
     #[test]
