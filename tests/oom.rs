@@ -319,3 +319,26 @@ fn eviction_order_puts_the_pod_furthest_over_its_request_first_and_the_kernel_by
         f["title"]
     );
 }
+
+#[test]
+fn a_process_that_lowered_its_own_oom_score_adj_is_named() {
+    let c = Copy::of(V2);
+    let s = snapshot(&c.root);
+    let id = container(pod(&s, "web-6d9f8c7b5-h2j4k"), "nginx")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pr = s["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["container_id"] == id.as_str())
+        .unwrap();
+    c.write(&format!("/proc/{}/oom_score_adj", pr["pid"]), "-500\n");
+    let (_, r) = check_json(&c.root, &[]);
+    let m = &finding(&r, "memory.eviction-order")["evidence"]["oom_score_adj_mismatches"];
+    assert_eq!(m.as_array().unwrap().len(), 1, "{m:#}");
+    assert_eq!(m[0]["container"], "nginx");
+    assert_eq!(m[0]["qos"], "Burstable");
+    assert_eq!(m[0]["oom_score_adj"], -500);
+}

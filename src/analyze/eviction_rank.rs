@@ -127,6 +127,50 @@ pub fn kubelet_pid_order(snap: &Snapshot) -> Vec<PidRankedPod> {
     out
 }
 
+/// One pod as the disk-pressure ranking sees it, for one resource (bytes or inodes).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DiskRankedPod {
+    pub namespace: Option<String>,
+    pub pod: Option<String>,
+    /// Usage summed over the filesystems the layout counts (root, logs, local volumes);
+    /// `None` = no stats.
+    pub usage: Option<i64>,
+    /// The pod's ephemeral-storage request (also subtracted for inodes, as the kubelet does).
+    pub ephemeral_storage_request: i64,
+    pub priority: i64,
+}
+
+/// `exceedDiskRequests`: no stats first, then usage above the request first.
+pub fn cmp_exceeds_disk_requests(a: &DiskRankedPod, b: &DiskRankedPod) -> Ordering {
+    cmp_bool(a.usage.is_none(), b.usage.is_none()).then_with(|| {
+        cmp_bool(
+            a.usage.is_some_and(|u| u > a.ephemeral_storage_request),
+            b.usage.is_some_and(|u| u > b.ephemeral_storage_request),
+        )
+    })
+}
+
+/// `disk`: no stats first, then larger usage minus the ephemeral-storage request first.
+pub fn cmp_disk(a: &DiskRankedPod, b: &DiskRankedPod) -> Ordering {
+    match (a.usage, b.usage) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (Some(x), Some(y)) => {
+            (y - b.ephemeral_storage_request).cmp(&(x - a.ephemeral_storage_request))
+        }
+    }
+}
+
+/// `rankDiskPressureFunc = orderedBy(exceedDiskRequests, priority, disk)`.
+pub fn rank_disk_pressure(pods: &mut [DiskRankedPod]) {
+    pods.sort_by(|a, b| {
+        cmp_exceeds_disk_requests(a, b)
+            .then_with(|| a.priority.cmp(&b.priority))
+            .then_with(|| cmp_disk(a, b))
+    });
+}
+
 /// A container's memory request, estimated from the oom_score_adj the kubelet gave it.
 pub fn request_from_adj(adj: i64, qos: Qos, limit: Option<u64>, capacity: i64) -> i64 {
     match (qos, adj) {
@@ -178,6 +222,65 @@ pub fn kubelet_order(snap: &Snapshot) -> Vec<RankedPod> {
         })
         .collect();
     rank_memory_pressure(&mut out);
+    out
+}
+
+/// A container process whose oom_score_adj is not what the kubelet's policy gives its QoS class
+/// (pkg/kubelet/qos/policy.go): Guaranteed -997, BestEffort 1000, Burstable 3..=999, any
+/// node-critical pod -997. A process that rewrote its own adj, or a runtime that ignored the
+/// kubelet's, changes who the kernel kills.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AdjMismatch {
+    pub namespace: Option<String>,
+    pub pod: Option<String>,
+    pub container: Option<String>,
+    pub pid: u32,
+    pub comm: String,
+    pub qos: Qos,
+    pub oom_score_adj: i64,
+    pub expected: String,
+}
+
+/// Container processes whose oom_score_adj the kubelet's policy cannot have produced.
+pub fn adj_mismatches(snap: &Snapshot) -> Vec<AdjMismatch> {
+    use crate::analyze::oom_policy::{BESTEFFORT_OOM_SCORE_ADJ, GUARANTEED_OOM_SCORE_ADJ};
+    let mut out = Vec::new();
+    for p in &snap.processes {
+        let (Some(id), Some(adj)) = (p.container_id.as_deref(), p.oom_score_adj) else {
+            continue;
+        };
+        let Some((pod, c)) = snap.container(id) else {
+            continue;
+        };
+        let Some(qos) = pod.qos else { continue };
+        if c.sandbox || adj == GUARANTEED_OOM_SCORE_ADJ {
+            // -997 is right for Guaranteed and for node-critical pods of any class.
+            continue;
+        }
+        let (ok, expected) = match qos {
+            Qos::Guaranteed => (false, "-997"),
+            Qos::BestEffort => (
+                adj == BESTEFFORT_OOM_SCORE_ADJ,
+                "1000 (or -997 if node-critical)",
+            ),
+            Qos::Burstable => (
+                (3..=999).contains(&adj),
+                "3..=999 (or -997 if node-critical)",
+            ),
+        };
+        if !ok {
+            out.push(AdjMismatch {
+                namespace: pod.namespace.clone(),
+                pod: pod.name.clone(),
+                container: c.name.clone(),
+                pid: p.pid,
+                comm: p.comm.clone(),
+                qos,
+                oom_score_adj: adj,
+                expected: expected.into(),
+            });
+        }
+    }
     out
 }
 
@@ -353,6 +456,100 @@ mod tests {
     fn pods_without_stats_come_first() {
         let v = vec![p("big-over", Some(900), 100, 0), p("no-stats", None, 0, 0)];
         assert_eq!(sorted(v, compare_memory), ["no-stats", "big-over"]);
+    }
+
+    fn d(name: &str, usage: i64, request: i64, prio: i64) -> DiskRankedPod {
+        DiskRankedPod {
+            namespace: None,
+            pod: Some(name.into()),
+            usage: Some(usage),
+            ephemeral_storage_request: request,
+            priority: prio,
+        }
+    }
+
+    fn disk_names(v: &[DiskRankedPod]) -> Vec<&str> {
+        v.iter().map(|p| p.pod.as_deref().unwrap()).collect()
+    }
+
+    // Ported from TestOrderedbyDisk: the disk comparator alone; usage = root + logs + volume.
+    #[test]
+    fn ordered_by_disk() {
+        let mut v = vec![
+            d("best-effort-high", 300 * MI, 0, DEFAULT),
+            d("best-effort-low", 100 * MI, 0, DEFAULT),
+            d("burstable-high", 350 * MI, 100 * MI, DEFAULT),
+            d("burstable-low", 110 * MI, 100 * MI, DEFAULT),
+            d("guaranteed-high", 375 * MI, 400 * MI, DEFAULT),
+            d("guaranteed-low", 120 * MI, 400 * MI, DEFAULT),
+        ];
+        v.sort_by(cmp_disk);
+        assert_eq!(
+            disk_names(&v),
+            [
+                "best-effort-high",
+                "burstable-high",
+                "best-effort-low",
+                "burstable-low",
+                "guaranteed-high",
+                "guaranteed-low"
+            ]
+        );
+    }
+
+    // Ported from TestOrderedbyInodes: inodes, no requests.
+    #[test]
+    fn ordered_by_inodes() {
+        let mut v = vec![
+            d("low", 200_000, 0, DEFAULT),
+            d("medium", 300_000, 0, DEFAULT),
+            d("high", 400_000, 0, DEFAULT),
+        ];
+        v.sort_by(cmp_disk);
+        assert_eq!(disk_names(&v), ["high", "medium", "low"]);
+    }
+
+    // Ported from TestOrderedByPriorityDisk: the full disk ranking, input reversed.
+    #[test]
+    fn ordered_by_priority_disk() {
+        let mut v = vec![
+            d("pod8", 200 * MI, GI, HIGH),
+            d("pod7", 800 * MI, GI, HIGH),
+            d("pod6", 200 * MI, GI, LOW),
+            d("pod5", 800 * MI, GI, LOW),
+            d("pod4", 150 * MI, 100 * MI, HIGH),
+            d("pod3", 600 * MI, 100 * MI, HIGH),
+            d("pod2", 50 * MI, 0, LOW),
+            d("pod1", 500 * MI, 0, LOW),
+        ];
+        rank_disk_pressure(&mut v);
+        assert_eq!(
+            disk_names(&v),
+            [
+                "pod1", "pod2", "pod3", "pod4", "pod5", "pod6", "pod7", "pod8"
+            ]
+        );
+    }
+
+    // Ported from TestOrderedByPriorityInodes: priority, then inodes (no exceed comparator).
+    #[test]
+    fn ordered_by_priority_inodes() {
+        let mut v = vec![
+            d("high-priority-low-usage", 150_000, 0, HIGH),
+            d("high-priority-high-usage", 350_000, 0, HIGH),
+            d("low-priority-low-usage", 100_000, 0, LOW),
+            d("low-priority-high-usage", 400_000, 0, LOW),
+        ];
+        v.sort_by(|a, b| a.priority.cmp(&b.priority).then_with(|| cmp_disk(a, b)));
+        assert_eq!(
+            disk_names(&v),
+            [
+                "low-priority-high-usage",
+                "low-priority-low-usage",
+                "high-priority-high-usage",
+                "high-priority-low-usage"
+            ]
+        );
     }
 
     // Ported from TestOrderedByPriorityProcess, input reversed; plus a pod without stats.

@@ -97,6 +97,7 @@ WHAT TO CHANGE
             serde_json::json!({
                 "kubelet": kubelet_list,
                 "kernel": kernel_list,
+                "oom_score_adj_mismatches": crate::analyze::eviction_rank::adj_mismatches(snap),
                 "approximation": "without the API server: memory requests estimated from oom_score_adj, priorities taken as equal",
             }),
             "set memory requests near real usage and priorities for the pods you must keep",
