@@ -16,159 +16,26 @@
 //!
 //! The kernel picks the process with the highest `oom_score`, read from /proc.
 
+use super::ranking::{self, PodStats, RankedPod};
 use crate::model::{Qos, Snapshot};
 use serde::Serialize;
-use std::cmp::Ordering;
 
-/// One pod as the kubelet's memory ranking sees it.
+/// A pod in the kubelet's predicted order, with what the prediction rests on.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RankedPod {
+pub struct PredictedPod {
+    pub uid: String,
     pub namespace: Option<String>,
     pub pod: Option<String>,
     /// Pod working set (usage - inactive_file of the pod cgroup); `None` = no stats.
     pub working_set_bytes: Option<i64>,
-    /// Estimated memory request (sum over containers).
+    /// Estimated memory request (sum over containers, from their oom_score_adj).
     pub request_bytes: i64,
-    /// `spec.priority` (0 when unknown).
-    pub priority: i64,
     /// Whether the working set exceeds the request (the first comparator).
     pub exceeds_request: bool,
-    /// Critical pods are skipped when the kubelet picks its victim.
+    /// Processes and threads in the pod (`pids.current`).
+    pub processes: Option<u64>,
+    /// Node-critical (-997 outside Guaranteed): ranked, but never evicted.
     pub critical: bool,
-}
-
-/// Go's `cmpBool`: `true` sorts first.
-fn cmp_bool(a: bool, b: bool) -> Ordering {
-    match (a, b) {
-        (x, y) if x == y => Ordering::Equal,
-        (true, false) => Ordering::Less,
-        _ => Ordering::Greater,
-    }
-}
-
-/// `exceedMemoryRequests`: pods without stats first, then pods whose working set exceeds their
-/// memory request (strictly) first.
-pub fn cmp_exceeds_requests(a: &RankedPod, b: &RankedPod) -> Ordering {
-    cmp_bool(a.working_set_bytes.is_none(), b.working_set_bytes.is_none())
-        .then_with(|| cmp_bool(a.exceeds_request, b.exceeds_request))
-}
-
-/// `priority`: lower priority first.
-pub fn cmp_priority(a: &RankedPod, b: &RankedPod) -> Ordering {
-    a.priority.cmp(&b.priority)
-}
-
-/// `memory`: pods without stats first, then larger working set minus request first.
-pub fn cmp_memory(a: &RankedPod, b: &RankedPod) -> Ordering {
-    let ua = a.working_set_bytes.map(|w| w - a.request_bytes);
-    let ub = b.working_set_bytes.map(|w| w - b.request_bytes);
-    match (ua, ub) {
-        (None, None) => Ordering::Equal,
-        (None, Some(_)) => Ordering::Less,
-        (Some(_), None) => Ordering::Greater,
-        (Some(x), Some(y)) => y.cmp(&x),
-    }
-}
-
-/// `orderedBy(exceedMemoryRequests, priority, memory)`: each comparator decides unless equal.
-pub fn compare_memory(a: &RankedPod, b: &RankedPod) -> Ordering {
-    cmp_exceeds_requests(a, b)
-        .then_with(|| cmp_priority(a, b))
-        .then_with(|| cmp_memory(a, b))
-}
-
-/// Sorts pods as `rankMemoryPressure` does (stable: ties keep their input order, where Go's
-/// unstable sort leaves them in no set order).
-pub fn rank_memory_pressure(pods: &mut [RankedPod]) {
-    pods.sort_by(compare_memory);
-}
-
-/// One pod as `rankPIDPressure` sees it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PidRankedPod {
-    pub namespace: Option<String>,
-    pub pod: Option<String>,
-    /// Processes and threads in the pod (pids.current of the pod cgroup); `None` = no stats.
-    pub process_count: Option<u64>,
-    pub priority: i64,
-}
-
-/// `rankPIDPressure = orderedBy(priority, process)`: lower priority first, then pods without
-/// stats, then more processes first (helpers.go).
-pub fn rank_pid_pressure(pods: &mut [PidRankedPod]) {
-    pods.sort_by(|a, b| {
-        a.priority
-            .cmp(&b.priority)
-            .then_with(|| match (a.process_count, b.process_count) {
-                (None, None) => Ordering::Equal,
-                (None, Some(_)) => Ordering::Less,
-                (Some(_), None) => Ordering::Greater,
-                (Some(x), Some(y)) => y.cmp(&x),
-            })
-    });
-}
-
-/// The kubelet's predicted order under PID pressure (priorities unknown locally: equal).
-pub fn kubelet_pid_order(snap: &Snapshot) -> Vec<PidRankedPod> {
-    let mut out: Vec<PidRankedPod> = snap
-        .pods
-        .iter()
-        .filter_map(|p| {
-            let cg = p.cgroup.as_ref()?;
-            Some(PidRankedPod {
-                namespace: p.namespace.clone(),
-                pod: p.name.clone(),
-                process_count: cg.pids_current,
-                priority: 0,
-            })
-        })
-        .collect();
-    rank_pid_pressure(&mut out);
-    out
-}
-
-/// One pod as the disk-pressure ranking sees it, for one resource (bytes or inodes).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DiskRankedPod {
-    pub namespace: Option<String>,
-    pub pod: Option<String>,
-    /// Usage summed over the filesystems the layout counts (root, logs, local volumes);
-    /// `None` = no stats.
-    pub usage: Option<i64>,
-    /// The pod's ephemeral-storage request (also subtracted for inodes, as the kubelet does).
-    pub ephemeral_storage_request: i64,
-    pub priority: i64,
-}
-
-/// `exceedDiskRequests`: no stats first, then usage above the request first.
-pub fn cmp_exceeds_disk_requests(a: &DiskRankedPod, b: &DiskRankedPod) -> Ordering {
-    cmp_bool(a.usage.is_none(), b.usage.is_none()).then_with(|| {
-        cmp_bool(
-            a.usage.is_some_and(|u| u > a.ephemeral_storage_request),
-            b.usage.is_some_and(|u| u > b.ephemeral_storage_request),
-        )
-    })
-}
-
-/// `disk`: no stats first, then larger usage minus the ephemeral-storage request first.
-pub fn cmp_disk(a: &DiskRankedPod, b: &DiskRankedPod) -> Ordering {
-    match (a.usage, b.usage) {
-        (None, None) => Ordering::Equal,
-        (None, Some(_)) => Ordering::Less,
-        (Some(_), None) => Ordering::Greater,
-        (Some(x), Some(y)) => {
-            (y - b.ephemeral_storage_request).cmp(&(x - a.ephemeral_storage_request))
-        }
-    }
-}
-
-/// `rankDiskPressureFunc = orderedBy(exceedDiskRequests, priority, disk)`.
-pub fn rank_disk_pressure(pods: &mut [DiskRankedPod]) {
-    pods.sort_by(|a, b| {
-        cmp_exceeds_disk_requests(a, b)
-            .then_with(|| a.priority.cmp(&b.priority))
-            .then_with(|| cmp_disk(a, b))
-    });
 }
 
 /// A container's memory request, estimated from the oom_score_adj the kubelet gave it.
@@ -181,11 +48,10 @@ pub fn request_from_adj(adj: i64, qos: Qos, limit: Option<u64>, capacity: i64) -
     }
 }
 
-/// The kubelet's predicted order of the pods found on the node.
-pub fn kubelet_order(snap: &Snapshot) -> Vec<RankedPod> {
+/// The pods found on the node as the ranking port takes them, with their predictions.
+fn ranked_pods(snap: &Snapshot) -> Vec<(RankedPod, PredictedPod)> {
     let capacity = snap.memory.map_or(0, |m| m.mem_total_bytes as i64);
-    let mut out: Vec<RankedPod> = snap
-        .pods
+    snap.pods
         .iter()
         .filter(|p| p.cgroup.is_some())
         .map(|p| {
@@ -205,24 +71,64 @@ pub fn kubelet_order(snap: &Snapshot) -> Vec<RankedPod> {
                 let limit = c.cgroup.as_ref().and_then(|cg| cg.limit_bytes);
                 request += adj.map_or(0, |a| request_from_adj(a, qos, limit, capacity));
             }
-            let ws = p
-                .cgroup
-                .as_ref()
-                .and_then(|cg| cg.working_set_bytes())
-                .map(|w| w as i64);
-            RankedPod {
+            let cg = p.cgroup.as_ref();
+            let ws = cg.and_then(|cg| cg.working_set_bytes());
+            let processes = cg.and_then(|cg| cg.pids_current);
+            let ranked = RankedPod {
+                namespace: p.namespace.clone().unwrap_or_default(),
+                name: p.name.clone().unwrap_or_default(),
+                uid: p.uid.clone(),
+                priority: None,
+                memory_request_bytes: Some(request),
+                ephemeral_storage_request_bytes: None,
+                stats: ws.map(|w| PodStats {
+                    working_set_bytes: Some(w),
+                    process_count: processes,
+                    ..Default::default()
+                }),
+                critical,
+            };
+            let predicted = PredictedPod {
+                uid: p.uid.clone(),
                 namespace: p.namespace.clone(),
                 pod: p.name.clone(),
-                working_set_bytes: ws,
+                working_set_bytes: ws.map(|w| w as i64),
                 request_bytes: request,
-                priority: 0,
-                exceeds_request: ws.is_some_and(|w| w > request),
+                exceeds_request: ws.is_some_and(|w| w as i64 > request),
+                processes,
                 critical,
-            }
+            };
+            (ranked, predicted)
         })
-        .collect();
-    rank_memory_pressure(&mut out);
+        .collect()
+}
+
+/// Reorders the predictions as the ranking put their pods.
+fn in_order(
+    mut ranked: Vec<RankedPod>,
+    mut predicted: Vec<PredictedPod>,
+    rank: fn(&mut [RankedPod]),
+) -> Vec<PredictedPod> {
+    rank(&mut ranked);
+    let mut out = Vec::with_capacity(predicted.len());
+    for r in ranked {
+        if let Some(i) = predicted.iter().position(|p| p.uid == r.uid) {
+            out.push(predicted.swap_remove(i));
+        }
+    }
     out
+}
+
+/// The kubelet's predicted order under memory pressure (`rankMemoryPressure`).
+pub fn kubelet_order(snap: &Snapshot) -> Vec<PredictedPod> {
+    let (r, p): (Vec<_>, Vec<_>) = ranked_pods(snap).into_iter().unzip();
+    in_order(r, p, ranking::rank_memory_pressure)
+}
+
+/// The kubelet's predicted order under PID pressure (`rankPIDPressure`; priorities equal).
+pub fn kubelet_pid_order(snap: &Snapshot) -> Vec<PredictedPod> {
+    let (r, p): (Vec<_>, Vec<_>) = ranked_pods(snap).into_iter().unzip();
+    in_order(r, p, ranking::rank_pid_pressure)
 }
 
 /// A container process whose oom_score_adj is not what the kubelet's policy gives its QoS class
@@ -324,264 +230,6 @@ pub fn kernel_order(snap: &Snapshot) -> Vec<KernelCandidate> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn p(name: &str, ws: Option<i64>, req: i64, prio: i64) -> RankedPod {
-        RankedPod {
-            namespace: Some("ns".into()),
-            pod: Some(name.into()),
-            working_set_bytes: ws,
-            request_bytes: req,
-            priority: prio,
-            exceeds_request: ws.is_some_and(|w| w > req),
-            critical: false,
-        }
-    }
-
-    const MI: i64 = 1 << 20;
-    const GI: i64 = 1 << 30;
-    // helpers_test.go: lowPriority = -1, defaultPriority = 0, highPriority = 1.
-    const LOW: i64 = -1;
-    const DEFAULT: i64 = 0;
-    const HIGH: i64 = 1;
-
-    fn sorted(
-        mut v: Vec<RankedPod>,
-        cmp: impl Fn(&RankedPod, &RankedPod) -> Ordering,
-    ) -> Vec<String> {
-        v.sort_by(|a, b| cmp(a, b));
-        v.into_iter().map(|p| p.pod.unwrap_or_default()).collect()
-    }
-
-    // Ported from pkg/kubelet/eviction/helpers_test.go: TestOrderedByExceedsRequestMemory.
-    #[test]
-    fn ordered_by_exceeds_request_memory() {
-        let v = vec![
-            p("below-requests", Some(199 * MI), 200 * MI, LOW),
-            p("exceeds-requests", Some(101 * MI), 100 * MI, HIGH),
-        ];
-        assert_eq!(
-            sorted(v, cmp_exceeds_requests),
-            ["exceeds-requests", "below-requests"]
-        );
-    }
-
-    // Ported from TestOrderedByMemory: the memory comparator alone.
-    #[test]
-    fn ordered_by_memory() {
-        let v = vec![
-            p("best-effort-high", Some(500 * MI), 0, DEFAULT),
-            p("best-effort-low", Some(300 * MI), 0, DEFAULT),
-            p("burstable-high", Some(800 * MI), 100 * MI, DEFAULT),
-            p("burstable-low", Some(300 * MI), 100 * MI, DEFAULT),
-            p("guaranteed-high", Some(800 * MI), GI, DEFAULT),
-            p("guaranteed-low", Some(200 * MI), GI, DEFAULT),
-        ];
-        assert_eq!(
-            sorted(v, cmp_memory),
-            [
-                "burstable-high",
-                "best-effort-high",
-                "best-effort-low",
-                "burstable-low",
-                "guaranteed-high",
-                "guaranteed-low"
-            ]
-        );
-    }
-
-    // Ported from TestOrderedByPriorityMemory: the full rankMemoryPressure order, input reversed.
-    #[test]
-    fn ordered_by_priority_memory() {
-        let mut v = vec![
-            p(
-                "pod8-below-requests-high-priority-low-usage",
-                Some(200 * MI),
-                GI,
-                HIGH,
-            ),
-            p(
-                "pod7-below-requests-high-priority-high-usage",
-                Some(800 * MI),
-                GI,
-                HIGH,
-            ),
-            p(
-                "pod6-below-requests-low-priority-low-usage",
-                Some(200 * MI),
-                GI,
-                LOW,
-            ),
-            p(
-                "pod5-below-requests-low-priority-high-usage",
-                Some(800 * MI),
-                GI,
-                LOW,
-            ),
-            p(
-                "pod4-above-requests-high-priority-low-usage",
-                Some(150 * MI),
-                100 * MI,
-                HIGH,
-            ),
-            p(
-                "pod3-above-requests-high-priority-high-usage",
-                Some(600 * MI),
-                100 * MI,
-                HIGH,
-            ),
-            p(
-                "pod2-above-requests-low-priority-low-usage",
-                Some(50 * MI),
-                0,
-                LOW,
-            ),
-            p(
-                "pod1-above-requests-low-priority-high-usage",
-                Some(500 * MI),
-                0,
-                LOW,
-            ),
-        ];
-        rank_memory_pressure(&mut v);
-        let got: Vec<&str> = v.iter().map(|p| &p.pod.as_deref().unwrap()[..4]).collect();
-        assert_eq!(
-            got,
-            [
-                "pod1", "pod2", "pod3", "pod4", "pod5", "pod6", "pod7", "pod8"
-            ]
-        );
-    }
-
-    #[test]
-    fn pods_without_stats_come_first() {
-        let v = vec![p("big-over", Some(900), 100, 0), p("no-stats", None, 0, 0)];
-        assert_eq!(sorted(v, compare_memory), ["no-stats", "big-over"]);
-    }
-
-    fn d(name: &str, usage: i64, request: i64, prio: i64) -> DiskRankedPod {
-        DiskRankedPod {
-            namespace: None,
-            pod: Some(name.into()),
-            usage: Some(usage),
-            ephemeral_storage_request: request,
-            priority: prio,
-        }
-    }
-
-    fn disk_names(v: &[DiskRankedPod]) -> Vec<&str> {
-        v.iter().map(|p| p.pod.as_deref().unwrap()).collect()
-    }
-
-    // Ported from TestOrderedbyDisk: the disk comparator alone; usage = root + logs + volume.
-    #[test]
-    fn ordered_by_disk() {
-        let mut v = vec![
-            d("best-effort-high", 300 * MI, 0, DEFAULT),
-            d("best-effort-low", 100 * MI, 0, DEFAULT),
-            d("burstable-high", 350 * MI, 100 * MI, DEFAULT),
-            d("burstable-low", 110 * MI, 100 * MI, DEFAULT),
-            d("guaranteed-high", 375 * MI, 400 * MI, DEFAULT),
-            d("guaranteed-low", 120 * MI, 400 * MI, DEFAULT),
-        ];
-        v.sort_by(cmp_disk);
-        assert_eq!(
-            disk_names(&v),
-            [
-                "best-effort-high",
-                "burstable-high",
-                "best-effort-low",
-                "burstable-low",
-                "guaranteed-high",
-                "guaranteed-low"
-            ]
-        );
-    }
-
-    // Ported from TestOrderedbyInodes: inodes, no requests.
-    #[test]
-    fn ordered_by_inodes() {
-        let mut v = vec![
-            d("low", 200_000, 0, DEFAULT),
-            d("medium", 300_000, 0, DEFAULT),
-            d("high", 400_000, 0, DEFAULT),
-        ];
-        v.sort_by(cmp_disk);
-        assert_eq!(disk_names(&v), ["high", "medium", "low"]);
-    }
-
-    // Ported from TestOrderedByPriorityDisk: the full disk ranking, input reversed.
-    #[test]
-    fn ordered_by_priority_disk() {
-        let mut v = vec![
-            d("pod8", 200 * MI, GI, HIGH),
-            d("pod7", 800 * MI, GI, HIGH),
-            d("pod6", 200 * MI, GI, LOW),
-            d("pod5", 800 * MI, GI, LOW),
-            d("pod4", 150 * MI, 100 * MI, HIGH),
-            d("pod3", 600 * MI, 100 * MI, HIGH),
-            d("pod2", 50 * MI, 0, LOW),
-            d("pod1", 500 * MI, 0, LOW),
-        ];
-        rank_disk_pressure(&mut v);
-        assert_eq!(
-            disk_names(&v),
-            [
-                "pod1", "pod2", "pod3", "pod4", "pod5", "pod6", "pod7", "pod8"
-            ]
-        );
-    }
-
-    // Ported from TestOrderedByPriorityInodes: priority, then inodes (no exceed comparator).
-    #[test]
-    fn ordered_by_priority_inodes() {
-        let mut v = vec![
-            d("high-priority-low-usage", 150_000, 0, HIGH),
-            d("high-priority-high-usage", 350_000, 0, HIGH),
-            d("low-priority-low-usage", 100_000, 0, LOW),
-            d("low-priority-high-usage", 400_000, 0, LOW),
-        ];
-        v.sort_by(|a, b| a.priority.cmp(&b.priority).then_with(|| cmp_disk(a, b)));
-        assert_eq!(
-            disk_names(&v),
-            [
-                "low-priority-high-usage",
-                "low-priority-low-usage",
-                "high-priority-high-usage",
-                "high-priority-low-usage"
-            ]
-        );
-    }
-
-    // Ported from TestOrderedByPriorityProcess, input reversed; plus a pod without stats.
-    #[test]
-    fn ordered_by_priority_process() {
-        let q = |n: &str, c: Option<u64>, prio: i64| PidRankedPod {
-            namespace: None,
-            pod: Some(n.into()),
-            process_count: c,
-            priority: prio,
-        };
-        let mut v = vec![
-            q("high-priority-low-usage", Some(5), HIGH),
-            q("high-priority-high-usage", Some(20), HIGH),
-            q("low-priority-low-usage", Some(6), LOW),
-            q("low-priority-high-usage", Some(20), LOW),
-        ];
-        rank_pid_pressure(&mut v);
-        let names: Vec<&str> = v.iter().map(|p| p.pod.as_deref().unwrap()).collect();
-        assert_eq!(
-            names,
-            [
-                "low-priority-high-usage",
-                "low-priority-low-usage",
-                "high-priority-high-usage",
-                "high-priority-low-usage"
-            ]
-        );
-        let mut v = vec![q("known", Some(1), LOW), q("unknown", None, LOW)];
-        rank_pid_pressure(&mut v);
-        assert_eq!(v[0].pod.as_deref(), Some("unknown"));
-    }
 
     #[test]
     fn requests_are_recovered_from_oom_score_adj() {

@@ -5,6 +5,7 @@
 pub mod eviction_rank;
 pub mod oom;
 pub mod oom_policy;
+pub mod ranking;
 pub mod rules;
 pub mod signals;
 

@@ -66,7 +66,7 @@ WHAT TO CHANGE
         let order: Vec<serde_json::Value> = crate::analyze::eviction_rank::kubelet_pid_order(snap)
             .iter()
             .take(5)
-            .map(|p| serde_json::json!({"namespace": p.namespace, "pod": p.pod, "processes": p.process_count}))
+            .map(|p| serde_json::json!({"namespace": p.namespace, "pod": p.pod, "processes": p.processes}))
             .collect();
         ev["kubelet_order"] = order.into();
         if let Some(t) = threshold {
