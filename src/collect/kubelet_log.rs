@@ -170,7 +170,7 @@ fn old_pod(s: &str) -> Option<String> {
 }
 
 /// Parses one log line into an event, or `None` when it is no eviction-manager line.
-pub(crate) fn parse_line(
+pub fn parse_line(
     line: &str,
     time: Option<jiff::Timestamp>,
     source: &str,

@@ -16,6 +16,7 @@ mod pods;
 mod processes;
 
 pub use kmsg::parse_record as parse_kmsg_record;
+pub use kubelet_log::parse_line as parse_kubelet_log_line;
 
 use crate::model::{CollectError, SNAPSHOT_SCHEMA, Snapshot};
 use crate::source::{ErrorKind, Host, HostError};
@@ -147,7 +148,7 @@ pub(crate) fn read_u64(host: &dyn Host, path: &str) -> Result<u64, HostError> {
 }
 
 /// Parses a flat-keyed file (`key value` per line: memory.stat, memory.events, oom_control).
-pub(crate) fn parse_flat_keyed(text: &str) -> std::collections::BTreeMap<&str, u64> {
+pub fn parse_flat_keyed(text: &str) -> std::collections::BTreeMap<&str, u64> {
     text.lines()
         .filter_map(|l| {
             let mut it = l.split_whitespace();
