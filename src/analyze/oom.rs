@@ -2,6 +2,7 @@
 //! container (through the pod identity the collectors found without the API), and its kernel
 //! timestamp turned into wall-clock time (boot time + microseconds since boot).
 
+use crate::analyze::Subject;
 use crate::model::cgroup_name::{parse_container_leaf, parse_pod_dir};
 use crate::model::oom_kill::OomKill;
 use crate::model::{CgroupStats, Snapshot};
@@ -27,6 +28,51 @@ impl AttributedKill<'_> {
     /// Seconds between the kill and the snapshot.
     pub fn age_seconds(&self, snap: &Snapshot) -> Option<i64> {
         self.time.map(|t| snap.taken_at.as_second() - t.as_second())
+    }
+
+    /// The finding subject: the victim's pod, container and pid (and the node, when given).
+    pub fn subject(&self, node: Option<&str>) -> Subject {
+        Subject {
+            node: node.map(String::from),
+            namespace: self.namespace.clone(),
+            pod: self.pod.clone(),
+            container: self.container.clone(),
+            pid: Some(self.kill.pid),
+            ..Default::default()
+        }
+    }
+
+    /// The facts every OOM finding shows about its kill; rules add their own.
+    pub fn evidence(&self, snap: &Snapshot) -> serde_json::Map<String, serde_json::Value> {
+        let v = serde_json::json!({
+            "time": self.time.map(|t| t.to_string()),
+            "age_seconds": self.age_seconds(snap),
+            "comm": self.kill.comm,
+            "constraint": self.kill.constraint,
+            "oom_memcg": self.kill.oom_memcg,
+            "task_memcg": self.kill.task_memcg,
+            "container_id": self.container_id,
+            "anon_rss_bytes": self.kill.anon_rss_kb.map(|v| v * 1024),
+            "oom_score_adj": self.kill.oom_score_adj,
+            "invoker": self.kill.invoker,
+            "group_kill": self.kill.group_kill,
+            "kmsg_seq": self.kill.seq,
+        });
+        match v {
+            serde_json::Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        }
+    }
+}
+
+/// `42s`, `5m`, `3h10m`, `2d4h`: how long ago, for finding titles.
+pub fn human_age(s: i64) -> String {
+    let s = s.max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{}h", s / 86400, (s % 86400) / 3600),
     }
 }
 

@@ -1,9 +1,8 @@
 //! `memory.global-oom`: a node-wide OOM kill. The node ran out of memory before the kubelet
 //! evicted anything, and the kernel alone chose the victim.
 
-use crate::analyze::oom::kills;
-use crate::analyze::rules::memory_kernel_oom_kill::human_age;
-use crate::analyze::{Finding, Rule, Severity, Subject, finding};
+use crate::analyze::oom::{human_age, kills};
+use crate::analyze::{Finding, Rule, Severity, finding};
 use crate::model::Snapshot;
 
 pub struct MemoryGlobalOom;
@@ -58,24 +57,8 @@ WHAT TO CHANGE
                     k.kill.pid,
                     age.map(|a| format!(" {} ago", human_age(a))).unwrap_or_default()
                 ),
-                Subject {
-                    node: Some(snap.hostname().to_string()),
-                    namespace: k.namespace.clone(),
-                    pod: k.pod.clone(),
-                    container: k.container.clone(),
-                    pid: Some(k.kill.pid),
-                    ..Default::default()
-                },
-                serde_json::json!({
-                    "time": k.time.map(|t| t.to_string()),
-                    "age_seconds": age,
-                    "comm": k.kill.comm,
-                    "constraint": k.kill.constraint,
-                    "task_memcg": k.kill.task_memcg,
-                    "anon_rss_bytes": k.kill.anon_rss_kb.map(|v| v * 1024),
-                    "oom_score_adj": k.kill.oom_score_adj,
-                    "invoker": k.kill.invoker,
-                }),
+                k.subject(Some(snap.hostname())),
+                serde_json::Value::Object(k.evidence(snap)),
                 "reserve system memory, raise the hard memory.available threshold and add a soft one; limit the pods that grew",
             ));
         }

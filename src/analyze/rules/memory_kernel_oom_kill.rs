@@ -1,7 +1,7 @@
 //! `memory.kernel-oom-kill`: the kernel's cgroup OOM killer killed a process in a pod's
 //! container, at the container's own limit. The kubelet neither chose nor saw it.
 
-use crate::analyze::oom::{AttributedKill, kills};
+use crate::analyze::oom::{AttributedKill, human_age, kills};
 use crate::analyze::signals::human_bytes;
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
@@ -120,39 +120,16 @@ fn kill_finding(rule: &dyn Rule, snap: &Snapshot, k: &AttributedKill<'_>) -> Fin
             "{} (pid {}) in {who} killed {by} {when}",
             k.kill.comm, k.kill.pid
         ),
-        Subject {
-            namespace: k.namespace.clone(),
-            pod: k.pod.clone(),
-            container: k.container.clone(),
-            pid: Some(k.kill.pid),
-            ..Default::default()
+        k.subject(None),
+        {
+            let mut ev = k.evidence(snap);
+            ev.insert("limit_bytes".into(), limit.into());
+            ev.insert(
+                "peak_bytes".into(),
+                k.cgroup.and_then(|c| c.peak_bytes).into(),
+            );
+            serde_json::Value::Object(ev)
         },
-        serde_json::json!({
-            "time": k.time.map(|t| t.to_string()),
-            "age_seconds": age,
-            "comm": k.kill.comm,
-            "constraint": k.kill.constraint,
-            "oom_memcg": k.kill.oom_memcg,
-            "task_memcg": k.kill.task_memcg,
-            "container_id": k.container_id,
-            "anon_rss_bytes": k.kill.anon_rss_kb.map(|v| v * 1024),
-            "oom_score_adj": k.kill.oom_score_adj,
-            "limit_bytes": limit,
-            "peak_bytes": k.cgroup.and_then(|c| c.peak_bytes),
-            "group_kill": k.kill.group_kill,
-            "kmsg_seq": k.kill.seq,
-        }),
         "raise the container's memory limit to its observed peak plus headroom, or make the workload fit",
     )
-}
-
-/// `42s`, `5m`, `3h10m`, `2d4h`.
-pub(crate) fn human_age(s: i64) -> String {
-    let s = s.max(0);
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86400 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
-        _ => format!("{}d{}h", s / 86400, (s % 86400) / 3600),
-    }
 }

@@ -3,7 +3,7 @@
 
 use crate::analyze::oom::kills;
 use crate::analyze::signals::{memory_available, resolve};
-use crate::analyze::{Finding, Rule, Severity, Subject, finding};
+use crate::analyze::{Finding, Rule, Severity, finding};
 use crate::model::Snapshot;
 use crate::model::kubelet_log::EvictionStep;
 
@@ -119,14 +119,7 @@ WHAT TO CHANGE
                     if k.kill.global { "node" } else { "node-allocatable" },
                     t.strftime("%Y-%m-%dT%H:%M:%SZ")
                 ),
-                Subject {
-                    node: Some(snap.hostname().to_string()),
-                    namespace: k.namespace.clone(),
-                    pod: k.pod.clone(),
-                    container: k.container.clone(),
-                    pid: Some(k.kill.pid),
-                    ..Default::default()
-                },
+                k.subject(Some(snap.hostname())),
                 serde_json::json!({
                     "timeline": timeline,
                     "kill_time": t.to_string(),

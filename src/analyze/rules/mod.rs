@@ -6,7 +6,7 @@ mod eviction_no_minimum_reclaim;
 mod eviction_no_reserved;
 mod memory_eviction_order;
 mod memory_global_oom;
-pub(crate) mod memory_kernel_oom_kill;
+mod memory_kernel_oom_kill;
 mod memory_limit_near_peak;
 mod memory_oom_race;
 mod memory_pressure;
