@@ -39,10 +39,14 @@ complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "capture" -d 'Re
 complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l format -d 'Output format' -r -f -a "text\t'A human report, worst first'
-json\t'One JSON object (schema `nodescope-check/1`)'"
+json\t'One JSON object (schema `nodescope-check/1`)'
+prometheus\t'node_exporter textfile-collector format'
+npd\t'node-problem-detector custom plugin: one line, exit 0 OK / 1 problem'
+junit\t'JUnit XML, one test case per rule'"
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l fail-on -d 'Exit non-zero when a finding at or above this severity exists' -r -f -a "info\t''
 warning\t''
 critical\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l rule -d 'Report only these rules (repeatable), e.g. one node-problem-detector condition per rule' -r
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l color -d 'When to colour the text report' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'

@@ -9,6 +9,8 @@ const EXAMPLES: &str = "\
 Examples:
   nodescope check                                  diagnose this node (run as root)
   nodescope check --format json --fail-on critical  for scripts and CI health checks
+  nodescope check --format npd --rule memory.kernel-oom-kill   a node-problem-detector plugin
+  nodescope check --format prometheus > DIR/nodescope.prom     node_exporter textfile collector
   nodescope --root /host check                     inside `kubectl debug node/NAME` (auto-detected)
   nodescope capture -o node-a.tar.gz               record what nodescope reads, for later
   nodescope --bundle node-a.tar.gz check           analyze that capture on a laptop
@@ -98,6 +100,9 @@ pub struct CheckArgs {
     /// Exit non-zero when a finding at or above this severity exists.
     #[arg(long, value_enum, default_value_t = Severity::Warning, value_name = "SEVERITY")]
     pub fail_on: Severity,
+    /// Report only these rules (repeatable), e.g. one node-problem-detector condition per rule.
+    #[arg(long = "rule", value_name = "ID")]
+    pub rules: Vec<String>,
 }
 
 #[derive(Debug, Args)]

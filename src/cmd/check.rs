@@ -13,11 +13,28 @@ pub(super) fn run(
     args: &CheckArgs,
     color: bool,
 ) -> anyhow::Result<ExitCode> {
+    for id in &args.rules {
+        if analyze::rule(id).is_none() {
+            anyhow::bail!("no rule {id:?}; `nodescope rules` lists them all");
+        }
+    }
     let snap = crate::collect::snapshot(host);
-    let findings = analyze::analyze(&snap);
+    let mut findings = analyze::analyze(&snap);
+    if !args.rules.is_empty() {
+        findings.retain(|f| args.rules.contains(&f.id));
+    }
     match args.format {
         Format::Text => render::text::write_check(out, &snap, &findings, color)?,
         Format::Json => render::json::write_check(out, &snap, &findings)?,
+        Format::Prometheus => render::prometheus::write(out, &snap, &findings)?,
+        Format::Junit => render::junit::write(out, &snap, &findings, args.fail_on)?,
+        Format::Npd => {
+            // NPD's protocol: 0 OK, 1 problem (the 2/3 distinction of the other formats is
+            // "unknown" to NPD).
+            render::npd::write(out, &findings, args.fail_on)?;
+            let problem = findings.iter().any(|f| f.severity >= args.fail_on);
+            return Ok(ExitCode::from(u8::from(problem)));
+        }
     }
     Ok(ExitCode::from(exit_code(&findings, args.fail_on)))
 }

@@ -56,6 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let args = CheckArgs {
                 format: crate::render::Format::Text,
                 fail_on: crate::analyze::Severity::Warning,
+                rules: Vec::new(),
             };
             check::run(&mut out, host.as_ref(), &args, color)?
         }

@@ -1,6 +1,9 @@
 //! Renderers: pure functions of (snapshot, findings) to a writer. No collection, no judging.
 
 pub mod json;
+pub mod junit;
+pub mod npd;
+pub mod prometheus;
 pub mod text;
 
 /// The `check` output formats.
@@ -10,4 +13,10 @@ pub enum Format {
     Text,
     /// One JSON object (schema `nodescope-check/1`).
     Json,
+    /// node_exporter textfile-collector format.
+    Prometheus,
+    /// node-problem-detector custom plugin: one line, exit 0 OK / 1 problem.
+    Npd,
+    /// JUnit XML, one test case per rule.
+    Junit,
 }
