@@ -34,6 +34,9 @@ _nodescope() {
             nodescope,rules)
                 cmd="nodescope__subcmd__rules"
                 ;;
+            nodescope,serve)
+                cmd="nodescope__subcmd__serve"
+                ;;
             nodescope,snapshot)
                 cmd="nodescope__subcmd__snapshot"
                 ;;
@@ -55,6 +58,9 @@ _nodescope() {
             nodescope__subcmd__help,rules)
                 cmd="nodescope__subcmd__help__subcmd__rules"
                 ;;
+            nodescope__subcmd__help,serve)
+                cmd="nodescope__subcmd__help__subcmd__serve"
+                ;;
             nodescope__subcmd__help,snapshot)
                 cmd="nodescope__subcmd__help__subcmd__snapshot"
                 ;;
@@ -65,7 +71,7 @@ _nodescope() {
 
     case "${cmd}" in
         nodescope)
-            opts="-h -V --root --bundle --color --help --version check snapshot rules explain capture completions help"
+            opts="-h -V --root --bundle --color --help --version check snapshot rules explain capture serve completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -215,7 +221,7 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__help)
-            opts="check snapshot rules explain capture completions help"
+            opts="check snapshot rules explain capture serve completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -312,6 +318,20 @@ _nodescope() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nodescope__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nodescope__subcmd__help__subcmd__snapshot)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -333,6 +353,40 @@ _nodescope() {
                 return 0
             fi
             case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bundle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nodescope__subcmd__serve)
+            opts="-h --listen --interval --root --bundle --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -36,6 +36,7 @@ complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "snapshot" -d 'P
 complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "rules" -d 'List every rule: id, default severity, summary'
 complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "explain" -d 'Explain a rule: what it means, why it matters, how to confirm it, what to change'
 complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "capture" -d 'Record everything nodescope reads from this host into a .tar.gz bundle'
+complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "serve" -d 'Serve /metrics (Prometheus) and /healthz from a periodic sample, for a DaemonSet'
 complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l format -d 'Output format' -r -f -a "text\t'A human report, worst first'
@@ -79,16 +80,25 @@ complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -l color -d
 always\t''
 never\t''"
 complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -l listen -d 'Address to listen on, e.g. 0.0.0.0:9808 or 127.0.0.1:0 (any free port)' -r
+complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -l interval -d 'Seconds between samples' -r
+complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -l color -d 'When to colour the text report' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'
+always\t''
+never\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nodescope -n "__fish_nodescope_using_subcommand completions" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand completions" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand completions" -l color -d 'When to colour the text report' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c nodescope -n "__fish_nodescope_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain capture completions help" -f -a "check" -d 'Diagnose the node and report findings, worst first (the default command)'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain capture completions help" -f -a "snapshot" -d 'Print everything collected from the node, as JSON'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain capture completions help" -f -a "rules" -d 'List every rule: id, default severity, summary'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain capture completions help" -f -a "explain" -d 'Explain a rule: what it means, why it matters, how to confirm it, what to change'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain capture completions help" -f -a "capture" -d 'Record everything nodescope reads from this host into a .tar.gz bundle'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain capture completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain capture completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain capture serve completions help" -f -a "check" -d 'Diagnose the node and report findings, worst first (the default command)'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain capture serve completions help" -f -a "snapshot" -d 'Print everything collected from the node, as JSON'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain capture serve completions help" -f -a "rules" -d 'List every rule: id, default severity, summary'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain capture serve completions help" -f -a "explain" -d 'Explain a rule: what it means, why it matters, how to confirm it, what to change'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain capture serve completions help" -f -a "capture" -d 'Record everything nodescope reads from this host into a .tar.gz bundle'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain capture serve completions help" -f -a "serve" -d 'Serve /metrics (Prometheus) and /healthz from a periodic sample, for a DaemonSet'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain capture serve completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain capture serve completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

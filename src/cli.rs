@@ -85,6 +85,8 @@ pub enum Command {
     /// statvfs results and the findings at capture time; process environments, private keys
     /// and tokens are never written. `nodescope --bundle FILE check` analyzes it anywhere.
     Capture(CaptureArgs),
+    /// Serve /metrics (Prometheus) and /healthz from a periodic sample, for a DaemonSet.
+    Serve(ServeArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell to complete for.
@@ -116,6 +118,16 @@ pub struct SnapshotArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SnapshotFormat {
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on, e.g. 0.0.0.0:9808 or 127.0.0.1:0 (any free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9808")]
+    pub listen: String,
+    /// Seconds between samples.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub interval: u64,
 }
 
 #[derive(Debug, Args)]

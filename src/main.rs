@@ -3,7 +3,19 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = match <nodescope::cli::Cli as clap::Parser>::try_parse() {
+    // Installed as `kubectl-nodescope`, kubectl runs it for `kubectl nodescope ...`: say so in help.
+    let mut cmd = nodescope::cli::command();
+    let argv0 = std::env::args_os().next().unwrap_or_default();
+    if std::path::Path::new(&argv0)
+        .file_name()
+        .is_some_and(|n| n == "kubectl-nodescope")
+    {
+        cmd = cmd.bin_name("kubectl nodescope");
+    }
+    let parsed = cmd
+        .try_get_matches()
+        .and_then(|m| <nodescope::cli::Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();

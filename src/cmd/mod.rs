@@ -3,6 +3,7 @@
 mod capture;
 mod check;
 mod rules;
+mod serve;
 
 use crate::cli::{CheckArgs, Cli, Color, Command};
 use crate::source::Host;
@@ -40,6 +41,23 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let root = live_root(&cli);
             capture::run(&root, args)?
+        }
+        Some(Command::Serve(ref args)) => {
+            open_host(&cli)?; // fail now, with exit 3, rather than in the sampler
+            let root = cli.root.clone();
+            let bundle = cli.bundle.clone();
+            let live = live_root(&cli);
+            let open = move || -> anyhow::Result<Box<dyn Host>> {
+                match (&bundle, &root) {
+                    (Some(b), _) => Ok(Box::new(BundleHost::open(b)?)),
+                    _ => Ok(Box::new(LiveHost::new(&live)?)),
+                }
+            };
+            serve::run(
+                &args.listen,
+                std::time::Duration::from_secs(args.interval.max(1)),
+                open,
+            )?
         }
         Some(Command::Snapshot(_)) => {
             let host = open_host(&cli)?;
