@@ -99,5 +99,13 @@ pub fn generated_files() -> Vec<(String, Vec<u8>)> {
         ),
     ];
     files.extend(subcommand_pages());
+    files.push((
+        "docs/schema/nodescope-check.schema.json".into(),
+        crate::render::json::check_schema().into_bytes(),
+    ));
+    files.push((
+        "docs/schema/nodescope-snapshot.schema.json".into(),
+        crate::render::json::snapshot_schema().into_bytes(),
+    ));
     files
 }

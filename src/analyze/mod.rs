@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
     Serialize,
     Deserialize,
     clap::ValueEnum,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -44,7 +45,18 @@ impl Severity {
 }
 
 /// What a finding is about: whichever of these apply.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub struct Subject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
@@ -73,7 +85,7 @@ impl Subject {
 }
 
 /// One thing a rule found.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finding {
     /// The rule id, `area.name` (RULES.md).
     pub id: String,

@@ -44,13 +44,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Serve(ref args)) => {
             open_host(&cli)?; // fail now, with exit 3, rather than in the sampler
-            let root = cli.root.clone();
             let bundle = cli.bundle.clone();
-            let live = live_root(&cli);
+            let live = if bundle.is_none() {
+                live_root(&cli)
+            } else {
+                PathBuf::new()
+            };
             let open = move || -> anyhow::Result<Box<dyn Host>> {
-                match (&bundle, &root) {
-                    (Some(b), _) => Ok(Box::new(BundleHost::open(b)?)),
-                    _ => Ok(Box::new(LiveHost::new(&live)?)),
+                match &bundle {
+                    Some(b) => Ok(Box::new(BundleHost::open(b)?)),
+                    None => Ok(Box::new(LiveHost::new(&live)?)),
                 }
             };
             serve::run(
@@ -97,7 +100,18 @@ fn live_root(cli: &Cli) -> PathBuf {
         );
         return PathBuf::from("/host");
     }
+    if in_a_container() {
+        eprintln!(
+            "nodescope: this is a container without the node's root at /host (kubectl debug's baseline or restricted \
+             profile?): findings describe this container, not the node; use --profile=sysadmin or general"
+        );
+    }
     PathBuf::from("/")
+}
+
+/// Whether nodescope itself runs in a Kubernetes pod (its own cgroup is under kubepods).
+fn in_a_container() -> bool {
+    std::fs::read_to_string("/proc/self/cgroup").is_ok_and(|c| c.contains("kubepods"))
 }
 
 fn open_host(cli: &Cli) -> anyhow::Result<Box<dyn Host>> {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Where an effective value came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Provenance {
     /// The kubelet's built-in default.
@@ -21,7 +21,7 @@ pub enum Provenance {
 /// An eviction threshold value as configured: a quantity (`100Mi`, `1000` pids) or a percent
 /// of the signal's capacity (`10%`). Resolution against capacity happens in the analysis,
 /// exactly as `GetThresholdQuantity` does it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ThresholdValue {
     Quantity(String),
@@ -86,7 +86,7 @@ impl std::fmt::Display for ThresholdValue {
 }
 
 /// The effective kubelet configuration, for the fields nodescope uses.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KubeletConfig {
     /// Signal → threshold (`memory.available` → `100Mi`).
     pub eviction_hard: BTreeMap<String, ThresholdValue>,
@@ -124,7 +124,7 @@ pub struct KubeletConfig {
 }
 
 /// The kubelet process and its configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KubeletInfo {
     pub pid: u32,
     /// The `--config` file, when given.

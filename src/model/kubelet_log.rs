@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Which step of `synchronize` / `evictPod` a log line records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EvictionStep {
     /// `Eviction manager: attempting to reclaim`: a threshold was met for a resource.
@@ -33,7 +33,7 @@ pub enum EvictionStep {
 }
 
 /// One eviction-manager line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KubeletLogEvent {
     /// When it was logged: the journal's timestamp, or the klog header's (read as UTC, with the
     /// year of the snapshot) for plain log files. `None` when the line carried no time.

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 pub const SNAPSHOT_SCHEMA: &str = "nodescope-snapshot/1";
 
 /// Everything one collection pass learned about a node.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Snapshot {
     pub schema: String,
     /// When the facts are from: now on a live host, the capture time of a bundle.
@@ -54,7 +54,7 @@ pub struct Snapshot {
 }
 
 /// Who the node is.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NodeIdentity {
     /// `/proc/sys/kernel/hostname`.
     pub hostname: Option<String>,
@@ -69,7 +69,9 @@ pub struct NodeIdentity {
 }
 
 /// The /proc/meminfo fields the rules use, in bytes (meminfo prints kB = KiB).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Meminfo {
     pub mem_total_bytes: u64,
     pub mem_free_bytes: u64,
@@ -81,7 +83,7 @@ pub struct Meminfo {
 }
 
 /// One PSI line: the share of wall time tasks were stalled, in percent (Documentation/accounting/psi.rst).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PsiLine {
     pub avg10: f64,
     pub avg60: f64,
@@ -91,7 +93,7 @@ pub struct PsiLine {
 }
 
 /// A `/proc/pressure/<resource>` file.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Pressure {
     pub some: PsiLine,
     /// `None` for cpu on kernels before 5.13, which print only `some`.
@@ -99,7 +101,7 @@ pub struct Pressure {
 }
 
 /// Node pressure stall information; each `None` when the kernel lacks PSI (CONFIG_PSI, psi=0).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Psi {
     pub cpu: Option<Pressure>,
     pub memory: Option<Pressure>,
@@ -107,7 +109,7 @@ pub struct Psi {
 }
 
 /// The inputs of the kubelet's `pid.available` (pkg/kubelet/stats/pidlimit/pidlimit_linux.go).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PidLimits {
     /// `/proc/sys/kernel/pid_max`.
     pub pid_max: Option<u64>,
@@ -120,7 +122,7 @@ pub struct PidLimits {
 }
 
 /// One line of the host's mountinfo (`/proc/1/mountinfo`, proc(5)).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Mount {
     pub mount_point: String,
     pub fs_type: String,
@@ -132,7 +134,7 @@ pub struct Mount {
 }
 
 /// statvfs of one local filesystem, or why there is none.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Filesystem {
     pub mount_point: String,
     pub fs_type: String,
@@ -146,7 +148,7 @@ pub struct Filesystem {
 }
 
 /// cgroup v1 or v2 (unified).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CgroupVersion {
     V1,
@@ -154,7 +156,7 @@ pub enum CgroupVersion {
 }
 
 /// The kubelet's cgroup driver (`cgroupDriver`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CgroupDriver {
     Systemd,
@@ -162,7 +164,7 @@ pub enum CgroupDriver {
 }
 
 /// How cgroups are laid out on this node.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CgroupLayout {
     pub version: Option<CgroupVersion>,
     /// v1 with a v2 hierarchy mounted beside it (`/sys/fs/cgroup/unified`).
@@ -181,7 +183,9 @@ pub struct CgroupLayout {
 /// Root-cgroup memory as cadvisor reads it for the node summary (k8s-semantics §1.2):
 /// v1 `memory.usage_in_bytes` and `total_inactive_file`; v2 `anon + file` and `inactive_file`
 /// from `/sys/fs/cgroup/memory.stat`, because the v2 root has no `memory.current`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct RootMemory {
     pub usage_bytes: u64,
     pub inactive_file_bytes: u64,
@@ -195,7 +199,9 @@ impl RootMemory {
 }
 
 /// v2 `memory.events` (Documentation/admin-guide/cgroup-v2.rst).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct MemoryEvents {
     pub low: u64,
     pub high: u64,
@@ -206,7 +212,9 @@ pub struct MemoryEvents {
 }
 
 /// v1 `memory.oom_control` (Documentation/admin-guide/cgroup-v1/memory.rst).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct OomControl {
     pub oom_kill_disable: bool,
     pub under_oom: bool,
@@ -215,7 +223,7 @@ pub struct OomControl {
 }
 
 /// Memory and pids of one cgroup, the numbers the kubelet and cadvisor read.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CgroupStats {
     /// Path relative to the controller root, e.g. `/kubepods.slice/kubepods-pod<uid>.slice`.
     pub path: String,
@@ -248,7 +256,9 @@ impl CgroupStats {
 }
 
 /// Pod QoS class as its cgroup placement shows it (k8s-semantics §4.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord, schemars::JsonSchema,
+)]
 pub enum Qos {
     Guaranteed,
     Burstable,
@@ -257,7 +267,7 @@ pub enum Qos {
 
 /// A pod found on the node without the API server: from its cgroup, log directory and the
 /// runtime's metadata.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Pod {
     pub uid: String,
     pub namespace: Option<String>,
@@ -271,7 +281,7 @@ pub struct Pod {
 }
 
 /// A container (or pod sandbox) of a pod.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Container {
     /// The runtime's 64-hex id.
     pub id: String,
@@ -285,7 +295,7 @@ pub struct Container {
 }
 
 /// A container named by its `/var/log/containers/<pod>_<ns>_<container>-<id>.log` link.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ContainerLog {
     pub id: String,
     pub namespace: String,
@@ -296,7 +306,7 @@ pub struct ContainerLog {
 }
 
 /// One process of the host (never its environment).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Process {
     pub pid: u32,
     pub ppid: u32,
@@ -316,7 +326,7 @@ pub struct Process {
 }
 
 /// One kernel-log record from /dev/kmsg (Documentation/ABI/testing/dev-kmsg).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KmsgRecord {
     /// Syslog priority level 0–7 (prio & 7).
     pub level: u8,
@@ -329,7 +339,9 @@ pub struct KmsgRecord {
 }
 
 /// A source that could not be read or parsed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord, schemars::JsonSchema,
+)]
 pub struct CollectError {
     /// The collector that tried: `node`, `cgroup`, `pods`, `processes`, `kubelet`, `kmsg`, ...
     pub collector: String,

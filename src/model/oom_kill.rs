@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One process killed by the kernel's OOM killer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OomKill {
     /// kmsg sequence number of the `Killed process` record.
     pub seq: u64,

@@ -29,22 +29,45 @@ use std::io::Write;
 /// The schema name of `check --format json`.
 pub const CHECK_SCHEMA: &str = "nodescope-check/1";
 
-#[derive(Serialize)]
-struct Summary {
-    critical: usize,
-    warning: usize,
-    info: usize,
+/// Number of findings by severity.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct Summary {
+    pub critical: usize,
+    pub warning: usize,
+    pub info: usize,
 }
 
-#[derive(Serialize)]
-struct Report<'a> {
-    schema: &'static str,
-    node: &'a str,
-    source: &'a str,
-    taken_at: jiff::Timestamp,
-    summary: Summary,
-    findings: &'a [Finding],
-    errors: &'a [crate::model::CollectError],
+/// The `check --format json` document.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct Report<'a> {
+    /// Always `nodescope-check/1` for this shape.
+    pub schema: &'static str,
+    /// The node's hostname.
+    pub node: &'a str,
+    /// Where the facts came from: `live host at /`, `bundle <path> (captured <time>)`.
+    pub source: &'a str,
+    /// When the facts are from.
+    pub taken_at: jiff::Timestamp,
+    pub summary: Summary,
+    /// Worst first, then by id and subject.
+    pub findings: &'a [Finding],
+    /// What could not be collected, and why.
+    pub errors: &'a [crate::model::CollectError],
+}
+
+/// The JSON Schema of `check --format json` (docs/schema/nodescope-check.schema.json).
+pub fn check_schema() -> String {
+    let mut s =
+        serde_json::to_string_pretty(&schemars::schema_for!(Report<'static>)).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// The JSON Schema of `snapshot --format json` (docs/schema/nodescope-snapshot.schema.json).
+pub fn snapshot_schema() -> String {
+    let mut s = serde_json::to_string_pretty(&schemars::schema_for!(Snapshot)).unwrap_or_default();
+    s.push('\n');
+    s
 }
 
 /// Writes the check report as one pretty-printed JSON object and a newline.

@@ -22,7 +22,9 @@ use std::fmt;
 use std::time::Duration;
 
 /// Why a read failed. Absence is data: collectors turn it into an entry of `errors`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// The path does not exist (feature off, cgroup v1 host, kubelet not installed, ...).
@@ -97,7 +99,7 @@ pub type HostResult<T> = Result<T, HostError>;
 
 /// What kind of directory entry a listing found. Sockets and device nodes are kept apart so
 /// that a bundle can hold them as empty regular files of the same name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     File,
@@ -115,7 +117,9 @@ pub struct DirEntry {
 }
 
 /// statvfs(3) of one filesystem, in the units the kernel reports (blocks of `frsize` bytes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 pub struct StatVfs {
     pub bsize: u64,
     pub frsize: u64,

@@ -1,0 +1,110 @@
+//! The consumer's side of the JSON contract: a script's own mirror of `check --format json`
+//! (required fields, no `deny_unknown_fields`, so additions pass and removals or renames fail),
+//! parsed from the real binary's output on every fixture; and the published JSON Schema names
+//! the same required fields.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)] // a mirror reads what it needs
+
+mod common;
+use common::*;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct CheckV1 {
+    schema: String,
+    node: String,
+    source: String,
+    taken_at: String,
+    summary: Summary,
+    findings: Vec<FindingV1>,
+    errors: Vec<ErrorV1>,
+}
+
+#[derive(Deserialize)]
+struct Summary {
+    critical: u64,
+    warning: u64,
+    info: u64,
+}
+
+#[derive(Deserialize)]
+struct FindingV1 {
+    id: String,
+    severity: String,
+    title: String,
+    subject: SubjectV1,
+    evidence: serde_json::Value,
+    remedy: String,
+}
+
+#[derive(Deserialize)]
+struct SubjectV1 {
+    node: Option<String>,
+    namespace: Option<String>,
+    pod: Option<String>,
+    container: Option<String>,
+    pid: Option<u32>,
+    path: Option<String>,
+    device: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorV1 {
+    collector: String,
+    kind: String,
+    path: Option<String>,
+    message: String,
+}
+
+#[test]
+fn every_fixture_parses_through_the_mirror() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if !p.join("nodescope-bundle.json").exists() {
+            continue;
+        }
+        let (_, v) = check_json(&p, &[]);
+        let r: CheckV1 = serde_json::from_value(v).unwrap();
+        assert_eq!(r.schema, "nodescope-check/1");
+        assert_eq!(
+            r.summary.critical + r.summary.warning + r.summary.info,
+            r.findings.len() as u64
+        );
+        for f in &r.findings {
+            assert!(["info", "warning", "critical"].contains(&f.severity.as_str()));
+            assert!(f.id.contains('.') && !f.title.is_empty() && !f.remedy.is_empty());
+        }
+        n += 1;
+    }
+    assert!(n >= 4, "{n} fixtures");
+}
+
+#[test]
+fn the_published_schema_requires_what_the_mirror_requires() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("docs/schema/nodescope-check.schema.json"),
+    )
+    .unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for f in [
+        "schema", "node", "source", "taken_at", "summary", "findings", "errors",
+    ] {
+        assert!(required.contains(&f), "{f} not required in the schema");
+    }
+    let finding = &schema["$defs"]["Finding"]["required"];
+    for f in ["id", "severity", "title", "subject", "evidence", "remedy"] {
+        assert!(
+            finding.as_array().unwrap().iter().any(|v| v == f),
+            "Finding.{f}"
+        );
+    }
+}
