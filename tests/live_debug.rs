@@ -1,0 +1,53 @@
+//! The `kubectl debug node/NAME --profile=sysadmin` layout, reproduced for real: in a private
+//! mount namespace the machine's root is bind-mounted at /host, and nodescope, given no
+//! --root, finds the node there, says so on stderr, and reads it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn live_kubectl_debug_layout_is_detected_at_host() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root for a mount namespace");
+        return;
+    }
+    if Command::new("unshare").arg("--version").output().is_err() {
+        eprintln!("skipped: unshare (util-linux) is not installed");
+        return;
+    }
+    if Path::new("/host").exists() {
+        eprintln!("skipped: /host already exists on this machine; not touching it");
+        return;
+    }
+    std::fs::create_dir("/host").unwrap();
+    struct Rm;
+    impl Drop for Rm {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir("/host");
+        }
+    }
+    let _rm = Rm;
+    let script = format!(
+        "mount --make-rprivate / && mount --rbind / /host && exec {} check --format json",
+        env!("CARGO_BIN_EXE_nodescope")
+    );
+    let o = Command::new("unshare")
+        .args(["--mount", "sh", "-c", &script])
+        .env_remove("NODESCOPE_ROOT")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("reading the node at /host"), "{stderr}");
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["source"], "live host at /host");
+    assert!(
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["id"] == "node.kubelet-not-running")
+    );
+    assert!(r["node"].as_str().is_some_and(|n| !n.is_empty()));
+}
