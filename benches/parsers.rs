@@ -62,6 +62,10 @@ fn parsers(c: &mut Criterion) {
         .parse()
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
     let line = r#"Nov 22 02:58:05 node-b kubelet[988]: I1122 02:58:05.184530     988 eviction_manager.go:398] "Eviction manager: pods ranked for eviction" pods=["payments/api-7c8d9f6b5-r2t4y","kube-system/kube-proxy-q8w7e"]"#;
+    let resolv = "search shop.svc.cluster.local svc.cluster.local cluster.local ec2.internal\nnameserver 10.96.0.10\noptions ndots:5 timeout:2 attempts:3 single-request-reopen\n";
+    c.bench_function("pod resolv.conf", |b| {
+        b.iter(|| black_box(collect::resolv::parse_resolv_conf(black_box(resolv))))
+    });
     c.bench_function("kubelet eviction log line", |b| {
         b.iter(|| {
             black_box(collect::parse_kubelet_log_line(

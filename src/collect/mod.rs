@@ -14,6 +14,7 @@ mod node;
 pub mod oom;
 mod pods;
 mod processes;
+pub mod resolv;
 
 pub use kmsg::parse_record as parse_kmsg_record;
 pub use kubelet_log::parse_line as parse_kubelet_log_line;

@@ -8,6 +8,7 @@ pub mod kubelet;
 pub mod kubelet_log;
 pub mod oom_kill;
 pub mod quantity;
+pub mod resolv;
 
 use crate::source::ErrorKind;
 pub use kubelet::{KubeletConfig, KubeletInfo, Provenance, ThresholdValue};
