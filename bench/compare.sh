@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Whole-process comparison on a busy node: nodescope against the tools people use today and
-# against the physical floor (a C program that only reads the same files).
+# Every benchmark in one command: the whole-process comparison on a busy node (nodescope
+# against the tools people use today and against the physical floor, a C program that only
+# reads the same files), then the criterion benchmarks of the parsers (SKIP_CRITERION=1 skips).
 #
 #   bench/compare.sh            # 100 pods x 2 containers x 5 processes, then x10 processes
 #
@@ -71,3 +72,9 @@ if len(rows) == 2:
     print(f"\nScaling: 10x the processes costs {float(rows[1][2])/float(rows[0][2]):.1f}x the time of `check`.")
 print(f"Startup (`nodescope --version`): {ms(sys.argv[2]):.2f} ms median.")
 PY
+
+if [ -z "${SKIP_CRITERION:-}" ]; then
+  echo
+  echo "criterion (cargo bench --bench parsers):"
+  cargo bench --quiet --bench parsers 2>/dev/null | grep -E 'time:|^[a-z/]' | paste - - | sed -E 's/ +/ /g'
+fi
