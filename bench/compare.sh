@@ -76,5 +76,8 @@ PY
 if [ -z "${SKIP_CRITERION:-}" ]; then
   echo
   echo "criterion (cargo bench --bench parsers):"
-  cargo bench --quiet --bench parsers 2>/dev/null | grep -E 'time:|^[a-z/]' | paste - - | sed -E 's/ +/ /g'
+  # criterion prints a long name on its own line and the time on the next; join them.
+  cargo bench --quiet --bench parsers 2>/dev/null \
+    | awk '/time:/ { if ($0 ~ /^[^ ]/) print; else print prev $0; next } /^[^ ]/ { prev = $0 }' \
+    | sed -E 's/ +/ /g'
 fi
