@@ -8,7 +8,10 @@
 //! The whole bundle is loaded into memory once, bounded in entries and bytes, and every path is
 //! normalized, so neither `../` entries nor symbolic links can reach outside it.
 
-use super::{DirEntry, EntryKind, ErrorKind, Host, HostError, HostResult, StatVfs, normalize};
+use super::{
+    DirEntry, EntryKind, ErrorKind, FdEntry, Host, HostError, HostResult, StatVfs, Walk,
+    WalkLimits, normalize,
+};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -26,15 +29,6 @@ const MAX_ENTRIES: usize = 2_000_000;
 const MAX_TOTAL_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 /// Most bytes one file in a bundle may hold.
 const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
-
-/// One open file descriptor of a process, for deleted-but-open files.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FdEntry {
-    pub fd: u32,
-    pub target: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size: Option<u64>,
-}
 
 /// A read that failed on the captured host, replayed with the same kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,9 +54,13 @@ pub struct BundleMeta {
     /// statvfs results keyed by host path.
     #[serde(default)]
     pub statvfs: BTreeMap<String, StatVfs>,
-    /// Open file descriptors keyed by pid.
+    /// Deleted-but-open files keyed by pid (only processes holding some).
     #[serde(default)]
     pub fds: BTreeMap<String, Vec<FdEntry>>,
+    /// Directory walks keyed by host path: sizes a bundle cannot hold as files (a 50 GB log).
+    /// A walk not recorded here is computed from the bundle's own files.
+    #[serde(default)]
+    pub walks: BTreeMap<String, Walk>,
     /// Reads that failed on the captured host, keyed by host path.
     #[serde(default)]
     pub errors: BTreeMap<String, RecordedError>,
@@ -382,6 +380,60 @@ impl Host for BundleHost {
                 })
             })
             .collect()
+    }
+
+    fn deleted_files(&self, pids: &[u32]) -> Vec<HostResult<Vec<FdEntry>>> {
+        pids.iter()
+            .map(|pid| {
+                let key = format!("/proc/{pid}/fd");
+                if let Some(e) = self.recorded_error(&key) {
+                    return Err(e);
+                }
+                Ok(self
+                    .meta
+                    .fds
+                    .get(&pid.to_string())
+                    .cloned()
+                    .unwrap_or_default())
+            })
+            .collect()
+    }
+
+    fn walk(&self, path: &str, limits: WalkLimits) -> HostResult<Walk> {
+        let n = normalize(path);
+        if let Some(e) = self.recorded_error(&format!("walk:{n}")) {
+            return Err(e);
+        }
+        if let Some(w) = self.meta.walks.get(&n) {
+            return Ok(w.clone());
+        }
+        let real = self.resolve(&n)?;
+        let prefix = format!("{}/", real.trim_end_matches('/'));
+        let shown = |k: &str| format!("{n}{}", &k[real.len().min(k.len())..]);
+        match self.nodes.get(&real) {
+            Some(Node::File(b)) => Ok(super::walk::walk_listing(
+                &n,
+                &[(n.clone(), b.len() as u64)],
+                &[],
+                limits.top,
+            )),
+            Some(Node::Dir) => {
+                let mut files = Vec::new();
+                let mut dirs = vec![n.clone()];
+                for (k, node) in self.nodes.range(prefix.clone()..) {
+                    if !k.starts_with(&prefix) {
+                        break;
+                    }
+                    match node {
+                        Node::File(b) => files.push((shown(k), b.len() as u64)),
+                        Node::Symlink(t) => files.push((shown(k), t.len() as u64)),
+                        Node::Dir => dirs.push(shown(k)),
+                    }
+                }
+                Ok(super::walk::walk_listing(&n, &files, &dirs, limits.top))
+            }
+            _ => Err(HostError::new(ErrorKind::Missing, path, "")),
+        }
     }
 
     fn kmsg(&self) -> HostResult<Vec<String>> {

@@ -120,6 +120,21 @@ impl Host for LiveHost {
         statvfs_bounded(&self.root, paths, STATVFS_DEADLINE, STATVFS_BUDGET)
     }
 
+    fn deleted_files(&self, pids: &[u32]) -> Vec<HostResult<Vec<super::FdEntry>>> {
+        let paths: Vec<String> = pids.iter().map(|p| format!("/proc/{p}")).collect();
+        bounded_calls(
+            &self.root,
+            &paths,
+            STATVFS_DEADLINE,
+            STATVFS_BUDGET,
+            deleted_fds,
+        )
+    }
+
+    fn walk(&self, path: &str, limits: super::WalkLimits) -> HostResult<super::Walk> {
+        super::walk::walk_live(&self.root, path, limits)
+    }
+
     fn kmsg(&self) -> HostResult<Vec<String>> {
         // The kernel log is global: under /host, prefer the node's /dev, else our own.
         let mut candidates = vec![self.full("/dev/kmsg")];
@@ -214,6 +229,30 @@ pub fn statvfs_bounded(
     budget: Duration,
 ) -> Vec<HostResult<StatVfs>> {
     bounded_calls(root, paths, deadline, budget, sys_statvfs)
+}
+
+/// The deleted files a process holds open: `/proc/<pid>/fd/*` links ending in ` (deleted)`,
+/// sized by stat through the fd link (which reaches the open inode, not the gone name).
+fn deleted_fds(path: &str, full: &Path) -> HostResult<Vec<super::FdEntry>> {
+    let fd_dir = full.join("fd");
+    let rd = fs::read_dir(&fd_dir).map_err(|e| HostError::from_io(&format!("{path}/fd"), &e))?;
+    let mut out = Vec::new();
+    for entry in rd.flatten() {
+        let Ok(fd) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(target) = fs::read_link(entry.path()) else {
+            continue;
+        };
+        let target = target.to_string_lossy().into_owned();
+        if !super::is_deleted_file(&target) {
+            continue;
+        }
+        let size = fs::metadata(entry.path()).ok().map(|m| m.len());
+        out.push(super::FdEntry { fd, target, size });
+    }
+    out.sort_by_key(|e| e.fd);
+    Ok(out)
 }
 
 /// statvfs(2) through nix, in the kernel's units.

@@ -16,10 +16,12 @@ pub mod journal;
 pub mod live;
 pub mod record;
 pub mod redact;
+pub mod walk;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::time::Duration;
+pub use walk::{Walk, WalkLimits};
 
 /// Why a read failed. Absence is data: collectors turn it into an entry of `errors`.
 #[derive(
@@ -131,6 +133,33 @@ pub struct StatVfs {
     pub favail: u64,
 }
 
+/// An open file descriptor of a process whose file has been deleted: space the filesystem
+/// cannot give back until the process closes it or exits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct FdEntry {
+    pub fd: u32,
+    /// The link target as the kernel shows it, `/var/log/app.log (deleted)`.
+    pub target: String,
+    /// The deleted file's size (fstat through the fd); `None` when it could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+}
+
+impl FdEntry {
+    /// The deleted file's former path, without the kernel's ` (deleted)` suffix.
+    pub fn path(&self) -> &str {
+        self.target
+            .strip_suffix(" (deleted)")
+            .unwrap_or(&self.target)
+    }
+}
+
+/// Whether an fd link target is a deleted file on a filesystem (not a memfd, socket or pipe,
+/// whose targets are `/memfd:name (deleted)`, `socket:[n]`, `pipe:[n]`).
+pub fn is_deleted_file(target: &str) -> bool {
+    target.starts_with('/') && target.ends_with(" (deleted)") && !target.starts_with("/memfd:")
+}
+
 /// How long one statvfs may take before its mount is declared stuck. A healthy local
 /// filesystem answers in microseconds; a dead NFS server can block for minutes.
 pub const STATVFS_DEADLINE: Duration = Duration::from_millis(1500);
@@ -148,6 +177,11 @@ pub trait Host: Send + Sync {
     /// statvfs of each path, each bounded by [`STATVFS_DEADLINE`]: a stuck mount comes back as
     /// [`ErrorKind::Timeout`] and the others still answer.
     fn statvfs(&self, paths: &[String]) -> Vec<HostResult<StatVfs>>;
+    /// The deleted-but-open files of each process in `pids` (pid order kept), each process's
+    /// scan bounded by [`STATVFS_DEADLINE`] (an fstat on a hung NFS file must not hang us).
+    fn deleted_files(&self, pids: &[u32]) -> Vec<HostResult<Vec<FdEntry>>>;
+    /// A bounded, same-filesystem walk of a tree: bytes, inodes, largest files, densest dirs.
+    fn walk(&self, path: &str, limits: WalkLimits) -> HostResult<Walk>;
     /// The kernel log records currently in the ring, oldest first, each one line in
     /// /dev/kmsg's own format `prio,seq,usec,flags;message`.
     fn kmsg(&self) -> HostResult<Vec<String>>;

@@ -6,7 +6,8 @@
 use super::bundle::{BundleMeta, FORMAT, META_FILE, RecordedError};
 use super::journal::{JournalEntry, JournalQuery};
 use super::{
-    DirEntry, EntryKind, ErrorKind, Host, HostError, HostResult, StatVfs, normalize, redact,
+    DirEntry, EntryKind, ErrorKind, FdEntry, Host, HostError, HostResult, StatVfs, Walk,
+    WalkLimits, normalize, redact,
 };
 use anyhow::Context;
 use std::collections::BTreeMap;
@@ -27,6 +28,8 @@ enum Rec {
 struct State {
     entries: BTreeMap<String, Rec>,
     statvfs: BTreeMap<String, StatVfs>,
+    fds: BTreeMap<String, Vec<FdEntry>>,
+    walks: BTreeMap<String, Walk>,
     errors: BTreeMap<String, RecordedError>,
     journal: Option<Vec<JournalEntry>>,
 }
@@ -102,7 +105,8 @@ impl<H: Host> RecordingHost<H> {
             root: Some(self.root.clone()),
             euid: self.inner.euid(),
             statvfs: st.statvfs.clone(),
-            fds: BTreeMap::new(),
+            fds: st.fds.clone(),
+            walks: st.walks.clone(),
             errors: st.errors.clone(),
             journal: st.journal.clone(),
             findings,
@@ -251,6 +255,31 @@ impl<H: Host> Host for RecordingHost<H> {
                 }),
                 Err(e) => self.record_error(e, &format!("statvfs:{p}")),
             }
+        }
+        r
+    }
+
+    fn deleted_files(&self, pids: &[u32]) -> Vec<HostResult<Vec<FdEntry>>> {
+        let r = self.inner.deleted_files(pids);
+        for (pid, res) in pids.iter().zip(&r) {
+            match res {
+                Ok(v) if v.is_empty() => {}
+                Ok(v) => self.with_state(|s| {
+                    s.fds.insert(pid.to_string(), v.clone());
+                }),
+                Err(e) => self.record_error(e, &format!("/proc/{pid}/fd")),
+            }
+        }
+        r
+    }
+
+    fn walk(&self, path: &str, limits: WalkLimits) -> HostResult<Walk> {
+        let r = self.inner.walk(path, limits);
+        match &r {
+            Ok(w) => self.with_state(|s| {
+                s.walks.insert(normalize(path), w.clone());
+            }),
+            Err(e) => self.record_error(e, &format!("walk:{}", normalize(path))),
         }
         r
     }
