@@ -13,15 +13,7 @@ use std::collections::BTreeMap;
 
 const C: &str = "kubelet";
 
-/// The kubelet's Linux default `evictionHard` (`pkg/kubelet/eviction/defaults_linux.go`;
-/// `imagefs.inodesFree` since v1.30).
-pub const DEFAULT_EVICTION_HARD: &[(&str, &str)] = &[
-    ("imagefs.available", "15%"),
-    ("imagefs.inodesFree", "5%"),
-    ("memory.available", "100Mi"),
-    ("nodefs.available", "10%"),
-    ("nodefs.inodesFree", "5%"),
-];
+use crate::model::kubelet::DEFAULT_EVICTION_HARD;
 
 /// Flags that take no value (pflag booleans): `--flag` alone means true.
 const BOOL_FLAGS: &[&str] = &[

@@ -6,6 +6,7 @@
 //! (from its process) picks the cgroup driver and root, and the pods are found under that root.
 
 mod cgroup;
+pub mod disk;
 mod kmsg;
 mod kubelet;
 mod kubelet_log;
@@ -24,6 +25,12 @@ use crate::source::{ErrorKind, Host, HostError};
 
 /// Collects everything the rules need from `host`.
 pub fn snapshot(host: &dyn Host) -> Snapshot {
+    snapshot_with(host, disk::DiskOptions::default())
+}
+
+/// [`snapshot`] with a say in how much disk walking to do (`nodescope disk` walks the image
+/// store too, with a progress line).
+pub fn snapshot_with(host: &dyn Host, disk_opts: disk::DiskOptions<'_>) -> Snapshot {
     let mut errs = Errors::default();
     let taken_at = host.now();
     let node = node::identity(host, taken_at, &mut errs);
@@ -42,6 +49,17 @@ pub fn snapshot(host: &dyn Host) -> Snapshot {
     let kernel_log = kmsg::collect(host, &mut errs);
     let kubelet_log = kubelet_log::collect(host, kubelet.is_some(), &mut errs);
     let oom_kills = oom::parse_oom_kills(&kernel_log);
+    let disk = disk::collect(
+        host,
+        &disk::Inputs {
+            mounts: &mounts,
+            filesystems: &filesystems,
+            processes: &processes,
+            kubelet: kubelet.as_ref(),
+        },
+        disk_opts,
+        &mut errs,
+    );
     if node.euid != 0 {
         errs.push(CollectError {
             collector: "privileges".into(),
@@ -78,6 +96,7 @@ pub fn snapshot(host: &dyn Host) -> Snapshot {
         kernel_log,
         oom_kills,
         kubelet_log,
+        disk,
         errors,
     }
 }

@@ -62,33 +62,10 @@ pub(super) fn mountinfo(host: &dyn Host, errs: &mut Errors) -> Vec<Mount> {
     let mut first_err = None;
     for p in ["/proc/1/mountinfo", "/proc/self/mountinfo"] {
         match host.read(p) {
-            Ok(raw) => match procfs_core::process::MountInfos::from_read(&raw[..]) {
-                Ok(m) => {
-                    return m
-                        .0
-                        .into_iter()
-                        .map(|mi| Mount {
-                            mount_point: mi.mount_point.to_string_lossy().into_owned(),
-                            fs_type: mi.fs_type,
-                            source: mi.mount_source.unwrap_or_default(),
-                            device: mi.majmin,
-                            options: {
-                                let mut o: Vec<String> = mi
-                                    .mount_options
-                                    .into_iter()
-                                    .map(|(k, v)| match v {
-                                        Some(v) => format!("{k}={v}"),
-                                        None => k,
-                                    })
-                                    .collect();
-                                o.sort();
-                                o.join(",")
-                            },
-                        })
-                        .collect();
-                }
+            Ok(raw) => match parse_mountinfo(&raw) {
+                Ok(m) => return m,
                 Err(e) => {
-                    errs.invalid(C, p, None, e.to_string());
+                    errs.invalid(C, p, None, e);
                     return Vec::new();
                 }
             },
@@ -101,6 +78,32 @@ pub(super) fn mountinfo(host: &dyn Host, errs: &mut Errors) -> Vec<Mount> {
         errs.host(C, &e);
     }
     Vec::new()
+}
+
+/// Parses a mountinfo file (proc(5)) with procfs; options sorted for a stable form.
+pub(super) fn parse_mountinfo(raw: &[u8]) -> Result<Vec<Mount>, String> {
+    let m = procfs_core::process::MountInfos::from_read(raw).map_err(|e| e.to_string())?;
+    Ok(m.0
+        .into_iter()
+        .map(|mi| Mount {
+            mount_point: mi.mount_point.to_string_lossy().into_owned(),
+            fs_type: mi.fs_type,
+            source: mi.mount_source.unwrap_or_default(),
+            device: mi.majmin,
+            options: {
+                let mut o: Vec<String> = mi
+                    .mount_options
+                    .into_iter()
+                    .map(|(k, v)| match v {
+                        Some(v) => format!("{k}={v}"),
+                        None => k,
+                    })
+                    .collect();
+                o.sort();
+                o.join(",")
+            },
+        })
+        .collect())
 }
 
 /// Whether a mount is a node filesystem worth a statvfs.

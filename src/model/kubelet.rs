@@ -6,6 +6,24 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// The kubelet's Linux default `evictionHard` (`pkg/kubelet/eviction/defaults_linux.go`;
+/// `imagefs.inodesFree` since v1.30).
+pub const DEFAULT_EVICTION_HARD: &[(&str, &str)] = &[
+    ("imagefs.available", "15%"),
+    ("imagefs.inodesFree", "5%"),
+    ("memory.available", "100Mi"),
+    ("nodefs.available", "10%"),
+    ("nodefs.inodesFree", "5%"),
+];
+
+/// [`DEFAULT_EVICTION_HARD`] parsed: what a node without a readable kubelet config runs with.
+pub fn default_eviction_hard() -> Vec<(String, ThresholdValue)> {
+    DEFAULT_EVICTION_HARD
+        .iter()
+        .filter_map(|(k, v)| Some((k.to_string(), ThresholdValue::parse(k, v).ok()??)))
+        .collect()
+}
+
 /// Where an effective value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]

@@ -4,6 +4,7 @@
 //! sorted, so the JSON form is deterministic.
 
 pub mod cgroup_name;
+pub mod disk;
 pub mod kubelet;
 pub mod kubelet_log;
 pub mod oom_kill;
@@ -50,6 +51,9 @@ pub struct Snapshot {
     /// The kubelet eviction manager's log lines of the last hours.
     #[serde(default)]
     pub kubelet_log: Vec<kubelet_log::KubeletLogEvent>,
+    /// Filesystems the kubelet evicts on, and what Kubernetes put on them.
+    #[serde(default)]
+    pub disk: disk::Disk,
     /// What could not be collected, and why. A partial answer at 3am beats none.
     pub errors: Vec<CollectError>,
 }

@@ -2,6 +2,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // each test crate uses a subset
 
+pub mod live;
+
 use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,588 @@
+//! Disk attribution: which filesystems the kubelet evicts on, and what Kubernetes put on them.
+//!
+//! - nodefs is the filesystem of the kubelet's root dir; imagefs the filesystem of the
+//!   directory the runtime's CRI `ImageFsInfo` reports (k8s-semantics §1.2): containerd's
+//!   snapshotter root `<root>/io.containerd.snapshotter.v1.<snapshotter>`, CRI-O's
+//!   `<graphroot>/<driver>-images` (cri-o `server/image_fs_info.go`).
+//! - Pod logs (`/var/log/pods/<ns>_<pod>_<uid>`) and emptyDir volumes
+//!   (`<root>/pods/<uid>/volumes/kubernetes.io~empty-dir/<name>`) are walked, each bounded.
+//! - Deleted-but-open files come from `/proc/<pid>/fd` links ending in ` (deleted)`.
+//! - Filesystems with ≥ 85 % of their inodes used are walked to find the directories holding
+//!   the most entries.
+//! - CRI-O's images come from containers/storage's own JSON files (`overlay-images/images.json`,
+//!   `overlay-layers/layers.json`, `overlay-containers/containers.json`); containerd keeps its
+//!   image metadata in a bolt database, which is not read.
+
+use super::Errors;
+use crate::model::disk::{
+    DeletedOpenFile, Disk, FsRole, Image, ImageInventory, PodDir, PodLogDir, RuntimeStorage, Volume,
+};
+use crate::model::{Filesystem, KubeletInfo, Mount, Process};
+use crate::source::{EntryKind, Host, WalkLimits, join};
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+const C: &str = "disk";
+const POD_LOGS: &str = "/var/log/pods";
+/// Share of inodes used past which a filesystem's densest directories are looked for
+/// (RULES.md `disk.inode-exhaustion`).
+pub const INODE_WALK_SHARE: f64 = 0.85;
+const EMPTY_DIR: &str = "kubernetes.io~empty-dir";
+
+/// How much walking a collection may do.
+#[derive(Clone, Copy)]
+pub struct DiskOptions<'a> {
+    /// Also walk the runtime's image and layer stores (large: `nodescope disk` only).
+    pub deep: bool,
+    /// Wall time for all walks of one snapshot.
+    pub budget: Duration,
+    /// Told what is being walked, for a progress line on a terminal.
+    pub progress: Option<&'a (dyn Fn(&str) + Sync)>,
+}
+
+impl Default for DiskOptions<'_> {
+    fn default() -> Self {
+        DiskOptions {
+            deep: false,
+            budget: Duration::from_secs(4),
+            progress: None,
+        }
+    }
+}
+
+/// The facts the disk collector needs from the other collectors.
+pub(super) struct Inputs<'a> {
+    pub mounts: &'a [Mount],
+    pub filesystems: &'a [Filesystem],
+    pub processes: &'a [Process],
+    pub kubelet: Option<&'a KubeletInfo>,
+}
+
+pub(super) fn collect(
+    host: &dyn Host,
+    inp: &Inputs<'_>,
+    opts: DiskOptions<'_>,
+    errs: &mut Errors,
+) -> Disk {
+    let started = Instant::now();
+    let left = || opts.budget.saturating_sub(started.elapsed());
+    let limits = |top: usize| WalkLimits {
+        budget: left().min(Duration::from_secs(2)),
+        top,
+    };
+    let say = |what: &str| {
+        if let Some(p) = opts.progress {
+            p(what)
+        }
+    };
+    let root_dir = inp
+        .kubelet
+        .map(|k| k.config.root_dir.clone())
+        .unwrap_or_else(|| "/var/lib/kubelet".into());
+    let runtime = runtime_storage(host, inp.kubelet, errs);
+    let mut disk = Disk {
+        nodefs: Some(FsRole {
+            mount_point: mount_of(inp.mounts, &root_dir),
+            path: root_dir.clone(),
+        }),
+        imagefs: runtime.as_ref().map(|r| FsRole {
+            mount_point: mount_of(inp.mounts, &r.image_store),
+            path: r.image_store.clone(),
+        }),
+        ..Disk::default()
+    };
+
+    // Pod logs.
+    say("pod logs");
+    match host.read_dir(POD_LOGS) {
+        Ok(entries) => {
+            for e in entries.into_iter().filter(|e| e.kind == EntryKind::Dir) {
+                let Some((ns, pod, uid)) = super::pods::parse_pod_log_dir(&e.name) else {
+                    continue;
+                };
+                let path = join(POD_LOGS, &e.name);
+                let walk = walk(host, &path, limits(20), left(), errs);
+                disk.pod_logs.push(PodLogDir {
+                    uid,
+                    namespace: ns,
+                    pod,
+                    path,
+                    walk,
+                });
+            }
+        }
+        Err(e) => errs.unless_missing(C, &e),
+    }
+
+    // Pod directories and their volumes.
+    say("pod volumes");
+    let pods_dir = join(&root_dir, "pods");
+    match host.read_dir(&pods_dir) {
+        Ok(entries) => {
+            for e in entries.into_iter().filter(|e| e.kind == EntryKind::Dir) {
+                let path = join(&pods_dir, &e.name);
+                let volumes = volumes(host, inp.mounts, &path, &limits, &left, errs);
+                disk.pod_dirs.push(PodDir {
+                    uid: e.name,
+                    path,
+                    volumes,
+                });
+            }
+        }
+        Err(e) => errs.unless_missing(C, &e),
+    }
+
+    // Deleted-but-open files. Kernel threads (no command line) hold no files.
+    say("open files");
+    let holders: Vec<&Process> = inp
+        .processes
+        .iter()
+        .filter(|p| !p.cmdline.is_empty())
+        .collect();
+    let pids: Vec<u32> = holders.iter().map(|p| p.pid).collect();
+    let imagefs_mount = disk.imagefs.as_ref().and_then(|r| r.mount_point.clone());
+    for (p, r) in holders.iter().zip(host.deleted_files(&pids)) {
+        match r {
+            Ok(fds) if fds.is_empty() => {}
+            Ok(fds) => {
+                // A containerized holder names paths in its own mount namespace: map them to
+                // the node's filesystems through its mountinfo.
+                let own = p
+                    .container_id
+                    .as_ref()
+                    .and_then(|_| host.read(&format!("/proc/{}/mountinfo", p.pid)).ok())
+                    .and_then(|raw| super::mounts::parse_mountinfo(&raw).ok());
+                for fd in fds {
+                    let mount_point = match &own {
+                        Some(own) => {
+                            node_mount_of(inp.mounts, own, fd.path(), imagefs_mount.as_deref())
+                        }
+                        None => mount_of(inp.mounts, fd.path()),
+                    };
+                    disk.deleted_open_files.push(DeletedOpenFile {
+                        pid: p.pid,
+                        comm: p.comm.clone(),
+                        container_id: p.container_id.clone(),
+                        mount_point,
+                        fd,
+                    });
+                }
+            }
+            Err(e) => errs.unless_missing(C, &e),
+        }
+    }
+
+    // Filesystems short of inodes: where are the entries?
+    for fs in inp.filesystems {
+        let Some(st) = fs.stat else { continue };
+        if st.files == 0 {
+            continue;
+        }
+        let used = st.files.saturating_sub(st.ffree) as f64 / st.files as f64;
+        if used >= INODE_WALK_SHARE {
+            say(&format!("inodes of {}", fs.mount_point));
+            if let Some(w) = walk(host, &fs.mount_point, limits(10), left(), errs) {
+                disk.inode_walks.push(w);
+            }
+        }
+    }
+
+    // The runtime's stores and images.
+    if let Some(mut rt) = runtime {
+        if rt.name == "cri-o" {
+            disk.images = crio_images(host, &rt.root, errs);
+        }
+        if opts.deep {
+            for dir in store_dirs(&rt) {
+                say(&format!("image store {dir}"));
+                let l = WalkLimits {
+                    budget: left(),
+                    top: 10,
+                };
+                if let Some(w) = walk(host, &dir, l, left(), errs) {
+                    rt.walks.push(w);
+                }
+            }
+        }
+        disk.runtime = Some(rt);
+    }
+    disk
+}
+
+/// One walk, unless the budget is spent; failures other than absence become errors.
+fn walk(
+    host: &dyn Host,
+    path: &str,
+    limits: WalkLimits,
+    left: Duration,
+    errs: &mut Errors,
+) -> Option<crate::source::Walk> {
+    if left.is_zero() {
+        errs.push(crate::model::CollectError {
+            collector: C.into(),
+            kind: crate::source::ErrorKind::Timeout,
+            path: Some(path.into()),
+            line: None,
+            message: "disk walk budget for this snapshot exhausted; not walked".into(),
+        });
+        return None;
+    }
+    match host.walk(path, limits) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            errs.unless_missing(C, &e);
+            None
+        }
+    }
+}
+
+fn volumes(
+    host: &dyn Host,
+    mounts: &[Mount],
+    pod_dir: &str,
+    limits: &dyn Fn(usize) -> WalkLimits,
+    left: &dyn Fn() -> Duration,
+    errs: &mut Errors,
+) -> Vec<Volume> {
+    let vol_root = join(pod_dir, "volumes");
+    let Ok(plugins) = host.read_dir(&vol_root) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for plugin in plugins.into_iter().filter(|e| e.kind == EntryKind::Dir) {
+        let pdir = join(&vol_root, &plugin.name);
+        let Ok(vols) = host.read_dir(&pdir) else {
+            continue;
+        };
+        for v in vols.into_iter().filter(|e| e.kind == EntryKind::Dir) {
+            let path = join(&pdir, &v.name);
+            let memory_backed = mounts
+                .iter()
+                .any(|m| m.mount_point == path && (m.fs_type == "tmpfs" || m.fs_type == "ramfs"));
+            let walk = if plugin.name == EMPTY_DIR && !memory_backed {
+                walk(host, &path, limits(5), left(), errs)
+            } else {
+                None
+            };
+            out.push(Volume {
+                plugin: plugin.name.clone(),
+                name: v.name,
+                path,
+                memory_backed,
+                walk,
+            });
+        }
+    }
+    out
+}
+
+/// The mount point holding `path`: the longest mount point that is `path` or a parent of it.
+pub fn mount_of(mounts: &[Mount], path: &str) -> Option<String> {
+    mounts
+        .iter()
+        .map(|m| m.mount_point.as_str())
+        .filter(|mp| {
+            *mp == "/"
+                || path == *mp
+                || path
+                    .strip_prefix(mp)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
+        .max_by_key(|mp| mp.len())
+        .map(String::from)
+}
+
+/// The node filesystem behind a path seen inside a container: the container's mount holding
+/// it, then the node mount of the same device (a bind-mounted volume), or, for the container's
+/// overlay root, the image filesystem its writable layer lives on.
+fn node_mount_of(
+    node: &[Mount],
+    container: &[Mount],
+    path: &str,
+    imagefs: Option<&str>,
+) -> Option<String> {
+    let mp = mount_of(container, path)?;
+    let m = container.iter().rev().find(|m| m.mount_point == mp)?;
+    if m.fs_type == "overlay" {
+        return imagefs.map(String::from);
+    }
+    node.iter()
+        .filter(|n| n.device == m.device)
+        .min_by_key(|n| n.mount_point.len())
+        .map(|n| n.mount_point.clone())
+}
+
+/// The runtime the kubelet talks to (its `containerRuntimeEndpoint`), else whichever runtime's
+/// state exists on the host, with its storage layout from its configuration.
+fn runtime_storage(
+    host: &dyn Host,
+    kubelet: Option<&KubeletInfo>,
+    errs: &mut Errors,
+) -> Option<RuntimeStorage> {
+    let endpoint = kubelet
+        .map(|k| k.config.container_runtime_endpoint.as_str())
+        .unwrap_or("");
+    let name = if endpoint.contains("crio") {
+        "cri-o"
+    } else if endpoint.contains("containerd") {
+        "containerd"
+    } else if host.exists("/etc/crio") || host.exists("/run/crio") {
+        "cri-o"
+    } else if host.exists("/etc/containerd") || host.exists("/var/lib/containerd") {
+        "containerd"
+    } else {
+        return None;
+    };
+    Some(if name == "containerd" {
+        containerd_storage(host, errs)
+    } else {
+        crio_storage(host, errs)
+    })
+}
+
+fn read_toml(host: &dyn Host, path: &str, errs: &mut Errors) -> Option<toml::Table> {
+    let text = match host.read_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            errs.unless_missing(C, &e);
+            return None;
+        }
+    };
+    match text.parse::<toml::Table>() {
+        Ok(t) => Some(t),
+        Err(e) => {
+            errs.invalid(C, path, None, e.message().to_string());
+            None
+        }
+    }
+}
+
+fn toml_str<'a>(t: &'a toml::Table, keys: &[&str]) -> Option<&'a str> {
+    let (last, parents) = keys.split_last()?;
+    let mut cur = t;
+    for k in parents {
+        cur = cur.get(*k)?.as_table()?;
+    }
+    cur.get(*last)?.as_str()
+}
+
+/// containerd: `root` at the top of `/etc/containerd/config.toml` (default
+/// `/var/lib/containerd`); the CRI plugin's snapshotter (config v2
+/// `plugins."io.containerd.grpc.v1.cri".containerd.snapshotter`, v3
+/// `plugins."io.containerd.cri.v1.images".snapshotter`; default `overlayfs`).
+fn containerd_storage(host: &dyn Host, errs: &mut Errors) -> RuntimeStorage {
+    const CONFIG: &str = "/etc/containerd/config.toml";
+    let cfg = read_toml(host, CONFIG, errs);
+    let root = cfg
+        .as_ref()
+        .and_then(|t| toml_str(t, &["root"]))
+        .unwrap_or("/var/lib/containerd")
+        .to_string();
+    let snapshotter = cfg
+        .as_ref()
+        .and_then(|t| {
+            toml_str(
+                t,
+                &["plugins", "io.containerd.cri.v1.images", "snapshotter"],
+            )
+            .or_else(|| {
+                toml_str(
+                    t,
+                    &[
+                        "plugins",
+                        "io.containerd.grpc.v1.cri",
+                        "containerd",
+                        "snapshotter",
+                    ],
+                )
+            })
+        })
+        .unwrap_or("overlayfs");
+    RuntimeStorage {
+        name: "containerd".into(),
+        image_store: join(
+            &root,
+            &format!("io.containerd.snapshotter.v1.{snapshotter}"),
+        ),
+        root,
+        config_files: cfg.map(|_| vec![CONFIG.to_string()]).unwrap_or_default(),
+        walks: Vec::new(),
+    }
+}
+
+/// CRI-O: containers-storage's `[storage] graphroot` and `driver` from
+/// `/etc/containers/storage.conf`, overridden by `[crio] root` / `storage_driver` in
+/// `/etc/crio/crio.conf` and its drop-ins `/etc/crio/crio.conf.d/*.conf` (lexical order).
+fn crio_storage(host: &dyn Host, errs: &mut Errors) -> RuntimeStorage {
+    let mut root = "/var/lib/containers/storage".to_string();
+    let mut driver = "overlay".to_string();
+    let mut files = Vec::new();
+    let mut crio_files = vec!["/etc/crio/crio.conf".to_string()];
+    if let Ok(d) = host.read_dir("/etc/crio/crio.conf.d") {
+        crio_files.extend(
+            d.into_iter()
+                .filter(|e| e.name.ends_with(".conf"))
+                .map(|e| join("/etc/crio/crio.conf.d", &e.name)),
+        );
+    }
+    if let Some(t) = read_toml(host, "/etc/containers/storage.conf", errs) {
+        files.push("/etc/containers/storage.conf".to_string());
+        if let Some(r) = toml_str(&t, &["storage", "graphroot"]) {
+            root = r.to_string();
+        }
+        if let Some(d) = toml_str(&t, &["storage", "driver"]).filter(|d| !d.is_empty()) {
+            driver = d.to_string();
+        }
+    }
+    for f in crio_files {
+        if let Some(t) = read_toml(host, &f, errs) {
+            if let Some(r) = toml_str(&t, &["crio", "root"]) {
+                root = r.to_string();
+            }
+            if let Some(d) = toml_str(&t, &["crio", "storage_driver"]).filter(|d| !d.is_empty()) {
+                driver = d.to_string();
+            }
+            files.push(f);
+        }
+    }
+    RuntimeStorage {
+        name: "cri-o".into(),
+        image_store: join(&root, &format!("{driver}-images")),
+        root,
+        config_files: files,
+        walks: Vec::new(),
+    }
+}
+
+/// The directories holding image content and layers, walked by `nodescope disk`.
+fn store_dirs(rt: &RuntimeStorage) -> Vec<String> {
+    if rt.name == "containerd" {
+        vec![
+            join(&rt.root, "io.containerd.content.v1.content"),
+            rt.image_store.clone(),
+        ]
+    } else {
+        vec![rt.root.clone()]
+    }
+}
+
+/// CRI-O's images with their sizes and whether a container uses them: what
+/// `crictl rmi --prune` would remove is every image no container was created from.
+fn crio_images(host: &dyn Host, root: &str, errs: &mut Errors) -> Option<ImageInventory> {
+    #[derive(serde::Deserialize)]
+    struct Img {
+        id: String,
+        #[serde(default)]
+        names: Vec<String>,
+        #[serde(default)]
+        layer: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Layer {
+        id: String,
+        #[serde(default)]
+        parent: Option<String>,
+        #[serde(default, rename = "diff-size")]
+        diff_size: Option<u64>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Ctr {
+        #[serde(default)]
+        image: Option<String>,
+    }
+    fn load<T: serde::de::DeserializeOwned>(
+        host: &dyn Host,
+        path: &str,
+        errs: &mut Errors,
+    ) -> Option<Vec<T>> {
+        match host.read(path) {
+            Ok(raw) => match serde_json::from_slice(&raw) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    errs.invalid(C, path, None, e.to_string());
+                    None
+                }
+            },
+            Err(e) => {
+                errs.unless_missing(C, &e);
+                None
+            }
+        }
+    }
+    let images_path = join(root, "overlay-images/images.json");
+    let images: Vec<Img> = load(host, &images_path, errs)?;
+    let layers: Vec<Layer> =
+        load(host, &join(root, "overlay-layers/layers.json"), errs).unwrap_or_default();
+    let ctrs: Vec<Ctr> = load(
+        host,
+        &join(root, "overlay-containers/containers.json"),
+        errs,
+    )
+    .unwrap_or_default();
+    let by_id: HashMap<&str, &Layer> = layers.iter().map(|l| (l.id.as_str(), l)).collect();
+    let used: HashSet<&str> = ctrs.iter().filter_map(|c| c.image.as_deref()).collect();
+    let size = |top: &str| -> Option<u64> {
+        let mut total = 0u64;
+        let mut cur = Some(top);
+        let mut hops = 0;
+        while let Some(id) = cur {
+            let l = by_id.get(id)?;
+            total += l.diff_size?;
+            cur = l.parent.as_deref();
+            hops += 1;
+            if hops > 512 {
+                return None;
+            }
+        }
+        Some(total)
+    };
+    let mut out: Vec<Image> = images
+        .iter()
+        .map(|i| Image {
+            id: i.id.clone(),
+            names: i.names.clone(),
+            bytes: i.layer.as_deref().and_then(size),
+            in_use: used.contains(i.id.as_str()),
+        })
+        .collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Some(ImageInventory {
+        source: images_path,
+        images: out,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(mp: &str, fs: &str) -> Mount {
+        Mount {
+            mount_point: mp.into(),
+            fs_type: fs.into(),
+            source: String::new(),
+            device: "0:1".into(),
+            options: String::new(),
+        }
+    }
+
+    #[test]
+    fn mount_of_takes_the_longest_parent_and_respects_component_boundaries() {
+        let ms = [
+            m("/", "ext4"),
+            m("/var/lib", "xfs"),
+            m("/var/lib/kube", "xfs"),
+        ];
+        assert_eq!(
+            mount_of(&ms, "/var/lib/kubelet").as_deref(),
+            Some("/var/lib")
+        );
+        assert_eq!(
+            mount_of(&ms, "/var/lib/kube/x").as_deref(),
+            Some("/var/lib/kube")
+        );
+        assert_eq!(mount_of(&ms, "/var/lib").as_deref(), Some("/var/lib"));
+        assert_eq!(mount_of(&ms, "/etc").as_deref(), Some("/"));
+        assert_eq!(mount_of(&[], "/etc"), None);
+    }
+}

@@ -1,0 +1,132 @@
+//! Helpers for the live tests: lay out what the kubelet leaves on a node (a pod's cgroup in the
+//! cgroupfs driver's v1 layout, its log directory and container log link) and remove all of it
+//! afterwards, also when an assertion fails.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+pub const MEMCG: &str = "/sys/fs/cgroup/memory";
+
+/// Everything a test created, removed in reverse order on drop.
+#[derive(Default)]
+pub struct Cleanup {
+    pub dirs: Vec<PathBuf>,
+    pub files: Vec<PathBuf>,
+    pub mounts: Vec<PathBuf>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for m in self.mounts.iter().rev() {
+            let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
+        }
+        for f in self.files.iter().rev() {
+            let _ = fs::remove_file(f);
+        }
+        for d in self.dirs.iter().rev() {
+            // cgroup directories go with rmdir; other directories may hold files.
+            if d.starts_with(MEMCG) {
+                let _ = fs::remove_dir(d);
+            } else {
+                let _ = fs::remove_dir_all(d);
+            }
+        }
+    }
+}
+
+impl Cleanup {
+    /// Creates `p` (and parents) unless it exists; only what this call created is removed.
+    pub fn mkdir(&mut self, p: &Path) {
+        if !p.exists() {
+            let mut missing = Vec::new();
+            let mut cur = Some(p);
+            while let Some(c) = cur {
+                if c.exists() {
+                    break;
+                }
+                missing.push(c.to_path_buf());
+                cur = c.parent();
+            }
+            fs::create_dir_all(p).unwrap();
+            self.dirs.extend(missing.into_iter().rev());
+        }
+    }
+}
+
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    use std::io::Read;
+    fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut buf)
+        .unwrap();
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Why a test needing a writable v1 memory hierarchy cannot run here, if it cannot.
+pub fn memcg_unavailable() -> Option<String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Some("needs root to create memory cgroups".into());
+    }
+    let probe = Path::new(MEMCG).join(format!("nodescope-probe-{}", std::process::id()));
+    if let Err(e) = fs::create_dir(&probe) {
+        return Some(format!(
+            "no writable cgroup v1 memory hierarchy at {MEMCG}: {e}"
+        ));
+    }
+    let _ = fs::remove_dir(&probe);
+    None
+}
+
+/// A pod as the kubelet lays it out with the cgroupfs driver on v1 (k8s-semantics §4.1, §4.2):
+/// `kubepods/burstable/pod<uid>/<container id>`, `/var/log/pods/<ns>_<pod>_<uid>/<container>/0.log`
+/// and `/var/log/containers/<pod>_<ns>_<container>-<id>.log`.
+pub struct FakePod {
+    pub uid: String,
+    pub cid: String,
+    pub namespace: String,
+    pub name: String,
+    pub container: String,
+    /// The container's memory cgroup; write a pid to its `cgroup.procs` to put a process there.
+    pub cgroup: PathBuf,
+    pub cleanup: Cleanup,
+}
+
+impl FakePod {
+    pub fn new(namespace: &str, prefix: &str, container: &str) -> Self {
+        let mut c = Cleanup::default();
+        let uid = fs::read_to_string("/proc/sys/kernel/random/uuid")
+            .unwrap()
+            .trim()
+            .to_string();
+        let cid = random_hex(32);
+        let name = format!("{prefix}-{}", &uid[..8]);
+        let pod_cg = Path::new(MEMCG)
+            .join("kubepods/burstable")
+            .join(format!("pod{uid}"));
+        let ctr_cg = pod_cg.join(&cid);
+        c.mkdir(&ctr_cg);
+        let log_dir = PathBuf::from(format!("/var/log/pods/{namespace}_{name}_{uid}"));
+        c.mkdir(&log_dir.join(container));
+        fs::write(
+            log_dir.join(container).join("0.log"),
+            "2026-11-22T03:00:00.000000000Z stdout F started\n",
+        )
+        .unwrap();
+        c.mkdir(Path::new("/var/log/containers"));
+        let link = PathBuf::from(format!(
+            "/var/log/containers/{name}_{namespace}_{container}-{cid}.log"
+        ));
+        std::os::unix::fs::symlink(log_dir.join(container).join("0.log"), &link).unwrap();
+        c.files.push(link);
+        FakePod {
+            uid,
+            cid,
+            namespace: namespace.into(),
+            name,
+            container: container.into(),
+            cgroup: ctr_cg,
+            cleanup: c,
+        }
+    }
+}
