@@ -25,6 +25,9 @@ _nodescope() {
             nodescope,completions)
                 cmd="nodescope__subcmd__completions"
                 ;;
+            nodescope,disk)
+                cmd="nodescope__subcmd__disk"
+                ;;
             nodescope,explain)
                 cmd="nodescope__subcmd__explain"
                 ;;
@@ -49,6 +52,9 @@ _nodescope() {
             nodescope__subcmd__help,completions)
                 cmd="nodescope__subcmd__help__subcmd__completions"
                 ;;
+            nodescope__subcmd__help,disk)
+                cmd="nodescope__subcmd__help__subcmd__disk"
+                ;;
             nodescope__subcmd__help,explain)
                 cmd="nodescope__subcmd__help__subcmd__explain"
                 ;;
@@ -71,7 +77,7 @@ _nodescope() {
 
     case "${cmd}" in
         nodescope)
-            opts="-h -V --root --bundle --color --help --version check snapshot rules explain capture serve completions help"
+            opts="-h -V --root --bundle --color --help --version check snapshot rules explain disk capture serve completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -194,6 +200,44 @@ _nodescope() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nodescope__subcmd__disk)
+            opts="-h --format --budget --fail-on --root --bundle --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --budget)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fail-on)
+                    COMPREPLY=($(compgen -W "info warning critical" -- "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bundle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nodescope__subcmd__explain)
             opts="-h --root --bundle --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -221,7 +265,7 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__help)
-            opts="check snapshot rules explain capture serve completions help"
+            opts="check snapshot rules explain disk capture serve completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -263,6 +307,20 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nodescope__subcmd__help__subcmd__disk)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

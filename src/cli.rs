@@ -14,6 +14,7 @@ Examples:
   nodescope --root /host check                     inside `kubectl debug node/NAME` (auto-detected)
   nodescope capture -o node-a.tar.gz               record what nodescope reads, for later
   nodescope --bundle node-a.tar.gz check           analyze that capture on a laptop
+  nodescope disk                                   what fills the disk and its inodes, and the fixes
   nodescope explain memory.pressure                what a finding means and what to do";
 
 const AFTER_LONG: &str = "\
@@ -79,6 +80,13 @@ pub enum Command {
         /// The rule id, e.g. memory.pressure (see `nodescope rules`).
         id: String,
     },
+    /// Disk bytes and inodes: filesystems against the kubelet's thresholds, top consumers, fixes.
+    ///
+    /// Walks pod logs, emptyDir volumes and the runtime's image store within --budget seconds
+    /// (a walk cut short shows its figure as a lower bound, marked +), finds files deleted but
+    /// still held open, and lists the images no container uses where the runtime's metadata
+    /// is readable. Exit status as for check, over the disk findings.
+    Disk(DiskArgs),
     /// Record everything nodescope reads from this host into a .tar.gz bundle.
     ///
     /// The bundle holds the files the collectors read at their host paths, the kernel log,
@@ -105,6 +113,27 @@ pub struct CheckArgs {
     /// Report only these rules (repeatable), e.g. one node-problem-detector condition per rule.
     #[arg(long = "rule", value_name = "ID")]
     pub rules: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiskArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DiskFormat::Text)]
+    pub format: DiskFormat,
+    /// Seconds all directory walks together may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = 20.0)]
+    pub budget: f64,
+    /// Exit non-zero when a disk finding at or above this severity exists.
+    #[arg(long, value_enum, default_value_t = Severity::Warning, value_name = "SEVERITY")]
+    pub fail_on: Severity,
+}
+
+/// `disk` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiskFormat {
+    Text,
+    /// Schema nodescope-disk/1.
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,8 @@
 //! I/O and no clock of its own (`snapshot.taken_at` is "now"). The registry is
 //! [`rules::RULES`]; adding a rule is one file and one line there.
 
+pub mod disk;
+pub mod disk_report;
 pub mod eviction_rank;
 pub mod oom;
 pub mod oom_policy;

@@ -2,6 +2,7 @@
 
 mod capture;
 mod check;
+mod disk;
 mod rules;
 mod serve;
 
@@ -67,6 +68,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let snap = crate::collect::snapshot(host.as_ref());
             crate::render::json::write_snapshot(&mut out, &snap)?;
             ExitCode::SUCCESS
+        }
+        Some(Command::Disk(ref args)) => {
+            let host = open_host(&cli)?;
+            disk::run(&mut out, host.as_ref(), args)?
         }
         Some(Command::Check(ref args)) => {
             let host = open_host(&cli)?;

@@ -1,5 +1,6 @@
 //! Renderers: pure functions of (snapshot, findings) to a writer. No collection, no judging.
 
+pub mod disk;
 pub mod json;
 pub mod junit;
 pub mod npd;

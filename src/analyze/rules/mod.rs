@@ -1,5 +1,13 @@
 //! The rule registry: one file per rule, one line per rule in [`RULES`], sorted by id.
 
+mod disk_container_log_oversize;
+mod disk_deleted_open_files;
+mod disk_emptydir_large;
+mod disk_imagefs_pressure;
+mod disk_inode_exhaustion;
+mod disk_nodefs_pressure;
+mod disk_orphaned_pod_logs;
+mod disk_orphaned_pod_volumes;
 mod eviction_besteffort_critical;
 mod eviction_hard_only;
 mod eviction_no_minimum_reclaim;
@@ -18,6 +26,14 @@ use super::Rule;
 
 /// Every rule nodescope runs, sorted by id (a test keeps it so).
 pub static RULES: &[&dyn Rule] = &[
+    &disk_container_log_oversize::DiskContainerLogOversize,
+    &disk_deleted_open_files::DiskDeletedOpenFiles,
+    &disk_emptydir_large::DiskEmptydirLarge,
+    &disk_imagefs_pressure::DiskImagefsPressure,
+    &disk_inode_exhaustion::DiskInodeExhaustion,
+    &disk_nodefs_pressure::DiskNodefsPressure,
+    &disk_orphaned_pod_logs::DiskOrphanedPodLogs,
+    &disk_orphaned_pod_volumes::DiskOrphanedPodVolumes,
     &eviction_besteffort_critical::EvictionBesteffortCritical,
     &eviction_hard_only::EvictionHardOnly,
     &eviction_no_minimum_reclaim::EvictionNoMinimumReclaim,

@@ -1,0 +1,113 @@
+//! `disk.deleted-open-files`: space held by files deleted while a process keeps them open.
+
+use crate::analyze::signals::human_bytes;
+use crate::analyze::{Finding, Rule, Severity, Subject, finding};
+use crate::model::Snapshot;
+use std::collections::BTreeMap;
+
+pub struct DiskDeletedOpenFiles;
+
+/// Total held on one filesystem from which the rule fires (RULES.md).
+const MIN_BYTES: u64 = 100 * 1024 * 1024;
+
+impl Rule for DiskDeletedOpenFiles {
+    fn id(&self) -> &'static str {
+        "disk.deleted-open-files"
+    }
+    fn severity(&self) -> Severity {
+        Severity::Warning
+    }
+    fn summary(&self) -> &'static str {
+        "deleted files still held open hold 100 MiB or more on a filesystem"
+    }
+    fn explain(&self) -> &'static str {
+        "WHAT IT MEANS
+  Processes hold open files that have been deleted (their /proc/<pid>/fd links end in
+  '(deleted)'). The name is gone, but the blocks are freed only when the last descriptor closes.
+  Together they hold 100 MiB or more on one filesystem.
+
+WHY IT MATTERS
+  This is the disk-full that du cannot explain: df says 95% used, du of every directory adds up
+  to far less. The classic case is a log deleted by hand or by a rotation that does not signal
+  the writer: the application goes on writing into the invisible file until the disk is full.
+  Deleting more files does not help; only closing the descriptor does.
+
+HOW TO CONFIRM
+  ls -l /proc/*/fd 2>/dev/null | grep '(deleted)'
+  lsof -nP +L1          (link count < 1: deleted, still open)
+  find /proc/PID/fd -lname '*(deleted)' -printf '%p %l\\n'; stat -L /proc/PID/fd/N
+
+WHAT TO CHANGE
+  Restart the holder (for a pod: kubectl delete pod, or let its controller replace it), or make
+  it reopen its logs (SIGHUP for many daemons). As a last resort, truncate the open file through
+  its descriptor: : > /proc/PID/fd/N. Then fix the rotation: copytruncate, or signal the writer."
+    }
+    fn check(&self, snap: &Snapshot, out: &mut Vec<Finding>) {
+        let mut by_fs: BTreeMap<&str, Vec<&crate::model::disk::DeletedOpenFile>> = BTreeMap::new();
+        for f in &snap.disk.deleted_open_files {
+            by_fs
+                .entry(f.mount_point.as_deref().unwrap_or("?"))
+                .or_default()
+                .push(f);
+        }
+        for (mp, mut files) in by_fs {
+            let total: u64 = files.iter().filter_map(|f| f.fd.size).sum();
+            if total < MIN_BYTES {
+                continue;
+            }
+            files.sort_by(|a, b| b.fd.size.cmp(&a.fd.size).then(a.pid.cmp(&b.pid)));
+            let top = files[0];
+            let owner = |id: Option<&String>| {
+                id.and_then(|id| snap.container(id))
+                    .map(|(p, c)| (p.namespace.clone(), p.name.clone(), c.name.clone()))
+            };
+            let holders: Vec<serde_json::Value> = files
+                .iter()
+                .map(|f| {
+                    let o = owner(f.container_id.as_ref());
+                    serde_json::json!({
+                        "pid": f.pid,
+                        "process": f.comm,
+                        "fd": f.fd.fd,
+                        "path": f.fd.path(),
+                        "bytes": f.fd.size,
+                        "namespace": o.as_ref().and_then(|o| o.0.clone()),
+                        "pod": o.as_ref().and_then(|o| o.1.clone()),
+                        "container": o.as_ref().and_then(|o| o.2.clone()),
+                    })
+                })
+                .collect();
+            let o = owner(top.container_id.as_ref());
+            let who = match &o {
+                Some((Some(ns), Some(pod), _)) => format!("{ns}/{pod} "),
+                _ => String::new(),
+            };
+            out.push(finding(
+                self,
+                Severity::Warning,
+                format!(
+                    "{} held by {} deleted file(s) on {mp}; largest {} by {who}{}[{}]",
+                    human_bytes(i64::try_from(total).unwrap_or(i64::MAX)),
+                    files.len(),
+                    top.fd.path(),
+                    top.comm,
+                    top.pid
+                ),
+                Subject {
+                    node: Some(snap.hostname().to_string()),
+                    path: Some(mp.to_string()),
+                    pid: Some(top.pid),
+                    namespace: o.as_ref().and_then(|o| o.0.clone()),
+                    pod: o.as_ref().and_then(|o| o.1.clone()),
+                    container: o.as_ref().and_then(|o| o.2.clone()),
+                    ..Default::default()
+                },
+                serde_json::json!({ "mount_point": mp, "bytes": total, "holders": holders }),
+                format!(
+                    "restart the holder or make it reopen its files (SIGHUP); last resort: : > /proc/{}/fd/{}",
+                    top.pid, top.fd.fd
+                ),
+            ));
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! `disk.inode-exhaustion`: a filesystem running out of inodes, whatever its bytes say.
+
+use crate::analyze::disk::inodes_used_percent;
+use crate::analyze::{Finding, Rule, Severity, Subject, finding};
+use crate::model::Snapshot;
+
+pub struct DiskInodeExhaustion;
+
+/// `df -i` IUse% from which the rule warns, and from which it is critical (RULES.md).
+const WARN_PERCENT: f64 = 85.0;
+const CRIT_PERCENT: f64 = 95.0;
+
+impl Rule for DiskInodeExhaustion {
+    fn id(&self) -> &'static str {
+        "disk.inode-exhaustion"
+    }
+    fn severity(&self) -> Severity {
+        Severity::Warning
+    }
+    fn summary(&self) -> &'static str {
+        "a local filesystem has 85% or more of its inodes in use"
+    }
+    fn explain(&self) -> &'static str {
+        "WHAT IT MEANS
+  Every file, directory and symbolic link takes one inode, and a filesystem has a fixed number
+  of them (ext4 sets it at mkfs time; a tmpfs at mount time with nr_inodes). This one has 85% or
+  more in use (df -i), however many bytes are free.
+
+WHY IT MATTERS
+  With no inode left, creating any file fails with ENOSPC, 'no space left on device', while
+  df -h shows gigabytes free: containers cannot start, logs cannot rotate, the kubelet cannot
+  write its checkpoints. The usual culprits are millions of small files: build caches, session
+  files, mail queues, an application writing one file per request, or image layers with many
+  small files. On nodefs and imagefs the kubelet evicts at inodesFree 5% by default, after the
+  damage has started.
+
+HOW TO CONFIRM
+  df -i
+  find MOUNT -xdev -type d -printf '%p\\n' | while read d; do echo \"$(ls -A \"$d\" | wc -l) $d\"; done | sort -n | tail
+  (nodescope lists the directories with the most entries in this finding's evidence)
+
+WHAT TO CHANGE
+  Delete or archive the small files in the densest directories and fix what creates them. For a
+  tmpfs, remount with a larger nr_inodes; for ext4, more inodes need a new filesystem
+  (mkfs.ext4 -i with a smaller bytes-per-inode) or xfs, which allocates inodes dynamically."
+    }
+    fn check(&self, snap: &Snapshot, out: &mut Vec<Finding>) {
+        for fs in &snap.filesystems {
+            let Some(st) = fs.stat.as_ref() else { continue };
+            let Some(used) = inodes_used_percent(st) else {
+                continue;
+            };
+            if used < WARN_PERCENT {
+                continue;
+            }
+            let bytes_used = if st.blocks > 0 {
+                st.blocks.saturating_sub(st.bfree) as f64 * 100.0 / st.blocks as f64
+            } else {
+                0.0
+            };
+            let walk = snap
+                .disk
+                .inode_walks
+                .iter()
+                .find(|w| w.path == fs.mount_point);
+            let dense: Vec<serde_json::Value> = walk
+                .map(|w| {
+                    w.densest_dirs
+                        .iter()
+                        .map(|d| serde_json::json!({"path": d.path, "entries": d.entries}))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let severity = if used >= CRIT_PERCENT {
+                Severity::Critical
+            } else {
+                Severity::Warning
+            };
+            let top = dense
+                .first()
+                .and_then(|d| {
+                    Some(format!(
+                        "; {} holds {} entries",
+                        d["path"].as_str()?,
+                        d["entries"]
+                    ))
+                })
+                .unwrap_or_default();
+            out.push(finding(
+                self,
+                severity,
+                format!(
+                    "{} inodes {:.0}% used ({} of {} free) while bytes are {:.0}% used{top}",
+                    fs.mount_point,
+                    used,
+                    st.ffree,
+                    st.files,
+                    bytes_used
+                ),
+                Subject {
+                    node: Some(snap.hostname().to_string()),
+                    path: Some(fs.mount_point.clone()),
+                    ..Default::default()
+                },
+                serde_json::json!({
+                    "mount_point": fs.mount_point,
+                    "fs_type": fs.fs_type,
+                    "inodes": st.files,
+                    "inodes_free": st.ffree,
+                    "inodes_used_percent": (used * 10.0).round() / 10.0,
+                    "bytes_used_percent": (bytes_used * 10.0).round() / 10.0,
+                    "densest_dirs": dense,
+                    "walk_complete": walk.map(|w| w.complete),
+                }),
+                "delete the small files in the densest directories and stop what creates them; tmpfs: remount with a larger nr_inodes",
+            ));
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! `disk`: the disk view. Walks more than `check` does (the image store too), with a time
+//! budget and a progress line on a terminal.
+
+use crate::analyze::{self, disk_report};
+use crate::cli::{DiskArgs, DiskFormat};
+use crate::collect::disk::DiskOptions;
+use crate::source::Host;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+pub(super) fn run(
+    out: &mut dyn Write,
+    host: &dyn Host,
+    args: &DiskArgs,
+) -> anyhow::Result<ExitCode> {
+    let tty = std::io::stderr().is_terminal();
+    let progress = |what: &str| {
+        // One rewritten line on stderr: the walk's progress, never mixed into the report.
+        eprint!("\r\x1b[2Knodescope: walking {what}...");
+    };
+    let opts = DiskOptions {
+        deep: true,
+        budget: Duration::from_secs_f64(args.budget.max(0.1)),
+        progress: if tty { Some(&progress) } else { None },
+    };
+    let snap = crate::collect::snapshot_with(host, opts);
+    if tty {
+        eprint!("\r\x1b[2K");
+    }
+    let findings = analyze::analyze(&snap);
+    let report = disk_report::build(&snap, &findings);
+    match args.format {
+        DiskFormat::Text => {
+            crate::render::disk::write(out, &report, &crate::render::text::header(&snap))?;
+            if !snap.errors.is_empty() {
+                writeln!(out, "\nNot collected ({}):", snap.errors.len())?;
+                for e in &snap.errors {
+                    writeln!(
+                        out,
+                        "  {}: {}",
+                        e.path.as_deref().unwrap_or(&e.collector),
+                        e.message
+                    )?;
+                }
+            }
+        }
+        DiskFormat::Json => {
+            let mut v = serde_json::to_value(&report)?;
+            v["errors"] = serde_json::to_value(&snap.errors)?;
+            v["disk"] = serde_json::to_value(&snap.disk)?;
+            serde_json::to_writer_pretty(&mut *out, &v)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(ExitCode::from(super::check::exit_code(
+        &report.findings,
+        args.fail_on,
+    )))
+}
