@@ -7,6 +7,7 @@
 
 mod cgroup;
 pub mod disk;
+pub mod dns;
 mod kmsg;
 mod kubelet;
 mod kubelet_log;
@@ -60,6 +61,17 @@ pub fn snapshot_with(host: &dyn Host, disk_opts: disk::DiskOptions<'_>) -> Snaps
         disk_opts,
         &mut errs,
     );
+    let dns = dns::collect(
+        host,
+        &dns::Inputs {
+            pods: &pods,
+            processes: &processes,
+            kubelet: kubelet.as_ref(),
+            runtime: disk.runtime.as_ref(),
+            kernel_log: &kernel_log,
+        },
+        &mut errs,
+    );
     if node.euid != 0 {
         errs.push(CollectError {
             collector: "privileges".into(),
@@ -97,6 +109,7 @@ pub fn snapshot_with(host: &dyn Host, disk_opts: disk::DiskOptions<'_>) -> Snaps
         oom_kills,
         kubelet_log,
         disk,
+        dns,
         errors,
     }
 }

@@ -165,4 +165,56 @@ mod tests {
         );
         assert_eq!(r.nameservers, ["::1"]);
     }
+
+    /// The facts of Go's net package testdata (src/net/testdata/resolv.conf and friends):
+    /// `domain` sets a one-entry search list, IPv6 and scoped addresses are nameservers like
+    /// any other, and `options attempts 3` (no colon) sets nothing.
+    #[test]
+    fn go_net_package_cases() {
+        let r = parse_resolv_conf(
+            "# /etc/resolv.conf\n\ndomain localdomain\nnameserver 8.8.8.8\nnameserver 2001:4860:4860::8888\n\
+             nameserver fe80::1%lo0\noptions ndots:5 timeout:10 attempts:3 rotate\noptions attempts 3\n",
+        );
+        assert_eq!(
+            r.nameservers,
+            ["8.8.8.8", "2001:4860:4860::8888", "fe80::1%lo0"]
+        );
+        assert_eq!(r.search, ["localdomain"]);
+        assert_eq!((r.ndots, r.timeout, r.attempts, r.rotate), (5, 10, 3, true));
+        let r = parse_resolv_conf("nameserver 8.8.8.8\nsearch test invalid\n");
+        assert_eq!(r.search, ["test", "invalid"]);
+        assert_eq!(
+            (r.ndots, r.timeout, r.attempts),
+            (1, 5, 2),
+            "glibc's defaults"
+        );
+    }
+
+    /// The facts of the kubelet's parseResolvConf tests (pkg/kubelet/network/dns/dns_test.go):
+    /// trailing dots are trimmed from search domains, the last search line wins, later options
+    /// override earlier ones, tabs separate words, `#` ends a line. One difference is kept on
+    /// purpose: the kubelet accepts an indented `nameserver` line, glibc does not.
+    #[test]
+    fn kubelet_parse_resolv_conf_cases() {
+        assert_eq!(parse_resolv_conf("search foo. bar").search, ["foo", "bar"]);
+        assert_eq!(parse_resolv_conf("search foo\nsearch bar").search, ["bar"]);
+        assert!(parse_resolv_conf("search ").search.is_empty());
+        assert_eq!(
+            parse_resolv_conf("nameserver 1.2.3.4\nsearch foo\nnameserver 5.6.7.8\nsearch bar\noptions ndots:5 attempts:4")
+                .nameservers,
+            ["1.2.3.4", "5.6.7.8"]
+        );
+        let r = parse_resolv_conf("options ndots:1\noptions ndots:5 attempts:3");
+        assert_eq!((r.ndots, r.attempts), (5, 3));
+        assert_eq!(
+            parse_resolv_conf("nameserver \t 1.2.3.4 #comment").nameservers,
+            ["1.2.3.4"]
+        );
+        assert!(
+            parse_resolv_conf(" nameserver 1.2.3.4")
+                .nameservers
+                .is_empty(),
+            "glibc matches keywords at the start of the line only"
+        );
+    }
 }

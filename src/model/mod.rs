@@ -5,6 +5,7 @@
 
 pub mod cgroup_name;
 pub mod disk;
+pub mod dns;
 pub mod kubelet;
 pub mod kubelet_log;
 pub mod oom_kill;
@@ -54,6 +55,9 @@ pub struct Snapshot {
     /// Filesystems the kubelet evicts on, and what Kubernetes put on them.
     #[serde(default)]
     pub disk: disk::Disk,
+    /// Pods' resolvers, the node's, conntrack.
+    #[serde(default)]
+    pub dns: dns::Dns,
     /// What could not be collected, and why. A partial answer at 3am beats none.
     pub errors: Vec<CollectError>,
 }

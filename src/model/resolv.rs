@@ -37,7 +37,7 @@ pub struct ResolvConf {
     pub use_vc: bool,
     pub edns0: bool,
     pub trust_ad: bool,
-    /// Options glibc does not know, kept verbatim.
+    /// Options nodescope does not model (glibc's `no-reload`, `inet6`, ... and typos), verbatim.
     pub unknown_options: Vec<String>,
 }
 
