@@ -4,6 +4,8 @@
 
 pub mod disk;
 pub mod disk_report;
+pub mod dns;
+pub mod dns_report;
 pub mod eviction_rank;
 pub mod oom;
 pub mod oom_policy;

@@ -8,6 +8,12 @@ mod disk_inode_exhaustion;
 mod disk_nodefs_pressure;
 mod disk_orphaned_pod_logs;
 mod disk_orphaned_pod_volumes;
+mod dns_conntrack_race;
+mod dns_nameserver_limit;
+mod dns_ndots_amplification;
+mod dns_policy_default;
+mod dns_probe_failed;
+mod dns_search_limit;
 mod eviction_besteffort_critical;
 mod eviction_hard_only;
 mod eviction_no_minimum_reclaim;
@@ -18,6 +24,7 @@ mod memory_kernel_oom_kill;
 mod memory_limit_near_peak;
 mod memory_oom_race;
 mod memory_pressure;
+mod net_conntrack_table_full;
 mod node_kubelet_not_running;
 mod pid_pressure;
 mod pid_unbounded_pods;
@@ -34,6 +41,12 @@ pub static RULES: &[&dyn Rule] = &[
     &disk_nodefs_pressure::DiskNodefsPressure,
     &disk_orphaned_pod_logs::DiskOrphanedPodLogs,
     &disk_orphaned_pod_volumes::DiskOrphanedPodVolumes,
+    &dns_conntrack_race::DnsConntrackRace,
+    &dns_nameserver_limit::DnsNameserverLimit,
+    &dns_ndots_amplification::DnsNdotsAmplification,
+    &dns_policy_default::DnsPolicyDefault,
+    &dns_probe_failed::DnsProbeFailed,
+    &dns_search_limit::DnsSearchLimit,
     &eviction_besteffort_critical::EvictionBesteffortCritical,
     &eviction_hard_only::EvictionHardOnly,
     &eviction_no_minimum_reclaim::EvictionNoMinimumReclaim,
@@ -44,6 +57,7 @@ pub static RULES: &[&dyn Rule] = &[
     &memory_limit_near_peak::MemoryLimitNearPeak,
     &memory_oom_race::MemoryOomRace,
     &memory_pressure::MemoryPressure,
+    &net_conntrack_table_full::NetConntrackTableFull,
     &node_kubelet_not_running::NodeKubeletNotRunning,
     &pid_pressure::PidPressure,
     &pid_unbounded_pods::PidUnboundedPods,

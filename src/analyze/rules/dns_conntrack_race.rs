@@ -1,0 +1,80 @@
+//! `dns.conntrack-race`: conntrack insert failures, the cause of 5-second DNS timeouts.
+
+use crate::analyze::{Finding, Rule, Severity, Subject, finding};
+use crate::model::Snapshot;
+
+pub struct DnsConntrackRace;
+
+impl Rule for DnsConntrackRace {
+    fn id(&self) -> &'static str {
+        "dns.conntrack-race"
+    }
+    fn severity(&self) -> Severity {
+        Severity::Warning
+    }
+    fn summary(&self) -> &'static str {
+        "conntrack insert_failed or drop counters are non-zero: the 5-second DNS race"
+    }
+    fn explain(&self) -> &'static str {
+        "WHAT IT MEANS
+  /proc/net/stat/nf_conntrack counts insert_failed (or drop) above zero. glibc sends the A and
+  AAAA queries of a lookup from one UDP socket at the same moment; through kube-proxy's DNAT to
+  a CoreDNS pod, the two packets race to create the same conntrack entry, and the loser is
+  dropped (insert_failed).
+
+WHY IT MATTERS
+  The resolver waits for the lost answer for its full timeout, 5 seconds by default, then
+  retries: lookups that usually take a millisecond take 5 s, intermittently, on busy nodes.
+  Kernels since 5.0 resolve most clashes (clashres); the remaining failures still cost 5 s.
+
+HOW TO CONFIRM
+  conntrack -S | grep -o 'insert_failed=[0-9]*'     (or: cat /proc/net/stat/nf_conntrack, hex)
+  kubectl exec -n NS POD -- sh -c 'time getent hosts api.example.com'   (look for ~5 s)
+  nodescope dns probe api.example.com --pod NS/POD
+
+WHAT TO CHANGE
+  Run NodeLocal DNSCache (pods talk to a node-local address with no DNAT), or give pods
+  dnsConfig options single-request-reopen (glibc; a new socket for the AAAA query) or use-vc
+  (TCP). Lower ndots so fewer queries are sent at all."
+    }
+    fn check(&self, snap: &Snapshot, out: &mut Vec<Finding>) {
+        let Some(ct) = &snap.dns.conntrack else {
+            return;
+        };
+        let failed = ct.insert_failed.unwrap_or(0);
+        let dropped = ct.drop.unwrap_or(0);
+        if failed == 0 && dropped == 0 {
+            return;
+        }
+        let pods = &snap.dns.pods;
+        let workaround: Vec<String> = pods
+            .iter()
+            .filter(|p| {
+                let c = &p.resolv.conf;
+                c.single_request_reopen || c.single_request || c.use_vc
+            })
+            .map(crate::analyze::dns::pod_label)
+            .collect();
+        out.push(finding(
+            self,
+            Severity::Warning,
+            format!(
+                "conntrack insert_failed {failed}, drop {dropped} since boot; {} of {} pods use single-request-reopen/use-vc; NodeLocal DNSCache {}",
+                workaround.len(),
+                pods.len(),
+                if snap.dns.nodelocal.is_some() { "present" } else { "absent" }
+            ),
+            Subject::node(snap),
+            serde_json::json!({
+                "insert_failed": failed,
+                "drop": dropped,
+                "early_drop": ct.early_drop,
+                "clash_resolve": ct.clash_resolve,
+                "pods_with_workaround": workaround,
+                "pods": pods.len(),
+                "nodelocal_dns": snap.dns.nodelocal,
+            }),
+            "run NodeLocal DNSCache, or dnsConfig options single-request-reopen (glibc) / use-vc",
+        ));
+    }
+}

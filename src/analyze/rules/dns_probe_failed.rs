@@ -1,0 +1,102 @@
+//! `dns.probe-failed`: a live probe from a pod's network namespace timed out or failed.
+
+use crate::analyze::{Finding, Rule, Severity, Subject, finding};
+use crate::model::Snapshot;
+
+pub struct DnsProbeFailed;
+
+impl Rule for DnsProbeFailed {
+    fn id(&self) -> &'static str {
+        "dns.probe-failed"
+    }
+    fn severity(&self) -> Severity {
+        Severity::Critical
+    }
+    fn summary(&self) -> &'static str {
+        "a live DNS probe from a pod's network namespace timed out or failed"
+    }
+    fn explain(&self) -> &'static str {
+        "WHAT IT MEANS
+  nodescope dns probe entered a pod's network namespace and sent the queries its resolver would
+  send for a name, to the nameservers in its resolv.conf. At least one query got no answer
+  within the resolver's timeout, or failed (refused, unreachable, SERVFAIL), or the name did
+  not resolve at all. Only the probe sends packets; check never does, so this rule fires only
+  in the probe's report.
+
+WHY IT MATTERS
+  A query that times out costs the application the resolver's timeout (5 s by default) times its
+  attempts; a SERVFAIL or a refused server fails the lookup outright. The probe shows which
+  server and which name: the cluster DNS, a forwarder behind it, or the path between.
+
+HOW TO CONFIRM
+  kubectl exec -n NS POD -- nslookup NAME
+  kubectl -n kube-system logs -l k8s-app=kube-dns --tail 50
+  dig @SERVER NAME from the node; nodescope dns probe NAME --pod NS/POD --format json
+
+WHAT TO CHANGE
+  For timeouts to the cluster DNS: check CoreDNS pods and their endpoints, kube-proxy rules, and
+  the conntrack race (dns.conntrack-race). For SERVFAIL on external names: CoreDNS's forward
+  upstreams. For names that should not be asked at all: fewer search domains, lower ndots."
+    }
+    fn check(&self, snap: &Snapshot, out: &mut Vec<Finding>) {
+        for p in &snap.dns.probes {
+            let bad: Vec<&crate::model::dns::ProbeQuery> = p
+                .queries
+                .iter()
+                .filter(|q| {
+                    q.timed_out
+                        || q.error.is_some()
+                        || matches!(q.rcode.as_deref(), Some(r) if r != "NOERROR" && r != "NXDOMAIN")
+                })
+                .collect();
+            if bad.is_empty() && p.resolved {
+                continue;
+            }
+            let timeouts = bad.iter().filter(|q| q.timed_out).count();
+            let title = if let Some(q) = bad.first() {
+                format!(
+                    "{} of {} queries for {} failed ({} timed out); first: {} {} to {} {}",
+                    bad.len(),
+                    p.queries.len(),
+                    p.name,
+                    timeouts,
+                    q.qtype,
+                    q.name,
+                    q.server,
+                    if q.timed_out {
+                        format!("timed out after {:.0} ms", q.ms)
+                    } else {
+                        q.rcode
+                            .clone()
+                            .or_else(|| q.error.clone())
+                            .unwrap_or_default()
+                    }
+                )
+            } else {
+                format!(
+                    "{} did not resolve: every query answered NXDOMAIN or empty",
+                    p.name
+                )
+            };
+            out.push(finding(
+                self,
+                Severity::Critical,
+                title,
+                Subject {
+                    namespace: p.namespace.clone(),
+                    pod: p.pod.clone(),
+                    pid: (p.pid != 0).then_some(p.pid),
+                    ..Default::default()
+                },
+                serde_json::json!({
+                    "name": p.name,
+                    "failed": bad,
+                    "queries": p.queries.len(),
+                    "total_ms": p.total_ms,
+                    "resolved": p.resolved,
+                }),
+                "check the cluster DNS pods and the path to them (kube-proxy, conntrack); see the failed queries' servers",
+            ));
+        }
+    }
+}
