@@ -36,6 +36,7 @@ complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "snapshot" -d 'P
 complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "rules" -d 'List every rule: id, default severity, summary'
 complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "explain" -d 'Explain a rule: what it means, why it matters, how to confirm it, what to change'
 complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "disk" -d 'Disk bytes and inodes: filesystems against the kubelet\'s thresholds, top consumers, fixes'
+complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "dns" -d 'Pods\' DNS: resolv.conf per pod, the queries one external lookup costs, conntrack'
 complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "capture" -d 'Record everything nodescope reads from this host into a .tar.gz bundle'
 complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "serve" -d 'Serve /metrics (Prometheus) and /healthz from a periodic sample, for a DaemonSet'
 complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "completions" -d 'Print a shell completion script'
@@ -86,6 +87,36 @@ complete -c nodescope -n "__fish_nodescope_using_subcommand disk" -l color -d 'W
 always\t''
 never\t''"
 complete -c nodescope -n "__fish_nodescope_using_subcommand disk" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and not __fish_seen_subcommand_from probe help" -l name -d 'The external name to count queries for' -r
+complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and not __fish_seen_subcommand_from probe help" -l format -r -f -a "text\t''
+json\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and not __fish_seen_subcommand_from probe help" -l fail-on -d 'Exit non-zero when a dns.* or net.* finding at or above this severity exists' -r -f -a "info\t''
+warning\t''
+critical\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and not __fish_seen_subcommand_from probe help" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and not __fish_seen_subcommand_from probe help" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and not __fish_seen_subcommand_from probe help" -l color -d 'When to colour the text report' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'
+always\t''
+never\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and not __fish_seen_subcommand_from probe help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and not __fish_seen_subcommand_from probe help" -f -a "probe" -d 'Send the queries a pod\'s resolver sends for NAME, from its network namespace'
+complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and not __fish_seen_subcommand_from probe help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and __fish_seen_subcommand_from probe" -l pod -d 'The pod whose resolver to play, NAMESPACE/POD' -r
+complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and __fish_seen_subcommand_from probe" -l pid -d 'A process whose network namespace and /etc/resolv.conf to use' -r
+complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and __fish_seen_subcommand_from probe" -l timeout -d 'Seconds to wait for each answer (default: the resolver\'s own timeout, 5 s unless set)' -r
+complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and __fish_seen_subcommand_from probe" -l format -r -f -a "text\t''
+json\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and __fish_seen_subcommand_from probe" -l fail-on -d 'Exit non-zero when the probe fails at or above this severity (dns.probe-failed is critical)' -r -f -a "info\t''
+warning\t''
+critical\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and __fish_seen_subcommand_from probe" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and __fish_seen_subcommand_from probe" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and __fish_seen_subcommand_from probe" -l color -d 'When to colour the text report' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'
+always\t''
+never\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and __fish_seen_subcommand_from probe" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and __fish_seen_subcommand_from help" -f -a "probe" -d 'Send the queries a pod\'s resolver sends for NAME, from its network namespace'
+complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -s o -l output -d 'Where to write the bundle (default: nodescope-<hostname>-<time>.tar.gz here)' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
@@ -107,12 +138,14 @@ complete -c nodescope -n "__fish_nodescope_using_subcommand completions" -l colo
 always\t''
 never\t''"
 complete -c nodescope -n "__fish_nodescope_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk capture serve completions help" -f -a "check" -d 'Diagnose the node and report findings, worst first (the default command)'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk capture serve completions help" -f -a "snapshot" -d 'Print everything collected from the node, as JSON'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk capture serve completions help" -f -a "rules" -d 'List every rule: id, default severity, summary'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk capture serve completions help" -f -a "explain" -d 'Explain a rule: what it means, why it matters, how to confirm it, what to change'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk capture serve completions help" -f -a "disk" -d 'Disk bytes and inodes: filesystems against the kubelet\'s thresholds, top consumers, fixes'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk capture serve completions help" -f -a "capture" -d 'Record everything nodescope reads from this host into a .tar.gz bundle'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk capture serve completions help" -f -a "serve" -d 'Serve /metrics (Prometheus) and /healthz from a periodic sample, for a DaemonSet'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk capture serve completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk capture serve completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk dns capture serve completions help" -f -a "check" -d 'Diagnose the node and report findings, worst first (the default command)'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk dns capture serve completions help" -f -a "snapshot" -d 'Print everything collected from the node, as JSON'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk dns capture serve completions help" -f -a "rules" -d 'List every rule: id, default severity, summary'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk dns capture serve completions help" -f -a "explain" -d 'Explain a rule: what it means, why it matters, how to confirm it, what to change'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk dns capture serve completions help" -f -a "disk" -d 'Disk bytes and inodes: filesystems against the kubelet\'s thresholds, top consumers, fixes'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk dns capture serve completions help" -f -a "dns" -d 'Pods\' DNS: resolv.conf per pod, the queries one external lookup costs, conntrack'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk dns capture serve completions help" -f -a "capture" -d 'Record everything nodescope reads from this host into a .tar.gz bundle'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk dns capture serve completions help" -f -a "serve" -d 'Serve /metrics (Prometheus) and /healthz from a periodic sample, for a DaemonSet'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk dns capture serve completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk dns capture serve completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and __fish_seen_subcommand_from dns" -f -a "probe" -d 'Send the queries a pod\'s resolver sends for NAME, from its network namespace'

@@ -14,6 +14,7 @@ Examples:
   nodescope --root /host check                     inside `kubectl debug node/NAME` (auto-detected)
   nodescope capture -o node-a.tar.gz               record what nodescope reads, for later
   nodescope --bundle node-a.tar.gz check           analyze that capture on a laptop
+  nodescope dns probe api.example.com --pod NS/POD  the queries a pod's resolver sends, timed
   nodescope disk                                   what fills the disk and its inodes, and the fixes
   nodescope explain memory.pressure                what a finding means and what to do";
 
@@ -87,6 +88,11 @@ pub enum Command {
     /// still held open, and lists the images no container uses where the runtime's metadata
     /// is readable. Exit status as for check, over the disk findings.
     Disk(DiskArgs),
+    /// Pods' DNS: resolv.conf per pod, the queries one external lookup costs, conntrack.
+    ///
+    /// `dns probe NAME` sends, from a pod's network namespace, the queries its resolver would
+    /// send, and shows each one's answer and latency.
+    Dns(DnsArgs),
     /// Record everything nodescope reads from this host into a .tar.gz bundle.
     ///
     /// The bundle holds the files the collectors read at their host paths, the kernel log,
@@ -133,6 +139,63 @@ pub struct DiskArgs {
 pub enum DiskFormat {
     Text,
     /// Schema nodescope-disk/1.
+    Json,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct DnsArgs {
+    #[command(subcommand)]
+    pub command: Option<DnsCommand>,
+    /// The external name to count queries for.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    #[arg(long, value_enum, default_value_t = DnsFormat::Text)]
+    pub format: DnsFormat,
+    /// Exit non-zero when a dns.* or net.* finding at or above this severity exists.
+    #[arg(long, value_enum, default_value_t = Severity::Warning, value_name = "SEVERITY")]
+    pub fail_on: Severity,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DnsCommand {
+    /// Send the queries a pod's resolver sends for NAME, from its network namespace.
+    ///
+    /// This is the only nodescope command that sends packets: DNS queries over UDP to the
+    /// nameservers in the pod's resolv.conf, after entering the network namespace of one of the
+    /// pod's processes (needs root). Each query is shown with its rcode and latency, timeouts
+    /// marked; the last line says where the time went. Without --pod or --pid, probes from the
+    /// node with the kubelet's resolv.conf.
+    #[command(
+        after_help = "Examples:\n  nodescope dns probe api.example.com --pod shop/checkout-5f7c9d8b6-m4kq2\n  nodescope dns probe kubernetes.default --pod shop/web-6d9f8c7b5-h2j4k --format json\n  nodescope dns probe api.example.com --pid 24608 --timeout 1"
+    )]
+    Probe(DnsProbeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DnsProbeArgs {
+    /// The name to resolve, as the application would ask for it.
+    pub name: String,
+    /// The pod whose resolver to play, NAMESPACE/POD.
+    #[arg(long, value_name = "NS/POD", conflicts_with = "pid")]
+    pub pod: Option<String>,
+    /// A process whose network namespace and /etc/resolv.conf to use.
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
+    /// Seconds to wait for each answer (default: the resolver's own timeout, 5 s unless set).
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
+    #[arg(long, value_enum, default_value_t = DnsFormat::Text)]
+    pub format: DnsFormat,
+    /// Exit non-zero when the probe fails at or above this severity (dns.probe-failed is critical).
+    #[arg(long, value_enum, default_value_t = Severity::Warning, value_name = "SEVERITY")]
+    pub fail_on: Severity,
+}
+
+/// `dns` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DnsFormat {
+    Text,
     Json,
 }
 

@@ -3,6 +3,7 @@
 mod capture;
 mod check;
 mod disk;
+mod dns;
 mod rules;
 mod serve;
 
@@ -69,6 +70,20 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::render::json::write_snapshot(&mut out, &snap)?;
             ExitCode::SUCCESS
         }
+        Some(Command::Dns(ref args)) => match &args.command {
+            Some(crate::cli::DnsCommand::Probe(p)) => {
+                if cli.bundle.is_some() {
+                    anyhow::bail!("dns probe sends packets from a live pod; a bundle has none");
+                }
+                let root = live_root(&cli);
+                let host = LiveHost::new(&root)?;
+                dns::probe(&mut out, &host, &root, p)?
+            }
+            None => {
+                let host = open_host(&cli)?;
+                dns::table(&mut out, host.as_ref(), args)?
+            }
+        },
         Some(Command::Disk(ref args)) => {
             let host = open_host(&cli)?;
             disk::run(&mut out, host.as_ref(), args)?

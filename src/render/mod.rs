@@ -1,6 +1,7 @@
 //! Renderers: pure functions of (snapshot, findings) to a writer. No collection, no judging.
 
 pub mod disk;
+pub mod dns;
 pub mod json;
 pub mod junit;
 pub mod npd;

@@ -1,0 +1,181 @@
+//! `dns`: the per-pod resolver table, and `dns probe`, the one command that sends packets.
+
+use crate::analyze::{self, dns_report};
+use crate::cli::{DnsArgs, DnsFormat, DnsProbeArgs};
+use crate::model::dns::{PodDns, Probe, ResolvFile};
+use crate::source::Host;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+pub(super) fn table(
+    out: &mut dyn Write,
+    host: &dyn Host,
+    args: &DnsArgs,
+) -> anyhow::Result<ExitCode> {
+    let snap = crate::collect::snapshot(host);
+    let findings: Vec<analyze::Finding> = analyze::analyze(&snap)
+        .into_iter()
+        .filter(|f| f.id.starts_with("dns.") || f.id.starts_with("net."))
+        .collect();
+    let rows = dns_report::rows(&snap, args.name.as_deref());
+    match args.format {
+        DnsFormat::Json => {
+            let v = serde_json::json!({
+                "schema": "nodescope-dns/1",
+                "node": snap.hostname(),
+                "taken_at": snap.taken_at,
+                "node_resolv_conf": snap.dns.node,
+                "pods": rows,
+                "conntrack": snap.dns.conntrack,
+                "nodelocal_dns": snap.dns.nodelocal,
+                "findings": findings,
+                "errors": snap.errors,
+            });
+            serde_json::to_writer_pretty(&mut *out, &v)?;
+            writeln!(out)?;
+        }
+        DnsFormat::Text => {
+            writeln!(out, "{}\n", crate::render::text::header(&snap))?;
+            crate::render::dns::write_table(out, &snap, &rows, &findings)?;
+        }
+    }
+    Ok(ExitCode::from(super::check::exit_code(
+        &findings,
+        args.fail_on,
+    )))
+}
+
+pub(super) fn probe(
+    out: &mut dyn Write,
+    host: &dyn Host,
+    root: &Path,
+    args: &DnsProbeArgs,
+) -> anyhow::Result<ExitCode> {
+    let mut snap = crate::collect::snapshot(host);
+    let target = target(host, &snap, args)?;
+    let candidates = dns_report::probe_candidates(&target, &args.name);
+    if target.resolv.conf.nameservers.is_empty() {
+        anyhow::bail!("{} lists no nameserver", target.resolv.path);
+    }
+    // No --pod or --pid: the node's own resolver, from our own namespace (the node's over SSH,
+    // and in a hostNetwork debug pod).
+    let netns = if args.pod.is_some() || args.pid.is_some() {
+        target.pid
+    } else {
+        None
+    };
+    let pid = netns.unwrap_or(0);
+    let timeout = args
+        .timeout
+        .map(|s| std::time::Duration::from_secs_f64(s.max(0.05)));
+    let started = std::time::Instant::now();
+    let queries =
+        crate::source::dns_probe::probe(root, netns, &target.resolv.conf, &candidates, timeout)?;
+    let want = format!("{}.", args.name.trim_end_matches('.'));
+    let resolved = queries.iter().any(|q| {
+        q.rcode.as_deref() == Some("NOERROR")
+            && q.answers > 0
+            && (q.name == want || candidates.contains(&q.name))
+    });
+    let probe = Probe {
+        namespace: target.namespace.clone(),
+        pod: target.name.clone(),
+        pid,
+        name: args.name.clone(),
+        queries,
+        resolved,
+        total_ms: (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0,
+    };
+    snap.dns.probes.push(probe.clone());
+    let findings: Vec<analyze::Finding> = analyze::analyze(&snap)
+        .into_iter()
+        .filter(|f| f.id == "dns.probe-failed")
+        .collect();
+    let summary = dns_report::probe_summary(&probe);
+    match args.format {
+        DnsFormat::Json => {
+            let v = serde_json::json!({
+                "schema": "nodescope-dns-probe/1",
+                "namespace": probe.namespace,
+                "pod": probe.pod,
+                "pid": probe.pid,
+                "name": probe.name,
+                "resolv_conf": target.resolv.path,
+                "nameservers": target.resolv.conf.nameservers,
+                "search": target.resolv.conf.search,
+                "ndots": target.resolv.conf.ndots,
+                "queries": probe.queries,
+                "resolved": probe.resolved,
+                "total_ms": probe.total_ms,
+                "summary": summary,
+                "findings": findings,
+            });
+            serde_json::to_writer_pretty(&mut *out, &v)?;
+            writeln!(out)?;
+        }
+        DnsFormat::Text => {
+            crate::render::dns::write_probe(out, &target, &probe, &summary, &findings)?
+        }
+    }
+    Ok(ExitCode::from(super::check::exit_code(
+        &findings,
+        args.fail_on,
+    )))
+}
+
+/// The pod (or process, or the node) whose resolver to play.
+fn target(
+    host: &dyn Host,
+    snap: &crate::model::Snapshot,
+    args: &DnsProbeArgs,
+) -> anyhow::Result<PodDns> {
+    if let Some(spec) = &args.pod {
+        let (ns, name) = spec
+            .split_once('/')
+            .ok_or_else(|| anyhow::anyhow!("--pod wants NAMESPACE/POD, got {spec:?}"))?;
+        let p = snap
+            .dns
+            .pods
+            .iter()
+            .find(|p| p.namespace.as_deref() == Some(ns) && p.name.as_deref() == Some(name))
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no pod {spec} with a readable resolv.conf on this node; `nodescope dns` lists them"
+                )
+            })?;
+        if p.pid.is_none() {
+            anyhow::bail!("pod {spec} has no running process whose network namespace to enter");
+        }
+        return Ok(p.clone());
+    }
+    let pid = args.pid.unwrap_or(1);
+    let path = if args.pid.is_some() {
+        format!("/proc/{pid}/root/etc/resolv.conf")
+    } else {
+        snap.dns
+            .node
+            .as_ref()
+            .map_or("/etc/resolv.conf".into(), |n| n.path.clone())
+    };
+    let text = host
+        .read_string(&path)
+        .map_err(|e| anyhow::anyhow!("reading the resolver configuration: {e}"))?;
+    let owner = snap
+        .processes
+        .iter()
+        .find(|p| p.pid == pid)
+        .and_then(|p| p.container_id.as_deref())
+        .and_then(|id| snap.container(id));
+    Ok(PodDns {
+        uid: owner.map(|(p, _)| p.uid.clone()).unwrap_or_default(),
+        namespace: owner.and_then(|(p, _)| p.namespace.clone()),
+        name: owner.and_then(|(p, _)| p.name.clone()),
+        resolv: ResolvFile {
+            path,
+            conf: crate::collect::resolv::parse_resolv_conf(&text),
+        },
+        pid: Some(pid),
+        host_network: None,
+    })
+}

@@ -1,0 +1,158 @@
+//! `nodescope dns` and `nodescope dns probe` as text.
+
+use crate::analyze::Finding;
+use crate::analyze::dns_report::{PodRow, label};
+use crate::model::Snapshot;
+use crate::model::dns::{PodDns, Probe};
+use std::io::Write;
+
+pub fn write_table(
+    w: &mut dyn Write,
+    snap: &Snapshot,
+    rows: &[PodRow],
+    findings: &[Finding],
+) -> std::io::Result<()> {
+    if let Some(n) = &snap.dns.node {
+        writeln!(
+            w,
+            "node resolv.conf {}: nameservers {}, search {}, ndots {}",
+            n.path,
+            n.conf.nameservers_listed.join(" "),
+            if n.conf.search.is_empty() {
+                "-".into()
+            } else {
+                n.conf.search.join(" ")
+            },
+            n.conf.ndots
+        )?;
+    }
+    match &snap.dns.conntrack {
+        Some(c) => writeln!(
+            w,
+            "conntrack {} / {} entries, insert_failed {}, drop {}; NodeLocal DNSCache {}\n",
+            c.count.map_or("?".into(), |v| v.to_string()),
+            c.max.map_or("?".into(), |v| v.to_string()),
+            c.insert_failed.map_or("?".into(), |v| v.to_string()),
+            c.drop.map_or("?".into(), |v| v.to_string()),
+            if snap.dns.nodelocal.is_some() {
+                "present"
+            } else {
+                "absent"
+            }
+        )?,
+        None => writeln!(w, "conntrack: not loaded\n")?,
+    }
+    let name = rows
+        .first()
+        .map_or(crate::analyze::dns::EXAMPLE_NAME, |r| r.name.as_str());
+    writeln!(
+        w,
+        "{:<14} {:<34} {:<40} {:>6} {:>5} {:>8}  POLICY",
+        "NAMESPACE", "POD", "NAMESERVERS", "SEARCH", "NDOTS", "QUERIES"
+    )?;
+    for r in rows {
+        writeln!(
+            w,
+            "{:<14} {:<34} {:<40} {:>6} {:>5} {:>8}  {}",
+            r.namespace.as_deref().unwrap_or("?"),
+            r.pod.as_deref().unwrap_or(&r.uid),
+            r.nameservers.join(","),
+            r.search_domains,
+            r.ndots,
+            r.queries,
+            r.policy_guess
+        )?;
+    }
+    if rows.is_empty() {
+        writeln!(w, "(no pod with a readable resolv.conf)")?;
+    }
+    writeln!(
+        w,
+        "\nQUERIES: what one lookup of {name} costs (A and AAAA, search expansions first)."
+    )?;
+    if !findings.is_empty() {
+        writeln!(w)?;
+        for f in findings {
+            writeln!(
+                w,
+                "{:<8} {:<26} {}",
+                f.severity.as_str().to_uppercase(),
+                f.id,
+                f.title
+            )?;
+        }
+    }
+    Ok(())
+}
+
+pub fn write_probe(
+    w: &mut dyn Write,
+    target: &PodDns,
+    p: &Probe,
+    summary: &str,
+    findings: &[Finding],
+) -> std::io::Result<()> {
+    let who = if target.namespace.is_some() {
+        label(target)
+    } else if p.pid == 0 {
+        "the node".to_string()
+    } else {
+        format!("pid {}", p.pid)
+    };
+    writeln!(
+        w,
+        "probing {} from {who}{}: {} nameserver(s) {}, {} search domain(s), ndots {}, timeout {} s x {} attempt(s)",
+        p.name,
+        if p.pid == 0 {
+            String::new()
+        } else {
+            format!(" (pid {}'s network namespace)", p.pid)
+        },
+        target.resolv.conf.nameservers.len(),
+        target.resolv.conf.nameservers.join(" "),
+        target.resolv.conf.search.len(),
+        target.resolv.conf.ndots,
+        target.resolv.conf.timeout,
+        target.resolv.conf.attempts,
+    )?;
+    writeln!(
+        w,
+        "{:>3}  {:<5} {:<52} {:<22} {:<9} {:>9}",
+        "#", "TYPE", "NAME", "SERVER", "RCODE", "MS"
+    )?;
+    for (i, q) in p.queries.iter().enumerate() {
+        let rcode = if q.timed_out {
+            "TIMEOUT".to_string()
+        } else if let Some(e) = &q.error {
+            format!("ERROR ({e})")
+        } else {
+            q.rcode.clone().unwrap_or_default()
+        };
+        writeln!(
+            w,
+            "{:>3}  {:<5} {:<52} {:<22} {:<9} {:>9.1}{}",
+            i + 1,
+            q.qtype,
+            q.name,
+            q.server,
+            rcode,
+            q.ms,
+            if q.answers > 0 {
+                format!("  {} answer(s)", q.answers)
+            } else {
+                String::new()
+            }
+        )?;
+    }
+    writeln!(w, "\n{summary}")?;
+    for f in findings {
+        writeln!(
+            w,
+            "{} {} {}",
+            f.severity.as_str().to_uppercase(),
+            f.id,
+            f.title
+        )?;
+    }
+    Ok(())
+}
