@@ -8,6 +8,7 @@
 mod cgroup;
 pub mod disk;
 pub mod dns;
+pub mod gpu;
 mod kmsg;
 mod kubelet;
 mod kubelet_log;
@@ -72,6 +73,14 @@ pub fn snapshot_with(host: &dyn Host, disk_opts: disk::DiskOptions<'_>) -> Snaps
         },
         &mut errs,
     );
+    let gpu = gpu::collect(
+        host,
+        kubelet
+            .as_ref()
+            .map_or("/var/lib/kubelet", |k| k.config.root_dir.as_str()),
+        &kernel_log,
+        &mut errs,
+    );
     if node.euid != 0 {
         errs.push(CollectError {
             collector: "privileges".into(),
@@ -110,6 +119,7 @@ pub fn snapshot_with(host: &dyn Host, disk_opts: disk::DiskOptions<'_>) -> Snaps
         kubelet_log,
         disk,
         dns,
+        gpu,
         errors,
     }
 }

@@ -6,6 +6,7 @@
 pub mod cgroup_name;
 pub mod disk;
 pub mod dns;
+pub mod gpu;
 pub mod kubelet;
 pub mod kubelet_log;
 pub mod oom_kill;
