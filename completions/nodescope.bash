@@ -46,6 +46,9 @@ _nodescope() {
             nodescope,snapshot)
                 cmd="nodescope__subcmd__snapshot"
                 ;;
+            nodescope,top)
+                cmd="nodescope__subcmd__top"
+                ;;
             nodescope__subcmd__dns,help)
                 cmd="nodescope__subcmd__dns__subcmd__help"
                 ;;
@@ -88,6 +91,9 @@ _nodescope() {
             nodescope__subcmd__help,snapshot)
                 cmd="nodescope__subcmd__help__subcmd__snapshot"
                 ;;
+            nodescope__subcmd__help,top)
+                cmd="nodescope__subcmd__help__subcmd__top"
+                ;;
             nodescope__subcmd__help__subcmd__dns,probe)
                 cmd="nodescope__subcmd__help__subcmd__dns__subcmd__probe"
                 ;;
@@ -98,7 +104,7 @@ _nodescope() {
 
     case "${cmd}" in
         nodescope)
-            opts="-h -V --root --bundle --color --help --version check snapshot rules explain disk dns capture serve completions help"
+            opts="-h -V --root --bundle --color --help --version check top snapshot rules explain disk dns capture serve completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -412,7 +418,7 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__help)
-            opts="check snapshot rules explain disk dns capture serve completions help"
+            opts="check top snapshot rules explain disk dns capture serve completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -579,6 +585,20 @@ _nodescope() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nodescope__subcmd__help__subcmd__top)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nodescope__subcmd__rules)
             opts="-h --root --bundle --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -648,6 +668,36 @@ _nodescope() {
             case "${prev}" in
                 --format)
                     COMPREPLY=($(compgen -W "json" -- "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bundle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nodescope__subcmd__top)
+            opts="-h --interval --root --bundle --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --root)

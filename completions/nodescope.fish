@@ -31,7 +31,8 @@ always\t''
 never\t''"
 complete -c nodescope -n "__fish_nodescope_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nodescope -n "__fish_nodescope_needs_command" -s V -l version -d 'Print version'
-complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "check" -d 'Diagnose the node and report findings, worst first (the default command)'
+complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "check" -d 'Diagnose the node and report findings, worst first (the default command when piped)'
+complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "top" -d 'The live view: verdicts, gauges against the kubelet\'s thresholds, pods, findings, timeline, DNS, disk, GPU (the default command on a terminal)'
 complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "snapshot" -d 'Print everything collected from the node, as JSON'
 complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "rules" -d 'List every rule: id, default severity, summary'
 complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "explain" -d 'Explain a rule: what it means, why it matters, how to confirm it, what to change'
@@ -56,6 +57,13 @@ complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l color -d '
 always\t''
 never\t''"
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nodescope -n "__fish_nodescope_using_subcommand top" -l interval -d 'Seconds between samples' -r
+complete -c nodescope -n "__fish_nodescope_using_subcommand top" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand top" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand top" -l color -d 'When to colour the text report' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'
+always\t''
+never\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand top" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nodescope -n "__fish_nodescope_using_subcommand snapshot" -l format -d 'Output format (JSON, schema nodescope-snapshot/1)' -r -f -a "json\t''"
 complete -c nodescope -n "__fish_nodescope_using_subcommand snapshot" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand snapshot" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
@@ -138,14 +146,15 @@ complete -c nodescope -n "__fish_nodescope_using_subcommand completions" -l colo
 always\t''
 never\t''"
 complete -c nodescope -n "__fish_nodescope_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk dns capture serve completions help" -f -a "check" -d 'Diagnose the node and report findings, worst first (the default command)'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk dns capture serve completions help" -f -a "snapshot" -d 'Print everything collected from the node, as JSON'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk dns capture serve completions help" -f -a "rules" -d 'List every rule: id, default severity, summary'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk dns capture serve completions help" -f -a "explain" -d 'Explain a rule: what it means, why it matters, how to confirm it, what to change'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk dns capture serve completions help" -f -a "disk" -d 'Disk bytes and inodes: filesystems against the kubelet\'s thresholds, top consumers, fixes'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk dns capture serve completions help" -f -a "dns" -d 'Pods\' DNS: resolv.conf per pod, the queries one external lookup costs, conntrack'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk dns capture serve completions help" -f -a "capture" -d 'Record everything nodescope reads from this host into a .tar.gz bundle'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk dns capture serve completions help" -f -a "serve" -d 'Serve /metrics (Prometheus) and /healthz from a periodic sample, for a DaemonSet'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk dns capture serve completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check snapshot rules explain disk dns capture serve completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns capture serve completions help" -f -a "check" -d 'Diagnose the node and report findings, worst first (the default command when piped)'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns capture serve completions help" -f -a "top" -d 'The live view: verdicts, gauges against the kubelet\'s thresholds, pods, findings, timeline, DNS, disk, GPU (the default command on a terminal)'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns capture serve completions help" -f -a "snapshot" -d 'Print everything collected from the node, as JSON'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns capture serve completions help" -f -a "rules" -d 'List every rule: id, default severity, summary'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns capture serve completions help" -f -a "explain" -d 'Explain a rule: what it means, why it matters, how to confirm it, what to change'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns capture serve completions help" -f -a "disk" -d 'Disk bytes and inodes: filesystems against the kubelet\'s thresholds, top consumers, fixes'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns capture serve completions help" -f -a "dns" -d 'Pods\' DNS: resolv.conf per pod, the queries one external lookup costs, conntrack'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns capture serve completions help" -f -a "capture" -d 'Record everything nodescope reads from this host into a .tar.gz bundle'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns capture serve completions help" -f -a "serve" -d 'Serve /metrics (Prometheus) and /healthz from a periodic sample, for a DaemonSet'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns capture serve completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns capture serve completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nodescope -n "__fish_nodescope_using_subcommand help; and __fish_seen_subcommand_from dns" -f -a "probe" -d 'Send the queries a pod\'s resolver sends for NAME, from its network namespace'

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 const EXAMPLES: &str = "\
 Examples:
+  nodescope                                        the live view on a terminal, the report when piped
   nodescope check                                  diagnose this node (run as root)
   nodescope check --format json --fail-on critical  for scripts and CI health checks
   nodescope check --format npd --rule memory.kernel-oom-kill   a node-problem-detector plugin
@@ -70,8 +71,15 @@ pub enum Color {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Diagnose the node and report findings, worst first (the default command).
+    /// Diagnose the node and report findings, worst first (the default command when piped).
     Check(CheckArgs),
+    /// The live view: verdicts, gauges against the kubelet's thresholds, pods, findings,
+    /// timeline, DNS, disk, GPU (the default command on a terminal).
+    ///
+    /// Samples the node every --interval seconds on a background thread; on a bundle it shows
+    /// the captured state. Keys: 1-7 or Tab switch views, arrows or j/k move, / filters, s
+    /// sorts, Enter details, e explains, ? lists every key, q quits.
+    Top(TopArgs),
     /// Print everything collected from the node, as JSON.
     Snapshot(SnapshotArgs),
     /// List every rule: id, default severity, summary.
@@ -119,6 +127,13 @@ pub struct CheckArgs {
     /// Report only these rules (repeatable), e.g. one node-problem-detector condition per rule.
     #[arg(long = "rule", value_name = "ID")]
     pub rules: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// Seconds between samples.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    pub interval: f64,
 }
 
 #[derive(Debug, Args)]

@@ -19,5 +19,6 @@ pub mod docs;
 pub mod model;
 pub mod render;
 pub mod source;
+pub mod tui;
 
 pub use cmd::run;

@@ -92,6 +92,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let host = open_host(&cli)?;
             check::run(&mut out, host.as_ref(), args, color)?
         }
+        Some(Command::Top(ref args)) => top(&cli, args.interval, color)?,
+        None if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() => {
+            top(&cli, 2.0, color)?
+        }
         None => {
             let host = open_host(&cli)?;
             let args = CheckArgs {
@@ -104,6 +108,27 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     out.flush()?;
     Ok(code)
+}
+
+/// Opens the TUI on the live host or the bundle.
+fn top(cli: &Cli, interval: f64, color: bool) -> anyhow::Result<ExitCode> {
+    open_host(cli)?; // fail now, on a normal screen, with exit 3
+    let interval = std::time::Duration::from_secs_f64(interval.max(0.2));
+    let bundle = cli.bundle.clone();
+    let live = bundle.is_none();
+    let root = if live { live_root(cli) } else { PathBuf::new() };
+    let open: crate::tui::OpenHost = Box::new(move || -> anyhow::Result<Box<dyn Host>> {
+        match &bundle {
+            Some(b) => Ok(Box::new(BundleHost::open(b)?)),
+            None => Ok(Box::new(LiveHost::new(&root)?)),
+        }
+    });
+    // The TUI draws on the terminal itself; colour follows the terminal and NO_COLOR.
+    let color = color
+        || (matches!(cli.color, Color::Auto)
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()));
+    let color = color && !matches!(cli.color, Color::Never);
+    crate::tui::run(open, interval, live, color)
 }
 
 /// The live root: --root, else NODESCOPE_ROOT, else /host when it holds a node, else /.

@@ -59,6 +59,9 @@ pub struct Snapshot {
     /// Pods' resolvers, the node's, conntrack.
     #[serde(default)]
     pub dns: dns::Dns,
+    /// GPUs, their driver and device plugin, as the node shows them.
+    #[serde(default)]
+    pub gpu: gpu::Gpu,
     /// What could not be collected, and why. A partial answer at 3am beats none.
     pub errors: Vec<CollectError>,
 }

@@ -1,0 +1,70 @@
+//! The live TUI (`nodescope top`, or `nodescope` alone on a terminal): what an SRE looks at
+//! while the node burns. ratatui on crossterm.
+//!
+//! - [`sampler`] builds snapshots on its own thread at `--interval` into a ring of history;
+//!   the input loop never waits on I/O, and a slow collection shows as `stale`.
+//! - [`app`] holds the view state and maps keys to changes of it.
+//! - [`views`]: each view is a pure function of (sample, history, view state) drawing into a
+//!   frame; adding one is one file and one line in [`views::VIEWS`].
+//! - [`screen`] draws the frame: header, the current view, the tab bar, overlays.
+
+pub mod app;
+pub mod sampler;
+pub mod screen;
+pub mod theme;
+pub mod views;
+
+use crate::source::Host;
+use app::App;
+use ratatui::crossterm::event::{self, Event, KeyEventKind};
+use sampler::{History, Sample};
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Opens a fresh view of the host for each sample (a live host, or a bundle once).
+pub type OpenHost = Box<dyn Fn() -> anyhow::Result<Box<dyn Host>> + Send>;
+
+/// Runs the TUI until the user quits. `live` false: the host is a bundle, sampled once.
+pub fn run(
+    open: OpenHost,
+    interval: Duration,
+    live: bool,
+    color: bool,
+) -> anyhow::Result<ExitCode> {
+    // Collect the first sample before touching the terminal: an unreadable host is an error
+    // on a normal screen, and the first frame is never empty.
+    let first = sampler::sample(open()?.as_ref());
+    let mut history = History::default();
+    history.push(&first);
+    let (tx, rx) = mpsc::channel::<Sample>();
+    if live {
+        sampler::spawn(open, interval, tx);
+    }
+    let mut app = App::new(interval, live, color);
+    let mut current = first;
+    // ratatui::init enters the alternate screen and raw mode and installs a panic hook that
+    // restores the terminal before the panic message prints.
+    let mut terminal = ratatui::init();
+    let result = (|| -> anyhow::Result<()> {
+        loop {
+            while let Ok(s) = rx.try_recv() {
+                history.push(&s);
+                current = s;
+            }
+            app.stale = live && current.at.elapsed() > interval * 2 + Duration::from_secs(1);
+            terminal.draw(|f| screen::draw(f, &current, &history, &mut app))?;
+            if event::poll(Duration::from_millis(200))? {
+                match event::read()? {
+                    Event::Key(k) if k.kind != KeyEventKind::Release && app.key(k, &current) => {
+                        return Ok(());
+                    }
+                    _ => {}
+                }
+            }
+        }
+    })();
+    ratatui::restore();
+    result?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,95 @@
+//! Findings: the list, and beside it (or below, when narrow) the selected one's evidence, fix
+//! and, with `e`, its rule's explanation.
+
+use super::{Ctx, View, fit, passes, window};
+use crate::analyze::Finding;
+use crate::tui::app::ViewState;
+use crate::tui::sampler::Sample;
+use crate::tui::theme::tag;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+pub struct Findings;
+
+fn visible<'a>(s: &'a Sample, st: &ViewState) -> Vec<&'a Finding> {
+    s.findings
+        .iter()
+        .filter(|f| passes(&st.filter, &format!("{} {}", f.id, f.title)))
+        .collect()
+}
+
+impl View for Findings {
+    fn name(&self) -> &'static str {
+        "Findings"
+    }
+    fn rows(&self, sample: &Sample, state: &ViewState) -> usize {
+        visible(sample, state).len()
+    }
+    fn draw(&self, f: &mut Frame, area: Rect, cx: &Ctx) {
+        let t = cx.theme;
+        let fs = visible(cx.sample, cx.state);
+        let [list, detail] = if area.width >= 100 {
+            Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area)
+        } else {
+            Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area)
+        };
+        let lw = list.width as usize;
+        let mut lines = Vec::new();
+        for i in window(cx.state.selected, fs.len(), list.height as usize) {
+            let fd = fs[i];
+            let line = Line::from(vec![
+                Span::styled(format!("{} ", tag(fd.severity)), t.severity(fd.severity)),
+                Span::raw(fit(
+                    &format!("{:<27} {}", fd.id, fd.title),
+                    lw.saturating_sub(5),
+                )),
+            ]);
+            lines.push(if i == cx.state.selected {
+                line.style(t.selected())
+            } else {
+                line
+            });
+        }
+        if fs.is_empty() {
+            lines.push(Line::styled("no findings", t.dim()));
+        }
+        f.render_widget(Paragraph::new(lines), list);
+        let Some(sel) = fs.get(cx.state.selected.min(fs.len().saturating_sub(1))) else {
+            return;
+        };
+        let text: Vec<Line> = if cx.state.explain {
+            crate::analyze::rule(&sel.id)
+                .map(|r| r.explain())
+                .unwrap_or("")
+                .lines()
+                .map(|l| Line::raw(l.to_string()))
+                .collect()
+        } else {
+            let mut v = vec![
+                Line::styled(sel.title.clone(), t.bold()),
+                Line::raw(""),
+                Line::from(vec![
+                    Span::styled("fix: ", t.bold()),
+                    Span::raw(sel.remedy.clone()),
+                ]),
+                Line::raw(""),
+            ];
+            let ev = serde_json::to_string_pretty(&sel.evidence).unwrap_or_default();
+            v.extend(ev.lines().map(|l| Line::raw(l.to_string())));
+            v
+        };
+        let title = if cx.state.explain {
+            format!(" explain {} (e: evidence) ", sel.id)
+        } else {
+            format!(" {} (e: explain) ", sel.id)
+        };
+        f.render_widget(
+            Paragraph::new(text)
+                .wrap(Wrap { trim: false })
+                .block(Block::default().borders(Borders::TOP).title(title)),
+            detail,
+        );
+    }
+}

@@ -1,0 +1,183 @@
+//! Pods: every container with its QoS, working set against its limit (the bar), peak and OOM
+//! kills; sortable and filterable.
+
+use super::{Ctx, View, fit, passes, window};
+use crate::analyze::signals::human_bytes;
+use crate::model::{Qos, Snapshot};
+use crate::tui::app::ViewState;
+use crate::tui::sampler::Sample;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+pub struct Pods;
+
+/// One container row.
+pub struct Row {
+    pub who: String,
+    pub qos: &'static str,
+    pub ws: Option<u64>,
+    pub limit: Option<u64>,
+    pub peak: Option<u64>,
+    pub ooms: Option<u64>,
+}
+
+impl Row {
+    fn share(&self) -> Option<f64> {
+        Some(self.ws? as f64 / self.limit? as f64)
+    }
+}
+
+const SORTS: &[&str] = &["working set", "% of limit", "OOM kills", "name"];
+
+pub fn rows(snap: &Snapshot, st: &ViewState) -> Vec<Row> {
+    let mut out = Vec::new();
+    for p in snap.pods.iter().filter(|p| p.cgroup.is_some()) {
+        for c in p.containers.iter().filter(|c| !c.sandbox) {
+            let who = format!(
+                "{}/{}/{}",
+                p.namespace.as_deref().unwrap_or("?"),
+                p.name.as_deref().unwrap_or(&p.uid),
+                c.name.as_deref().unwrap_or(&c.id[..c.id.len().min(12)])
+            );
+            if !passes(&st.filter, &who) {
+                continue;
+            }
+            let cg = c.cgroup.as_ref();
+            out.push(Row {
+                who,
+                qos: match p.qos {
+                    Some(Qos::Guaranteed) => "Guaranteed",
+                    Some(Qos::Burstable) => "Burstable",
+                    Some(Qos::BestEffort) => "BestEffort",
+                    None => "?",
+                },
+                ws: cg.and_then(|g| g.working_set_bytes()),
+                limit: cg.and_then(|g| g.limit_bytes),
+                peak: cg.and_then(|g| g.peak_bytes),
+                ooms: cg.and_then(|g| {
+                    g.events
+                        .map(|e| e.oom_kill)
+                        .or_else(|| g.oom_control.and_then(|o| o.oom_kill))
+                }),
+            });
+        }
+    }
+    match st.sort {
+        0 => out.sort_by(|a, b| b.ws.cmp(&a.ws).then_with(|| a.who.cmp(&b.who))),
+        1 => out.sort_by(|a, b| {
+            b.share()
+                .unwrap_or(-1.0)
+                .total_cmp(&a.share().unwrap_or(-1.0))
+                .then_with(|| a.who.cmp(&b.who))
+        }),
+        2 => out.sort_by(|a, b| b.ooms.cmp(&a.ooms).then_with(|| a.who.cmp(&b.who))),
+        _ => out.sort_by(|a, b| a.who.cmp(&b.who)),
+    }
+    out
+}
+
+fn hb(b: Option<u64>) -> String {
+    b.map_or("-".into(), |b| human_bytes(b as i64))
+}
+
+impl View for Pods {
+    fn name(&self) -> &'static str {
+        "Pods"
+    }
+    fn rows(&self, sample: &Sample, state: &ViewState) -> usize {
+        rows(&sample.snap, state).len()
+    }
+    fn sorts(&self) -> &'static [&'static str] {
+        SORTS
+    }
+    fn draw(&self, f: &mut Frame, area: Rect, cx: &Ctx) {
+        let t = cx.theme;
+        let rs = rows(&cx.sample.snap, cx.state);
+        let w = area.width as usize;
+        // Narrow terminals drop the peak and QoS columns first.
+        let wide = w >= 96;
+        let barw = if w >= 90 { 12 } else { 6 };
+        // name, " QOS(11)", " WSET(8) LIMIT(8) ", bar, " %(5)", " PEAK(7)", " OOM(4)".
+        let fixed =
+            1 + if wide { 11 } else { 0 } + 19 + (barw + 2) + 6 + if wide { 8 } else { 0 } + 5;
+        let namew = w.saturating_sub(fixed).max(16);
+        let mut lines = vec![Line::styled(
+            format!(
+                "{:<namew$} {}{:>8} {:>8} {:<bw$} {:>5}{} {:>4}",
+                "NAMESPACE/POD/CONTAINER",
+                if wide {
+                    format!("{:<11}", "QOS")
+                } else {
+                    String::new()
+                },
+                "WSET",
+                "LIMIT",
+                "USED",
+                "%",
+                if wide {
+                    format!(" {:>7}", "PEAK")
+                } else {
+                    String::new()
+                },
+                "OOM",
+                bw = barw + 2
+            ),
+            t.bold(),
+        )];
+        let height = (area.height as usize).saturating_sub(2);
+        for i in window(cx.state.selected, rs.len(), height) {
+            let r = &rs[i];
+            let share = r.share();
+            let mut spans = vec![Span::raw(format!(
+                "{:<namew$} {}{:>8} {:>8} ",
+                fit(&r.who, namew),
+                if wide {
+                    format!("{:<11}", r.qos)
+                } else {
+                    String::new()
+                },
+                hb(r.ws),
+                hb(r.limit),
+            ))];
+            spans.push(Span::styled(
+                share.map_or(format!("{:<w$}", "no limit", w = barw + 2), |s| {
+                    super::overview::bar(s, barw)
+                }),
+                t.level(share.unwrap_or(0.0), 0.8, 0.9),
+            ));
+            spans.push(Span::raw(format!(
+                " {:>5}{} {:>4}",
+                share.map_or("-".into(), |s| format!("{:.0}%", s * 100.0)),
+                if wide {
+                    format!(" {:>7}", hb(r.peak))
+                } else {
+                    String::new()
+                },
+                r.ooms.map_or("-".into(), |n| n.to_string()),
+            )));
+            let line = Line::from(spans);
+            lines.push(if i == cx.state.selected {
+                line.style(t.selected())
+            } else {
+                line
+            });
+        }
+        if rs.is_empty() {
+            lines.push(Line::styled(
+                "no containers (or none match the filter)",
+                t.dim(),
+            ));
+        }
+        lines.push(Line::styled(
+            format!(
+                "{} containers, sorted by {} (s)",
+                rs.len(),
+                SORTS[cx.state.sort % SORTS.len()]
+            ),
+            t.dim(),
+        ));
+        f.render_widget(Paragraph::new(lines), area);
+    }
+}

@@ -1,0 +1,91 @@
+//! Every TUI view on two fixtures at 100x30 and 80x24, drawn on ratatui's TestBackend and
+//! compared with the committed snapshots (tests/snapshots). A layout change shows up as a
+//! reviewable diff; `INSTA_UPDATE=always cargo test --test tui` rewrites them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
+
+mod common;
+use nodescope::source::bundle::BundleHost;
+use nodescope::tui::app::App;
+use nodescope::tui::sampler::{History, sample};
+use nodescope::tui::screen::draw;
+use nodescope::tui::views::VIEWS;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use std::time::Duration;
+
+fn screen(fixture: &str, view: usize, w: u16, h: u16, keys: &str) -> String {
+    let host = BundleHost::open(&common::fixture(fixture)).unwrap();
+    let s = sample(&host);
+    let mut history = History::default();
+    history.push(&s);
+    let mut app = App::new(Duration::from_secs(2), false, false);
+    app.view = view;
+    for c in keys.chars() {
+        let k =
+            ratatui::crossterm::event::KeyEvent::from(ratatui::crossterm::event::KeyCode::Char(c));
+        assert!(!app.key(k, &s));
+    }
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| draw(f, &s, &history, &mut app)).unwrap();
+    let buf = term.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..h {
+        let line: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn every_view_on_two_fixtures_at_two_sizes() {
+    for fixture in ["oom-memcg-v2-systemd", "dns-conntrack-v1-crio"] {
+        for (w, h) in [(100, 30), (80, 24)] {
+            for (i, v) in VIEWS.iter().enumerate() {
+                let text = screen(fixture, i, w, h, "");
+                insta::assert_snapshot!(
+                    format!("{fixture}-{}-{w}x{h}", v.name().to_lowercase()),
+                    text
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_first_screen_answers_first_and_fits_80x24() {
+    let s = screen("oom-memcg-v2-systemd", 0, 80, 24, "");
+    let lines: Vec<&str> = s.lines().collect();
+    assert!(lines[1].starts_with("CRIT memory.kernel-oom-kill"), "{s}");
+    let verdict = format!("{} {}", lines[2].trim(), lines[3].trim());
+    assert!(verdict.contains("killed by its 256Mi limit 5m ago"), "{s}");
+    assert!(s.lines().all(|l| l.chars().count() <= 80));
+    assert!(lines[23].contains("[1 Overview]"));
+}
+
+#[test]
+fn filter_sort_help_and_explain_change_what_is_drawn() {
+    // Pods filtered to nginx: one row.
+    let s = screen("oom-memcg-v2-systemd", 1, 100, 30, "/nginx");
+    assert!(s.contains("shop/web-6d9f8c7b5-h2j4k/nginx"));
+    assert!(!s.contains("coredns"), "{s}");
+    assert!(
+        s.contains("/nginx_"),
+        "the filter being typed shows in the tab bar"
+    );
+    // Sort by name: coredns before kube-proxy before shop.
+    let s = screen("oom-memcg-v2-systemd", 1, 100, 30, "sss");
+    let pos = |n: &str| s.find(n).unwrap();
+    assert!(pos("kube-system/coredns") < pos("kube-system/kube-proxy"));
+    assert!(pos("kube-system/kube-proxy") < pos("shop/checkout"));
+    assert!(s.contains("sorted by name"));
+    // Help overlay lists every binding.
+    let s = screen("oom-memcg-v2-systemd", 0, 100, 30, "?");
+    for (k, _) in nodescope::tui::app::BINDINGS {
+        assert!(s.contains(k), "{k} missing from help:\n{s}");
+    }
+    // Explain the selected finding.
+    let s = screen("oom-memcg-v2-systemd", 2, 100, 30, "e");
+    assert!(s.contains("WHAT IT MEANS"), "{s}");
+}
