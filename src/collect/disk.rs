@@ -100,18 +100,24 @@ pub(super) fn collect(
                 let Some((ns, pod, uid)) = super::pods::parse_pod_log_dir(&e.name) else {
                     continue;
                 };
-                let path = join(POD_LOGS, &e.name);
-                let walk = walk(host, &path, limits(20), left(), errs);
                 disk.pod_logs.push(PodLogDir {
                     uid,
                     namespace: ns,
                     pod,
-                    path,
-                    walk,
+                    path: join(POD_LOGS, &e.name),
+                    walk: None,
                 });
             }
         }
         Err(e) => errs.unless_missing(C, &e),
+    }
+    let paths: Vec<String> = disk.pod_logs.iter().map(|l| l.path.clone()).collect();
+    for (l, w) in disk
+        .pod_logs
+        .iter_mut()
+        .zip(walk_all(host, &paths, limits(20), left(), errs))
+    {
+        l.walk = w;
     }
 
     // Pod directories and their volumes.
@@ -121,7 +127,7 @@ pub(super) fn collect(
         Ok(entries) => {
             for e in entries.into_iter().filter(|e| e.kind == EntryKind::Dir) {
                 let path = join(&pods_dir, &e.name);
-                let volumes = volumes(host, inp.mounts, &path, &limits, &left, errs);
+                let volumes = volumes(host, inp.mounts, &path);
                 disk.pod_dirs.push(PodDir {
                     uid: e.name,
                     path,
@@ -130,6 +136,23 @@ pub(super) fn collect(
             }
         }
         Err(e) => errs.unless_missing(C, &e),
+    }
+    let empty_dirs: Vec<String> = disk
+        .pod_dirs
+        .iter()
+        .flat_map(|d| &d.volumes)
+        .filter(|v| v.plugin == EMPTY_DIR && !v.memory_backed)
+        .map(|v| v.path.clone())
+        .collect();
+    let mut walked = empty_dirs
+        .iter()
+        .cloned()
+        .zip(walk_all(host, &empty_dirs, limits(5), left(), errs))
+        .collect::<std::collections::HashMap<_, _>>();
+    for v in disk.pod_dirs.iter_mut().flat_map(|d| d.volumes.iter_mut()) {
+        if let Some(w) = walked.remove(&v.path) {
+            v.walk = w;
+        }
     }
 
     // Deleted-but-open files. Kernel threads (no command line) hold no files.
@@ -236,14 +259,31 @@ fn walk(
     }
 }
 
-fn volumes(
+/// Many small walks on one bounded worker; each result `None` when it failed or was cut.
+fn walk_all(
     host: &dyn Host,
-    mounts: &[Mount],
-    pod_dir: &str,
-    limits: &dyn Fn(usize) -> WalkLimits,
-    left: &dyn Fn() -> Duration,
+    paths: &[String],
+    limits: WalkLimits,
+    left: Duration,
     errs: &mut Errors,
-) -> Vec<Volume> {
+) -> Vec<Option<crate::source::Walk>> {
+    if paths.is_empty() {
+        return Vec::new();
+    }
+    host.walk_each(paths, limits, left)
+        .into_iter()
+        .map(|r| match r {
+            Ok(w) => Some(w),
+            Err(e) => {
+                errs.unless_missing(C, &e);
+                None
+            }
+        })
+        .collect()
+}
+
+/// A pod directory's volumes (`volumes/<escaped plugin>/<name>`), not yet walked.
+fn volumes(host: &dyn Host, mounts: &[Mount], pod_dir: &str) -> Vec<Volume> {
     let vol_root = join(pod_dir, "volumes");
     let Ok(plugins) = host.read_dir(&vol_root) else {
         return Vec::new();
@@ -259,17 +299,12 @@ fn volumes(
             let memory_backed = mounts
                 .iter()
                 .any(|m| m.mount_point == path && (m.fs_type == "tmpfs" || m.fs_type == "ramfs"));
-            let walk = if plugin.name == EMPTY_DIR && !memory_backed {
-                walk(host, &path, limits(5), left(), errs)
-            } else {
-                None
-            };
             out.push(Volume {
                 plugin: plugin.name.clone(),
                 name: v.name,
                 path,
                 memory_backed,
-                walk,
+                walk: None,
             });
         }
     }

@@ -12,7 +12,6 @@ use std::fs;
 use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::time::Duration;
 
 /// Upper bound on one file read. Kernel pseudo-files are small; a runaway log is not ours to slurp.
@@ -123,6 +122,7 @@ impl Host for LiveHost {
     fn deleted_files(&self, pids: &[u32]) -> Vec<HostResult<Vec<super::FdEntry>>> {
         let paths: Vec<String> = pids.iter().map(|p| format!("/proc/{p}")).collect();
         bounded_calls(
+            "reading open files",
             &self.root,
             &paths,
             STATVFS_DEADLINE,
@@ -133,6 +133,25 @@ impl Host for LiveHost {
 
     fn walk(&self, path: &str, limits: super::WalkLimits) -> HostResult<super::Walk> {
         super::walk::walk_live(&self.root, path, limits)
+    }
+
+    fn walk_each(
+        &self,
+        paths: &[String],
+        limits: super::WalkLimits,
+        total: Duration,
+    ) -> Vec<HostResult<super::Walk>> {
+        // One worker walks them in turn (small trees: a thread pool per walk would cost more
+        // than the walk); a walk stuck in the kernel is abandoned at its deadline, as statvfs.
+        let root = self.root.clone();
+        bounded_calls(
+            "the walk",
+            &self.root,
+            paths,
+            limits.budget + Duration::from_millis(250),
+            total,
+            move |p: &str, _full: &Path| super::walk::walk_sequential(&root, p, limits),
+        )
     }
 
     fn kmsg(&self) -> HostResult<Vec<String>> {
@@ -228,7 +247,7 @@ pub fn statvfs_bounded(
     deadline: Duration,
     budget: Duration,
 ) -> Vec<HostResult<StatVfs>> {
-    bounded_calls(root, paths, deadline, budget, sys_statvfs)
+    bounded_calls("statvfs", root, paths, deadline, budget, sys_statvfs)
 }
 
 /// The deleted files a process holds open: `/proc/<pid>/fd/*` links ending in ` (deleted)`,
@@ -271,8 +290,31 @@ fn sys_statvfs(path: &str, full: &Path) -> HostResult<StatVfs> {
         .map_err(|e| HostError::from_io(path, &std::io::Error::from_raw_os_error(e as i32)))
 }
 
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What the workers of [`bounded_calls`] share with the waiting thread.
+struct Progress<T> {
+    results: Vec<Option<HostResult<T>>>,
+    /// The first index without a result.
+    next: usize,
+    last_progress: std::time::Instant,
+    /// Bumped when a worker is abandoned: a stale worker's late results are dropped.
+    generation: u64,
+    finished: bool,
+}
+
 /// The deadline machinery of [`statvfs_bounded`], over any call (tests pass one that hangs).
+///
+/// One worker thread makes the calls in order and records each result in shared state; the
+/// caller sleeps on a condition variable and is woken once, when all are done (not once per
+/// call: a thousand small calls would otherwise cost a thousand context switches). If no call
+/// completes within `deadline`, the one in progress is reported stuck and its worker abandoned
+/// (it is blocked in the kernel; it ends with the process); a fresh worker takes the rest, so
+/// one dead mount costs one deadline, not the run. `budget` bounds the whole pass.
 fn bounded_calls<T, F>(
+    what: &str,
     root: &Path,
     paths: &[String],
     deadline: Duration,
@@ -283,78 +325,123 @@ where
     T: Send + Clone + 'static,
     F: Fn(&str, &Path) -> HostResult<T> + Send + Sync + Clone + 'static,
 {
+    use std::sync::{Arc, Condvar, Mutex};
     let started = std::time::Instant::now();
-    let mut results: Vec<Option<HostResult<T>>> = vec![None; paths.len()];
-    let mut next = 0;
-    while next < paths.len() {
-        let (tx, rx) = mpsc::channel();
-        let jobs: Vec<(usize, String, PathBuf)> = paths[next..]
+    let shared = Arc::new((
+        Mutex::new(Progress {
+            results: vec![None; paths.len()],
+            next: 0,
+            last_progress: started,
+            generation: 0,
+            finished: paths.is_empty(),
+        }),
+        Condvar::new(),
+    ));
+    let spawn = |from: usize, generation: u64| -> bool {
+        let jobs: Vec<(usize, String, PathBuf)> = paths[from..]
             .iter()
             .enumerate()
-            .map(|(i, p)| (next + i, p.clone(), root.join(p.trim_start_matches('/'))))
+            .map(|(i, p)| (from + i, p.clone(), root.join(p.trim_start_matches('/'))))
             .collect();
         let call = call.clone();
-        let worker = std::thread::Builder::new()
-            .name("nodescope-statvfs".into())
+        let shared = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("nodescope-bounded".into())
             .spawn(move || {
+                let (m, cv) = &*shared;
+                let total = jobs.len() + from;
                 for (i, p, full) in jobs {
-                    if tx.send((i, call(&p, &full))).is_err() {
-                        return;
+                    let r = call(&p, &full);
+                    let mut st = m.lock().unwrap_or_else(|p| p.into_inner());
+                    if st.generation != generation {
+                        return; // abandoned: the caller has moved on
+                    }
+                    st.results[i] = Some(r);
+                    st.next = i + 1;
+                    st.last_progress = std::time::Instant::now();
+                    if i + 1 == total {
+                        st.finished = true;
+                        cv.notify_all();
                     }
                 }
-            });
-        if worker.is_err() {
-            for (i, p) in paths.iter().enumerate().skip(next) {
-                results[i] = Some(Err(HostError::new(
+            })
+            .is_ok()
+    };
+    if !paths.is_empty() && !spawn(0, 0) {
+        return paths
+            .iter()
+            .map(|p| {
+                Err(HostError::new(
                     ErrorKind::Io,
                     p,
                     "could not start a worker thread",
-                )));
-            }
+                ))
+            })
+            .collect();
+    }
+    let (m, cv) = &*shared;
+    let mut st = lock(m);
+    loop {
+        if st.finished {
             break;
         }
-        loop {
-            let left = budget.saturating_sub(started.elapsed());
-            match rx.recv_timeout(deadline.min(left)) {
-                Ok((i, r)) => {
-                    results[i] = Some(r);
-                    next = i + 1;
-                    if next == paths.len() {
-                        break;
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    let detail = if left < deadline {
-                        "statvfs budget for this snapshot exhausted".to_string()
-                    } else {
-                        format!(
-                            "statvfs did not return within {} ms (a hung network or FUSE mount?)",
-                            deadline.as_millis()
-                        )
-                    };
-                    results[next] = Some(Err(HostError::new(
-                        ErrorKind::Timeout,
-                        &paths[next],
-                        detail,
-                    )));
-                    next += 1;
-                    // The worker is stuck in the kernel: abandon it and go on with a fresh one.
-                    break;
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
-        }
-        if started.elapsed() >= budget {
-            for (i, p) in paths.iter().enumerate().skip(next) {
-                results[i] = Some(Err(HostError::new(
+        let now = std::time::Instant::now();
+        let left = budget.saturating_sub(started.elapsed());
+        let since = now.saturating_duration_since(st.last_progress);
+        if left.is_zero() {
+            st.generation += 1;
+            let from = st.next;
+            for (i, p) in paths.iter().enumerate().skip(from) {
+                st.results[i] = Some(Err(HostError::new(
                     ErrorKind::Timeout,
                     p,
-                    "statvfs budget for this snapshot exhausted",
+                    format!("{what} budget for this snapshot exhausted"),
                 )));
             }
             break;
         }
+        if since >= deadline {
+            // The call at `next` is stuck in the kernel: report it, abandon its worker, and
+            // go on with a fresh one from the one after.
+            let stuck = st.next;
+            st.results[stuck] = Some(Err(HostError::new(
+                ErrorKind::Timeout,
+                &paths[stuck],
+                format!(
+                    "{what} did not return within {} ms (a hung network or FUSE mount?)",
+                    deadline.as_millis()
+                ),
+            )));
+            st.generation += 1;
+            st.next = stuck + 1;
+            st.last_progress = now;
+            if st.next == paths.len() {
+                break;
+            }
+            let (from, generation) = (st.next, st.generation);
+            drop(st);
+            let ok = spawn(from, generation);
+            st = lock(m);
+            if !ok {
+                for (i, p) in paths.iter().enumerate().skip(from) {
+                    st.results[i] = Some(Err(HostError::new(
+                        ErrorKind::Io,
+                        p,
+                        "could not start a worker thread",
+                    )));
+                }
+                break;
+            }
+            continue;
+        }
+        let wait = (deadline - since).min(left);
+        st = cv
+            .wait_timeout(st, wait)
+            .map(|(g, _)| g)
+            .unwrap_or_else(|p| p.into_inner().0);
     }
+    let results = std::mem::take(&mut st.results);
+    drop(st);
     results
         .into_iter()
         .zip(paths)
@@ -427,6 +514,7 @@ mod tests {
             .collect();
         let started = std::time::Instant::now();
         let r = bounded_calls(
+            "statvfs",
             Path::new("/"),
             &paths,
             Duration::from_millis(100),
@@ -459,6 +547,7 @@ mod tests {
         let paths: Vec<String> = (0..50).map(|i| format!("/m{i}")).collect();
         let started = std::time::Instant::now();
         let r = bounded_calls(
+            "statvfs",
             Path::new("/"),
             &paths,
             Duration::from_millis(50),

@@ -183,6 +183,36 @@ pub trait Host: Send + Sync {
     fn deleted_files(&self, pids: &[u32]) -> Vec<HostResult<Vec<FdEntry>>>;
     /// A bounded, same-filesystem walk of a tree: bytes, inodes, largest files, densest dirs.
     fn walk(&self, path: &str, limits: WalkLimits) -> HostResult<Walk>;
+    /// Many small walks (a node's pod log directories), each within `limits`, all within
+    /// `total`; a walk the budget does not reach comes back as [`ErrorKind::Timeout`].
+    fn walk_each(
+        &self,
+        paths: &[String],
+        limits: WalkLimits,
+        total: Duration,
+    ) -> Vec<HostResult<Walk>> {
+        let started = std::time::Instant::now();
+        paths
+            .iter()
+            .map(|p| {
+                let left = total.saturating_sub(started.elapsed());
+                if left.is_zero() {
+                    return Err(HostError::new(
+                        ErrorKind::Timeout,
+                        p,
+                        "walk budget exhausted",
+                    ));
+                }
+                self.walk(
+                    p,
+                    WalkLimits {
+                        budget: limits.budget.min(left),
+                        ..limits
+                    },
+                )
+            })
+            .collect()
+    }
     /// The kernel log records currently in the ring, oldest first, each one line in
     /// /dev/kmsg's own format `prio,seq,usec,flags;message`.
     fn kmsg(&self) -> HostResult<Vec<String>>;

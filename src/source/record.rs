@@ -284,6 +284,24 @@ impl<H: Host> Host for RecordingHost<H> {
         r
     }
 
+    fn walk_each(
+        &self,
+        paths: &[String],
+        limits: WalkLimits,
+        total: std::time::Duration,
+    ) -> Vec<HostResult<Walk>> {
+        let r = self.inner.walk_each(paths, limits, total);
+        for (p, res) in paths.iter().zip(&r) {
+            match res {
+                Ok(w) => self.with_state(|s| {
+                    s.walks.insert(normalize(p), w.clone());
+                }),
+                Err(e) => self.record_error(e, &format!("walk:{}", normalize(p))),
+            }
+        }
+        r
+    }
+
     fn kmsg(&self) -> HostResult<Vec<String>> {
         let r = self.inner.kmsg();
         match &r {

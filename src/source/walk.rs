@@ -186,6 +186,74 @@ pub fn walk_live(host_root: &Path, host_path: &str, limits: WalkLimits) -> HostR
     Ok(w)
 }
 
+/// Walks a small tree on the calling thread: no thread pool to start, which is what dominates
+/// the cost of walking a pod's log directory of a few files. Same filesystem only (`du -x`),
+/// never follows links, stops at `limits.budget`. Callers bound it against hangs by running it
+/// on a worker they can abandon ([`super::live`] does).
+pub fn walk_sequential(host_root: &Path, host_path: &str, limits: WalkLimits) -> HostResult<Walk> {
+    let full = host_root.join(host_path.trim_start_matches('/'));
+    let meta = std::fs::symlink_metadata(&full).map_err(|e| HostError::from_io(host_path, &e))?;
+    if !meta.is_dir() {
+        return walk_live(host_root, host_path, limits);
+    }
+    let deadline = Instant::now() + limits.budget;
+    let dev = meta.dev();
+    let mut t = Tally {
+        dirs: 1,
+        bytes: meta.blocks() * 512,
+        ..Tally::default()
+    };
+    let mut out_of_time = false;
+    let mut stack = vec![full];
+    'walk: while let Some(dir) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            t.unreadable += 1;
+            continue;
+        };
+        let mut entries = 0u64;
+        for e in rd {
+            if Instant::now() >= deadline {
+                out_of_time = true;
+                break 'walk;
+            }
+            let Ok(e) = e else {
+                t.unreadable += 1;
+                continue;
+            };
+            entries += 1;
+            let Ok(m) = e.metadata() else {
+                t.unreadable += 1;
+                continue;
+            };
+            if m.is_dir() {
+                if m.dev() == dev {
+                    t.dirs += 1;
+                    t.bytes += m.blocks() * 512;
+                    stack.push(e.path());
+                }
+                continue;
+            }
+            if m.nlink() > 1 && !t.linked.insert((m.dev(), m.ino())) {
+                continue;
+            }
+            t.files += 1;
+            t.bytes += m.blocks() * 512;
+            t.apparent += m.len();
+            if m.is_file() {
+                t.keep_largest(m.len(), e.path(), limits.top);
+            }
+        }
+        if limits.top > 0 && entries > 0 {
+            t.entries_per_dir.insert(dir, entries);
+        }
+    }
+    let unreadable = t.unreadable;
+    let mut w = merge(vec![t], host_root, limits.top);
+    w.path = host_path.to_string();
+    w.complete = !out_of_time && unreadable == 0;
+    Ok(w)
+}
+
 /// Hands a thread's tally over when its visitor is dropped at the end of the walk.
 struct TallyGuard {
     tally: Tally,
@@ -376,6 +444,31 @@ mod tests {
         assert_eq!(w.largest_files[0].bytes, 100_000);
         assert_eq!(w.densest_dirs[0].path, "/t/many");
         assert_eq!(w.densest_dirs[0].entries, 50);
+    }
+
+    #[test]
+    fn the_sequential_walk_agrees_with_the_parallel_one() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let root = d.path();
+        for sub in ["a/b", "a/c", "d"] {
+            std::fs::create_dir_all(root.join("t").join(sub)).expect("mkdir");
+        }
+        for (i, sub) in ["a/b", "a/b", "a/c", "d", "d", "d"].iter().enumerate() {
+            std::fs::write(
+                root.join("t").join(sub).join(format!("f{i}")),
+                vec![1u8; 1000 * i],
+            )
+            .expect("write");
+        }
+        let p = walk_live(root, "/t", WalkLimits::default()).expect("walk");
+        let s = walk_sequential(root, "/t", WalkLimits::default()).expect("walk");
+        assert_eq!(
+            (s.files, s.dirs, s.bytes, s.apparent_bytes),
+            (p.files, p.dirs, p.bytes, p.apparent_bytes)
+        );
+        assert_eq!(s.largest_files, p.largest_files);
+        assert_eq!(s.densest_dirs, p.densest_dirs);
+        assert!(s.complete);
     }
 
     #[test]
