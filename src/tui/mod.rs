@@ -43,6 +43,10 @@ pub fn run(
     }
     let mut app = App::new(interval, live, color);
     let mut current = first;
+    // Draw only when something changed: a sample, a key, a resize, or (once a second) the
+    // staleness check; an idle TUI costs nothing between samples.
+    let mut dirty = true;
+    let mut last_draw = std::time::Instant::now();
     // ratatui::init enters the alternate screen and raw mode and installs a panic hook that
     // restores the terminal before the panic message prints.
     let mut terminal = ratatui::init();
@@ -51,14 +55,27 @@ pub fn run(
             while let Ok(s) = rx.try_recv() {
                 history.push(&s);
                 current = s;
+                dirty = true;
             }
-            app.stale = live && current.at.elapsed() > interval * 2 + Duration::from_secs(1);
-            terminal.draw(|f| screen::draw(f, &current, &history, &mut app))?;
-            if event::poll(Duration::from_millis(200))? {
+            let stale = live && current.at.elapsed() > interval * 2 + Duration::from_secs(1);
+            if stale != app.stale {
+                app.stale = stale;
+                dirty = true;
+            }
+            if dirty || last_draw.elapsed() > Duration::from_secs(1) {
+                terminal.draw(|f| screen::draw(f, &current, &history, &mut app))?;
+                dirty = false;
+                last_draw = std::time::Instant::now();
+            }
+            if event::poll(Duration::from_millis(100))? {
                 match event::read()? {
-                    Event::Key(k) if k.kind != KeyEventKind::Release && app.key(k, &current) => {
-                        return Ok(());
+                    Event::Key(k) if k.kind != KeyEventKind::Release => {
+                        if app.key(k, &current) {
+                            return Ok(());
+                        }
+                        dirty = true;
                     }
+                    Event::Resize(..) => dirty = true,
                     _ => {}
                 }
             }
