@@ -262,6 +262,7 @@ pub(super) fn pods(
             cgroup: Some(stats(host, l, &rel, errs)),
             containers,
             log_dir: None,
+            api: None,
         });
     };
     for child in list(kp, errs) {

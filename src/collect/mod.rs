@@ -6,6 +6,7 @@
 //! (from its process) picks the cgroup driver and root, and the pods are found under that root.
 
 mod cgroup;
+pub mod cluster;
 pub mod disk;
 pub mod dns;
 pub mod gpu;
@@ -120,6 +121,7 @@ pub fn snapshot_with(host: &dyn Host, disk_opts: disk::DiskOptions<'_>) -> Snaps
         disk,
         dns,
         gpu,
+        cluster: None,
         errors,
     }
 }

@@ -63,6 +63,7 @@ pub(super) fn identify(
                         cgroup: None,
                         containers: Vec::new(),
                         log_dir: Some(dir),
+                        api: None,
                     }),
                 }
             }

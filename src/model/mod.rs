@@ -4,6 +4,7 @@
 //! sorted, so the JSON form is deterministic.
 
 pub mod cgroup_name;
+pub mod cluster;
 pub mod disk;
 pub mod dns;
 pub mod gpu;
@@ -62,6 +63,10 @@ pub struct Snapshot {
     /// GPUs, their driver and device plugin, as the node shows them.
     #[serde(default)]
     pub gpu: gpu::Gpu,
+    /// What the API server said, when it was asked (`--no-cluster` and unreachable servers
+    /// leave this empty; the reason is in `errors`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<cluster::Cluster>,
     /// What could not be collected, and why. A partial answer at 3am beats none.
     pub errors: Vec<CollectError>,
 }
@@ -291,6 +296,9 @@ pub struct Pod {
     pub containers: Vec<Container>,
     /// `/var/log/pods/<ns>_<name>_<uid>` when present.
     pub log_dir: Option<String>,
+    /// The pod's API object, when the API server (or a dump) was available.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<cluster::ApiPod>,
 }
 
 /// A container (or pod sandbox) of a pod.

@@ -146,6 +146,15 @@ impl BundleHost {
         })
     }
 
+    /// A file of the bundle's `cluster/` directory (`nodes.json`, `pods.json`, `events.json`:
+    /// the API server's objects at capture time).
+    pub fn cluster_file(&self, name: &str) -> Option<Vec<u8>> {
+        match self.nodes.get(&format!("/cluster/{name}")) {
+            Some(Node::File(b)) => Some(b.clone()),
+            _ => None,
+        }
+    }
+
     /// The bundle's metadata.
     pub fn meta(&self) -> &BundleMeta {
         &self.meta

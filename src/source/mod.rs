@@ -12,6 +12,7 @@
 //! the root prefix by callers.
 
 pub mod bundle;
+pub mod cluster;
 pub mod dns_probe;
 pub mod journal;
 pub mod live;

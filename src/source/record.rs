@@ -90,6 +90,13 @@ impl<H: Host> RecordingHost<H> {
         r
     }
 
+    /// Adds a file that no read produced (the API server's objects at `/cluster/*.json`).
+    pub fn add_file(&self, path: &str, bytes: Vec<u8>) {
+        self.with_state(|s| {
+            s.entries.insert(normalize(path), Rec::File(bytes));
+        });
+    }
+
     /// Writes the bundle as a gzip-compressed tar with one top directory named after the file.
     /// Returns (entries, bytes of file content).
     pub fn write_bundle(

@@ -1,0 +1,106 @@
+//! What the API server knows about this node and its pods, when it could be asked (or a
+//! `kubectl get -o json` dump stands in for it). Optional enrichment: every local rule runs
+//! without it, and local data stays the source of truth for usage.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Cluster {
+    /// `api https://10.0.0.1:6443 (kubeconfig /etc/kubernetes/kubelet.conf)`, `bundle`, `dump DIR`.
+    pub source: String,
+    /// This node, matched by name.
+    pub node: Option<ApiNode>,
+    /// Every node the credentials may list (this one included).
+    pub nodes: Vec<ApiNode>,
+    /// Pods bound to this node.
+    pub pods: Vec<ApiPod>,
+    /// Pending pods anywhere in the cluster (GPU diagnosis); empty when RBAC forbids the list.
+    pub pending: Vec<ApiPod>,
+    /// Events of interest: FailedScheduling, Evicted, OOMKilling, node pressure transitions.
+    pub events: Vec<ApiEvent>,
+    /// What could not be fetched, one line each (a 403 on listing pods, a timeout).
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ApiNode {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub taints: Vec<Taint>,
+    pub capacity: BTreeMap<String, String>,
+    pub allocatable: BTreeMap<String, String>,
+    pub conditions: Vec<Condition>,
+    pub unschedulable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Taint {
+    pub key: String,
+    pub value: Option<String>,
+    pub effect: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Condition {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub message: Option<String>,
+    pub last_transition: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ApiPod {
+    pub uid: String,
+    pub namespace: String,
+    pub name: String,
+    pub node_name: Option<String>,
+    pub phase: Option<String>,
+    pub qos_class: Option<String>,
+    pub priority: Option<i32>,
+    pub priority_class: Option<String>,
+    pub host_network: bool,
+    pub dns_policy: Option<String>,
+    pub containers: Vec<ApiContainer>,
+    pub node_selector: BTreeMap<String, String>,
+    pub tolerations: Vec<Toleration>,
+    /// `spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution`, as JSON.
+    pub required_node_affinity: Option<serde_json::Value>,
+    /// `status.reason` (`Evicted`) and `status.message`.
+    pub reason: Option<String>,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ApiContainer {
+    pub name: String,
+    pub requests: BTreeMap<String, String>,
+    pub limits: BTreeMap<String, String>,
+    pub restart_count: Option<i32>,
+    /// `lastState.terminated.reason`: `OOMKilled`, `Error`, `Completed`.
+    pub last_termination_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Toleration {
+    pub key: Option<String>,
+    pub operator: Option<String>,
+    pub value: Option<String>,
+    pub effect: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ApiEvent {
+    pub namespace: Option<String>,
+    /// `Pod/shop/web-...`, `Node/node-a`.
+    pub object: String,
+    pub reason: String,
+    pub message: String,
+    #[serde(rename = "type")]
+    pub type_: Option<String>,
+    pub count: Option<i32>,
+    /// The newest of lastTimestamp, eventTime, firstTimestamp.
+    pub time: Option<String>,
+}

@@ -1,0 +1,351 @@
+//! The API server, optional and bounded: credentials discovered the way an SRE would try them,
+//! every request under a deadline, and `kubectl get -o json` List documents standing in for
+//! the server offline (a bundle's `cluster/*.json`, or `--cluster-dump DIR`).
+//!
+//! Credential order: `--kubeconfig FILE`; `KUBECONFIG`; the in-cluster service account; the
+//! node's own kubelet kubeconfig under the host root (the kubelet's `--kubeconfig` flag,
+//! `/etc/kubernetes/kubelet.conf`, `/var/lib/kubelet/kubeconfig`), its absolute certificate
+//! paths moved under the root (they name files on the node).
+
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use kube::api::{Api, ListParams};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Connecting and each request.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(3);
+/// Everything the API part of one run may take.
+pub const TOTAL_DEADLINE: Duration = Duration::from_secs(5);
+
+/// How [`Credentials::Kubeconfig`] names the node's own kubelet kubeconfig.
+pub const NODE_KUBECONFIG: &str = "the kubelet's kubeconfig";
+
+/// What the API server (or its stand-in) returned.
+#[derive(Debug, Default)]
+pub struct ClusterData {
+    pub source: String,
+    pub node_name: Option<String>,
+    pub node: Option<Node>,
+    pub nodes: Vec<Node>,
+    pub pods: Vec<Pod>,
+    pub pending: Vec<Pod>,
+    pub events: Vec<Event>,
+    /// One line per thing that could not be fetched.
+    pub notes: Vec<String>,
+}
+
+/// Where credentials come from.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    Kubeconfig { path: PathBuf, why: &'static str },
+    InCluster,
+}
+
+/// Finds credentials in the documented order. `kubelet_flag` is the kubelet's `--kubeconfig`.
+pub fn discover(
+    root: &Path,
+    explicit: Option<&Path>,
+    kubelet_flag: Option<&str>,
+) -> Option<Credentials> {
+    if let Some(p) = explicit {
+        return Some(Credentials::Kubeconfig {
+            path: p.to_path_buf(),
+            why: "--kubeconfig",
+        });
+    }
+    if let Some(k) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
+        // The first file of the list, as kubectl merges them.
+        let first = std::env::split_paths(&k).next()?;
+        return Some(Credentials::Kubeconfig {
+            path: first,
+            why: "KUBECONFIG",
+        });
+    }
+    if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+        && Path::new("/var/run/secrets/kubernetes.io/serviceaccount/token").exists()
+    {
+        return Some(Credentials::InCluster);
+    }
+    let mut candidates: Vec<String> = kubelet_flag.map(String::from).into_iter().collect();
+    candidates.push("/etc/kubernetes/kubelet.conf".into());
+    candidates.push("/var/lib/kubelet/kubeconfig".into());
+    candidates
+        .into_iter()
+        .map(|c| root.join(c.trim_start_matches('/')))
+        .find(|p| p.is_file())
+        .map(|path| Credentials::Kubeconfig {
+            path,
+            why: NODE_KUBECONFIG,
+        })
+}
+
+/// Fetches this node, its pods, Pending pods, events of interest and the other nodes, within
+/// [`TOTAL_DEADLINE`]. Never fails: what could not be had is a note.
+pub fn fetch(root: &Path, creds: &Credentials, node_name: &str) -> ClusterData {
+    let started = Instant::now();
+    let mut data = ClusterData {
+        node_name: Some(node_name.to_string()),
+        ..ClusterData::default()
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            data.notes
+                .push(format!("API: cannot start the client runtime: {e}"));
+            return data;
+        }
+    };
+    let r = rt.block_on(async {
+        tokio::time::timeout(
+            TOTAL_DEADLINE,
+            fetch_async(root, creds, node_name, &mut data),
+        )
+        .await
+    });
+    if r.is_err() {
+        data.notes.push(format!(
+            "API: no complete answer within {} s (server hung or unreachable); the local report stands alone",
+            TOTAL_DEADLINE.as_secs()
+        ));
+    }
+    data.notes.sort();
+    data.notes.dedup();
+    let _ = started;
+    data
+}
+
+async fn client(root: &Path, creds: &Credentials) -> Result<(kube::Client, String), String> {
+    let mut config = match creds {
+        Credentials::InCluster => {
+            kube::Config::incluster().map_err(|e| format!("in-cluster config: {e}"))?
+        }
+        Credentials::Kubeconfig { path, why } => {
+            let mut kc = kube::config::Kubeconfig::read_from(path)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            // The kubelet's kubeconfig names certificate files on the node: move them under
+            // the root. A user's kubeconfig (--kubeconfig, KUBECONFIG) names local files.
+            if *why == NODE_KUBECONFIG && root != Path::new("/") {
+                let under = |p: &mut Option<String>| {
+                    if let Some(s) = p.as_mut()
+                        && s.starts_with('/')
+                        && !Path::new(s).starts_with(root)
+                    {
+                        *s = root
+                            .join(s.trim_start_matches('/'))
+                            .to_string_lossy()
+                            .into_owned();
+                    }
+                };
+                for c in kc.clusters.iter_mut().filter_map(|c| c.cluster.as_mut()) {
+                    under(&mut c.certificate_authority);
+                }
+                for a in kc
+                    .auth_infos
+                    .iter_mut()
+                    .filter_map(|a| a.auth_info.as_mut())
+                {
+                    under(&mut a.client_certificate);
+                    under(&mut a.client_key);
+                    under(&mut a.token_file);
+                }
+            }
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(|e| format!("{}: {e}", path.display()))?
+        }
+    };
+    config.connect_timeout = Some(REQUEST_DEADLINE);
+    config.read_timeout = Some(REQUEST_DEADLINE);
+    config.write_timeout = Some(REQUEST_DEADLINE);
+    let server = config.cluster_url.to_string();
+    let c = kube::Client::try_from(config).map_err(|e| format!("client: {e}"))?;
+    Ok((c, server))
+}
+
+/// One request's failure as a line: 403s say what RBAC forbids; transport errors name their
+/// root cause (a timeout, a refused connection, a certificate), not only the client's wrapper.
+fn describe(what: &str, e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) if s.code == 403 => {
+            format!("API: {what}: forbidden by RBAC (403); skipped")
+        }
+        kube::Error::Api(s) => format!("API: {what}: {} {}", s.code, s.message),
+        other => format!("API: {what}: {}", root_cause(other)),
+    }
+}
+
+/// The error and its sources, innermost last: `client error (SendRequest): operation timed out`.
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let m = s.to_string();
+        if !parts.iter().any(|p| p.contains(&m)) {
+            parts.push(m);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
+/// Whether an error is the transport's (no HTTP answer), not the server's.
+fn transport(e: &kube::Error) -> bool {
+    !matches!(e, kube::Error::Api(_) | kube::Error::SerdeError(_))
+}
+
+async fn fetch_async(root: &Path, creds: &Credentials, node_name: &str, data: &mut ClusterData) {
+    let (client, server) = match client(root, creds).await {
+        Ok(c) => c,
+        Err(e) => {
+            data.notes.push(format!("API: {e}"));
+            return;
+        }
+    };
+    data.source = match creds {
+        Credentials::InCluster => format!("api {server} (in-cluster service account)"),
+        Credentials::Kubeconfig { path, why } => format!("api {server} ({why} {})", path.display()),
+    };
+    let nodes: Api<Node> = Api::all(client.clone());
+    let pods: Api<Pod> = Api::all(client.clone());
+    let events: Api<Event> = Api::all(client);
+    let on_node = ListParams::default().fields(&format!("spec.nodeName={node_name}"));
+    let pending = ListParams::default().fields("status.phase=Pending");
+    let recent = ListParams::default().limit(1000);
+    let everything = ListParams::default();
+    let (node, all_nodes, local, pend, evs) = tokio::join!(
+        nodes.get_opt(node_name),
+        nodes.list(&everything),
+        pods.list(&on_node),
+        pods.list(&pending),
+        events.list(&recent),
+    );
+    // A server that never answers (or refuses) fails every request the same way: one line.
+    let failures = [
+        node.as_ref().err(),
+        all_nodes.as_ref().err(),
+        local.as_ref().err(),
+        pend.as_ref().err(),
+        evs.as_ref().err(),
+    ];
+    if failures.iter().all(|f| f.is_some_and(transport)) {
+        let cause = failures[0].map(|e| root_cause(e)).unwrap_or_default();
+        data.notes.push(format!(
+            "API {server}: no answer to any request ({cause}); the local report stands alone"
+        ));
+        return;
+    }
+    match node {
+        Ok(Some(n)) => data.node = Some(n),
+        Ok(None) => data.notes.push(format!("API: node {node_name} not found")),
+        Err(e) => data.notes.push(describe(&format!("node {node_name}"), &e)),
+    }
+    match all_nodes {
+        Ok(l) => data.nodes = l.items,
+        Err(e) => data.notes.push(describe("listing nodes", &e)),
+    }
+    match local {
+        Ok(l) => data.pods = l.items,
+        Err(e) => data.notes.push(describe("pods on this node", &e)),
+    }
+    match pend {
+        Ok(l) => data.pending = l.items,
+        Err(e) => data.notes.push(describe("Pending pods", &e)),
+    }
+    match evs {
+        Ok(l) => data.events = l.items,
+        Err(e) => data.notes.push(describe("events", &e)),
+    }
+}
+
+/// Reads `nodes.json`, `pods.json` and `events.json` (List documents as `kubectl get -o json`
+/// writes them) through `read`; a missing file is no data, a malformed one a note.
+pub fn from_files(
+    source: String,
+    node_name: Option<&str>,
+    read: impl Fn(&str) -> Option<Vec<u8>>,
+) -> ClusterData {
+    let mut data = ClusterData {
+        source,
+        node_name: node_name.map(String::from),
+        ..ClusterData::default()
+    };
+    fn list<T: serde::de::DeserializeOwned + Clone>(
+        raw: Option<Vec<u8>>,
+        name: &str,
+        notes: &mut Vec<String>,
+    ) -> Vec<T> {
+        let Some(raw) = raw else { return Vec::new() };
+        #[derive(serde::Deserialize)]
+        struct List<T> {
+            #[serde(default = "Vec::new")]
+            items: Vec<T>,
+        }
+        match serde_json::from_slice::<List<T>>(&raw) {
+            Ok(l) => l.items,
+            Err(e) => {
+                notes.push(format!("{name}: not a List document: {e}"));
+                Vec::new()
+            }
+        }
+    }
+    data.nodes = list(read("nodes.json"), "nodes.json", &mut data.notes);
+    let pods: Vec<Pod> = list(read("pods.json"), "pods.json", &mut data.notes);
+    data.events = list(read("events.json"), "events.json", &mut data.notes);
+    if let Some(n) = node_name {
+        data.node = data
+            .nodes
+            .iter()
+            .find(|x| x.metadata.name.as_deref() == Some(n))
+            .cloned();
+    }
+    for p in pods {
+        let spec_node = p.spec.as_ref().and_then(|s| s.node_name.as_deref());
+        let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
+        if phase == Some("Pending") {
+            data.pending.push(p.clone());
+        }
+        if spec_node.is_some() && spec_node == node_name {
+            data.pods.push(p);
+        }
+    }
+    data
+}
+
+/// Writes the fetched objects as the List documents [`from_files`] reads.
+pub fn to_files(data: &ClusterData) -> Vec<(&'static str, Vec<u8>)> {
+    let list = |kind: &str, items: serde_json::Value| {
+        serde_json::to_vec_pretty(
+            &serde_json::json!({"apiVersion": "v1", "kind": kind, "items": items}),
+        )
+        .unwrap_or_default()
+    };
+    let mut pods: Vec<Pod> = data.pods.clone();
+    for p in &data.pending {
+        if !pods.iter().any(|x| x.metadata.uid == p.metadata.uid) {
+            pods.push(p.clone());
+        }
+    }
+    vec![
+        (
+            "nodes.json",
+            list(
+                "NodeList",
+                serde_json::to_value(&data.nodes).unwrap_or_default(),
+            ),
+        ),
+        (
+            "pods.json",
+            list("PodList", serde_json::to_value(&pods).unwrap_or_default()),
+        ),
+        (
+            "events.json",
+            list(
+                "EventList",
+                serde_json::to_value(&data.events).unwrap_or_default(),
+            ),
+        ),
+    ]
+}
