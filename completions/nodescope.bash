@@ -104,7 +104,7 @@ _nodescope() {
 
     case "${cmd}" in
         nodescope)
-            opts="-h -V --root --bundle --color --help --version check top snapshot rules explain disk dns capture serve completions help"
+            opts="-h -V --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help --version check top snapshot rules explain disk dns capture serve completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -115,6 +115,14 @@ _nodescope() {
                     return 0
                     ;;
                 --bundle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster-dump)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -130,7 +138,7 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__capture)
-            opts="-o -h --output --root --bundle --color --help"
+            opts="-o -h --output --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -152,6 +160,14 @@ _nodescope() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster-dump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -164,7 +180,7 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__check)
-            opts="-h --format --fail-on --rule --root --bundle --color --help"
+            opts="-h --format --fail-on --rule --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -190,6 +206,14 @@ _nodescope() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster-dump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -202,7 +226,7 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__completions)
-            opts="-h --root --bundle --color --help bash elvish fish powershell zsh"
+            opts="-h --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -213,6 +237,14 @@ _nodescope() {
                     return 0
                     ;;
                 --bundle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster-dump)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -228,7 +260,7 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__disk)
-            opts="-h --format --budget --fail-on --root --bundle --color --help"
+            opts="-h --format --budget --fail-on --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -254,6 +286,14 @@ _nodescope() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster-dump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -266,7 +306,7 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__dns)
-            opts="-h --name --format --fail-on --root --bundle --color --help probe help"
+            opts="-h --name --format --fail-on --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help probe help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -289,6 +329,14 @@ _nodescope() {
                     return 0
                     ;;
                 --bundle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster-dump)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -346,7 +394,7 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__dns__subcmd__probe)
-            opts="-h --pod --pid --timeout --format --fail-on --root --bundle --color --help"
+            opts="-h --pod --pid --timeout --format --fail-on --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -380,6 +428,14 @@ _nodescope() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster-dump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -392,7 +448,7 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__explain)
-            opts="-h --root --bundle --color --help"
+            opts="-h --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -403,6 +459,14 @@ _nodescope() {
                     return 0
                     ;;
                 --bundle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster-dump)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -600,7 +664,7 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__rules)
-            opts="-h --root --bundle --color --help"
+            opts="-h --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -611,6 +675,14 @@ _nodescope() {
                     return 0
                     ;;
                 --bundle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster-dump)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -626,7 +698,7 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__serve)
-            opts="-h --listen --interval --root --bundle --color --help"
+            opts="-h --listen --interval --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -648,6 +720,14 @@ _nodescope() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster-dump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -660,7 +740,7 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__snapshot)
-            opts="-h --format --root --bundle --color --help"
+            opts="-h --format --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -678,6 +758,14 @@ _nodescope() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster-dump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -690,7 +778,7 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__top)
-            opts="-h --interval --root --bundle --color --help"
+            opts="-h --interval --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -705,6 +793,14 @@ _nodescope() {
                     return 0
                     ;;
                 --bundle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster-dump)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_nodescope_global_optspecs
-    string join \n root= bundle= color= h/help V/version
+    string join \n root= bundle= kubeconfig= no-cluster cluster-dump= color= h/help V/version
 end
 
 function __fish_nodescope_needs_command
@@ -26,9 +26,12 @@ end
 
 complete -c nodescope -n "__fish_nodescope_needs_command" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
 complete -c nodescope -n "__fish_nodescope_needs_command" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
+complete -c nodescope -n "__fish_nodescope_needs_command" -l kubeconfig -d 'Ask the API server with this kubeconfig (default: KUBECONFIG, the in-cluster service account, then the node\'s kubelet kubeconfig under the host root)' -r -F
+complete -c nodescope -n "__fish_nodescope_needs_command" -l cluster-dump -d 'Read the cluster from `kubectl get nodes,pods,events -o json` List documents in DIR (nodes.json, pods.json, events.json) instead of the API server' -r -F
 complete -c nodescope -n "__fish_nodescope_needs_command" -l color -d 'When to colour the text report' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c nodescope -n "__fish_nodescope_needs_command" -l no-cluster -d 'Do not ask the API server; every local rule still runs'
 complete -c nodescope -n "__fish_nodescope_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nodescope -n "__fish_nodescope_needs_command" -s V -l version -d 'Print version'
 complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "check" -d 'Diagnose the node and report findings, worst first (the default command when piped)'
@@ -53,35 +56,50 @@ critical\t''"
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l rule -d 'Report only these rules (repeatable), e.g. one node-problem-detector condition per rule' -r
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l kubeconfig -d 'Ask the API server with this kubeconfig (default: KUBECONFIG, the in-cluster service account, then the node\'s kubelet kubeconfig under the host root)' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l cluster-dump -d 'Read the cluster from `kubectl get nodes,pods,events -o json` List documents in DIR (nodes.json, pods.json, events.json) instead of the API server' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l color -d 'When to colour the text report' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l no-cluster -d 'Do not ask the API server; every local rule still runs'
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nodescope -n "__fish_nodescope_using_subcommand top" -l interval -d 'Seconds between samples' -r
 complete -c nodescope -n "__fish_nodescope_using_subcommand top" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand top" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand top" -l kubeconfig -d 'Ask the API server with this kubeconfig (default: KUBECONFIG, the in-cluster service account, then the node\'s kubelet kubeconfig under the host root)' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand top" -l cluster-dump -d 'Read the cluster from `kubectl get nodes,pods,events -o json` List documents in DIR (nodes.json, pods.json, events.json) instead of the API server' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand top" -l color -d 'When to colour the text report' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand top" -l no-cluster -d 'Do not ask the API server; every local rule still runs'
 complete -c nodescope -n "__fish_nodescope_using_subcommand top" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nodescope -n "__fish_nodescope_using_subcommand snapshot" -l format -d 'Output format (JSON, schema nodescope-snapshot/1)' -r -f -a "json\t''"
 complete -c nodescope -n "__fish_nodescope_using_subcommand snapshot" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand snapshot" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand snapshot" -l kubeconfig -d 'Ask the API server with this kubeconfig (default: KUBECONFIG, the in-cluster service account, then the node\'s kubelet kubeconfig under the host root)' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand snapshot" -l cluster-dump -d 'Read the cluster from `kubectl get nodes,pods,events -o json` List documents in DIR (nodes.json, pods.json, events.json) instead of the API server' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand snapshot" -l color -d 'When to colour the text report' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand snapshot" -l no-cluster -d 'Do not ask the API server; every local rule still runs'
 complete -c nodescope -n "__fish_nodescope_using_subcommand snapshot" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nodescope -n "__fish_nodescope_using_subcommand rules" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand rules" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand rules" -l kubeconfig -d 'Ask the API server with this kubeconfig (default: KUBECONFIG, the in-cluster service account, then the node\'s kubelet kubeconfig under the host root)' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand rules" -l cluster-dump -d 'Read the cluster from `kubectl get nodes,pods,events -o json` List documents in DIR (nodes.json, pods.json, events.json) instead of the API server' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand rules" -l color -d 'When to colour the text report' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand rules" -l no-cluster -d 'Do not ask the API server; every local rule still runs'
 complete -c nodescope -n "__fish_nodescope_using_subcommand rules" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nodescope -n "__fish_nodescope_using_subcommand explain" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand explain" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand explain" -l kubeconfig -d 'Ask the API server with this kubeconfig (default: KUBECONFIG, the in-cluster service account, then the node\'s kubelet kubeconfig under the host root)' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand explain" -l cluster-dump -d 'Read the cluster from `kubectl get nodes,pods,events -o json` List documents in DIR (nodes.json, pods.json, events.json) instead of the API server' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand explain" -l color -d 'When to colour the text report' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand explain" -l no-cluster -d 'Do not ask the API server; every local rule still runs'
 complete -c nodescope -n "__fish_nodescope_using_subcommand explain" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nodescope -n "__fish_nodescope_using_subcommand disk" -l format -d 'Output format' -r -f -a "text\t''
 json\t'Schema nodescope-disk/1'"
@@ -91,9 +109,12 @@ warning\t''
 critical\t''"
 complete -c nodescope -n "__fish_nodescope_using_subcommand disk" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand disk" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand disk" -l kubeconfig -d 'Ask the API server with this kubeconfig (default: KUBECONFIG, the in-cluster service account, then the node\'s kubelet kubeconfig under the host root)' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand disk" -l cluster-dump -d 'Read the cluster from `kubectl get nodes,pods,events -o json` List documents in DIR (nodes.json, pods.json, events.json) instead of the API server' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand disk" -l color -d 'When to colour the text report' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand disk" -l no-cluster -d 'Do not ask the API server; every local rule still runs'
 complete -c nodescope -n "__fish_nodescope_using_subcommand disk" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and not __fish_seen_subcommand_from probe help" -l name -d 'The external name to count queries for' -r
 complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and not __fish_seen_subcommand_from probe help" -l format -r -f -a "text\t''
@@ -103,9 +124,12 @@ warning\t''
 critical\t''"
 complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and not __fish_seen_subcommand_from probe help" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and not __fish_seen_subcommand_from probe help" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and not __fish_seen_subcommand_from probe help" -l kubeconfig -d 'Ask the API server with this kubeconfig (default: KUBECONFIG, the in-cluster service account, then the node\'s kubelet kubeconfig under the host root)' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and not __fish_seen_subcommand_from probe help" -l cluster-dump -d 'Read the cluster from `kubectl get nodes,pods,events -o json` List documents in DIR (nodes.json, pods.json, events.json) instead of the API server' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and not __fish_seen_subcommand_from probe help" -l color -d 'When to colour the text report' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and not __fish_seen_subcommand_from probe help" -l no-cluster -d 'Do not ask the API server; every local rule still runs'
 complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and not __fish_seen_subcommand_from probe help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and not __fish_seen_subcommand_from probe help" -f -a "probe" -d 'Send the queries a pod\'s resolver sends for NAME, from its network namespace'
 complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and not __fish_seen_subcommand_from probe help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -119,32 +143,44 @@ warning\t''
 critical\t''"
 complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and __fish_seen_subcommand_from probe" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and __fish_seen_subcommand_from probe" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and __fish_seen_subcommand_from probe" -l kubeconfig -d 'Ask the API server with this kubeconfig (default: KUBECONFIG, the in-cluster service account, then the node\'s kubelet kubeconfig under the host root)' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and __fish_seen_subcommand_from probe" -l cluster-dump -d 'Read the cluster from `kubectl get nodes,pods,events -o json` List documents in DIR (nodes.json, pods.json, events.json) instead of the API server' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and __fish_seen_subcommand_from probe" -l color -d 'When to colour the text report' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and __fish_seen_subcommand_from probe" -l no-cluster -d 'Do not ask the API server; every local rule still runs'
 complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and __fish_seen_subcommand_from probe" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and __fish_seen_subcommand_from help" -f -a "probe" -d 'Send the queries a pod\'s resolver sends for NAME, from its network namespace'
 complete -c nodescope -n "__fish_nodescope_using_subcommand dns; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -s o -l output -d 'Where to write the bundle (default: nodescope-<hostname>-<time>.tar.gz here)' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -l kubeconfig -d 'Ask the API server with this kubeconfig (default: KUBECONFIG, the in-cluster service account, then the node\'s kubelet kubeconfig under the host root)' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -l cluster-dump -d 'Read the cluster from `kubectl get nodes,pods,events -o json` List documents in DIR (nodes.json, pods.json, events.json) instead of the API server' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -l color -d 'When to colour the text report' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -l no-cluster -d 'Do not ask the API server; every local rule still runs'
 complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -l listen -d 'Address to listen on, e.g. 0.0.0.0:9808 or 127.0.0.1:0 (any free port)' -r
 complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -l interval -d 'Seconds between samples' -r
 complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -l kubeconfig -d 'Ask the API server with this kubeconfig (default: KUBECONFIG, the in-cluster service account, then the node\'s kubelet kubeconfig under the host root)' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -l cluster-dump -d 'Read the cluster from `kubectl get nodes,pods,events -o json` List documents in DIR (nodes.json, pods.json, events.json) instead of the API server' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -l color -d 'When to colour the text report' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -l no-cluster -d 'Do not ask the API server; every local rule still runs'
 complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nodescope -n "__fish_nodescope_using_subcommand completions" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand completions" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand completions" -l kubeconfig -d 'Ask the API server with this kubeconfig (default: KUBECONFIG, the in-cluster service account, then the node\'s kubelet kubeconfig under the host root)' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand completions" -l cluster-dump -d 'Read the cluster from `kubectl get nodes,pods,events -o json` List documents in DIR (nodes.json, pods.json, events.json) instead of the API server' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand completions" -l color -d 'When to colour the text report' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand completions" -l no-cluster -d 'Do not ask the API server; every local rule still runs'
 complete -c nodescope -n "__fish_nodescope_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns capture serve completions help" -f -a "check" -d 'Diagnose the node and report findings, worst first (the default command when piped)'
 complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns capture serve completions help" -f -a "top" -d 'The live view: verdicts, gauges against the kubelet\'s thresholds, pods, findings, timeline, DNS, disk, GPU (the default command on a terminal)'

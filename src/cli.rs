@@ -52,6 +52,20 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     pub bundle: Option<PathBuf>,
 
+    /// Ask the API server with this kubeconfig (default: KUBECONFIG, the in-cluster service
+    /// account, then the node's kubelet kubeconfig under the host root).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Do not ask the API server; every local rule still runs.
+    #[arg(long, global = true, conflicts_with_all = ["kubeconfig", "cluster_dump"])]
+    pub no_cluster: bool,
+
+    /// Read the cluster from `kubectl get nodes,pods,events -o json` List documents in DIR
+    /// (nodes.json, pods.json, events.json) instead of the API server.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cluster_dump: Option<PathBuf>,
+
     /// When to colour the text report.
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
     pub color: Color,

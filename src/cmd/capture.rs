@@ -8,13 +8,24 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-pub(super) fn run(root: &Path, args: &CaptureArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(
+    root: &Path,
+    args: &CaptureArgs,
+    cluster: super::cluster::Job,
+) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let live = LiveHost::new(root)?;
     let rec = RecordingHost::new(live, root);
     eprintln!("nodescope: capturing {} ...", rec.describe());
-    let snap = crate::collect::snapshot(&rec);
+    let mut snap = crate::collect::snapshot(&rec);
+    let api = super::cluster::finish_keeping(cluster, &mut snap);
     let findings = crate::analyze::analyze(&snap);
+    // What the API server said goes into the bundle as the List documents `--bundle` reads.
+    if let Some(data) = &api {
+        for (name, bytes) in crate::source::cluster::to_files(data) {
+            rec.add_file(&format!("/cluster/{name}"), bytes);
+        }
+    }
     let out = args.output.clone().unwrap_or_else(|| {
         PathBuf::from(format!(
             "nodescope-{}-{}.tar.gz",

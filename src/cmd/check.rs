@@ -12,13 +12,15 @@ pub(super) fn run(
     host: &dyn Host,
     args: &CheckArgs,
     color: bool,
+    cluster: super::cluster::Job,
 ) -> anyhow::Result<ExitCode> {
     for id in &args.rules {
         if analyze::rule(id).is_none() {
             anyhow::bail!("no rule {id:?}; `nodescope rules` lists them all");
         }
     }
-    let snap = crate::collect::snapshot(host);
+    let mut snap = crate::collect::snapshot(host);
+    super::cluster::finish(cluster, &mut snap);
     let mut findings = analyze::analyze(&snap);
     if !args.rules.is_empty() {
         findings.retain(|f| args.rules.contains(&f.id));

@@ -2,6 +2,7 @@
 
 mod capture;
 mod check;
+mod cluster;
 mod disk;
 mod dns;
 mod rules;
@@ -42,7 +43,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("capture records a live host; --bundle is already a capture");
             }
             let root = live_root(&cli);
-            capture::run(&root, args)?
+            let job = cluster::start(&cli, Some(&root));
+            capture::run(&root, args, job)?
         }
         Some(Command::Serve(ref args)) => {
             open_host(&cli)?; // fail now, with exit 3, rather than in the sampler
@@ -66,7 +68,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Snapshot(_)) => {
             let host = open_host(&cli)?;
-            let snap = crate::collect::snapshot(host.as_ref());
+            let job = cluster::start(&cli, live_root_if_live(&cli).as_deref());
+            let mut snap = crate::collect::snapshot(host.as_ref());
+            cluster::finish(job, &mut snap);
             crate::render::json::write_snapshot(&mut out, &snap)?;
             ExitCode::SUCCESS
         }
@@ -90,7 +94,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Check(ref args)) => {
             let host = open_host(&cli)?;
-            check::run(&mut out, host.as_ref(), args, color)?
+            let job = cluster::start(&cli, live_root_if_live(&cli).as_deref());
+            check::run(&mut out, host.as_ref(), args, color, job)?
         }
         Some(Command::Top(ref args)) => top(&cli, args.interval, color)?,
         None if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() => {
@@ -103,11 +108,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 fail_on: crate::analyze::Severity::Warning,
                 rules: Vec::new(),
             };
-            check::run(&mut out, host.as_ref(), &args, color)?
+            let job = cluster::start(&cli, live_root_if_live(&cli).as_deref());
+            check::run(&mut out, host.as_ref(), &args, color, job)?
         }
     };
     out.flush()?;
     Ok(code)
+}
+
+/// The live root when the run reads a live host (not a bundle).
+fn live_root_if_live(cli: &Cli) -> Option<PathBuf> {
+    cli.bundle.is_none().then(|| live_root(cli))
 }
 
 /// Opens the TUI on the live host or the bundle.

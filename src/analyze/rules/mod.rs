@@ -25,6 +25,7 @@ mod memory_limit_near_peak;
 mod memory_oom_race;
 mod memory_pressure;
 mod net_conntrack_table_full;
+mod node_condition;
 mod node_kubelet_not_running;
 mod pid_pressure;
 mod pid_unbounded_pods;
@@ -58,6 +59,7 @@ pub static RULES: &[&dyn Rule] = &[
     &memory_oom_race::MemoryOomRace,
     &memory_pressure::MemoryPressure,
     &net_conntrack_table_full::NetConntrackTableFull,
+    &node_condition::NodeCondition,
     &node_kubelet_not_running::NodeKubeletNotRunning,
     &pid_pressure::PidPressure,
     &pid_unbounded_pods::PidUnboundedPods,

@@ -1,0 +1,495 @@
+//! The API server as optional enrichment, against a loopback stand-in (tests/support/
+//! fake_apiserver.py) that serves recorded-shape responses over HTTPS and logs what it was
+//! asked: paths and field selectors, the bearer token or client certificate it saw. Also: a
+//! server that never answers, a refused connection, a 403, malformed JSON, the offline forms
+//! (`--cluster-dump`, a bundle's cluster/*.json) and `--no-cluster`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const DUMP: &str = "cluster-node-a";
+
+fn sh(dir: &Path, cmd: &str) {
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(dir)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "{cmd}");
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a node client certificate, made with openssl.
+fn certs(dir: &Path) {
+    let ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    sh(
+        dir,
+        &format!("openssl req -x509 {ec} -keyout ca.key -out ca.crt -days 2 -subj /CN=test-ca"),
+    );
+    sh(
+        dir,
+        "printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > server.ext",
+    );
+    sh(
+        dir,
+        &format!("openssl req {ec} -keyout server.key -out server.csr -subj /CN=127.0.0.1"),
+    );
+    sh(
+        dir,
+        "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile server.ext",
+    );
+    sh(
+        dir,
+        "printf 'basicConstraints=CA:FALSE\\nextendedKeyUsage=clientAuth\\n' > client.ext",
+    );
+    sh(
+        dir,
+        &format!(
+            "openssl req {ec} -keyout client.key -out client.csr -subj '/O=system:nodes/CN=system:node:node-a'"
+        ),
+    );
+    sh(
+        dir,
+        "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out client.crt -days 2 -extfile client.ext",
+    );
+}
+
+struct Api {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Api {
+    fn start(dir: &Path, mode: &str, extra: &[&str]) -> Api {
+        let port_file = dir.join(format!("port-{mode}"));
+        let log = dir.join(format!("log-{mode}"));
+        let child = Command::new("python3")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fake_apiserver.py"))
+            .arg(fixture(DUMP))
+            .args([mode, port_file.to_str().unwrap(), log.to_str().unwrap()])
+            .args(extra)
+            .current_dir(dir)
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while !port_file.exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "fake API server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let port = std::fs::read_to_string(&port_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        Api { child, port, log }
+    }
+    fn requests(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+}
+
+/// A node root with nothing but what the API part reads: its hostname and the kubelet's
+/// kubeconfig with absolute certificate paths, which name files on the node.
+fn node_root(dir: &Path) -> PathBuf {
+    let root = dir.join("root");
+    for d in [
+        "proc/sys/kernel",
+        "etc/kubernetes/pki",
+        "var/lib/kubelet/pki",
+    ] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::write(root.join("proc/sys/kernel/hostname"), "node-a\n").unwrap();
+    std::fs::copy(dir.join("ca.crt"), root.join("etc/kubernetes/pki/ca.crt")).unwrap();
+    std::fs::copy(
+        dir.join("client.crt"),
+        root.join("var/lib/kubelet/pki/kubelet-client.crt"),
+    )
+    .unwrap();
+    std::fs::copy(
+        dir.join("client.key"),
+        root.join("var/lib/kubelet/pki/kubelet-client.key"),
+    )
+    .unwrap();
+    root
+}
+
+fn kubeconfig(server: &str, ca: &str, user: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    certificate-authority: {ca}\n\
+         contexts:\n- name: x\n  context:\n    cluster: c\n    user: u\ncurrent-context: x\nusers:\n- name: u\n  user:\n{user}"
+    )
+}
+
+fn nodescope(args: &[&str]) -> (Output, Duration) {
+    let started = Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_nodescope"))
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("NODESCOPE_ROOT")
+        .output()
+        .unwrap();
+    (o, started.elapsed())
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+fn cluster_errors(r: &Value) -> Vec<String> {
+    r["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["collector"] == "cluster")
+        .map(|e| e["message"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn can_run() -> bool {
+    let ok = Command::new("openssl").arg("version").output().is_ok()
+        && Command::new("python3").arg("--version").output().is_ok();
+    if !ok {
+        eprintln!("skipped: needs openssl and python3");
+    }
+    ok
+}
+
+#[test]
+fn client_certificate_tls_with_the_kubelets_kubeconfig_under_the_host_root() {
+    if !can_run() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    certs(d.path());
+    let api = Api::start(
+        d.path(),
+        "ok",
+        &["--tls", "server.crt", "server.key", "ca.crt"],
+    );
+    let root = node_root(d.path());
+    std::fs::write(
+        root.join("etc/kubernetes/kubelet.conf"),
+        kubeconfig(
+            &format!("https://127.0.0.1:{}", api.port),
+            "/etc/kubernetes/pki/ca.crt",
+            "    client-certificate: /var/lib/kubelet/pki/kubelet-client.crt\n    client-key: /var/lib/kubelet/pki/kubelet-client.key\n",
+        ),
+    )
+    .unwrap();
+    let (o, took) = nodescope(&["--root", root.to_str().unwrap(), "snapshot"]);
+    let s = json(&o);
+    eprintln!("snapshot with the API: {took:?}");
+    assert_eq!(cluster_errors(&s), Vec::<String>::new());
+    let c = &s["cluster"];
+    assert!(
+        c["source"]
+            .as_str()
+            .unwrap()
+            .contains("the kubelet's kubeconfig"),
+        "{c}"
+    );
+    assert_eq!(c["node"]["name"], "node-a");
+    assert_eq!(c["nodes"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        c["pods"].as_array().unwrap().len(),
+        4,
+        "only pods bound to node-a"
+    );
+    assert_eq!(c["pending"][0]["name"], "train-0");
+    assert_eq!(c["events"][0]["reason"], "FailedScheduling");
+    // capture keeps what the API said as cluster/*.json, and the bundle answers offline.
+    let bundle = d.path().join("b.tar.gz");
+    let (o, _) = nodescope(&[
+        "--root",
+        root.to_str().unwrap(),
+        "capture",
+        "-o",
+        bundle.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (o, _) = nodescope(&["--bundle", bundle.to_str().unwrap(), "snapshot"]);
+    let b = json(&o);
+    assert_eq!(b["cluster"]["source"], "bundle cluster/*.json");
+    assert_eq!(b["cluster"]["node"]["name"], "node-a");
+    assert_eq!(b["cluster"]["pending"][0]["name"], "train-0");
+    let reqs = api.requests();
+    for want in [
+        "GET /api/v1/nodes/node-a auth=CN=system:node:node-a",
+        "GET /api/v1/nodes? auth=CN=system:node:node-a",
+        "GET /api/v1/pods?&fieldSelector=spec.nodeName%3Dnode-a",
+        "GET /api/v1/pods?&fieldSelector=status.phase%3DPending",
+        "GET /api/v1/events?&limit=1000",
+    ] {
+        assert!(
+            reqs.iter().any(|r| r.starts_with(want)
+                || r.replace("?&", "?").starts_with(&want.replace("?&", "?"))),
+            "{want:?} not among {reqs:#?}"
+        );
+    }
+}
+
+#[test]
+fn a_bearer_token_from_kubeconfig_a_403_and_the_local_report_still_complete() {
+    if !can_run() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    certs(d.path());
+    let api = Api::start(
+        d.path(),
+        "forbid-pending",
+        &["--tls", "server.crt", "server.key", "--token", "tok-3c9d1e"],
+    );
+    let root = node_root(d.path());
+    let kc = d.path().join("token.kubeconfig");
+    std::fs::write(
+        &kc,
+        kubeconfig(
+            &format!("https://127.0.0.1:{}", api.port),
+            d.path().join("ca.crt").to_str().unwrap(),
+            "    token: tok-3c9d1e\n",
+        ),
+    )
+    .unwrap();
+    let (o, _) = nodescope(&[
+        "--root",
+        root.to_str().unwrap(),
+        "--kubeconfig",
+        kc.to_str().unwrap(),
+        "check",
+        "--format",
+        "json",
+    ]);
+    let r = json(&o);
+    assert_ne!(o.status.code(), Some(3));
+    let errs = cluster_errors(&r);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].contains("Pending pods: forbidden by RBAC (403)"),
+        "{errs:?}"
+    );
+    assert!(
+        api.requests()
+            .iter()
+            .all(|l| l.ends_with("auth=tok-3c9d1e")),
+        "{:?}",
+        api.requests()
+    );
+    // The token never reaches the output.
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("tok-3c9d1e"));
+}
+
+#[test]
+fn a_hung_server_costs_its_deadline_and_the_report_prints() {
+    if !can_run() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    certs(d.path());
+    let api = Api::start(d.path(), "hang", &["--tls", "server.crt", "server.key"]);
+    let root = node_root(d.path());
+    let kc = d.path().join("kc");
+    std::fs::write(
+        &kc,
+        kubeconfig(
+            &format!("https://127.0.0.1:{}", api.port),
+            d.path().join("ca.crt").to_str().unwrap(),
+            "    token: t\n",
+        ),
+    )
+    .unwrap();
+    let (o, took) = nodescope(&[
+        "--root",
+        root.to_str().unwrap(),
+        "--kubeconfig",
+        kc.to_str().unwrap(),
+        "check",
+        "--format",
+        "json",
+    ]);
+    let r = json(&o);
+    eprintln!("check against a hung API server: {took:?}");
+    assert!(
+        took < Duration::from_secs(9),
+        "bounded by the 5 s API deadline, took {took:?}"
+    );
+    let errs = cluster_errors(&r);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].contains("no answer") && errs[0].contains("timed out"),
+        "{errs:?}"
+    );
+    assert!(r["findings"].as_array().is_some());
+}
+
+#[test]
+fn a_refused_connection_and_malformed_json_are_one_line_each() {
+    if !can_run() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    certs(d.path());
+    let root = node_root(d.path());
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let kc = d.path().join("kc");
+    std::fs::write(
+        &kc,
+        kubeconfig(
+            &format!("https://127.0.0.1:{closed}"),
+            d.path().join("ca.crt").to_str().unwrap(),
+            "    token: t\n",
+        ),
+    )
+    .unwrap();
+    let (o, took) = nodescope(&[
+        "--root",
+        root.to_str().unwrap(),
+        "--kubeconfig",
+        kc.to_str().unwrap(),
+        "check",
+        "--format",
+        "json",
+    ]);
+    let errs = cluster_errors(&json(&o));
+    assert_eq!(errs.len(), 1, "one line for a refused connection: {errs:?}");
+    assert!(
+        errs[0].contains("no answer") && errs[0].to_lowercase().contains("refused"),
+        "{errs:?}"
+    );
+    assert!(took < Duration::from_secs(5), "{took:?}");
+
+    let api = Api::start(
+        d.path(),
+        "malformed",
+        &["--tls", "server.crt", "server.key"],
+    );
+    std::fs::write(
+        &kc,
+        kubeconfig(
+            &format!("https://127.0.0.1:{}", api.port),
+            d.path().join("ca.crt").to_str().unwrap(),
+            "    token: t\n",
+        ),
+    )
+    .unwrap();
+    let (o, _) = nodescope(&[
+        "--root",
+        root.to_str().unwrap(),
+        "--kubeconfig",
+        kc.to_str().unwrap(),
+        "check",
+        "--format",
+        "json",
+    ]);
+    assert_ne!(o.status.code(), Some(3));
+    let errs = cluster_errors(&json(&o));
+    assert!(!errs.is_empty(), "malformed answers are reported");
+}
+
+#[test]
+fn a_dump_stands_in_offline_joins_pods_by_uid_and_no_cluster_turns_it_off() {
+    let bundle = fixture(V2);
+    let (o, _) = nodescope(&[
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--cluster-dump",
+        fixture(DUMP).to_str().unwrap(),
+        "snapshot",
+    ]);
+    let s = json(&o);
+    let web = s["pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "web-6d9f8c7b5-h2j4k")
+        .unwrap();
+    assert_eq!(web["api"]["containers"][0]["requests"]["memory"], "128Mi");
+    assert_eq!(
+        web["api"]["containers"][0]["last_termination_reason"],
+        "OOMKilled"
+    );
+    assert_eq!(web["api"]["containers"][0]["restart_count"], 1);
+    assert_eq!(
+        s["cluster"]["source"],
+        format!("dump {}", fixture(DUMP).display())
+    );
+
+    // A node the API reports under DiskPressure.
+    let d = tempfile::tempdir().unwrap();
+    let mut nodes: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture(DUMP).join("nodes.json")).unwrap())
+            .unwrap();
+    for c in nodes["items"][0]["status"]["conditions"]
+        .as_array_mut()
+        .unwrap()
+    {
+        if c["type"] == "DiskPressure" {
+            c["status"] = "True".into();
+            c["reason"] = "KubeletHasDiskPressure".into();
+        }
+    }
+    std::fs::write(d.path().join("nodes.json"), nodes.to_string()).unwrap();
+    let (_, r) = check_json(&bundle, &["--cluster-dump", d.path().to_str().unwrap()]);
+    let f = finding(&r, "node.condition");
+    assert_eq!(f["severity"], "critical");
+    assert!(
+        f["title"]
+            .as_str()
+            .unwrap()
+            .contains("DiskPressure=True (KubeletHasDiskPressure)")
+    );
+
+    // The same files inside a bundle (cluster/*.json) stand in without any flag.
+    let c = Copy::of(V2);
+    std::fs::create_dir_all(c.path("/cluster")).unwrap();
+    std::fs::write(c.path("/cluster/nodes.json"), nodes.to_string()).unwrap();
+    let (_, r) = check_json(&c.root, &[]);
+    assert_eq!(finding(&r, "node.condition")["severity"], "critical");
+    let (_, r) = check_json(&c.root, &["--no-cluster"]);
+    assert!(!ids(&r).contains(&"node.condition".to_string()));
+
+    let (o, _) = nodescope(&[
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--no-cluster",
+        "snapshot",
+    ]);
+    let s = json(&o);
+    assert!(s.get("cluster").is_none());
+    assert_eq!(cluster_errors(&s), Vec::<String>::new());
+}
