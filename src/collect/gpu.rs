@@ -5,7 +5,7 @@
 
 use super::Errors;
 use crate::model::KmsgRecord;
-use crate::model::gpu::{Gpu, PciGpu, Xid};
+use crate::model::gpu::{DeviceAllocation, DeviceCheckpoint, DriverGpu, Gpu, PciGpu, Xid};
 use crate::source::{EntryKind, Host, join};
 
 const PCI: &str = "/sys/bus/pci/devices";
@@ -15,7 +15,7 @@ pub(super) fn collect(
     host: &dyn Host,
     kubelet_root: &str,
     kernel_log: &[KmsgRecord],
-    _errs: &mut Errors,
+    errs: &mut Errors,
 ) -> Gpu {
     let mut g = Gpu::default();
     let read = |p: &str| host.read_string(p).ok().map(|s| s.trim().to_string());
@@ -64,7 +64,112 @@ pub(super) fn collect(
             .map(|e| e.name)
             .collect();
     }
+    if let Ok(gpus) = host.read_dir("/proc/driver/nvidia/gpus") {
+        for d in gpus {
+            if let Ok(text) =
+                host.read_string(&format!("/proc/driver/nvidia/gpus/{}/information", d.name))
+            {
+                g.driver_gpus.push(parse_information(&text));
+            }
+        }
+    }
+    let cp = join(&dp, "kubelet_internal_checkpoint");
+    match host.read(&cp) {
+        Ok(raw) => match parse_checkpoint(&raw) {
+            Ok(c) => g.checkpoint = Some(c),
+            Err(e) => errs.invalid("gpu", &cp, None, e),
+        },
+        Err(e) => errs.unless_missing("gpu", &e),
+    }
+    if let Ok(v) = host.read_dir("/run/nvidia/validations") {
+        g.validations = v
+            .into_iter()
+            .map(|e| e.name)
+            .filter(|n| n.ends_with("-ready"))
+            .collect();
+    }
+    // NVML only where there is something for it to see.
+    if !g.devices.is_empty() || g.driver_version.is_some() {
+        g.nvml = host.nvml();
+    }
     g
+}
+
+/// `/proc/driver/nvidia/gpus/<bus>/information`: `Key: value` lines (`Model`, `GPU UUID`,
+/// `Bus Location`, `Device Minor`, and since R470 `GPU Excluded`). Older drivers lack some keys.
+pub fn parse_information(text: &str) -> DriverGpu {
+    let mut g = DriverGpu::default();
+    for line in text.lines() {
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        let v = v.trim();
+        match k.trim() {
+            "Model" => g.model = Some(v.to_string()),
+            "GPU UUID" => g.uuid = Some(v.to_string()),
+            "Bus Location" => g.bus_location = Some(v.to_string()),
+            "Device Minor" => g.minor = v.parse().ok(),
+            "GPU Excluded" => g.excluded = v.eq_ignore_ascii_case("yes"),
+            _ => {}
+        }
+    }
+    g
+}
+
+/// The kubelet's device-manager checkpoint (`devicemanager/checkpoint/checkpoint.go`):
+/// `{"Data": {"PodDeviceEntries": [...], "RegisteredDevices": {...}}, "Checksum": N}`.
+/// `DeviceIDs` is a map from NUMA node to ids in current kubelets and a flat list in the old
+/// (pre-1.20) format; both read the same. The checksum is not verified (k8s-semantics §4.2).
+pub fn parse_checkpoint(raw: &[u8]) -> Result<DeviceCheckpoint, String> {
+    let v: serde_json::Value = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
+    let data = v.get("Data").ok_or("no Data object")?;
+    let mut c = DeviceCheckpoint::default();
+    if let Some(reg) = data.get("RegisteredDevices").and_then(|r| r.as_object()) {
+        for (res, ids) in reg {
+            let ids: Vec<String> = ids
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            c.registered.insert(res.clone(), ids);
+        }
+    }
+    for e in data
+        .get("PodDeviceEntries")
+        .and_then(|p| p.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let s = |k: &str| {
+            e.get(k)
+                .and_then(|x| x.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let mut ids: Vec<String> = match e.get("DeviceIDs") {
+            Some(serde_json::Value::Array(a)) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect(),
+            Some(serde_json::Value::Object(m)) => m
+                .values()
+                .flat_map(|v| v.as_array().into_iter().flatten())
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect(),
+            _ => Vec::new(),
+        };
+        ids.sort();
+        c.allocations.push(DeviceAllocation {
+            pod_uid: s("PodUID"),
+            container: s("ContainerName"),
+            resource: s("ResourceName"),
+            device_ids: ids,
+        });
+    }
+    Ok(c)
 }
 
 /// An `NVRM: Xid (PCI:0000:3b:00): 79, pid=1234, name=python, GPU has fallen off the bus.`
@@ -94,6 +199,47 @@ mod tests {
             usec: 5,
             message: m.into(),
         }
+    }
+
+    #[test]
+    fn checkpoint_current_and_old_formats() {
+        let new = br#"{"Data":{"PodDeviceEntries":[{"PodUID":"u1","ContainerName":"trainer","ResourceName":"nvidia.com/gpu","DeviceIDs":{"0":["GPU-b"],"1":["GPU-a"]},"AllocResp":"CgQKAg=="}],"RegisteredDevices":{"nvidia.com/gpu":["GPU-a","GPU-b"]}},"Checksum":1234567890}"#;
+        let c = parse_checkpoint(new).expect("parse");
+        assert_eq!(c.registered["nvidia.com/gpu"], ["GPU-a", "GPU-b"]);
+        assert_eq!(c.allocations[0].device_ids, ["GPU-a", "GPU-b"]);
+        assert_eq!(c.allocations[0].container, "trainer");
+        let old = br#"{"Data":{"PodDeviceEntries":[{"PodUID":"u2","ContainerName":"c","ResourceName":"nvidia.com/gpu","DeviceIDs":["GPU-c"],"AllocResp":""}],"RegisteredDevices":{"nvidia.com/gpu":["GPU-c"]}},"Checksum":1}"#;
+        assert_eq!(
+            parse_checkpoint(old).expect("parse").allocations[0].device_ids,
+            ["GPU-c"]
+        );
+        assert!(parse_checkpoint(b"{}").is_err());
+        assert!(parse_checkpoint(b"not json").is_err());
+        let empty = br#"{"Data":{"PodDeviceEntries":null,"RegisteredDevices":{}},"Checksum":0}"#;
+        assert!(
+            parse_checkpoint(empty)
+                .expect("parse")
+                .allocations
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn information_files_across_driver_versions() {
+        let r535 = "Model: \t\t NVIDIA A10G\nIRQ:   \t\t 39\nGPU UUID: \t GPU-3e9d1c2b-7a4f-1e0d-9c8b-5a6f7e8d9c0b\nVideo BIOS: \t 94.02.75.00.01\nBus Type: \t PCIe\nDMA Size: \t 47 bits\nDMA Mask: \t 0x7fffffffffff\nBus Location: \t 0000:00:1e.0\nDevice Minor: \t 0\nGPU Excluded:\t No\n";
+        let g = parse_information(r535);
+        assert_eq!(g.model.as_deref(), Some("NVIDIA A10G"));
+        assert_eq!(
+            g.uuid.as_deref(),
+            Some("GPU-3e9d1c2b-7a4f-1e0d-9c8b-5a6f7e8d9c0b")
+        );
+        assert_eq!(
+            (g.bus_location.as_deref(), g.minor, g.excluded),
+            (Some("0000:00:1e.0"), Some(0), false)
+        );
+        // R418: no GPU Excluded line.
+        let r418 = "Model: \t\t Tesla T4\nIRQ:   \t\t 11\nGPU UUID: \t GPU-aa\nVideo BIOS: \t 90.04.38.00.03\nBus Type: \t PCIe\nDMA Size: \t 47 bits\nDMA Mask: \t 0x7fffffffffff\nBus Location: \t 0000:00:04.0\nDevice Minor: \t 0\n";
+        assert_eq!(parse_information(r418).model.as_deref(), Some("Tesla T4"));
     }
 
     #[test]

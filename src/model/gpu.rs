@@ -17,6 +17,66 @@ pub struct Gpu {
     pub xids: Vec<Xid>,
     /// Sockets beside `kubelet.sock` in the kubelet's device-plugins directory.
     pub device_plugin_sockets: Vec<String>,
+    /// `/proc/driver/nvidia/gpus/<bus>/information`, one per GPU the driver owns.
+    #[serde(default)]
+    pub driver_gpus: Vec<DriverGpu>,
+    /// The kubelet's device-manager checkpoint: registered devices and who holds each.
+    #[serde(default)]
+    pub checkpoint: Option<DeviceCheckpoint>,
+    /// `/run/nvidia/validations/*-ready` files the GPU operator's validator wrote.
+    #[serde(default)]
+    pub validations: Vec<String>,
+    /// What NVML said, or why it could not be asked (no libnvidia-ml on this node).
+    #[serde(default)]
+    pub nvml: Option<Nvml>,
+}
+
+/// One GPU as the driver describes it (`information` file; keys as NVIDIA's driver prints them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DriverGpu {
+    pub model: Option<String>,
+    pub uuid: Option<String>,
+    pub bus_location: Option<String>,
+    pub minor: Option<u32>,
+    /// `GPU Excluded: Yes` (drivers >= 470).
+    pub excluded: bool,
+}
+
+/// `<kubelet root>/device-plugins/kubelet_internal_checkpoint` (k8s-semantics §4.2).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DeviceCheckpoint {
+    /// Devices each plugin registered, by resource name.
+    pub registered: std::collections::BTreeMap<String, Vec<String>>,
+    pub allocations: Vec<DeviceAllocation>,
+}
+
+/// Devices allocated to one container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DeviceAllocation {
+    pub pod_uid: String,
+    pub container: String,
+    pub resource: String,
+    pub device_ids: Vec<String>,
+}
+
+/// NVML's view, when libnvidia-ml could be loaded.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Nvml {
+    /// Why NVML is not available (`libnvidia-ml.so.1: cannot open shared object file`).
+    pub unavailable: Option<String>,
+    pub driver_version: Option<String>,
+    pub devices: Vec<NvmlDevice>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct NvmlDevice {
+    pub index: u32,
+    pub name: Option<String>,
+    pub uuid: Option<String>,
+    pub memory_total_bytes: Option<u64>,
+    pub memory_used_bytes: Option<u64>,
+    pub utilization_percent: Option<u32>,
+    pub mig_enabled: Option<bool>,
 }
 
 /// One PCI GPU (`/sys/bus/pci/devices/<address>`).

@@ -68,6 +68,9 @@ pub struct BundleMeta {
     /// the captured host had no journal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journal: Option<Vec<super::journal::JournalEntry>>,
+    /// What NVML said at capture time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nvml: Option<crate::model::gpu::Nvml>,
     /// The findings nodescope reported at capture time, so a replay can be compared with them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub findings: Option<serde_json::Value>,
@@ -443,6 +446,10 @@ impl Host for BundleHost {
             }
             _ => Err(HostError::new(ErrorKind::Missing, path, "")),
         }
+    }
+
+    fn nvml(&self) -> Option<crate::model::gpu::Nvml> {
+        self.meta.nvml.clone()
     }
 
     fn kmsg(&self) -> HostResult<Vec<String>> {

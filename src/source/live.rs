@@ -154,6 +154,10 @@ impl Host for LiveHost {
         )
     }
 
+    fn nvml(&self) -> Option<crate::model::gpu::Nvml> {
+        Some(super::nvml::query(&self.root))
+    }
+
     fn kmsg(&self) -> HostResult<Vec<String>> {
         // The kernel log is global: under /host, prefer the node's /dev, else our own.
         let mut candidates = vec![self.full("/dev/kmsg")];

@@ -16,6 +16,7 @@ pub mod cluster;
 pub mod dns_probe;
 pub mod journal;
 pub mod live;
+pub mod nvml;
 pub mod record;
 pub mod redact;
 pub mod walk;
@@ -213,6 +214,10 @@ pub trait Host: Send + Sync {
                 )
             })
             .collect()
+    }
+    /// NVML's view of the GPUs (live), or what was recorded (bundle); `None` when never asked.
+    fn nvml(&self) -> Option<crate::model::gpu::Nvml> {
+        None
     }
     /// The kernel log records currently in the ring, oldest first, each one line in
     /// /dev/kmsg's own format `prio,seq,usec,flags;message`.

@@ -32,6 +32,7 @@ struct State {
     walks: BTreeMap<String, Walk>,
     errors: BTreeMap<String, RecordedError>,
     journal: Option<Vec<JournalEntry>>,
+    nvml: Option<crate::model::gpu::Nvml>,
 }
 
 /// Wraps a host and records every answer it gives.
@@ -116,6 +117,7 @@ impl<H: Host> RecordingHost<H> {
             walks: st.walks.clone(),
             errors: st.errors.clone(),
             journal: st.journal.clone(),
+            nvml: st.nvml.clone(),
             findings,
         };
         let top = bundle_dir_name(out);
@@ -306,6 +308,12 @@ impl<H: Host> Host for RecordingHost<H> {
                 Err(e) => self.record_error(e, &format!("walk:{}", normalize(p))),
             }
         }
+        r
+    }
+
+    fn nvml(&self) -> Option<crate::model::gpu::Nvml> {
+        let r = self.inner.nvml();
+        self.with_state(|s| s.nvml = r.clone());
         r
     }
 
