@@ -16,6 +16,7 @@ Examples:
   nodescope capture -o node-a.tar.gz               record what nodescope reads, for later
   nodescope --bundle node-a.tar.gz check           analyze that capture on a laptop
   nodescope dns probe api.example.com --pod NS/POD  the queries a pod's resolver sends, timed
+  nodescope gpu                                    GPUs, who holds them, why GPU pods are Pending
   nodescope disk                                   what fills the disk and its inodes, and the fixes
   nodescope explain memory.pressure                what a finding means and what to do";
 
@@ -115,6 +116,14 @@ pub enum Command {
     /// `dns probe NAME` sends, from a pod's network namespace, the queries its resolver would
     /// send, and shows each one's answer and latency.
     Dns(DnsArgs),
+    /// GPUs: devices, driver, which pod holds each device, and why GPU pods are Pending.
+    ///
+    /// Pending pods come from the API server (or --cluster-dump, or a bundle's cluster/):
+    /// each is evaluated against every node for the seven reasons (all-allocated,
+    /// operator-unhealthy, labels-missing, untolerated-taint, affinity-mismatch,
+    /// exceeds-node-capacity, mig-resource-mismatch), with the scheduler's own message and the
+    /// one change that would schedule it.
+    Gpu(GpuArgs),
     /// Record everything nodescope reads from this host into a .tar.gz bundle.
     ///
     /// The bundle holds the files the collectors read at their host paths, the kernel log,
@@ -148,6 +157,23 @@ pub struct TopArgs {
     /// Seconds between samples.
     #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
     pub interval: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct GpuArgs {
+    #[arg(long, value_enum, default_value_t = GpuFormat::Text)]
+    pub format: GpuFormat,
+    /// Exit non-zero when a gpu.* finding at or above this severity exists.
+    #[arg(long, value_enum, default_value_t = Severity::Warning, value_name = "SEVERITY")]
+    pub fail_on: Severity,
+}
+
+/// `gpu` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GpuFormat {
+    Text,
+    /// Schema nodescope-gpu/1.
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ pub mod disk_report;
 pub mod dns;
 pub mod dns_report;
 pub mod eviction_rank;
+pub mod gpu;
 pub mod oom;
 pub mod oom_policy;
 pub mod ranking;

@@ -5,6 +5,7 @@ mod check;
 mod cluster;
 mod disk;
 mod dns;
+mod gpu;
 mod rules;
 mod serve;
 
@@ -88,6 +89,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 dns::table(&mut out, host.as_ref(), args)?
             }
         },
+        Some(Command::Gpu(ref args)) => {
+            let host = open_host(&cli)?;
+            let job = cluster::start(&cli, live_root_if_live(&cli).as_deref());
+            gpu::run(&mut out, host.as_ref(), args, job)?
+        }
         Some(Command::Disk(ref args)) => {
             let host = open_host(&cli)?;
             disk::run(&mut out, host.as_ref(), args)?

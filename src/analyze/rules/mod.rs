@@ -18,6 +18,12 @@ mod eviction_besteffort_critical;
 mod eviction_hard_only;
 mod eviction_no_minimum_reclaim;
 mod eviction_no_reserved;
+mod gpu_all_allocated;
+mod gpu_device_plugin_missing;
+mod gpu_driver_not_loaded;
+mod gpu_mig_resource_mismatch;
+mod gpu_operator_unhealthy;
+mod gpu_pending_pod;
 mod memory_eviction_order;
 mod memory_global_oom;
 mod memory_kernel_oom_kill;
@@ -52,6 +58,12 @@ pub static RULES: &[&dyn Rule] = &[
     &eviction_hard_only::EvictionHardOnly,
     &eviction_no_minimum_reclaim::EvictionNoMinimumReclaim,
     &eviction_no_reserved::EvictionNoReserved,
+    &gpu_all_allocated::GpuAllAllocated,
+    &gpu_device_plugin_missing::GpuDevicePluginMissing,
+    &gpu_driver_not_loaded::GpuDriverNotLoaded,
+    &gpu_mig_resource_mismatch::GpuMigResourceMismatch,
+    &gpu_operator_unhealthy::GpuOperatorUnhealthy,
+    &gpu_pending_pod::GpuPendingPod,
     &memory_eviction_order::MemoryEvictionOrder,
     &memory_global_oom::MemoryGlobalOom,
     &memory_kernel_oom_kill::MemoryKernelOomKill,

@@ -1,0 +1,73 @@
+//! `gpu.pending-pod`: a Pending pod asks for a GPU; every reason it does not fit, by node.
+
+use crate::analyze::gpu::pending;
+use crate::analyze::{Finding, Rule, Severity, Subject, finding};
+use crate::model::Snapshot;
+
+pub struct GpuPendingPod;
+
+impl Rule for GpuPendingPod {
+    fn id(&self) -> &'static str {
+        "gpu.pending-pod"
+    }
+    fn severity(&self) -> Severity {
+        Severity::Warning
+    }
+    fn summary(&self) -> &'static str {
+        "a Pending pod requests a GPU; every reason it does not schedule"
+    }
+    fn explain(&self) -> &'static str {
+        "WHAT IT MEANS
+  A pod in phase Pending requests an nvidia.com/ resource. nodescope evaluates it against every
+  node the API lists, as the scheduler's filters would, and names every reason that applies:
+  all-allocated (the node's GPUs are held), operator-unhealthy (the GPU stack on the node is
+  down), labels-missing (the pod selects labels no node carries: feature discovery not
+  running), untolerated-taint (GPU nodes are tainted, the pod lacks the toleration),
+  affinity-mismatch (its selector or affinity matches no GPU node), exceeds-node-capacity (it
+  asks for more GPUs than any one node has), mig-resource-mismatch (it asks for nvidia.com/gpu
+  where MIG slices are offered, or the reverse). The scheduler's own message is shown beside.
+
+WHY IT MATTERS
+  '0/12 nodes are available: 12 Insufficient nvidia.com/gpu' while nvidia-smi works everywhere:
+  six of the seven reasons are configuration, and the scheduler's message names only the first
+  filter each node failed.
+
+HOW TO CONFIRM
+  kubectl describe pod -n NS POD    (Events: FailedScheduling)
+  kubectl get nodes -o custom-columns=N:.metadata.name,GPU:.status.allocatable.nvidia\\.com/gpu,T:.spec.taints
+  nodescope gpu
+
+WHAT TO CHANGE
+  The evidence's fix is the one change that would schedule the pod; the reasons list what else
+  stands in the way on the other nodes."
+    }
+    fn check(&self, snap: &Snapshot, out: &mut Vec<Finding>) {
+        for d in pending(snap) {
+            let codes: Vec<&str> = d.reasons.iter().map(|r| r.reason).collect();
+            out.push(finding(
+                self,
+                Severity::Warning,
+                format!(
+                    "{}/{} Pending, asks for {}: {}",
+                    d.namespace,
+                    d.pod,
+                    d.requests.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", "),
+                    if codes.is_empty() { "no reason found locally".to_string() } else { codes.join(", ") }
+                ),
+                Subject {
+                    namespace: Some(d.namespace.clone()),
+                    pod: Some(d.pod.clone()),
+                    ..Default::default()
+                },
+                serde_json::json!({
+                    "reasons": d.reasons,
+                    "requests": d.requests,
+                    "scheduler_message": d.scheduler_message,
+                    "scheduler_reasons": d.scheduler_message.as_deref().and_then(crate::analyze::gpu::parse_fit_error).map(|(n, r)| serde_json::json!({"nodes": n, "reasons": r})),
+                    "fix": d.fix,
+                }),
+                d.fix.clone(),
+            ));
+        }
+    }
+}

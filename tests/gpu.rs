@@ -1,0 +1,176 @@
+//! The GPU rules and `nodescope gpu` on fixture bundles (scripts/fixtures/derive_gpu.py): each
+//! scenario fires its rule and the Pending pods carry exactly their reasons.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
+
+mod common;
+use common::*;
+use serde_json::Value;
+
+fn gpu_ids(r: &Value) -> Vec<String> {
+    let mut v: Vec<String> = ids(r)
+        .into_iter()
+        .filter(|i| i.starts_with("gpu."))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn reasons(r: &Value, pod: &str) -> Vec<String> {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "gpu.pending-pod" && f["subject"]["pod"] == pod)
+        .unwrap_or_else(|| panic!("no gpu.pending-pod for {pod}"))["evidence"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["reason"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn healthy_nodes_have_no_gpu_findings() {
+    for f in [V1, V2] {
+        let (_, r) = check_json(&fixture(f), &[]);
+        assert_eq!(gpu_ids(&r), Vec::<String>::new(), "{f}");
+    }
+}
+
+#[test]
+fn nouveau_bound_gpus_are_driver_not_loaded() {
+    let (code, r) = check_json(&fixture("gpu-driver-missing"), &[]);
+    assert_eq!(code, Some(2));
+    assert_eq!(gpu_ids(&r), ["gpu.driver-not-loaded", "gpu.pending-pod"]);
+    let f = finding(&r, "gpu.driver-not-loaded");
+    assert_eq!(f["evidence"]["device"]["driver"], "nouveau");
+    assert_eq!(f["evidence"]["nouveau_loaded"], true);
+    assert_eq!(reasons(&r, "train-0"), ["operator-unhealthy"]);
+}
+
+#[test]
+fn a_driver_without_a_device_plugin() {
+    let (_, r) = check_json(&fixture("gpu-no-device-plugin"), &[]);
+    assert_eq!(
+        gpu_ids(&r),
+        ["gpu.device-plugin-missing", "gpu.pending-pod"]
+    );
+    assert!(
+        finding(&r, "gpu.device-plugin-missing")["title"]
+            .as_str()
+            .unwrap()
+            .contains("550.127.05")
+    );
+}
+
+#[test]
+fn mig_mixed_strategy_with_a_pod_asking_for_whole_gpus() {
+    let (_, r) = check_json(&fixture("gpu-mig-mixed"), &[]);
+    assert_eq!(
+        gpu_ids(&r),
+        ["gpu.mig-resource-mismatch", "gpu.pending-pod"]
+    );
+    assert_eq!(reasons(&r, "train-0"), ["mig-resource-mismatch"]);
+    let m = finding(&r, "gpu.mig-resource-mismatch");
+    assert_eq!(
+        m["evidence"]["offered"],
+        serde_json::json!(["nvidia.com/mig-1g.10gb"])
+    );
+}
+
+#[test]
+fn time_sliced_replicas_all_allocated() {
+    let (_, r) = check_json(&fixture("gpu-time-slicing-full"), &[]);
+    assert_eq!(gpu_ids(&r), ["gpu.all-allocated", "gpu.pending-pod"]);
+    let a = finding(&r, "gpu.all-allocated");
+    assert_eq!(
+        (
+            a["evidence"]["registered"].as_u64(),
+            a["evidence"]["allocated"].as_u64()
+        ),
+        (Some(4), Some(4))
+    );
+    assert_eq!(a["evidence"]["time_slicing_replicas"], "4");
+    assert_eq!(
+        a["evidence"]["holders"][0]["pod"], "infer-5d8f7c6b9-x7k2q",
+        "named from the API by UID"
+    );
+    assert_eq!(reasons(&r, "train-0"), ["all-allocated"]);
+}
+
+#[test]
+fn pending_pods_untolerated_taint_missing_product_and_too_large() {
+    let (code, r) = check_json(&fixture("gpu-pending"), &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(gpu_ids(&r), ["gpu.pending-pod"]);
+    assert_eq!(reasons(&r, "no-toleration-0"), ["untolerated-taint"]);
+    assert_eq!(reasons(&r, "h100-0"), ["affinity-mismatch"]);
+    assert_eq!(reasons(&r, "big-0"), ["exceeds-node-capacity"]);
+    let f = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["subject"]["pod"] == "no-toleration-0")
+        .unwrap();
+    assert!(
+        f["evidence"]["fix"]
+            .as_str()
+            .unwrap()
+            .contains("key: nvidia.com/gpu")
+    );
+    assert_eq!(f["evidence"]["scheduler_reasons"]["nodes"], 2);
+    assert_eq!(
+        f["evidence"]["scheduler_reasons"]["reasons"][1][1],
+        "node(s) had untolerated taint {nvidia.com/gpu: present}"
+    );
+    let h = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["subject"]["pod"] == "h100-0")
+        .unwrap();
+    assert!(
+        h["evidence"]["fix"]
+            .as_str()
+            .unwrap()
+            .contains("NVIDIA-A10G")
+    );
+}
+
+#[test]
+fn gpu_command_shows_devices_allocation_and_pending_pods() {
+    let o = run(&[
+        "--bundle",
+        fixture("gpu-pending").to_str().unwrap(),
+        "gpu",
+        "--format",
+        "json",
+    ]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["schema"], "nodescope-gpu/1");
+    assert_eq!(v["devices"].as_array().unwrap().len(), 4);
+    let held: Vec<&Value> = v["allocation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["holder"] != "free")
+        .collect();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0]["holder"], "ml/infer-5d8f7c6b9-x7k2q (main)");
+    assert_eq!(v["pending"].as_array().unwrap().len(), 3);
+    let o = run(&["--bundle", fixture("gpu-pending").to_str().unwrap(), "gpu"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    for want in [
+        "DEVICES",
+        "NVIDIA A10G",
+        "driver: 550.127.05",
+        "ALLOCATION",
+        "PENDING GPU PODS",
+        "scheduler said:",
+        "fix:",
+    ] {
+        assert!(text.contains(want), "{want:?} not in\n{text}");
+    }
+}
