@@ -196,6 +196,7 @@ fn disk_command_reports_filesystems_consumers_and_fixes() {
         "nodefs.inodesFree<5% (hard, MET)",
         "imagefs.available<15% (hard, MET)",
         "3.4Gi  emptyDir",
+        "1.4Gi  writable layer         shop/web-6d9f8c7b5-h2j4k/nginx",
         "deleted but open",
         "orphaned pod logs",
         "bolt database",

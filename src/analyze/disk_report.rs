@@ -175,6 +175,33 @@ pub fn build(snap: &Snapshot, findings: &[Finding]) -> DiskReport {
             at_least: f.fd.size.is_none(),
         });
     }
+    for l in &d.writable_layers {
+        let Some(w) = &l.walk else { continue };
+        let owner = snap
+            .container(&l.container_id)
+            .map(|(p, c)| {
+                format!(
+                    "{}/{}/{}",
+                    p.namespace.as_deref().unwrap_or("?"),
+                    p.name.as_deref().unwrap_or("?"),
+                    c.name.as_deref().unwrap_or("?")
+                )
+            })
+            .unwrap_or_else(|| {
+                format!(
+                    "container {}",
+                    &l.container_id[..l.container_id.len().min(12)]
+                )
+            });
+        consumers.push(Consumer {
+            kind: "writable layer",
+            owner,
+            path: l.upperdir.clone(),
+            bytes: w.bytes,
+            files: Some(w.files),
+            at_least: !w.complete,
+        });
+    }
     if let Some(rt) = &d.runtime {
         for w in &rt.walks {
             consumers.push(Consumer {

@@ -118,6 +118,8 @@ pub(super) fn finish_keeping(job: Job, snap: &mut Snapshot) -> Option<ClusterDat
         }
     };
     for n in &data.notes {
+        // One line each: a YAML parser's error carries a multi-line excerpt.
+        let n = &n.lines().next().unwrap_or_default().to_string();
         let kind = if n.contains("403") {
             ErrorKind::Denied
         } else if n.contains("within") || n.contains("timed out") || n.contains("deadline") {

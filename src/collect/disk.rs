@@ -210,6 +210,53 @@ pub(super) fn collect(
         }
     }
 
+    // Containers' writable layers: the upperdir of each container root overlay.
+    say("writable layers");
+    let crio_layers = runtime
+        .as_ref()
+        .filter(|r| r.name == "cri-o")
+        .map(|r| crio_container_layers(host, &r.root))
+        .unwrap_or_default();
+    let mut layers: Vec<(String, String)> = inp
+        .mounts
+        .iter()
+        .filter(|m| m.fs_type == "overlay")
+        .filter_map(|m| {
+            let upper = m.upperdir.clone()?;
+            let parts: Vec<&str> = m.mount_point.split('/').collect();
+            // containerd: /run/containerd/io.containerd.runtime.v2.task/k8s.io/<id>/rootfs
+            if m.mount_point.ends_with("/rootfs")
+                && let Some(i) = parts.iter().position(|p| *p == "k8s.io")
+                && let Some(id) = parts.get(i + 1)
+            {
+                return Some((id.to_string(), upper));
+            }
+            // CRI-O (containers/storage): <graphroot>/overlay/<layer>/merged
+            if m.mount_point.ends_with("/merged") && parts.len() >= 3 {
+                let layer = parts[parts.len() - 2];
+                if let Some(id) = crio_layers.get(layer) {
+                    return Some((id.clone(), upper));
+                }
+            }
+            None
+        })
+        .collect();
+    layers.sort();
+    layers.dedup();
+    let uppers: Vec<String> = layers.iter().map(|(_, u)| u.clone()).collect();
+    for ((id, upper), walk) in
+        layers
+            .into_iter()
+            .zip(walk_all(host, &uppers, limits(5), left(), errs))
+    {
+        disk.writable_layers
+            .push(crate::model::disk::WritableLayer {
+                container_id: id,
+                upperdir: upper,
+                walk,
+            });
+    }
+
     // The runtime's stores and images.
     if let Some(mut rt) = runtime {
         if rt.name == "cri-o" {
@@ -501,6 +548,25 @@ fn store_dirs(rt: &RuntimeStorage) -> Vec<String> {
     }
 }
 
+/// CRI-O's containers by their layer id (`overlay-containers/containers.json`: each container's
+/// `layer` is the read-write layer mounted at `overlay/<layer>/merged`).
+fn crio_container_layers(host: &dyn Host, root: &str) -> HashMap<String, String> {
+    #[derive(serde::Deserialize)]
+    struct Ctr {
+        id: String,
+        #[serde(default)]
+        layer: Option<String>,
+    }
+    let Ok(raw) = host.read(&join(root, "overlay-containers/containers.json")) else {
+        return HashMap::new();
+    };
+    serde_json::from_slice::<Vec<Ctr>>(&raw)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|c| Some((c.layer?, c.id)))
+        .collect()
+}
+
 /// CRI-O's images with their sizes and whether a container uses them: what
 /// `crictl rmi --prune` would remove is every image no container was created from.
 fn crio_images(host: &dyn Host, root: &str, errs: &mut Errors) -> Option<ImageInventory> {
@@ -598,6 +664,7 @@ mod tests {
             source: String::new(),
             device: "0:1".into(),
             options: String::new(),
+            upperdir: None,
         }
     }
 

@@ -90,6 +90,7 @@ pub(super) fn parse_mountinfo(raw: &[u8]) -> Result<Vec<Mount>, String> {
             fs_type: mi.fs_type,
             source: mi.mount_source.unwrap_or_default(),
             device: mi.majmin,
+            upperdir: mi.super_options.get("upperdir").cloned().flatten(),
             options: {
                 let mut o: Vec<String> = mi
                     .mount_options
@@ -169,6 +170,7 @@ mod tests {
             source: String::new(),
             device: "0:1".into(),
             options: String::new(),
+            upperdir: None,
         }
     }
 

@@ -25,6 +25,17 @@ pub struct Disk {
     pub inode_walks: Vec<Walk>,
     /// The runtime's images, when its on-disk metadata could be read.
     pub images: Option<ImageInventory>,
+    /// Containers' writable layers (the upper directory of their overlay root).
+    #[serde(default)]
+    pub writable_layers: Vec<WritableLayer>,
+}
+
+/// What a container wrote into its own root filesystem: the overlay's upper directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct WritableLayer {
+    pub container_id: String,
+    pub upperdir: String,
+    pub walk: Option<Walk>,
 }
 
 /// A path the kubelet cares about and the mount holding it.

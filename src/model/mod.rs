@@ -149,6 +149,10 @@ pub struct Mount {
     pub device: String,
     /// Mount options, comma-separated as in mountinfo.
     pub options: String,
+    /// Only `upperdir` of the superblock options: where an overlay (a container's root
+    /// filesystem) writes, the container's writable layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upperdir: Option<String>,
 }
 
 /// statvfs of one local filesystem, or why there is none.
