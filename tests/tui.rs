@@ -89,3 +89,33 @@ fn filter_sort_help_and_explain_change_what_is_drawn() {
     let s = screen("oom-memcg-v2-systemd", 2, 100, 30, "e");
     assert!(s.contains("WHAT IT MEANS"), "{s}");
 }
+
+#[test]
+fn restarts_show_when_the_api_knows_them() {
+    let host = BundleHost::open(&common::fixture("healthy-v2-systemd-containerd")).unwrap();
+    let mut s = sample(&host);
+    let dump = common::fixture("cluster-node-a");
+    let data = nodescope::source::cluster::from_files("dump".into(), Some("node-a"), |n| {
+        std::fs::read(dump.join(n)).ok()
+    });
+    nodescope::collect::cluster::attach(&mut s.snap, &data);
+    let mut history = History::default();
+    history.push(&s);
+    let mut app = App::new(Duration::from_secs(2), false, false);
+    app.view = 1;
+    let mut term = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    term.draw(|f| draw(f, &s, &history, &mut app)).unwrap();
+    let buf = term.backend().buffer().clone();
+    let nginx = (0..30u16)
+        .map(|y| {
+            (0..100u16)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .find(|l| l.contains("web-6d9f8c7b5-h2j4k/nginx"))
+        .unwrap();
+    assert!(
+        nginx.trim_end().ends_with(" 1"),
+        "nginx restarted once: {nginx}"
+    );
+}

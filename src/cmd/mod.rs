@@ -145,7 +145,13 @@ fn top(cli: &Cli, interval: f64, color: bool) -> anyhow::Result<ExitCode> {
         || (matches!(cli.color, Color::Auto)
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()));
     let color = color && !matches!(cli.color, Color::Never);
-    crate::tui::run(open, interval, live, color)
+    // A bundle's cluster/*.json (or --cluster-dump) once; the live API is not polled.
+    let job = cluster::start(cli, None);
+    let enrich: Option<crate::tui::Enrich> =
+        Some(Box::new(move |snap: &mut crate::model::Snapshot| {
+            cluster::finish(job, snap)
+        }));
+    crate::tui::run(open, interval, live, color, enrich)
 }
 
 /// The live root: --root, else NODESCOPE_ROOT, else /host when it holds a node, else /.

@@ -25,16 +25,25 @@ use std::time::Duration;
 /// Opens a fresh view of the host for each sample (a live host, or a bundle once).
 pub type OpenHost = Box<dyn Fn() -> anyhow::Result<Box<dyn Host>> + Send>;
 
+/// Adds to a snapshot what the node itself cannot say (a bundle's cluster/*.json).
+pub type Enrich = Box<dyn FnOnce(&mut crate::model::Snapshot)>;
+
 /// Runs the TUI until the user quits. `live` false: the host is a bundle, sampled once.
+/// `enrich` is applied to the first sample (a bundle's API objects: restarts, Pending pods).
 pub fn run(
     open: OpenHost,
     interval: Duration,
     live: bool,
     color: bool,
+    enrich: Option<Enrich>,
 ) -> anyhow::Result<ExitCode> {
     // Collect the first sample before touching the terminal: an unreadable host is an error
     // on a normal screen, and the first frame is never empty.
-    let first = sampler::sample(open()?.as_ref());
+    let mut first = sampler::sample(open()?.as_ref());
+    if let Some(e) = enrich {
+        e(&mut first.snap);
+        first.findings = crate::analyze::analyze(&first.snap);
+    }
     let mut history = History::default();
     history.push(&first);
     let (tx, rx) = mpsc::channel::<Sample>();

@@ -21,6 +21,8 @@ pub struct Row {
     pub limit: Option<u64>,
     pub peak: Option<u64>,
     pub ooms: Option<u64>,
+    /// Restarts, when the API server said (`restartCount`).
+    pub restarts: Option<i32>,
 }
 
 impl Row {
@@ -45,7 +47,17 @@ pub fn rows(snap: &Snapshot, st: &ViewState) -> Vec<Row> {
                 continue;
             }
             let cg = c.cgroup.as_ref();
+            let restarts = p
+                .api
+                .as_ref()
+                .and_then(|a| {
+                    a.containers
+                        .iter()
+                        .find(|x| Some(&x.name) == c.name.as_ref())
+                })
+                .and_then(|x| x.restart_count);
             out.push(Row {
+                restarts,
                 who,
                 qos: match p.qos {
                     Some(Qos::Guaranteed) => "Guaranteed",
@@ -99,13 +111,13 @@ impl View for Pods {
         // Narrow terminals drop the peak and QoS columns first.
         let wide = w >= 96;
         let barw = if w >= 90 { 12 } else { 6 };
-        // name, " QOS(11)", " WSET(8) LIMIT(8) ", bar, " %(5)", " PEAK(7)", " OOM(4)".
+        // name, " QOS(11)", " WSET(8) LIMIT(8) ", bar, " %(5)", " PEAK(7)", " OOM(4)", " RST(4)".
         let fixed =
-            1 + if wide { 11 } else { 0 } + 19 + (barw + 2) + 6 + if wide { 8 } else { 0 } + 5;
+            1 + if wide { 11 } else { 0 } + 19 + (barw + 2) + 6 + if wide { 8 } else { 0 } + 5 + 5;
         let namew = w.saturating_sub(fixed).max(16);
         let mut lines = vec![Line::styled(
             format!(
-                "{:<namew$} {}{:>8} {:>8} {:<bw$} {:>5}{} {:>4}",
+                "{:<namew$} {}{:>8} {:>8} {:<bw$} {:>5}{} {:>4} {:>4}",
                 "NAMESPACE/POD/CONTAINER",
                 if wide {
                     format!("{:<11}", "QOS")
@@ -122,6 +134,7 @@ impl View for Pods {
                     String::new()
                 },
                 "OOM",
+                "RST",
                 bw = barw + 2
             ),
             t.bold(),
@@ -148,7 +161,7 @@ impl View for Pods {
                 t.level(share.unwrap_or(0.0), 0.8, 0.9),
             ));
             spans.push(Span::raw(format!(
-                " {:>5}{} {:>4}",
+                " {:>5}{} {:>4} {:>4}",
                 share.map_or("-".into(), |s| format!("{:.0}%", s * 100.0)),
                 if wide {
                     format!(" {:>7}", hb(r.peak))
@@ -156,6 +169,7 @@ impl View for Pods {
                     String::new()
                 },
                 r.ooms.map_or("-".into(), |n| n.to_string()),
+                r.restarts.map_or("-".into(), |n| n.to_string()),
             )));
             let line = Line::from(spans);
             lines.push(if i == cx.state.selected {

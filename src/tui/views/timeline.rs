@@ -69,6 +69,13 @@ pub fn events(snap: &Snapshot, st: &ViewState) -> Vec<Event> {
             text: r.message.clone(),
         });
     }
+    for x in &snap.gpu.xids {
+        out.push(Event {
+            time: oom::kernel_time(snap, x.usec),
+            kind: "GPU Xid",
+            text: format!("Xid {} on {}: {}", x.xid, x.device, x.message),
+        });
+    }
     out.retain(|e| passes(&st.filter, &format!("{} {}", e.kind, e.text)));
     out.sort_by_key(|e| std::cmp::Reverse(e.time));
     out
