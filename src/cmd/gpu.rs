@@ -106,6 +106,22 @@ pub(super) fn run(
                     .clone()
                     .unwrap_or_else(|| format!("{} device(s)", n.devices.len())))
             )?;
+            for d in g.nvml.iter().flat_map(|n| &n.devices) {
+                writeln!(
+                    out,
+                    "  nvml {}: {} {}  memory {}/{} MiB  util {}%  MIG {}  uncorrected ECC {}",
+                    d.index,
+                    d.name.as_deref().unwrap_or("?"),
+                    d.uuid.as_deref().unwrap_or("?"),
+                    d.memory_used_bytes
+                        .map_or("?".into(), |b| (b >> 20).to_string()),
+                    d.memory_total_bytes
+                        .map_or("?".into(), |b| (b >> 20).to_string()),
+                    d.utilization_percent.map_or("?".into(), |u| u.to_string()),
+                    d.mig_enabled.map_or("?", |m| if m { "on" } else { "off" }),
+                    d.ecc_uncorrected.map_or("n/a".into(), |e| e.to_string()),
+                )?;
+            }
             if !g.xids.is_empty() {
                 writeln!(
                     out,

@@ -77,6 +77,9 @@ pub struct NvmlDevice {
     pub memory_used_bytes: Option<u64>,
     pub utilization_percent: Option<u32>,
     pub mig_enabled: Option<bool>,
+    /// Uncorrected ECC errors since the driver loaded (volatile counter); `None` without ECC.
+    #[serde(default)]
+    pub ecc_uncorrected: Option<u64>,
 }
 
 /// One PCI GPU (`/sys/bus/pci/devices/<address>`).

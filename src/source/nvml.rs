@@ -52,6 +52,12 @@ pub fn query(root: &Path) -> Nvml {
             memory_used_bytes: mem.as_ref().map(|m| m.used),
             utilization_percent: d.utilization_rates().ok().map(|u| u.gpu),
             mig_enabled: d.mig_mode().ok().map(|m| m.current == 1),
+            ecc_uncorrected: d
+                .total_ecc_errors(
+                    nvml_wrapper::enum_wrappers::device::MemoryError::Uncorrected,
+                    nvml_wrapper::enum_wrappers::device::EccCounter::Volatile,
+                )
+                .ok(),
         });
     }
     out
