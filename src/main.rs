@@ -37,8 +37,23 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("nodescope: {e:#}");
+            eprintln!("nodescope: {}", one_line(&format!("{e:#}")));
             ExitCode::from(nodescope::cmd::EXIT_CANNOT_RUN)
         }
     }
+}
+
+/// An error message on one line, control characters escaped: messages quote untrusted input
+/// (a corrupt archive's header bytes), which must neither break the line nor reach the
+/// terminal as escape sequences.
+fn one_line(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    for c in msg.trim_end().chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

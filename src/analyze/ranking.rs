@@ -245,8 +245,11 @@ fn cmp_memory(p1: &RankedPod, p2: &RankedPod) -> Ordering {
 }
 
 /// `process`: no stats first, then more processes first. Go returns
-/// `int(p2Process - p1Process)` on `uint64`s, i.e. the sign of the wrapped difference; this
-/// does the same.
+/// `int(p2Process - p1Process)` on `uint64`s, the sign of the wrapped difference, which is
+/// this plain comparison whenever the counts are less than 2^63 apart (pid_max is at most
+/// 2^22). Beyond that the wrapped sign is no order at all (0 < 2^62·1.3 < 2^62·2.7 < 0), and
+/// Rust's sort panics on a comparator that is not a total order, so counts read from a corrupt
+/// pids.current must compare plainly.
 fn cmp_process(p1: &RankedPod, p2: &RankedPod) -> Ordering {
     let (s1, s2) = match no_stats_first(p1, p2) {
         Ok(s) => s,
@@ -254,7 +257,7 @@ fn cmp_process(p1: &RankedPod, p2: &RankedPod) -> Ordering {
     };
     let n1 = s1.process_count.unwrap_or(0);
     let n2 = s2.process_count.unwrap_or(0);
-    (n2.wrapping_sub(n1) as i64).cmp(&0)
+    n2.cmp(&n1)
 }
 
 /// `podDiskUsage(stats, pod, fsStatsToMeasure)[resource]`: the measured usages, summed.
@@ -969,15 +972,27 @@ mod tests {
     }
 
     #[test]
-    fn process_comparator_matches_go_wrapping() {
+    fn process_comparator_matches_go_and_is_a_total_order() {
         let mut v = vec![
-            pid_pod("max", DEFAULT, u64::MAX),
             pid_pod("few", DEFAULT, 1),
+            pid_pod("many", DEFAULT, 4_000_000),
         ];
         ordered_by(&mut v, &[&cmp_process]);
-        // Go: process(few, max) = int(MaxUint64 - 1) = -2 < 0, so "few" sorts first: counts
-        // 2^63 or more apart compare inverted, as in the kubelet.
-        assert_eq!(names(&v), ["few", "max"]);
+        // Go: process(few, many) = int(4000000 - 1) > 0, so "many" sorts first.
+        assert_eq!(names(&v), ["many", "few"]);
+        // Regression: counts 2^63 or more apart made Go's wrapped sign a cycle
+        // (0 < a < b < 0), and sort_by panicked ("does not correctly implement a total
+        // order") on a ranking of pods whose pids.current a corrupt bundle set this way.
+        let (a, b) = (0x5555_5555_5555_5555, 0xAAAA_AAAA_AAAA_AAAA);
+        let mut v: Vec<RankedPod> = (0..40)
+            .map(|i| pid_pod(&format!("p{i}"), DEFAULT, [0, a, b, u64::MAX][i % 4]))
+            .collect();
+        ordered_by(&mut v, &[&cmp_process]);
+        let counts: Vec<u64> = v
+            .iter()
+            .map(|p| p.stats.and_then(|s| s.process_count).unwrap_or(0))
+            .collect();
+        assert!(counts.windows(2).all(|w| w[0] >= w[1]), "{counts:?}");
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub fn snapshot_with(host: &dyn Host, disk_opts: disk::DiskOptions<'_>) -> Snaps
     let psi = node::psi(host, &mut errs);
     let pids = node::pid_limits(host, &mut errs);
     let mounts = mounts::mountinfo(host, &mut errs);
-    let filesystems = mounts::filesystems(host, &mounts);
+    let filesystems = mounts::filesystems(host, &mounts, &mut errs);
     let mut processes = processes::collect(host, &mut errs);
     let kubelet = kubelet::collect(host, &processes, &mut errs);
     let cgroup = cgroup::layout(host, kubelet.as_ref(), &mut errs);

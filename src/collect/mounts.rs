@@ -120,7 +120,9 @@ pub(crate) fn is_local(m: &Mount) -> bool {
 
 /// statvfs of every local filesystem (one per mount point; the last mount shadows earlier ones).
 /// Network filesystems are included: they are where hangs come from, and the deadline covers them.
-pub(super) fn filesystems(host: &dyn Host, mounts: &[Mount]) -> Vec<Filesystem> {
+/// A stuck or failing statvfs is also an entry of `errors` (path: the mount point), so every
+/// output names the mount, not only the disk views.
+pub(super) fn filesystems(host: &dyn Host, mounts: &[Mount], errs: &mut Errors) -> Vec<Filesystem> {
     let mut chosen: Vec<&Mount> = Vec::new();
     for m in mounts {
         let keep = is_local(m) || m.fs_type.starts_with("nfs") || m.fs_type.starts_with("fuse");
@@ -148,13 +150,18 @@ pub(super) fn filesystems(host: &dyn Host, mounts: &[Mount]) -> Vec<Filesystem> 
                 error: None,
                 stuck: false,
             },
-            Err(e) => Filesystem {
-                mount_point: m.mount_point.clone(),
-                fs_type: m.fs_type.clone(),
-                stat: None,
-                stuck: e.kind == ErrorKind::Timeout,
-                error: Some(e.to_string()),
-            },
+            Err(e) => {
+                // A mount gone since the table was read is churn; a bundle without the
+                // statvfs of a mount simply did not record it.
+                errs.unless_missing(C, &e);
+                Filesystem {
+                    mount_point: m.mount_point.clone(),
+                    fs_type: m.fs_type.clone(),
+                    stat: None,
+                    stuck: e.kind == ErrorKind::Timeout,
+                    error: Some(e.to_string()),
+                }
+            }
         })
         .collect()
 }

@@ -5,8 +5,11 @@
 //! has no file form (statvfs results, open-fd targets, the capture time, the capturer's uid,
 //! and the reads that failed on the live host so they fail the same way here).
 //!
-//! The whole bundle is loaded into memory once, bounded in entries and bytes, and every path is
-//! normalized, so neither `../` entries nor symbolic links can reach outside it.
+//! A bundle is untrusted input (a file attached to a ticket). It is loaded into memory once,
+//! within [`Limits`] checked before the bytes are held (a tar bomb or a sparse 1 TB file is
+//! refused, not unpacked), and every path is normalized, so neither `../` entries nor symbolic
+//! links can reach outside it. Sockets, FIFOs and devices are never opened: they read as the
+//! empty files a capture writes in their place.
 
 use super::{
     DirEntry, EntryKind, ErrorKind, FdEntry, Host, HostError, HostResult, StatVfs, Walk,
@@ -14,10 +17,11 @@ use super::{
 };
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
-use std::io::Read;
-use std::path::Path;
+use std::io::{self, Read, Seek};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 
 /// The format name written to and required from `nodescope-bundle.json`.
 pub const FORMAT: &str = "nodescope-bundle/1";
@@ -29,6 +33,32 @@ const MAX_ENTRIES: usize = 2_000_000;
 const MAX_TOTAL_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 /// Most bytes one file in a bundle may hold.
 const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+/// Longest path an archive entry may have: Linux's PATH_MAX. A longer one cannot have been
+/// captured, and a megabyte-long `a/a/a/...` would otherwise imply a million directories.
+const MAX_PATH_BYTES: usize = 4096;
+
+/// How much a bundle may hold. [`Limits::default`] is what `--bundle` applies (the numbers in
+/// docs/bundle-format.md); tests pass smaller ones to reach each limit cheaply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most entries: files, directories (also those only implied by a path) and links.
+    pub entries: usize,
+    /// Most bytes one file may hold.
+    pub file_bytes: u64,
+    /// Most bytes the bundle may unpack to: file contents and paths, and for an archive every
+    /// byte of its decompressed tar stream (headers, long names and pax records included).
+    pub total_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            entries: MAX_ENTRIES,
+            file_bytes: MAX_FILE_BYTES,
+            total_bytes: MAX_TOTAL_BYTES,
+        }
+    }
+}
 
 /// A read that failed on the captured host, replayed with the same kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,10 +111,13 @@ enum Node {
     File(Vec<u8>),
     Dir,
     Symlink(String),
+    /// An archive entry a bundle cannot hold (a hard link): listed, and its reads fail with
+    /// this reason, so the snapshot records it where a collector needed it.
+    Unsupported(&'static str),
 }
 
 /// A bundle loaded into memory.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct BundleHost {
     origin: String,
     meta: BundleMeta,
@@ -93,52 +126,73 @@ pub struct BundleHost {
 }
 
 impl BundleHost {
-    /// Opens a bundle directory or `.tar.gz`. Errors name the path and what is wrong with it.
+    /// Opens a bundle directory or `.tar.gz` within the default [`Limits`]. Errors name the
+    /// path and what is wrong with it.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
+        Self::open_with_limits(path, Limits::default())
+    }
+
+    /// [`BundleHost::open`] within `limits`.
+    pub fn open_with_limits(path: &Path, limits: Limits) -> anyhow::Result<Self> {
         let meta = fs::metadata(path).with_context(|| format!("--bundle {}", path.display()))?;
         let mut nodes = BTreeMap::new();
         if meta.is_dir() {
-            load_dir(path, &mut nodes)
+            load_dir(path, &limits, &mut nodes)
                 .with_context(|| format!("reading bundle {}", path.display()))?;
-        } else {
-            load_targz(path, &mut nodes)
+        } else if meta.is_file() {
+            load_targz(path, &limits, &mut nodes)
                 .with_context(|| format!("reading bundle archive {}", path.display()))?;
+        } else {
+            bail!(
+                "--bundle {}: neither a directory nor a .tar.gz file",
+                path.display()
+            );
         }
-        Self::from_nodes(path.display().to_string(), nodes)
+        Self::from_nodes(path.display().to_string(), nodes, &limits)
     }
 
-    fn from_nodes(origin: String, mut nodes: BTreeMap<String, Node>) -> anyhow::Result<Self> {
+    fn from_nodes(
+        origin: String,
+        mut nodes: BTreeMap<String, Node>,
+        limits: &Limits,
+    ) -> anyhow::Result<Self> {
         let meta_path = format!("/{META_FILE}");
         let Some(Node::File(raw)) = nodes.remove(&meta_path) else {
             bail!("{origin}: not a nodescope bundle (no {META_FILE} at its root)");
         };
-        let meta: BundleMeta = serde_json::from_slice(&raw)
-            .with_context(|| format!("{origin}: {META_FILE} is not valid bundle metadata"))?;
-        if meta.format != FORMAT {
-            bail!(
-                "{origin}: unsupported bundle format {:?} (this nodescope reads {FORMAT})",
-                meta.format
-            );
-        }
+        let meta = parse_meta(&origin, &raw)?;
         // Every ancestor of every entry is a directory, even where the archive omitted it.
+        // Each directory is visited once (`seen`), and implied ones count as entries: a
+        // thousand deep paths must not imply a million directories.
         let keys: Vec<String> = nodes.keys().cloned().collect();
+        let mut seen: HashSet<String> = HashSet::new();
         for k in keys {
             let mut p = parent(&k);
             while let Some(d) = p {
-                nodes.entry(d.clone()).or_insert(Node::Dir);
+                if seen.contains(&d) {
+                    break;
+                }
                 p = parent(&d);
+                if !matches!(nodes.get(&d), Some(Node::Dir)) {
+                    nodes.insert(d.clone(), Node::Dir);
+                }
+                seen.insert(d);
+                if nodes.len() > limits.entries {
+                    bail!(
+                        "{origin}: more than {} entries (directories implied by paths included)",
+                        limits.entries
+                    );
+                }
             }
         }
         let mut children: BTreeMap<String, Vec<DirEntry>> = BTreeMap::new();
         for (k, n) in &nodes {
             if let Some(d) = parent(k) {
                 let name = k.rsplit('/').next().unwrap_or_default().to_string();
-                let kind = match n {
-                    Node::File(_) => EntryKind::File,
-                    Node::Dir => EntryKind::Dir,
-                    Node::Symlink(_) => EntryKind::Symlink,
-                };
-                children.entry(d).or_default().push(DirEntry { name, kind });
+                children.entry(d).or_default().push(DirEntry {
+                    name,
+                    kind: n.kind(),
+                });
             }
         }
         Ok(BundleHost {
@@ -156,6 +210,41 @@ impl BundleHost {
             Some(Node::File(b)) => Some(b.clone()),
             _ => None,
         }
+    }
+
+    /// Adds a file to the bundle or replaces one, as if it had been captured with these bytes;
+    /// `nodescope-bundle.json` replaces the metadata and fails as [`BundleHost::open`] would.
+    /// Tests and fuzz targets vary one file of a real bundle this way without copying it.
+    pub fn insert_file(&mut self, path: &str, content: Vec<u8>) -> anyhow::Result<()> {
+        let key = normalize(path);
+        if key == format!("/{META_FILE}") {
+            self.meta = parse_meta(&self.origin, &content)?;
+            return Ok(());
+        }
+        if key == "/" {
+            bail!("the root of a bundle is a directory, not a file");
+        }
+        self.nodes.insert(key.clone(), Node::File(content));
+        let (mut child, mut kind) = (key, EntryKind::File);
+        while let Some(dir) = parent(&child) {
+            let name = child.rsplit('/').next().unwrap_or_default();
+            let list = self.children.entry(dir.clone()).or_default();
+            match list.binary_search_by(|e| e.name.as_str().cmp(name)) {
+                Ok(i) => list[i].kind = kind,
+                Err(i) => list.insert(
+                    i,
+                    DirEntry {
+                        name: name.to_string(),
+                        kind,
+                    },
+                ),
+            }
+            if matches!(self.nodes.insert(dir.clone(), Node::Dir), Some(Node::Dir)) {
+                break; // its ancestors are directories already
+            }
+            (child, kind) = (dir, EntryKind::Dir);
+        }
+        Ok(())
     }
 
     /// The bundle's metadata.
@@ -223,57 +312,175 @@ fn parent(p: &str) -> Option<String> {
     })
 }
 
-fn load_dir(root: &Path, nodes: &mut BTreeMap<String, Node>) -> anyhow::Result<()> {
+/// Parses and checks `nodescope-bundle.json`.
+fn parse_meta(origin: &str, raw: &[u8]) -> anyhow::Result<BundleMeta> {
+    let meta: BundleMeta = serde_json::from_slice(raw)
+        .with_context(|| format!("{origin}: {META_FILE} is not valid bundle metadata"))?;
+    if meta.format != FORMAT {
+        bail!(
+            "{origin}: unsupported bundle format {:?} (this nodescope reads {FORMAT})",
+            meta.format
+        );
+    }
+    Ok(meta)
+}
+
+impl Node {
+    fn kind(&self) -> EntryKind {
+        match self {
+            Node::File(_) => EntryKind::File,
+            Node::Dir => EntryKind::Dir,
+            Node::Symlink(_) => EntryKind::Symlink,
+            Node::Unsupported(_) => EntryKind::Special,
+        }
+    }
+}
+
+/// Loads a bundle directory. The whole tree is listed and every size checked against `limits`
+/// before any file is read, so an oversized bundle costs a listing, not its bytes in memory.
+fn load_dir(
+    root: &Path,
+    limits: &Limits,
+    nodes: &mut BTreeMap<String, Node>,
+) -> anyhow::Result<()> {
+    let mut files: Vec<(String, PathBuf)> = Vec::new();
     let mut total = 0u64;
     let mut stack = vec![(root.to_path_buf(), String::new())];
     while let Some((dir, rel)) = stack.pop() {
-        for entry in fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
-            let entry = entry?;
+        let listing =
+            |e: io::Error| anyhow::Error::new(e).context(format!("listing {}", dir.display()));
+        for entry in fs::read_dir(&dir).map_err(listing)? {
+            let entry = entry.map_err(listing)?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let host_path = format!("{rel}/{name}");
-            let ft = entry.file_type()?;
-            if nodes.len() >= MAX_ENTRIES {
-                bail!("more than {MAX_ENTRIES} entries");
+            if nodes.len() + files.len() >= limits.entries {
+                bail!("more than {} entries", limits.entries);
             }
+            total += host_path.len() as u64;
+            let ft = entry.file_type().map_err(listing)?;
             if ft.is_symlink() {
-                let t = fs::read_link(entry.path())?;
+                let t = fs::read_link(entry.path())
+                    .with_context(|| format!("reading link {}", entry.path().display()))?;
                 nodes.insert(host_path, Node::Symlink(t.to_string_lossy().into_owned()));
             } else if ft.is_dir() {
                 nodes.insert(host_path.clone(), Node::Dir);
                 stack.push((entry.path(), host_path));
-            } else {
-                let len = entry.metadata()?.len();
-                if len > MAX_FILE_BYTES {
+            } else if ft.is_file() {
+                let len = entry.metadata().map_err(listing)?.len();
+                if len > limits.file_bytes {
                     bail!(
-                        "{} is {len} bytes, over the {MAX_FILE_BYTES}-byte limit",
-                        entry.path().display()
+                        "{} is {len} bytes, over the {}-byte limit of one file",
+                        entry.path().display(),
+                        limits.file_bytes
                     );
                 }
                 total += len;
-                if total > MAX_TOTAL_BYTES {
-                    bail!("bundle is larger than {MAX_TOTAL_BYTES} bytes");
-                }
-                nodes.insert(host_path, Node::File(fs::read(entry.path())?));
+                files.push((host_path, entry.path()));
+            } else {
+                // A socket, FIFO or device: a capture writes these as empty files, and opening
+                // one could block (a FIFO) or never end (a copy of /dev/zero).
+                nodes.insert(host_path, Node::File(Vec::new()));
+            }
+            if total > limits.total_bytes {
+                bail!("bundle is larger than {} bytes", limits.total_bytes);
             }
         }
+    }
+    for (host_path, path) in files {
+        let buf = read_regular(&path, limits.file_bytes)
+            .with_context(|| format!("reading {}", path.display()))?;
+        nodes.insert(host_path, Node::File(buf));
     }
     Ok(())
 }
 
-fn load_targz(path: &Path, nodes: &mut BTreeMap<String, Node>) -> anyhow::Result<()> {
-    let f = fs::File::open(path)?;
-    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(f));
+/// Reads a file that was a regular file when listed, refusing one that has become something
+/// else (O_NONBLOCK: opening a FIFO swapped in must not wait for a writer) or grown past `max`.
+fn read_regular(path: &Path, max: u64) -> anyhow::Result<Vec<u8>> {
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        bail!("no longer a regular file");
+    }
+    let mut buf = Vec::new();
+    f.take(max + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > max {
+        bail!("grew over the {max}-byte limit of one file while being read");
+    }
+    Ok(buf)
+}
+
+/// A reader that fails, rather than ends, once more than `limit` bytes have come through: an
+/// archive that decompresses to more than a bundle may hold is an error, never a short read
+/// that could pass for a clean end of the archive.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+    limit: u64,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.left == 0 {
+            let mut probe = [0u8; 1];
+            return match self.inner.read(&mut probe)? {
+                0 => Ok(0),
+                _ => Err(io::Error::other(format!(
+                    "archive unpacks to more than {} bytes",
+                    self.limit
+                ))),
+            };
+        }
+        let max = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..max])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+fn load_targz(
+    path: &Path,
+    limits: &Limits,
+    nodes: &mut BTreeMap<String, Node>,
+) -> anyhow::Result<()> {
+    let mut f = fs::File::open(path)?;
+    let mut magic = [0u8; 2];
+    if f.read_exact(&mut magic).is_err() || magic != [0x1f, 0x8b] {
+        bail!("not a gzip-compressed tar archive (no gzip header), nor a bundle directory");
+    }
+    f.rewind()?;
+    let stream = Capped {
+        inner: flate2::read::GzDecoder::new(io::BufReader::new(f)),
+        left: limits.total_bytes,
+        limit: limits.total_bytes,
+    };
+    let mut ar = tar::Archive::new(stream);
     let mut raw: Vec<(String, Node)> = Vec::new();
     let mut total = 0u64;
     for entry in ar.entries().context("not a gzip-compressed tar archive")? {
-        let mut entry = entry.context("corrupt archive entry")?;
+        let mut entry = entry.context("corrupt archive")?;
         let p = entry.path()?.to_string_lossy().into_owned();
+        if p.len() > MAX_PATH_BYTES {
+            bail!(
+                "archive entry {:?}... has a {}-byte path, over PATH_MAX ({MAX_PATH_BYTES})",
+                crate::collect::truncate(&p, 60),
+                p.len()
+            );
+        }
         if p.starts_with('/') || p.split('/').any(|c| c == "..") {
             bail!("archive entry {p:?} escapes the bundle root");
         }
-        if raw.len() >= MAX_ENTRIES {
-            bail!("more than {MAX_ENTRIES} entries");
+        if raw.len() >= limits.entries {
+            bail!("more than {} entries", limits.entries);
         }
+        total += p.len() as u64;
         let node = match entry.header().entry_type() {
             tar::EntryType::Directory => Node::Dir,
             tar::EntryType::Symlink => {
@@ -284,25 +491,48 @@ fn load_targz(path: &Path, nodes: &mut BTreeMap<String, Node>) -> anyhow::Result
                 Node::Symlink(t)
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let size = entry.header().size()?;
-                if size > MAX_FILE_BYTES {
+                // entry.size() honours a pax `size` record; the header field may not.
+                let size = entry.size();
+                if size > limits.file_bytes {
                     bail!(
-                        "archive entry {p:?} is {size} bytes, over the {MAX_FILE_BYTES}-byte limit"
+                        "archive entry {p:?} is {size} bytes, over the {}-byte limit of one file",
+                        limits.file_bytes
                     );
                 }
                 total += size;
-                if total > MAX_TOTAL_BYTES {
-                    bail!("archive unpacks to more than {MAX_TOTAL_BYTES} bytes");
+                if total > limits.total_bytes {
+                    bail!("archive unpacks to more than {} bytes", limits.total_bytes);
                 }
-                let mut buf = Vec::with_capacity(size as usize);
-                (&mut entry).take(size).read_to_end(&mut buf)?;
+                // Grown as the bytes arrive: a header may claim more than the archive holds.
+                let mut buf = Vec::with_capacity(usize::try_from(size.min(1 << 16)).unwrap_or(0));
+                (&mut entry)
+                    .take(size)
+                    .read_to_end(&mut buf)
+                    .with_context(|| format!("reading archive entry {p:?}"))?;
+                if buf.len() as u64 != size {
+                    bail!(
+                        "archive entry {p:?} is truncated ({} of {size} bytes)",
+                        buf.len()
+                    );
+                }
                 Node::File(buf)
             }
-            // Hard links, devices and FIFOs have no place in a bundle.
-            _ => continue,
+            // Sockets and devices are empty files in a bundle, as a capture writes them.
+            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+                Node::File(Vec::new())
+            }
+            tar::EntryType::Link => {
+                Node::Unsupported("a hard link in the bundle archive (bundles hold symbolic links)")
+            }
+            tar::EntryType::XGlobalHeader => continue,
+            _ => Node::Unsupported("an archive entry of a type bundles do not hold"),
         };
         raw.push((p, node));
     }
+    // Read to the gzip trailer, so its length and CRC check every byte: the tar reader stops at
+    // the end-of-archive blocks and would not notice an archive cut after them.
+    io::copy(&mut ar.into_inner(), &mut io::sink())
+        .context("the archive is cut or corrupt after its last entry")?;
     // The archive may hold the bundle under one top directory: find the metadata file.
     let prefix = raw
         .iter()
@@ -342,6 +572,7 @@ impl Host for BundleHost {
         match self.nodes.get(&real) {
             Some(Node::File(b)) => Ok(b.clone()),
             Some(Node::Dir) => Err(HostError::new(ErrorKind::Invalid, path, "is a directory")),
+            Some(Node::Unsupported(why)) => Err(HostError::new(ErrorKind::Invalid, path, *why)),
             Some(Node::Symlink(_)) | None => Err(HostError::new(ErrorKind::Missing, path, "")),
         }
     }
@@ -440,6 +671,7 @@ impl Host for BundleHost {
                         Node::File(b) => files.push((shown(k), b.len() as u64)),
                         Node::Symlink(t) => files.push((shown(k), t.len() as u64)),
                         Node::Dir => dirs.push(shown(k)),
+                        Node::Unsupported(_) => files.push((shown(k), 0)),
                     }
                 }
                 Ok(super::walk::walk_listing(&n, &files, &dirs, limits.top))
@@ -610,6 +842,45 @@ mod tests {
         }
         let err = format!("{:#}", BundleHost::open(&bad).unwrap_err());
         assert!(err.contains("escapes the bundle root"), "{err}");
+    }
+
+    #[test]
+    fn inserted_files_read_and_list_as_captured_ones() {
+        let d = dir_bundle();
+        let mut b = BundleHost::open(d.path()).unwrap();
+        b.insert_file("/var/log/b.log", b"b".to_vec()).unwrap();
+        b.insert_file("/var/log/a/x", b"x".to_vec()).unwrap();
+        b.insert_file("/proc/meminfo", b"MemTotal: 1 kB\n".to_vec())
+            .unwrap();
+        assert_eq!(b.read("/var/log/a/x").unwrap(), b"x");
+        let listing: Vec<_> = b
+            .read_dir("/var/log")
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.name, e.kind))
+            .collect();
+        assert_eq!(
+            listing,
+            [
+                ("a".to_string(), EntryKind::Dir),
+                ("b.log".to_string(), EntryKind::File),
+                ("containers".to_string(), EntryKind::Dir),
+                ("pods".to_string(), EntryKind::Dir),
+            ]
+        );
+        assert_eq!(b.read_dir("/").unwrap().len(), 3); // dev, proc, var
+        b.insert_file("/var/log/b.log", b"again".to_vec()).unwrap();
+        assert_eq!(b.read("/var/log/b.log").unwrap(), b"again");
+        assert_eq!(b.read_dir("/var/log").unwrap().len(), 4);
+        // The metadata file replaces the metadata, and is checked as open checks it.
+        b.insert_file(
+            META_FILE,
+            br#"{"format":"nodescope-bundle/1","captured_at":"2027-01-01T00:00:00Z"}"#.to_vec(),
+        )
+        .unwrap();
+        assert_eq!(b.now().to_string(), "2027-01-01T00:00:00Z");
+        assert!(b.insert_file(META_FILE, b"{}".to_vec()).is_err());
+        assert!(b.insert_file("/", Vec::new()).is_err());
     }
 
     #[test]
