@@ -134,7 +134,10 @@ fn parse_klog_time(mmdd: &str, hms: &str, now: jiff::Timestamp) -> Option<jiff::
     let micros: i32 = hms.get(9..15)?.parse().ok()?;
     let year = now.to_zoned(jiff::tz::TimeZone::UTC).year();
     let mk = |y: i16| -> Option<jiff::Timestamp> {
-        jiff::civil::date(y, 1, 1)
+        // Date::new, not civil::date: the year before -9999 is out of range, and a bundle's
+        // capture time can be anything jiff represents.
+        jiff::civil::Date::new(y, 1, 1)
+            .ok()?
             .with()
             .month(month)
             .day(day)
@@ -146,7 +149,10 @@ fn parse_klog_time(mmdd: &str, hms: &str, now: jiff::Timestamp) -> Option<jiff::
             .map(|z| z.timestamp())
     };
     let t = mk(year)?;
-    if t > now + jiff::SignedDuration::from_hours(24) {
+    if now
+        .checked_add(jiff::SignedDuration::from_hours(24))
+        .is_ok_and(|limit| t > limit)
+    {
         mk(year - 1)
     } else {
         Some(t)
@@ -264,6 +270,29 @@ mod tests {
 
     fn now() -> jiff::Timestamp {
         "2026-11-22T03:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn klog_times_at_the_ends_of_time_do_not_overflow() {
+        // Regression (found by the kubelet_log fuzz target): a capture time within a day of
+        // the largest timestamp overflowed `now + 24h`, and one in year -9999 asked for year
+        // -10000; both panicked in jiff. A bundle's capture time is untrusted.
+        let l = r#"I1231 23:59:59.000000 1 eviction_manager.go:369] "Eviction manager: attempting to reclaim" resourceName="memory""#;
+        for now in [jiff::Timestamp::MAX, jiff::Timestamp::MIN] {
+            let e = parse_line(l, None, "syslog", now).unwrap();
+            assert_eq!(e.step, EvictionStep::AttemptingToReclaim);
+        }
+        // jiff's last instant is 9999-12-30T22:00:00.999999999Z.
+        let last = l.replace("I1231 23:59:59", "I1230 21:59:59");
+        let e = parse_line(&last, None, "syslog", jiff::Timestamp::MAX).unwrap();
+        assert_eq!(e.time.unwrap().to_string(), "9999-12-30T21:59:59Z");
+        // In year -9999 the line is in the future and the year before does not exist.
+        assert!(
+            parse_line(l, None, "syslog", jiff::Timestamp::MIN)
+                .unwrap()
+                .time
+                .is_none()
+        );
     }
 
     #[test]

@@ -45,7 +45,8 @@ fn one(host: &dyn Host, pid: u32, denied: &mut usize) -> Option<Process> {
     let base = format!("/proc/{pid}");
     // /proc/<pid>/stat: "1 (systemd) S 0 1 1 ..." — comm in parentheses may hold spaces (proc(5)).
     let stat = match host.read(&format!("{base}/stat")) {
-        Ok(raw) => procfs_core::process::Stat::from_read(&raw[..]).ok()?,
+        Ok(raw) if is_stat_line(&raw) => procfs_core::process::Stat::from_read(&raw[..]).ok()?,
+        Ok(_) => return None,
         Err(e) => {
             if e.kind == ErrorKind::Denied {
                 *denied += 1;
@@ -84,6 +85,25 @@ fn one(host: &dyn Host, pid: u32, denied: &mut usize) -> Option<Process> {
         oom_score_adj,
         container_id: None,
     })
+}
+
+/// Whether `raw` has the shape the kernel gives /proc/<pid>/stat around the command name:
+/// `<digits> (<comm>) <state> ...`. procfs-core's parser slices at the parentheses unchecked
+/// and panics on a line the kernel never writes (`(x) S`, `1 (x)`, or bytes before the `(`
+/// that are not UTF-8); such a file, from a corrupt bundle, is no process.
+fn is_stat_line(raw: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(raw);
+    let t = text.trim();
+    let b = t.as_bytes();
+    let (Some(open), Some(close)) = (t.find('('), t.rfind(')')) else {
+        return false;
+    };
+    open >= 2
+        && b[open - 1] == b' '
+        && b[..open - 1].iter().all(u8::is_ascii_digit)
+        && close > open
+        && b.get(close + 1) == Some(&b' ')
+        && b.len() > close + 2
 }
 
 /// The memory-controller path from /proc/<pid>/cgroup: the `memory` line on v1
@@ -141,6 +161,28 @@ pub(super) fn attribute(processes: &mut [Process], pods: &[Pod]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stat_lines_the_kernel_never_writes_are_refused_before_procfs_parses_them() {
+        let good = "24528 (coredns) S 24502 24528 24528 0 -1 4194560 1523 0 12 0 845 311 0 0 20 0 8 0 26028 240648192 19584 18446744073709551615 1 1 0 0 0 0 0 0 17 0 0 0 0 0 0";
+        assert!(is_stat_line(good.as_bytes()));
+        assert!(is_stat_line(b"1 (a) b) S 0"), "comm may hold ')'");
+        assert!(is_stat_line(b"1 (\xff\xfe) S 0"), "comm may hold any bytes");
+        // Regression: each of these panicked in procfs-core's Stat::from_read (found by the
+        // proc_pid fuzz target: bytes that are not UTF-8 just before the '(').
+        for bad in [
+            &b"24528 \xff\xff\xff\xff(coredns) S 1"[..],
+            b"(x) S 1",
+            b"1 (x)",
+            b"1 (x)S",
+            b"x (y) S",
+            b" (y) S",
+            b"",
+            b"1 x) (y",
+        ] {
+            assert!(!is_stat_line(bad), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
 
     #[test]
     fn memory_cgroup_v1_v2_and_namespaced() {
