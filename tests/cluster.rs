@@ -76,11 +76,16 @@ impl Drop for Api {
 
 impl Api {
     fn start(dir: &Path, mode: &str, extra: &[&str]) -> Api {
+        Api::serving(&fixture(DUMP), dir, mode, extra)
+    }
+
+    /// A server answering from the List documents in `data`.
+    fn serving(data: &Path, dir: &Path, mode: &str, extra: &[&str]) -> Api {
         let port_file = dir.join(format!("port-{mode}"));
         let log = dir.join(format!("log-{mode}"));
         let child = Command::new("python3")
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fake_apiserver.py"))
-            .arg(fixture(DUMP))
+            .arg(data)
             .args([mode, port_file.to_str().unwrap(), log.to_str().unwrap()])
             .args(extra)
             .current_dir(dir)
@@ -492,4 +497,149 @@ fn a_dump_stands_in_offline_joins_pods_by_uid_and_no_cluster_turns_it_off() {
     let s = json(&o);
     assert!(s.get("cluster").is_none());
     assert_eq!(cluster_errors(&s), Vec::<String>::new());
+}
+
+fn stdout_of(cmd: &str) -> String {
+    let o = Command::new("sh").arg("-c").arg(cmd).output().unwrap();
+    assert!(o.status.success(), "{cmd}");
+    String::from_utf8(o.stdout).unwrap().trim().to_string()
+}
+
+/// The secrets a node holds, planted where nodescope looks and where it walks: the kubelet's
+/// kubeconfig with a bearer token and an inline client key, a service-account token file, a
+/// pod's projected token, and a pod spec from the API with a literal secret env value, a
+/// secret flag and kubectl's applied copy of both. None may reach text, JSON, Prometheus
+/// output, `nodescope disk` or a captured bundle; the API request log shows the token was used,
+/// so the search below looks where the secret really was.
+#[test]
+fn no_secret_on_the_node_or_in_the_api_reaches_any_output_or_bundle() {
+    if !can_run() {
+        return;
+    }
+    const BEARER: &str = "tok-bearer-71c2e9a4";
+    const SA_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.sa-token-5b1f.c2ln";
+    const PROJECTED: &str = "eyJhbGciOiJSUzI1NiJ9.projected-9d3e.c2ln";
+    const ENV_VALUE: &str = "postgres://app:pw-env-44aa@db:5432";
+    const FLAG_VALUE: &str = "pw-flag-0c7e";
+    let d = tempfile::tempdir().unwrap();
+    certs(d.path());
+    // The API's pods: checkout (on node-a) carries the secrets, as `kubectl apply` leaves them.
+    let data = d.path().join("api");
+    std::fs::create_dir(&data).unwrap();
+    for f in ["nodes.json", "events.json"] {
+        std::fs::copy(fixture(DUMP).join(f), data.join(f)).unwrap();
+    }
+    let mut pods: Value =
+        serde_json::from_slice(&std::fs::read(fixture(DUMP).join("pods.json")).unwrap()).unwrap();
+    let checkout = pods["items"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|p| p["metadata"]["name"] == "checkout-5f7c9d8b6-m4kq2")
+        .unwrap();
+    let c0 = &mut checkout["spec"]["containers"][0];
+    c0["env"] = serde_json::json!([{"name": "DATABASE_URL", "value": ENV_VALUE}]);
+    c0["args"] = serde_json::json!([format!("--api-token={FLAG_VALUE}")]);
+    checkout["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] =
+        Value::String(format!("{{\"env\":[{{\"value\":\"{ENV_VALUE}\"}}]}}"));
+    std::fs::write(data.join("pods.json"), pods.to_string()).unwrap();
+    let api = Api::serving(
+        &data,
+        d.path(),
+        "ok",
+        &["--tls", "server.crt", "server.key", "--token", BEARER],
+    );
+    // The node: the kubelet's kubeconfig with the token and the client key inline.
+    let root = node_root(d.path());
+    let key_b64 = stdout_of(&format!(
+        "openssl base64 -A -in {}",
+        d.path().join("client.key").display()
+    ));
+    let crt_b64 = stdout_of(&format!(
+        "openssl base64 -A -in {}",
+        d.path().join("client.crt").display()
+    ));
+    std::fs::write(
+        root.join("etc/kubernetes/kubelet.conf"),
+        kubeconfig(
+            &format!("https://127.0.0.1:{}", api.port),
+            "/etc/kubernetes/pki/ca.crt",
+            &format!(
+                "    token: {BEARER}\n    client-certificate-data: {crt_b64}\n    client-key-data: {key_b64}\n"
+            ),
+        ),
+    )
+    .unwrap();
+    let sa = root.join("var/run/secrets/kubernetes.io/serviceaccount");
+    std::fs::create_dir_all(&sa).unwrap();
+    std::fs::write(sa.join("token"), SA_TOKEN).unwrap();
+    let projected = root.join(
+        "var/lib/kubelet/pods/c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f/volumes/kubernetes.io~projected/kube-api-access-7xk2p",
+    );
+    std::fs::create_dir_all(&projected).unwrap();
+    std::fs::write(projected.join("token"), PROJECTED).unwrap();
+    // The PEM body of the client key, a line of it, as it would appear if a file were copied.
+    let key_pem = std::fs::read_to_string(d.path().join("client.key")).unwrap();
+    let key_line = key_pem.lines().nth(1).unwrap().to_string();
+
+    let r = root.to_str().unwrap();
+    let mut outputs: Vec<(String, Vec<u8>)> = Vec::new();
+    for args in [
+        vec!["check", "--format", "json"],
+        vec!["check", "--format", "text"],
+        vec!["check", "--format", "prometheus"],
+        vec!["snapshot"],
+        vec!["disk", "--format", "json"],
+        vec!["disk"],
+    ] {
+        let (o, _) = nodescope(&[&["--root", r][..], &args[..]].concat());
+        assert_ne!(
+            o.status.code(),
+            Some(3),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        outputs.push((format!("{args:?}"), [o.stdout, o.stderr].concat()));
+    }
+    let bundle = d.path().join("secrets.tar.gz");
+    let (o, _) = nodescope(&["--root", r, "capture", "-o", bundle.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(&bundle).unwrap()),
+        &mut raw,
+    )
+    .unwrap();
+    let tar_text = String::from_utf8_lossy(&raw).into_owned();
+    outputs.push(("capture bundle (uncompressed tar)".into(), raw));
+
+    // The search can fail: the token was used, and the pod with the secrets is in the bundle.
+    let reqs = api.requests();
+    assert!(
+        !reqs.is_empty() && reqs.iter().all(|l| l.ends_with(&format!("auth={BEARER}"))),
+        "{reqs:?}"
+    );
+    assert!(
+        tar_text.contains("checkout-5f7c9d8b6-m4kq2"),
+        "the API's pods are in the bundle"
+    );
+    assert!(tar_text.contains("DATABASE_URL"), "env names are kept");
+    assert!(
+        tar_text.contains("--api-token=<redacted>"),
+        "secret flags are redacted"
+    );
+    for (what, bytes) in &outputs {
+        let text = String::from_utf8_lossy(bytes);
+        for (name, secret) in [
+            ("bearer token", BEARER),
+            ("client key (base64)", key_b64.as_str()),
+            ("client key (PEM)", key_line.as_str()),
+            ("service-account token", SA_TOKEN),
+            ("projected token", PROJECTED),
+            ("pod env value", ENV_VALUE),
+            ("pod secret flag", FLAG_VALUE),
+        ] {
+            assert!(!text.contains(secret), "{what} leaks the {name}");
+        }
+    }
 }

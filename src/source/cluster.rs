@@ -314,7 +314,8 @@ pub fn from_files(
     data
 }
 
-/// Writes the fetched objects as the List documents [`from_files`] reads.
+/// Writes the fetched objects as the List documents [`from_files`] reads, pods scrubbed by
+/// [`super::redact::pod`] (a pod spec's literal env values are where secrets hide).
 pub fn to_files(data: &ClusterData) -> Vec<(&'static str, Vec<u8>)> {
     let list = |kind: &str, items: serde_json::Value| {
         serde_json::to_vec_pretty(
@@ -338,7 +339,13 @@ pub fn to_files(data: &ClusterData) -> Vec<(&'static str, Vec<u8>)> {
         ),
         (
             "pods.json",
-            list("PodList", serde_json::to_value(&pods).unwrap_or_default()),
+            list("PodList", {
+                let mut v = serde_json::to_value(&pods).unwrap_or_default();
+                if let Some(items) = v.as_array_mut() {
+                    items.iter_mut().for_each(super::redact::pod);
+                }
+                v
+            }),
         ),
         (
             "events.json",

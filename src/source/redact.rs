@@ -137,6 +137,51 @@ pub fn text(raw: &[u8]) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// The annotation `kubectl apply` leaves on objects: a copy of the whole applied manifest, so
+/// it repeats every literal env value of the spec.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Scrubs a Pod object, as the API server serves it, before `capture` writes it: literal
+/// `env[].value`s of every container kind become [`REDACTED`] (names stay; `valueFrom` only
+/// names a Secret or ConfigMap), secret flags in `command` and `args` are redacted as command
+/// lines are, and `managedFields` and the last-applied annotation (which repeat the spec) are
+/// dropped. nodescope's analysis reads none of these, so the bundle loses nothing it uses.
+pub fn pod(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+        if let Some(a) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+            a.remove(LAST_APPLIED);
+        }
+    }
+    let Some(spec) = v.get_mut("spec") else {
+        return;
+    };
+    for kind in ["containers", "initContainers", "ephemeralContainers"] {
+        let Some(list) = spec.get_mut(kind).and_then(Value::as_array_mut) else {
+            continue;
+        };
+        for c in list {
+            if let Some(env) = c.get_mut("env").and_then(Value::as_array_mut) {
+                for e in env {
+                    if let Some(val) = e.get_mut("value") {
+                        *val = Value::String(REDACTED.into());
+                    }
+                }
+            }
+            for key in ["command", "args"] {
+                if let Some(args) = c.get_mut(key).and_then(Value::as_array_mut) {
+                    let strs: Vec<String> = args
+                        .iter()
+                        .map(|a| a.as_str().unwrap_or_default().to_string())
+                        .collect();
+                    *args = cmdline(&strs).into_iter().map(Value::String).collect();
+                }
+            }
+        }
+    }
+}
+
 /// What `capture` may write for a file read at `path`.
 pub fn for_bundle(path: &str, raw: &[u8]) -> Vec<u8> {
     if path.starts_with("/proc/") && path.ends_with("/cmdline") {
@@ -204,6 +249,42 @@ mod tests {
         let out = String::from_utf8(oci_spec(raw)).unwrap();
         assert!(out.contains("container-name") && out.contains("a:b:c"));
         assert!(!out.contains("AWS_SECRET") && !out.contains("namespaces"));
+    }
+
+    #[test]
+    fn pod_loses_env_values_secret_flags_and_the_applied_copy() {
+        let mut p = serde_json::json!({
+            "metadata": {"name": "api", "uid": "u1",
+                "annotations": {LAST_APPLIED: "{\"env\":\"pw-1\"}", "keep": "me"},
+                "managedFields": [{"manager": "kubectl"}]},
+            "spec": {
+                "containers": [{"name": "app", "image": "app:1",
+                    "args": ["--db-password=pw-2", "--port", "80"],
+                    "env": [{"name": "DB_URL", "value": "postgres://u:pw-3@db"},
+                            {"name": "T", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]}],
+                "initContainers": [{"name": "init", "command": ["sh", "--token", "pw-4"],
+                    "env": [{"name": "X", "value": "pw-5"}]}],
+                "nodeName": "node-a"
+            }
+        });
+        pod(&mut p);
+        let out = p.to_string();
+        for s in ["pw-1", "pw-2", "pw-3", "pw-4", "pw-5", "managedFields"] {
+            assert!(!out.contains(s), "{s} survived: {out}");
+        }
+        for s in [
+            "\"keep\":\"me\"",
+            "secretKeyRef",
+            "\"DB_URL\"",
+            "--port",
+            "node-a",
+            "app:1",
+        ] {
+            assert!(out.contains(s), "{s} lost: {out}");
+        }
+        let again = p.clone();
+        pod(&mut p);
+        assert_eq!(p, again, "idempotent");
     }
 
     #[test]
