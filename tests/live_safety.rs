@@ -193,3 +193,248 @@ fn live_churn_of_processes_and_cgroups_never_fails_a_run() {
     }
     assert!(!base.exists(), "churn cgroups removed");
 }
+
+/// The system calls that change a filesystem, besides opening a file for writing.
+const MUTATING: &[&str] = &[
+    "creat",
+    "truncate",
+    "ftruncate",
+    "mkdir",
+    "mkdirat",
+    "rmdir",
+    "unlink",
+    "unlinkat",
+    "rename",
+    "renameat",
+    "renameat2",
+    "link",
+    "linkat",
+    "symlink",
+    "symlinkat",
+    "chmod",
+    "fchmod",
+    "fchmodat",
+    "chown",
+    "fchown",
+    "fchownat",
+    "lchown",
+    "utimensat",
+    "utimes",
+    "setxattr",
+    "lsetxattr",
+    "fsetxattr",
+    "removexattr",
+    "lremovexattr",
+    "fremovexattr",
+    "mknod",
+    "mknodat",
+    "mount",
+    "umount2",
+    "fallocate",
+];
+const OPENS: &[&str] = &["open", "openat", "openat2"];
+const WRITE_FLAGS: &[&str] = &["O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC", "O_APPEND"];
+
+fn strace_args(log: &std::path::Path) -> Vec<String> {
+    let calls: Vec<&str> = OPENS.iter().chain(MUTATING).copied().collect();
+    vec![
+        "-f".into(),
+        "-qq".into(),
+        "-o".into(),
+        log.display().to_string(),
+        format!("-etrace={}", calls.join(",")),
+    ]
+}
+
+/// Reads a strace log: every path opened, and every call that opened for writing or changed
+/// a filesystem, except under `allowed` (the output `capture` was asked to write, a terminal).
+fn audit(log: &std::path::Path, allowed: &[&str]) -> (Vec<String>, Vec<String>) {
+    let text = std::fs::read_to_string(log).unwrap();
+    let (mut opened, mut writes) = (Vec::new(), Vec::new());
+    for line in text.lines() {
+        // "1234  openat(AT_FDCWD, "/proc/meminfo", O_RDONLY|O_CLOEXEC) = 3"
+        let call = line.trim_start_matches(|c: char| c.is_ascii_digit() || c == ' ');
+        let Some((name, rest)) = call.split_once('(') else {
+            continue; // "<... openat resumed>", exits and signals
+        };
+        let path = rest.split('"').nth(1).unwrap_or("").to_string();
+        let permitted = allowed.iter().any(|a| path.starts_with(a));
+        if OPENS.contains(&name) {
+            let flags = rest.rsplit_once(')').map_or(rest, |(a, _)| a);
+            if WRITE_FLAGS.iter().any(|f| flags.contains(f)) && !permitted {
+                writes.push(line.to_string());
+            }
+            opened.push(path);
+        } else if MUTATING.contains(&name) && !permitted {
+            // ftruncate/fchmod/fallocate name an fd: only files opened writable, allowed above,
+            // can take them, so any such call on another fd is also a write.
+            writes.push(line.to_string());
+        }
+    }
+    (opened, writes)
+}
+
+fn strace_missing() -> bool {
+    let missing = Command::new("strace").arg("-V").output().is_err();
+    if missing {
+        eprintln!("skipped: strace is not installed (.ci/run installs it)");
+    }
+    missing
+}
+
+/// No writes, traced: every command that reads the live root runs under strace, and not one
+/// open for writing or filesystem-changing call is made anywhere on the node — /proc/sys
+/// included — except the bundle `capture` was told to write and the terminal the TUI draws on.
+#[test]
+fn live_no_command_opens_a_file_for_writing_or_changes_a_filesystem() {
+    if !nix::unistd::geteuid().is_root() || strace_missing() {
+        eprintln!("skipped: needs root (strace of every process, the whole node readable)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // The audit catches a write when there is one: a shell redirect, traced the same way.
+    let canary = dir.path().join("canary-trace");
+    let st = Command::new("strace")
+        .args(strace_args(&canary))
+        .args([
+            "sh",
+            "-c",
+            &format!("echo x > {}/canary", dir.path().display()),
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (_, writes) = audit(&canary, &[]);
+    assert!(
+        writes
+            .iter()
+            .any(|w| w.contains("/canary\"") && w.contains("O_CREAT")),
+        "{writes:?}"
+    );
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let bundle = out.join("b.tar.gz");
+    let bin = env!("CARGO_BIN_EXE_nodescope");
+    let mut total_opened = 0;
+    let mut proc_sys_read = 0;
+    for (i, args) in [
+        vec!["check", "--format", "json"],
+        vec!["check", "--format", "prometheus"],
+        vec!["snapshot"],
+        vec!["disk"],
+        vec!["dns"],
+        vec!["gpu"],
+        vec!["capture", "-o", bundle.to_str().unwrap()],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let log = dir.path().join(format!("trace-{i}"));
+        let o = Command::new("strace")
+            .args(strace_args(&log))
+            .arg(bin)
+            .args(["--root", "/"])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            matches!(o.status.code(), Some(0..=2)),
+            "{args:?}: exit {:?}: {}",
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let (opened, writes) = audit(&log, &[out.to_str().unwrap()]);
+        assert!(writes.is_empty(), "{args:?} wrote:\n{}", writes.join("\n"));
+        eprintln!("{args:?}: {} opens, none for writing", opened.len());
+        total_opened += opened.len();
+        proc_sys_read += opened
+            .iter()
+            .filter(|p| p.starts_with("/proc/sys/"))
+            .count();
+    }
+    assert!(
+        bundle.exists(),
+        "capture wrote its bundle (the allowed write)"
+    );
+    // The audit can fail: it saw the reads, /proc/sys among them.
+    assert!(total_opened > 100, "{total_opened} opens traced");
+    assert!(proc_sys_read > 0, "/proc/sys was read");
+
+    // The TUI, in a real terminal, on the live root: a few views, then q.
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped the TUI part: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let log = dir.path().join("trace-top");
+    let done = dir.path().join("top-done");
+    let session = format!("nodescope-nowrite-{}", std::process::id());
+    let shell = format!(
+        "strace {} {bin} --root / top --interval 1; echo $? > {}",
+        strace_args(&log).join(" "),
+        done.display()
+    );
+    let tmux = |args: &[&str]| Command::new("tmux").args(args).status().unwrap();
+    struct Kill(String);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = Command::new("tmux")
+                .args(["kill-session", "-t", &self.0])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+    assert!(
+        tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            &session,
+            "-x",
+            "120",
+            "-y",
+            "40",
+            &shell
+        ])
+        .success()
+    );
+    let _session = Kill(session.clone());
+    let pane = || {
+        let o = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &session])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let started = std::time::Instant::now();
+    while !pane().contains("[1 Overview]") {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the TUI never drew:\n{}",
+            pane()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    for key in ["2", "3", "4", "5", "6", "7", "1"] {
+        tmux(&["send-keys", "-t", &session, key]);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    // Two more samples at --interval 1, then quit.
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+    tmux(&["send-keys", "-t", &session, "q"]);
+    while !done.exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the TUI did not quit"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(std::fs::read_to_string(&done).unwrap().trim(), "0");
+    let (opened, writes) = audit(&log, &["/dev/tty", "/dev/pts/"]);
+    assert!(writes.is_empty(), "the TUI wrote:\n{}", writes.join("\n"));
+    let samples = opened.iter().filter(|p| *p == "/proc/meminfo").count();
+    eprintln!(
+        "top: {} opens, /proc/meminfo read {samples} times, none for writing",
+        opened.len()
+    );
+    assert!(samples >= 2, "the TUI sampled the live root more than once");
+}
