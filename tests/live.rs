@@ -139,7 +139,51 @@ fn live_check_as_an_unprivileged_user_says_what_it_could_not_read() {
         String::from_utf8_lossy(&o.stderr)
     );
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // The exit code is the findings' (2 critical, 1 warning, 0), as for root.
+    let worst = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| match f["severity"].as_str().unwrap() {
+            "critical" => 2,
+            "warning" => 1,
+            _ => 0,
+        })
+        .max()
+        .unwrap_or(0);
+    assert_eq!(o.status.code(), Some(worst), "exit code by findings");
     let errors = report["errors"].as_array().unwrap();
+    eprintln!("as uid 65534: exit {worst}, {} errors:", errors.len());
+    for e in errors {
+        eprintln!("  {e}");
+    }
+    // What could not be read, and why: the kernel log, and other users' open files in one line.
+    assert_eq!(
+        errors[0]["collector"], "privileges",
+        "the reason comes first"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e["path"] == "/dev/kmsg" && e["kind"] == "denied"),
+        "{errors:?}"
+    );
+    let fd_lines: Vec<_> = errors
+        .iter()
+        .filter(|e| e["path"].as_str().is_some_and(|p| p.ends_with("/fd")))
+        .collect();
+    assert_eq!(
+        fd_lines.len(),
+        1,
+        "one line for all denied fd directories: {fd_lines:?}"
+    );
+    assert!(
+        fd_lines[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("are not readable"),
+        "{fd_lines:?}"
+    );
     assert!(
         errors.iter().any(|e| e["collector"] == "privileges"
             && e["message"]

@@ -17,8 +17,8 @@ use super::Errors;
 use crate::model::disk::{
     DeletedOpenFile, Disk, FsRole, Image, ImageInventory, PodDir, PodLogDir, RuntimeStorage, Volume,
 };
-use crate::model::{Filesystem, KubeletInfo, Mount, Process};
-use crate::source::{EntryKind, Host, WalkLimits, join};
+use crate::model::{CollectError, Filesystem, KubeletInfo, Mount, Process};
+use crate::source::{EntryKind, ErrorKind, Host, WalkLimits, join};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -164,6 +164,7 @@ pub(super) fn collect(
         .collect();
     let pids: Vec<u32> = holders.iter().map(|p| p.pid).collect();
     let imagefs_mount = disk.imagefs.as_ref().and_then(|r| r.mount_point.clone());
+    let mut denied: Vec<u32> = Vec::new();
     for (p, r) in holders.iter().zip(host.deleted_files(&pids)) {
         match r {
             Ok(fds) if fds.is_empty() => {}
@@ -191,8 +192,31 @@ pub(super) fn collect(
                     });
                 }
             }
+            // Without root every other user's fd directory is denied: one line, not one
+            // per process (a busy node has a thousand).
+            Err(e) if e.kind == ErrorKind::Denied => denied.push(p.pid),
             Err(e) => errs.unless_missing(C, &e),
         }
+    }
+    if let Some(first) = denied.first() {
+        let shown: Vec<String> = denied.iter().take(8).map(u32::to_string).collect();
+        errs.push(CollectError {
+            collector: C.into(),
+            kind: ErrorKind::Denied,
+            path: Some(format!("/proc/{first}/fd")),
+            line: None,
+            message: format!(
+                "the open files of {} process(es) are not readable (pids {}{}); deleted files \
+                 they hold open are not counted",
+                denied.len(),
+                shown.join(", "),
+                if denied.len() > shown.len() {
+                    ", ..."
+                } else {
+                    ""
+                }
+            ),
+        });
     }
 
     // Filesystems short of inodes: where are the entries?

@@ -98,6 +98,8 @@ pub fn snapshot_with(host: &dyn Host, disk_opts: disk::DiskOptions<'_>) -> Snaps
     let mut errors = errs.0;
     errors.sort();
     errors.dedup();
+    // The reason for many of the others comes first.
+    errors.sort_by_key(|e| e.collector != "privileges");
     Snapshot {
         schema: SNAPSHOT_SCHEMA.into(),
         taken_at,

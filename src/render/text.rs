@@ -123,7 +123,13 @@ pub fn write_check(
                 (Some(p), None) => p.clone(),
                 (None, _) => String::new(),
             };
-            writeln!(w, "  {:<10} {} {}: {}", e.collector, loc, e.kind, e.message)?;
+            // "denied: Permission denied (os error 13)" says the same thing twice.
+            let kind = e.kind.to_string();
+            if e.message.to_lowercase().starts_with(&kind) {
+                writeln!(w, "  {:<10} {} {}", e.collector, loc, e.message)?;
+            } else {
+                writeln!(w, "  {:<10} {} {}: {}", e.collector, loc, kind, e.message)?;
+            }
         }
         if snap.errors.len() > 20 {
             writeln!(
