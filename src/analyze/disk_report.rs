@@ -10,7 +10,7 @@ use serde::Serialize;
 /// The JSON schema name of `nodescope disk --format json`.
 pub const DISK_SCHEMA: &str = "nodescope-disk/1";
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct DiskReport {
     pub schema: &'static str,
     pub node: String,
@@ -29,7 +29,7 @@ pub struct DiskReport {
     pub fixes: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct FsRow {
     pub mount_point: String,
     pub fs_type: String,
@@ -49,7 +49,7 @@ pub struct FsRow {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Consumer {
     /// What Kubernetes calls it: `pod logs`, `emptyDir`, `image store`, `deleted but open`,
     /// `orphaned pod logs`, `orphaned pod directory`.
@@ -64,7 +64,7 @@ pub struct Consumer {
 }
 
 /// The runtime's images in figures.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ImagesSummary {
     /// `CRI unix:///run/containerd/containerd.sock`, or the file the list was read from.
     pub source: String,
@@ -81,11 +81,29 @@ pub struct ImagesSummary {
     pub filesystems: Vec<crate::model::disk::CriFsUsage>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct UnusedImage {
     pub id: String,
     pub names: Vec<String>,
     pub bytes: Option<u64>,
+}
+
+/// `nodescope disk --format json`: the view, what could not be collected, and the disk part
+/// of the snapshot it was built from (docs/schema/nodescope-disk.schema.json).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct DiskJson<'a> {
+    #[serde(flatten)]
+    pub report: &'a DiskReport,
+    pub errors: &'a [crate::model::CollectError],
+    pub disk: &'a crate::model::disk::Disk,
+}
+
+/// The JSON Schema of `nodescope disk --format json`.
+pub fn disk_schema() -> String {
+    let mut s =
+        serde_json::to_string_pretty(&schemars::schema_for!(DiskJson<'static>)).unwrap_or_default();
+    s.push('\n');
+    s
 }
 
 /// Builds the view. `findings` are all findings; the disk ones are kept.
