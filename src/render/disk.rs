@@ -105,8 +105,9 @@ pub fn write(w: &mut dyn Write, r: &DiskReport, header: &str) -> std::io::Result
         writeln!(w, "\nIMAGES (from {})", s.source)?;
         writeln!(
             w,
-            "  {} images ({}), {} unused{}, {} reclaimable by `crictl rmi --prune`",
+            "  {} image{} ({}), {} unused{}, {} reclaimable by `crictl rmi --prune`",
             s.count,
+            if s.count == 1 { "" } else { "s" },
             hb(Some(s.bytes)),
             s.unused,
             if s.unused_pinned > 0 {
