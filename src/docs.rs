@@ -107,5 +107,9 @@ pub fn generated_files() -> Vec<(String, Vec<u8>)> {
         "docs/schema/nodescope-snapshot.schema.json".into(),
         crate::render::json::snapshot_schema().into_bytes(),
     ));
+    files.push((
+        "docs/schema/nodescope-disk.schema.json".into(),
+        crate::analyze::disk_report::disk_schema().into_bytes(),
+    ));
     files
 }

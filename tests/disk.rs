@@ -199,7 +199,9 @@ fn disk_command_reports_filesystems_consumers_and_fixes() {
         "1.4Gi  writable layer         shop/web-6d9f8c7b5-h2j4k/nginx",
         "deleted but open",
         "orphaned pod logs",
-        "bolt database",
+        "IMAGES (from CRI unix:///run/containerd/containerd.sock)",
+        "16 images (37.5Gi), 11 unused (1 of them pinned, which prune keeps), 37.1Gi reclaimable by `crictl rmi --prune`",
+        "11.8Gi  eaf65c7a0df7d  registry.example.com/ml/trainer:2024.11",
     ] {
         assert!(text.contains(want), "{want:?} not in:\n{text}");
     }
@@ -231,4 +233,62 @@ fn disk_command_reports_filesystems_consumers_and_fixes() {
             .iter()
             .all(|f| f["id"].as_str().unwrap().starts_with("disk."))
     );
+}
+
+/// The containerd node's capture recorded what containerd answered over its CRI socket: the
+/// images `crictl rmi --prune` would remove are named without containerd's bolt database.
+#[test]
+fn the_recorded_cri_answers_name_the_images_prune_frees() {
+    let o = run(&[
+        "--bundle",
+        fixture(BLOAT).to_str().unwrap(),
+        "disk",
+        "--format",
+        "json",
+    ]);
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let s = &r["images"];
+    assert_eq!(s["source"], "CRI unix:///run/containerd/containerd.sock");
+    assert_eq!(s["count"], 16);
+    assert_eq!(s["unused"], 11);
+    assert_eq!(s["unused_pinned"], 1, "the sandbox image");
+    assert_eq!(
+        s["reclaimable_bytes"],
+        12_670_418_944u64
+            + 12_455_624_704
+            + 6_871_947_264
+            + 6_764_573_184
+            + 286_261_248
+            + 285_212_672
+            + 281_018_368
+            + 95_420_416
+            + 70_534_521
+            + 29_016_512
+    );
+    let names: Vec<&str> = r["unused_images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["names"][0].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 10);
+    assert_eq!(names[0], "registry.example.com/ml/trainer:2024.11");
+    assert!(!names.contains(&"registry.k8s.io/pause:3.10"), "pinned");
+    assert!(
+        !names.contains(&"docker.io/istio/proxyv2:1.23.2"),
+        "used by running and exited containers"
+    );
+    let imgs = r["disk"]["images"]["images"].as_array().unwrap();
+    let istio = imgs
+        .iter()
+        .find(|i| i["names"][0] == "docker.io/istio/proxyv2:1.23.2")
+        .unwrap();
+    assert_eq!(
+        istio["used_by_containers"], 2,
+        "istio-proxy and the exited istio-init"
+    );
+    // The same images in check's evidence for imagefs pressure.
+    let (_, c) = check_json(&fixture(BLOAT), &[]);
+    let i = finding(&c, "disk.imagefs-pressure");
+    assert_eq!(i["evidence"]["unused_images"].as_array().unwrap().len(), 10);
 }

@@ -108,3 +108,47 @@ fn the_published_schema_requires_what_the_mirror_requires() {
         );
     }
 }
+
+/// `nodescope disk --format json` on every disk fixture: each top-level key is one the
+/// published schema declares, each required one is there, and the images summary has the
+/// fields the schema gives it.
+#[test]
+fn disk_json_matches_its_published_schema() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("docs/schema/nodescope-disk.schema.json"),
+    )
+    .unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let declared = keys(&schema["properties"]);
+    for name in [
+        "disk-bloat-v2-containerd",
+        "disk-imagefs-v1-crio",
+        "healthy-v2-systemd-containerd",
+    ] {
+        let o = common::run(&[
+            "--bundle",
+            common::fixture(name).to_str().unwrap(),
+            "disk",
+            "--format",
+            "json",
+        ]);
+        let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(keys(&r), declared, "{name}");
+        for req in schema["required"].as_array().unwrap() {
+            assert!(!r[req.as_str().unwrap()].is_null(), "{name}: {req}");
+        }
+        if r["images"].is_object() {
+            assert_eq!(
+                keys(&r["images"]),
+                keys(&schema["$defs"]["ImagesSummary"]["properties"]),
+                "{name}"
+            );
+        }
+    }
+}

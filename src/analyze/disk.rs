@@ -40,7 +40,7 @@ pub fn inodes_used_percent(st: &StatVfs) -> Option<f64> {
 }
 
 /// One eviction threshold on a disk signal and how the filesystem stands against it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct DiskSignal {
     /// `nodefs.available`, `imagefs.inodesFree`, ...
     pub signal: String,

@@ -10,7 +10,7 @@ use serde::Serialize;
 /// The JSON schema name of `nodescope disk --format json`.
 pub const DISK_SCHEMA: &str = "nodescope-disk/1";
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct DiskReport {
     pub schema: &'static str,
     pub node: String,
@@ -18,8 +18,10 @@ pub struct DiskReport {
     pub filesystems: Vec<FsRow>,
     /// Largest first.
     pub consumers: Vec<Consumer>,
-    /// The runtime's images no container uses (what `crictl rmi --prune` frees), largest first;
-    /// `None` when the runtime's image list could not be read.
+    /// The runtime's images in figures, when its image list could be read.
+    pub images: Option<ImagesSummary>,
+    /// The runtime's images that `crictl rmi --prune` removes (no container uses them, not
+    /// pinned), largest first; `None` when the runtime's image list could not be read.
     pub unused_images: Option<Vec<UnusedImage>>,
     /// Why `unused_images` is missing, when it is.
     pub unused_images_note: Option<String>,
@@ -27,7 +29,7 @@ pub struct DiskReport {
     pub fixes: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct FsRow {
     pub mount_point: String,
     pub fs_type: String,
@@ -47,7 +49,7 @@ pub struct FsRow {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Consumer {
     /// What Kubernetes calls it: `pod logs`, `emptyDir`, `image store`, `deleted but open`,
     /// `orphaned pod logs`, `orphaned pod directory`.
@@ -61,11 +63,47 @@ pub struct Consumer {
     pub at_least: bool,
 }
 
-#[derive(Debug, Serialize)]
+/// The runtime's images in figures.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ImagesSummary {
+    /// `CRI unix:///run/containerd/containerd.sock`, or the file the list was read from.
+    pub source: String,
+    pub count: usize,
+    pub bytes: u64,
+    /// Images no container uses, pinned ones included.
+    pub unused: usize,
+    /// Unused but pinned (the sandbox image): `crictl rmi --prune` keeps them.
+    pub unused_pinned: usize,
+    /// What `crictl rmi --prune` frees at most: the sizes of the images it removes. Layers
+    /// shared with images that stay are counted here yet stay on disk.
+    pub reclaimable_bytes: u64,
+    /// CRI `ImageFsInfo`: what the images use on each image filesystem.
+    pub filesystems: Vec<crate::model::disk::CriFsUsage>,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct UnusedImage {
     pub id: String,
     pub names: Vec<String>,
     pub bytes: Option<u64>,
+}
+
+/// `nodescope disk --format json`: the view, what could not be collected, and the disk part
+/// of the snapshot it was built from (docs/schema/nodescope-disk.schema.json).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct DiskJson<'a> {
+    #[serde(flatten)]
+    pub report: &'a DiskReport,
+    pub errors: &'a [crate::model::CollectError],
+    pub disk: &'a crate::model::disk::Disk,
+}
+
+/// The JSON Schema of `nodescope disk --format json`.
+pub fn disk_schema() -> String {
+    let mut s =
+        serde_json::to_string_pretty(&schemars::schema_for!(DiskJson<'static>)).unwrap_or_default();
+    s.push('\n');
+    s
 }
 
 /// Builds the view. `findings` are all findings; the disk ones are kept.
@@ -216,12 +254,31 @@ pub fn build(snap: &Snapshot, findings: &[Finding]) -> DiskReport {
     }
     consumers.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
 
+    let images = d.images.as_ref().map(|inv| ImagesSummary {
+        source: inv.source.clone(),
+        count: inv.images.len(),
+        bytes: inv.images.iter().filter_map(|i| i.bytes).sum(),
+        unused: inv.images.iter().filter(|i| !i.in_use).count(),
+        unused_pinned: inv.images.iter().filter(|i| !i.in_use && i.pinned).count(),
+        reclaimable_bytes: inv
+            .images
+            .iter()
+            .filter(|i| i.prunable())
+            .filter_map(|i| i.bytes)
+            .sum(),
+        filesystems: inv.filesystems.clone(),
+    });
+    let cri_reason = d.cri.as_ref().and_then(|c| {
+        c.unavailable
+            .clone()
+            .or_else(|| (!c.errors.is_empty()).then(|| c.errors.join("; ")))
+    });
     let (unused_images, unused_images_note) = match (&d.images, &d.runtime) {
         (Some(inv), _) => {
             let mut v: Vec<UnusedImage> = inv
                 .images
                 .iter()
-                .filter(|i| !i.in_use)
+                .filter(|i| i.prunable())
                 .map(|i| UnusedImage {
                     id: i.id.clone(),
                     names: i.names.clone(),
@@ -231,10 +288,30 @@ pub fn build(snap: &Snapshot, findings: &[Finding]) -> DiskReport {
             v.sort_by_key(|i| std::cmp::Reverse(i.bytes));
             (Some(v), None)
         }
-        (None, Some(rt)) if rt.name == "containerd" => (
-            None,
-            Some("containerd keeps its image list in a bolt database nodescope does not read: `crictl images` and `crictl ps -a` show which are unused".into()),
-        ),
+        (None, Some(rt)) if rt.name == "containerd" => {
+            // Without the socket only the content store's size is known: every image's
+            // compressed blobs, used or not.
+            let content = rt
+                .walks
+                .iter()
+                .find(|w| w.path.ends_with("io.containerd.content.v1.content"))
+                .map(|w| {
+                    format!(
+                        "; its content store ({}) holds {}{} of image blobs, used and unused alike",
+                        w.path,
+                        super::signals::human_bytes(i64::try_from(w.bytes).unwrap_or(i64::MAX)),
+                        if w.complete { "" } else { "+" }
+                    )
+                })
+                .unwrap_or_default();
+            (
+                None,
+                Some(format!(
+                    "per-image usage needs containerd's CRI socket ({}){content}. containerd keeps its image list in a bolt database nodescope does not read: `crictl images` and `crictl ps -a` show which are unused",
+                    cri_reason.as_deref().unwrap_or("no answer recorded")
+                )),
+            )
+        }
         _ => (None, None),
     };
 
@@ -267,6 +344,7 @@ pub fn build(snap: &Snapshot, findings: &[Finding]) -> DiskReport {
         taken_at: snap.taken_at,
         filesystems,
         consumers,
+        images,
         unused_images,
         unused_images_note,
         findings,

@@ -46,9 +46,11 @@ pub(super) fn run(
             }
         }
         DiskFormat::Json => {
-            let mut v = serde_json::to_value(&report)?;
-            v["errors"] = serde_json::to_value(&snap.errors)?;
-            v["disk"] = serde_json::to_value(&snap.disk)?;
+            let v = disk_report::DiskJson {
+                report: &report,
+                errors: &snap.errors,
+                disk: &snap.disk,
+            };
             serde_json::to_writer_pretty(&mut *out, &v)?;
             writeln!(out)?;
         }

@@ -9,17 +9,21 @@
 //! - Deleted-but-open files come from `/proc/<pid>/fd` links ending in ` (deleted)`.
 //! - Filesystems with ≥ 85 % of their inodes used are walked to find the directories holding
 //!   the most entries.
-//! - CRI-O's images come from containers/storage's own JSON files (`overlay-images/images.json`,
-//!   `overlay-layers/layers.json`, `overlay-containers/containers.json`); containerd keeps its
-//!   image metadata in a bolt database, which is not read.
+//! - The runtime's images come from its CRI socket when it answers (`ImageFsInfo`,
+//!   `ListImages`, `ListContainers`; [`crate::source::cri`]), else, for CRI-O, from
+//!   containers/storage's own JSON files (`overlay-images/images.json`,
+//!   `overlay-layers/layers.json`, `overlay-containers/containers.json`). containerd keeps its
+//!   image metadata in a bolt database, which is not read: without its socket only the size of
+//!   its content store is known (the `nodescope disk` walk).
 
 use super::Errors;
 use crate::model::disk::{
-    DeletedOpenFile, Disk, FsRole, Image, ImageInventory, PodDir, PodLogDir, RuntimeStorage, Volume,
+    CriSnapshot, DeletedOpenFile, Disk, FsRole, Image, ImageInventory, PodDir, PodLogDir,
+    RuntimeStorage, Volume,
 };
 use crate::model::{CollectError, Filesystem, KubeletInfo, Mount, Process};
 use crate::source::{EntryKind, ErrorKind, Host, WalkLimits, join};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 const C: &str = "disk";
@@ -281,9 +285,17 @@ pub(super) fn collect(
             });
     }
 
-    // The runtime's stores and images.
+    // The runtime's images: from its CRI socket when it answers, else from its files.
+    say("CRI socket");
+    disk.cri = host.cri(&cri_endpoints(inp.kubelet));
+    if let Some(c) = &disk.cri {
+        cri_errors(c, errs);
+        disk.images = cri_inventory(c);
+    }
+
+    // The runtime's stores.
     if let Some(mut rt) = runtime {
-        if rt.name == "cri-o" {
+        if rt.name == "cri-o" && disk.images.is_none() {
             disk.images = crio_images(host, &rt.root, errs);
         }
         if opts.deep {
@@ -301,6 +313,128 @@ pub(super) fn collect(
         disk.runtime = Some(rt);
     }
     disk
+}
+
+/// The CRI endpoints to ask: the kubelet's `containerRuntimeEndpoint` when it sets one, else
+/// containerd's then CRI-O's default socket.
+fn cri_endpoints(kubelet: Option<&KubeletInfo>) -> Vec<String> {
+    let named = kubelet.filter(|k| {
+        k.config.sources.contains_key("containerRuntimeEndpoint")
+            && !k.config.container_runtime_endpoint.trim().is_empty()
+    });
+    match named {
+        Some(k) => vec![k.config.container_runtime_endpoint.trim().to_string()],
+        None => crate::source::cri::DEFAULT_ENDPOINTS
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    }
+}
+
+/// A socket that is there but did not answer, and calls that failed, are what could not be
+/// collected; no socket at all is simply a node whose runtime is not asked.
+fn cri_errors(c: &CriSnapshot, errs: &mut Errors) {
+    let path = crate::source::cri::socket_path(&c.endpoint).map(String::from);
+    let reasons = c
+        .unavailable
+        .iter()
+        .filter(|u| !u.starts_with(crate::source::cri::NO_SOCKET))
+        .chain(&c.errors);
+    for r in reasons {
+        errs.push(crate::model::CollectError {
+            collector: C.into(),
+            kind: if r.contains(" within ") {
+                crate::source::ErrorKind::Timeout
+            } else {
+                crate::source::ErrorKind::Io
+            },
+            path: path.clone(),
+            line: None,
+            message: format!("CRI: {r}"),
+        });
+    }
+}
+
+/// The image inventory from the runtime's CRI answers; `None` unless both the images and the
+/// containers were listed.
+///
+/// An image is in use when a container (any state: `ListContainers` without a filter) names
+/// it, and prunable when it is in use by none and not pinned: `crictl rmi --prune`
+/// (cri-tools `cmd/crictl/image.go`, `removeImageCommand`) lists all images, skips pinned
+/// ones, then keeps every image that a container's `image.image` resolves to through
+/// `ImageStatus`. That resolution is done here without another call: the spec matches an
+/// image's id, one of its tags or digests, after the normalization the runtime applies
+/// (`nginx:1.27` is `docker.io/library/nginx:1.27`). A container's `image_ref` / `image_id`
+/// (the image it was created from, by id or digest) also count: they differ from the spec only
+/// when a tag moved since, and removing the older image would free nothing while the container
+/// holds its layers.
+pub fn cri_inventory(c: &CriSnapshot) -> Option<ImageInventory> {
+    let (images, containers) = (c.images.as_ref()?, c.containers.as_ref()?);
+    let mut out: Vec<Image> = images
+        .iter()
+        .map(|i| {
+            let tags: Vec<String> = i.repo_tags.iter().map(|t| normalize_ref(t)).collect();
+            let names_it = |r: &str| {
+                !r.is_empty()
+                    && (r == i.id
+                        || i.repo_digests.iter().any(|d| d == r)
+                        || i.id.strip_prefix("sha256:") == Some(r)
+                        || tags.contains(&normalize_ref(r))
+                        || i.repo_digests.contains(&normalize_ref(r)))
+            };
+            let used = containers
+                .iter()
+                .filter(|ct| {
+                    names_it(&ct.image) || names_it(&ct.image_ref) || names_it(&ct.image_id)
+                })
+                .count();
+            Image {
+                id: i.id.clone(),
+                names: if i.repo_tags.is_empty() {
+                    i.repo_digests.clone()
+                } else {
+                    i.repo_tags.clone()
+                },
+                bytes: Some(i.size_bytes),
+                in_use: used > 0,
+                used_by_containers: u32::try_from(used).unwrap_or(u32::MAX),
+                pinned: i.pinned,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Some(ImageInventory {
+        source: format!("CRI {}", c.endpoint),
+        images: out,
+        filesystems: c.image_filesystems.clone().unwrap_or_default(),
+    })
+}
+
+/// An image reference in the runtime's normal form (distribution's `ParseDockerRef`, which
+/// containerd and CRI-O apply before looking an image up): a domain (`docker.io` when the first
+/// component is not a host), `library/` for docker.io's one-component names, and `:latest`
+/// when neither a tag nor a digest is given.
+fn normalize_ref(r: &str) -> String {
+    let (name, digest) = match r.split_once('@') {
+        Some((n, d)) => (n, Some(d)),
+        None => (r, None),
+    };
+    let (name, tag) = match name.rsplit_once(':') {
+        Some((n, t)) if !t.contains('/') => (n, Some(t)),
+        _ => (name, None),
+    };
+    let name = match name.split_once('/') {
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            name.to_string()
+        }
+        Some(_) => format!("docker.io/{name}"),
+        None => format!("docker.io/library/{name}"),
+    };
+    match (digest, tag) {
+        (Some(d), _) => format!("{name}@{d}"),
+        (None, Some(t)) => format!("{name}:{t}"),
+        (None, None) => format!("{name}:latest"),
+    }
 }
 
 /// One walk, unless the budget is spent; failures other than absence become errors.
@@ -645,7 +779,10 @@ fn crio_images(host: &dyn Host, root: &str, errs: &mut Errors) -> Option<ImageIn
     )
     .unwrap_or_default();
     let by_id: HashMap<&str, &Layer> = layers.iter().map(|l| (l.id.as_str(), l)).collect();
-    let used: HashSet<&str> = ctrs.iter().filter_map(|c| c.image.as_deref()).collect();
+    let mut used: HashMap<&str, u32> = HashMap::new();
+    for c in ctrs.iter().filter_map(|c| c.image.as_deref()) {
+        *used.entry(c).or_default() += 1;
+    }
     let size = |top: &str| -> Option<u64> {
         let mut total = 0u64;
         let mut cur = Some(top);
@@ -667,13 +804,17 @@ fn crio_images(host: &dyn Host, root: &str, errs: &mut Errors) -> Option<ImageIn
             id: i.id.clone(),
             names: i.names.clone(),
             bytes: i.layer.as_deref().and_then(size),
-            in_use: used.contains(i.id.as_str()),
+            in_use: used.contains_key(i.id.as_str()),
+            used_by_containers: used.get(i.id.as_str()).copied().unwrap_or(0),
+            // containers/storage keeps no pin; CRI-O pins by its `pinned_images` setting.
+            pinned: false,
         })
         .collect();
     out.sort_by(|a, b| a.id.cmp(&b.id));
     Some(ImageInventory {
         source: images_path,
         images: out,
+        filesystems: Vec::new(),
     })
 }
 
@@ -710,5 +851,80 @@ mod tests {
         assert_eq!(mount_of(&ms, "/var/lib").as_deref(), Some("/var/lib"));
         assert_eq!(mount_of(&ms, "/etc").as_deref(), Some("/"));
         assert_eq!(mount_of(&[], "/etc"), None);
+    }
+
+    #[test]
+    fn references_normalize_as_the_runtime_resolves_them() {
+        assert_eq!(normalize_ref("nginx"), "docker.io/library/nginx:latest");
+        assert_eq!(normalize_ref("nginx:1.27"), "docker.io/library/nginx:1.27");
+        assert_eq!(
+            normalize_ref("istio/proxyv2:1.23"),
+            "docker.io/istio/proxyv2:1.23"
+        );
+        assert_eq!(
+            normalize_ref("registry.k8s.io/pause:3.10"),
+            "registry.k8s.io/pause:3.10"
+        );
+        assert_eq!(
+            normalize_ref("localhost:5000/app"),
+            "localhost:5000/app:latest"
+        );
+        assert_eq!(
+            normalize_ref("nginx:1.27@sha256:ab"),
+            "docker.io/library/nginx@sha256:ab"
+        );
+    }
+
+    #[test]
+    fn crictl_prune_keeps_used_and_pinned_images() {
+        use crate::model::disk::{CriContainer, CriImage};
+        let img = |id: &str, tag: &str, pinned: bool| CriImage {
+            id: id.into(),
+            repo_tags: vec![tag.into()],
+            repo_digests: vec![format!(
+                "{}@sha256:d{id}",
+                tag.split(':').next().unwrap_or("")
+            )],
+            size_bytes: 100,
+            pinned,
+        };
+        let ctr = |image: &str, image_ref: &str, state: &str| CriContainer {
+            id: format!("c-{image}"),
+            name: String::new(),
+            image: image.into(),
+            image_ref: image_ref.into(),
+            image_id: String::new(),
+            state: state.into(),
+        };
+        let c = CriSnapshot {
+            endpoint: "unix:///run/containerd/containerd.sock".into(),
+            images: Some(vec![
+                img("sha256:a", "docker.io/library/nginx:1.27", false),
+                img("sha256:b", "docker.io/library/nginx:1.25", false),
+                img("sha256:c", "registry.k8s.io/pause:3.10", true),
+                img("sha256:d", "docker.io/library/busybox:latest", false),
+                img("sha256:e", "registry.example.com/old:1", false),
+            ]),
+            containers: Some(vec![
+                ctr("nginx:1.27", "", "running"),
+                ctr("busybox", "", "exited"),
+                ctr("sha256:e", "", "created"),
+            ]),
+            ..CriSnapshot::default()
+        };
+        let inv = cri_inventory(&c).expect("inventory");
+        let prunable: Vec<&str> = inv
+            .images
+            .iter()
+            .filter(|i| i.prunable())
+            .map(|i| i.id.as_str())
+            .collect();
+        assert_eq!(prunable, ["sha256:b"]);
+        assert_eq!(inv.source, "CRI unix:///run/containerd/containerd.sock");
+        let no_ctrs = CriSnapshot {
+            containers: None,
+            ..c
+        };
+        assert!(cri_inventory(&no_ctrs).is_none());
     }
 }

@@ -28,6 +28,9 @@ pub struct Disk {
     /// Containers' writable layers (the upper directory of their overlay root).
     #[serde(default)]
     pub writable_layers: Vec<WritableLayer>,
+    /// What the runtime answered over its CRI socket (or why it did not), when it was asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cri: Option<CriSnapshot>,
 }
 
 /// What a container wrote into its own root filesystem: the overlay's upper directory.
@@ -115,9 +118,13 @@ pub struct DeletedOpenFile {
 /// The runtime's images and whether a container uses them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ImageInventory {
-    /// Where the list came from, e.g. `/var/lib/containers/storage/overlay-images/images.json`.
+    /// Where the list came from: `CRI unix:///run/containerd/containerd.sock`, or a file such
+    /// as `/var/lib/containers/storage/overlay-images/images.json`.
     pub source: String,
     pub images: Vec<Image>,
+    /// The image filesystems the runtime reported (CRI `ImageFsInfo`; empty for a file source).
+    #[serde(default)]
+    pub filesystems: Vec<CriFsUsage>,
 }
 
 /// One image.
@@ -125,8 +132,91 @@ pub struct ImageInventory {
 pub struct Image {
     pub id: String,
     pub names: Vec<String>,
-    /// Sum of its layers' uncompressed sizes (layers shared with other images included).
+    /// CRI: the size the runtime reports for it; CRI-O's files: the sum of its layers'
+    /// uncompressed sizes. Either way layers shared with other images are counted in each.
     pub bytes: Option<u64>,
-    /// Some container (running or stopped, sandboxes included) was created from it.
+    /// Some container (running or stopped) was created from it.
     pub in_use: bool,
+    /// How many containers (any state) were created from it.
+    #[serde(default)]
+    pub used_by_containers: u32,
+    /// The runtime asks that it never be garbage-collected (CRI `Image.pinned`: the sandbox
+    /// image, images pinned in the runtime's configuration); `crictl rmi --prune` skips it.
+    #[serde(default)]
+    pub pinned: bool,
+}
+
+impl Image {
+    /// What `crictl rmi --prune` would remove: no container uses it and it is not pinned.
+    pub fn prunable(&self) -> bool {
+        !self.in_use && !self.pinned
+    }
+}
+
+/// The runtime's answers over its CRI socket: the raw facts the image inventory is derived
+/// from. Only read-only calls are made: `ImageService.ImageFsInfo`, `ImageService.ListImages`
+/// and `RuntimeService.ListContainers` (every state).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CriSnapshot {
+    /// The endpoint asked, as the kubelet names it (`unix:///run/containerd/containerd.sock`).
+    pub endpoint: String,
+    /// Why the runtime could not be asked at all (no socket, connection refused, no answer in
+    /// time); `None` when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
+    /// Calls that failed after the connection was made, one line each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+    /// `ImageFsInfo`'s image filesystems; `None` when the call failed.
+    #[serde(default)]
+    pub image_filesystems: Option<Vec<CriFsUsage>>,
+    /// `ListImages`; `None` when the call failed.
+    #[serde(default)]
+    pub images: Option<Vec<CriImage>>,
+    /// `ListContainers` without a filter (all states, sandboxes excluded); `None` when the
+    /// call failed.
+    #[serde(default)]
+    pub containers: Option<Vec<CriContainer>>,
+}
+
+/// One CRI `FilesystemUsage`: what the runtime's images use on one filesystem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CriFsUsage {
+    /// The directory the runtime names (`/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs`).
+    pub mountpoint: String,
+    /// Bytes used by images (may differ from the filesystem's own used bytes).
+    pub used_bytes: Option<u64>,
+    pub inodes_used: Option<u64>,
+}
+
+/// One CRI `Image`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CriImage {
+    pub id: String,
+    #[serde(default)]
+    pub repo_tags: Vec<String>,
+    #[serde(default)]
+    pub repo_digests: Vec<String>,
+    pub size_bytes: u64,
+    #[serde(default)]
+    pub pinned: bool,
+}
+
+/// One CRI `Container`, reduced to what ties it to an image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CriContainer {
+    pub id: String,
+    /// `metadata.name`.
+    #[serde(default)]
+    pub name: String,
+    /// `image.image`: the image as the container was created with it (an id, tag or digest).
+    pub image: String,
+    /// `image_ref`: the image it runs, by id or digest, as the runtime resolved it.
+    #[serde(default)]
+    pub image_ref: String,
+    /// `image_id` (newer runtimes): the image's id on the node.
+    #[serde(default)]
+    pub image_id: String,
+    /// `created`, `running`, `exited` or `unknown`.
+    pub state: String,
 }

@@ -25,6 +25,12 @@ fn count(n: Option<u64>) -> String {
     }
 }
 
+/// An image id as `crictl images` shows it: 13 characters, without `sha256:`.
+fn short_id(id: &str) -> &str {
+    let id = id.strip_prefix("sha256:").unwrap_or(id);
+    id.get(..13).unwrap_or(id)
+}
+
 pub fn write(w: &mut dyn Write, r: &DiskReport, header: &str) -> std::io::Result<()> {
     writeln!(w, "{header}\n")?;
     writeln!(w, "FILESYSTEMS")?;
@@ -95,27 +101,54 @@ pub fn write(w: &mut dyn Write, r: &DiskReport, header: &str) -> std::io::Result
             r.consumers.len() - 20
         )?;
     }
-    match (&r.unused_images, &r.unused_images_note) {
-        (Some(v), _) if !v.is_empty() => {
-            let total: u64 = v.iter().filter_map(|i| i.bytes).sum();
+    if let Some(s) = &r.images {
+        writeln!(w, "\nIMAGES (from {})", s.source)?;
+        writeln!(
+            w,
+            "  {} image{} ({}), {} unused{}, {} reclaimable by `crictl rmi --prune`",
+            s.count,
+            if s.count == 1 { "" } else { "s" },
+            hb(Some(s.bytes)),
+            s.unused,
+            if s.unused_pinned > 0 {
+                format!(" ({} of them pinned, which prune keeps)", s.unused_pinned)
+            } else {
+                String::new()
+            },
+            hb(Some(s.reclaimable_bytes))
+        )?;
+        for f in &s.filesystems {
             writeln!(
                 w,
-                "\nUNUSED IMAGES ({} freed by crictl rmi --prune)",
-                hb(Some(total))
+                "  image filesystem {}: {} used by images, {} inodes",
+                f.mountpoint,
+                hb(f.used_bytes),
+                count(f.inodes_used)
             )?;
-            for i in v {
+        }
+    }
+    match (&r.unused_images, &r.unused_images_note) {
+        (Some(v), _) if !v.is_empty() => {
+            writeln!(
+                w,
+                "\nUNUSED IMAGES (largest first; shared layers count in each)"
+            )?;
+            for i in v.iter().take(15) {
                 writeln!(
                     w,
                     "  {:>8}  {}  {}",
                     hb(i.bytes),
-                    &i.id[..i.id.len().min(12)],
+                    short_id(&i.id),
                     i.names.join(", ")
                 )?;
+            }
+            if v.len() > 15 {
+                writeln!(w, "  ... {} more (--format json lists all)", v.len() - 15)?;
             }
         }
         (Some(_), _) => writeln!(
             w,
-            "\nUNUSED IMAGES\n  none: every image is used by a container"
+            "\nUNUSED IMAGES\n  none: every image is used by a container or pinned"
         )?,
         (None, Some(note)) => writeln!(w, "\nUNUSED IMAGES\n  {note}")?,
         (None, None) => {}

@@ -101,6 +101,9 @@ pub struct BundleMeta {
     /// What NVML said at capture time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nvml: Option<crate::model::gpu::Nvml>,
+    /// What the container runtime answered over its CRI socket at capture time (or why not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cri: Option<crate::model::disk::CriSnapshot>,
     /// The findings nodescope reported at capture time, so a replay can be compared with them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub findings: Option<serde_json::Value>,
@@ -682,6 +685,10 @@ impl Host for BundleHost {
 
     fn nvml(&self) -> Option<crate::model::gpu::Nvml> {
         self.meta.nvml.clone()
+    }
+
+    fn cri(&self, _endpoints: &[String]) -> Option<crate::model::disk::CriSnapshot> {
+        self.meta.cri.clone()
     }
 
     fn kmsg(&self) -> HostResult<Vec<String>> {

@@ -158,6 +158,10 @@ impl Host for LiveHost {
         Some(super::nvml::query(&self.root))
     }
 
+    fn cri(&self, endpoints: &[String]) -> Option<crate::model::disk::CriSnapshot> {
+        Some(super::cri::query(&self.root, endpoints))
+    }
+
     fn kmsg(&self) -> HostResult<Vec<String>> {
         // The kernel log is global: under /host, prefer the node's /dev, else our own.
         let mut candidates = vec![self.full("/dev/kmsg")];

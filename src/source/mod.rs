@@ -13,6 +13,7 @@
 
 pub mod bundle;
 pub mod cluster;
+pub mod cri;
 pub mod dns_probe;
 pub mod journal;
 pub mod live;
@@ -217,6 +218,14 @@ pub trait Host: Send + Sync {
     }
     /// NVML's view of the GPUs (live), or what was recorded (bundle); `None` when never asked.
     fn nvml(&self) -> Option<crate::model::gpu::Nvml> {
+        None
+    }
+    /// The container runtime's answers over the first of `endpoints` (CRI endpoints as the
+    /// kubelet names them, `unix:///run/containerd/containerd.sock`) whose socket exists
+    /// (live, bounded by [`cri::TOTAL_DEADLINE`]), or what was recorded (bundle); `None` when
+    /// never asked.
+    fn cri(&self, endpoints: &[String]) -> Option<crate::model::disk::CriSnapshot> {
+        let _ = endpoints;
         None
     }
     /// The kernel log records currently in the ring, oldest first, each one line in

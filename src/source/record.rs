@@ -33,6 +33,7 @@ struct State {
     errors: BTreeMap<String, RecordedError>,
     journal: Option<Vec<JournalEntry>>,
     nvml: Option<crate::model::gpu::Nvml>,
+    cri: Option<crate::model::disk::CriSnapshot>,
 }
 
 /// Wraps a host and records every answer it gives.
@@ -118,6 +119,7 @@ impl<H: Host> RecordingHost<H> {
             errors: st.errors.clone(),
             journal: st.journal.clone(),
             nvml: st.nvml.clone(),
+            cri: st.cri.clone(),
             findings,
         };
         let top = bundle_dir_name(out);
@@ -314,6 +316,12 @@ impl<H: Host> Host for RecordingHost<H> {
     fn nvml(&self) -> Option<crate::model::gpu::Nvml> {
         let r = self.inner.nvml();
         self.with_state(|s| s.nvml = r.clone());
+        r
+    }
+
+    fn cri(&self, endpoints: &[String]) -> Option<crate::model::disk::CriSnapshot> {
+        let r = self.inner.cri(endpoints);
+        self.with_state(|s| s.cri = r.clone());
         r
     }
 

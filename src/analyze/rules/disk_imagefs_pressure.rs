@@ -48,7 +48,7 @@ WHAT TO CHANGE
             .disk
             .images
             .iter()
-            .flat_map(|i| i.images.iter().filter(|im| !im.in_use))
+            .flat_map(|i| i.images.iter().filter(|im| im.prunable()))
             .map(|im| serde_json::json!({"id": im.id, "names": im.names, "bytes": im.bytes}))
             .collect();
         crate::analyze::disk::fs_pressure_findings(
