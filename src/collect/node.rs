@@ -50,8 +50,20 @@ pub(super) fn identity(
 pub(super) fn meminfo(host: &dyn Host, errs: &mut Errors) -> Option<Meminfo> {
     let p = "/proc/meminfo";
     let raw = host.read(p).map_err(|e| errs.host(C, &e)).ok()?;
-    match procfs_core::Meminfo::from_read(&raw[..]) {
-        Ok(m) => Some(Meminfo {
+    match parse_meminfo(&raw) {
+        Ok(m) => Some(m),
+        Err((line, e)) => {
+            errs.invalid(C, p, line, e);
+            None
+        }
+    }
+}
+
+/// Parses /proc/meminfo (proc(5)) with procfs-core, values in bytes. An error names the first
+/// line not in `Name: value [kB]` form, when there is one.
+pub fn parse_meminfo(raw: &[u8]) -> Result<Meminfo, (Option<usize>, String)> {
+    match procfs_core::Meminfo::from_read(raw) {
+        Ok(m) => Ok(Meminfo {
             mem_total_bytes: m.mem_total,
             mem_free_bytes: m.mem_free,
             mem_available_bytes: m.mem_available,
@@ -61,12 +73,11 @@ pub(super) fn meminfo(host: &dyn Host, errs: &mut Errors) -> Option<Meminfo> {
             swap_free_bytes: m.swap_free,
         }),
         Err(e) => {
-            let line = String::from_utf8_lossy(&raw)
+            let line = String::from_utf8_lossy(raw)
                 .lines()
                 .position(|l| !l.is_empty() && !meminfo_line_ok(l))
                 .map(|i| i + 1);
-            errs.invalid(C, p, line, e.to_string());
-            None
+            Err((line, e.to_string()))
         }
     }
 }
@@ -104,7 +115,7 @@ pub(super) fn psi(host: &dyn Host, errs: &mut Errors) -> Psi {
 /// Parses a PSI file (`some avg10=0.00 avg60=0.00 avg300=0.00 total=0` and an optional `full`
 /// line; Documentation/accounting/psi.rst). procfs-core requires both lines, but cpu has only
 /// `some` before Linux 5.13, so this reads them with procfs-core's line parser one by one.
-pub(crate) fn parse_pressure(text: &str) -> Option<Pressure> {
+pub fn parse_pressure(text: &str) -> Option<Pressure> {
     let mut some = None;
     let mut full = None;
     for line in text.lines() {
