@@ -146,11 +146,15 @@ pub fn parse_pressure(text: &str) -> Option<Pressure> {
     let mut some = None;
     let mut full = None;
     for line in text.lines() {
-        let rec = match procfs_core::parse_pressure_record(line) {
-            Ok(r) => r,
-            Err(_) if line.trim().is_empty() => continue,
-            Err(_) => return None,
-        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        // procfs-core slices the record at byte 5 unchecked: a bare `some`, or a character
+        // other than the kernel's space after the name, panicked in it.
+        if !(line.starts_with("some ") || line.starts_with("full ")) {
+            return None;
+        }
+        let rec = procfs_core::parse_pressure_record(line).ok()?;
         let l = PsiLine {
             avg10: round2(rec.avg10),
             avg60: round2(rec.avg60),
@@ -214,6 +218,14 @@ mod tests {
         assert_eq!(p.full.unwrap().avg10, 12.25);
         assert!(parse_pressure("garbage\n").is_none());
         assert!(parse_pressure("").is_none());
+        // Regression (found by the meminfo fuzz target): procfs-core panicked on each of these.
+        for bad in [
+            "some",
+            "full",
+            "some\u{fffd}avg10=0.31 avg60=0.12 avg300=0.04 total=1",
+        ] {
+            assert!(parse_pressure(bad).is_none(), "{bad:?}");
+        }
     }
 
     #[test]
