@@ -12,11 +12,12 @@ fuzz_target!(|data: &[u8]| {
     // Written back as the scheduler writes it, the message splits the same way; but the
     // reason written last loses its trailing dots to the sentence's end, as any last reason
     // does (it need not have been last: a part with no reason after it is dropped).
-    // A reason holding ", <digit>" (possible when the digits are not a whole count word) has
-    // no unambiguous written form; such messages are only parsed, not rewritten.
+    // A reason holding ", <digit>" or ", +" (possible when what follows is not a whole count
+    // word; u32 parsing takes a leading `+`) has no unambiguous written form: such messages
+    // are only parsed, not rewritten.
     let ambiguous = |r: &str| {
         r.match_indices(", ")
-            .any(|(i, _)| r[i + 2..].starts_with(|c: char| c.is_ascii_digit()))
+            .any(|(i, _)| r[i + 2..].starts_with(|c: char| c.is_ascii_digit() || c == '+'))
     };
     if items.iter().any(|(_, r)| ambiguous(r)) {
         return;
