@@ -143,7 +143,9 @@ fn parse_klog_time(mmdd: &str, hms: &str, now: jiff::Timestamp) -> Option<jiff::
             .day(day)
             .build()
             .ok()?
-            .at(h, m, s, micros.checked_mul(1000)?)
+            // Time::new, not Date::at: the header's fields are untrusted digits (`I1122
+            // 99:61:75`), and `at` panics on a time of day that does not exist.
+            .to_datetime(jiff::civil::Time::new(h, m, s, micros.checked_mul(1000)?).ok()?)
             .to_zoned(jiff::tz::TimeZone::UTC)
             .ok()
             .map(|z| z.timestamp())
@@ -293,6 +295,25 @@ mod tests {
                 .time
                 .is_none()
         );
+    }
+
+    #[test]
+    fn klog_headers_with_times_of_day_that_do_not_exist() {
+        // Regression (found by the kubelet_log fuzz target): jiff's Date::at panicked on an
+        // hour, minute, second or fraction out of range.
+        for head in [
+            "I1122 24:00:00.000000",
+            "I1122 02:60:00.000000",
+            "I1122 02:58:99.000000",
+            "I1122 02:58:05.-00001",
+        ] {
+            let l = format!(
+                r#"{head} 1 eviction_manager.go:369] "Eviction manager: attempting to reclaim" resourceName="memory""#
+            );
+            let e = parse_line(&l, None, "syslog", now()).unwrap();
+            assert_eq!(e.step, EvictionStep::AttemptingToReclaim);
+            assert!(e.time.is_none(), "{head}");
+        }
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub mod resolv;
 
 pub use kmsg::parse_record as parse_kmsg_record;
 pub use kubelet_log::parse_line as parse_kubelet_log_line;
+pub use mounts::parse_mountinfo;
+pub use node::{parse_meminfo, parse_pressure};
+pub use processes::memory_cgroup as parse_proc_cgroup;
 
 use crate::model::{CollectError, SNAPSHOT_SCHEMA, Snapshot};
 use crate::source::{ErrorKind, Host, HostError};

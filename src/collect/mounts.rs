@@ -81,7 +81,7 @@ pub(super) fn mountinfo(host: &dyn Host, errs: &mut Errors) -> Vec<Mount> {
 }
 
 /// Parses a mountinfo file (proc(5)) with procfs; options sorted for a stable form.
-pub(super) fn parse_mountinfo(raw: &[u8]) -> Result<Vec<Mount>, String> {
+pub fn parse_mountinfo(raw: &[u8]) -> Result<Vec<Mount>, String> {
     let m = procfs_core::process::MountInfos::from_read(raw).map_err(|e| e.to_string())?;
     Ok(m.0
         .into_iter()

@@ -50,8 +50,38 @@ pub(super) fn identity(
 pub(super) fn meminfo(host: &dyn Host, errs: &mut Errors) -> Option<Meminfo> {
     let p = "/proc/meminfo";
     let raw = host.read(p).map_err(|e| errs.host(C, &e)).ok()?;
-    match procfs_core::Meminfo::from_read(&raw[..]) {
-        Ok(m) => Some(Meminfo {
+    match parse_meminfo(&raw) {
+        Ok(m) => Some(m),
+        Err((line, e)) => {
+            errs.invalid(C, p, line, e);
+            None
+        }
+    }
+}
+
+/// Parses /proc/meminfo (proc(5)) with procfs-core, values in bytes. An error names the first
+/// line not in `Name: value [kB]` form, when there is one.
+///
+/// Every line is checked before procfs-core sees the file: it cuts the last byte off each name
+/// unchecked, and multiplies each value by its unit unchecked, so a name ending in a multi-byte
+/// character panicked and a value over 2^54 kB overflowed. The kernel writes neither; a corrupt
+/// bundle may.
+pub fn parse_meminfo(raw: &[u8]) -> Result<Meminfo, (Option<usize>, String)> {
+    let text = String::from_utf8_lossy(raw);
+    if let Some(i) = text
+        .lines()
+        .position(|l| !l.is_empty() && !meminfo_line_ok(l))
+    {
+        return Err((
+            Some(i + 1),
+            format!(
+                "line {} is not `Name: value [kB]` with a value that fits in 64 bits of bytes",
+                i + 1
+            ),
+        ));
+    }
+    match procfs_core::Meminfo::from_read(raw) {
+        Ok(m) => Ok(Meminfo {
             mem_total_bytes: m.mem_total,
             mem_free_bytes: m.mem_free,
             mem_available_bytes: m.mem_available,
@@ -60,21 +90,29 @@ pub(super) fn meminfo(host: &dyn Host, errs: &mut Errors) -> Option<Meminfo> {
             swap_total_bytes: m.swap_total,
             swap_free_bytes: m.swap_free,
         }),
-        Err(e) => {
-            let line = String::from_utf8_lossy(&raw)
-                .lines()
-                .position(|l| !l.is_empty() && !meminfo_line_ok(l))
-                .map(|i| i + 1);
-            errs.invalid(C, p, line, e.to_string());
-            None
-        }
+        // Every line has the right form: a field is missing.
+        Err(e) => Err((None, e.to_string())),
     }
 }
 
-/// `MemTotal:       16393256 kB`: a name ending in `:`, a number, an optional unit.
+/// `MemTotal:       16393256 kB`: a name ending in `:`, a number, an optional unit (`kB` in
+/// every kernel; the others procfs-core knows), the number of bytes within 64 bits.
 fn meminfo_line_ok(l: &str) -> bool {
     let mut it = l.split_whitespace();
-    matches!((it.next(), it.next().map(|v| v.parse::<u64>().is_ok())), (Some(k), Some(true)) if k.ends_with(':'))
+    let (Some(name), Some(value)) = (it.next(), it.next()) else {
+        return false;
+    };
+    let Ok(value) = value.parse::<u64>() else {
+        return false;
+    };
+    let unit: u64 = match it.next() {
+        None | Some("B") => 1,
+        Some("KiB" | "kiB" | "kB" | "KB") => 1 << 10,
+        Some("MiB" | "miB" | "MB" | "mB") => 1 << 20,
+        Some("GiB" | "giB" | "GB" | "gB") => 1 << 30,
+        Some(_) => return false,
+    };
+    name.ends_with(':') && value.checked_mul(unit).is_some()
 }
 
 pub(super) fn psi(host: &dyn Host, errs: &mut Errors) -> Psi {
@@ -104,15 +142,19 @@ pub(super) fn psi(host: &dyn Host, errs: &mut Errors) -> Psi {
 /// Parses a PSI file (`some avg10=0.00 avg60=0.00 avg300=0.00 total=0` and an optional `full`
 /// line; Documentation/accounting/psi.rst). procfs-core requires both lines, but cpu has only
 /// `some` before Linux 5.13, so this reads them with procfs-core's line parser one by one.
-pub(crate) fn parse_pressure(text: &str) -> Option<Pressure> {
+pub fn parse_pressure(text: &str) -> Option<Pressure> {
     let mut some = None;
     let mut full = None;
     for line in text.lines() {
-        let rec = match procfs_core::parse_pressure_record(line) {
-            Ok(r) => r,
-            Err(_) if line.trim().is_empty() => continue,
-            Err(_) => return None,
-        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        // procfs-core slices the record at byte 5 unchecked: a bare `some`, or a character
+        // other than the kernel's space after the name, panicked in it.
+        if !(line.starts_with("some ") || line.starts_with("full ")) {
+            return None;
+        }
+        let rec = procfs_core::parse_pressure_record(line).ok()?;
         let l = PsiLine {
             avg10: round2(rec.avg10),
             avg60: round2(rec.avg60),
@@ -176,6 +218,14 @@ mod tests {
         assert_eq!(p.full.unwrap().avg10, 12.25);
         assert!(parse_pressure("garbage\n").is_none());
         assert!(parse_pressure("").is_none());
+        // Regression (found by the meminfo fuzz target): procfs-core panicked on each of these.
+        for bad in [
+            "some",
+            "full",
+            "some\u{fffd}avg10=0.31 avg60=0.12 avg300=0.04 total=1",
+        ] {
+            assert!(parse_pressure(bad).is_none(), "{bad:?}");
+        }
     }
 
     #[test]
@@ -184,5 +234,24 @@ mod tests {
         assert!(meminfo_line_ok("HugePages_Total:       0"));
         assert!(!meminfo_line_ok("MemTotal 12 kB"));
         assert!(!meminfo_line_ok("MemTotal: x kB"));
+    }
+
+    #[test]
+    fn meminfo_the_kernel_never_writes_is_an_error_not_a_panic() {
+        let good = b"MemTotal: 16393256 kB\nMemFree: 1 kB\nBuffers: 1 kB\nCached: 1 kB\nSwapCached: 0 kB\nActive: 1 kB\nInactive: 1 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\nDirty: 0 kB\nWriteback: 0 kB\nMapped: 0 kB\nSlab: 0 kB\nCommitLimit: 0 kB\nCommitted_AS: 0 kB\nVmallocTotal: 0 kB\nVmallocUsed: 0 kB\nVmallocChunk: 0 kB\n";
+        assert_eq!(
+            parse_meminfo(good).expect("parse").mem_total_bytes,
+            16393256 * 1024
+        );
+        // Regression (found by the meminfo fuzz target): procfs-core sliced the name's last
+        // byte off inside a multi-byte character and panicked; and multiplied 2^60 kB by 1024.
+        for (bad, line) in [
+            ("MemTotal: 1 kB\nFoo\u{fffd}\u{fffd} 0\n", 2),
+            ("MemTotal: 1152921504606846976 kB\n", 1),
+            ("MemTotal: 1 TB\n", 1),
+        ] {
+            let e = parse_meminfo(bad.as_bytes()).unwrap_err();
+            assert_eq!(e.0, Some(line), "{bad:?}: {e:?}");
+        }
     }
 }

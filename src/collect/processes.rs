@@ -109,7 +109,7 @@ fn is_stat_line(raw: &[u8]) -> bool {
 /// The memory-controller path from /proc/<pid>/cgroup: the `memory` line on v1
 /// (`4:memory:/kubepods/burstable/pod.../<id>`), else the unified `0::/...` line. Leading
 /// `/..` components (a reader in its own cgroup namespace) are dropped.
-pub(crate) fn memory_cgroup(text: &str) -> Option<String> {
+pub fn memory_cgroup(text: &str) -> Option<String> {
     let mut unified = None;
     for line in text.lines() {
         let mut it = line.splitn(3, ':');

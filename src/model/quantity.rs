@@ -43,7 +43,8 @@ pub fn parse_quantity(s: &str) -> Option<f64> {
         }
         _ => return None,
     };
-    Some(n * mult)
+    // Zero is zero at any scale: 0 × 10^400 would be 0 × ∞, NaN.
+    Some(if n == 0.0 { 0.0 } else { n * mult })
 }
 
 /// A quantity as whole bytes (or units), rounded up as `Quantity.Value()` does.
@@ -106,6 +107,11 @@ mod tests {
         assert_eq!(quantity_value("4096"), Some(4096));
         assert_eq!(quantity_value("200m"), Some(1), "Value() rounds up");
         assert_eq!(parse_quantity("200m"), Some(0.2));
+        // Regression (found by the quantity fuzz target): 0 with an exponent past f64's range
+        // was NaN, which no comparison orders.
+        assert_eq!(parse_quantity("0e8828"), Some(0.0));
+        assert_eq!(quantity_value("-0e999"), Some(0));
+        assert_eq!(parse_quantity("1e400"), Some(f64::INFINITY));
         for bad in ["", "Mi", "10Xi", "1.2.3", "-", "10 Mi"] {
             assert_eq!(parse_quantity(bad), None, "{bad}");
         }

@@ -206,6 +206,16 @@ impl BundleHost {
         })
     }
 
+    /// Reads a bundle from the bytes of a `.tar.gz` archive of one (what [`BundleHost::open`]
+    /// does with a file, without the file: an upload, a fuzz input), within `limits`.
+    /// `origin` names the bundle in messages and [`Host::describe`].
+    pub fn from_archive(archive: impl Read, origin: &str, limits: Limits) -> anyhow::Result<Self> {
+        let mut nodes = BTreeMap::new();
+        read_targz(archive, &limits, &mut nodes)
+            .with_context(|| format!("reading bundle archive {origin}"))?;
+        Self::from_nodes(origin.to_string(), nodes, &limits)
+    }
+
     /// A file of the bundle's `cluster/` directory (`nodes.json`, `pods.json`, `events.json`:
     /// the API server's objects at capture time).
     pub fn cluster_file(&self, name: &str) -> Option<Vec<u8>> {
@@ -459,8 +469,17 @@ fn load_targz(
         bail!("not a gzip-compressed tar archive (no gzip header), nor a bundle directory");
     }
     f.rewind()?;
+    read_targz(io::BufReader::new(f), limits, nodes)
+}
+
+/// Reads a gzip-compressed tar stream into `nodes`, within `limits`.
+fn read_targz(
+    archive: impl Read,
+    limits: &Limits,
+    nodes: &mut BTreeMap<String, Node>,
+) -> anyhow::Result<()> {
     let stream = Capped {
-        inner: flate2::read::GzDecoder::new(io::BufReader::new(f)),
+        inner: flate2::read::GzDecoder::new(archive),
         left: limits.total_bytes,
         limit: limits.total_bytes,
     };
