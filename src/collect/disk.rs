@@ -341,12 +341,12 @@ fn cri_errors(c: &CriSnapshot, errs: &mut Errors) {
         .filter(|u| !u.starts_with(crate::source::cri::NO_SOCKET))
         .chain(&c.errors);
     for r in reasons {
-        errs.push(crate::model::CollectError {
+        errs.push(CollectError {
             collector: C.into(),
             kind: if r.contains(" within ") {
-                crate::source::ErrorKind::Timeout
+                ErrorKind::Timeout
             } else {
-                crate::source::ErrorKind::Io
+                ErrorKind::Io
             },
             path: path.clone(),
             line: None,
@@ -370,24 +370,29 @@ fn cri_errors(c: &CriSnapshot, errs: &mut Errors) {
 /// holds its layers.
 pub fn cri_inventory(c: &CriSnapshot) -> Option<ImageInventory> {
     let (images, containers) = (c.images.as_ref()?, c.containers.as_ref()?);
+    // Each container's references, as given and normalized, made once for all images.
+    let refs: Vec<Vec<(&str, String)>> = containers
+        .iter()
+        .map(|ct| {
+            [&ct.image, &ct.image_ref, &ct.image_id]
+                .into_iter()
+                .filter(|r| !r.is_empty())
+                .map(|r| (r.as_str(), normalize_ref(r)))
+                .collect()
+        })
+        .collect();
     let mut out: Vec<Image> = images
         .iter()
         .map(|i| {
             let tags: Vec<String> = i.repo_tags.iter().map(|t| normalize_ref(t)).collect();
-            let names_it = |r: &str| {
-                !r.is_empty()
-                    && (r == i.id
-                        || i.repo_digests.iter().any(|d| d == r)
-                        || i.id.strip_prefix("sha256:") == Some(r)
-                        || tags.contains(&normalize_ref(r))
-                        || i.repo_digests.contains(&normalize_ref(r)))
+            let names_it = |(r, norm): &(&str, String)| {
+                *r == i.id
+                    || i.repo_digests.iter().any(|d| d == r)
+                    || i.id.strip_prefix("sha256:") == Some(*r)
+                    || tags.contains(norm)
+                    || i.repo_digests.contains(norm)
             };
-            let used = containers
-                .iter()
-                .filter(|ct| {
-                    names_it(&ct.image) || names_it(&ct.image_ref) || names_it(&ct.image_id)
-                })
-                .count();
+            let used = refs.iter().filter(|rs| rs.iter().any(names_it)).count();
             Image {
                 id: i.id.clone(),
                 names: if i.repo_tags.is_empty() {

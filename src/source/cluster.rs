@@ -173,22 +173,8 @@ fn describe(what: &str, e: &kube::Error) -> String {
             format!("API: {what}: forbidden by RBAC (403); skipped")
         }
         kube::Error::Api(s) => format!("API: {what}: {} {}", s.code, s.message),
-        other => format!("API: {what}: {}", root_cause(other)),
+        other => format!("API: {what}: {}", super::error_chain(other)),
     }
-}
-
-/// The error and its sources, innermost last: `client error (SendRequest): operation timed out`.
-fn root_cause(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let m = s.to_string();
-        if !parts.iter().any(|p| p.contains(&m)) {
-            parts.push(m);
-        }
-        cur = s.source();
-    }
-    parts.join(": ")
 }
 
 /// Whether an error is the transport's (no HTTP answer), not the server's.
@@ -231,7 +217,9 @@ async fn fetch_async(root: &Path, creds: &Credentials, node_name: &str, data: &m
         evs.as_ref().err(),
     ];
     if failures.iter().all(|f| f.is_some_and(transport)) {
-        let cause = failures[0].map(|e| root_cause(e)).unwrap_or_default();
+        let cause = failures[0]
+            .map(|e| super::error_chain(e))
+            .unwrap_or_default();
         data.notes.push(format!(
             "API {server}: no answer to any request ({cause}); the local report stands alone"
         ));

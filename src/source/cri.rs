@@ -139,7 +139,7 @@ async fn ask(socket: &Path, snap: &mut CriSnapshot) {
     let channel = match tokio::time::timeout(CONNECT_DEADLINE, endpoint.connect()).await {
         Ok(Ok(c)) => c,
         Ok(Err(e)) => {
-            snap.unavailable = Some(format!("cannot connect: {}", error_chain(&e)));
+            snap.unavailable = Some(format!("cannot connect: {}", super::error_chain(&e)));
             return;
         }
         Err(_) => {
@@ -240,21 +240,6 @@ fn state_name(s: i32) -> &'static str {
         2 => "exited",
         _ => "unknown",
     }
-}
-
-/// A transport error with its causes (`transport error: No such file or directory`).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = c.source();
-    }
-    s
 }
 
 #[cfg(test)]

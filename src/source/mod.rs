@@ -275,6 +275,21 @@ pub fn matching_lines(raw: &[u8], needles: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// An error and its sources, innermost last, each said once: `client error (SendRequest):
+/// operation timed out`. The network clients' (API server, CRI) errors wrap their causes.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let m = s.to_string();
+        if !parts.iter().any(|p| p.contains(&m)) {
+            parts.push(m);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
 /// Joins host paths without doubling slashes: `join("/sys/fs/cgroup", "memory.max")`.
 pub fn join(base: &str, name: &str) -> String {
     if base.ends_with('/') {
