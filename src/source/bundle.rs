@@ -104,6 +104,11 @@ pub struct BundleMeta {
     /// What the container runtime answered over its CRI socket at capture time (or why not).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cri: Option<crate::model::disk::CriSnapshot>,
+    /// Owner and mode of the paths whose trust was judged at capture time (the kubelet's
+    /// executable, the files its flags name), keyed by host path. A path not recorded here
+    /// reads as root-owned and protected: a bundle holds only what its capture trusted.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, super::FileMeta>,
     /// The findings nodescope reported at capture time, so a replay can be compared with them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub findings: Option<serde_json::Value>,
@@ -628,6 +633,35 @@ impl Host for BundleHost {
             )),
             None => Err(HostError::new(ErrorKind::Missing, path, "")),
         }
+    }
+
+    fn metadata(&self, path: &str) -> HostResult<super::FileMeta> {
+        if let Some(e) = self.recorded_error(&format!("metadata:{path}")) {
+            return Err(HostError {
+                path: path.to_string(),
+                ..e
+            });
+        }
+        if let Some(m) = self.meta.metadata.get(&normalize(path)) {
+            return Ok(*m);
+        }
+        let real = self.resolve(path)?;
+        let (kind, size, mode) = match self.nodes.get(&real) {
+            Some(Node::File(b)) => (EntryKind::File, b.len() as u64, 0o644),
+            Some(Node::Dir) => (EntryKind::Dir, 0, 0o755),
+            None if real == "/" => (EntryKind::Dir, 0, 0o755),
+            Some(Node::Unsupported(_)) => (EntryKind::Special, 0, 0o644),
+            Some(Node::Symlink(_)) | None => {
+                return Err(HostError::new(ErrorKind::Missing, path, ""));
+            }
+        };
+        Ok(super::FileMeta {
+            uid: 0,
+            gid: 0,
+            mode,
+            kind,
+            size,
+        })
     }
 
     fn statvfs(&self, paths: &[String]) -> Vec<HostResult<StatVfs>> {

@@ -115,6 +115,26 @@ impl Host for LiveHost {
             .map_err(|e| HostError::from_io(path, &e))
     }
 
+    fn metadata(&self, path: &str) -> HostResult<super::FileMeta> {
+        use std::os::unix::fs::MetadataExt;
+        let m = fs::metadata(self.full(path)).map_err(|e| HostError::from_io(path, &e))?;
+        let ft = m.file_type();
+        let kind = if ft.is_dir() {
+            EntryKind::Dir
+        } else if ft.is_file() {
+            EntryKind::File
+        } else {
+            EntryKind::Special
+        };
+        Ok(super::FileMeta {
+            uid: m.uid(),
+            gid: m.gid(),
+            mode: m.mode() & 0o7777,
+            kind,
+            size: m.size(),
+        })
+    }
+
     fn statvfs(&self, paths: &[String]) -> Vec<HostResult<StatVfs>> {
         statvfs_bounded(&self.root, paths, STATVFS_DEADLINE, STATVFS_BUDGET)
     }

@@ -164,6 +164,26 @@ pub fn is_deleted_file(target: &str) -> bool {
     target.starts_with('/') && target.ends_with(" (deleted)") && !target.starts_with("/memfd:")
 }
 
+/// Owner, permissions and type of a path, as stat(2) reports them after following links.
+/// Enough to decide whether the node's own word can be trusted: a file counts only when root
+/// owns it and neither its group nor others may write it (docs/security.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct FileMeta {
+    pub uid: u32,
+    pub gid: u32,
+    /// Permission bits (`st_mode & 0o7777`).
+    pub mode: u32,
+    pub kind: EntryKind,
+    pub size: u64,
+}
+
+impl FileMeta {
+    /// Root owns it and no one else may write it: `uid == 0`, no `S_IWGRP`, no `S_IWOTH`.
+    pub fn is_root_owned_and_protected(&self) -> bool {
+        self.uid == 0 && self.mode & 0o022 == 0
+    }
+}
+
 /// How long one statvfs may take before its mount is declared stuck. A healthy local
 /// filesystem answers in microseconds; a dead NFS server can block for minutes.
 pub const STATVFS_DEADLINE: Duration = Duration::from_millis(1500);
@@ -178,6 +198,9 @@ pub trait Host: Send + Sync {
     fn read_dir(&self, path: &str) -> HostResult<Vec<DirEntry>>;
     /// The target of a symbolic link, as stored (not resolved).
     fn read_link(&self, path: &str) -> HostResult<String>;
+    /// Owner, mode and type of `path` (links followed, as stat(2)); `/proc/<pid>/exe` gives the
+    /// executable the process runs. What trust decisions are made from (docs/security.md).
+    fn metadata(&self, path: &str) -> HostResult<FileMeta>;
     /// statvfs of each path, each bounded by [`STATVFS_DEADLINE`]: a stuck mount comes back as
     /// [`ErrorKind::Timeout`] and the others still answer.
     fn statvfs(&self, paths: &[String]) -> Vec<HostResult<StatVfs>>;

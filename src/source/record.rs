@@ -34,6 +34,7 @@ struct State {
     journal: Option<Vec<JournalEntry>>,
     nvml: Option<crate::model::gpu::Nvml>,
     cri: Option<crate::model::disk::CriSnapshot>,
+    metadata: BTreeMap<String, super::FileMeta>,
 }
 
 /// Wraps a host and records every answer it gives.
@@ -120,6 +121,7 @@ impl<H: Host> RecordingHost<H> {
             journal: st.journal.clone(),
             nvml: st.nvml.clone(),
             cri: st.cri.clone(),
+            metadata: st.metadata.clone(),
             findings,
         };
         let top = bundle_dir_name(out);
@@ -253,6 +255,17 @@ impl<H: Host> Host for RecordingHost<H> {
                 s.entries.insert(normalize(path), Rec::Symlink(t.clone()));
             }),
             Err(e) => self.record_error(e, path),
+        }
+        r
+    }
+
+    fn metadata(&self, path: &str) -> HostResult<super::FileMeta> {
+        let r = self.inner.metadata(path);
+        match &r {
+            Ok(m) => self.with_state(|s| {
+                s.metadata.insert(normalize(path), *m);
+            }),
+            Err(e) => self.record_error(e, &format!("metadata:{path}")),
         }
         r
     }
