@@ -130,3 +130,13 @@ impl FakePod {
         }
     }
 }
+
+/// Ends a live test that this machine cannot run: prints `skipped: <reason>` and returns, or,
+/// when `NODESCOPE_LIVE=required` (CI), fails the test, so a missing tool, privilege or kernel
+/// feature can never pass as a green run. Call as `return skip_or_fail("...")`.
+pub fn skip_or_fail(reason: &str) {
+    if std::env::var("NODESCOPE_LIVE").is_ok_and(|v| v == "required") {
+        panic!("NODESCOPE_LIVE=required, but this live test cannot run: {reason}");
+    }
+    eprintln!("skipped: {reason}");
+}
