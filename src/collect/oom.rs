@@ -24,10 +24,11 @@
 //!
 //! One OOM event is the records from `invoked oom-killer` to its kills; when the ring lost the
 //! header, a summary, `Task in` or `Kill process` line after a kill starts the next event. In
-//! an event: a pid killed twice is one kill (memory.oom.group rescans the first victim); the
+//! an event: a pid and command killed twice is one kill (memory.oom.group rescans the first victim); the
 //! first kill inherits the event's summary and chosen-process line even when it is a sacrificed
-//! child; and an `oom_reaper` line for a pid no `Killed process` line named still yields the kill
-//! (kernels and consoles that drop the kill line at their log level). Parsing never panics.
+//! child; and an `oom_reaper` line or an `oom-kill:` summary for a pid no `Killed process` line
+//! named still yields the kill (kernels and consoles that drop the kill line at their log
+//! level, rings that lost it). Parsing never panics.
 
 use crate::model::KmsgRecord;
 use crate::model::oom_kill::OomKill;
@@ -45,6 +46,7 @@ struct Summary {
     oom_memcg: Option<String>,
     task_memcg: Option<String>,
     pid: Option<u32>,
+    task: Option<String>,
     uid: Option<u32>,
     global: bool,
 }
@@ -74,11 +76,15 @@ enum Prefix {
 struct Event {
     header: Option<Header>,
     summary: Option<Summary>,
+    /// The summary's record, for a kill only the summary names.
+    summary_record: Option<KmsgRecord>,
     task_in: Option<(String, String)>,
     chosen: Option<Chosen>,
     group: Option<String>,
-    /// Pids killed in this event, in order.
-    killed: Vec<u32>,
+    /// Pids and commands killed in this event, in order.
+    killed: Vec<(u32, String)>,
+    /// Whether the event's first kill was node-wide (the group kills after it share it).
+    global: bool,
 }
 
 /// How many earlier kills an `oom_reaper` line is checked against (it reaps asynchronously and
@@ -92,51 +98,63 @@ pub fn parse_oom_kills(records: &[KmsgRecord]) -> Vec<OomKill> {
     for r in records {
         let m = r.message.as_str();
         if let Some(h) = parse_invoked(m) {
-            ev = Event {
-                header: Some(h),
-                ..Default::default()
-            };
+            finish(&mut ev, &mut out);
+            ev.header = Some(h);
         } else if let Some(s) = m.strip_prefix("oom-kill:") {
-            new_event_if_killed(&mut ev);
+            if ev.summary.is_some() || !ev.killed.is_empty() {
+                finish(&mut ev, &mut out);
+            }
             ev.summary = Some(parse_summary(s));
+            ev.summary_record = Some(r.clone());
         } else if let Some(t) = parse_task_in(m) {
-            new_event_if_killed(&mut ev);
+            if ev.task_in.is_some() || !ev.killed.is_empty() {
+                finish(&mut ev, &mut out);
+            }
             ev.task_in = Some(t);
         } else if let Some(g) = parse_group(m) {
             ev.group = Some(g);
         } else if let Some(c) = parse_chosen(m) {
-            new_event_if_killed(&mut ev);
+            if ev.chosen.is_some() || !ev.killed.is_empty() {
+                finish(&mut ev, &mut out);
+            }
             ev.chosen = Some(c);
         } else if let Some((k, prefix)) = parse_killed(m) {
             if let Some(k) = assemble(&mut ev, k, prefix, r) {
                 out.push(k);
             }
         } else if let Some((pid, comm)) = parse_reaped(m) {
-            let seen = ev.killed.contains(&pid)
+            let seen = ev.killed.iter().any(|(p, _)| *p == pid)
                 || out.iter().rev().take(REAPER_LOOKBACK).any(|k| k.pid == pid);
             if !seen && let Some(k) = assemble(&mut ev, bare_kill(pid, comm), Prefix::Bare, r) {
                 out.push(k);
             }
         }
     }
+    finish(&mut ev, &mut out);
     out
 }
 
-/// A header-less event starts when its first context line follows a kill of the previous one.
-fn new_event_if_killed(ev: &mut Event) {
-    if !ev.killed.is_empty() {
-        *ev = Event::default();
+/// Ends an event: a summary (kernels ≥ 4.19) whose event printed no kill still names its
+/// victim (`task=`, `pid=`), so it yields that kill; then the next event starts empty.
+fn finish(ev: &mut Event, out: &mut Vec<OomKill>) {
+    let pending = ev.summary.as_ref().filter(|_| ev.killed.is_empty());
+    if let Some((pid, task)) = pending.and_then(|s| Some((s.pid?, s.task.clone()?)))
+        && let Some(r) = ev.summary_record.clone()
+        && let Some(k) = assemble(ev, bare_kill(pid, task), Prefix::Bare, &r)
+    {
+        out.push(k);
     }
+    *ev = Event::default();
 }
 
 /// Fills one kill from its event's context; `None` when the event already killed that pid
 /// (memory.oom.group's scan prints the first victim again).
 fn assemble(ev: &mut Event, mut k: OomKill, prefix: Prefix, r: &KmsgRecord) -> Option<OomKill> {
-    if ev.killed.contains(&k.pid) {
+    if ev.killed.iter().any(|(p, c)| *p == k.pid && *c == k.comm) {
         return None;
     }
     let first = ev.killed.is_empty();
-    ev.killed.push(k.pid);
+    ev.killed.push((k.pid, k.comm.clone()));
     k.seq = r.seq;
     k.usec = r.usec;
     if let Some(h) = &ev.header {
@@ -157,7 +175,10 @@ fn assemble(ev: &mut Event, mut k: OomKill, prefix: Prefix, r: &KmsgRecord) -> O
         // The constraint is the event's; the cgroups are its first victim's (or a sacrificed
         // child's, which lives in the same cgroup).
         k.constraint = s.constraint.clone();
-        if first || s.pid == Some(k.pid) {
+        // The first victim is the summary's task, or the child it sacrificed (`Kill process`
+        // named the summary's pid); a later kill is the summary's only when the pids agree.
+        let handoff = first && ev.chosen.is_some_and(|c| Some(c.pid) == s.pid);
+        if handoff || s.pid == Some(k.pid) {
             k.oom_memcg = s.oom_memcg.clone();
             k.task_memcg = s.task_memcg.clone();
         }
@@ -175,11 +196,16 @@ fn assemble(ev: &mut Event, mut k: OomKill, prefix: Prefix, r: &KmsgRecord) -> O
         k.oom_memcg.get_or_insert_with(|| limit.clone());
     }
     if !first && let Some(g) = &ev.group {
-        // After the first victim, memory.oom.group kills every task of the cgroup.
+        // After the first victim, memory.oom.group kills every task of the cgroup, for the
+        // same reason: node-wide or not as the first kill was.
         k.group_kill = true;
         k.oom_memcg = Some(g.clone());
         k.task_memcg = Some(g.clone());
-        memcg = true;
+        k.global = ev.global;
+        memcg |= !ev.global;
+    }
+    if first {
+        ev.global = k.global;
     }
     if k.constraint.is_none() && !k.global && (memcg || k.oom_memcg.is_some()) {
         k.constraint = Some("CONSTRAINT_MEMCG".into());
@@ -217,6 +243,7 @@ fn parse_summary(s: &str) -> Summary {
             "oom_memcg" => out.oom_memcg = Some(v.to_string()),
             "task_memcg" => out.task_memcg = Some(v.to_string()),
             "pid" => out.pid = v.parse().ok(),
+            "task" => out.task = Some(v.to_string()),
             "uid" => out.uid = v.parse().ok(),
             "global_oom" => out.global = true,
             _ => {}
@@ -605,5 +632,21 @@ mod tests {
         let k = &parse_oom_kills(&r)[0];
         assert!(!k.global, "a cpuset OOM is not node-wide");
         assert_eq!(k.constraint.as_deref(), Some("CONSTRAINT_CPUSET"));
+    }
+    #[test]
+    fn a_summary_without_its_kill_record_still_names_the_victim() {
+        // leptonai/gpud's kmsg matcher counts this as a kill of postgres 12345; so do we.
+        let r = recs(
+            "4,1,1,-;postgres invoked oom-killer: gfp_mask=0x280da, order=0, oom_score_adj=0
+             6,2,2,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/docker/container123,task_memcg=/docker/container123,task=postgres,pid=12345,uid=1000
+             6,3,3,-;oom-kill:constraint=OTHER_CONSTRAINT",
+        );
+        let k = parse_oom_kills(&r);
+        assert_eq!(k.len(), 1, "{k:?}");
+        assert_eq!(
+            (k[0].pid, k[0].comm.as_str(), k[0].seq, k[0].uid),
+            (12345, "postgres", 2, Some(1000))
+        );
+        assert_eq!(k[0].task_memcg.as_deref(), Some("/docker/container123"));
     }
 }
