@@ -50,21 +50,24 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Serve(ref args)) => {
             open_host(&cli)?; // fail now, with exit 3, rather than in the sampler
             let bundle = cli.bundle.clone();
-            let live = if bundle.is_none() {
-                live_root(&cli)
-            } else {
-                PathBuf::new()
-            };
-            let open = move || -> anyhow::Result<Box<dyn Host>> {
+            let live = live_root_if_live(&cli);
+            let root = live.clone().unwrap_or_default();
+            let open: serve::OpenHost = Box::new(move || -> anyhow::Result<Box<dyn Host>> {
                 match &bundle {
                     Some(b) => Ok(Box::new(BundleHost::open(b)?)),
-                    None => Ok(Box::new(LiveHost::new(&live)?)),
+                    None => Ok(Box::new(LiveHost::new(&root)?)),
                 }
-            };
+            });
+            // Each sample attaches the cluster exactly as `check` does, so that /findings is
+            // what `check --format json` prints.
+            let plan = cluster::Plan::of(&cli);
+            let start: serve::StartCluster =
+                Box::new(move || cluster::start_plan(&plan, live.as_deref()));
             serve::run(
                 &args.listen,
                 std::time::Duration::from_secs(args.interval.max(1)),
                 open,
+                start,
             )?
         }
         Some(Command::Snapshot(_)) => {
