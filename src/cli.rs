@@ -93,7 +93,9 @@ pub enum Command {
     ///
     /// Samples the node every --interval seconds on a background thread; on a bundle it shows
     /// the captured state. Keys: 1-7 or Tab switch views, arrows or j/k move, / filters, s
-    /// sorts, Enter details, e explains, ? lists every key, q quits.
+    /// sorts, Enter details, e explains, ? lists every key, q quits. Needs a terminal on stdin
+    /// and stdout (without one: exit 3; `check` prints the report). The terminal is restored
+    /// on quit, SIGTERM, SIGHUP, SIGINT and panic.
     Top(TopArgs),
     /// Print everything collected from the node, as JSON.
     Snapshot(SnapshotArgs),

@@ -107,9 +107,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             check::run(&mut out, host.as_ref(), args, color, job)?
         }
         Some(Command::Top(ref args)) => top(&cli, args.interval, color)?,
-        None if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() => {
-            top(&cli, 2.0, color)?
-        }
+        None if crate::tui::terminal::has_terminal() => top(&cli, 2.0, color)?,
         None => {
             let host = open_host(&cli)?;
             let args = CheckArgs {
@@ -132,6 +130,10 @@ fn live_root_if_live(cli: &Cli) -> Option<PathBuf> {
 
 /// Opens the TUI on the live host or the bundle.
 fn top(cli: &Cli, interval: f64, color: bool) -> anyhow::Result<ExitCode> {
+    // Nothing reaches a pipe: no escape sequence, no half-drawn frame (exit 3, one line).
+    if !crate::tui::terminal::has_terminal() {
+        anyhow::bail!("top needs a terminal; `nodescope check` prints the report");
+    }
     open_host(cli)?; // fail now, on a normal screen, with exit 3
     let interval = std::time::Duration::from_secs_f64(interval.max(0.2));
     let bundle = cli.bundle.clone();
