@@ -199,8 +199,9 @@ fn top_gives_the_terminal_back_after(signal: &str) {
     let pid = foreground_child(&s);
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
     assert_eq!(comm.trim(), "nodescope");
-    let st = Command::new("kill")
-        .args([&format!("-{signal}"), &pid.to_string()])
+    // The shell's own `kill` (procps' /bin/kill may not be installed).
+    let st = Command::new("sh")
+        .args(["-c", &format!("kill -{signal} {pid}")])
         .status()
         .unwrap();
     assert!(st.success());
