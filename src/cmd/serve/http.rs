@@ -43,11 +43,9 @@ const TEXT: &str = "text/plain; charset=utf-8";
 const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
 const JSON: &str = "application/json";
 
-/// Accepts and serves connections forever; returns only if the listener itself fails.
-pub(super) async fn serve(
-    listener: tokio::net::TcpListener,
-    status: Arc<RwLock<Status>>,
-) -> std::io::Result<()> {
+/// Accepts and serves connections forever: a failed accept (out of file descriptors) is
+/// retried after a pause, never the end of the server.
+pub(super) async fn serve(listener: tokio::net::TcpListener, status: Arc<RwLock<Status>>) {
     let table = Arc::new(Table::new(conns::MAX_CONNECTIONS));
     let mut builder = http1::Builder::new();
     builder

@@ -19,7 +19,7 @@ use super::cluster::{self, Job};
 use crate::source::Host;
 use bytes::Bytes;
 use std::process::ExitCode;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 /// Opens a fresh view of the host for one sample.
@@ -96,7 +96,7 @@ impl Status {
     }
 }
 
-/// Serves until the process is killed. `open` builds a fresh host and `cluster` a fresh
+/// Serves until the process is killed (returns only when it cannot start). `open` builds a fresh host and `cluster` a fresh
 /// cluster job for every sample.
 pub(super) fn run(
     listen: &str,
@@ -121,10 +121,11 @@ pub(super) fn run(
         .enable_io()
         .enable_time()
         .build()?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::from_std(listener)?;
-        http::serve(listener, status).await
-    })?;
+    let listener = {
+        let _in_runtime = runtime.enter();
+        tokio::net::TcpListener::from_std(listener)?
+    };
+    runtime.block_on(http::serve(listener, status));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -154,15 +155,15 @@ fn sample_forever(
     for n in 0usize.. {
         let delay = delays.get(n).or(delays.last()).copied();
         let outcome = sample_once(open, cluster, delay);
-        if let Ok(mut s) = status.write() {
-            match outcome {
-                Ok(sample) => {
-                    s.last = Some(sample);
-                    s.failure = None;
-                }
-                Err(e) => s.failure = Some(e),
+        let mut s = status.write().unwrap_or_else(PoisonError::into_inner);
+        match outcome {
+            Ok(sample) => {
+                s.last = Some(sample);
+                s.failure = None;
             }
+            Err(e) => s.failure = Some(e),
         }
+        drop(s);
         std::thread::sleep(interval);
     }
 }
@@ -174,8 +175,9 @@ fn sample_once(
     cluster: &StartCluster,
     delay: Option<Duration>,
 ) -> Result<Sample, String> {
-    let job = cluster();
     let host = open().map_err(|e| format!("could not open the host: {e:#}").replace('\n', " "))?;
+    // Started before collecting, as `check` does: the API is asked in parallel.
+    let job = cluster();
     let mut snap = crate::collect::snapshot(host.as_ref());
     if let Some(d) = delay {
         std::thread::sleep(d);
