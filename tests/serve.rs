@@ -74,6 +74,19 @@ impl Server {
         }
     }
 
+    /// How many sockets the server holds open (the listener and its connections).
+    fn sockets(&self) -> usize {
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{}/fd", self.pid)) else {
+            return 0;
+        };
+        fds.flatten()
+            .filter(|fd| {
+                std::fs::read_link(fd.path())
+                    .is_ok_and(|t| t.to_string_lossy().starts_with("socket:"))
+            })
+            .count()
+    }
+
     /// The server's resident set, in KiB (VmRSS of /proc/<pid>/status).
     fn rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap();
@@ -313,6 +326,32 @@ fn serve_answers_405_with_allow_404_and_head_without_a_body() {
     );
 }
 
+#[test]
+fn serve_closes_an_idle_keep_alive_connection_after_the_5_s_header_timeout() {
+    let server = Server::start(V2, 30, "0", 1024);
+    wait_for(&server, "/healthz", "200", Duration::from_secs(20));
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    // HTTP/1.1 keeps the connection open after the answer.
+    write!(s, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.ends_with(b"ok\n") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before the answer: {got:?}");
+        got.extend_from_slice(&buf[..n]);
+    }
+    let answered = Instant::now();
+    assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    // Then nothing: the server closes the idle connection after the header timeout.
+    assert_eq!(s.read(&mut buf).unwrap(), 0, "closed, not answered");
+    let idle = answered.elapsed();
+    assert!(
+        idle > Duration::from_millis(4500) && idle < Duration::from_secs(8),
+        "closed after {idle:?} idle"
+    );
+}
+
 /// Streams "GET /" and then 10 MB without a newline. Returns whether the server ended the
 /// connection (EOF or reset, after a 431 or not), and when, from the first byte.
 fn huge_request_line(addr: &str) -> (bool, Duration) {
@@ -382,6 +421,15 @@ fn serve_stays_small_and_reachable_under_a_10_mb_request_line_and_200_slow_clien
     let server = Server::start(V2, 1, "0", 256);
     wait_for(&server, "/metrics", "200", Duration::from_secs(20));
     let before = server.rss_kib();
+    // The listener and the runtime's own (a socket pair): what is open without any client
+    // (the least of a few looks, once the last probe's connection is gone).
+    let idle_sockets = (0..5)
+        .map(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            server.sockets()
+        })
+        .min()
+        .unwrap();
 
     let stop = Arc::new(AtomicBool::new(false));
     let huge = {
@@ -395,6 +443,7 @@ fn serve_stays_small_and_reachable_under_a_10_mb_request_line_and_200_slow_clien
     let mut worst = Duration::ZERO;
     let mut max_rss = 0;
     let mut probes = 0;
+    let mut max_sockets = 0;
     let mut failed = Vec::new();
     while started.elapsed() < Duration::from_secs(10) {
         let probe = Instant::now();
@@ -413,14 +462,20 @@ fn serve_stays_small_and_reachable_under_a_10_mb_request_line_and_200_slow_clien
         worst = worst.max(probe.elapsed());
         max_rss = max_rss.max(server.rss_kib());
         probes += 1;
-        std::thread::sleep(Duration::from_millis(500));
+        // Between probes, sample the open sockets often: the cap holds at every moment.
+        let pause = Instant::now();
+        while pause.elapsed() < Duration::from_millis(500) {
+            max_sockets = max_sockets.max(server.sockets());
+            std::thread::sleep(Duration::from_millis(25));
+        }
     }
     stop.store(true, Ordering::Relaxed);
     let made = slow.join().unwrap();
     let (huge_ended, huge_took) = huge.join().unwrap();
     eprintln!(
         "{probes} probes, slowest {worst:?}; RSS {before} KiB before, at most {max_rss} KiB under load; \
-         {made} slow connections made; the 10 MB line was cut off after {huge_took:?}"
+         {made} slow connections made, at most {max_sockets} sockets open ({idle_sockets} without \
+         clients); the 10 MB line was cut off after {huge_took:?}"
     );
     assert_eq!(failed, Vec::<String>::new(), "/metrics under load");
     assert!(
@@ -430,6 +485,12 @@ fn serve_stays_small_and_reachable_under_a_10_mb_request_line_and_200_slow_clien
     assert!(
         max_rss < 40 * 1024,
         "RSS reached {max_rss} KiB (before: {before} KiB)"
+    );
+    // At most 64 connections, and one more for the moment a newcomer's victim is dropped.
+    let connections = max_sockets - idle_sockets;
+    assert!(
+        (60..=65).contains(&connections),
+        "{connections} connections at most ({max_sockets} sockets, {idle_sockets} without clients)"
     );
     assert!(
         made > 200,

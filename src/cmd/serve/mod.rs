@@ -96,17 +96,22 @@ impl Status {
     }
 }
 
-/// Serves until the process is killed (returns only when it cannot start). `open` builds a fresh host and `cluster` a fresh
-/// cluster job for every sample.
+/// Serves until the process is killed (returns only when it cannot start). `open` builds a
+/// fresh host and `cluster` a fresh cluster job for every sample.
 pub(super) fn run(
     listen: &str,
     interval: Duration,
     open: OpenHost,
     cluster: StartCluster,
 ) -> anyhow::Result<ExitCode> {
-    let listener = std::net::TcpListener::bind(listen)
-        .map_err(|e| anyhow::anyhow!("--listen {listen}: {e}"))?;
-    listener.set_nonblocking(true)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()?;
+    let listener = {
+        let _in_runtime = runtime.enter();
+        bind(listen).map_err(|e| anyhow::anyhow!("--listen {listen}: {e}"))?
+    };
     eprintln!(
         "nodescope: serving /metrics, /findings and /healthz on http://{}",
         listener.local_addr()?
@@ -117,16 +122,36 @@ pub(super) fn run(
     std::thread::Builder::new()
         .name("nodescope-sampler".into())
         .spawn(move || sample_forever(&sampler, interval, &open, &cluster, &delays))?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()?;
-    let listener = {
-        let _in_runtime = runtime.enter();
-        tokio::net::TcpListener::from_std(listener)?
-    };
     runtime.block_on(http::serve(listener, status));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The kernel's queue of connections not yet accepted. std binds with 128; a burst of clients
+/// (200 reconnecting at once) overflows that, and a dropped SYN costs the next client, a
+/// scraper too, the 1 s SYN retransmission. Linux caps it at net.core.somaxconn.
+const ACCEPT_BACKLOG: u32 = 1024;
+
+/// Listens on the first address `listen` resolves to that can be bound, with SO_REUSEADDR
+/// (as std does on Unix) and [`ACCEPT_BACKLOG`]. Must run inside the runtime.
+fn bind(listen: &str) -> std::io::Result<tokio::net::TcpListener> {
+    use std::net::ToSocketAddrs;
+    let mut last = std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address");
+    for addr in listen.to_socket_addrs()? {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        match socket
+            .bind(addr)
+            .and_then(|()| socket.listen(ACCEPT_BACKLOG))
+        {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// Test hook `NODESCOPE_SERVE_SAMPLE_DELAY_MS`: extra milliseconds each sample takes, as a
