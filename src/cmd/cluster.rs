@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// Reads List documents for a node name.
-type ReadFiles = Box<dyn Fn(Option<&str>) -> ClusterData>;
+/// Reads List documents for a node name. `Send`, so that `serve`'s sampler thread can run a job.
+type ReadFiles = Box<dyn Fn(Option<&str>) -> ClusterData + Send>;
 
 /// Where the cluster facts of this run come from.
 pub(super) enum Job {
@@ -30,6 +30,32 @@ pub(super) enum Job {
 /// Starts what `cli` asks for: nothing with `--no-cluster`, the dump with `--cluster-dump`,
 /// the bundle's files with `--bundle`, else the API of the live node under `root`.
 pub(super) fn start(cli: &Cli, root: Option<&Path>) -> Job {
+    start_plan(&Plan::of(cli), root)
+}
+
+/// The cluster options of a command line, apart from it, so that a long-running command
+/// (`serve`) can start a fresh [`Job`] for every sample on its own thread.
+#[derive(Clone)]
+pub(super) struct Plan {
+    no_cluster: bool,
+    cluster_dump: Option<PathBuf>,
+    bundle: Option<PathBuf>,
+    kubeconfig: Option<PathBuf>,
+}
+
+impl Plan {
+    pub(super) fn of(cli: &Cli) -> Self {
+        Plan {
+            no_cluster: cli.no_cluster,
+            cluster_dump: cli.cluster_dump.clone(),
+            bundle: cli.bundle.clone(),
+            kubeconfig: cli.kubeconfig.clone(),
+        }
+    }
+}
+
+/// [`start`] for options taken from the command line earlier.
+pub(super) fn start_plan(cli: &Plan, root: Option<&Path>) -> Job {
     if cli.no_cluster {
         return Job::None;
     }

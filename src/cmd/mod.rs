@@ -50,21 +50,24 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Serve(ref args)) => {
             open_host(&cli)?; // fail now, with exit 3, rather than in the sampler
             let bundle = cli.bundle.clone();
-            let live = if bundle.is_none() {
-                live_root(&cli)
-            } else {
-                PathBuf::new()
-            };
-            let open = move || -> anyhow::Result<Box<dyn Host>> {
+            let live = live_root_if_live(&cli);
+            let root = live.clone().unwrap_or_default();
+            let open: serve::OpenHost = Box::new(move || -> anyhow::Result<Box<dyn Host>> {
                 match &bundle {
                     Some(b) => Ok(Box::new(BundleHost::open(b)?)),
-                    None => Ok(Box::new(LiveHost::new(&live)?)),
+                    None => Ok(Box::new(LiveHost::new(&root)?)),
                 }
-            };
+            });
+            // Each sample attaches the cluster exactly as `check` does, so that /findings is
+            // what `check --format json` prints.
+            let plan = cluster::Plan::of(&cli);
+            let start: serve::StartCluster =
+                Box::new(move || cluster::start_plan(&plan, live.as_deref()));
             serve::run(
                 &args.listen,
                 std::time::Duration::from_secs(args.interval.max(1)),
                 open,
+                start,
             )?
         }
         Some(Command::Snapshot(_)) => {
@@ -104,9 +107,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             check::run(&mut out, host.as_ref(), args, color, job)?
         }
         Some(Command::Top(ref args)) => top(&cli, args.interval, color)?,
-        None if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() => {
-            top(&cli, 2.0, color)?
-        }
+        None if crate::tui::terminal::has_terminal() => top(&cli, 2.0, color)?,
         None => {
             let host = open_host(&cli)?;
             let args = CheckArgs {
@@ -129,6 +130,10 @@ fn live_root_if_live(cli: &Cli) -> Option<PathBuf> {
 
 /// Opens the TUI on the live host or the bundle.
 fn top(cli: &Cli, interval: f64, color: bool) -> anyhow::Result<ExitCode> {
+    // Nothing reaches a pipe: no escape sequence, no half-drawn frame (exit 3, one line).
+    if !crate::tui::terminal::has_terminal() {
+        anyhow::bail!("top needs a terminal; `nodescope check` prints the report");
+    }
     open_host(cli)?; // fail now, on a normal screen, with exit 3
     let interval = std::time::Duration::from_secs_f64(interval.max(0.2));
     let bundle = cli.bundle.clone();
