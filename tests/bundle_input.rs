@@ -382,6 +382,7 @@ fn tar_bombs_stop_at_the_limits() {
         entries: 100,
         file_bytes: 1 << 20,
         total_bytes: 4 << 20,
+        ..Limits::default()
     };
     let err = |p: &Path| format!("{:#}", BundleHost::open_with_limits(p, small).unwrap_err());
 

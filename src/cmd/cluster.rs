@@ -8,7 +8,7 @@ use crate::source::ErrorKind;
 use crate::source::bundle::BundleHost;
 use crate::source::cluster::{self, ClusterData, Credentials};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 /// Reads List documents for a node name.
@@ -28,28 +28,38 @@ pub(super) enum Job {
 }
 
 /// Starts what `cli` asks for: nothing with `--no-cluster`, the dump with `--cluster-dump`,
-/// the bundle's files with `--bundle`, else the API of the live node under `root`.
-pub(super) fn start(cli: &Cli, root: Option<&Path>) -> Job {
+/// the bundle's files with `--bundle` (from `bundle`, the very object the node is read from:
+/// a bundle is loaded once per run), else the API of the live node under `root`. A dump that
+/// is missing, not a directory or holds no List document is an error (exit 3), said now.
+pub(super) fn start(
+    cli: &Cli,
+    root: Option<&Path>,
+    bundle: Option<Arc<BundleHost>>,
+) -> anyhow::Result<Job> {
     if cli.no_cluster {
-        return Job::None;
+        return Ok(Job::None);
     }
     if let Some(dir) = &cli.cluster_dump {
-        let dir = dir.clone();
-        return Job::Files(Box::new(move |node| {
-            cluster::from_files(format!("dump {}", dir.display()), node, |name| {
-                std::fs::read(dir.join(name)).ok()
+        let dump = cluster::Dump::open(dir)?;
+        return Ok(Job::Files(Box::new(move |node| {
+            cluster::from_files(format!("dump {}", dump.shown()), node, &|name| {
+                dump.reader(name)
             })
-        }));
+        })));
     }
-    if let Some(b) = &cli.bundle {
-        let b = b.clone();
-        return Job::Files(Box::new(move |node| match BundleHost::open(&b) {
-            Ok(h) => cluster::from_files("bundle cluster/*.json".into(), node, |name| {
-                h.cluster_file(name)
-            }),
-            Err(_) => ClusterData::default(),
-        }));
+    if let Some(b) = bundle {
+        return Ok(Job::Files(Box::new(move |node| {
+            cluster::from_files("bundle cluster/*.json".into(), node, &|name| {
+                b.cluster_reader(name)
+                    .map(|r| r.map_err(|e| e.detail.clone()))
+            })
+        })));
     }
+    Ok(start_api(cli, root))
+}
+
+/// The API of the live node under `root`, fetched on its own thread, when credentials exist.
+fn start_api(cli: &Cli, root: Option<&Path>) -> Job {
     let Some(root) = root else { return Job::None };
     let (kubeconfig_flag, override_name) = kubelet_flags(root);
     let Some(creds) =
