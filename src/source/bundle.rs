@@ -474,12 +474,12 @@ fn load_dir(
             }
             total += host_path.len() as u64;
             let node = match entry.kind {
-                ListedKind::Symlink => {
-                    let t = dir
-                        .read_link(&comps, &entry.name)
-                        .with_context(|| format!("reading link {}{host_path}", root.display()))?;
-                    Node::Symlink(t)
-                }
+                // A link gone or turned into something else since it was listed (EINVAL,
+                // ENOENT): the bundle is changing under us; its reads fail, naming why.
+                ListedKind::Symlink => match dir.read_link(&comps, &entry.name) {
+                    Ok(t) => Node::Symlink(t),
+                    Err(_) => Node::Unsupported("changed while the bundle was listed"),
+                },
                 ListedKind::Dir => {
                     stack.push(host_path.clone());
                     Node::Dir
