@@ -561,6 +561,69 @@ mod tests {
         BundleHost::open(&out).unwrap()
     }
 
+    /// sysfs as the kernel lays it out: `/sys/bus/pci/devices/X` links to the device's
+    /// directory, and a collector reads files through the link.
+    #[test]
+    fn files_read_through_a_link_are_stored_where_it_leads_and_replay_through_it() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("b.tar.gz");
+        let root = d.path().join("root");
+        let dev = root.join("sys/devices/pci0000:00/0000:00:01.0");
+        std::fs::create_dir_all(&dev).unwrap();
+        std::fs::create_dir_all(root.join("proc")).unwrap();
+        std::fs::write(dev.join("vendor"), "0x10de\n").unwrap();
+        std::fs::create_dir_all(dev.join("driver-dir")).unwrap();
+        std::fs::write(dev.join("driver-dir/name"), "nvidia\n").unwrap();
+        std::fs::create_dir_all(root.join("sys/bus/pci/devices")).unwrap();
+        std::os::unix::fs::symlink(
+            "../../../devices/pci0000:00/0000:00:01.0",
+            root.join("sys/bus/pci/devices/0000:00:01.0"),
+        )
+        .unwrap();
+        // A link beneath the link: resolved in a second round.
+        std::os::unix::fs::symlink("driver-dir", dev.join("driver")).unwrap();
+        let rec = RecordingHost::new(LiveHost::new(&root).unwrap(), &root);
+        let via = "/sys/bus/pci/devices/0000:00:01.0";
+        rec.read_dir("/sys/bus/pci/devices").unwrap();
+        rec.read(&format!("{via}/vendor")).unwrap();
+        rec.read_link(&format!("{via}/driver")).unwrap();
+        rec.read(&format!("{via}/driver/name")).unwrap();
+        rec.write_bundle(&out, None).unwrap();
+
+        let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(
+            std::fs::File::open(&out).unwrap(),
+        ));
+        let mut links = Vec::new();
+        let mut files = Vec::new();
+        for e in ar.entries().unwrap() {
+            let e = e.unwrap();
+            let p = e.path().unwrap().display().to_string();
+            let p = p.trim_start_matches("b/").to_string();
+            match e.header().entry_type() {
+                tar::EntryType::Symlink => links.push(p),
+                tar::EntryType::Regular => files.push(p),
+                _ => {}
+            }
+        }
+        // Nothing is stored beneath a stored link.
+        for f in &files {
+            assert!(
+                !links.iter().any(|l| f.starts_with(&format!("{l}/"))),
+                "{f} lies beneath a link: {links:?}"
+            );
+        }
+        assert!(files.contains(&"sys/devices/pci0000:00/0000:00:01.0/vendor".to_string()));
+        assert!(
+            files.contains(&"sys/devices/pci0000:00/0000:00:01.0/driver-dir/name".to_string()),
+            "{files:?}"
+        );
+        assert!(links.contains(&"sys/bus/pci/devices/0000:00:01.0".to_string()));
+        // Replayed through the links, the same bytes.
+        let b = BundleHost::open(&out).unwrap();
+        assert_eq!(b.read(&format!("{via}/vendor")).unwrap(), b"0x10de\n");
+        assert_eq!(b.read(&format!("{via}/driver/name")).unwrap(), b"nvidia\n");
+    }
+
     #[test]
     fn a_log_tail_keeps_only_the_matching_lines() {
         let b = round_trip(
