@@ -8,7 +8,7 @@ use crate::source::ErrorKind;
 use crate::source::bundle::BundleHost;
 use crate::source::cluster::{self, ClusterData, Credentials};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 /// Reads List documents for a node name. `Send`, so that `serve`'s sampler thread can run a job.
@@ -27,10 +27,29 @@ pub(super) enum Job {
     Files(ReadFiles),
 }
 
+impl Job {
+    /// A job that could not start (a dump removed while `serve` runs): its reason becomes a
+    /// line of the sample's `errors`, as any other cluster failure.
+    pub(super) fn failed(e: anyhow::Error) -> Job {
+        let note = format!("cluster: {e:#}");
+        Job::Files(Box::new(move |node| ClusterData {
+            node_name: node.map(String::from),
+            notes: vec![note.clone()],
+            ..ClusterData::default()
+        }))
+    }
+}
+
 /// Starts what `cli` asks for: nothing with `--no-cluster`, the dump with `--cluster-dump`,
-/// the bundle's files with `--bundle`, else the API of the live node under `root`.
-pub(super) fn start(cli: &Cli, root: Option<&Path>) -> Job {
-    start_plan(&Plan::of(cli), root)
+/// the bundle's files with `--bundle` (from `bundle`, the very object the node is read from:
+/// a bundle is loaded once per run), else the API of the live node under `root`. A dump that
+/// is missing, not a directory or holds no List document is an error (exit 3), said now.
+pub(super) fn start(
+    cli: &Cli,
+    root: Option<&Path>,
+    bundle: Option<Arc<BundleHost>>,
+) -> anyhow::Result<Job> {
+    start_plan(&Plan::of(cli, bundle), root)
 }
 
 /// The cluster options of a command line, apart from it, so that a long-running command
@@ -39,43 +58,48 @@ pub(super) fn start(cli: &Cli, root: Option<&Path>) -> Job {
 pub(super) struct Plan {
     no_cluster: bool,
     cluster_dump: Option<PathBuf>,
-    bundle: Option<PathBuf>,
+    /// The run's bundle, shared (never loaded twice).
+    bundle: Option<Arc<BundleHost>>,
     kubeconfig: Option<PathBuf>,
 }
 
 impl Plan {
-    pub(super) fn of(cli: &Cli) -> Self {
+    pub(super) fn of(cli: &Cli, bundle: Option<Arc<BundleHost>>) -> Self {
         Plan {
             no_cluster: cli.no_cluster,
             cluster_dump: cli.cluster_dump.clone(),
-            bundle: cli.bundle.clone(),
+            bundle,
             kubeconfig: cli.kubeconfig.clone(),
         }
     }
 }
 
 /// [`start`] for options taken from the command line earlier.
-pub(super) fn start_plan(cli: &Plan, root: Option<&Path>) -> Job {
+pub(super) fn start_plan(cli: &Plan, root: Option<&Path>) -> anyhow::Result<Job> {
     if cli.no_cluster {
-        return Job::None;
+        return Ok(Job::None);
     }
     if let Some(dir) = &cli.cluster_dump {
-        let dir = dir.clone();
-        return Job::Files(Box::new(move |node| {
-            cluster::from_files(format!("dump {}", dir.display()), node, |name| {
-                std::fs::read(dir.join(name)).ok()
+        let dump = cluster::Dump::open(dir)?;
+        return Ok(Job::Files(Box::new(move |node| {
+            cluster::from_files(format!("dump {}", dump.shown()), node, &|name| {
+                dump.reader(name)
             })
-        }));
+        })));
     }
-    if let Some(b) = &cli.bundle {
-        let b = b.clone();
-        return Job::Files(Box::new(move |node| match BundleHost::open(&b) {
-            Ok(h) => cluster::from_files("bundle cluster/*.json".into(), node, |name| {
-                h.cluster_file(name)
-            }),
-            Err(_) => ClusterData::default(),
-        }));
+    if let Some(b) = cli.bundle.clone() {
+        return Ok(Job::Files(Box::new(move |node| {
+            cluster::from_files("bundle cluster/*.json".into(), node, &|name| {
+                b.cluster_reader(name)
+                    .map(|r| r.map_err(|e| e.detail.clone()))
+            })
+        })));
     }
+    Ok(start_api(cli, root))
+}
+
+/// The API of the live node under `root`, fetched on its own thread, when credentials exist.
+fn start_api(cli: &Plan, root: Option<&Path>) -> Job {
     let Some(root) = root else { return Job::None };
     let (kubeconfig_flag, override_name) = kubelet_flags(root);
     let Some(creds) =

@@ -16,6 +16,7 @@ use crate::source::live::LiveHost;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// Exit code for "nodescope could not run" (DESIGN.md).
 pub const EXIT_CANNOT_RUN: u8 = 3;
@@ -44,25 +45,24 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("capture records a live host; --bundle is already a capture");
             }
             let root = live_root(&cli);
-            let job = cluster::start(&cli, Some(&root));
+            let job = cluster::start(&cli, Some(&root), None)?;
             capture::run(&root, args, job)?
         }
         Some(Command::Serve(ref args)) => {
-            open_host(&cli)?; // fail now, with exit 3, rather than in the sampler
-            let bundle = cli.bundle.clone();
+            // Fail now, with exit 3, rather than in the sampler; a bundle is opened this once.
+            let opened = open_host(&cli)?;
             let live = live_root_if_live(&cli);
-            let root = live.clone().unwrap_or_default();
-            let open: serve::OpenHost = Box::new(move || -> anyhow::Result<Box<dyn Host>> {
-                match &bundle {
-                    Some(b) => Ok(Box::new(BundleHost::open(b)?)),
-                    None => Ok(Box::new(LiveHost::new(&root)?)),
-                }
-            });
             // Each sample attaches the cluster exactly as `check` does, so that /findings is
             // what `check --format json` prints.
-            let plan = cluster::Plan::of(&cli);
-            let start: serve::StartCluster =
-                Box::new(move || cluster::start_plan(&plan, live.as_deref()));
+            let plan = cluster::Plan::of(&cli, opened.bundle());
+            // A bad --cluster-dump is exit 3 now, like every other command, not a note per sample.
+            if let Some(dir) = &cli.cluster_dump {
+                crate::source::cluster::Dump::open(dir)?;
+            }
+            let open: serve::OpenHost = Box::new(opened.reopener(&cli));
+            let start: serve::StartCluster = Box::new(move || {
+                cluster::start_plan(&plan, live.as_deref()).unwrap_or_else(cluster::Job::failed)
+            });
             serve::run(
                 &args.listen,
                 std::time::Duration::from_secs(args.interval.max(1)),
@@ -72,8 +72,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Snapshot(_)) => {
             let host = open_host(&cli)?;
-            let job = cluster::start(&cli, live_root_if_live(&cli).as_deref());
-            let mut snap = crate::collect::snapshot(host.as_ref());
+            let job = cluster::start(&cli, live_root_if_live(&cli).as_deref(), host.bundle())?;
+            let mut snap = crate::collect::snapshot(host.host());
             cluster::finish(job, &mut snap);
             crate::render::json::write_snapshot(&mut out, &snap)?;
             ExitCode::SUCCESS
@@ -89,22 +89,22 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             None => {
                 let host = open_host(&cli)?;
-                dns::table(&mut out, host.as_ref(), args)?
+                dns::table(&mut out, host.host(), args)?
             }
         },
         Some(Command::Gpu(ref args)) => {
             let host = open_host(&cli)?;
-            let job = cluster::start(&cli, live_root_if_live(&cli).as_deref());
-            gpu::run(&mut out, host.as_ref(), args, job)?
+            let job = cluster::start(&cli, live_root_if_live(&cli).as_deref(), host.bundle())?;
+            gpu::run(&mut out, host.host(), args, job)?
         }
         Some(Command::Disk(ref args)) => {
             let host = open_host(&cli)?;
-            disk::run(&mut out, host.as_ref(), args)?
+            disk::run(&mut out, host.host(), args)?
         }
         Some(Command::Check(ref args)) => {
             let host = open_host(&cli)?;
-            let job = cluster::start(&cli, live_root_if_live(&cli).as_deref());
-            check::run(&mut out, host.as_ref(), args, color, job)?
+            let job = cluster::start(&cli, live_root_if_live(&cli).as_deref(), host.bundle())?;
+            check::run(&mut out, host.host(), args, color, job)?
         }
         Some(Command::Top(ref args)) => top(&cli, args.interval, color)?,
         None if crate::tui::terminal::has_terminal() => top(&cli, 2.0, color)?,
@@ -115,8 +115,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 fail_on: crate::analyze::Severity::Warning,
                 rules: Vec::new(),
             };
-            let job = cluster::start(&cli, live_root_if_live(&cli).as_deref());
-            check::run(&mut out, host.as_ref(), &args, color, job)?
+            let job = cluster::start(&cli, live_root_if_live(&cli).as_deref(), host.bundle())?;
+            check::run(&mut out, host.host(), &args, color, job)?
         }
     };
     out.flush()?;
@@ -134,24 +134,18 @@ fn top(cli: &Cli, interval: f64, color: bool) -> anyhow::Result<ExitCode> {
     if !crate::tui::terminal::has_terminal() {
         anyhow::bail!("top needs a terminal; `nodescope check` prints the report");
     }
-    open_host(cli)?; // fail now, on a normal screen, with exit 3
+    // Fail now, on a normal screen, with exit 3; a bundle is opened this once.
+    let opened = open_host(cli)?;
     let interval = std::time::Duration::from_secs_f64(interval.max(0.2));
-    let bundle = cli.bundle.clone();
-    let live = bundle.is_none();
-    let root = if live { live_root(cli) } else { PathBuf::new() };
-    let open: crate::tui::OpenHost = Box::new(move || -> anyhow::Result<Box<dyn Host>> {
-        match &bundle {
-            Some(b) => Ok(Box::new(BundleHost::open(b)?)),
-            None => Ok(Box::new(LiveHost::new(&root)?)),
-        }
-    });
+    let live = cli.bundle.is_none();
+    // A bundle's cluster/*.json (or --cluster-dump) once; the live API is not polled.
+    let job = cluster::start(cli, None, opened.bundle())?;
+    let open: crate::tui::OpenHost = Box::new(opened.reopener(cli));
     // The TUI draws on the terminal itself; colour follows the terminal and NO_COLOR.
     let color = color
         || (matches!(cli.color, Color::Auto)
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()));
     let color = color && !matches!(cli.color, Color::Never);
-    // A bundle's cluster/*.json (or --cluster-dump) once; the live API is not polled.
-    let job = cluster::start(cli, None);
     let enrich: Option<crate::tui::Enrich> =
         Some(Box::new(move |snap: &mut crate::model::Snapshot| {
             cluster::finish(job, snap)
@@ -187,9 +181,48 @@ fn in_a_container() -> bool {
     std::fs::read_to_string("/proc/self/cgroup").is_ok_and(|c| c.contains("kubepods"))
 }
 
-fn open_host(cli: &Cli) -> anyhow::Result<Box<dyn Host>> {
-    if let Some(b) = &cli.bundle {
-        return Ok(Box::new(BundleHost::open(b)?));
+/// The host a run reads: the live node, or a bundle opened once and shared by everything in
+/// the run that reads it (collectors, the cluster part, every sample of `top` and `serve`).
+enum Opened {
+    Live(LiveHost),
+    Bundle(Arc<BundleHost>),
+}
+
+impl Opened {
+    fn host(&self) -> &dyn Host {
+        match self {
+            Opened::Live(h) => h,
+            Opened::Bundle(b) => b.as_ref(),
+        }
     }
-    Ok(Box::new(LiveHost::new(&live_root(cli))?))
+
+    /// The bundle, for the cluster part to read its `cluster/*.json` from.
+    fn bundle(&self) -> Option<Arc<BundleHost>> {
+        match self {
+            Opened::Live(_) => None,
+            Opened::Bundle(b) => Some(Arc::clone(b)),
+        }
+    }
+
+    /// A host for each sample of `top` and `serve`: the live node read afresh, or the same
+    /// bundle again (never loaded twice).
+    fn reopener(self, cli: &Cli) -> impl Fn() -> anyhow::Result<Box<dyn Host>> + Send + 'static {
+        let root = match &self {
+            Opened::Live(_) => live_root(cli),
+            Opened::Bundle(_) => PathBuf::new(),
+        };
+        move || -> anyhow::Result<Box<dyn Host>> {
+            match &self {
+                Opened::Bundle(b) => Ok(Box::new(Arc::clone(b))),
+                Opened::Live(_) => Ok(Box::new(LiveHost::new(&root)?)),
+            }
+        }
+    }
+}
+
+fn open_host(cli: &Cli) -> anyhow::Result<Opened> {
+    if let Some(b) = &cli.bundle {
+        return Ok(Opened::Bundle(Arc::new(BundleHost::open(b)?)));
+    }
+    Ok(Opened::Live(LiveHost::new(&live_root(cli))?))
 }

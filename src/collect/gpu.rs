@@ -77,7 +77,7 @@ pub(super) fn collect(
     match host.read(&cp) {
         Ok(raw) => match parse_checkpoint(&raw) {
             Ok(c) => g.checkpoint = Some(c),
-            Err(e) => errs.invalid("gpu", &cp, None, e),
+            Err(e) => errs.unparsed(host, "gpu", &cp, None, e),
         },
         Err(e) => errs.unless_missing("gpu", &e),
     }

@@ -61,7 +61,7 @@ pub(super) fn collect(
         match host.read_string(path) {
             Ok(text) => match parse_config(&text) {
                 Ok(v) => merge(&mut merged, v),
-                Err(e) => errs.invalid(C, path, None, e),
+                Err(e) => errs.unparsed(host, C, path, None, e),
             },
             Err(e) => errs.host(C, &e),
         }
@@ -78,7 +78,7 @@ pub(super) fn collect(
                                 merge(&mut merged, v);
                                 drop_ins.push(p);
                             }
-                            Err(e) => errs.invalid(C, &p, None, e),
+                            Err(e) => errs.unparsed(host, C, &p, None, e),
                         },
                         Err(e) => errs.host(C, &e),
                     }

@@ -146,7 +146,7 @@ impl Errors {
             collector: collector.into(),
             kind: e.kind,
             path: Some(e.path.clone()),
-            line: None,
+            line: e.line,
             message: if e.detail.is_empty() {
                 e.kind.to_string()
             } else {
@@ -162,7 +162,27 @@ impl Errors {
         }
     }
 
-    /// A file that was read but could not be understood.
+    /// A file that was read and could not be understood *as a whole*: nothing of it is used.
+    /// Recorded as [`Errors::invalid`] is, and told to the host ([`Host::unparsed`]), so a
+    /// capture keeps this failure in place of the file.
+    pub(crate) fn unparsed(
+        &mut self,
+        host: &dyn Host,
+        collector: &str,
+        path: &str,
+        line: Option<usize>,
+        message: impl Into<String>,
+    ) {
+        let message = message.into();
+        host.unparsed(&HostError {
+            line,
+            ..HostError::new(ErrorKind::Invalid, path, message.clone())
+        });
+        self.invalid(collector, path, line, message);
+    }
+
+    /// A value in a file that was read and used otherwise (one kernel-log record, one
+    /// threshold): the file stays evidence, this part of it is reported.
     pub(crate) fn invalid(
         &mut self,
         collector: &str,
@@ -189,11 +209,13 @@ pub(crate) fn read_u64(host: &dyn Host, path: &str) -> Result<u64, HostError> {
         return Ok(u64::MAX);
     }
     t.parse::<u64>().map_err(|_| {
-        HostError::new(
+        let e = HostError::new(
             ErrorKind::Invalid,
             path,
             format!("expected an integer, found {:?}", truncate(t, 40)),
-        )
+        );
+        host.unparsed(&e);
+        e
     })
 }
 

@@ -9,6 +9,7 @@
 
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use kube::api::{Api, ListParams};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -248,40 +249,47 @@ async fn fetch_async(root: &Path, creds: &Credentials, node_name: &str, data: &m
     }
 }
 
+/// Opens one List document by name: `None` when there is no such file, `Some(Err(why))` when
+/// it is there but cannot be read (a FIFO, a device, a link, over its size cap).
+pub type OpenList<'a> = dyn Fn(&str) -> Option<Result<Box<dyn Read + 'a>, String>> + 'a;
+
 /// Reads `nodes.json`, `pods.json` and `events.json` (List documents as `kubectl get -o json`
-/// writes them) through `read`; a missing file is no data, a malformed one a note.
-pub fn from_files(
-    source: String,
-    node_name: Option<&str>,
-    read: impl Fn(&str) -> Option<Vec<u8>>,
-) -> ClusterData {
+/// writes them) through `open`; a missing file is no data, an unreadable or malformed one a
+/// note. Each document is parsed as a stream and only what is used is kept: every node, the
+/// pods bound to `node_name` and the Pending pods, the events of the reasons the report shows
+/// ([`crate::collect::cluster::EVENT_REASONS`]). A 100k-pod `pods.json` costs one pod at a
+/// time, not the whole list.
+pub fn from_files(source: String, node_name: Option<&str>, open: &OpenList<'_>) -> ClusterData {
     let mut data = ClusterData {
         source,
         node_name: node_name.map(String::from),
         ..ClusterData::default()
     };
-    fn list<T: serde::de::DeserializeOwned + Clone>(
-        raw: Option<Vec<u8>>,
-        name: &str,
-        notes: &mut Vec<String>,
-    ) -> Vec<T> {
-        let Some(raw) = raw else { return Vec::new() };
-        #[derive(serde::Deserialize)]
-        struct List<T> {
-            #[serde(default = "Vec::new")]
-            items: Vec<T>,
-        }
-        match serde_json::from_slice::<List<T>>(&raw) {
-            Ok(l) => l.items,
-            Err(e) => {
-                notes.push(format!("{name}: not a List document: {e}"));
-                Vec::new()
+    let mut notes = Vec::new();
+    stream_file(open, "nodes.json", &mut notes, |n: Node| data.nodes.push(n));
+    stream_file(open, "pods.json", &mut notes, |p: Pod| {
+        let spec_node = p.spec.as_ref().and_then(|s| s.node_name.as_deref());
+        let on_node = spec_node.is_some() && spec_node == node_name;
+        let pending = p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Pending");
+        match (on_node, pending) {
+            (true, true) => {
+                data.pending.push(p.clone());
+                data.pods.push(p);
             }
+            (true, false) => data.pods.push(p),
+            (false, true) => data.pending.push(p),
+            (false, false) => {}
         }
-    }
-    data.nodes = list(read("nodes.json"), "nodes.json", &mut data.notes);
-    let pods: Vec<Pod> = list(read("pods.json"), "pods.json", &mut data.notes);
-    data.events = list(read("events.json"), "events.json", &mut data.notes);
+    });
+    stream_file(open, "events.json", &mut notes, |e: Event| {
+        if e.reason
+            .as_deref()
+            .is_some_and(|r| crate::collect::cluster::EVENT_REASONS.contains(&r))
+        {
+            data.events.push(e);
+        }
+    });
+    data.notes = notes;
     if let Some(n) = node_name {
         data.node = data
             .nodes
@@ -289,17 +297,174 @@ pub fn from_files(
             .find(|x| x.metadata.name.as_deref() == Some(n))
             .cloned();
     }
-    for p in pods {
-        let spec_node = p.spec.as_ref().and_then(|s| s.node_name.as_deref());
-        let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
-        if phase == Some("Pending") {
-            data.pending.push(p.clone());
-        }
-        if spec_node.is_some() && spec_node == node_name {
-            data.pods.push(p);
+    data
+}
+
+/// Streams the items of the List document `name` into `keep`; what fails is a note.
+fn stream_file<T: serde::de::DeserializeOwned>(
+    open: &OpenList<'_>,
+    name: &str,
+    notes: &mut Vec<String>,
+    keep: impl FnMut(T),
+) {
+    match open(name) {
+        None => {}
+        Some(Err(why)) => notes.push(format!("{name}: {why}")),
+        Some(Ok(r)) => {
+            if let Err(e) = stream_items(std::io::BufReader::new(r), keep) {
+                notes.push(format!("{name}: not a List document: {e}"));
+            }
         }
     }
-    data
+}
+
+/// Parses a List document (`{"kind": "PodList", "items": [...]}`) from `r`, handing each item
+/// to `keep` as it is parsed; every other key is skipped unparsed.
+pub fn stream_items<T: serde::de::DeserializeOwned>(
+    r: impl Read,
+    mut keep: impl FnMut(T),
+) -> Result<(), serde_json::Error> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_reader(r);
+    ListSeed {
+        keep: &mut keep,
+        item: std::marker::PhantomData,
+    }
+    .deserialize(&mut de)?;
+    de.end()
+}
+
+/// The document: a map whose `items` are streamed.
+struct ListSeed<'k, T, F> {
+    keep: &'k mut F,
+    item: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<'de, T: serde::de::DeserializeOwned, F: FnMut(T)> serde::de::DeserializeSeed<'de>
+    for ListSeed<'_, T, F>
+{
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned, F: FnMut(T)> serde::de::Visitor<'de>
+    for ListSeed<'_, T, F>
+{
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a List object with an `items` array")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "items" {
+                map.next_value_seed(ItemsSeed {
+                    keep: &mut *self.keep,
+                    item: self.item,
+                })?;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `items` array, each element parsed and handed over, then dropped.
+struct ItemsSeed<'k, T, F> {
+    keep: &'k mut F,
+    item: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<'de, T: serde::de::DeserializeOwned, F: FnMut(T)> serde::de::DeserializeSeed<'de>
+    for ItemsSeed<'_, T, F>
+{
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned, F: FnMut(T)> serde::de::Visitor<'de>
+    for ItemsSeed<'_, T, F>
+{
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of objects")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(item) = seq.next_element::<T>()? {
+            (self.keep)(item);
+        }
+        Ok(())
+    }
+}
+
+/// Most bytes one List document of a `--cluster-dump` directory may hold. Items are parsed one
+/// at a time, so memory does not grow with it; the cap bounds the time a run can be made to
+/// spend (a 150k-pod cluster's `pods.json` is well under it).
+pub const MAX_LIST_BYTES: u64 = 1 << 30;
+
+/// The List documents [`from_files`] reads.
+pub const LIST_FILES: [&str; 3] = ["nodes.json", "pods.json", "events.json"];
+
+/// A `--cluster-dump DIR`, opened and checked: a directory holding at least one of
+/// [`LIST_FILES`]. Its files are untrusted input, opened as a bundle's are
+/// ([`super::safe_dir`]): never through a link, non-blocking, regular files only, capped at
+/// [`MAX_LIST_BYTES`].
+#[derive(Debug)]
+pub struct Dump {
+    dir: super::safe_dir::SafeDir,
+    shown: String,
+}
+
+impl Dump {
+    /// Opens `path`; a missing path, a file, or a directory without any of [`LIST_FILES`] is
+    /// an error that says which.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let shown = path.display().to_string();
+        let meta =
+            std::fs::metadata(path).map_err(|e| anyhow::anyhow!("--cluster-dump {shown}: {e}"))?;
+        if !meta.is_dir() {
+            anyhow::bail!(
+                "--cluster-dump {shown}: not a directory (a dump is a directory holding {})",
+                LIST_FILES.join(", ")
+            );
+        }
+        let dir = super::safe_dir::SafeDir::open(path)
+            .map_err(|e| anyhow::anyhow!("--cluster-dump {shown}: {e}"))?;
+        let listed = dir
+            .list(&[])
+            .map_err(|e| anyhow::anyhow!("--cluster-dump {shown}: {e}"))?;
+        if !listed.iter().any(|l| LIST_FILES.contains(&l.name.as_str())) {
+            anyhow::bail!(
+                "--cluster-dump {shown}: none of {} in it (write them with `kubectl get nodes -o json > nodes.json`, ...)",
+                LIST_FILES.join(", ")
+            );
+        }
+        Ok(Dump { dir, shown })
+    }
+
+    /// Where the dump is, as the user named it.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// Opens one List document for [`from_files`].
+    pub fn reader(&self, name: &str) -> Option<Result<Box<dyn Read + '_>, String>> {
+        use super::safe_dir::OpenError;
+        match self.dir.open_file(&[name], None) {
+            Err(OpenError::Missing) => None,
+            Err(e) => Some(Err(e.to_string())),
+            Ok((_, size)) if size > MAX_LIST_BYTES => Some(Err(OpenError::TooBig {
+                size,
+                max: MAX_LIST_BYTES,
+            }
+            .to_string())),
+            Ok((f, _)) => Some(Ok(Box::new(f.take(MAX_LIST_BYTES)))),
+        }
+    }
 }
 
 /// Writes the fetched objects as the List documents [`from_files`] reads, pods scrubbed by
