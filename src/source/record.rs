@@ -254,6 +254,9 @@ impl<H: Host> Host for RecordingHost<H> {
             Ok(t) => self.with_state(|s| {
                 s.entries.insert(normalize(path), Rec::Symlink(t.clone()));
             }),
+            // "Not a link" is what a bundle answers by itself for a file (source::vet asks
+            // every component); recorded under the path, it would fail the file's reads.
+            Err(e) if e.kind == ErrorKind::Invalid => {}
             Err(e) => self.record_error(e, path),
         }
         r
@@ -265,7 +268,17 @@ impl<H: Host> Host for RecordingHost<H> {
             Ok(m) => self.with_state(|s| {
                 s.metadata.insert(normalize(path), *m);
             }),
-            Err(e) => self.record_error(e, &format!("metadata:{path}")),
+            // Missing too: a bundle answers an unrecorded path as root's (an old capture
+            // trusted what it read), so a path that was gone must say so.
+            Err(e) => self.with_state(|s| {
+                s.errors.insert(
+                    normalize(&format!("metadata:{path}")),
+                    RecordedError {
+                        kind: e.kind,
+                        detail: e.detail.clone(),
+                    },
+                );
+            }),
         }
         r
     }
