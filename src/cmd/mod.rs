@@ -17,7 +17,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Exit code for "nodescope could not run" (DESIGN.md).
+/// Exit code for "nodescope could not run" (README.md, "In CI and cron health checks").
 pub const EXIT_CANNOT_RUN: u8 = 3;
 
 /// Runs the parsed command line and returns the process exit code.
@@ -44,8 +44,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("capture records a live host; --bundle is already a capture");
             }
             let root = live_root(&cli);
-            let job = cluster::start(&cli, Some(&root));
-            capture::run(&root, args, job)?
+            let plan = cluster::plan(&cli, Some(&root));
+            capture::run(&root, args, plan)?
         }
         Some(Command::Serve(ref args)) => {
             open_host(&cli)?; // fail now, with exit 3, rather than in the sampler
@@ -69,9 +69,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Snapshot(_)) => {
             let host = open_host(&cli)?;
-            let job = cluster::start(&cli, live_root_if_live(&cli).as_deref());
-            let mut snap = crate::collect::snapshot(host.as_ref());
-            cluster::finish(job, &mut snap);
+            let plan = cluster::plan(&cli, live_root_if_live(&cli).as_deref());
+            let (snap, _) = cluster::collect(plan, host.as_ref(), Default::default());
             crate::render::json::write_snapshot(&mut out, &snap)?;
             ExitCode::SUCCESS
         }
@@ -91,8 +90,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Some(Command::Gpu(ref args)) => {
             let host = open_host(&cli)?;
-            let job = cluster::start(&cli, live_root_if_live(&cli).as_deref());
-            gpu::run(&mut out, host.as_ref(), args, job)?
+            let plan = cluster::plan(&cli, live_root_if_live(&cli).as_deref());
+            gpu::run(&mut out, host.as_ref(), args, plan)?
         }
         Some(Command::Disk(ref args)) => {
             let host = open_host(&cli)?;
@@ -100,8 +99,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Check(ref args)) => {
             let host = open_host(&cli)?;
-            let job = cluster::start(&cli, live_root_if_live(&cli).as_deref());
-            check::run(&mut out, host.as_ref(), args, color, job)?
+            let plan = cluster::plan(&cli, live_root_if_live(&cli).as_deref());
+            check::run(&mut out, host.as_ref(), args, color, plan)?
         }
         Some(Command::Top(ref args)) => top(&cli, args.interval, color)?,
         None if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() => {
@@ -114,8 +113,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 fail_on: crate::analyze::Severity::Warning,
                 rules: Vec::new(),
             };
-            let job = cluster::start(&cli, live_root_if_live(&cli).as_deref());
-            check::run(&mut out, host.as_ref(), &args, color, job)?
+            let plan = cluster::plan(&cli, live_root_if_live(&cli).as_deref());
+            check::run(&mut out, host.as_ref(), &args, color, plan)?
         }
     };
     out.flush()?;
@@ -146,7 +145,7 @@ fn top(cli: &Cli, interval: f64, color: bool) -> anyhow::Result<ExitCode> {
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()));
     let color = color && !matches!(cli.color, Color::Never);
     // A bundle's cluster/*.json (or --cluster-dump) once; the live API is not polled.
-    let job = cluster::start(cli, None);
+    let job = cluster::offline(cluster::plan(cli, None));
     let enrich: Option<crate::tui::Enrich> =
         Some(Box::new(move |snap: &mut crate::model::Snapshot| {
             cluster::finish(job, snap)

@@ -14,6 +14,7 @@ pub mod disk;
 pub mod dns;
 pub mod gpu;
 mod kmsg;
+pub mod kubeconfig;
 mod kubelet;
 mod kubelet_log;
 mod mounts;
