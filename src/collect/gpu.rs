@@ -141,10 +141,12 @@ pub fn parse_information(text: &str) -> DriverGpu {
     g
 }
 
-/// The kubelet's device-manager checkpoint (`devicemanager/checkpoint/checkpoint.go`):
+/// The kubelet's device-manager checkpoint (kubernetes/kubernetes
+/// `pkg/kubelet/cm/devicemanager/checkpoint/checkpoint.go`):
 /// `{"Data": {"PodDeviceEntries": [...], "RegisteredDevices": {...}}, "Checksum": N}`.
 /// `DeviceIDs` is a map from NUMA node to ids in current kubelets and a flat list in the old
-/// (pre-1.20) format; both read the same. The checksum is not verified (k8s-semantics §4.2).
+/// (pre-1.20) format; both read the same. The checksum is not verified: it hashes a spew dump
+/// of the data (kubernetes/kubernetes `pkg/kubelet/checkpointmanager/checksum/checksum.go`).
 pub fn parse_checkpoint(raw: &[u8]) -> Result<DeviceCheckpoint, String> {
     let v: serde_json::Value = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
     let data = v.get("Data").ok_or("no Data object")?;

@@ -206,7 +206,9 @@ pub struct CgroupLayout {
     pub kubepods_path: Option<String>,
 }
 
-/// Root-cgroup memory as cadvisor reads it for the node summary (k8s-semantics §1.2):
+/// Root-cgroup memory as cadvisor reads it for the node summary (google/cadvisor
+/// `container/libcontainer/handler.go` `setMemoryStats`, via kubernetes/kubernetes
+/// `pkg/kubelet/server/stats/summary.go`):
 /// v1 `memory.usage_in_bytes` and `total_inactive_file`; v2 `anon + file` and `inactive_file`
 /// from `/sys/fs/cgroup/memory.stat`, because the v2 root has no `memory.current`.
 #[derive(
@@ -281,7 +283,9 @@ impl CgroupStats {
     }
 }
 
-/// Pod QoS class as its cgroup placement shows it (k8s-semantics §4.1).
+/// Pod QoS class as its cgroup placement shows it (kubernetes/kubernetes
+/// `pkg/kubelet/cm/qos_container_manager_linux.go`: Guaranteed pods directly under `kubepods`,
+/// the others under `kubepods/burstable` and `kubepods/besteffort`).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord, schemars::JsonSchema,
 )]
