@@ -75,7 +75,9 @@ pub fn vet(
         Kubeconfig::from_yaml(&text).map_err(|e| refuse(ErrorKind::Invalid, parse_error(&e)))?;
     let dir = parent(&real);
     let files = Files { host, dir: &dir };
-    rewrite(kc, &files, root).map_err(|(kind, rule)| refuse(kind, rule))
+    rewrite(kc, &files, root)
+        .map(Some)
+        .map_err(|(kind, rule)| refuse(kind, rule))
 }
 
 /// A parse failure without its source excerpt (the YAML parser quotes the lines around the
@@ -95,7 +97,7 @@ fn rewrite(
     mut kc: Kubeconfig,
     files: &Files<'_>,
     root: &Path,
-) -> Result<Option<Kubeconfig>, (ErrorKind, String)> {
+) -> Result<Kubeconfig, (ErrorKind, String)> {
     let invalid = |s: &str| (ErrorKind::Invalid, s.to_string());
     let current = kc
         .current_context
@@ -120,7 +122,7 @@ fn rewrite(
     if let Some(user) = kc.auth_infos.first_mut().and_then(|a| a.auth_info.as_mut()) {
         vet_user(user, files, root)?;
     }
-    Ok(Some(kc))
+    Ok(kc)
 }
 
 /// The server must be TLS without credentials in its URL; the CA file is inlined.
