@@ -180,11 +180,13 @@ fn cluster_errors(r: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Whether openssl and python3 (the stand-in API server and its certificates) are here; when
+/// not, says so (or fails under NODESCOPE_LIVE=required: .ci/run installs both).
 fn can_run() -> bool {
     let ok = Command::new("openssl").arg("version").output().is_ok()
         && Command::new("python3").arg("--version").output().is_ok();
     if !ok {
-        eprintln!("skipped: needs openssl and python3");
+        common::live::skip_or_fail("needs openssl and python3 (.ci/run installs them)");
     }
     ok
 }

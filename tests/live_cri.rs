@@ -3,7 +3,8 @@
 //! OCI image built here is imported with `ctr -n k8s.io images import`, and the real binary,
 //! run with `--root` on the copy, must list it over containerd's CRI socket as unused, with the
 //! size containerd reports. containerd is killed and everything removed at the end; without
-//! root, containerd, ctr or python3 the test says why and passes.
+//! root, containerd, ctr or python3 the test says why and passes (fails under
+//! `NODESCOPE_LIVE=required`, as in CI).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
@@ -93,13 +94,13 @@ print(sum(len(b) for b in blobs.values()))
 #[test]
 fn live_a_real_containerd_lists_an_imported_image_as_unused() {
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: containerd needs root");
-        return;
+        return common::live::skip_or_fail("containerd needs root");
     }
     for cmd in ["containerd", "ctr", "python3"] {
         if !have(cmd) {
-            eprintln!("skipped: {cmd} is not installed (apt-get install containerd python3)");
-            return;
+            return common::live::skip_or_fail(&format!(
+                "{cmd} is not installed (apt-get install containerd python3)"
+            ));
         }
     }
     // The node: a fixture copy whose kubelet names unix:///run/containerd/containerd.sock.
@@ -151,8 +152,7 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
     {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("skipped: containerd does not start: {e}");
-            return;
+            return common::live::skip_or_fail(&format!("containerd does not start: {e}"));
         }
     };
     let mut ctd = Containerd {
@@ -172,8 +172,7 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
     while !ctr(&["version"]).status.success() {
         if started.elapsed() > Duration::from_secs(30) || ctd.child.try_wait().unwrap().is_some() {
             let log = std::fs::read_to_string(work.path().join("containerd.log")).unwrap();
-            eprintln!("skipped: containerd did not come up:\n{log}");
-            return;
+            return common::live::skip_or_fail(&format!("containerd did not come up:\n{log}"));
         }
         std::thread::sleep(Duration::from_millis(200));
     }

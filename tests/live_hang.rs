@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
+mod common;
 use serde_json::Value;
 use std::fs;
 use std::os::fd::AsRawFd;
@@ -71,8 +72,7 @@ fn cannot_run() -> Option<&'static str> {
 #[test]
 fn live_a_mount_that_never_answers_is_reported_stuck_and_check_finishes() {
     if let Some(why) = cannot_run() {
-        eprintln!("skipped: {why}");
-        return;
+        return common::live::skip_or_fail(why);
     }
     let fuse = HungFuse::mount();
     let mount_point = fuse.mnt.display().to_string();

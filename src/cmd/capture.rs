@@ -17,7 +17,7 @@ pub(super) fn run(
     let live = LiveHost::new(root)?;
     let rec = RecordingHost::new(live, root);
     eprintln!("nodescope: capturing {} ...", rec.describe());
-    let (snap, api) = super::cluster::collect(cluster, &rec, Default::default());
+    let (snap, api) = super::cluster::collect(&cluster, &rec, Default::default());
     let findings = crate::analyze::analyze(&snap);
     // What the API server said goes into the bundle as the List documents `--bundle` reads.
     if let Some(data) = &api {

@@ -19,7 +19,7 @@ pub(super) fn run(
             anyhow::bail!("no rule {id:?}; `nodescope rules` lists them all");
         }
     }
-    let (snap, _) = super::cluster::collect(cluster, host, Default::default());
+    let (snap, _) = super::cluster::collect(&cluster, host, Default::default());
     let mut findings = analyze::analyze(&snap);
     if !args.rules.is_empty() {
         findings.retain(|f| args.rules.contains(&f.id));

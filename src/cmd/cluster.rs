@@ -21,19 +21,20 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// Reads List documents for a node name.
-type ReadFiles = Box<dyn Fn(Option<&str>) -> ClusterData>;
+/// Reads List documents for a node name. `Send`, so that `serve`'s sampler thread can run a job.
+type ReadFiles = Box<dyn Fn(Option<&str>) -> ClusterData + Send>;
 
-/// What the cluster part of a run will do, decided from the command line before collection.
-pub(super) enum Plan {
-    None,
-    /// The API server of the live node under `root`, with `--kubeconfig` if given.
-    Api {
-        root: PathBuf,
-        explicit: Option<PathBuf>,
-    },
-    /// List documents: a bundle's `cluster/` or `--cluster-dump DIR`.
-    Files(ReadFiles),
+/// What the cluster part of a run will do: the cluster options of the command line and the
+/// live root, apart from it, so that a long-running command (`serve`) can collect with them
+/// for every sample on its own thread.
+#[derive(Clone)]
+pub(super) struct Plan {
+    no_cluster: bool,
+    cluster_dump: Option<PathBuf>,
+    bundle: Option<PathBuf>,
+    kubeconfig: Option<PathBuf>,
+    /// The live node's root; `None` reads a bundle, or asks no API (the TUI).
+    root: Option<PathBuf>,
 }
 
 /// Where the cluster facts of this run come from, once set off.
@@ -58,40 +59,39 @@ enum JobSource {
 /// the bundle's files with `--bundle`, else the API of the live node under `root` (none
 /// without a live root).
 pub(super) fn plan(cli: &Cli, root: Option<&Path>) -> Plan {
-    if cli.no_cluster {
-        return Plan::None;
+    Plan {
+        no_cluster: cli.no_cluster,
+        cluster_dump: cli.cluster_dump.clone(),
+        bundle: cli.bundle.clone(),
+        kubeconfig: cli.kubeconfig.clone(),
+        root: root.map(Path::to_path_buf),
     }
-    if let Some(dir) = &cli.cluster_dump {
+}
+
+/// The List documents `plan` names (`--cluster-dump`, else a bundle's `cluster/`), if any.
+fn files(plan: &Plan) -> Option<ReadFiles> {
+    if let Some(dir) = &plan.cluster_dump {
         let dir = dir.clone();
-        return Plan::Files(Box::new(move |node| {
+        return Some(Box::new(move |node| {
             cluster::from_files(format!("dump {}", dir.display()), node, |name| {
                 std::fs::read(dir.join(name)).ok()
             })
         }));
     }
-    if let Some(b) = &cli.bundle {
-        let b = b.clone();
-        return Plan::Files(Box::new(move |node| match BundleHost::open(&b) {
-            Ok(h) => cluster::from_files("bundle cluster/*.json".into(), node, |name| {
-                h.cluster_file(name)
-            }),
-            Err(_) => ClusterData::default(),
-        }));
-    }
-    match root {
-        Some(root) => Plan::Api {
-            root: root.to_path_buf(),
-            explicit: cli.kubeconfig.clone(),
-        },
-        None => Plan::None,
-    }
+    let b = plan.bundle.clone()?;
+    Some(Box::new(move |node| match BundleHost::open(&b) {
+        Ok(h) => cluster::from_files("bundle cluster/*.json".into(), node, |name| {
+            h.cluster_file(name)
+        }),
+        Err(_) => ClusterData::default(),
+    }))
 }
 
 /// Collects `host` with the cluster part of `plan` attached: the API is asked as soon as the
 /// kubelet is known, while the rest is collected. Returns the API's answer too when the server
 /// answered (`capture` keeps it).
 pub(super) fn collect(
-    plan: Plan,
+    plan: &Plan,
     host: &dyn Host,
     opts: crate::collect::disk::DiskOptions<'_>,
 ) -> (Snapshot, Option<ClusterData>) {
@@ -103,25 +103,27 @@ pub(super) fn collect(
 }
 
 /// Sets off what `plan` says, with what the first step of collection found.
-fn set_off(plan: Plan, started: &crate::collect::Started<'_>) -> Job {
+fn set_off(plan: &Plan, started: &crate::collect::Started<'_>) -> Job {
     let none = |refused| Job {
         source: JobSource::None,
         refused,
     };
-    let (root, explicit) = match plan {
-        Plan::None => return none(Vec::new()),
-        Plan::Files(read) => {
-            return Job {
-                source: JobSource::Files(read),
-                refused: Vec::new(),
-            };
-        }
-        Plan::Api { root, explicit } => (root, explicit),
+    if plan.no_cluster {
+        return none(Vec::new());
+    }
+    if let Some(read) = files(plan) {
+        return Job {
+            source: JobSource::Files(read),
+            refused: Vec::new(),
+        };
+    }
+    let Some(root) = &plan.root else {
+        return none(Vec::new());
     };
     let mut refused = Vec::new();
-    let creds = match cluster::user_credentials(explicit.as_deref()) {
+    let creds = match cluster::user_credentials(plan.kubeconfig.as_deref()) {
         Some(c) => c,
-        None => match node_credentials(&root, started.kubelet(), &mut refused) {
+        None => match node_credentials(root, started.kubelet(), &mut refused) {
             Some(c) => c,
             None => return none(refused),
         },
@@ -187,11 +189,11 @@ fn node_credentials(
 }
 
 /// A bundle's `cluster/*.json` or `--cluster-dump`, for the TUI, which does not poll the API.
-pub(super) fn offline(plan: Plan) -> Job {
+pub(super) fn offline(plan: &Plan) -> Job {
     Job {
-        source: match plan {
-            Plan::Files(read) => JobSource::Files(read),
-            _ => JobSource::None,
+        source: match files(plan).filter(|_| !plan.no_cluster) {
+            Some(read) => JobSource::Files(read),
+            None => JobSource::None,
         },
         refused: Vec::new(),
     }

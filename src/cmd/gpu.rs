@@ -13,7 +13,7 @@ pub(super) fn run(
     args: &GpuArgs,
     cluster: super::cluster::Plan,
 ) -> anyhow::Result<ExitCode> {
-    let (snap, _) = super::cluster::collect(cluster, host, Default::default());
+    let (snap, _) = super::cluster::collect(&cluster, host, Default::default());
     let findings: Vec<analyze::Finding> = analyze::analyze(&snap)
         .into_iter()
         .filter(|f| f.id.starts_with("gpu."))

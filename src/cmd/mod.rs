@@ -50,27 +50,28 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Serve(ref args)) => {
             open_host(&cli)?; // fail now, with exit 3, rather than in the sampler
             let bundle = cli.bundle.clone();
-            let live = if bundle.is_none() {
-                live_root(&cli)
-            } else {
-                PathBuf::new()
-            };
-            let open = move || -> anyhow::Result<Box<dyn Host>> {
+            let live = live_root_if_live(&cli);
+            let root = live.clone().unwrap_or_default();
+            let open: serve::OpenHost = Box::new(move || -> anyhow::Result<Box<dyn Host>> {
                 match &bundle {
                     Some(b) => Ok(Box::new(BundleHost::open(b)?)),
-                    None => Ok(Box::new(LiveHost::new(&live)?)),
+                    None => Ok(Box::new(LiveHost::new(&root)?)),
                 }
-            };
+            });
+            // Each sample attaches the cluster exactly as `check` does, so that /findings is
+            // what `check --format json` prints.
+            let plan = cluster::plan(&cli, live.as_deref());
             serve::run(
                 &args.listen,
                 std::time::Duration::from_secs(args.interval.max(1)),
                 open,
+                plan,
             )?
         }
         Some(Command::Snapshot(_)) => {
             let host = open_host(&cli)?;
             let plan = cluster::plan(&cli, live_root_if_live(&cli).as_deref());
-            let (snap, _) = cluster::collect(plan, host.as_ref(), Default::default());
+            let (snap, _) = cluster::collect(&plan, host.as_ref(), Default::default());
             crate::render::json::write_snapshot(&mut out, &snap)?;
             ExitCode::SUCCESS
         }
@@ -103,9 +104,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             check::run(&mut out, host.as_ref(), args, color, plan)?
         }
         Some(Command::Top(ref args)) => top(&cli, args.interval, color)?,
-        None if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() => {
-            top(&cli, 2.0, color)?
-        }
+        None if crate::tui::terminal::has_terminal() => top(&cli, 2.0, color)?,
         None => {
             let host = open_host(&cli)?;
             let args = CheckArgs {
@@ -128,6 +127,10 @@ fn live_root_if_live(cli: &Cli) -> Option<PathBuf> {
 
 /// Opens the TUI on the live host or the bundle.
 fn top(cli: &Cli, interval: f64, color: bool) -> anyhow::Result<ExitCode> {
+    // Nothing reaches a pipe: no escape sequence, no half-drawn frame (exit 3, one line).
+    if !crate::tui::terminal::has_terminal() {
+        anyhow::bail!("top needs a terminal; `nodescope check` prints the report");
+    }
     open_host(cli)?; // fail now, on a normal screen, with exit 3
     let interval = std::time::Duration::from_secs_f64(interval.max(0.2));
     let bundle = cli.bundle.clone();
@@ -145,7 +148,7 @@ fn top(cli: &Cli, interval: f64, color: bool) -> anyhow::Result<ExitCode> {
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()));
     let color = color && !matches!(cli.color, Color::Never);
     // A bundle's cluster/*.json (or --cluster-dump) once; the live API is not polled.
-    let job = cluster::offline(cluster::plan(cli, None));
+    let job = cluster::offline(&cluster::plan(cli, None));
     let enrich: Option<crate::tui::Enrich> =
         Some(Box::new(move |snap: &mut crate::model::Snapshot| {
             cluster::finish(job, snap)

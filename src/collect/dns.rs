@@ -18,6 +18,15 @@ const C: &str = "dns";
 /// `net_warn_ratelimited("%s table full, dropping packet\n", ...)`).
 pub const TABLE_FULL: &str = "table full, dropping packet";
 
+/// Whether a kernel-log message is a conntrack table-full drop, in each kernel's wording:
+/// `ip_conntrack: table full, dropping packet.` (2.6), `nf_conntrack: table full, dropping
+/// packet` (< 4.x) and `nf_conntrack: nf_conntrack: table full, dropping packet` (the table
+/// name repeated since `net_warn_ratelimited` took it as an argument). The expectation table's
+/// `nf_conntrack: expectation table full` is another table and is not counted.
+pub fn is_table_full(message: &str) -> bool {
+    message.contains(TABLE_FULL)
+}
+
 pub(super) struct Inputs<'a> {
     pub pods: &'a [Pod],
     pub processes: &'a [Process],
@@ -203,7 +212,7 @@ fn conntrack(host: &dyn Host, kernel_log: &[KmsgRecord], errs: &mut Errors) -> O
     let get = |k: &str| sums.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
     let full: Vec<&KmsgRecord> = kernel_log
         .iter()
-        .filter(|r| r.message.contains(TABLE_FULL))
+        .filter(|r| is_table_full(&r.message))
         .collect();
     if count.is_none() && max.is_none() && stat.is_none() && full.is_empty() {
         return None; // nf_conntrack not loaded

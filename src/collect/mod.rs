@@ -26,7 +26,7 @@ pub mod resolv;
 pub mod trust;
 
 pub use kmsg::parse_record as parse_kmsg_record;
-pub use kubelet_log::parse_line as parse_kubelet_log_line;
+pub use kubelet_log::{is_kubelet_syslog_line, parse_line as parse_kubelet_log_line};
 pub use mounts::parse_mountinfo;
 pub use node::{parse_meminfo, parse_pressure};
 pub use processes::memory_cgroup as parse_proc_cgroup;
