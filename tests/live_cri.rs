@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{V2, copy_tree, fixture};
+use common::{V2, copy_tree, fixture, with_executables};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -106,6 +106,7 @@ fn live_a_real_containerd_lists_an_imported_image_as_unused() {
     // The node: a fixture copy whose kubelet names unix:///run/containerd/containerd.sock.
     let root = tempfile::tempdir().unwrap();
     copy_tree(&fixture(V2), root.path());
+    with_executables(root.path());
     let sock = root.path().join("run/containerd/containerd.sock");
     std::fs::create_dir_all(sock.parent().unwrap()).unwrap();
     // containerd's own directories, apart from the node copy.

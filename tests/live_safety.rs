@@ -111,6 +111,7 @@ fn tree_state(root: &std::path::Path) -> Vec<(String, u64, std::time::SystemTime
 fn nothing_under_the_root_is_created_or_modified() {
     // A node tree read as a live root: check, snapshot and capture (its output elsewhere).
     let c = Copy::of(V2);
+    with_executables(&c.root);
     let before = tree_state(&c.root);
     let out = tempfile::tempdir().unwrap();
     for args in [

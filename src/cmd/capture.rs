@@ -23,7 +23,7 @@ enum Out {
 pub(super) fn run(
     root: &Path,
     args: &CaptureArgs,
-    cluster: super::cluster::Job,
+    cluster: super::cluster::Plan,
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let named = match args.output.as_deref() {
@@ -34,8 +34,7 @@ pub(super) fn run(
     let live = LiveHost::new(root)?;
     let rec = RecordingHost::new(live, root);
     eprintln!("nodescope: capturing {} ...", rec.describe());
-    let mut snap = crate::collect::snapshot(&rec);
-    let api = super::cluster::finish_keeping(cluster, &mut snap);
+    let (snap, api) = super::cluster::collect(&cluster, &rec, Default::default());
     let findings = crate::analyze::analyze(&snap);
     // What the API server said goes into the bundle as the List documents `--bundle` reads.
     if let Some(data) = &api {

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-/// Exit code for "nodescope could not run" (DESIGN.md).
+/// Exit code for "nodescope could not run" (README.md, "In CI and cron health checks").
 pub const EXIT_CANNOT_RUN: u8 = 3;
 
 /// Runs the parsed command line and returns the process exit code.
@@ -45,36 +45,29 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("capture records a live host; --bundle is already a capture");
             }
             let root = live_root(&cli);
-            let job = cluster::start(&cli, Some(&root), None)?;
-            capture::run(&root, args, job)?
+            let plan = cluster::plan(&cli, Some(&root), None)?;
+            capture::run(&root, args, plan)?
         }
         Some(Command::Serve(ref args)) => {
             // Fail now, with exit 3, rather than in the sampler; a bundle is opened this once.
             let opened = open_host(&cli)?;
             let live = live_root_if_live(&cli);
+
             // Each sample attaches the cluster exactly as `check` does, so that /findings is
             // what `check --format json` prints.
-            let plan = cluster::Plan::of(&cli, opened.bundle());
-            // A bad --cluster-dump is exit 3 now, like every other command, not a note per sample.
-            if let Some(dir) = &cli.cluster_dump {
-                crate::source::cluster::Dump::open(dir)?;
-            }
+            let plan = cluster::plan(&cli, live.as_deref(), opened.bundle())?;
             let open: serve::OpenHost = Box::new(opened.reopener(&cli));
-            let start: serve::StartCluster = Box::new(move || {
-                cluster::start_plan(&plan, live.as_deref()).unwrap_or_else(cluster::Job::failed)
-            });
             serve::run(
                 &args.listen,
                 std::time::Duration::from_secs(args.interval.max(1)),
                 open,
-                start,
+                plan,
             )?
         }
         Some(Command::Snapshot(_)) => {
             let host = open_host(&cli)?;
-            let job = cluster::start(&cli, live_root_if_live(&cli).as_deref(), host.bundle())?;
-            let mut snap = crate::collect::snapshot(host.host());
-            cluster::finish(job, &mut snap);
+            let plan = cluster::plan(&cli, live_root_if_live(&cli).as_deref(), host.bundle())?;
+            let (snap, _) = cluster::collect(&plan, host.host(), Default::default());
             crate::render::json::write_snapshot(&mut out, &snap)?;
             ExitCode::SUCCESS
         }
@@ -94,8 +87,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Some(Command::Gpu(ref args)) => {
             let host = open_host(&cli)?;
-            let job = cluster::start(&cli, live_root_if_live(&cli).as_deref(), host.bundle())?;
-            gpu::run(&mut out, host.host(), args, job)?
+            let plan = cluster::plan(&cli, live_root_if_live(&cli).as_deref(), host.bundle())?;
+            gpu::run(&mut out, host.host(), args, plan)?
         }
         Some(Command::Disk(ref args)) => {
             let host = open_host(&cli)?;
@@ -103,8 +96,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Check(ref args)) => {
             let host = open_host(&cli)?;
-            let job = cluster::start(&cli, live_root_if_live(&cli).as_deref(), host.bundle())?;
-            check::run(&mut out, host.host(), args, color, job)?
+            let plan = cluster::plan(&cli, live_root_if_live(&cli).as_deref(), host.bundle())?;
+            check::run(&mut out, host.host(), args, color, plan)?
         }
         Some(Command::Top(ref args)) => top(&cli, args.interval, color)?,
         None if crate::tui::terminal::has_terminal() => top(&cli, 2.0, color)?,
@@ -115,8 +108,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 fail_on: crate::analyze::Severity::Warning,
                 rules: Vec::new(),
             };
-            let job = cluster::start(&cli, live_root_if_live(&cli).as_deref(), host.bundle())?;
-            check::run(&mut out, host.host(), &args, color, job)?
+            let plan = cluster::plan(&cli, live_root_if_live(&cli).as_deref(), host.bundle())?;
+            check::run(&mut out, host.host(), &args, color, plan)?
         }
     };
     out.flush()?;
@@ -138,8 +131,7 @@ fn top(cli: &Cli, interval: f64, color: bool) -> anyhow::Result<ExitCode> {
     let opened = open_host(cli)?;
     let interval = std::time::Duration::from_secs_f64(interval.max(0.2));
     let live = cli.bundle.is_none();
-    // A bundle's cluster/*.json (or --cluster-dump) once; the live API is not polled.
-    let job = cluster::start(cli, None, opened.bundle())?;
+    let job = cluster::offline(&cluster::plan(cli, None, opened.bundle())?);
     let open: crate::tui::OpenHost = Box::new(opened.reopener(cli));
     // The TUI draws on the terminal itself; colour follows the terminal and NO_COLOR.
     let color = color

@@ -406,6 +406,13 @@ impl BundleHost {
     }
 }
 
+/// `/proc/<pid>` for a path `/proc/<pid>/exe`.
+fn proc_exe_dir(path: &str) -> Option<String> {
+    let n = normalize(path);
+    let pid = n.strip_prefix("/proc/")?.strip_suffix("/exe")?;
+    (!pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())).then(|| format!("/proc/{pid}"))
+}
+
 fn parent(p: &str) -> Option<String> {
     if p == "/" {
         return None;
@@ -755,6 +762,21 @@ impl Host for BundleHost {
         }
         if let Some(m) = self.meta.metadata.get(&normalize(path)) {
             return Ok(*m);
+        }
+        if let Some(pid_dir) = proc_exe_dir(path)
+            && matches!(self.nodes.get(&pid_dir), Some(Node::Dir))
+        {
+            // `/proc/<pid>/exe` is a link into the process's mount namespace; a capture keeps
+            // no such link, only its stat. A bundle from before captures recorded it took the
+            // process's word, so its replay does too (a new capture records the answer,
+            // missing included).
+            return Ok(super::FileMeta {
+                uid: 0,
+                gid: 0,
+                mode: 0o755,
+                kind: EntryKind::File,
+                size: 0,
+            });
         }
         let real = self.resolve(path)?;
         let (kind, size, mode) = match self.nodes.get(&real) {

@@ -112,7 +112,14 @@ impl Host for LiveHost {
     fn read_link(&self, path: &str) -> HostResult<String> {
         fs::read_link(self.full(path))
             .map(|p| p.to_string_lossy().into_owned())
-            .map_err(|e| HostError::from_io(path, &e))
+            .map_err(|e| {
+                // EINVAL: the path is there but is no link, as a bundle says it.
+                if e.raw_os_error() == Some(nix::libc::EINVAL) {
+                    HostError::new(ErrorKind::Invalid, path, "not a symbolic link")
+                } else {
+                    HostError::from_io(path, &e)
+                }
+            })
     }
 
     fn metadata(&self, path: &str) -> HostResult<super::FileMeta> {
@@ -175,7 +182,7 @@ impl Host for LiveHost {
     }
 
     fn nvml(&self) -> Option<crate::model::gpu::Nvml> {
-        Some(super::nvml::query(&self.root))
+        Some(super::nvml::query(self))
     }
 
     fn cri(&self, endpoints: &[String]) -> Option<crate::model::disk::CriSnapshot> {

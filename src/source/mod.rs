@@ -22,6 +22,7 @@ pub mod out_file;
 pub mod record;
 pub mod redact;
 pub mod safe_dir;
+pub mod vet;
 pub mod walk;
 
 use serde::{Deserialize, Serialize};
@@ -45,6 +46,10 @@ pub enum ErrorKind {
     Timeout,
     /// Any other I/O failure.
     Io,
+    /// Readable, but not believed: a process that calls itself the kubelet without running as
+    /// root from a root-owned executable, a file someone other than root could have written,
+    /// a kubeconfig that would send credentials in the clear (docs/security.md).
+    Untrusted,
 }
 
 impl fmt::Display for ErrorKind {
@@ -55,6 +60,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Invalid => "invalid",
             ErrorKind::Timeout => "timed out",
             ErrorKind::Io => "I/O error",
+            ErrorKind::Untrusted => "not trusted",
         })
     }
 }
@@ -187,6 +193,24 @@ impl FileMeta {
     /// Root owns it and no one else may write it: `uid == 0`, no `S_IWGRP`, no `S_IWOTH`.
     pub fn is_root_owned_and_protected(&self) -> bool {
         self.uid == 0 && self.mode & 0o022 == 0
+    }
+
+    /// Why root alone does not control this path, in words for an error line (`owned by uid
+    /// 65534, not root`, `writable by others (mode 1777)`); `None` when
+    /// [`FileMeta::is_root_owned_and_protected`].
+    pub fn distrust(&self) -> Option<String> {
+        if self.uid != 0 {
+            Some(format!("owned by uid {}, not root", self.uid))
+        } else if self.mode & 0o002 != 0 {
+            Some(format!("writable by others (mode {:04o})", self.mode))
+        } else if self.mode & 0o020 != 0 {
+            Some(format!(
+                "writable by its group, gid {} (mode {:04o})",
+                self.gid, self.mode
+            ))
+        } else {
+            None
+        }
     }
 }
 

@@ -370,6 +370,9 @@ impl<H: Host> Host for RecordingHost<H> {
             Ok(t) => self.with_state(|s| {
                 s.entries.insert(normalize(path), Rec::Symlink(t.clone()));
             }),
+            // "Not a link" is what a bundle answers by itself for a file (source::vet asks
+            // every component); recorded under the path, it would fail the file's reads.
+            Err(e) if e.kind == ErrorKind::Invalid => {}
             Err(e) => self.record_error(e, path),
         }
         r
@@ -381,7 +384,18 @@ impl<H: Host> Host for RecordingHost<H> {
             Ok(m) => self.with_state(|s| {
                 s.metadata.insert(normalize(path), *m);
             }),
-            Err(e) => self.record_error(e, &format!("metadata:{path}")),
+            // Missing too: a bundle answers an unrecorded path as root's (an old capture
+            // trusted what it read), so a path that was gone must say so.
+            Err(e) => self.with_state(|s| {
+                s.errors.insert(
+                    normalize(&format!("metadata:{path}")),
+                    RecordedError {
+                        kind: e.kind,
+                        detail: e.detail.clone(),
+                        line: None,
+                    },
+                );
+            }),
         }
         r
     }
@@ -652,6 +666,87 @@ mod tests {
                 .unwrap()
                 .len(),
             1
+        );
+    }
+
+    /// A node root with three processes calling themselves kubelet: 4242 runs a binary others
+    /// may write, 4243 is gone by the time its executable is examined, 4244 is root's own.
+    fn kubelet_claimants(r: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        let stat = |pid: u32| {
+            format!(
+                "{pid} (kubelet) S 1 {pid} {pid} 0 -1 4194560 1523 0 12 0 845 311 0 0 20 0 18 0 2543 \
+                 294912000 24000 18446744073709551615 1 1 0 0 0 0 0 0 0 1 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0"
+            )
+        };
+        for pid in [4242, 4243, 4244] {
+            let p = r.join(format!("proc/{pid}"));
+            std::fs::create_dir_all(&p).unwrap();
+            std::fs::write(p.join("stat"), stat(pid)).unwrap();
+            std::fs::write(
+                p.join("cmdline"),
+                format!("/usr/bin/kubelet\0--max-pods={pid}\0"),
+            )
+            .unwrap();
+            std::fs::write(p.join("status"), "Name:\tkubelet\nUid:\t0\t0\t0\t0\n").unwrap();
+            if pid != 4243 {
+                std::fs::write(p.join("exe"), "ELF").unwrap();
+            }
+        }
+        let mode = |pid: u32, m: u32| {
+            std::fs::set_permissions(
+                r.join(format!("proc/{pid}/exe")),
+                std::fs::Permissions::from_mode(m),
+            )
+            .unwrap()
+        };
+        mode(4242, 0o777);
+        mode(4244, 0o755);
+    }
+
+    #[test]
+    fn a_replayed_capture_makes_the_same_trust_decisions() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: the files of the fake root must be owned by root");
+            return;
+        }
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("root");
+        kubelet_claimants(&root);
+        let live = crate::collect::snapshot(&LiveHost::new(&root).unwrap());
+        let b = round_trip(kubelet_claimants, |h| {
+            crate::collect::snapshot(h);
+        });
+        let replayed = crate::collect::snapshot(&b);
+        let decisions = |s: &crate::model::Snapshot| {
+            (
+                s.kubelet.as_ref().map(|k| (k.pid, k.config.max_pods)),
+                s.untrusted_daemons.clone(),
+            )
+        };
+        assert_eq!(decisions(&live).0, Some((4244, 4244)));
+        assert_eq!(
+            decisions(&live)
+                .1
+                .iter()
+                .map(|u| (u.pid, u.reason.as_str()))
+                .collect::<Vec<_>>(),
+            [
+                (
+                    4242,
+                    "its executable (/proc/4242/exe) is writable by others (mode 0777)"
+                ),
+                (
+                    4243,
+                    "its executable (/proc/4243/exe) could not be examined: missing"
+                )
+            ]
+        );
+        assert_eq!(decisions(&replayed), decisions(&live));
+        assert_eq!(
+            replayed.processes.iter().map(|p| p.uid).collect::<Vec<_>>(),
+            [Some(0); 3],
+            "status is in the bundle"
         );
     }
 
