@@ -10,6 +10,8 @@ pub mod cluster;
 pub mod disk;
 pub mod dns;
 pub mod gpu;
+pub mod health;
+pub mod kernel_events;
 mod kmsg;
 mod kubelet;
 mod kubelet_log;
@@ -85,6 +87,15 @@ pub fn snapshot_with(host: &dyn Host, disk_opts: disk::DiskOptions<'_>) -> Snaps
         &kernel_log,
         &mut errs,
     );
+    let health = health::collect(
+        host,
+        &health::Inputs {
+            kernel_log: &kernel_log,
+            kubelet: kubelet.as_ref(),
+            runtime: disk.runtime.as_ref(),
+        },
+        &mut errs,
+    );
     if node.euid != 0 {
         errs.push(CollectError {
             collector: "privileges".into(),
@@ -127,6 +138,7 @@ pub fn snapshot_with(host: &dyn Host, disk_opts: disk::DiskOptions<'_>) -> Snaps
         dns,
         gpu,
         cluster: None,
+        health,
         errors,
     }
 }
@@ -214,4 +226,16 @@ pub(crate) fn truncate(s: &str, n: usize) -> &str {
         Some((i, _)) => &s[..i],
         None => s,
     }
+}
+
+/// The kubelet's effective configuration from these command-line flags alone (rule tests).
+#[cfg(test)]
+pub(crate) fn kubelet_config_for_tests(flags: &[&str]) -> crate::model::KubeletConfig {
+    let args: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
+    kubelet::resolve(
+        &serde_json::Value::Object(Default::default()),
+        &kubelet::parse_flags(&args),
+        "test",
+        &mut Errors::default(),
+    )
 }

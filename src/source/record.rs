@@ -35,6 +35,7 @@ struct State {
     nvml: Option<crate::model::gpu::Nvml>,
     cri: Option<crate::model::disk::CriSnapshot>,
     metadata: BTreeMap<String, super::FileMeta>,
+    clock: Option<crate::model::health::ClockState>,
 }
 
 /// Wraps a host and records every answer it gives.
@@ -122,6 +123,7 @@ impl<H: Host> RecordingHost<H> {
             nvml: st.nvml.clone(),
             cri: st.cri.clone(),
             metadata: st.metadata.clone(),
+            clock: st.clock,
             findings,
         };
         let top = bundle_dir_name(out);
@@ -335,6 +337,12 @@ impl<H: Host> Host for RecordingHost<H> {
     fn cri(&self, endpoints: &[String]) -> Option<crate::model::disk::CriSnapshot> {
         let r = self.inner.cri(endpoints);
         self.with_state(|s| s.cri = r.clone());
+        r
+    }
+
+    fn clock(&self) -> Option<crate::model::health::ClockState> {
+        let r = self.inner.clock();
+        self.with_state(|s| s.clock = r);
         r
     }
 
