@@ -58,7 +58,7 @@ pub fn classify(m: &str) -> Option<KernelEventKind> {
 fn hung_task(m: &str) -> Option<KernelEventKind> {
     let (head, tail) = m.split_once(" blocked for more than ")?;
     let task = &head[head.find("task ")? + 5..];
-    let (comm, pid) = task.rsplit_once(':')?;
+    let (comm, pid) = task.trim_end().rsplit_once(':')?;
     let seconds = tail.split_whitespace().next()?.parse().ok()?;
     Some(KernelEventKind::HungTask {
         comm: comm.to_string(),
