@@ -31,6 +31,8 @@ pub(super) struct Inputs<'a> {
     pub kernel_log: &'a [KmsgRecord],
     pub kubelet: Option<&'a KubeletInfo>,
     pub runtime: Option<&'a RuntimeStorage>,
+    /// `/proc/loadavg`, as the node collector read it.
+    pub loadavg: Option<LoadAvg>,
 }
 
 pub(super) fn collect(host: &dyn Host, inp: &Inputs<'_>, errs: &mut Errors) -> Health {
@@ -51,10 +53,7 @@ pub(super) fn collect(host: &dyn Host, inp: &Inputs<'_>, errs: &mut Errors) -> H
             .read_string("/sys/devices/system/cpu/online")
             .ok()
             .and_then(|s| parse_cpu_list(&s)),
-        loadavg: host
-            .read_string("/proc/loadavg")
-            .ok()
-            .and_then(|s| parse_loadavg(&s)),
+        loadavg: inp.loadavg,
     }
 }
 

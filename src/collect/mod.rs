@@ -44,7 +44,7 @@ pub fn snapshot_with(host: &dyn Host, disk_opts: disk::DiskOptions<'_>) -> Snaps
     let node = node::identity(host, taken_at, &mut errs);
     let memory = node::meminfo(host, &mut errs);
     let psi = node::psi(host, &mut errs);
-    let pids = node::pid_limits(host, &mut errs);
+    let (pids, loadavg) = node::pid_limits(host, &mut errs);
     let mounts = mounts::mountinfo(host, &mut errs);
     let filesystems = mounts::filesystems(host, &mounts, &mut errs);
     let mut processes = processes::collect(host, &mut errs);
@@ -93,6 +93,7 @@ pub fn snapshot_with(host: &dyn Host, disk_opts: disk::DiskOptions<'_>) -> Snaps
             kernel_log: &kernel_log,
             kubelet: kubelet.as_ref(),
             runtime: disk.runtime.as_ref(),
+            loadavg,
         },
         &mut errs,
     );
