@@ -50,12 +50,26 @@ WHAT TO CHANGE
   or move the writer to disk; grow the volume if the steady state is near full."
     }
     fn check(&self, snap: &Snapshot, out: &mut Vec<Finding>) {
-        let covered = covered_by_pressure_rules(snap);
+        // One filesystem may be mounted at several places (bind mounts share the device):
+        // it is judged once, and not at all when a pressure rule already reports it.
+        let device = |mp: &str| {
+            snap.mounts
+                .iter()
+                .rev()
+                .find(|m| m.mount_point == mp)
+                .map(|m| m.device.clone())
+        };
+        let mut seen: Vec<String> = covered_by_pressure_rules(snap)
+            .iter()
+            .map(|mp| device(mp).unwrap_or_else(|| mp.clone()))
+            .collect();
         for fs in &snap.filesystems {
             let Some(st) = fs.stat.as_ref() else { continue };
-            if covered.contains(&fs.mount_point) || is_image(snap, fs) {
+            let dev = device(&fs.mount_point).unwrap_or_else(|| fs.mount_point.clone());
+            if seen.contains(&dev) || is_image(snap, fs) {
                 continue;
             }
+            seen.push(dev);
             let bytes = crate::collect::disk::bytes_used_share(st) * 100.0;
             let inodes = inodes_used_percent(st).unwrap_or(0.0);
             let worst = bytes.max(inodes);
@@ -224,6 +238,14 @@ mod tests {
         assert_eq!(sev(0, 899), None);
         assert_eq!(sev(0, 900), Some(Severity::Warning));
         assert_eq!(sev(0, 950), Some(Severity::Critical));
+    }
+
+    #[test]
+    fn a_bind_mount_of_the_same_filesystem_is_reported_once() {
+        let (a, ma) = fs("/var", "ext4", 960, 0);
+        let (b, mb) = fs("/run/netns", "ext4", 960, 0);
+        let f = run(&DiskFilesystemFull, &node(vec![(b, mb), (a, ma)]));
+        assert_eq!(f.len(), 1, "same device 0:99");
     }
 
     #[test]
