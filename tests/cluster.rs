@@ -480,6 +480,19 @@ fn a_dump_stands_in_offline_joins_pods_by_uid_and_no_cluster_turns_it_off() {
             .unwrap()
             .contains("DiskPressure=True (KubeletHasDiskPressure)")
     );
+    // The healthy node's disks are fine: nothing local explains the API's word.
+    assert!(
+        f["title"]
+            .as_str()
+            .unwrap()
+            .ends_with("; no local finding explains it"),
+        "{}",
+        f["title"]
+    );
+    assert_eq!(
+        f["evidence"]["explained_by"]["DiskPressure"],
+        serde_json::json!([])
+    );
 
     // The same files inside a bundle (cluster/*.json) stand in without any flag.
     let c = Copy::of(V2);

@@ -432,6 +432,16 @@ pub(crate) fn resolve(
         ),
         kubeconfig: r.opt_string("\0kubeconfig", "kubeconfig"),
         hostname_override: r.opt_string("\0hostnameOverride", "hostname-override"),
+        fail_swap_on: r.boolean("failSwapOn", "fail-swap-on", true),
+        memory_swap_behavior: cfg
+            .get("memorySwap")
+            .and_then(|m| m.get("swapBehavior"))
+            .and_then(value_str)
+            .unwrap_or_default(),
+        rotate_certificates: r.boolean("rotateCertificates", "rotate-certificates", false),
+        server_tls_bootstrap: r.boolean("serverTLSBootstrap", "rotate-server-certificates", false),
+        tls_cert_file: r.opt_string("tlsCertFile", "tls-cert-file"),
+        cert_dir: r.string("\0certDir", "cert-dir", "/var/lib/kubelet/pki"),
         sources: r
             .sources
             .into_iter()

@@ -13,6 +13,8 @@ pub mod cluster;
 pub mod disk;
 pub mod dns;
 pub mod gpu;
+pub mod health;
+pub mod kernel_events;
 mod kmsg;
 pub mod kubeconfig;
 mod kubelet;
@@ -58,6 +60,7 @@ pub struct Started<'h> {
     memory: Option<Meminfo>,
     psi: Psi,
     pids: PidLimits,
+    loadavg: Option<crate::model::health::LoadAvg>,
     mounts: Vec<Mount>,
     processes: Vec<Process>,
     kubelet: Option<KubeletInfo>,
@@ -71,7 +74,7 @@ pub fn start(host: &dyn Host) -> Started<'_> {
     let node = node::identity(host, taken_at, &mut errs);
     let memory = node::meminfo(host, &mut errs);
     let psi = node::psi(host, &mut errs);
-    let pids = node::pid_limits(host, &mut errs);
+    let (pids, loadavg) = node::pid_limits(host, &mut errs);
     let mounts = mounts::mountinfo(host, &mut errs);
     let processes = processes::collect(host, &mut errs);
     let mut untrusted = Vec::new();
@@ -88,6 +91,7 @@ pub fn start(host: &dyn Host) -> Started<'_> {
         processes,
         kubelet,
         untrusted,
+        loadavg,
     }
 }
 
@@ -120,6 +124,7 @@ impl Started<'_> {
             mut processes,
             kubelet,
             untrusted,
+            loadavg,
         } = self;
         let filesystems = mounts::filesystems(host, &mounts, &mut errs);
         let cgroup = cgroup::layout(host, kubelet.as_ref(), &mut errs);
@@ -160,6 +165,16 @@ impl Started<'_> {
             &kernel_log,
             &mut errs,
         );
+        let health = health::collect(
+            host,
+            &health::Inputs {
+                kernel_log: &kernel_log,
+                kubelet: kubelet.as_ref(),
+                runtime: disk.runtime.as_ref(),
+                loadavg,
+            },
+            &mut errs,
+        );
         if node.euid != 0 {
             errs.push(not_root(node.euid));
         }
@@ -193,6 +208,7 @@ impl Started<'_> {
             dns,
             gpu,
             cluster: None,
+            health,
             errors,
         }
     }
@@ -317,4 +333,16 @@ pub(crate) fn truncate(s: &str, n: usize) -> &str {
         Some((i, _)) => &s[..i],
         None => s,
     }
+}
+
+/// The kubelet's effective configuration from these command-line flags alone (rule tests).
+#[cfg(test)]
+pub(crate) fn kubelet_config_for_tests(flags: &[&str]) -> crate::model::KubeletConfig {
+    let args: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
+    kubelet::resolve(
+        &serde_json::Value::Object(Default::default()),
+        &kubelet::parse_flags(&args),
+        "test",
+        &mut Errors::default(),
+    )
 }

@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod disk;
 pub mod dns;
 pub mod gpu;
+pub mod health;
 pub mod kubelet;
 pub mod kubelet_log;
 pub mod oom_kill;
@@ -71,6 +72,10 @@ pub struct Snapshot {
     /// leave this empty; the reason is in `errors`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<cluster::Cluster>,
+    /// Kernel, clock, swap, network-plugin, certificate, CPU and service facts: the usual
+    /// causes of a NotReady node.
+    #[serde(default)]
+    pub health: health::Health,
     /// What could not be collected, and why. A partial answer at 3am beats none.
     pub errors: Vec<CollectError>,
 }
@@ -204,6 +209,10 @@ pub struct CgroupLayout {
     pub driver_source: Option<String>,
     /// The node-allocatable cgroup relative to the controller root, e.g. `/kubepods.slice`.
     pub kubepods_path: Option<String>,
+    /// Directory of the cpu controller: `/sys/fs/cgroup` (v2, when `cpu` is enabled there),
+    /// `/sys/fs/cgroup/cpu,cpuacct` or `/sys/fs/cgroup/cpu` (v1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_root: Option<String>,
 }
 
 /// Root-cgroup memory as cadvisor reads it for the node summary (google/cadvisor
@@ -273,6 +282,43 @@ pub struct CgroupStats {
     /// True when `pids.max` read `max`.
     #[serde(default)]
     pub pids_unbounded: bool,
+    /// CFS bandwidth and usage from the cpu controller; `None` when it is not readable here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CgroupCpu>,
+}
+
+/// A cgroup's CPU limit and how often the CFS throttled it (Documentation/scheduler/
+/// sched-bwc.rst; cgroup-v2.rst `cpu.stat`, `cpu.max`).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub struct CgroupCpu {
+    /// Runtime allowed per period in µs: v2 `cpu.max` first field, v1 `cpu.cfs_quota_us`;
+    /// `None` when unlimited (`max`, `-1`).
+    pub quota_usec: Option<u64>,
+    /// The enforcement period in µs: v2 `cpu.max` second field, v1 `cpu.cfs_period_us`.
+    pub period_usec: Option<u64>,
+    /// `cpu.stat nr_periods`: periods in which the cgroup had runnable tasks.
+    pub nr_periods: u64,
+    /// `cpu.stat nr_throttled`: periods in which it ran out of quota.
+    pub nr_throttled: u64,
+    /// Time spent throttled, µs (v2 `throttled_usec`; v1 `throttled_time` is in ns).
+    pub throttled_usec: u64,
+    /// CPU time used, µs (v2 `cpu.stat usage_usec`; v1 `cpuacct.usage` is in ns).
+    pub usage_usec: Option<u64>,
+}
+
+impl CgroupCpu {
+    /// The CPU limit in cores (`quota / period`), when there is one.
+    pub fn limit_cores(&self) -> Option<f64> {
+        let (q, p) = (self.quota_usec?, self.period_usec?);
+        (p > 0).then(|| q as f64 / p as f64)
+    }
+
+    /// Share of periods throttled, in percent; `None` before the first period.
+    pub fn throttled_percent(&self) -> Option<f64> {
+        (self.nr_periods > 0).then(|| self.nr_throttled as f64 * 100.0 / self.nr_periods as f64)
+    }
 }
 
 impl CgroupStats {

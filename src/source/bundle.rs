@@ -129,6 +129,9 @@ pub struct BundleMeta {
     /// reads as root-owned and protected: a bundle holds only what its capture trusted.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, super::FileMeta>,
+    /// The kernel clock's synchronisation state (adjtimex) at capture time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<crate::model::health::ClockState>,
     /// The findings nodescope reported at capture time, so a replay can be compared with them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub findings: Option<serde_json::Value>,
@@ -876,6 +879,10 @@ impl Host for BundleHost {
 
     fn cri(&self, _endpoints: &[String]) -> Option<crate::model::disk::CriSnapshot> {
         self.meta.cri.clone()
+    }
+
+    fn clock(&self) -> Option<crate::model::health::ClockState> {
+        self.meta.clock
     }
 
     fn kmsg(&self) -> HostResult<Vec<String>> {

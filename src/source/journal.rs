@@ -100,9 +100,19 @@ pub fn read_live(root: &Path, q: &JournalQuery) -> HostResult<Vec<JournalEntry>>
             .get("MESSAGE")
             .map(|m| String::from_utf8_lossy(m).into_owned())
             .unwrap_or_default();
-        let unit = entry
-            .get("_SYSTEMD_UNIT")
-            .map(|u| String::from_utf8_lossy(u).into_owned())
+        // The unit the query named when any of the fields journalctl -u matches names it
+        // (systemd logs `Scheduled restart job` about kubelet.service from init.scope, with
+        // UNIT=kubelet.service), so a bundle's replay of the same query keeps the entry.
+        let field = |f: &str| {
+            entry
+                .get(f)
+                .map(|u| String::from_utf8_lossy(u).into_owned())
+        };
+        let unit = ["_SYSTEMD_UNIT", "UNIT", "OBJECT_SYSTEMD_UNIT"]
+            .iter()
+            .filter_map(|f| field(f))
+            .find(|u| *u == q.unit)
+            .or_else(|| field("_SYSTEMD_UNIT"))
             .unwrap_or_default();
         let e = JournalEntry {
             realtime_usec: entry.realtime_usec(),

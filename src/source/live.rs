@@ -234,9 +234,29 @@ impl Host for LiveHost {
         jiff::Timestamp::now()
     }
 
+    fn clock(&self) -> Option<crate::model::health::ClockState> {
+        read_clock()
+    }
+
     fn euid(&self) -> u32 {
         nix::unistd::geteuid().as_raw()
     }
+}
+
+/// The kernel clock through adjtimex(2) with `modes = 0`, which only reads (kernel/time/
+/// ntp.c `__do_adjtimex`; no capability needed). The clock is global: under `/host` it is
+/// still the node's. Neither nix nor rustix wraps adjtimex; rtime-clock's safe wrapper is the
+/// one call made.
+fn read_clock() -> Option<crate::model::health::ClockState> {
+    let mut tx = rtime_clock::adjtime::Timex::new();
+    tx.0.modes = 0;
+    let state = rtime_clock::adjtime::adjtimex(&mut tx).ok()?;
+    Some(crate::model::health::ClockState {
+        state,
+        status: tx.0.status,
+        maxerror_usec: tx.0.maxerror,
+        esterror_usec: tx.0.esterror,
+    })
 }
 
 /// Reads every record in the kernel ring without blocking: /dev/kmsg opened `O_NONBLOCK`

@@ -316,6 +316,12 @@ pub trait Host: Send + Sync {
             .map(|b| String::from_utf8_lossy(&b).into_owned())
     }
 
+    /// The kernel clock's synchronisation state (adjtimex(2) with `modes = 0`: a read that
+    /// changes nothing), live; what was recorded, for a bundle; `None` when unknown.
+    fn clock(&self) -> Option<crate::model::health::ClockState> {
+        None
+    }
+
     /// Whether a path exists (a read or listing succeeds), without failing on permissions.
     fn exists(&self, path: &str) -> bool {
         match self.read_dir(path) {

@@ -36,6 +36,7 @@ struct State {
     metadata: BTreeMap<String, super::FileMeta>,
     /// Files read but not kept: their content did not parse ([`Host::unparsed`]).
     withheld: BTreeSet<String>,
+    clock: Option<crate::model::health::ClockState>,
 }
 
 /// Wraps a host and records every answer it gives.
@@ -142,6 +143,7 @@ impl<H: Host> RecordingHost<H> {
             nvml: st.nvml.clone(),
             cri: st.cri.clone(),
             metadata: st.metadata.clone(),
+            clock: st.clock,
             findings,
         };
         let entries = beneath_links_moved(&st.entries);
@@ -486,6 +488,12 @@ impl<H: Host> Host for RecordingHost<H> {
             );
             s.withheld.insert(key);
         });
+    }
+
+    fn clock(&self) -> Option<crate::model::health::ClockState> {
+        let r = self.inner.clock();
+        self.with_state(|s| s.clock = r);
+        r
     }
 
     fn kmsg(&self) -> HostResult<Vec<String>> {

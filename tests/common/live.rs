@@ -24,8 +24,8 @@ impl Drop for Cleanup {
             let _ = fs::remove_file(f);
         }
         for d in self.dirs.iter().rev() {
-            // cgroup directories go with rmdir; other directories may hold files.
-            if d.starts_with(MEMCG) {
+            // cgroup directories (memory, cpu) go with rmdir; other directories may hold files.
+            if d.starts_with("/sys/fs/cgroup") {
                 let _ = fs::remove_dir(d);
             } else {
                 let _ = fs::remove_dir_all(d);
