@@ -118,8 +118,9 @@ pub(super) fn finish_keeping(job: Job, snap: &mut Snapshot) -> Option<ClusterDat
         }
     };
     for n in &data.notes {
-        // One line each: a YAML parser's error carries a multi-line excerpt.
-        let n = &n.lines().next().unwrap_or_default().to_string();
+        // One line each: a YAML parser's error carries a multi-line excerpt; a kubeconfig's
+        // server URL may carry `user:password@`.
+        let n = &crate::source::redact::message(n.lines().next().unwrap_or_default()).into_owned();
         let kind = if n.contains("403") {
             ErrorKind::Denied
         } else if n.contains("within") || n.contains("timed out") || n.contains("deadline") {

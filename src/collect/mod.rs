@@ -99,6 +99,8 @@ pub fn snapshot_with(host: &dyn Host, disk_opts: disk::DiskOptions<'_>) -> Snaps
         });
     }
     let mut errors = errs.0;
+    // A message quotes its source (a parser's excerpt, a URL): no secret goes further.
+    crate::source::redact::errors(&mut errors);
     errors.sort();
     errors.dedup();
     // The reason for many of the others comes first.
