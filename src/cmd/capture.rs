@@ -16,7 +16,7 @@ pub(super) fn run(
     let started = Instant::now();
     let live = LiveHost::new(root)?;
     let rec = RecordingHost::new(live, root);
-    eprintln!("nodescope: capturing {} ...", rec.describe());
+    super::pipe::note(&format!("capturing {} ...", rec.describe()));
     let mut snap = crate::collect::snapshot(&rec);
     let api = super::cluster::finish_keeping(cluster, &mut snap);
     let findings = crate::analyze::analyze(&snap);
@@ -35,8 +35,8 @@ pub(super) fn run(
     });
     let (entries, bytes) = rec.write_bundle(&out, Some(serde_json::to_value(&findings)?))?;
     let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-    eprintln!(
-        "nodescope: wrote {} ({} entries, {} KiB of file content, {} KiB compressed; {} finding(s), {} collection error(s)) in {} ms",
+    super::pipe::note(&format!(
+        "wrote {} ({} entries, {} KiB of file content, {} KiB compressed; {} finding(s), {} collection error(s)) in {} ms",
         out.display(),
         entries,
         bytes / 1024,
@@ -44,10 +44,10 @@ pub(super) fn run(
         findings.len(),
         snap.errors.len(),
         started.elapsed().as_millis()
-    );
-    eprintln!(
-        "nodescope: analyze it anywhere with: nodescope --bundle {} check",
-        out.display()
-    );
+    ));
+    super::pipe::note(&format!(
+        "analyze it anywhere with: nodescope --bundle {} check",
+        crate::render::escape::shell_word(&out.to_string_lossy())
+    ));
     Ok(ExitCode::SUCCESS)
 }

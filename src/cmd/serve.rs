@@ -24,10 +24,10 @@ pub(super) fn run(
 ) -> anyhow::Result<std::process::ExitCode> {
     let listener =
         TcpListener::bind(listen).map_err(|e| anyhow::anyhow!("--listen {listen}: {e}"))?;
-    eprintln!(
-        "nodescope: serving /metrics and /healthz on http://{}",
+    super::pipe::note(&format!(
+        "serving /metrics and /healthz on http://{}",
         listener.local_addr()?
-    );
+    ));
     let latest = Arc::new(RwLock::new(Latest::default()));
     let sampler = Arc::clone(&latest);
     // Test hook: stretch each collection to show that scrapes do not wait for it.
