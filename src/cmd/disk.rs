@@ -53,8 +53,7 @@ pub(super) fn run(
                 errors: &snap.errors,
                 disk: &snap.disk,
             };
-            serde_json::to_writer_pretty(&mut *out, &v)?;
-            writeln!(out)?;
+            crate::render::json::write_pretty(out, &v)?;
         }
     }
     Ok(ExitCode::from(super::check::exit_code(

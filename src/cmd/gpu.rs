@@ -72,8 +72,7 @@ pub(super) fn run(
                 "findings": findings,
                 "errors": snap.errors,
             });
-            serde_json::to_writer_pretty(&mut *out, &v)?;
-            writeln!(out)?;
+            crate::render::json::write_pretty(out, &v)?;
         }
         GpuFormat::Text => {
             writeln!(out, "{}\n", crate::render::text::header(&snap))?;
