@@ -965,6 +965,12 @@ impl Seq {
     fn flag(&mut self, w: &str) -> Option<String> {
         let body = w.trim_start_matches('-');
         let dashes = &w[..w.len() - body.len()];
+        let name_end = body.find('=').unwrap_or(body.len());
+        if body[..name_end].contains(char::is_whitespace) {
+            // No flag name holds a space: this is text (a script, a message) that starts with
+            // a dash, read word by word by the caller.
+            return None;
+        }
         match body.split_once('=') {
             Some((name, value)) => {
                 let class = classify(name);
@@ -1172,5 +1178,25 @@ mod tests {
         let got = cmdline(&args);
         assert_eq!(got[1..6], args[1..6]);
         assert_eq!(got[6], "--password=<redacted>");
+    }
+}
+
+#[cfg(test)]
+mod fuzz_regressions {
+    use super::*;
+
+    /// fuzz/corpus/redact: an argument that starts like a flag but holds a space named a
+    /// secret flag on the second pass only (`--pass*ors <redacted>`), and took the next
+    /// argument with it.
+    #[test]
+    fn a_dashed_argument_with_spaces_is_text_not_a_flag() {
+        let args: Vec<String> = ["./etcd", "--pass*ors /usr/sbin -dir", "/data/etcd"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let once = cmdline(&args);
+        assert_eq!(once[1], "--pass*ors <redacted> -dir");
+        assert_eq!(once[2], "/data/etcd");
+        assert_eq!(cmdline(&once), once);
     }
 }
