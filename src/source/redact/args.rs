@@ -721,22 +721,26 @@ fn is_secret_header(n: &str) -> bool {
 /// value of a secret header redacted, its authorization scheme kept.
 fn header(s: &str) -> Option<String> {
     let (name, value) = s.split_once(':')?;
-    if !is_header_name(name) || !is_secret_header(name) {
+    // `scheme://...` is a URL, not a header.
+    if !is_header_name(name) || !is_secret_header(name) || value.starts_with("//") {
         return None;
     }
     let v = value.trim_start();
-    if v.is_empty() {
+    // Nothing to redact: no value, only markers (this redactor's own output), a bare scheme,
+    // a variable reference.
+    let done = |x: &str| x.split_whitespace().all(|w| w == REDACTED || is_var_ref(w));
+    if done(v) {
         return None;
     }
     let lead = &value[..value.len() - v.len()];
-    let kept = match v.split_once(' ') {
+    let kept = match v.split_once(char::is_whitespace) {
         Some((scheme, cred)) if SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()) => {
-            if cred.trim() == REDACTED || is_var_ref(cred.trim()) {
+            if done(cred) {
                 return None;
             }
             format!("{scheme} {REDACTED}")
         }
-        _ if v == REDACTED || is_var_ref(v) => return None,
+        None if SCHEMES.contains(&v.to_ascii_lowercase().as_str()) => return None,
         _ => REDACTED.to_string(),
     };
     Some(format!("{name}:{lead}{kept}"))
@@ -747,9 +751,7 @@ fn header(s: &str) -> Option<String> {
 fn element(w: &str) -> Cow<'_, str> {
     let u = urls(w);
     let has_space = u.chars().any(char::is_whitespace);
-    if (has_space || !u.contains("://"))
-        && let Some(h) = header(&u)
-    {
+    if let Some(h) = header(&u) {
         return Cow::Owned(h);
     }
     if has_space {
@@ -966,9 +968,11 @@ impl Seq {
         let body = w.trim_start_matches('-');
         let dashes = &w[..w.len() - body.len()];
         let name_end = body.find('=').unwrap_or(body.len());
-        if body[..name_end].contains(char::is_whitespace) {
+        let name = &body[..name_end];
+        if name.contains(char::is_whitespace) || name.contains(REDACTED) {
             // No flag name holds a space: this is text (a script, a message) that starts with
-            // a dash, read word by word by the caller.
+            // a dash, read word by word by the caller. Nor does one hold the marker: that is
+            // this redactor's own output, which a second pass must leave as it is.
             return None;
         }
         match body.split_once('=') {
@@ -1197,6 +1201,20 @@ mod fuzz_regressions {
         let once = cmdline(&args);
         assert_eq!(once[1], "--pass*ors <redacted> -dir");
         assert_eq!(once[2], "/data/etcd");
+        assert_eq!(cmdline(&once), once);
+    }
+
+    /// fuzz/corpus/redact: `-Key:-c Key: x` was redacted as a header to `-Key:<redacted>`,
+    /// which a second pass read as a secret flag taking the next argument.
+    #[test]
+    fn redacted_output_read_again_takes_nothing_more() {
+        let args: Vec<String> = ["curl", "-H", "-Key:-c Key: x", "next", "X-Api-Key: k"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let once = cmdline(&args);
+        assert_eq!(once[3], "next");
+        assert_eq!(once[4], "X-Api-Key: <redacted>");
         assert_eq!(cmdline(&once), once);
     }
 }

@@ -108,3 +108,77 @@ fn untouched_lines_come_back_byte_for_byte() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Command lines assembled from the corpus' own words, dashes, quotes, separators and markers:
+/// the redactor is idempotent and grows an argument only by its markers. (The fuzz target
+/// checks the same on raw bytes; this runs with every `cargo test`.)
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn words() -> Vec<String> {
+        let mut w: Vec<String> = parse(CORPUS).into_iter().flat_map(|c| c.argv).collect();
+        w.extend(
+            [
+                "-",
+                "--",
+                ";",
+                "&&",
+                "-p",
+                "-a",
+                "-u",
+                "-H",
+                ":",
+                "=",
+                ",",
+                "'",
+                "\"",
+                "Bearer",
+                "Authorization:",
+                "token:",
+                "key:",
+                REDACTED,
+                "$X",
+                "${Y}",
+                "a b",
+                "--pass x",
+                "-Key:",
+                "user:pw",
+                "https://u:p@h/x?token=t",
+                "k=v,password=p",
+            ]
+            .iter()
+            .map(|s| s.to_string()),
+        );
+        w
+    }
+
+    fn arg() -> impl Strategy<Value = String> {
+        let w = words();
+        prop::collection::vec(
+            (
+                prop::sample::select(w),
+                prop::sample::select(vec!["", " ", "=", ":", "-"]),
+            ),
+            1..4,
+        )
+        .prop_map(|parts| parts.into_iter().map(|(a, b)| a + b).collect::<String>())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn idempotent_and_never_longer_than_its_markers(args in prop::collection::vec(arg(), 0..10)) {
+            let once = cmdline(&args);
+            prop_assert_eq!(once.len(), args.len());
+            prop_assert_eq!(&cmdline(&once), &once);
+            for (a, b) in args.iter().zip(&once) {
+                let markers = b.matches(REDACTED).count() * REDACTED.len();
+                prop_assert!(b.len() <= a.len() + markers, "{a:?} grew to {b:?}");
+            }
+            let text = args.join(" ");
+            let m = message(&text);
+            prop_assert_eq!(message(&m), m.clone());
+        }
+    }
+}
