@@ -162,6 +162,18 @@ for q in ["100Mi", "1.5Gi", "500M", "1e3", "200m", "10%", "0%", "100%", "1m30s",
           "0", "-1.5h", "4096", "1Ei", "+2k", "12.5%"]:
     add("quantity", q.encode())
 
+# The redactor (fuzz_targets/redact.rs): every command line of the fixtures and of the
+# redaction corpus, NUL-separated, then a shape byte and a secret.
+import shlex
+for b in bundles:
+    for pid in pids(b):
+        add("redact", read(f"{b}/proc/{pid}/cmdline").rstrip(b"\0") + SEP + b"\x03hunter2hunter2")
+with open("tests/data/redaction-corpus.txt", "rb") as f:
+    for l in f.read().decode().splitlines():
+        if l[:2] in ("S ", "K "):
+            argv = shlex.split(l[2:].rsplit(" => ", 1)[0] if l[0] == "S" else l[2:])
+            add("redact", b"\0".join(a.encode() for a in argv) + SEP + bytes([len(argv) % 256]) + b"s3cretValue")
+
 # Inputs that once crashed nodescope, kept as seeds so every run replays them first.
 # /proc/<pid>/stat with bytes that are not UTF-8 before the comm: procfs-core panicked.
 add("proc_pid", b"24528 \xff\xff\xff\xff(coredns) S 1" + SEP * 4)

@@ -33,7 +33,7 @@ pub(super) fn run(
     };
     let live = LiveHost::new(root)?;
     let rec = RecordingHost::new(live, root);
-    eprintln!("nodescope: capturing {} ...", rec.describe());
+    super::pipe::note(&format!("capturing {} ...", rec.describe()));
     let (snap, api) = super::cluster::collect(&cluster, &rec, Default::default());
     let findings = crate::analyze::analyze(&snap);
     // What the API server said goes into the bundle as the List documents `--bundle` reads.
@@ -75,8 +75,8 @@ pub(super) fn run(
         Out::File(d) => std::fs::metadata(d.path()).map(|m| m.len()).unwrap_or(0),
         Out::Stdout => 0,
     };
-    eprintln!(
-        "nodescope: wrote {shown} ({} entries, {} KiB of file content, {} KiB compressed; {} finding(s), {} collection error(s), {} unparsable file(s) withheld) in {} ms",
+    super::pipe::note(&format!(
+        "wrote {shown} ({} entries, {} KiB of file content, {} KiB compressed; {} finding(s), {} collection error(s), {} unparsable file(s) withheld) in {} ms",
         entries,
         bytes / 1024,
         size / 1024,
@@ -84,12 +84,12 @@ pub(super) fn run(
         snap.errors.len(),
         rec.withheld(),
         started.elapsed().as_millis()
-    );
+    ));
     if let Out::File(d) = &out {
-        eprintln!(
-            "nodescope: analyze it anywhere with: nodescope --bundle {} check",
-            d.path().display()
-        );
+        super::pipe::note(&format!(
+            "analyze it anywhere with: nodescope --bundle {} check",
+            crate::render::escape::shell_word(&d.path().to_string_lossy())
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -254,7 +254,8 @@ fn finish_keeping(job: Job, snap: &mut Snapshot) -> Option<ClusterData> {
     };
     for n in &data.notes {
         // One line each: a YAML parser's error carries a multi-line excerpt.
-        let n = &n.lines().next().unwrap_or_default().to_string();
+        // A kubeconfig's server URL may carry `user:password@`.
+        let n = &crate::source::redact::message(n.lines().next().unwrap_or_default()).into_owned();
         // "(403)" as `describe` writes it: a bare 403 may be part of a port or a name.
         let kind = if n.contains("(403)") {
             ErrorKind::Denied

@@ -6,6 +6,7 @@ mod cluster;
 mod disk;
 mod dns;
 mod gpu;
+pub mod pipe;
 mod rules;
 mod serve;
 
@@ -32,7 +33,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     };
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = pipe::Quiet::new(stdout.lock());
     let code = match cli.command {
         Some(Command::Rules) => rules::list(&mut out)?,
         Some(Command::Explain { ref id }) => rules::explain(&mut out, id)?,
@@ -154,15 +155,15 @@ fn live_root(cli: &Cli) -> PathBuf {
         return PathBuf::from(r);
     }
     if Path::new("/host/proc/meminfo").exists() {
-        eprintln!(
-            "nodescope: reading the node at /host (kubectl debug layout); use --root / to inspect this container instead"
+        pipe::note(
+            "reading the node at /host (kubectl debug layout); use --root / to inspect this container instead",
         );
         return PathBuf::from("/host");
     }
     if in_a_container() {
-        eprintln!(
-            "nodescope: this is a container without the node's root at /host (kubectl debug's baseline or restricted \
-             profile?): findings describe this container, not the node; use --profile=sysadmin or general"
+        pipe::note(
+            "this is a container without the node's root at /host (kubectl debug's baseline or restricted \
+             profile?): findings describe this container, not the node; use --profile=sysadmin or general",
         );
     }
     PathBuf::from("/")

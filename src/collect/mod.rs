@@ -179,6 +179,8 @@ impl Started<'_> {
             errs.push(not_root(node.euid));
         }
         let mut errors = errs.0;
+        // A message quotes its source (a parser's excerpt, a URL): no secret goes further.
+        crate::source::redact::errors(&mut errors);
         errors.sort();
         errors.dedup();
         // The reason for many of the others comes first.

@@ -111,10 +111,10 @@ pub(super) fn run(
         let _in_runtime = runtime.enter();
         bind(listen).map_err(|e| anyhow::anyhow!("--listen {listen}: {e}"))?
     };
-    eprintln!(
-        "nodescope: serving /metrics, /findings and /healthz on http://{}",
+    super::pipe::note(&format!(
+        "serving /metrics, /findings and /healthz on http://{}",
         listener.local_addr()?
-    );
+    ));
     let status = Arc::new(RwLock::new(Status::new(Instant::now(), interval)));
     let delays = sample_delays();
     let sampler = Arc::clone(&status);
