@@ -37,6 +37,7 @@ pub fn snapshot(host: &dyn Host) -> Snapshot {
 /// [`snapshot`] with a say in how much disk walking to do (`nodescope disk` walks the image
 /// store too, with a progress line).
 pub fn snapshot_with(host: &dyn Host, disk_opts: disk::DiskOptions<'_>) -> Snapshot {
+    host.begin_sample();
     let mut errs = Errors::default();
     let taken_at = host.now();
     let node = node::identity(host, taken_at, &mut errs);
