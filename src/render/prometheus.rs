@@ -16,6 +16,18 @@ fn esc(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// The JSON name of an error kind (`timeout`), stable for label values.
+fn error_kind(k: crate::source::ErrorKind) -> &'static str {
+    use crate::source::ErrorKind as K;
+    match k {
+        K::Missing => "missing",
+        K::Denied => "denied",
+        K::Invalid => "invalid",
+        K::Timeout => "timeout",
+        K::Io => "io",
+    }
+}
+
 struct Out(String);
 
 impl Out {
@@ -75,6 +87,33 @@ pub fn render(snap: &Snapshot, findings: &[Finding]) -> String {
         "Sources nodescope could not read on this run.",
     );
     o.sample("nodescope_collection_errors", &[], snap.errors.len() as f64);
+    if !snap.errors.is_empty() {
+        o.family(
+            "nodescope_collection_error",
+            "A source nodescope could not read (1), by collector, kind and path; the comment \
+             line before it says why.",
+        );
+    }
+    for e in &snap.errors {
+        let path = e.path.as_deref().unwrap_or("");
+        // A comment for the human who curls /metrics: "stuck since 02:58:13 UTC, 41 samples".
+        let _ = writeln!(
+            o.0,
+            "# {} {} {path}: {}",
+            e.collector,
+            e.kind,
+            e.message.replace('\n', " ")
+        );
+        o.sample(
+            "nodescope_collection_error",
+            &[
+                ("collector", &e.collector),
+                ("kind", error_kind(e.kind)),
+                ("path", path),
+            ],
+            1.0,
+        );
+    }
     if let Some(m) = memory_available(snap) {
         o.family(
             "nodescope_memory_available_bytes",
