@@ -68,14 +68,18 @@ fn components(path: &str) -> impl DoubleEndedIterator<Item = &str> {
 ///
 /// Links in the middle of the path are always followed; the last component is followed when
 /// `follow_last` (open, stat) and left as an [`Resolved::Entry`] otherwise (readlink, lstat).
-/// Errors: `ENOENT`/`ENOTDIR` as the lookups say, `ELOOP` past [`MAX_LINKS`] links or at a
-/// magic link that would have to be followed.
+/// A path ending in `/` (or `/.`) must name a directory and its last link is followed, as
+/// path_resolution(7) says; so must the target of a last link that ends in `/`. Errors:
+/// `ENOENT`/`ENOTDIR` as the lookups say, `ELOOP` past [`MAX_LINKS`] links or at a magic link
+/// that would have to be followed.
 pub fn resolve<T: Tree>(
     tree: &T,
     root: T::Node,
     path: &str,
     follow_last: bool,
 ) -> Result<Resolved<T::Node>, Errno> {
+    let wants_dir = |p: &str| p.ends_with('/') || p.ends_with("/.") || p == ".";
+    let mut dir_only = wants_dir(path);
     // `stack[0]` is the root; `..` pops, never past it.
     let mut stack = vec![root];
     let mut pending: VecDeque<String> = components(path).map(String::from).collect();
@@ -88,12 +92,13 @@ pub fn resolve<T: Tree>(
             continue;
         }
         let last = pending.is_empty();
+        let follow = !last || follow_last || dir_only;
         let Some(dir) = stack.last() else {
             return Err(Errno::ENOENT);
         };
         match tree.lookup(dir, &name)? {
             Found::Dir(n) => stack.push(n),
-            Found::Link(_) | Found::Magic if last && !follow_last => {
+            Found::Link(_) | Found::Magic if !follow => {
                 return Ok(Resolved::Entry {
                     parent: dir.clone(),
                     name,
@@ -108,6 +113,9 @@ pub fn resolve<T: Tree>(
                 if target.is_empty() {
                     return Err(Errno::ENOENT);
                 }
+                if last && wants_dir(&target) {
+                    dir_only = true;
+                }
                 if target.starts_with('/') {
                     stack.truncate(1);
                 }
@@ -115,7 +123,7 @@ pub fn resolve<T: Tree>(
                     pending.push_front(c.to_string());
                 }
             }
-            Found::Other if last => {
+            Found::Other if last && !dir_only => {
                 return Ok(Resolved::Entry {
                     parent: dir.clone(),
                     name,
@@ -125,6 +133,46 @@ pub fn resolve<T: Tree>(
         }
     }
     stack.pop().map(Resolved::Dir).ok_or(Errno::ENOENT)
+}
+
+/// A file's identity: (device, inode).
+pub type FileId = (u64, u64);
+
+/// `path` resolved inside the directory `dir` twice: by the kernel, with
+/// `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`, and by [`resolve`] over [`FdTree`]
+/// (`O_PATH`, with `O_NOFOLLOW` unless `follow_last`). The two must name the same file or fail
+/// with the same errno: the differential check of the unit tests and of the fuzz target
+/// `path_resolver`. `None` when the kernel has no openat2.
+pub fn kernel_and_walk(
+    dir: &Arc<OwnedFd>,
+    path: &str,
+    follow_last: bool,
+) -> Option<(Result<FileId, Errno>, Result<FileId, Errno>)> {
+    use nix::fcntl::{OpenHow, ResolveFlag, openat2};
+    let mut flags = OFlag::O_PATH | OFlag::O_CLOEXEC;
+    if !follow_last {
+        flags |= OFlag::O_NOFOLLOW;
+    }
+    let id = |fd: OwnedFd| fstat(&fd).map(|st| (st.st_dev, st.st_ino));
+    let how = OpenHow::new()
+        .flags(flags)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let rel = if path.is_empty() { "." } else { path };
+    let kernel = match openat2(dir.as_ref(), rel, how) {
+        Err(Errno::ENOSYS) => return None,
+        r => r.and_then(id),
+    };
+    let walked = resolve(&FdTree, Arc::clone(dir), path, follow_last).and_then(|r| match r {
+        Resolved::Dir(n) => fstat(n.as_ref()).map(|st| (st.st_dev, st.st_ino)),
+        Resolved::Entry { parent, name } => openat(
+            parent.as_ref(),
+            name.as_str(),
+            flags | OFlag::O_NOFOLLOW,
+            Mode::empty(),
+        )
+        .and_then(id),
+    });
+    Some((kernel, walked))
 }
 
 /// The root of every procfs has inode number 1 (PROC_ROOT_INO, fs/proc/internal.h).
@@ -337,5 +385,73 @@ mod tests {
             }
             cur
         }
+    }
+
+    /// The walk agrees with the kernel's openat2 on a real tree, link by link.
+    #[test]
+    fn the_walk_agrees_with_the_kernels_openat2() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path().join("root");
+        std::fs::create_dir_all(r.join("etc/sub")).unwrap();
+        std::fs::write(r.join("etc/shadow"), "x").unwrap();
+        std::fs::write(d.path().join("secret"), "outside").unwrap();
+        nix::unistd::mkfifo(&r.join("etc/fifo"), Mode::S_IRUSR).unwrap();
+        for (link, target) in [
+            ("etc/abs", "/etc/shadow"),
+            ("etc/rel", "../etc/./shadow"),
+            ("etc/up", "../../../../secret"),
+            ("etc/loop-a", "loop-b"),
+            ("etc/loop-b", "/etc/loop-a"),
+            ("etc/dangling", "nowhere"),
+            ("etc/dir", "/etc/sub/"),
+            ("etc/to-fifo", "fifo"),
+            ("etc/sub/back", "../.."),
+            ("etc/file-dir", "shadow/"),
+            ("etc/to-file-dir", "file-dir"),
+        ] {
+            std::os::unix::fs::symlink(target, r.join(link)).unwrap();
+        }
+        let dir = Arc::new(
+            nix::fcntl::open(&r, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty()).unwrap(),
+        );
+        let mut compared = 0;
+        for path in [
+            "",
+            "/",
+            "..",
+            "/../..",
+            "etc",
+            "etc/",
+            "etc/shadow",
+            "etc/shadow/",
+            "etc/shadow/.",
+            "/etc/abs",
+            "etc/rel",
+            "etc/up",
+            "etc/loop-a",
+            "etc/dangling",
+            "etc/dir",
+            "etc/dir/",
+            "etc/dir/../shadow",
+            "etc/to-fifo",
+            "etc/sub/back/etc/abs",
+            "etc/missing/x",
+            "etc/shadow/x",
+            "etc/./sub/../abs",
+            "//etc//abs",
+            "etc/file-dir",
+            "etc/to-file-dir",
+            "etc/to-file-dir/",
+        ] {
+            for follow in [true, false] {
+                let Some((kernel, walked)) = kernel_and_walk(&dir, path, follow) else {
+                    eprintln!("skipped: no openat2 on this kernel");
+                    return;
+                };
+                assert_eq!(kernel, walked, "{path:?} follow={follow}");
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, 52);
     }
 }
