@@ -92,19 +92,20 @@ impl LiveHost {
         what: &str,
         path: &str,
         deadline: Duration,
-        call: impl FnOnce(&RootFs) -> HostResult<T> + Send + 'static,
+        call: impl FnOnce(&RootFs, &str) -> HostResult<T> + Send + 'static,
     ) -> HostResult<T> {
         if self.fs.is_kernel(path) {
-            return call(&self.fs);
+            return call(&self.fs, path);
         }
         let fs = Arc::clone(&self.fs);
+        let p = path.to_string();
         stuck::run(
             stuck::global(),
             &format!("{what} {path}"),
             path,
             deadline,
             || self.mounts.key(path),
-            move || call(&fs),
+            move || call(&fs, &p),
         )
     }
 }
@@ -152,27 +153,19 @@ impl Host for LiveHost {
                 "nodescope never reads process environments",
             ));
         }
-        let p = path.to_string();
-        self.io("reading", path, READ_DEADLINE, move |fs| {
-            open::read_file(fs, &p)
-        })
+        self.io("reading", path, READ_DEADLINE, open::read_file)
     }
 
     fn read_dir(&self, path: &str) -> HostResult<Vec<DirEntry>> {
-        let p = path.to_string();
-        self.io("listing", path, READ_DEADLINE, move |fs| list_dir(fs, &p))
+        self.io("listing", path, READ_DEADLINE, list_dir)
     }
 
     fn read_link(&self, path: &str) -> HostResult<String> {
-        let p = path.to_string();
-        self.io("reading the link", path, READ_DEADLINE, move |fs| {
-            read_link(fs, &p)
-        })
+        self.io("reading the link", path, READ_DEADLINE, read_link)
     }
 
     fn metadata(&self, path: &str) -> HostResult<FileMeta> {
-        let p = path.to_string();
-        self.io("stat of", path, READ_DEADLINE, move |fs| metadata(fs, &p))
+        self.io("stat of", path, READ_DEADLINE, metadata)
     }
 
     fn statvfs(&self, paths: &[String]) -> Vec<HostResult<StatVfs>> {
@@ -196,12 +189,11 @@ impl Host for LiveHost {
     }
 
     fn walk(&self, path: &str, limits: WalkLimits) -> HostResult<Walk> {
-        let p = path.to_string();
         self.io(
             "the walk of",
             path,
             limits.budget + Duration::from_secs(1),
-            move |fs| walk(fs, &p, limits, super::walk::walk_live),
+            move |fs, p| walk(fs, p, limits, super::walk::walk_live),
         )
     }
 
@@ -262,14 +254,13 @@ impl Host for LiveHost {
             "reading the journal in",
             path,
             super::journal::JOURNAL_DEADLINE,
-            move |fs| super::journal::read_live(fs, &q),
+            move |fs, _| super::journal::read_live(fs, &q),
         )
     }
 
     fn read_tail(&self, path: &str, max_bytes: u64) -> HostResult<Vec<u8>> {
-        let p = path.to_string();
-        self.io("reading the end of", path, TAIL_DEADLINE, move |fs| {
-            read_tail(fs, &p, max_bytes)
+        self.io("reading the end of", path, TAIL_DEADLINE, move |fs, p| {
+            read_tail(fs, p, max_bytes)
         })
     }
 

@@ -131,11 +131,36 @@ pub fn locate(path: &str, bare: bool) -> Located {
     }
 }
 
+/// The first component of `path` that is not empty or `.`.
+fn first_component(path: &str) -> Option<&str> {
+    path.split('/').find(|c| !c.is_empty() && *c != ".")
+}
+
 /// Whether `path` is a kernel file by its place: under `/proc` or `/sys`, and not inside a
 /// process's root or working directory (which are ordinary, possibly network, filesystems).
+/// Allocates only for `/proc/<pid>/...` paths: this is asked for every read of `top`.
 pub fn is_kernel_path(path: &str) -> bool {
-    let l = locate(path, true);
-    l.process.is_none() && matches!(l.rest.split('/').next(), Some("proc") | Some("sys"))
+    match first_component(path) {
+        Some("sys") => true,
+        Some("proc") => !enters_process(path),
+        _ => false,
+    }
+}
+
+/// Whether a `/proc/...` path goes through a process's `root` or `cwd` (see [`locate`]),
+/// without allocating.
+fn enters_process(path: &str) -> bool {
+    let mut parts = path.split('/').filter(|c| !c.is_empty() && *c != ".");
+    let is_id =
+        |s: Option<&str>| s.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+    if parts.next() != Some("proc") || !is_id(parts.next()) {
+        return false;
+    }
+    match parts.next() {
+        Some("root") | Some("cwd") => true,
+        Some("task") => is_id(parts.next()) && matches!(parts.next(), Some("root") | Some("cwd")),
+        _ => false,
+    }
 }
 
 /// Whether openat2(2) works here; probed once per process. `NODESCOPE_NO_OPENAT2=1` makes
@@ -235,6 +260,11 @@ impl RootFs {
 
     /// Opens `path` (a host path) as `how` says, resolved inside the right root.
     pub fn open(&self, path: &str, how: How) -> Result<OwnedFd, Errno> {
+        if !enters_process(path) {
+            // No process root to enter: resolved from --root as it is (openat2 and the walk
+            // both take `//` and `.` in stride).
+            return self.resolve_in(&self.fd, path.trim_start_matches('/'), how);
+        }
         let l = locate(path, true);
         let anchor = self.anchor(&l)?;
         self.resolve_in(&anchor, &l.rest, how)
@@ -454,6 +484,13 @@ mod tests {
         assert!(!is_kernel_path("/proc/42/root/etc/resolv.conf"));
         assert!(!is_kernel_path("/var/lib/kubelet/config.yaml"));
         assert!(!is_kernel_path("/process"));
+        assert!(!is_kernel_path("/proc/42/task/43/root/etc/hosts"));
+        assert!(is_kernel_path("/proc/42/task/43/stat"));
+        assert!(
+            is_kernel_path("/proc/self/root/x"),
+            "not a pid: resolved as is, and refused"
+        );
+        assert!(is_kernel_path("//proc/./42/rootx"));
     }
 
     #[test]
