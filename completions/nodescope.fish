@@ -43,7 +43,7 @@ complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "disk" -d 'Disk 
 complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "dns" -d 'Pods\' DNS: resolv.conf per pod, the queries one external lookup costs, conntrack'
 complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "gpu" -d 'GPUs: devices, driver, which pod holds each device, and why GPU pods are Pending'
 complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "capture" -d 'Record everything nodescope reads from this host into a .tar.gz bundle'
-complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "serve" -d 'Serve /metrics (Prometheus) and /healthz from a periodic sample, for a DaemonSet'
+complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "serve" -d 'Serve /metrics, /findings and /healthz from a periodic sample, for a DaemonSet'
 complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l format -d 'Output format' -r -f -a "text\t'A human report, worst first'
@@ -167,7 +167,7 @@ always\t''
 never\t''"
 complete -c nodescope -n "__fish_nodescope_using_subcommand gpu" -l no-cluster -d 'Do not ask the API server; every local rule still runs'
 complete -c nodescope -n "__fish_nodescope_using_subcommand gpu" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -s o -l output -d 'Where to write the bundle (default: nodescope-<hostname>-<time>.tar.gz here)' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -s o -l output -d 'Where to write the bundle: a new file or a regular one to replace (a directory, device, FIFO, socket or symbolic link is refused), or `-` for standard output (default: nodescope-<hostname>-<time>.tar.gz here)' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -l kubeconfig -d 'Ask the API server with this kubeconfig (default: KUBECONFIG, the in-cluster service account, then the node\'s kubelet kubeconfig under the host root)' -r -F
@@ -178,7 +178,7 @@ never\t''"
 complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -l no-cluster -d 'Do not ask the API server; every local rule still runs'
 complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -l listen -d 'Address to listen on, e.g. 0.0.0.0:9808 or 127.0.0.1:0 (any free port)' -r
-complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -l interval -d 'Seconds between samples' -r
+complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -l interval -d 'Seconds from the end of one sample to the start of the next (at least 1); /healthz fails after 3 of them without a completed sample' -r
 complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -l kubeconfig -d 'Ask the API server with this kubeconfig (default: KUBECONFIG, the in-cluster service account, then the node\'s kubelet kubeconfig under the host root)' -r -F
@@ -206,7 +206,7 @@ complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish
 complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve completions help" -f -a "dns" -d 'Pods\' DNS: resolv.conf per pod, the queries one external lookup costs, conntrack'
 complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve completions help" -f -a "gpu" -d 'GPUs: devices, driver, which pod holds each device, and why GPU pods are Pending'
 complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve completions help" -f -a "capture" -d 'Record everything nodescope reads from this host into a .tar.gz bundle'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve completions help" -f -a "serve" -d 'Serve /metrics (Prometheus) and /healthz from a periodic sample, for a DaemonSet'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve completions help" -f -a "serve" -d 'Serve /metrics, /findings and /healthz from a periodic sample, for a DaemonSet'
 complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve completions help" -f -a "completions" -d 'Print a shell completion script'
 complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nodescope -n "__fish_nodescope_using_subcommand help; and __fish_seen_subcommand_from dns" -f -a "probe" -d 'Send the queries a pod\'s resolver sends for NAME, from its network namespace'

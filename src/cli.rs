@@ -93,7 +93,9 @@ pub enum Command {
     ///
     /// Samples the node every --interval seconds on a background thread; on a bundle it shows
     /// the captured state. Keys: 1-7 or Tab switch views, arrows or j/k move, / filters, s
-    /// sorts, Enter details, e explains, ? lists every key, q quits.
+    /// sorts, Enter details, e explains, ? lists every key, q quits. Needs a terminal on stdin
+    /// and stdout (without one: exit 3; `check` prints the report). The terminal is restored
+    /// on quit, SIGTERM, SIGHUP, SIGINT and panic.
     Top(TopArgs),
     /// Print everything collected from the node, as JSON.
     Snapshot(SnapshotArgs),
@@ -130,7 +132,24 @@ pub enum Command {
     /// statvfs results and the findings at capture time; process environments, private keys
     /// and tokens are never written. `nodescope --bundle FILE check` analyzes it anywhere.
     Capture(CaptureArgs),
-    /// Serve /metrics (Prometheus) and /healthz from a periodic sample, for a DaemonSet.
+    /// Serve /metrics, /findings and /healthz from a periodic sample, for a DaemonSet.
+    ///
+    /// A sampler thread collects every --interval seconds as `check` does, the cluster
+    /// included; every request is answered at once from the last completed sample.
+    ///
+    /// /metrics: the Prometheus text of `check --format prometheus`.
+    ///
+    /// /findings: the bytes `check --format json` prints (nodescope-check/1); its
+    /// Last-Modified header is when the sample completed.
+    ///
+    /// /healthz: 200 "ok", or 503 with the reason once no sample has completed for 3 intervals
+    /// (the first sample gets 3 intervals from start).
+    ///
+    /// /metrics and /findings answer 503 before the first sample and while the last one
+    /// failed. GET and HEAD only (405 otherwise; 404 for other paths). Bounded for a port any
+    /// pod can reach: a request head is at most 8 KiB and must arrive within 5 s (also the
+    /// keep-alive idle timeout); at most 64 connections, a new one shedding the one quiet the
+    /// longest; each connection closes after 30 s.
     Serve(ServeArgs),
     /// Print a shell completion script.
     Completions {
@@ -272,14 +291,17 @@ pub struct ServeArgs {
     /// Address to listen on, e.g. 0.0.0.0:9808 or 127.0.0.1:0 (any free port).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9808")]
     pub listen: String,
-    /// Seconds between samples.
+    /// Seconds from the end of one sample to the start of the next (at least 1); /healthz
+    /// fails after 3 of them without a completed sample.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub interval: u64,
 }
 
 #[derive(Debug, Args)]
 pub struct CaptureArgs {
-    /// Where to write the bundle (default: nodescope-<hostname>-<time>.tar.gz here).
+    /// Where to write the bundle: a new file or a regular one to replace (a directory, device,
+    /// FIFO, socket or symbolic link is refused), or `-` for standard output (default:
+    /// nodescope-<hostname>-<time>.tar.gz here).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }

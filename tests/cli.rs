@@ -549,3 +549,63 @@ fn besteffort_in_kube_system_fires_unless_node_critical() {
     assert_eq!(f["evidence"]["oom_score_adj"], serde_json::json!([1000]));
     assert_eq!(code, Some(1));
 }
+
+// ---------------------------------------------------------------- top without a terminal
+
+/// `sh -c SCRIPT nodescope BUNDLE`, killed by `timeout` after 30 s (the watchdog); stdin as
+/// given, stdout and stderr captured.
+fn sh_bounded(script: &str, stdin: std::process::Stdio) -> std::process::Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_nodescope"))
+        .arg(fixture("oom-memcg-v2-systemd"))
+        .env_remove("NODESCOPE_ROOT")
+        .stdin(stdin)
+        .output()
+        .unwrap()
+}
+
+const NEEDS_A_TERMINAL: &str =
+    "nodescope: top needs a terminal; `nodescope check` prints the report\n";
+
+#[test]
+fn top_with_stdin_from_dev_null_exits_3_with_one_line_and_nothing_on_stdout() {
+    let o = sh_bounded(
+        r#"exec timeout -s KILL 30 "$0" --bundle "$1" top"#,
+        std::process::Stdio::null(),
+    );
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+    assert_eq!(String::from_utf8_lossy(&o.stderr), NEEDS_A_TERMINAL);
+    assert_eq!(o.stdout, b"", "not one byte, no escape sequence");
+}
+
+#[test]
+fn top_piped_into_cat_exits_3_with_one_line_and_nothing_on_stdout() {
+    // stdin is the test's own (a terminal when run by hand): stdout alone is not a terminal.
+    let o = sh_bounded(
+        r#"{ timeout -s KILL 30 "$0" --bundle "$1" top; echo "top-exit=$?" >&2; } | cat"#,
+        std::process::Stdio::inherit(),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!("{NEEDS_A_TERMINAL}top-exit=3\n")
+    );
+    assert_eq!(o.stdout, b"");
+}
+
+#[test]
+fn nodescope_alone_without_a_terminal_prints_the_check_report() {
+    let alone = sh_bounded(
+        r#"exec timeout -s KILL 30 "$0" --bundle "$1""#,
+        std::process::Stdio::null(),
+    );
+    let check = sh_bounded(
+        r#"exec timeout -s KILL 30 "$0" --bundle "$1" check"#,
+        std::process::Stdio::null(),
+    );
+    assert_eq!(alone.status.code(), Some(2), "a critical finding");
+    assert_eq!(alone.status.code(), check.status.code());
+    assert!(String::from_utf8_lossy(&alone.stdout).contains("memory.kernel-oom-kill"));
+    assert_eq!(alone.stdout, check.stdout);
+}

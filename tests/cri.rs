@@ -11,7 +11,7 @@ mod common;
 #[path = "support/cri_server.rs"]
 mod cri_server;
 
-use common::{V2, copy_tree, fixture};
+use common::{V2, copy_tree, fixture, with_executables};
 use cri_server::{Canned, CriServer, container, fs, image};
 use k8s_cri::v1::ContainerState;
 use serde_json::Value;
@@ -115,6 +115,7 @@ fn canned() -> Canned {
 fn root() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     copy_tree(&fixture(V2), d.path());
+    with_executables(d.path());
     std::fs::create_dir_all(d.path().join("run/containerd")).unwrap();
     d
 }

@@ -61,6 +61,20 @@ fn daemonset_is_least_privilege_and_runs_serve() {
     help.splice(0..1, args.iter().cloned());
     let help: Vec<&str> = help.iter().map(String::as_str).collect();
     assert!(run(&help).status.success(), "{args:?} parses");
+    // Readiness is serve's /healthz on the port named `metrics`, the port serve listens on.
+    let probe = &c["readinessProbe"]["httpGet"];
+    assert_eq!(probe["path"], "/healthz");
+    assert_eq!(probe["port"], "metrics");
+    let port = c["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "metrics")
+        .unwrap()["containerPort"]
+        .as_u64()
+        .unwrap();
+    let listen = args.iter().position(|a| a == "--listen").unwrap() + 1;
+    assert!(args[listen].ends_with(&format!(":{port}")), "{args:?}");
 }
 
 #[test]

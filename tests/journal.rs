@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
+mod common;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -41,8 +42,9 @@ fn write_journal(file: &Path, entries: &[(&str, &str, i64)]) {
 #[test]
 fn kubelet_eviction_lines_come_from_a_real_journal_file() {
     if !Path::new(TOOL).exists() {
-        eprintln!("skipped: {TOOL} is not installed (apt-get install systemd-journal-remote)");
-        return;
+        return common::live::skip_or_fail(&format!(
+            "{TOOL} is not installed (apt-get install systemd-journal-remote)"
+        ));
     }
     let d = tempfile::tempdir().unwrap();
     let root = d.path();

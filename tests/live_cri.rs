@@ -3,13 +3,14 @@
 //! OCI image built here is imported with `ctr -n k8s.io images import`, and the real binary,
 //! run with `--root` on the copy, must list it over containerd's CRI socket as unused, with the
 //! size containerd reports. containerd is killed and everything removed at the end; without
-//! root, containerd, ctr or python3 the test says why and passes.
+//! root, containerd, ctr or python3 the test says why and passes (fails under
+//! `NODESCOPE_LIVE=required`, as in CI).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
 mod common;
 
-use common::{V2, copy_tree, fixture};
+use common::{V2, copy_tree, fixture, with_executables};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -93,18 +94,19 @@ print(sum(len(b) for b in blobs.values()))
 #[test]
 fn live_a_real_containerd_lists_an_imported_image_as_unused() {
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: containerd needs root");
-        return;
+        return common::live::skip_or_fail("containerd needs root");
     }
     for cmd in ["containerd", "ctr", "python3"] {
         if !have(cmd) {
-            eprintln!("skipped: {cmd} is not installed (apt-get install containerd python3)");
-            return;
+            return common::live::skip_or_fail(&format!(
+                "{cmd} is not installed (apt-get install containerd python3)"
+            ));
         }
     }
     // The node: a fixture copy whose kubelet names unix:///run/containerd/containerd.sock.
     let root = tempfile::tempdir().unwrap();
     copy_tree(&fixture(V2), root.path());
+    with_executables(root.path());
     let sock = root.path().join("run/containerd/containerd.sock");
     std::fs::create_dir_all(sock.parent().unwrap()).unwrap();
     // containerd's own directories, apart from the node copy.
@@ -150,8 +152,7 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
     {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("skipped: containerd does not start: {e}");
-            return;
+            return common::live::skip_or_fail(&format!("containerd does not start: {e}"));
         }
     };
     let mut ctd = Containerd {
@@ -171,8 +172,7 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
     while !ctr(&["version"]).status.success() {
         if started.elapsed() > Duration::from_secs(30) || ctd.child.try_wait().unwrap().is_some() {
             let log = std::fs::read_to_string(work.path().join("containerd.log")).unwrap();
-            eprintln!("skipped: containerd did not come up:\n{log}");
-            return;
+            return common::live::skip_or_fail(&format!("containerd did not come up:\n{log}"));
         }
         std::thread::sleep(Duration::from_millis(200));
     }

@@ -4,31 +4,34 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
+mod common;
 use std::path::Path;
 use std::process::Command;
 
 #[test]
 fn live_kubectl_debug_layout_is_detected_at_host() {
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: needs root for a mount namespace");
-        return;
+        return common::live::skip_or_fail("needs root for a mount namespace");
     }
     if Command::new("unshare").arg("--version").output().is_err() {
-        eprintln!("skipped: unshare (util-linux) is not installed");
-        return;
+        return common::live::skip_or_fail("unshare (util-linux) is not installed");
     }
-    if Path::new("/host").exists() {
-        eprintln!("skipped: /host already exists on this machine; not touching it");
-        return;
-    }
-    std::fs::create_dir("/host").unwrap();
-    struct Rm;
+    // The bind mount happens in a private mount namespace: an existing /host (this test run
+    // inside a debug pod) is covered there and untouched outside. A missing one is made as an
+    // empty mount point and removed afterwards.
+    struct Rm(bool);
     impl Drop for Rm {
         fn drop(&mut self) {
-            let _ = std::fs::remove_dir("/host");
+            if self.0 {
+                let _ = std::fs::remove_dir("/host");
+            }
         }
     }
-    let _rm = Rm;
+    let made = !Path::new("/host").is_dir();
+    if made {
+        std::fs::create_dir("/host").unwrap();
+    }
+    let _rm = Rm(made);
     let script = format!(
         "mount --make-rprivate / && mount --rbind / /host && exec {} check --format json",
         env!("CARGO_BIN_EXE_nodescope")

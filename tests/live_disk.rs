@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
 mod common;
-use common::live::{Cleanup, FakePod, memcg_unavailable};
+use common::live::{Cleanup, FakePod, memcg_unavailable, skip_or_fail};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -30,8 +30,7 @@ fn findings<'a>(r: &'a Value, id: &str, path: &str) -> Vec<&'a Value> {
 #[test]
 fn live_a_tmpfs_out_of_inodes_with_free_bytes_is_inode_exhaustion() {
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: needs root to mount a tmpfs");
-        return;
+        return skip_or_fail("needs root to mount a tmpfs");
     }
     let mut c = Cleanup::default();
     let mnt = PathBuf::from(format!("/tmp/nodescope-inodes-{}", std::process::id()));
@@ -76,8 +75,7 @@ impl Drop for Kill {
 #[test]
 fn live_a_deleted_file_held_open_in_a_pod_is_named_with_its_pod() {
     if let Some(why) = memcg_unavailable() {
-        eprintln!("skipped: {why}");
-        return;
+        return skip_or_fail(&why);
     }
     let fake = FakePod::new("nodescope-test", "holder", "writer");
     let mut c = Cleanup::default();

@@ -7,6 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
+mod common;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -248,8 +249,7 @@ fn expected(name: &str) -> Vec<String> {
 #[test]
 fn live_probe_shows_the_resolver_sequence_nxdomains_the_answer_and_a_timeout() {
     if let Some(why) = unavailable() {
-        eprintln!("skipped: {why}");
-        return;
+        return common::live::skip_or_fail(&why);
     }
     let (lab, pid) = lab();
     let server = format!("10.253.{}.1:53", std::process::id() % 250);

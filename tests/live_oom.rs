@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
 mod common;
-use common::live::{FakePod, memcg_unavailable};
+use common::live::{FakePod, memcg_unavailable, skip_or_fail};
 use serde_json::Value;
 use std::fs;
 use std::os::unix::process::ExitStatusExt;
@@ -16,8 +16,7 @@ use std::process::Command;
 #[test]
 fn live_real_memcg_oom_kill_is_attributed_to_its_pod_and_container() {
     if let Some(why) = memcg_unavailable() {
-        eprintln!("skipped: {why}");
-        return;
+        return skip_or_fail(&why);
     }
     let fake = FakePod::new("nodescope-test", "oom", "hog");
     let (ns, pod, container) = (&fake.namespace, &fake.name, &fake.container);

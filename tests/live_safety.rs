@@ -111,6 +111,7 @@ fn tree_state(root: &std::path::Path) -> Vec<(String, u64, std::time::SystemTime
 fn nothing_under_the_root_is_created_or_modified() {
     // A node tree read as a live root: check, snapshot and capture (its output elsewhere).
     let c = Copy::of(V2);
+    with_executables(&c.root);
     let before = tree_state(&c.root);
     let out = tempfile::tempdir().unwrap();
     for args in [
@@ -152,8 +153,7 @@ fn nothing_under_the_root_is_created_or_modified() {
 fn live_churn_of_processes_and_cgroups_never_fails_a_run() {
     let memcg = std::path::Path::new("/sys/fs/cgroup/memory");
     if !nix::unistd::geteuid().is_root() || !memcg.is_dir() {
-        eprintln!("skipped: needs root and a cgroup v1 memory hierarchy to churn cgroups");
-        return;
+        return live::skip_or_fail("needs root and a cgroup v1 memory hierarchy to churn cgroups");
     }
     let base = memcg.join(format!("nodescope-churn-{}", std::process::id()));
     // Processes and cgroups appear and vanish as fast as the shell can make them.
@@ -293,11 +293,7 @@ fn opened_path(args: &str) -> String {
 }
 
 fn strace_missing() -> bool {
-    let missing = Command::new("strace").arg("-V").output().is_err();
-    if missing {
-        eprintln!("skipped: strace is not installed (.ci/run installs it)");
-    }
-    missing
+    Command::new("strace").arg("-V").output().is_err()
 }
 
 /// No writes, traced: every command that reads the live root runs under strace, and not one
@@ -305,9 +301,11 @@ fn strace_missing() -> bool {
 /// included — except the bundle `capture` was told to write and the terminal the TUI draws on.
 #[test]
 fn live_no_command_opens_a_file_for_writing_or_changes_a_filesystem() {
-    if !nix::unistd::geteuid().is_root() || strace_missing() {
-        eprintln!("skipped: needs root (strace of every process, the whole node readable)");
-        return;
+    if !nix::unistd::geteuid().is_root() {
+        return live::skip_or_fail("needs root (strace of every process, the whole node readable)");
+    }
+    if strace_missing() {
+        return live::skip_or_fail("strace is not installed (.ci/run installs it)");
     }
     let dir = tempfile::tempdir().unwrap();
     // The audit catches a write when there is one: a shell redirect, traced the same way.
@@ -380,8 +378,7 @@ fn live_no_command_opens_a_file_for_writing_or_changes_a_filesystem() {
 
     // The TUI, in a real terminal, on the live root: a few views, then q.
     if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipped the TUI part: tmux is not installed (.ci/run installs it)");
-        return;
+        return live::skip_or_fail("the TUI part needs tmux (.ci/run installs it)");
     }
     let log = dir.path().join("trace-top");
     let done = dir.path().join("top-done");

@@ -6,22 +6,77 @@
 
 mod common;
 use std::process::Command;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-struct Session(String);
+/// A tmux session running `sh` at 100x30, killed on drop or by its watchdog after 90 s (which
+/// also ends every process in it: they lose their terminal).
+struct Session {
+    name: String,
+    stop_watchdog: mpsc::Sender<()>,
+}
 
 impl Drop for Session {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.0])
-            .status();
+        let _ = self.stop_watchdog.send(());
+        kill_session(&self.name);
     }
 }
 
+fn kill_session(name: &str) {
+    let _ = Command::new("tmux")
+        .args(["kill-session", "-t", name])
+        .status();
+}
+
 impl Session {
+    /// A new session whose shell prompt is `prompt$ `; `None` (skip or fail) without tmux.
+    fn start(tag: &str) -> Option<Session> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            common::live::skip_or_fail("tmux is not installed (.ci/run installs it)");
+            return None;
+        }
+        let name = format!(
+            "nodescope-{tag}-{}-{}",
+            std::process::id(),
+            common::live::random_hex(4)
+        );
+        let st = Command::new("tmux")
+            .args(["new-session", "-d", "-s", &name, "-x", "100", "-y", "30"])
+            .arg("PS1='prompt$ ' exec sh")
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let (stop_watchdog, stopped) = mpsc::channel::<()>();
+        let watched = name.clone();
+        std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(Duration::from_secs(90))
+            {
+                eprintln!("watchdog: killing tmux session {watched} after 90 s");
+                kill_session(&watched);
+            }
+        });
+        let s = Session {
+            name,
+            stop_watchdog,
+        };
+        s.wait_for("prompt$");
+        Some(s)
+    }
+
+    /// A tmux format of the pane, e.g. `#{pane_pid}`, `#{alternate_on}`, `#{pane_tty}`.
+    fn show(&self, format: &str) -> String {
+        let o = Command::new("tmux")
+            .args(["display-message", "-p", "-t", &self.name, format])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
+
     fn keys(&self, keys: &[&str]) {
         let st = Command::new("tmux")
-            .args(["send-keys", "-t", &self.0])
+            .args(["send-keys", "-t", &self.name])
             .args(keys)
             .status()
             .unwrap();
@@ -30,7 +85,7 @@ impl Session {
 
     fn capture(&self) -> String {
         let o = Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &self.0])
+            .args(["capture-pane", "-p", "-t", &self.name])
             .output()
             .unwrap();
         String::from_utf8_lossy(&o.stdout).into_owned()
@@ -55,17 +110,9 @@ impl Session {
 
 #[test]
 fn tmux_drives_the_tui_and_the_shell_prompt_survives() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+    let Some(s) = Session::start("tui") else {
         return;
-    }
-    let s = Session(format!("nodescope-tui-{}", std::process::id()));
-    let st = Command::new("tmux")
-        .args(["new-session", "-d", "-s", &s.0, "-x", "100", "-y", "30"])
-        .arg("PS1='prompt$ ' exec sh")
-        .status()
-        .unwrap();
-    assert!(st.success());
+    };
     let bin = env!("CARGO_BIN_EXE_nodescope");
     let bundle = common::fixture("oom-memcg-v2-systemd");
     s.keys(&[&format!("{bin} --bundle {} top", bundle.display()), "Enter"]);
@@ -105,4 +152,146 @@ fn tmux_drives_the_tui_and_the_shell_prompt_survives() {
         !pane.contains("[1 Overview]"),
         "the TUI left the screen:\n{pane}"
     );
+}
+
+/// The pid of the pane shell's one child (the command it runs in the foreground).
+fn foreground_child(s: &Session) -> u32 {
+    let shell = s.show("#{pane_pid}");
+    let started = Instant::now();
+    loop {
+        let children =
+            std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
+        if let Some(pid) = children.split_whitespace().next() {
+            return pid.parse().unwrap();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the shell {shell} runs nothing"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The local modes `stty -a` prints, as words: `icanon`, `-echo`, ...
+fn stty_words(text: &str) -> Vec<String> {
+    text.split(|c: char| c.is_whitespace() || c == ';')
+        .filter(|w| !w.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Starts `top` on a fixture in a fresh shell, sends `signal` to the nodescope process, and
+/// asserts that the shell got its terminal back: the alternate screen left, canonical mode
+/// and echo on (as `stty -a` in the pane and from outside show), the prompt working.
+fn top_gives_the_terminal_back_after(signal: &str) {
+    let Some(s) = Session::start(&format!("sig{}", signal.to_lowercase())) else {
+        return;
+    };
+    let bin = env!("CARGO_BIN_EXE_nodescope");
+    let bundle = common::fixture("oom-memcg-v2-systemd");
+    s.keys(&[&format!("{bin} --bundle {} top", bundle.display()), "Enter"]);
+    s.wait_for("[1 Overview]");
+    assert_eq!(
+        s.show("#{alternate_on}"),
+        "1",
+        "the TUI is on the alternate screen"
+    );
+    let pid = foreground_child(&s);
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    assert_eq!(comm.trim(), "nodescope");
+    // The shell's own `kill` (procps' /bin/kill may not be installed).
+    let st = Command::new("sh")
+        .args(["-c", &format!("kill -{signal} {pid}")])
+        .status()
+        .unwrap();
+    assert!(st.success());
+
+    // It leaves the alternate screen, then dies of the signal: the shell reports 128 + its
+    // number. (A shell abandons the rest of a command list after SIGINT, so `$?` is asked in
+    // a command of its own.)
+    let started = Instant::now();
+    while s.show("#{alternate_on}") != "0" {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "still on the alternate screen:\n{}",
+            s.capture()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let number = match signal {
+        "TERM" => 15,
+        "HUP" => 1,
+        "INT" => 2,
+        _ => unreachable!(),
+    };
+    s.wait_for("prompt$");
+    s.keys(&["echo top-exit=$?", "Enter"]);
+    let pane = s.wait_for(&format!("top-exit={}", 128 + number));
+    assert!(
+        !pane.contains("[1 Overview]"),
+        "the TUI left the screen:\n{pane}"
+    );
+
+    let tty = s.show("#{pane_tty}");
+    let outside = Command::new("stty")
+        .args(["-a", "-F", &tty])
+        .output()
+        .unwrap();
+    let outside = stty_words(&String::from_utf8_lossy(&outside.stdout));
+    for mode in ["icanon", "echo", "icrnl", "isig"] {
+        assert!(
+            outside.iter().any(|w| w == mode),
+            "{mode} is off on {tty}: {outside:?}"
+        );
+    }
+    s.keys(&["stty -a; echo stty-done-$((6*7))", "Enter"]);
+    let pane = s.wait_for("stty-done-42");
+    let words = stty_words(&pane);
+    assert!(words.iter().any(|w| w == "icanon"), "{pane}");
+    assert!(words.iter().any(|w| w == "echo"), "{pane}");
+    assert!(
+        !words.iter().any(|w| w == "-icanon" || w == "-echo"),
+        "{pane}"
+    );
+}
+
+#[test]
+fn tmux_sigterm_to_top_restores_the_terminal() {
+    top_gives_the_terminal_back_after("TERM");
+}
+
+#[test]
+fn tmux_sighup_to_top_restores_the_terminal() {
+    top_gives_the_terminal_back_after("HUP");
+}
+
+/// On a terminal, but reading keys from /dev/null: `top` refuses with one line and exit 3,
+/// and the screen is untouched (no alternate screen, no raw mode).
+#[test]
+fn tmux_top_with_stdin_not_a_terminal_exits_3_with_one_line() {
+    let Some(s) = Session::start("nostdin") else {
+        return;
+    };
+    let bin = env!("CARGO_BIN_EXE_nodescope");
+    let bundle = common::fixture("oom-memcg-v2-systemd");
+    s.keys(&[
+        &format!(
+            "{bin} --bundle {} top </dev/null; echo top-exit=$?",
+            bundle.display()
+        ),
+        "Enter",
+    ]);
+    // The typed line holds `top-exit=$?`; only the shell's output holds the number.
+    let pane = s.wait_for("top-exit=3");
+    assert!(
+        pane.contains("nodescope: top needs a terminal; `nodescope check` prints the report"),
+        "{pane}"
+    );
+    assert_eq!(s.show("#{alternate_on}"), "0");
+}
+
+#[test]
+fn tmux_sigint_to_top_restores_the_terminal() {
+    // Ctrl-C is a key in raw mode; `kill -INT` (a supervisor, a script) is the signal.
+    top_gives_the_terminal_back_after("INT");
 }

@@ -3,7 +3,7 @@
 //! timestamp turned into wall-clock time (boot time + microseconds since boot).
 
 use crate::analyze::Subject;
-use crate::model::cgroup_name::{parse_container_leaf, parse_pod_dir};
+use crate::model::cgroup_name::parse_cgroup_path;
 use crate::model::oom_kill::OomKill;
 use crate::model::{CgroupStats, Snapshot};
 
@@ -90,25 +90,18 @@ pub fn attribute<'a>(snap: &'a Snapshot, kill: &'a OomKill) -> AttributedKill<'a
         .as_deref()
         .or(kill.oom_memcg.as_deref())
         .unwrap_or("");
+    let cg = parse_cgroup_path(path);
     let mut a = AttributedKill {
         kill,
         time: kernel_time(snap, kill.usec),
         namespace: None,
         pod: None,
-        pod_uid: None,
+        pod_uid: cg.pod_uid,
         container: None,
-        container_id: None,
+        container_id: cg.container.map(|(_, id)| id),
         cgroup: None,
-        in_kubepods: path
-            .split('/')
-            .any(|c| c == "kubepods" || c == "kubepods.slice"),
+        in_kubepods: cg.in_kubepods,
     };
-    let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
-    a.container_id = comps
-        .last()
-        .and_then(|l| parse_container_leaf(l))
-        .map(|(_, id)| id);
-    a.pod_uid = comps.iter().find_map(|c| parse_pod_dir(c));
     if let Some(id) = &a.container_id
         && let Some((pod, c)) = snap.container(id)
     {

@@ -11,10 +11,9 @@ pub(super) fn run(
     out: &mut dyn Write,
     host: &dyn Host,
     args: &GpuArgs,
-    cluster: super::cluster::Job,
+    cluster: super::cluster::Plan,
 ) -> anyhow::Result<ExitCode> {
-    let mut snap = crate::collect::snapshot(host);
-    super::cluster::finish(cluster, &mut snap);
+    let (snap, _) = super::cluster::collect(&cluster, host, Default::default());
     let findings: Vec<analyze::Finding> = analyze::analyze(&snap)
         .into_iter()
         .filter(|f| f.id.starts_with("gpu."))

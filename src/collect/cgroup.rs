@@ -8,7 +8,9 @@
 //! | systemd  | `/kubepods.slice[/kubepods-<qos>.slice]/kubepods[-<qos>]-pod<uid_>.slice` | `cri-containerd-<id>.scope`, `crio-<id>.scope`, `docker-<id>.scope` |
 
 use super::{Errors, parse_flat_keyed, read_u64};
-use crate::model::cgroup_name::{parse_container_leaf, parse_pod_dir};
+use crate::model::cgroup_name::{
+    parse_container_leaf, parse_pod_dir, parse_qos_dir, systemd_kubepods_path,
+};
 use crate::model::{
     CgroupDriver, CgroupLayout, CgroupStats, CgroupVersion, Container, KubeletInfo, MemoryEvents,
     OomControl, Pod, Qos, RootMemory,
@@ -57,7 +59,9 @@ pub(super) fn layout(
     let cgroup_root = kubelet
         .map(|k| k.config.cgroup_root.clone())
         .unwrap_or_else(|| "/".into());
-    let systemd_path = join(&cgroup_root, "kubepods.slice");
+    // The systemd driver names the slice after the root's (`/kubelet` → `/kubelet.slice/
+    // kubelet-kubepods.slice`, as kind configures it); `/` gives `/kubepods.slice`.
+    let systemd_path = systemd_kubepods_path(&cgroup_root);
     let cgroupfs_path = join(&cgroup_root, "kubepods");
     let exists = |p: &str| host.read_dir(&format!("{mem_root}{p}")).is_ok();
     match kubelet.map(|k| k.config.cgroup_driver.as_str()) {
@@ -267,10 +271,10 @@ pub(super) fn pods(
     };
     for child in list(kp, errs) {
         let rel = format!("{kp}/{child}");
-        let qos = match child.as_str() {
-            "burstable" | "kubepods-burstable.slice" => Some(Qos::Burstable),
-            "besteffort" | "kubepods-besteffort.slice" => Some(Qos::BestEffort),
-            _ => None,
+        let qos = match parse_qos_dir(&child) {
+            Some("burstable") => Some(Qos::Burstable),
+            Some(_) => Some(Qos::BestEffort),
+            None => None,
         };
         match qos {
             Some(q) => {

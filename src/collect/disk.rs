@@ -596,7 +596,7 @@ fn read_toml(host: &dyn Host, path: &str, errs: &mut Errors) -> Option<toml::Tab
     match text.parse::<toml::Table>() {
         Ok(t) => Some(t),
         Err(e) => {
-            errs.invalid(C, path, None, e.message().to_string());
+            errs.unparsed(host, C, path, None, e.message().to_string());
             None
         }
     }
@@ -763,7 +763,7 @@ fn crio_images(host: &dyn Host, root: &str, errs: &mut Errors) -> Option<ImageIn
             Ok(raw) => match serde_json::from_slice(&raw) {
                 Ok(v) => Some(v),
                 Err(e) => {
-                    errs.invalid(C, path, None, e.to_string());
+                    errs.unparsed(host, C, path, None, e.to_string());
                     None
                 }
             },

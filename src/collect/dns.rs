@@ -3,7 +3,7 @@
 //! A pod's resolvers read `/etc/resolv.conf` in its containers: containerd bind-mounts
 //! `<root>/io.containerd.grpc.v1.cri/sandboxes/<sandbox id>/resolv.conf`, CRI-O
 //! `/run/containers/storage/overlay-containers/<sandbox id>/userdata/resolv.conf`
-//! (k8s-semantics §5). nodescope reads the file through a container process's root
+//! (kubernetes/kubernetes `pkg/kubelet/network/dns/dns.go`). nodescope reads the file through a container process's root
 //! (`/proc/<pid>/root/etc/resolv.conf`, exactly what its resolver reads), else the sandbox copy.
 
 use super::Errors;
@@ -18,6 +18,15 @@ const C: &str = "dns";
 /// `net_warn_ratelimited("%s table full, dropping packet\n", ...)`).
 pub const TABLE_FULL: &str = "table full, dropping packet";
 
+/// Whether a kernel-log message is a conntrack table-full drop, in each kernel's wording:
+/// `ip_conntrack: table full, dropping packet.` (2.6), `nf_conntrack: table full, dropping
+/// packet` (< 4.x) and `nf_conntrack: nf_conntrack: table full, dropping packet` (the table
+/// name repeated since `net_warn_ratelimited` took it as an argument). The expectation table's
+/// `nf_conntrack: expectation table full` is another table and is not counted.
+pub fn is_table_full(message: &str) -> bool {
+    message.contains(TABLE_FULL)
+}
+
 pub(super) struct Inputs<'a> {
     pub pods: &'a [Pod],
     pub processes: &'a [Process],
@@ -27,15 +36,7 @@ pub(super) struct Inputs<'a> {
 }
 
 pub(super) fn collect(host: &dyn Host, inp: &Inputs<'_>, errs: &mut Errors) -> Dns {
-    let node_path = inp
-        .kubelet
-        .map(|k| k.config.resolv_conf.clone())
-        .unwrap_or_else(|| "/etc/resolv.conf".into());
-    let node = if node_path.is_empty() {
-        None
-    } else {
-        read_resolv(host, &node_path, errs)
-    };
+    let node = node_resolv(host, inp.kubelet, errs);
     let init_net = host.read_link("/proc/1/ns/net").ok();
     let mut pods = Vec::new();
     for pod in inp.pods.iter().filter(|p| p.cgroup.is_some()) {
@@ -145,10 +146,36 @@ pub(super) fn collect(host: &dyn Host, inp: &Inputs<'_>, errs: &mut Errors) -> D
     }
 }
 
-fn read_resolv(host: &dyn Host, path: &str, errs: &mut Errors) -> Option<ResolvFile> {
-    match host.read_string(path) {
+/// The resolv.conf the kubelet gives `Default`-policy pods and builds `ClusterFirst` pods'
+/// search lists from: its `resolvConf` (`--resolv-conf`), read only once root alone can write
+/// it (collect::trust); `/etc/resolv.conf` when it names none; nothing when it names `""`.
+fn node_resolv(
+    host: &dyn Host,
+    kubelet: Option<&KubeletInfo>,
+    errs: &mut Errors,
+) -> Option<ResolvFile> {
+    let Some(k) = kubelet.filter(|k| k.config.sources.contains_key("resolvConf")) else {
+        return read_resolv(host, "/etc/resolv.conf", "/etc/resolv.conf", errs);
+    };
+    let named = &k.config.resolv_conf;
+    if named.is_empty() {
+        return None;
+    }
+    let n = super::trust::Named {
+        path: named,
+        by: "the kubelet's resolvConf (--resolv-conf)",
+        want: crate::source::vet::Want::File,
+        report_missing: false,
+    };
+    let real = super::trust::vetted(host, &n, C, errs)?;
+    read_resolv(host, &real, named, errs)
+}
+
+/// Reads and parses the resolv.conf at `real`, reported under the path it was `named` by.
+fn read_resolv(host: &dyn Host, real: &str, named: &str, errs: &mut Errors) -> Option<ResolvFile> {
+    match host.read_string(real) {
         Ok(text) => Some(ResolvFile {
-            path: path.to_string(),
+            path: named.to_string(),
             conf: parse_resolv_conf(&text),
         }),
         Err(e) => {
@@ -193,7 +220,7 @@ fn conntrack(host: &dyn Host, kernel_log: &[KmsgRecord], errs: &mut Errors) -> O
     let get = |k: &str| sums.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
     let full: Vec<&KmsgRecord> = kernel_log
         .iter()
-        .filter(|r| r.message.contains(TABLE_FULL))
+        .filter(|r| is_table_full(&r.message))
         .collect();
     if count.is_none() && max.is_none() && stat.is_none() && full.is_empty() {
         return None; // nf_conntrack not loaded

@@ -10,6 +10,8 @@ use crate::source::{EntryKind, Host, join};
 
 const PCI: &str = "/sys/bus/pci/devices";
 const NVIDIA: &str = "0x10de";
+/// The kubelet's `--root-dir` when no flag sets it.
+pub(super) const DEFAULT_KUBELET_ROOT: &str = "/var/lib/kubelet";
 
 pub(super) fn collect(
     host: &dyn Host,
@@ -74,12 +76,14 @@ pub(super) fn collect(
         }
     }
     let cp = join(&dp, "kubelet_internal_checkpoint");
-    match host.read(&cp) {
-        Ok(raw) => match parse_checkpoint(&raw) {
-            Ok(c) => g.checkpoint = Some(c),
-            Err(e) => errs.invalid("gpu", &cp, None, e),
-        },
-        Err(e) => errs.unless_missing("gpu", &e),
+    if let Some(real) = checkpoint_path(host, kubelet_root, &cp, errs) {
+        match host.read(&real) {
+            Ok(raw) => match parse_checkpoint(&raw) {
+                Ok(c) => g.checkpoint = Some(c),
+                Err(e) => errs.unparsed(host, "gpu", &real, None, e),
+            },
+            Err(e) => errs.unless_missing("gpu", &e),
+        }
     }
     if let Ok(v) = host.read_dir("/run/nvidia/validations") {
         g.validations = v
@@ -93,6 +97,27 @@ pub(super) fn collect(
         g.nvml = host.nvml();
     }
     g
+}
+
+/// Where to read the device manager's checkpoint: at the kubelet's default root as is; under
+/// a root the kubelet's `--root-dir` names, only once root alone can write it
+/// (collect::trust). A checkpoint that is not there is no error.
+fn checkpoint_path(
+    host: &dyn Host,
+    kubelet_root: &str,
+    cp: &str,
+    errs: &mut Errors,
+) -> Option<String> {
+    if kubelet_root == DEFAULT_KUBELET_ROOT {
+        return Some(cp.to_string());
+    }
+    let named = super::trust::Named {
+        path: cp,
+        by: "the kubelet's --root-dir",
+        want: crate::source::vet::Want::File,
+        report_missing: false,
+    };
+    super::trust::vetted(host, &named, "gpu", errs)
 }
 
 /// `/proc/driver/nvidia/gpus/<bus>/information`: `Key: value` lines (`Model`, `GPU UUID`,
@@ -116,10 +141,12 @@ pub fn parse_information(text: &str) -> DriverGpu {
     g
 }
 
-/// The kubelet's device-manager checkpoint (`devicemanager/checkpoint/checkpoint.go`):
+/// The kubelet's device-manager checkpoint (kubernetes/kubernetes
+/// `pkg/kubelet/cm/devicemanager/checkpoint/checkpoint.go`):
 /// `{"Data": {"PodDeviceEntries": [...], "RegisteredDevices": {...}}, "Checksum": N}`.
 /// `DeviceIDs` is a map from NUMA node to ids in current kubelets and a flat list in the old
-/// (pre-1.20) format; both read the same. The checksum is not verified (k8s-semantics §4.2).
+/// (pre-1.20) format; both read the same. The checksum is not verified: it hashes a spew dump
+/// of the data (kubernetes/kubernetes `pkg/kubelet/checkpointmanager/checksum/checksum.go`).
 pub fn parse_checkpoint(raw: &[u8]) -> Result<DeviceCheckpoint, String> {
     let v: serde_json::Value = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
     let data = v.get("Data").ok_or("no Data object")?;

@@ -28,8 +28,16 @@ pub const MARKERS: &[&str] = &[
     "Eviction manager:",
     "eviction manager:",
     "\"Evicting pod\"",
-    "Recording event message for node",
+    // Both `Recording event message for node` (structured, ≥1.21) and the older
+    // `Recording NodeReady event message for node <name>`.
+    "event message for",
 ];
+
+/// Syslog tags (programs) whose lines carry the kubelet's log: the kubelet itself (`kubelet`,
+/// IBM's `kubelet.service`), and the distributions that run it inside their own binary
+/// (k3s and k3s-agent, RKE2's `rke2-server`/`rke2-agent`, MicroK8s' `kubelite`, k0s' `k0s`/
+/// `k0sworker`, the old `hyperkube`).
+const KUBELET_TAGS: &[&str] = &["kubelet", "k3s", "rke2", "kubelite", "k0s", "hyperkube"];
 
 /// Node events that mark pressure or readiness transitions (`pkg/kubelet/nodestatus/setters.go`).
 const NODE_EVENTS: &[&str] = &[
@@ -79,7 +87,7 @@ pub(super) fn collect(
         let is_syslog = !path.ends_with("kubelet.log");
         let mut out: Vec<KubeletLogEvent> = lines
             .iter()
-            .filter(|l| !is_syslog || l.contains("kubelet"))
+            .filter(|l| !is_syslog || is_kubelet_syslog_line(l))
             .filter_map(|l| parse_line(l, None, path, now))
             .filter(|e| e.time.is_none_or(|t| t >= since))
             .collect();
@@ -98,6 +106,36 @@ pub(super) fn collect(
         });
     }
     Vec::new()
+}
+
+/// Whether a syslog line was written by the kubelet or a distribution that embeds it: its tag
+/// (`Oct 16 09:50:55 host TAG[PID]: ...`, or RFC 3339 `2024-...+00:00 host TAG[PID]: ...`)
+/// names one of [`KUBELET_TAGS`]. A line whose tag cannot be found is kept when it mentions the
+/// kubelet at all (the previous rule, for unknown wrappers).
+pub fn is_kubelet_syslog_line(line: &str) -> bool {
+    match syslog_tag(line) {
+        Some(tag) => KUBELET_TAGS.iter().any(|t| tag.contains(t)),
+        None => line.contains("kubelet"),
+    }
+}
+
+/// The program of a syslog line: the word ending in `:` (without its `[pid]`) after the time
+/// and host. `None` when the line has no such header.
+fn syslog_tag(line: &str) -> Option<&str> {
+    let mut words = line.split(' ').filter(|w| !w.is_empty());
+    let first = words.next()?;
+    // `Oct 16 09:50:55 host` (BSD) or `2024-05-28T16:05:50.1+00:00 host` (RFC 3339).
+    let skip = if first.len() == 3 && first.chars().all(|c| c.is_ascii_alphabetic()) {
+        3
+    } else if first.get(4..5) == Some("-") && first.contains('T') {
+        1
+    } else {
+        return None;
+    };
+    let mut words = words.skip(skip - 1);
+    let _host = words.next()?;
+    let tag = words.next()?.strip_suffix(':')?;
+    Some(tag.split('[').next().unwrap_or(tag))
 }
 
 /// The klog header `I0617 16:18:42.080925 3814777 eviction_manager.go:381] ` → (time, rest).
@@ -232,13 +270,29 @@ pub fn parse_line(
             }
         }
         EvictionStep::Evicted
-    } else if lower.contains("cannot evict a critical pod") {
-        pods.extend(kv(msg, "pod").map(String::from));
+    } else if lower.contains("cannot evict a critical") {
+        // `cannot evict a critical pod` and, before 1.15, `... critical static pod <pod>`.
+        match kv(msg, "pod") {
+            Some(p) => pods.push(p.to_string()),
+            None => {
+                if let Some(i) = msg.find(" pod ") {
+                    pods.extend(msg[i + 5..].split_whitespace().next().and_then(old_pod));
+                }
+            }
+        }
         EvictionStep::CannotEvictCritical
     } else if lower.contains("unable to evict any pods") {
         EvictionStep::UnableToEvict
-    } else if msg.contains("Recording event message for node") {
-        let ev = kv(msg, "event")?;
+    } else if msg.contains(" event message for ") {
+        // `"Recording event message for node" node="x" event="NodeReady"` (≥1.21) or
+        // `Recording NodeReady event message for node x` (older; `... for x` before 1.2).
+        let ev = match kv(msg, "event") {
+            Some(ev) => ev,
+            None => {
+                let at = msg.find("Recording ")? + 10;
+                msg[at..].split_once(" event message for ")?.0
+            }
+        };
         if !NODE_EVENTS.contains(&ev) {
             return None;
         }
@@ -400,6 +454,61 @@ mod tests {
                 e.is_none() || e.as_ref().unwrap().time.is_none(),
                 "{l}: {e:?}"
             );
+        }
+    }
+    #[test]
+    fn critical_static_pods_and_old_node_ready_forms() {
+        // v1.13 on IBM Cloud (kubernetes/kubernetes#73572).
+        let l = "Feb 14 19:30:31 dev-dal10-w1 kubelet.service[7498]: E0214 19:30:31.899597    7498 eviction_manager.go:548] eviction manager: cannot evict a critical static pod ibm-master-proxy-static-10.94.47.199_kube-system(80da011274014ad7857773c0958a6493)";
+        assert!(is_kubelet_syslog_line(l));
+        let e = parse_line(l, None, "/var/log/syslog", now()).unwrap();
+        assert_eq!(e.step, EvictionStep::CannotEvictCritical);
+        assert_eq!(e.pods, ["kube-system/ibm-master-proxy-static-10.94.47.199"]);
+        // v1.20 (k3s#2754): the glog form of `cannot evict a critical pod` names its pod too.
+        let l = "E1228 14:47:51.316751    3398 eviction_manager.go:574] eviction manager: cannot evict a critical pod coredns-854c77959c-r9zzq_kube-system(be6e2ca9-c393-49c5-bd92-6f9abc008dc7)";
+        assert_eq!(
+            parse_line(l, None, "x", now()).unwrap().pods,
+            ["kube-system/coredns-854c77959c-r9zzq"]
+        );
+        // v1.1.3 (kubernetes/kubernetes#19562) and the pre-1.21 `for node <name>` form.
+        for (l, ev) in [
+            (
+                "I0109 01:40:27.563475   21132 kubelet.go:2300] Recording NodeReady event message for node-7",
+                "NodeReady",
+            ),
+            (
+                "I1122 02:58:40.1 1 kubelet_node_status.go:442] Recording NodeHasDiskPressure event message for node node-a",
+                "NodeHasDiskPressure",
+            ),
+        ] {
+            let e = parse_line(l, None, "x", now()).unwrap();
+            assert_eq!(e.step, EvictionStep::NodeCondition);
+            assert_eq!(e.condition.as_deref(), Some(ev));
+        }
+        let l = "I1122 02:58:40.1 1 kubelet_node_status.go:442] Recording NodeAllocatableEnforced event message for node node-a";
+        assert!(parse_line(l, None, "x", now()).is_none());
+    }
+
+    #[test]
+    fn syslog_tags_of_the_kubelet_and_the_distributions_that_embed_it() {
+        for l in [
+            "Oct 16 09:50:55 node-b kubelet[17144]: W1016 x",
+            "Feb 14 19:30:31 w1 kubelet.service[7498]: E0214 x",
+            "Jun  3 10:00:00 node k3s[812]: I0603 x",
+            "Jun  3 10:00:00 node k3s-agent[812]: I0603 x",
+            "Jun  3 10:00:00 node rke2-agent[99]: I0603 x",
+            "Jun  3 10:00:00 node microk8s.daemon-kubelite[4242]: I0603 x",
+            "2024-05-28T16:05:50.514706+00:00 node k0sworker[5]: x",
+            "I1016 09:50:55.056703 17144 eviction_manager.go:331] no syslog header, mentions kubelet",
+        ] {
+            assert!(is_kubelet_syslog_line(l), "{l}");
+        }
+        for l in [
+            "Oct 16 09:50:55 node-b kernel: [123.4] eviction manager: attempting to reclaim memory",
+            "Oct 16 09:50:55 node-b containerd[1]: Recording NodeReady event message for node x",
+            "2024-05-28T16:05:50+00:00 node systemd[1]: Started kubelet.service",
+        ] {
+            assert!(!is_kubelet_syslog_line(l), "{l}");
         }
     }
 }

@@ -40,7 +40,7 @@ pub(super) fn identity(
                     .checked_sub(jiff::SignedDuration::from_micros(micros))
                     .ok();
             }
-            Err(e) => errs.invalid(C, "/proc/uptime", Some(1), e.to_string()),
+            Err(e) => errs.unparsed(host, C, "/proc/uptime", Some(1), e.to_string()),
         },
         Err(e) => errs.host(C, &e),
     }
@@ -53,7 +53,7 @@ pub(super) fn meminfo(host: &dyn Host, errs: &mut Errors) -> Option<Meminfo> {
     match parse_meminfo(&raw) {
         Ok(m) => Some(m),
         Err((line, e)) => {
-            errs.invalid(C, p, line, e);
+            errs.unparsed(host, C, p, line, e);
             None
         }
     }
@@ -126,7 +126,8 @@ pub(super) fn psi(host: &dyn Host, errs: &mut Errors) -> Psi {
         match host.read_string(&p) {
             Ok(text) => match parse_pressure(&text) {
                 Some(pr) => *slot = Some(pr),
-                None => errs.invalid(
+                None => errs.unparsed(
+                    host,
                     C,
                     &p,
                     Some(1),
@@ -194,7 +195,7 @@ pub(super) fn pid_limits(host: &dyn Host, errs: &mut Errors) -> PidLimits {
                 out.threads = Some(u64::from(l.max));
                 out.load1 = Some(round2(l.one));
             }
-            Err(e) => errs.invalid(C, "/proc/loadavg", Some(1), e.to_string()),
+            Err(e) => errs.unparsed(host, C, "/proc/loadavg", Some(1), e.to_string()),
         },
         Err(e) => errs.host(C, &e),
     }

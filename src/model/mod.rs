@@ -47,6 +47,10 @@ pub struct Snapshot {
     pub container_logs: Vec<ContainerLog>,
     pub processes: Vec<Process>,
     pub kubelet: Option<KubeletInfo>,
+    /// Processes that call themselves the kubelet (or another daemon nodescope would take
+    /// flags from) but failed the trust rules of docs/security.md: their flags were ignored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub untrusted_daemons: Vec<UntrustedDaemon>,
     pub kernel_log: Vec<KmsgRecord>,
     /// Kernel OOM kills found in `kernel_log`, oldest first.
     #[serde(default)]
@@ -202,7 +206,9 @@ pub struct CgroupLayout {
     pub kubepods_path: Option<String>,
 }
 
-/// Root-cgroup memory as cadvisor reads it for the node summary (k8s-semantics §1.2):
+/// Root-cgroup memory as cadvisor reads it for the node summary (google/cadvisor
+/// `container/libcontainer/handler.go` `setMemoryStats`, via kubernetes/kubernetes
+/// `pkg/kubelet/server/stats/summary.go`):
 /// v1 `memory.usage_in_bytes` and `total_inactive_file`; v2 `anon + file` and `inactive_file`
 /// from `/sys/fs/cgroup/memory.stat`, because the v2 root has no `memory.current`.
 #[derive(
@@ -277,7 +283,9 @@ impl CgroupStats {
     }
 }
 
-/// Pod QoS class as its cgroup placement shows it (k8s-semantics §4.1).
+/// Pod QoS class as its cgroup placement shows it (kubernetes/kubernetes
+/// `pkg/kubelet/cm/qos_container_manager_linux.go`: Guaranteed pods directly under `kubepods`,
+/// the others under `kubepods/burstable` and `kubepods/besteffort`).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord, schemars::JsonSchema,
 )]
@@ -348,6 +356,35 @@ pub struct Process {
     pub oom_score_adj: Option<i64>,
     /// The container this process runs in, joined by cgroup path.
     pub container_id: Option<String>,
+    /// Real uid, from the `Uid:` line of /proc/<pid>/status (proc(5)). `None` when the file
+    /// could not be read, and in bundles captured before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// Effective uid, from the same line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub euid: Option<u32>,
+}
+
+impl Process {
+    /// Whether the process presents itself as `name`: its `comm` (the executable's file name,
+    /// at most 15 bytes) is `name`, or its argv[0] is `name` or ends in `/name`. Anyone can
+    /// choose both (`exec -a`, a copied binary): this is a claim, not an identity.
+    pub fn calls_itself(&self, name: &str) -> bool {
+        self.comm == name
+            || self.cmdline.first().is_some_and(|a| {
+                a == name || a.strip_suffix(name).is_some_and(|d| d.ends_with('/'))
+            })
+    }
+}
+
+/// A process that claims to be a daemon nodescope takes flags from, and why it is not believed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct UntrustedDaemon {
+    pub pid: u32,
+    /// What it calls itself (`kubelet`).
+    pub claims: String,
+    /// The rule it failed, in words: `runs as uid 65534`.
+    pub reason: String,
 }
 
 /// One kernel-log record from /dev/kmsg (Documentation/ABI/testing/dev-kmsg).

@@ -1,6 +1,7 @@
 //! Kernel OOM kills as the kernel logged them. One [`OomKill`] per killed process, assembled
 //! from the records of one OOM event (mm/oom_kill.c `dump_header`, `dump_oom_summary`,
-//! `__oom_kill_process`; mm/memcontrol.c for the memcg context lines).
+//! `__oom_kill_process`; mm/memcontrol.c for the memcg context lines). A kill the kernel printed
+//! twice (memory.oom.group rescans the first victim) is one [`OomKill`].
 
 use serde::{Deserialize, Serialize};
 
@@ -35,8 +36,13 @@ pub struct OomKill {
     /// The victim's oom_score_adj (`oom_score_adj:` on the kill line, kernel ≥ 5.x).
     pub oom_score_adj: Option<i64>,
     pub uid: Option<u32>,
-    /// The badness score of the old `Kill process N (x) score S or sacrifice child` line.
+    /// The badness score of the old `Kill process N (x) score S or sacrifice child` line
+    /// (the score of the chosen process, which is [`Self::chosen_pid`] when a child died instead).
     pub score: Option<u64>,
+    /// The process the OOM killer chose, when it killed one of that process's children instead
+    /// (kernels before 5.0: `Kill process N (x) score S or sacrifice child`, then `Killed
+    /// process M (y)`). `None` when the chosen process itself was killed.
+    pub chosen_pid: Option<u32>,
     /// Killed with its whole cgroup because `memory.oom.group` was set (not the first victim).
     pub group_kill: bool,
 }

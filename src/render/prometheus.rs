@@ -16,15 +16,12 @@ fn esc(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// The JSON name of an error kind (`timeout`), stable for label values.
-fn error_kind(k: crate::source::ErrorKind) -> &'static str {
-    use crate::source::ErrorKind as K;
-    match k {
-        K::Missing => "missing",
-        K::Denied => "denied",
-        K::Invalid => "invalid",
-        K::Timeout => "timeout",
-        K::Io => "io",
+/// The JSON name of an error kind (`timeout`), stable for label values: the same as in
+/// `check --format json`, whatever kinds are added.
+fn error_kind(k: crate::source::ErrorKind) -> String {
+    match serde_json::to_value(k) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => k.to_string(),
     }
 }
 
@@ -108,7 +105,7 @@ pub fn render(snap: &Snapshot, findings: &[Finding]) -> String {
             "nodescope_collection_error",
             &[
                 ("collector", &e.collector),
-                ("kind", error_kind(e.kind)),
+                ("kind", &error_kind(e.kind)),
                 ("path", path),
             ],
             1.0,

@@ -219,7 +219,7 @@ impl Host for LiveHost {
     }
 
     fn nvml(&self) -> Option<crate::model::gpu::Nvml> {
-        Some(super::nvml::query(self.root()))
+        Some(super::nvml::query(self))
     }
 
     fn cri(&self, endpoints: &[String]) -> Option<crate::model::disk::CriSnapshot> {
@@ -340,7 +340,11 @@ fn read_link(fs: &RootFs, path: &str) -> HostResult<String> {
     };
     readlinkat(&dir, name.as_str())
         .map(|t| t.to_string_lossy().into_owned())
-        .map_err(|e| open::error(path, e))
+        .map_err(|e| match e {
+            // The path is there but is no link, as a bundle says it.
+            Errno::EINVAL => HostError::new(ErrorKind::Invalid, path, "not a symbolic link"),
+            e => open::error(path, e),
+        })
 }
 
 /// stat(2) of `path`, links followed inside the root. On procfs the last link is followed by

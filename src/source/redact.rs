@@ -182,6 +182,19 @@ pub fn pod(v: &mut serde_json::Value) {
     }
 }
 
+/// A URL with any userinfo (`https://admin:pw@host`) replaced by [`REDACTED`], so a server
+/// address can be shown without the credentials someone put in it. Other text is unchanged.
+pub fn url(s: &str) -> String {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return s.to_string();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://{REDACTED}@{}", &rest[at + 1..]),
+        None => s.to_string(),
+    }
+}
+
 /// What `capture` may write for a file read at `path`.
 pub fn for_bundle(path: &str, raw: &[u8]) -> Vec<u8> {
     if path.starts_with("/proc/") && path.ends_with("/cmdline") {
@@ -233,6 +246,18 @@ mod tests {
             ])
         );
         assert_eq!(cmdline(&got), got, "idempotent");
+    }
+
+    #[test]
+    fn url_userinfo_is_redacted_and_nothing_else() {
+        assert_eq!(
+            url("https://admin:pw@10.0.0.1:6443/k8s?x=@y"),
+            "https://<redacted>@10.0.0.1:6443/k8s?x=@y"
+        );
+        assert_eq!(url("https://u@h"), "https://<redacted>@h");
+        assert_eq!(url("https://10.0.0.1:6443"), "https://10.0.0.1:6443");
+        assert_eq!(url("https://h/p@q"), "https://h/p@q");
+        assert_eq!(url("not a url"), "not a url");
     }
 
     #[test]

@@ -7,10 +7,12 @@
 //! - [`views`]: each view is a pure function of (sample, history, view state) drawing into a
 //!   frame; adding one is one file and one line in [`views::VIEWS`].
 //! - [`screen`] draws the frame: header, the current view, the tab bar, overlays.
+//! - [`terminal`] holds the terminal and gives it back on quit, panic and SIGTERM/SIGHUP/SIGINT.
 
 pub mod app;
 pub mod sampler;
 pub mod screen;
+pub mod terminal;
 pub mod theme;
 pub mod views;
 
@@ -56,11 +58,13 @@ pub fn run(
     // staleness check; an idle TUI costs nothing between samples.
     let mut dirty = true;
     let mut last_draw = std::time::Instant::now();
-    // ratatui::init enters the alternate screen and raw mode and installs a panic hook that
-    // restores the terminal before the panic message prints.
-    let mut terminal = ratatui::init();
+    let mut session = terminal::Session::enter()?;
     let result = (|| -> anyhow::Result<()> {
         loop {
+            // A signal ends the loop within one poll; `leave` restores, then dies of it.
+            if session.signalled().is_some() {
+                return Ok(());
+            }
             while let Ok(s) = rx.try_recv() {
                 history.push(&s);
                 current = s;
@@ -72,11 +76,18 @@ pub fn run(
                 dirty = true;
             }
             if dirty || last_draw.elapsed() > Duration::from_secs(1) {
-                terminal.draw(|f| screen::draw(f, &current, &history, &mut app))?;
+                session
+                    .terminal
+                    .draw(|f| screen::draw(f, &current, &history, &mut app))?;
                 dirty = false;
                 last_draw = std::time::Instant::now();
             }
-            if event::poll(Duration::from_millis(100))? {
+            // A signal interrupts the poll (EINTR): that is the signal's path, not an error.
+            let ready = event::poll(Duration::from_millis(100));
+            if session.signalled().is_some() {
+                return Ok(());
+            }
+            if ready? {
                 match event::read()? {
                     Event::Key(k) if k.kind != KeyEventKind::Release => {
                         if app.key(k, &current) {
@@ -90,7 +101,10 @@ pub fn run(
             }
         }
     })();
-    ratatui::restore();
+    // After a signal the terminal may be gone (SIGHUP): its errors are not the run's.
+    if let Some(sig) = session.leave() {
+        return Ok(ExitCode::from(u8::try_from(128 + sig).unwrap_or(1)));
+    }
     result?;
     Ok(ExitCode::SUCCESS)
 }
