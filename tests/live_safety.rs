@@ -240,6 +240,9 @@ fn strace_args(log: &std::path::Path) -> Vec<String> {
     vec![
         "-f".into(),
         "-qq".into(),
+        // Decode fds as paths: nodescope opens relative to a directory fd of the root
+        // (openat2 with RESOLVE_IN_ROOT), so the path alone is relative.
+        "-y".into(),
         "-o".into(),
         log.display().to_string(),
         format!("-etrace={}", calls.join(",")),
@@ -257,7 +260,7 @@ fn audit(log: &std::path::Path, allowed: &[&str]) -> (Vec<String>, Vec<String>) 
         let Some((name, rest)) = call.split_once('(') else {
             continue; // "<... openat resumed>", exits and signals
         };
-        let path = rest.split('"').nth(1).unwrap_or("").to_string();
+        let path = opened_path(rest);
         let permitted = allowed.iter().any(|a| path.starts_with(a));
         if OPENS.contains(&name) {
             let flags = rest.rsplit_once(')').map_or(rest, |(a, _)| a);
@@ -272,6 +275,21 @@ fn audit(log: &std::path::Path, allowed: &[&str]) -> (Vec<String>, Vec<String>) 
         }
     }
     (opened, writes)
+}
+
+/// The path a traced call names: its quoted path, joined to its directory fd's path when
+/// relative (`openat2(3</>, "proc/meminfo", ...)` is `/proc/meminfo`; with `-y` strace shows
+/// an fd as `N<path>`).
+fn opened_path(args: &str) -> String {
+    let path = args.split('"').nth(1).unwrap_or("");
+    if path.starts_with('/') {
+        return path.to_string();
+    }
+    let dirfd = args.split(',').next().unwrap_or("");
+    match dirfd.split_once('<').and_then(|(_, d)| d.strip_suffix('>')) {
+        Some(dir) => format!("{}/{path}", dir.trim_end_matches('/')),
+        None => path.to_string(),
+    }
 }
 
 fn strace_missing() -> bool {

@@ -61,15 +61,23 @@ pub(super) fn collect(host: &dyn Host, inp: &Inputs<'_>, errs: &mut Errors) -> D
         let mut resolv = None;
         for p in &procs {
             let path = format!("/proc/{}/root/etc/resolv.conf", p.pid);
-            if let Ok(text) = host.read_string(&path) {
-                resolv = Some((
-                    ResolvFile {
-                        path,
-                        conf: parse_resolv_conf(&text),
-                    },
-                    Some(p.pid),
-                ));
-                break;
+            match host.read_string(&path) {
+                Ok(text) => {
+                    resolv = Some((
+                        ResolvFile {
+                            path,
+                            conf: parse_resolv_conf(&text),
+                        },
+                        Some(p.pid),
+                    ));
+                    break;
+                }
+                // Refused (a FIFO, a device, too large) or stuck: say so. A process gone or
+                // unreadable without root falls back to the sandbox copy, silently as before.
+                Err(e) if !matches!(e.kind, ErrorKind::Missing | ErrorKind::Denied) => {
+                    errs.host(C, &e);
+                }
+                Err(_) => {}
             }
         }
         if resolv.is_none() {

@@ -69,6 +69,7 @@ pub struct Started<'h> {
 
 /// Reads the node's identity, memory, mounts and processes, and finds the kubelet.
 pub fn start(host: &dyn Host) -> Started<'_> {
+    host.begin_sample();
     let mut errs = Errors::default();
     let taken_at = host.now();
     let node = node::identity(host, taken_at, &mut errs);

@@ -56,6 +56,20 @@ fn finding_series(findings: &[Finding]) -> Vec<([(&'static str, String); 7], usi
     out
 }
 
+/// The JSON name of an error kind (`timeout`), stable for label values: the same as in
+/// `check --format json`, whatever kinds are added.
+fn error_kind(k: crate::source::ErrorKind) -> String {
+    match serde_json::to_value(k) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => k.to_string(),
+    }
+}
+
+/// Node text in a comment line: control characters shown, never sent to a terminal.
+fn esc_text(v: &str) -> String {
+    crate::render::escape::esc(v).into_owned()
+}
+
 struct Out(String);
 
 impl Out {
@@ -105,6 +119,41 @@ pub fn render(snap: &Snapshot, findings: &[Finding]) -> String {
         "Sources nodescope could not read on this run.",
     );
     o.sample("nodescope_collection_errors", &[], snap.errors.len() as f64);
+    if !snap.errors.is_empty() {
+        o.family(
+            "nodescope_collection_error",
+            "Sources nodescope could not read, by collector, kind and path (the count of errors \
+             sharing them); the comment lines before them say why.",
+        );
+    }
+    // One series per (collector, kind, path), with how many errors share it: two failures of
+    // one source must not print two identical series (the textfile collector rejects that).
+    let mut series: Vec<((&str, String, &str), usize)> = Vec::new();
+    for e in &snap.errors {
+        let path = e.path.as_deref().unwrap_or("");
+        // A comment for the human who curls /metrics: "stuck since 02:58:13 UTC, 41 samples";
+        // escaped like every text a terminal shows.
+        let _ = writeln!(
+            o.0,
+            "# {} {} {}: {}",
+            esc_text(&e.collector),
+            e.kind,
+            esc_text(path),
+            esc_text(&e.message)
+        );
+        let key = (e.collector.as_str(), error_kind(e.kind), path);
+        match series.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, n)) => *n += 1,
+            None => series.push((key, 1)),
+        }
+    }
+    for ((collector, kind, path), n) in &series {
+        o.sample(
+            "nodescope_collection_error",
+            &[("collector", collector), ("kind", kind), ("path", path)],
+            *n as f64,
+        );
+    }
     if let Some(m) = memory_available(snap) {
         o.family(
             "nodescope_memory_available_bytes",

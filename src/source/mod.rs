@@ -18,10 +18,13 @@ pub mod dns_probe;
 pub mod journal;
 pub mod live;
 pub mod nvml;
+pub mod open;
 pub mod out_file;
 pub mod record;
 pub mod redact;
+pub mod resolve;
 pub mod safe_dir;
+pub mod stuck;
 pub mod vet;
 pub mod walk;
 
@@ -307,6 +310,9 @@ pub trait Host: Send + Sync {
     }
     /// The time the facts are from: now for a live host, the capture time for a bundle.
     fn now(&self) -> jiff::Timestamp;
+    /// Marks the start of one collection pass (a sample of `top` or `serve`). A live host
+    /// counts passes to say for how many samples a mount has been stuck; others ignore it.
+    fn begin_sample(&self) {}
     /// The effective uid nodescope reads with (0 = root). Bundles record the capturer's.
     fn euid(&self) -> u32;
 

@@ -329,6 +329,10 @@ impl<H: Host> Host for RecordingHost<H> {
         self.record_file(path, self.inner.read(path))
     }
 
+    fn begin_sample(&self) {
+        self.inner.begin_sample();
+    }
+
     fn read_dir(&self, path: &str) -> HostResult<Vec<DirEntry>> {
         let r = self.inner.read_dir(path);
         match &r {
