@@ -55,7 +55,15 @@ fn as_config(c: &KubeletConfig) -> String {
         "maxPods": c.max_pods,
         "containerRuntimeEndpoint": c.container_runtime_endpoint,
         "kernelMemcgNotification": c.kernel_memcg_notification,
+        "failSwapOn": c.fail_swap_on,
+        "memorySwap": { "swapBehavior": c.memory_swap_behavior },
+        "rotateCertificates": c.rotate_certificates,
+        "serverTLSBootstrap": c.server_tls_bootstrap,
     });
+    let mut v = v;
+    if let Some(t) = &c.tls_cert_file {
+        v["tlsCertFile"] = json!(t);
+    }
     let mut out = String::new();
     for ch in serde_json::to_string(&v).unwrap().chars() {
         match ch {
