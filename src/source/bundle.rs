@@ -938,6 +938,21 @@ impl Host for BundleHost {
 mod tests {
     use super::*;
 
+    /// A capture's findings are compared with its replay's; their numbers must come back from
+    /// the bundle's JSON as the very f64 that was written. This percentage (a real statvfs of a
+    /// CI run) parsed one ULP off with serde_json's default float parser.
+    #[test]
+    fn recorded_numbers_parse_back_exactly() {
+        let pct = 27_368_124_416_f64 / 270_553_174_016_f64 * 100.0;
+        let text = serde_json::to_string(&serde_json::json!({ "available_percent": pct })).unwrap();
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            back["available_percent"].as_f64().unwrap().to_bits(),
+            pct.to_bits(),
+            "{text}"
+        );
+    }
+
     fn meta_json() -> &'static str {
         r#"{"format":"nodescope-bundle/1","captured_at":"2026-11-22T03:00:00Z",
             "statvfs":{"/":{"bsize":4096,"frsize":4096,"blocks":10,"bfree":5,"bavail":4,"files":100,"ffree":90,"favail":90}},
