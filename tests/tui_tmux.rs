@@ -295,3 +295,38 @@ fn tmux_sigint_to_top_restores_the_terminal() {
     // Ctrl-C is a key in raw mode; `kill -INT` (a supervisor, a script) is the signal.
     top_gives_the_terminal_back_after("INT");
 }
+
+/// The terminal goes away under `top` (the tmux pane killed, as an SSH session drops): the
+/// kernel signals only the pane's shell, and a hung-up terminal reads as endless end-of-file.
+/// `top` must notice and end, not spin on that end-of-file for ever (it once did, at half a
+/// core, orphaned).
+#[test]
+fn tmux_top_ends_when_its_terminal_hangs_up() {
+    let Some(s) = Session::start("hangup") else {
+        return;
+    };
+    let bin = env!("CARGO_BIN_EXE_nodescope");
+    let bundle = common::fixture("oom-memcg-v2-systemd");
+    s.keys(&[&format!("{bin} --bundle {} top", bundle.display()), "Enter"]);
+    s.wait_for("[1 Overview]");
+    let pid = foreground_child(&s);
+    kill_session(&s.name);
+    let started = Instant::now();
+    loop {
+        // Gone, or a zombie waiting for its new parent to reap it.
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|st| {
+                st.rsplit_once(") ")
+                    .and_then(|(_, rest)| rest.split(' ').next().map(String::from))
+            });
+        if state.as_deref().is_none_or(|st| st == "Z" || st == "X") {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("top (pid {pid}) still runs 10 s after its terminal hung up: state {state:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

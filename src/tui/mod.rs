@@ -61,8 +61,9 @@ pub fn run(
     let mut session = terminal::Session::enter()?;
     let result = (|| -> anyhow::Result<()> {
         loop {
-            // A signal ends the loop within one poll; `leave` restores, then dies of it.
-            if session.signalled().is_some() {
+            // A signal or a hung-up terminal ends the loop within one poll; `leave` restores,
+            // then dies of it.
+            if session.should_end() {
                 return Ok(());
             }
             while let Ok(s) = rx.try_recv() {
@@ -84,7 +85,7 @@ pub fn run(
             }
             // A signal interrupts the poll (EINTR): that is the signal's path, not an error.
             let ready = event::poll(Duration::from_millis(100));
-            if session.signalled().is_some() {
+            if session.should_end() {
                 return Ok(());
             }
             if ready? {

@@ -8,6 +8,10 @@
 //!   process then dies of the same signal with its default action, so the parent (a shell,
 //!   `timeout`, systemd) sees what it sent. A second signal while leaving ends the process at
 //!   once (exit 128 + signal), in case restoring itself hangs.
+//! - the terminal hanging up (an SSH session dropped, a tmux pane killed) counts as SIGHUP even
+//!   when no SIGHUP arrives: the kernel sends it only to the terminal's session leader and
+//!   foreground group, and a hung-up terminal otherwise reads as endless end-of-file, which
+//!   the event loop would take as input ready, forever, at full CPU.
 //!
 //! Without a terminal on stdin and stdout nothing here is started: [`has_terminal`] is asked
 //! first, so not one escape sequence reaches a pipe.
@@ -67,6 +71,24 @@ impl Session {
         }
     }
 
+    /// Whether the TUI should end now: an ending signal arrived, or the terminal hung up
+    /// (recorded as SIGHUP, so the process ends as a hung-up process does).
+    pub fn should_end(&self) -> bool {
+        if self.signalled().is_some() {
+            return true;
+        }
+        if stdin_hung_up() {
+            let _ = self.signal.compare_exchange(
+                0,
+                SIGHUP as usize,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            );
+            return true;
+        }
+        false
+    }
+
     /// Restores the terminal. After a signal, ends the process with that signal's default
     /// action; returns only when there was none (or the default did not end the process).
     pub fn leave(self) -> Option<i32> {
@@ -75,4 +97,18 @@ impl Session {
         let _ = signal_hook::low_level::emulate_default_handler(sig);
         Some(sig)
     }
+}
+
+/// Whether stdin, the terminal keys come from, has hung up: `poll` reports POLLHUP (or an
+/// error) on a terminal whose other side closed (Linux `n_tty_poll`: `TTY_OTHER_CLOSED`;
+/// `hung_up_tty_poll` after a hangup).
+fn stdin_hung_up() -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let stdin = std::io::stdin();
+    let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::empty())];
+    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
+        && fds[0].revents().is_some_and(|r| {
+            r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL)
+        })
 }
