@@ -243,14 +243,24 @@ async fn fetch_async(creds: &Credentials, node_name: &str, data: &mut ClusterDat
         Ok(l) => data.nodes = l.items,
         Err(e) => data.notes.push(describe("listing nodes", &e)),
     }
+    // The same choice of what to keep as for a dump: one truth, whichever the source.
+    let mut keep = PodKeeper::new(Some(node_name));
     match local {
-        Ok(l) => data.pods = l.items,
+        Ok(l) => l.items.into_iter().for_each(|p| keep.offer(p)),
         Err(e) => data.notes.push(describe("pods on this node", &e)),
     }
     match pend {
-        Ok(l) => data.pending = l.items,
+        // A Pending pod already bound to this node came with the first list too.
+        Ok(l) => {
+            for p in l.items {
+                if !keep.bound_here(&p) {
+                    keep.offer(p);
+                }
+            }
+        }
         Err(e) => data.notes.push(describe("Pending pods", &e)),
     }
+    keep.finish(data);
     match evs {
         Ok(l) => data.events = l.items,
         Err(e) => data.notes.push(describe("events", &e)),
@@ -275,20 +285,9 @@ pub fn from_files(source: String, node_name: Option<&str>, open: &OpenList<'_>) 
     };
     let mut notes = Vec::new();
     stream_file(open, "nodes.json", &mut notes, |n: Node| data.nodes.push(n));
-    stream_file(open, "pods.json", &mut notes, |p: Pod| {
-        let spec_node = p.spec.as_ref().and_then(|s| s.node_name.as_deref());
-        let on_node = spec_node.is_some() && spec_node == node_name;
-        let pending = p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Pending");
-        match (on_node, pending) {
-            (true, true) => {
-                data.pending.push(p.clone());
-                data.pods.push(p);
-            }
-            (true, false) => data.pods.push(p),
-            (false, true) => data.pending.push(p),
-            (false, false) => {}
-        }
-    });
+    let mut keep = PodKeeper::new(node_name);
+    stream_file(open, "pods.json", &mut notes, |p: Pod| keep.offer(p));
+    keep.finish(&mut data);
     stream_file(open, "events.json", &mut notes, |e: Event| {
         if e.reason
             .as_deref()
@@ -297,6 +296,8 @@ pub fn from_files(source: String, node_name: Option<&str>, open: &OpenList<'_>) 
             data.events.push(e);
         }
     });
+    // The keeper's notes (what it counted and passed over) follow the files' own.
+    notes.append(&mut data.notes);
     data.notes = notes;
     if let Some(n) = node_name {
         data.node = data
@@ -306,6 +307,175 @@ pub fn from_files(source: String, node_name: Option<&str>, open: &OpenList<'_>) 
             .cloned();
     }
     data
+}
+
+/// At most this many pods bound to the node are kept. The kubelet admits `maxPods` (110 by
+/// default; providers raise it to 250 and some to a few hundred more), so a dump claiming more
+/// is not a real node's; the rest are counted in a note.
+pub const MAX_NODE_PODS: usize = 2_000;
+/// At most this many Pending pods that ask for an extended resource are kept.
+pub const MAX_PENDING: usize = 2_000;
+
+/// Chooses the pods worth keeping, one at a time, as they stream in: every pod bound to the
+/// node, and the Pending pods that ask for an extended resource (`nvidia.com/gpu`: the only
+/// Pending pods a rule reads, `gpu.pending-pod` and `gpu.mig-resource-mismatch`), each slimmed
+/// to the fields [`crate::collect::cluster::pod`] reads. What is passed over or beyond a cap is
+/// counted and said in a note, so a 100k-pod cluster costs what it shows, not what it holds.
+struct PodKeeper<'a> {
+    node_name: Option<&'a str>,
+    pods: Vec<Pod>,
+    pending: Vec<Pod>,
+    pending_plain: usize,
+    over_node: usize,
+    over_pending: usize,
+}
+
+impl<'a> PodKeeper<'a> {
+    fn new(node_name: Option<&'a str>) -> Self {
+        PodKeeper {
+            node_name,
+            pods: Vec::new(),
+            pending: Vec::new(),
+            pending_plain: 0,
+            over_node: 0,
+            over_pending: 0,
+        }
+    }
+
+    fn bound_here(&self, p: &Pod) -> bool {
+        let spec_node = p.spec.as_ref().and_then(|s| s.node_name.as_deref());
+        spec_node.is_some() && spec_node == self.node_name
+    }
+
+    fn offer(&mut self, p: Pod) {
+        let on_node = self.bound_here(&p);
+        let pending = p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Pending");
+        let wanted_pending = pending && asks_for_extended_resource(&p);
+        if pending && !wanted_pending {
+            self.pending_plain += 1;
+        }
+        if !on_node && !wanted_pending {
+            return;
+        }
+        let p = slim(p);
+        if wanted_pending {
+            if self.pending.len() < MAX_PENDING {
+                self.pending.push(p.clone());
+            } else {
+                self.over_pending += 1;
+            }
+        }
+        if on_node {
+            if self.pods.len() < MAX_NODE_PODS {
+                self.pods.push(p);
+            } else {
+                self.over_node += 1;
+            }
+        }
+    }
+
+    fn finish(self, data: &mut ClusterData) {
+        data.pods = self.pods;
+        data.pending = self.pending;
+        if self.over_node > 0 {
+            data.notes.push(format!(
+                "{} more pods bound to this node not kept (at most {MAX_NODE_PODS}: more than any kubelet's maxPods)",
+                self.over_node
+            ));
+        }
+        if self.over_pending > 0 {
+            data.notes.push(format!(
+                "{} more Pending pods asking for an extended resource not kept (at most {MAX_PENDING})",
+                self.over_pending
+            ));
+        }
+        if self.pending_plain > 0 {
+            data.notes.push(format!(
+                "{} Pending pods ask for no extended resource: counted, not kept (no rule reads them)",
+                self.pending_plain
+            ));
+        }
+    }
+}
+
+/// Whether a container of `p` requests or limits a resource outside the `kubernetes.io`
+/// domain: an extended resource such as `nvidia.com/gpu` (resource names: a domain-prefixed
+/// name is extended unless the domain is kubernetes.io; pkg/apis/core/helper `IsExtendedResourceName`).
+fn asks_for_extended_resource(p: &Pod) -> bool {
+    let extended = |k: &String| {
+        k.split_once('/')
+            .is_some_and(|(domain, _)| !domain.ends_with("kubernetes.io"))
+    };
+    p.spec.iter().flat_map(|s| s.containers.iter()).any(|c| {
+        c.resources.as_ref().is_some_and(|r| {
+            r.requests.iter().flat_map(|m| m.keys()).any(extended)
+                || r.limits.iter().flat_map(|m| m.keys()).any(extended)
+        })
+    })
+}
+
+/// The pod with only what [`crate::collect::cluster::pod`] reads: names and uid; node, priority,
+/// host network, DNS policy, node selector, tolerations and node affinity; each container's name
+/// and resources; phase, QoS, reason and each container's restarts and last termination. The
+/// rest (managed fields, annotations, env, volumes, probes) can be most of an object's size.
+fn slim(p: Pod) -> Pod {
+    use k8s_openapi::api::core::v1::{Affinity, Container, ContainerStatus, PodSpec, PodStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    let spec = p.spec.map(|s| PodSpec {
+        node_name: s.node_name,
+        priority: s.priority,
+        priority_class_name: s.priority_class_name,
+        host_network: s.host_network,
+        dns_policy: s.dns_policy,
+        node_selector: s.node_selector,
+        tolerations: s.tolerations,
+        affinity: s.affinity.and_then(|a| {
+            a.node_affinity.map(|n| Affinity {
+                node_affinity: Some(n),
+                ..Affinity::default()
+            })
+        }),
+        containers: s
+            .containers
+            .into_iter()
+            .map(|c| Container {
+                name: c.name,
+                resources: c.resources,
+                ..Container::default()
+            })
+            .collect(),
+        ..PodSpec::default()
+    });
+    let status = p.status.map(|s| PodStatus {
+        phase: s.phase,
+        qos_class: s.qos_class,
+        reason: s.reason,
+        message: s.message,
+        conditions: s.conditions,
+        container_statuses: s.container_statuses.map(|v| {
+            v.into_iter()
+                .map(|c| ContainerStatus {
+                    name: c.name,
+                    restart_count: c.restart_count,
+                    last_state: c.last_state,
+                    state: c.state,
+                    ready: c.ready,
+                    ..ContainerStatus::default()
+                })
+                .collect()
+        }),
+        ..PodStatus::default()
+    });
+    Pod {
+        metadata: ObjectMeta {
+            uid: p.metadata.uid,
+            namespace: p.metadata.namespace,
+            name: p.metadata.name,
+            ..ObjectMeta::default()
+        },
+        spec,
+        status,
+    }
 }
 
 /// Streams the items of the List document `name` into `keep`; what fails is a note.
