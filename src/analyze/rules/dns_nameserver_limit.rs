@@ -106,3 +106,66 @@ WHAT TO CHANGE
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+
+    const FOUR: &[&str] = &["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"];
+
+    #[test]
+    fn four_nameservers_on_the_node_fire_and_three_do_not() {
+        let mut s = snap();
+        s.dns.node = Some(resolv("/etc/resolv.conf", FOUR, &[], 1));
+        let f = one(&DnsNameserverLimit, &s);
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(
+            f.title,
+            "node node-a: 4 nameservers listed in /etc/resolv.conf, only 3 used; ignored: 10.0.0.5"
+        );
+        assert_eq!(f.evidence["ignored"], serde_json::json!(["10.0.0.5"]));
+        s.dns.node = Some(resolv("/etc/resolv.conf", &FOUR[..3], &[], 1));
+        assert!(run(&DnsNameserverLimit, &s).is_empty());
+    }
+
+    #[test]
+    fn a_pod_with_its_own_long_list_is_reported_for_itself() {
+        let mut s = snap();
+        s.dns.node = Some(resolv("/etc/resolv.conf", &FOUR[..1], &[], 1));
+        s.dns.pods.push(pod_dns(
+            "shop",
+            "web",
+            resolv("/proc/1/root/etc/resolv.conf", FOUR, &[], 5),
+        ));
+        s.dns.pods.push(pod_dns(
+            "shop",
+            "ok",
+            resolv("/proc/2/root/etc/resolv.conf", &FOUR[..3], &[], 5),
+        ));
+        let f = one(&DnsNameserverLimit, &s);
+        assert_eq!(f.subject.pod.as_deref(), Some("web"));
+        assert!(
+            f.title.starts_with("shop/web: 4 nameservers"),
+            "{}",
+            f.title
+        );
+    }
+
+    #[test]
+    fn pods_that_copy_the_nodes_list_are_named_in_its_finding_not_reported_again() {
+        let mut s = snap();
+        s.dns.node = Some(resolv("/etc/resolv.conf", FOUR, &[], 1));
+        s.dns.pods.push(pod_dns(
+            "kube-system",
+            "coredns-1",
+            resolv("/proc/1/root/etc/resolv.conf", FOUR, &[], 1),
+        ));
+        let f = one(&DnsNameserverLimit, &s);
+        assert!(f.title.ends_with("; 1 pod(s) use this list"), "{}", f.title);
+        assert_eq!(
+            f.evidence["pods_using_it"],
+            serde_json::json!(["kube-system/coredns-1"])
+        );
+    }
+}

@@ -35,6 +35,8 @@ mod node_condition;
 mod node_kubelet_not_running;
 mod pid_pressure;
 mod pid_unbounded_pods;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use super::Rule;
 

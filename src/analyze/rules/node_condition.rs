@@ -86,3 +86,98 @@ WHAT TO CHANGE
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::model::cluster::{ApiNode, Cluster, Condition};
+
+    fn cond(type_: &str, status: &str) -> Condition {
+        Condition {
+            type_: type_.into(),
+            status: status.into(),
+            reason: None,
+            message: None,
+            last_transition: None,
+        }
+    }
+
+    /// The API's node object with these conditions.
+    fn node(conds: &[(&str, &str)]) -> Snapshot {
+        let mut s = snap();
+        s.cluster = Some(Cluster {
+            source: "test".into(),
+            node: Some(ApiNode {
+                name: NODE.into(),
+                conditions: conds.iter().map(|(t, st)| cond(t, st)).collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        s
+    }
+
+    const HEALTHY: &[(&str, &str)] = &[
+        ("MemoryPressure", "False"),
+        ("DiskPressure", "False"),
+        ("PIDPressure", "False"),
+        ("Ready", "True"),
+    ];
+
+    #[test]
+    fn a_healthy_node_and_no_api_are_silent() {
+        assert!(run(&NodeCondition, &node(HEALTHY)).is_empty());
+        assert!(run(&NodeCondition, &snap()).is_empty());
+    }
+
+    #[test]
+    fn each_pressure_condition_true_fires() {
+        for p in ["MemoryPressure", "DiskPressure", "PIDPressure"] {
+            let conds: Vec<(&str, &str)> = HEALTHY
+                .iter()
+                .map(|&(t, st)| if t == p { (t, "True") } else { (t, st) })
+                .collect();
+            let f = one(&NodeCondition, &node(&conds));
+            assert_eq!(f.severity, Severity::Critical);
+            assert_eq!(f.title, format!("the API reports {p}=True for node node-a"));
+        }
+    }
+
+    #[test]
+    fn ready_false_and_ready_unknown_fire() {
+        for status in ["False", "Unknown"] {
+            let f = one(
+                &NodeCondition,
+                &node(&[("MemoryPressure", "False"), ("Ready", status)]),
+            );
+            assert_eq!(
+                f.title,
+                format!("the API reports Ready={status} for node node-a")
+            );
+            assert_eq!(f.evidence["conditions"][0]["type"], "Ready");
+        }
+    }
+
+    #[test]
+    fn other_condition_types_true_are_not_pressure() {
+        // NetworkUnavailable and the NPD conditions are not the kubelet's pressure signals.
+        let mut conds = HEALTHY.to_vec();
+        conds.push(("NetworkUnavailable", "True"));
+        conds.push(("KernelDeadlock", "True"));
+        assert!(run(&NodeCondition, &node(&conds)).is_empty());
+    }
+
+    #[test]
+    fn every_bad_condition_is_named_with_its_reason() {
+        let mut s = node(&[("MemoryPressure", "True"), ("Ready", "False")]);
+        if let Some(n) = s.cluster.as_mut().and_then(|c| c.node.as_mut()) {
+            n.conditions[1].reason = Some("KubeletNotReady".into());
+        }
+        let f = one(&NodeCondition, &s);
+        assert_eq!(
+            f.title,
+            "the API reports MemoryPressure=True, Ready=False (KubeletNotReady) for node node-a"
+        );
+    }
+}
