@@ -76,7 +76,13 @@ pub(super) fn collect(
     let cp = join(&dp, "kubelet_internal_checkpoint");
     match host.read(&cp) {
         Ok(raw) => match parse_checkpoint(&raw) {
-            Ok(c) => g.checkpoint = Some(c),
+            Ok(c) => {
+                // What the kubelet would refuse is still what the file says: keep it, say so.
+                if let Some(why) = super::checkpoint_checksum::device_checkpoint_mismatch(&raw) {
+                    errs.invalid("gpu", &cp, None, why);
+                }
+                g.checkpoint = Some(c);
+            }
             Err(e) => errs.invalid("gpu", &cp, None, e),
         },
         Err(e) => errs.unless_missing("gpu", &e),
@@ -119,7 +125,8 @@ pub fn parse_information(text: &str) -> DriverGpu {
 /// The kubelet's device-manager checkpoint (`devicemanager/checkpoint/checkpoint.go`):
 /// `{"Data": {"PodDeviceEntries": [...], "RegisteredDevices": {...}}, "Checksum": N}`.
 /// `DeviceIDs` is a map from NUMA node to ids in current kubelets and a flat list in the old
-/// (pre-1.20) format; both read the same. The checksum is not verified (k8s-semantics §4.2).
+/// (pre-1.20) format; both read the same. The checksum is checked apart
+/// ([`super::checkpoint_checksum::device_checkpoint_mismatch`]).
 pub fn parse_checkpoint(raw: &[u8]) -> Result<DeviceCheckpoint, String> {
     let v: serde_json::Value = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
     let data = v.get("Data").ok_or("no Data object")?;

@@ -6,6 +6,7 @@
 //! (from its process) picks the cgroup driver and root, and the pods are found under that root.
 
 mod cgroup;
+pub mod checkpoint_checksum;
 pub mod cluster;
 pub mod disk;
 pub mod dns;
