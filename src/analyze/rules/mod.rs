@@ -114,9 +114,27 @@ mod tests {
             ] {
                 assert!(r.explain().contains(h), "{}: explain lacks {h}", r.id());
             }
+            let summary = r.summary();
             assert!(
-                r.summary().len() <= 80 && !r.summary().ends_with('.'),
+                summary.len() <= 80 && !summary.ends_with('.'),
                 "{}: summary",
+                r.id()
+            );
+            // A phrase that says what fires, not a placeholder.
+            assert!(
+                summary.split_whitespace().count() >= 4,
+                "{}: summary {summary:?}",
+                r.id()
+            );
+        }
+        let mut summaries: Vec<&str> = RULES.iter().map(|r| r.summary()).collect();
+        summaries.sort_unstable();
+        summaries.dedup();
+        assert_eq!(summaries.len(), RULES.len(), "two rules share a summary");
+        for r in RULES {
+            assert!(
+                r.explain().len() > 400,
+                "{}: explain is too short to say what, why, how to confirm and what to change",
                 r.id()
             );
         }
