@@ -6,11 +6,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
 mod common;
+use common::Watched;
 use serde_json::Value;
 use std::fs;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// A FUSE mount with no daemon behind it. Dropping it detaches the mount, then closes the
@@ -77,24 +78,13 @@ fn live_a_mount_that_never_answers_is_reported_stuck_and_check_finishes() {
     let fuse = HungFuse::mount();
     let mount_point = fuse.mnt.display().to_string();
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nodescope"))
+    // The watchdog: a hang fails this test instead of blocking CI.
+    let out = Command::new(env!("CARGO_BIN_EXE_nodescope"))
         .args(["--root", "/", "check", "--format", "json"])
         .env_remove("NODESCOPE_ROOT")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The watchdog: a hang fails this test instead of blocking CI.
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("check did not finish within 60 s with a hung mount at {mount_point}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        .output_within(Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("check with a hung mount at {mount_point}: {e}"));
     let took = started.elapsed();
-    let out = child.wait_with_output().unwrap();
     drop(fuse);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_ne!(out.status.code(), Some(3), "could not run: {stderr}");

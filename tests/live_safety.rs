@@ -38,9 +38,10 @@ fn live_secrets_in_command_lines_and_environments_never_leave_the_node() {
         ])
         .env("API_TOKEN", ENV_SECRET)
         .stdout(Stdio::null())
-        .spawn()
+        .watched_spawn(std::time::Duration::from_secs(90))
         .unwrap();
-    let _holder = Kill(holder);
+    let _holder = Kill(holder.0);
+    let _dog = holder.1;
     std::thread::sleep(std::time::Duration::from_millis(200));
     let mut outputs = Vec::new();
     for args in [
@@ -49,7 +50,7 @@ fn live_secrets_in_command_lines_and_environments_never_leave_the_node() {
         vec!["--root", "/", "check", "--format", "prometheus"],
         vec!["--root", "/", "snapshot"],
     ] {
-        let o = bin().args(&args).output().unwrap();
+        let o = bin().args(&args).watched_output().unwrap();
         outputs.push((format!("{args:?}"), [o.stdout, o.stderr].concat()));
     }
     let dir = tempfile::tempdir().unwrap();
@@ -58,7 +59,7 @@ fn live_secrets_in_command_lines_and_environments_never_leave_the_node() {
         bin()
             .args(["--root", "/", "capture", "-o"])
             .arg(&bundle)
-            .status()
+            .watched_status()
             .unwrap()
             .success()
     );
@@ -122,7 +123,7 @@ fn nothing_under_the_root_is_created_or_modified() {
             .arg("--root")
             .arg(&c.root)
             .args(&args)
-            .output()
+            .watched_output()
             .unwrap();
         assert_ne!(
             o.status.code(),
@@ -137,7 +138,7 @@ fn nothing_under_the_root_is_created_or_modified() {
             .arg(&c.root)
             .args(["capture", "-o"])
             .arg(out.path().join("b.tar.gz"))
-            .status()
+            .watched_status()
             .unwrap()
             .success()
     );
@@ -160,11 +161,15 @@ fn live_churn_of_processes_and_cgroups_never_fails_a_run() {
         "i=0; while [ $i -lt 400 ]; do d={b}/c$i; mkdir -p $d; (sleep 0.05 & echo $! > $d/cgroup.procs 2>/dev/null; wait) ; rmdir $d 2>/dev/null; i=$((i+1)); done",
         b = base.display()
     );
-    let churn = Kill(Command::new("sh").args(["-c", &script]).spawn().unwrap());
+    let (churn, _dog) = Command::new("sh")
+        .args(["-c", &script])
+        .watched_spawn(std::time::Duration::from_secs(120))
+        .unwrap();
+    let churn = Kill(churn);
     for _ in 0..15 {
         let o = bin()
             .args(["--root", "/", "check", "--format", "json"])
-            .output()
+            .watched_output()
             .unwrap();
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(
@@ -274,7 +279,7 @@ fn audit(log: &std::path::Path, allowed: &[&str]) -> (Vec<String>, Vec<String>) 
 }
 
 fn strace_missing() -> bool {
-    Command::new("strace").arg("-V").output().is_err()
+    Command::new("strace").arg("-V").watched_output().is_err()
 }
 
 /// No writes, traced: every command that reads the live root runs under strace, and not one
@@ -298,7 +303,7 @@ fn live_no_command_opens_a_file_for_writing_or_changes_a_filesystem() {
             "-c",
             &format!("echo x > {}/canary", dir.path().display()),
         ])
-        .status()
+        .watched_status()
         .unwrap();
     assert!(st.success());
     let (_, writes) = audit(&canary, &[]);
@@ -332,7 +337,7 @@ fn live_no_command_opens_a_file_for_writing_or_changes_a_filesystem() {
             .arg(bin)
             .args(["--root", "/"])
             .args(&args)
-            .output()
+            .watched_output()
             .unwrap();
         assert!(
             matches!(o.status.code(), Some(0..=2)),
@@ -358,7 +363,7 @@ fn live_no_command_opens_a_file_for_writing_or_changes_a_filesystem() {
     assert!(proc_sys_read > 0, "/proc/sys was read");
 
     // The TUI, in a real terminal, on the live root: a few views, then q.
-    if Command::new("tmux").arg("-V").output().is_err() {
+    if Command::new("tmux").arg("-V").watched_output().is_err() {
         return live::skip_or_fail("the TUI part needs tmux (.ci/run installs it)");
     }
     let log = dir.path().join("trace-top");
@@ -369,14 +374,14 @@ fn live_no_command_opens_a_file_for_writing_or_changes_a_filesystem() {
         strace_args(&log).join(" "),
         done.display()
     );
-    let tmux = |args: &[&str]| Command::new("tmux").args(args).status().unwrap();
+    let tmux = |args: &[&str]| Command::new("tmux").args(args).watched_status().unwrap();
     struct Kill(String);
     impl Drop for Kill {
         fn drop(&mut self) {
             let _ = Command::new("tmux")
                 .args(["kill-session", "-t", &self.0])
                 .stderr(std::process::Stdio::null())
-                .status();
+                .watched_status();
         }
     }
     assert!(
@@ -397,7 +402,7 @@ fn live_no_command_opens_a_file_for_writing_or_changes_a_filesystem() {
     let pane = || {
         let o = Command::new("tmux")
             .args(["capture-pane", "-p", "-t", &session])
-            .output()
+            .watched_output()
             .unwrap();
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
