@@ -628,13 +628,20 @@ fn no_secret_on_the_node_or_in_the_api_reaches_any_output_or_bundle() {
 
     let r = root.to_str().unwrap();
     let mut outputs: Vec<(String, Vec<u8>)> = Vec::new();
+    // Every command and output format; then serve's answers and top's screens.
     for args in [
         vec!["check", "--format", "json"],
         vec!["check", "--format", "text"],
         vec!["check", "--format", "prometheus"],
+        vec!["check", "--format", "npd"],
+        vec!["check", "--format", "junit"],
         vec!["snapshot"],
         vec!["disk", "--format", "json"],
         vec!["disk"],
+        vec!["dns", "--format", "json"],
+        vec!["dns"],
+        vec!["gpu", "--format", "json"],
+        vec!["gpu"],
     ] {
         let (o, _) = nodescope(&[&["--root", r][..], &args[..]].concat());
         assert_ne!(
@@ -645,6 +652,16 @@ fn no_secret_on_the_node_or_in_the_api_reaches_any_output_or_bundle() {
         );
         outputs.push((format!("{args:?}"), [o.stdout, o.stderr].concat()));
     }
+    outputs.extend(common::outputs::serve_responses(&[], &["--root", r]));
+    if common::outputs::tmux_missing() {
+        return common::live::skip_or_fail("the top part needs tmux (.ci/run installs it)");
+    }
+    outputs.extend(common::outputs::top_screens(
+        "",
+        &format!("--root {r}"),
+        &format!("nodescope-cluster-secrets-{}", std::process::id()),
+        &d.path().join("top-done"),
+    ));
     let bundle = d.path().join("secrets.tar.gz");
     let (o, _) = nodescope(&["--root", r, "capture", "-o", bundle.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // each test crate uses a subset
 
 pub mod live;
+pub mod outputs;
 pub mod watchdog;
 
 pub use watchdog::Watched;
