@@ -88,6 +88,7 @@ mod tests {
             "nodefs.available 10.0% (97.7Ki of 977Ki) < hard 10% on /var"
         );
         assert_eq!(f.subject.path.as_deref(), Some("/var/lib/kubelet"));
+        assert_eq!(f.subject.node.as_deref(), Some("node-a"));
         assert_eq!(
             severities(&DiskNodefsPressure, &node(100_000, 500)),
             [Severity::Warning]
