@@ -386,7 +386,8 @@ fn a_malformed_file_is_an_error_entry_not_a_failure() {
     );
 }
 
-/// The first-round catalog of RULES.md: every id must be listed by `rules` and explained.
+/// The rule ids nodescope promises (its first-round catalog): every one must be listed by
+/// `rules` and explained.
 const CATALOG: &[&str] = &[
     "disk.container-log-oversize",
     "disk.deleted-open-files",
@@ -445,7 +446,7 @@ fn rules_and_explain_cover_every_rule() {
     assert_eq!(
         listed.len(),
         CATALOG.len(),
-        "a rule added: add it to CATALOG and RULES.md"
+        "a rule was added or removed: update CATALOG and the catalog users read"
     );
     for &id in &listed {
         let o = run(&["explain", id]);

@@ -3,7 +3,7 @@
 //! so that each rule's edge tests build exactly the facts they vary and nothing else.
 //!
 //! The kubelet defaults mirror `pkg/kubelet/apis/config/v1beta1/defaults.go` and
-//! `pkg/kubelet/eviction/defaults_linux.go` (k8s-semantics §1.3, §4.3); a test here checks them
+//! `pkg/kubelet/eviction/defaults_linux.go`; a test here checks them
 //! against [`crate::model::kubelet::DEFAULT_EVICTION_HARD`].
 
 use crate::analyze::{Finding, Rule, Severity};
