@@ -167,7 +167,7 @@ always\t''
 never\t''"
 complete -c nodescope -n "__fish_nodescope_using_subcommand gpu" -l no-cluster -d 'Do not ask the API server; every local rule still runs'
 complete -c nodescope -n "__fish_nodescope_using_subcommand gpu" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -s o -l output -d 'Where to write the bundle (default: nodescope-<hostname>-<time>.tar.gz here)' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -s o -l output -d 'Where to write the bundle: a new file or a regular one to replace (a directory, device, FIFO, socket or symbolic link is refused), or `-` for standard output (default: nodescope-<hostname>-<time>.tar.gz here)' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand capture" -l kubeconfig -d 'Ask the API server with this kubeconfig (default: KUBECONFIG, the in-cluster service account, then the node\'s kubelet kubeconfig under the host root)' -r -F

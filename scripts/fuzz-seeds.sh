@@ -162,6 +162,35 @@ for q in ["100Mi", "1.5Gi", "500M", "1e3", "200m", "10%", "0%", "100%", "1m30s",
           "0", "-1.5h", "4096", "1Ei", "+2k", "12.5%"]:
     add("quantity", q.encode())
 
+# The redactor (fuzz_targets/redact.rs): every command line of the fixtures and of the
+# redaction corpus, NUL-separated, then a shape byte and a secret.
+import shlex
+for b in bundles:
+    for pid in pids(b):
+        add("redact", read(f"{b}/proc/{pid}/cmdline").rstrip(b"\0") + SEP + b"\x03hunter2hunter2")
+with open("tests/data/redaction-corpus.txt", "rb") as f:
+    for l in f.read().decode().splitlines():
+        if l[:2] in ("S ", "K "):
+            argv = shlex.split(l[2:].rsplit(" => ", 1)[0] if l[0] == "S" else l[2:])
+            add("redact", b"\0".join(a.encode() for a in argv) + SEP + bytes([len(argv) % 256]) + b"s3cretValue")
+
+# Trees and paths for the fallback path resolver (fuzz_targets/path_resolver.rs): records
+# `d|f|m<path>` and `l<path>\0<target>`, then the path (`!` first: last link not followed).
+# The escapes a container's links try, as the live tests plant them.
+def tree(*records):
+    return SEP.join(r.encode() for r in records)
+add("path_resolver", tree("f/etc/shadow", "l/etc/resolv.conf\0/etc/shadow", "/etc/resolv.conf"))
+add("path_resolver", tree("f/etc/shadow", "l/etc/up\0../../../../secret", "/etc/up"))
+add("path_resolver", tree("l/etc/a\0b", "l/etc/b\0/etc/a", "/etc/a"))
+add("path_resolver", tree("f/f", "l/l0\0/f", *[f"l/l{i}\0l{i-1}" for i in range(1, 42)], "/l40"))
+add("path_resolver", tree("m/proc/1/root", "f/etc/hostname", "/proc/1/root/etc/hostname"))
+add("path_resolver", tree("d/run/containerd", "l/var/run\0/run", "l/run/x\0../../var/run/", "!/var/run/containerd/../x"))
+add("path_resolver", tree("f/etc/shadow", "/etc/shadow/."))
+
+# A last link whose target ends in '/' must reach a directory (the fuzzer found the walk
+# taking a file there where the kernel says ENOTDIR).
+add("path_resolver", tree("f/f", "l/a\0f/", "l/b\0a", "/b"))
+
 # Inputs that once crashed nodescope, kept as seeds so every run replays them first.
 # /proc/<pid>/stat with bytes that are not UTF-8 before the comm: procfs-core panicked.
 add("proc_pid", b"24528 \xff\xff\xff\xff(coredns) S 1" + SEP * 4)

@@ -299,7 +299,9 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct CaptureArgs {
-    /// Where to write the bundle (default: nodescope-<hostname>-<time>.tar.gz here).
+    /// Where to write the bundle: a new file or a regular one to replace (a directory, device,
+    /// FIFO, socket or symbolic link is refused), or `-` for standard output (default:
+    /// nodescope-<hostname>-<time>.tar.gz here).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }

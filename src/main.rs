@@ -30,30 +30,20 @@ fn main() -> ExitCode {
     match nodescope::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            // A closed pipe (`nodescope check | head`) is not a failure.
+            // Reports go through `cmd::pipe::Quiet`, which ends a closed pipe quietly with the
+            // report's own status; a broken pipe that still arrives here came from elsewhere
+            // and is no more a failure.
             if e.chain().any(|c| {
                 c.downcast_ref::<std::io::Error>()
                     .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("nodescope: {}", one_line(&format!("{e:#}")));
+            // Messages quote untrusted input (a corrupt archive's header bytes, a kubeconfig's
+            // server URL): secrets redacted, control characters escaped, one line.
+            let msg = format!("{e:#}");
+            nodescope::cmd::pipe::note(&nodescope::source::redact::message(&msg));
             ExitCode::from(nodescope::cmd::EXIT_CANNOT_RUN)
         }
     }
-}
-
-/// An error message on one line, control characters escaped: messages quote untrusted input
-/// (a corrupt archive's header bytes), which must neither break the line nor reach the
-/// terminal as escape sequences.
-fn one_line(msg: &str) -> String {
-    let mut out = String::with_capacity(msg.len());
-    for c in msg.trim_end().chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }

@@ -371,6 +371,7 @@ fn tar_bombs_stop_at_the_limits() {
         entries: 100,
         file_bytes: 1 << 20,
         total_bytes: 4 << 20,
+        ..Limits::default()
     };
     let err = |p: &Path| format!("{:#}", BundleHost::open_with_limits(p, small).unwrap_err());
 
@@ -571,4 +572,156 @@ fn hard_links_in_an_archive_are_recorded_not_followed() {
         .expect("the hard link recorded in errors");
     assert_eq!(e["kind"], "invalid");
     assert!(e["message"].as_str().unwrap().contains("hard link"), "{e}");
+}
+
+// ---------------------------------------------------------------- swapped while read
+
+/// What a host file holds that must never show up as evidence (a stand-in for /etc/shadow).
+const MARKER: &str = "root:$6$MARKER-5e1e-never-in-a-report$:19000:0:99999:7:::\n";
+
+/// A directory bundle is listed when opened and its files read when asked for: everything
+/// swapped in between (a link to a host file, a link for a directory on the way, another
+/// regular file renamed over the listed one, a FIFO) is refused, and the marker the swapped-in
+/// links lead to never comes back.
+#[test]
+fn a_directory_bundle_swapped_between_listing_and_reading_never_reads_outside_it() {
+    let c = Copy::of(V2);
+    let outside = c.root.parent().unwrap().join("outside");
+    fs::create_dir_all(outside.join("proc")).unwrap();
+    let secret = outside.join("shadow");
+    fs::write(&secret, MARKER).unwrap();
+    fs::write(outside.join("proc/uptime"), MARKER).unwrap();
+    let b = BundleHost::open(&c.root).unwrap();
+    // Listed as regular files; read before the swap, they are the bundle's.
+    assert!(b.read_string("/proc/meminfo").unwrap().contains("MemTotal"));
+
+    let swap_for_link = |p: &str, to: &Path| {
+        fs::remove_file(c.path(p)).unwrap();
+        std::os::unix::fs::symlink(to, c.path(p)).unwrap();
+    };
+    swap_for_link("proc/meminfo", &secret);
+    swap_for_link("proc/1/cmdline", &secret);
+    // A directory on the way becomes a link to one holding a file of the same name.
+    fs::rename(c.path("var/lib/kubelet"), c.path("var/lib/kubelet.real")).unwrap();
+    std::os::unix::fs::symlink(&outside, c.path("var/lib/kubelet")).unwrap();
+    fs::rename(c.path("proc"), c.path("proc.real")).unwrap();
+    std::os::unix::fs::symlink(&outside, c.path("proc")).unwrap();
+    let e = b.read("/proc/uptime").unwrap_err();
+    assert_eq!(e.kind, nodescope::source::ErrorKind::Invalid, "{e}");
+    assert!(e.detail.contains("symbolic link"), "{e}");
+    fs::remove_file(c.path("proc")).unwrap();
+    fs::rename(c.path("proc.real"), c.path("proc")).unwrap();
+    let e = b.read("/proc/meminfo").unwrap_err();
+    assert_eq!(e.kind, nodescope::source::ErrorKind::Invalid, "{e}");
+    assert!(e.detail.contains("a symbolic link (not followed)"), "{e}");
+    // Another regular file, holding the marker, renamed over a listed one.
+    let other = c.path("proc/other");
+    fs::write(&other, MARKER).unwrap();
+    fs::rename(&other, c.path("proc/loadavg")).unwrap();
+    let e = b.read("/proc/loadavg").unwrap_err();
+    assert!(e.detail.contains("replaced by another file"), "{e}");
+    // A FIFO in place of a file: refused at once, no writer awaited.
+    fs::remove_file(c.path("proc/1/mountinfo")).unwrap();
+    nix::unistd::mkfifo(&c.path("proc/1/mountinfo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let e = b.read("/proc/1/mountinfo").unwrap_err();
+    assert!(e.detail.contains("a FIFO, not a regular file"), "{e}");
+
+    // Every collector over the swapped bundle: the marker is nowhere.
+    let snap = nodescope::collect::snapshot(&b);
+    let text = serde_json::to_string(&snap).unwrap();
+    assert!(
+        !text.contains("MARKER-5e1e"),
+        "a swapped-in link was followed"
+    );
+    let paths: Vec<&str> = snap
+        .errors
+        .iter()
+        .filter_map(|e| e.path.as_deref())
+        .collect();
+    for p in ["/proc/meminfo", "/proc/loadavg", "/proc/1/mountinfo"] {
+        assert!(paths.contains(&p), "{p} not in errors: {paths:?}");
+    }
+}
+
+/// The same race with the binary, as it happens: a thread swaps `proc/meminfo` between the
+/// bundle's file and a link to the marker (each swap one atomic rename) while `--bundle
+/// snapshot` runs again and again. Whatever each run lists or reads, the marker never appears.
+#[test]
+fn a_directory_bundle_swapped_in_a_loop_while_the_binary_reads_it() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let c = Copy::of(V2);
+    let secret = c.root.parent().unwrap().join("shadow");
+    fs::write(&secret, MARKER).unwrap();
+    let real = fs::read(c.path("proc/meminfo")).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let (stop, root, secret) = (Arc::clone(&stop), c.root.clone(), secret.clone());
+        std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let tmp = root.join("proc/.swap");
+                let _ = fs::remove_file(&tmp);
+                if swaps.is_multiple_of(2) {
+                    std::os::unix::fs::symlink(&secret, &tmp).unwrap();
+                } else {
+                    fs::write(&tmp, &real).unwrap();
+                }
+                fs::rename(&tmp, root.join("proc/meminfo")).unwrap();
+                swaps += 1;
+            }
+            swaps
+        })
+    };
+    let mut outcomes = std::collections::BTreeMap::<&str, u32>::new();
+    for _ in 0..25 {
+        let (o, _) = run_bounded(&["--bundle", c.root.to_str().unwrap(), "snapshot"]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(!out.contains("MARKER-5e1e"), "marker read through a link");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let s: Value = serde_json::from_str(&out).unwrap();
+        let key = if s["memory"].is_null() {
+            "refused or a link"
+        } else {
+            "the bundle's own file"
+        };
+        *outcomes.entry(key).or_default() += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    eprintln!("{swaps} swaps during 25 runs: {outcomes:?}");
+    assert!(swaps > 25, "the race was not exercised ({swaps} swaps)");
+}
+
+/// An archive's files are held in memory only up to `held_bytes`, checked from each header.
+#[test]
+fn an_archive_holding_more_than_the_memory_cap_is_refused_from_a_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = Archive::new(dir.path().join("held.tar.gz"));
+    a.file("nodescope-bundle.json", META.as_bytes());
+    let data = vec![0u8; 700 << 10];
+    a.file("var/log/a.log", &data).file("var/log/b.log", &data);
+    let p = a.finish();
+    let small = Limits {
+        held_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    let e = format!("{:#}", BundleHost::open_with_limits(&p, small).unwrap_err());
+    assert!(
+        e.contains("\"var/log/b.log\" brings its files over the 1048576-byte limit held in memory"),
+        "{e}"
+    );
+    assert!(
+        e.contains("extract the archive and pass the directory"),
+        "{e}"
+    );
+    // Extracted, the same bundle is read from disk, file by file.
+    let out = dir.path().join("x");
+    fs::create_dir(&out).unwrap();
+    fs::write(out.join("nodescope-bundle.json"), META).unwrap();
+    fs::create_dir_all(out.join("var/log")).unwrap();
+    fs::write(out.join("var/log/a.log"), &data).unwrap();
+    fs::write(out.join("var/log/b.log"), &data).unwrap();
+    let b = BundleHost::open_with_limits(&out, small).unwrap();
+    assert_eq!(b.read("/var/log/b.log").unwrap().len(), 700 << 10);
 }

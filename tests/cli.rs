@@ -386,12 +386,15 @@ fn a_malformed_file_is_an_error_entry_not_a_failure() {
     );
 }
 
-/// The rule ids nodescope promises (its first-round catalog): every one must be listed by
-/// `rules` and explained.
+/// The rule ids nodescope promises (the first-round catalog and the node-health rules after
+/// it): every one must be listed by `rules` and explained.
 const CATALOG: &[&str] = &[
+    "cpu.pressure",
+    "cpu.throttling",
     "disk.container-log-oversize",
     "disk.deleted-open-files",
     "disk.emptydir-large",
+    "disk.filesystem-full",
     "disk.imagefs-pressure",
     "disk.inode-exhaustion",
     "disk.nodefs-pressure",
@@ -407,23 +410,33 @@ const CATALOG: &[&str] = &[
     "eviction.hard-only",
     "eviction.no-minimum-reclaim",
     "eviction.no-reserved",
+    "fs.io-error",
+    "fs.read-only",
     "gpu.all-allocated",
     "gpu.device-plugin-missing",
     "gpu.driver-not-loaded",
     "gpu.mig-resource-mismatch",
     "gpu.operator-unhealthy",
     "gpu.pending-pod",
+    "kernel.hung-task",
+    "kernel.soft-lockup",
+    "kubelet.cert-expiry",
     "memory.eviction-order",
     "memory.global-oom",
     "memory.kernel-oom-kill",
     "memory.limit-near-peak",
     "memory.oom-race",
     "memory.pressure",
+    "net.cni-missing",
     "net.conntrack-table-full",
+    "node.clock-unsynced",
     "node.condition",
     "node.kubelet-not-running",
+    "node.service-flapping",
+    "node.swap-on",
     "pid.pressure",
     "pid.unbounded-pods",
+    "runtime.not-ready",
 ];
 
 #[test]

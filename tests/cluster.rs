@@ -518,6 +518,19 @@ fn a_dump_stands_in_offline_joins_pods_by_uid_and_no_cluster_turns_it_off() {
             .unwrap()
             .contains("DiskPressure=True (KubeletHasDiskPressure)")
     );
+    // The healthy node's disks are fine: nothing local explains the API's word.
+    assert!(
+        f["title"]
+            .as_str()
+            .unwrap()
+            .ends_with("; no local finding explains it"),
+        "{}",
+        f["title"]
+    );
+    assert_eq!(
+        f["evidence"]["explained_by"]["DiskPressure"],
+        serde_json::json!([])
+    );
 
     // The same files inside a bundle (cluster/*.json) stand in without any flag.
     let c = Copy::of(V2);
@@ -703,4 +716,119 @@ fn no_secret_on_the_node_or_in_the_api_reaches_any_output_or_bundle() {
             assert!(!text.contains(secret), "{what} leaks the {name}");
         }
     }
+}
+
+/// EKS authenticates the kubelet with an exec credential plugin (awslabs/amazon-eks-ami
+/// templates/al2/runtime/kubelet-kubeconfig: `command: /usr/bin/aws-iam-authenticator`). A
+/// node kubeconfig like it, root's own, with the plugin a root-owned 0755 executable, is used:
+/// the plugin runs (from the node's root) and its token is what the server sees. The same
+/// kubeconfig over plain HTTP, or with the plugin writable by others, is refused with one line.
+#[test]
+fn an_eks_style_exec_plugin_root_owns_is_run_and_its_token_reaches_the_server() {
+    use std::os::unix::fs::PermissionsExt;
+    if !can_run() {
+        return;
+    }
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: the node's files must be owned by root");
+        return;
+    }
+    let token = format!("k8s-aws-v1.{}", live::random_hex(8));
+    let d = tempfile::tempdir().unwrap();
+    certs(d.path());
+    let api = Api::start(
+        d.path(),
+        "ok",
+        &["--tls", "server.crt", "server.key", "--token", &token],
+    );
+    let root = node_root(d.path());
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = root.join("usr/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let plugin = bin.join("aws-iam-authenticator");
+    let ran = d.path().join("plugin-ran");
+    std::fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\necho \"$@\" > {}\nprintf '{{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{token}\"}}}}'\n",
+            ran.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let exec = "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: /usr/bin/aws-iam-authenticator\n      args: [token, -i, my-cluster, --region, us-west-2]\n";
+    let write_kc = |server: String| {
+        std::fs::write(
+            root.join("var/lib/kubelet/kubeconfig"),
+            kubeconfig(&server, "/etc/kubernetes/pki/ca.crt", exec),
+        )
+        .unwrap()
+    };
+    write_kc(format!("https://127.0.0.1:{}", api.port));
+    let r = root.to_str().unwrap();
+    let (o, _) = nodescope(&["--root", r, "check", "--format", "json"]);
+    let report = json(&o);
+    assert_eq!(cluster_errors(&report), Vec::<String>::new());
+    assert_eq!(
+        std::fs::read_to_string(&ran).unwrap().trim(),
+        "token -i my-cluster --region us-west-2",
+        "the plugin ran with the kubeconfig's arguments"
+    );
+    let reqs = api.requests();
+    assert!(
+        reqs.iter()
+            .any(|l| l.starts_with("GET /api/v1/nodes/node-a ")),
+        "{reqs:?}"
+    );
+    assert!(
+        reqs.iter().all(|l| l.ends_with(&format!("auth={token}"))),
+        "{reqs:?}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains(&token),
+        "the token is used, never shown"
+    );
+
+    // The plugin writable by others: refused, not run, one line says why.
+    std::fs::remove_file(&ran).unwrap();
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o757)).unwrap();
+    let (o, _) = nodescope(&["--root", r, "check", "--format", "json"]);
+    let trust: Vec<String> = json(&o)["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["collector"] == "trust")
+        .map(|e| e["message"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        trust,
+        [
+            "the kubelet's kubeconfig /var/lib/kubelet/kubeconfig not used: its exec plugin: \
+          /usr/bin/aws-iam-authenticator is writable by others (mode 0757)"
+        ]
+    );
+    assert!(!ran.exists(), "the plugin did not run");
+
+    // Plain HTTP: refused before anything connects.
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_kc(format!("http://127.0.0.1:{}", api.port));
+    let before = api.requests().len();
+    let (o, _) = nodescope(&["--root", r, "check", "--format", "json"]);
+    let errs: Vec<String> = json(&o)["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["collector"] == "trust")
+        .map(|e| e["message"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        errs,
+        [format!(
+            "the kubelet's kubeconfig /var/lib/kubelet/kubeconfig not used: its server \
+             \"http://127.0.0.1:{}\" is not https://; nodescope sends credentials only over TLS",
+            api.port
+        )]
+    );
+    assert!(!ran.exists());
+    assert_eq!(api.requests().len(), before);
 }

@@ -1,5 +1,6 @@
 //! The real-log corpus: kernel OOM reports, kubelet eviction and node-condition lines, NVIDIA
-//! Xid records, conntrack drops and Kubernetes cgroup paths as public bug reports and
+//! Xid records, conntrack drops, hung tasks, lockups, filesystem and block I/O errors, and
+//! Kubernetes cgroup paths as public bug reports and
 //! upstream projects' test data show them, each parsed by the code path nodescope uses for
 //! that source and compared with what the sample says must come out. One `#[test]` per
 //! sample (tests/corpus/<family>/<name>.txt); tests/corpus/README.md describes the format
@@ -7,10 +8,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use nodescope::collect::kernel_events::parse_kernel_events;
 use nodescope::collect::{dns::is_table_full, gpu::parse_xid, oom::parse_oom_kills};
 use nodescope::collect::{is_kubelet_syslog_line, parse_kmsg_record, parse_kubelet_log_line};
 use nodescope::model::KmsgRecord;
 use nodescope::model::cgroup_name::parse_cgroup_path;
+use nodescope::model::health::KernelEventKind;
 
 /// The capture time every kubelet sample is read at: klog headers carry no year.
 const NOW: &str = "2026-11-22T03:00:00Z";
@@ -185,6 +188,34 @@ fn conntrack(s: &Sample) -> Vec<String> {
         .collect()
 }
 
+/// Hung tasks, lockups, RCU stalls, filesystem and block I/O errors: every event the kernel
+/// monitor parser yields, whatever the family (a hung-task sample may also hold an I/O error).
+fn kernel_events(s: &Sample) -> Vec<String> {
+    parse_kernel_events(&records(s))
+        .iter()
+        .map(|e| match &e.kind {
+            KernelEventKind::HungTask { comm, pid, seconds } => {
+                format!("hung_task comm={comm} pid={pid} seconds={seconds}")
+            }
+            KernelEventKind::SoftLockup {
+                cpu,
+                seconds,
+                comm,
+                pid,
+            } => {
+                format!("soft_lockup cpu={cpu} seconds={seconds} comm={comm} pid={pid}")
+            }
+            KernelEventKind::HardLockup { cpu } => format!("hard_lockup cpu={cpu}"),
+            KernelEventKind::RcuStall { flavor } => format!("rcu_stall flavor={flavor}"),
+            KernelEventKind::FsError { fs, device } => format!("fs_error fs={fs} device={device}"),
+            KernelEventKind::IoError { device } => format!("io_error device={device}"),
+            KernelEventKind::RemountedReadOnly { fs, device } => {
+                format!("remounted_read_only fs={fs} device={device}")
+            }
+        })
+        .collect()
+}
+
 /// One cgroup path per line (as /proc/<pid>/cgroup, a kernel record or a runtime names it).
 fn cgroup(s: &Sample) -> Vec<String> {
     assert_eq!(s.wrapper, "path");
@@ -211,6 +242,7 @@ fn run(family: &str, name: &str) {
         "xid" => xid(&s),
         "conntrack" => conntrack(&s),
         "cgroup" => cgroup(&s),
+        "hung_task" | "lockup" | "fs_error" => kernel_events(&s),
         f => panic!("unknown family {f}"),
     };
     assert_eq!(
@@ -301,6 +333,31 @@ corpus! {
         not_pods,
         pharos_440_centos_systemd_docker,
         talos_12526_cgroupfs_v2,
+    ],
+    hung_task: [
+        k8s_23342_kworker_netns_syslog,
+        npd_aufs_umount_hung,
+        npd_docker_hung,
+        nvme_link_drop_cascade,
+    ],
+    lockup: [
+        harbor_14163_rcu_then_soft_lockup,
+        harvester_564_kvm_vcpu_ctime,
+        ironfish_701_hard_lockup,
+        k8s_65142_kubelet_soft_lockup,
+        kubeasz_300_runc_child_soft_lockup,
+        tetragon_328_rcu_stall_starved,
+    ],
+    fs_error: [
+        appstream_90_print_req_error,
+        coreos_784_xfs_crc_quota,
+        longhorn_2775_blk_update_request,
+        longhorn_6650_ext4_journal_aborted,
+        npd_845_xfs_shutdown,
+        npd_readonly_filesystem,
+        nvme_aspm_5x_read_error,
+        talos_8733_xfs_log_shutdown,
+        xcat_1175_xfs_log_force_and_blk,
     ],
     kubelet: [
         distribution_tags_derived,

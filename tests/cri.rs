@@ -11,8 +11,8 @@ mod common;
 #[path = "support/cri_server.rs"]
 mod cri_server;
 
-use common::{V2, Watched, copy_tree, fixture};
-use cri_server::{Canned, CriServer, container, fs, image};
+use common::{V2, Watched, copy_tree, fixture, with_executables};
+use cri_server::{Canned, CriServer, condition, container, fs, image};
 use k8s_cri::v1::ContainerState;
 use serde_json::Value;
 use std::path::Path;
@@ -107,6 +107,10 @@ fn canned() -> Canned {
             ),
         ],
         image_filesystems: vec![fs(IMAGEFS, 847_320_000, 41_230)],
+        status: Some(vec![
+            condition("RuntimeReady", true, "", ""),
+            condition("NetworkReady", true, "", ""),
+        ]),
     }
 }
 
@@ -115,6 +119,7 @@ fn canned() -> Canned {
 fn root() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     copy_tree(&fixture(V2), d.path());
+    with_executables(d.path());
     std::fs::create_dir_all(d.path().join("run/containerd")).unwrap();
     d
 }
@@ -211,11 +216,18 @@ fn the_runtime_over_its_socket_names_what_crictl_rmi_prune_frees() {
         r["disk"]["cri"]
     );
 
-    // Read-only calls, and all three of them.
+    // Read-only calls, and all four of them.
     let mut calls = srv.calls();
     calls.sort();
     calls.dedup();
-    assert_eq!(calls, ["image_fs_info", "list_containers", "list_images"]);
+    assert_eq!(
+        calls,
+        ["image_fs_info", "list_containers", "list_images", "status"]
+    );
+    assert_eq!(
+        r["disk"]["cri"]["status"][1],
+        serde_json::json!({"type": "NetworkReady", "status": true, "reason": "", "message": ""})
+    );
 
     let o = nodescope(&[
         "--root",

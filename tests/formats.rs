@@ -61,6 +61,45 @@ fn prometheus_textfile_parses_and_carries_findings_and_signals() {
     assert!(matches!(ratio.value, prometheus_parse::Value::Gauge(v) if v > 0.8 && v <= 1.0));
 }
 
+/// What could not be collected reaches a scrape: one series per error, labelled by collector,
+/// kind and path, after a comment that says why (a stuck mount's "stuck since ..., N samples").
+#[test]
+fn prometheus_names_each_collection_error_and_says_why() {
+    let c = Copy::of(V2);
+    let meta_path = c.path("nodescope-bundle.json");
+    let mut meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&meta_path).unwrap()).unwrap();
+    let why = "stuck since 02:58:13 UTC, 41 samples: statvfs on /boot did not return within \
+               1500 ms and has not returned since; not asked again until it does";
+    // The key as a capture records it (source/record.rs: normalize("statvfs:<path>")).
+    meta["errors"]["/statvfs:/boot"] = serde_json::json!({"kind": "timeout", "detail": why});
+    std::fs::write(&meta_path, meta.to_string()).unwrap();
+    let o = run(&[
+        "--bundle",
+        c.root.to_str().unwrap(),
+        "check",
+        "--format",
+        "prometheus",
+    ]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+    let errors: Vec<_> = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == "nodescope_collection_error")
+        .collect();
+    assert_eq!(errors.len(), 1, "{text}");
+    assert_eq!(errors[0].labels.get("collector"), Some("mounts"));
+    assert_eq!(errors[0].labels.get("kind"), Some("timeout"));
+    assert_eq!(errors[0].labels.get("path"), Some("/boot"));
+    assert!(
+        text.contains(&format!(
+            "\n# mounts timed out /boot: {why}\nnodescope_collection_error{{"
+        )),
+        "{text}"
+    );
+}
+
 #[test]
 fn npd_plugin_protocol() {
     let (code, line) = out("healthy-v2-systemd-containerd", &["--format", "npd"]);

@@ -2,7 +2,9 @@
 //! root, state and socket inside a copy of a fixture, the native snapshotter, no CNI. A tiny
 //! OCI image built here is imported with `ctr -n k8s.io images import`, and the real binary,
 //! run with `--root` on the copy, must list it over containerd's CRI socket as unused, with the
-//! size containerd reports. containerd is killed and everything removed at the end; without
+//! size containerd reports; and, having no network plugin, containerd's own CRI `Status` says
+//! `NetworkReady=false`, which `check` reports as `runtime.not-ready` in containerd's words,
+//! live and from a capture. containerd is killed and everything removed at the end; without
 //! root, containerd, ctr or python3 the test says why and passes (fails under
 //! `NODESCOPE_LIVE=required`, as in CI).
 
@@ -10,10 +12,10 @@
 
 mod common;
 
-use common::{V2, Watched, copy_tree, fixture};
+use common::{V2, Watched, copy_tree, fixture, with_executables};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const IMAGE: &str = "docker.io/library/nodescope-tiny:1";
@@ -93,22 +95,21 @@ print(sum(len(b) for b in blobs.values()))
     String::from_utf8(o.stdout).unwrap().trim().parse().unwrap()
 }
 
-#[test]
-fn live_a_real_containerd_lists_an_imported_image_as_unused() {
+/// A real containerd serving CRI on `<root>/run/containerd/containerd.sock`, with its own root,
+/// state and (empty) CNI directories in a scratch directory: no network plugin. `Err` is why
+/// it cannot run here.
+fn start_containerd(root: &Path) -> Result<(Containerd, PathBuf, tempfile::TempDir), String> {
     if !nix::unistd::geteuid().is_root() {
-        return common::live::skip_or_fail("containerd needs root");
+        return Err("containerd needs root".into());
     }
     for cmd in ["containerd", "ctr", "python3"] {
         if !have(cmd) {
-            return common::live::skip_or_fail(&format!(
+            return Err(format!(
                 "{cmd} is not installed (apt-get install containerd python3)"
             ));
         }
     }
-    // The node: a fixture copy whose kubelet names unix:///run/containerd/containerd.sock.
-    let root = tempfile::tempdir().unwrap();
-    copy_tree(&fixture(V2), root.path());
-    let sock = root.path().join("run/containerd/containerd.sock");
+    let sock = root.join("run/containerd/containerd.sock");
     std::fs::create_dir_all(sock.parent().unwrap()).unwrap();
     // containerd's own directories, apart from the node copy.
     let work = tempfile::tempdir().unwrap();
@@ -152,33 +153,48 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
         .watched_spawn(Duration::from_secs(300))
     {
         Ok(c) => c,
-        Err(e) => {
-            return common::live::skip_or_fail(&format!("containerd does not start: {e}"));
-        }
+        Err(e) => return Err(format!("containerd does not start: {e}")),
     };
     let mut ctd = Containerd {
         child,
         _dog: dog,
         dir: work.path().to_path_buf(),
     };
-    let ctr = |args: &[&str]| {
-        Command::new("ctr")
-            .arg("--address")
-            .arg(&sock)
-            .args(["--namespace", "k8s.io"])
-            .args(args)
-            .watched_output()
-            .unwrap()
-    };
+    let ctr = |args: &[&str]| ctr(&sock, args);
     let started = Instant::now();
     while !ctr(&["version"]).status.success() {
         if started.elapsed() > Duration::from_secs(30) || ctd.child.try_wait().unwrap().is_some() {
             let log = std::fs::read_to_string(work.path().join("containerd.log")).unwrap();
-            return common::live::skip_or_fail(&format!("containerd did not come up:\n{log}"));
+            return Err(format!("containerd did not come up:\n{log}"));
         }
         std::thread::sleep(Duration::from_millis(200));
     }
 
+    Ok((ctd, sock, work))
+}
+
+/// `ctr --address SOCK --namespace k8s.io ARGS`.
+fn ctr(sock: &Path, args: &[&str]) -> Output {
+    Command::new("ctr")
+        .arg("--address")
+        .arg(sock)
+        .args(["--namespace", "k8s.io"])
+        .args(args)
+        .watched_output()
+        .unwrap()
+}
+
+#[test]
+fn live_a_real_containerd_lists_an_imported_image_as_unused() {
+    // The node: a fixture copy whose kubelet names unix:///run/containerd/containerd.sock.
+    let root = tempfile::tempdir().unwrap();
+    copy_tree(&fixture(V2), root.path());
+    with_executables(root.path());
+    let (ctd, sock, work) = match start_containerd(root.path()) {
+        Ok(c) => c,
+        Err(why) => return common::live::skip_or_fail(&why),
+    };
+    let ctr = |args: &[&str]| ctr(&sock, args);
     let tar = work.path().join("tiny.tar");
     let bytes = oci_image(&tar, IMAGE);
     let o = ctr(&["images", "import", "--no-unpack", tar.to_str().unwrap()]);
@@ -216,4 +232,65 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
         "{fs}"
     );
     drop(ctd);
+}
+
+#[test]
+fn live_containerd_without_a_network_plugin_is_not_ready_live_and_replayed() {
+    let root = tempfile::tempdir().unwrap();
+    copy_tree(&fixture(V2), root.path());
+    with_executables(root.path());
+    let (ctd, _sock, work) = match start_containerd(root.path()) {
+        Ok(c) => c,
+        Err(why) => return common::live::skip_or_fail(&why),
+    };
+    let check = |args: &[&str]| -> Value {
+        let o = Command::new(env!("CARGO_BIN_EXE_nodescope"))
+            .args(args)
+            .args(["--no-cluster", "check", "--format", "json"])
+            .env_remove("NODESCOPE_ROOT")
+            .watched_output()
+            .unwrap();
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {o:?}"))
+    };
+    let not_ready = |r: &Value| -> Value {
+        let f: Vec<&Value> = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["id"] == "runtime.not-ready")
+            .collect();
+        assert_eq!(f.len(), 1, "{:#}", r["findings"]);
+        f[0].clone()
+    };
+    let live = not_ready(&check(&["--root", root.path().to_str().unwrap()]));
+    eprintln!("{}", serde_json::to_string_pretty(&live).unwrap());
+    assert_eq!(live["severity"], "critical");
+    // containerd's CRI plugin: NetworkReady false with reason NetworkPluginNotReady while no
+    // CNI configuration loaded (containerd internal/cri/server/status.go).
+    let title = live["title"].as_str().unwrap();
+    assert!(
+        title.starts_with(
+            "the container runtime reports NetworkReady=false reason:NetworkPluginNotReady message:"
+        ) && title.contains("cni"),
+        "{title}"
+    );
+    let conds = live["evidence"]["conditions"].as_array().unwrap();
+    assert!(
+        conds
+            .iter()
+            .any(|c| c["type"] == "RuntimeReady" && c["status"] == true)
+    );
+
+    // A capture keeps the runtime's answer: the bundle says the same without containerd.
+    let bundle = work.path().join("node.tar.gz");
+    let o = Command::new(env!("CARGO_BIN_EXE_nodescope"))
+        .args(["--root", root.path().to_str().unwrap(), "--no-cluster"])
+        .args(["capture", "-o", bundle.to_str().unwrap()])
+        .env_remove("NODESCOPE_ROOT")
+        .watched_output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    drop(ctd);
+    let replayed = not_ready(&check(&["--bundle", bundle.to_str().unwrap()]));
+    assert_eq!(replayed["title"], live["title"]);
 }

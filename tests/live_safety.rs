@@ -169,6 +169,7 @@ fn tree_state(root: &std::path::Path) -> Vec<(String, u64, std::time::SystemTime
 fn nothing_under_the_root_is_created_or_modified() {
     // A node tree read as a live root: check, snapshot and capture (its output elsewhere).
     let c = Copy::of(V2);
+    with_executables(&c.root);
     let before = tree_state(&c.root);
     let out = tempfile::tempdir().unwrap();
     for args in [
@@ -301,6 +302,9 @@ fn strace_args(log: &std::path::Path) -> Vec<String> {
     vec![
         "-f".into(),
         "-qq".into(),
+        // Decode fds as paths: nodescope opens relative to a directory fd of the root
+        // (openat2 with RESOLVE_IN_ROOT), so the path alone is relative.
+        "-y".into(),
         "-o".into(),
         log.display().to_string(),
         format!("-etrace={}", calls.join(",")),
@@ -318,7 +322,7 @@ fn audit(log: &std::path::Path, allowed: &[&str]) -> (Vec<String>, Vec<String>) 
         let Some((name, rest)) = call.split_once('(') else {
             continue; // "<... openat resumed>", exits and signals
         };
-        let path = rest.split('"').nth(1).unwrap_or("").to_string();
+        let path = opened_path(rest);
         let permitted = allowed.iter().any(|a| path.starts_with(a));
         if OPENS.contains(&name) {
             let flags = rest.rsplit_once(')').map_or(rest, |(a, _)| a);
@@ -333,6 +337,21 @@ fn audit(log: &std::path::Path, allowed: &[&str]) -> (Vec<String>, Vec<String>) 
         }
     }
     (opened, writes)
+}
+
+/// The path a traced call names: its quoted path, joined to its directory fd's path when
+/// relative (`openat2(3</>, "proc/meminfo", ...)` is `/proc/meminfo`; with `-y` strace shows
+/// an fd as `N<path>`).
+fn opened_path(args: &str) -> String {
+    let path = args.split('"').nth(1).unwrap_or("");
+    if path.starts_with('/') {
+        return path.to_string();
+    }
+    let dirfd = args.split(',').next().unwrap_or("");
+    match dirfd.split_once('<').and_then(|(_, d)| d.strip_suffix('>')) {
+        Some(dir) => format!("{}/{path}", dir.trim_end_matches('/')),
+        None => path.to_string(),
+    }
 }
 
 fn strace_missing() -> bool {

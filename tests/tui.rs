@@ -95,8 +95,9 @@ fn restarts_show_when_the_api_knows_them() {
     let host = BundleHost::open(&common::fixture("healthy-v2-systemd-containerd")).unwrap();
     let mut s = sample(&host);
     let dump = common::fixture("cluster-node-a");
-    let data = nodescope::source::cluster::from_files("dump".into(), Some("node-a"), |n| {
-        std::fs::read(dump.join(n)).ok()
+    let data = nodescope::source::cluster::from_files("dump".into(), Some("node-a"), &|n| {
+        let f = std::fs::File::open(dump.join(n)).ok()?;
+        Some(Ok(Box::new(f) as Box<dyn std::io::Read>))
     });
     nodescope::collect::cluster::attach(&mut s.snap, &data);
     let mut history = History::default();

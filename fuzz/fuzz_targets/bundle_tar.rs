@@ -21,6 +21,7 @@ fuzz_target!(|data: &[u8]| {
         entries: 5_000,
         file_bytes: 1 << 20,
         total_bytes: 8 << 20,
+        held_bytes: 8 << 20,
     };
     let Ok(host) = BundleHost::from_archive(archive, "fuzz.tar.gz", limits) else {
         return;

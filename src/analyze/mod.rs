@@ -8,11 +8,14 @@ pub mod dns;
 pub mod dns_report;
 pub mod eviction_rank;
 pub mod gpu;
+pub mod health;
 pub mod oom;
 pub mod oom_policy;
 pub mod ranking;
 pub mod rules;
 pub mod signals;
+#[cfg(test)]
+pub(crate) mod testkit;
 
 use crate::model::Snapshot;
 use serde::{Deserialize, Serialize};
@@ -77,6 +80,9 @@ pub struct Subject {
     pub path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
+    /// A systemd unit (`kubelet.service`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
 }
 
 impl Subject {

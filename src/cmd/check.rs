@@ -12,15 +12,14 @@ pub(super) fn run(
     host: &dyn Host,
     args: &CheckArgs,
     color: bool,
-    cluster: super::cluster::Job,
+    cluster: super::cluster::Plan,
 ) -> anyhow::Result<ExitCode> {
     for id in &args.rules {
         if analyze::rule(id).is_none() {
             anyhow::bail!("no rule {id:?}; `nodescope rules` lists them all");
         }
     }
-    let mut snap = crate::collect::snapshot(host);
-    super::cluster::finish(cluster, &mut snap);
+    let (snap, _) = super::cluster::collect(&cluster, host, Default::default());
     let mut findings = analyze::analyze(&snap);
     if !args.rules.is_empty() {
         findings.retain(|f| args.rules.contains(&f.id));

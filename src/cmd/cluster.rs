@@ -1,21 +1,51 @@
-//! The cluster part of a run: started before local collection (the API is asked in parallel,
-//! on its own thread, under its own deadline) and attached after it. At 3am the API server may
-//! be what is down: its failures are entries in `errors`, never the end of the report.
+//! The cluster part of a run: planned from the command line, set off as soon as the first step
+//! of collection has found the kubelet (the API is asked in parallel, on its own thread, under
+//! its own deadline), and attached after the rest. At 3am the API server may be what is down:
+//! its failures are entries in `errors`, never the end of the report.
+//!
+//! Everything it learns from the node goes through a host: the kubelet (and its
+//! `--kubeconfig`, `--hostname-override`) is the one collect::start found and believed, the
+//! hostname is the one it read, and the node's kubeconfig is read and vetted by
+//! collect::kubeconfig through a host of its own, which a capture does not record (a bundle
+//! never holds the files credentials came from).
 
 use crate::cli::Cli;
+use crate::collect::kubeconfig;
 use crate::model::{CollectError, Snapshot};
 use crate::source::ErrorKind;
 use crate::source::bundle::BundleHost;
 use crate::source::cluster::{self, ClusterData, Credentials};
+use crate::source::live::LiveHost;
+use crate::source::{Host, join};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 /// Reads List documents for a node name. `Send`, so that `serve`'s sampler thread can run a job.
 type ReadFiles = Box<dyn Fn(Option<&str>) -> ClusterData + Send>;
 
-/// Where the cluster facts of this run come from.
-pub(super) enum Job {
+/// What the cluster part of a run will do: the cluster options of the command line and the
+/// live root, apart from it, so that a long-running command (`serve`) can collect with them
+/// for every sample on its own thread.
+#[derive(Clone)]
+pub(super) struct Plan {
+    no_cluster: bool,
+    cluster_dump: Option<PathBuf>,
+    /// The run's bundle, the very object the node is read from (a bundle is loaded once).
+    bundle: Option<Arc<BundleHost>>,
+    kubeconfig: Option<PathBuf>,
+    /// The live node's root; `None` reads a bundle, or asks no API (the TUI).
+    root: Option<PathBuf>,
+}
+
+/// Where the cluster facts of this run come from, once set off.
+pub(super) struct Job {
+    source: JobSource,
+    /// Refusals of the node's kubeconfigs (collect::kubeconfig), for `errors`.
+    refused: Vec<CollectError>,
+}
+
+enum JobSource {
     None,
     /// A fetch in progress on its own thread.
     Api {
@@ -23,88 +53,166 @@ pub(super) enum Job {
         started: Instant,
         server: String,
     },
-    /// List documents: a bundle's `cluster/` or `--cluster-dump DIR`.
     Files(ReadFiles),
 }
 
-/// Starts what `cli` asks for: nothing with `--no-cluster`, the dump with `--cluster-dump`,
-/// the bundle's files with `--bundle`, else the API of the live node under `root`.
-pub(super) fn start(cli: &Cli, root: Option<&Path>) -> Job {
-    start_plan(&Plan::of(cli), root)
-}
-
-/// The cluster options of a command line, apart from it, so that a long-running command
-/// (`serve`) can start a fresh [`Job`] for every sample on its own thread.
-#[derive(Clone)]
-pub(super) struct Plan {
-    no_cluster: bool,
-    cluster_dump: Option<PathBuf>,
-    bundle: Option<PathBuf>,
-    kubeconfig: Option<PathBuf>,
-}
-
-impl Plan {
-    pub(super) fn of(cli: &Cli) -> Self {
-        Plan {
-            no_cluster: cli.no_cluster,
-            cluster_dump: cli.cluster_dump.clone(),
-            bundle: cli.bundle.clone(),
-            kubeconfig: cli.kubeconfig.clone(),
-        }
+/// Plans what `cli` asks for: nothing with `--no-cluster`, the dump with `--cluster-dump`,
+/// the bundle's files with `--bundle` (read from `bundle`, the run's one copy), else the API of
+/// the live node under `root` (none without a live root). A dump that is missing, not a
+/// directory or holds no List document is an error (exit 3), said now.
+pub(super) fn plan(
+    cli: &Cli,
+    root: Option<&Path>,
+    bundle: Option<Arc<BundleHost>>,
+) -> anyhow::Result<Plan> {
+    if let Some(dir) = &cli.cluster_dump
+        && !cli.no_cluster
+    {
+        cluster::Dump::open(dir)?;
     }
+    Ok(Plan {
+        no_cluster: cli.no_cluster,
+        cluster_dump: cli.cluster_dump.clone(),
+        bundle,
+        kubeconfig: cli.kubeconfig.clone(),
+        root: root.map(Path::to_path_buf),
+    })
 }
 
-/// [`start`] for options taken from the command line earlier.
-pub(super) fn start_plan(cli: &Plan, root: Option<&Path>) -> Job {
-    if cli.no_cluster {
-        return Job::None;
-    }
-    if let Some(dir) = &cli.cluster_dump {
+/// The List documents `plan` names (`--cluster-dump`, else a bundle's `cluster/`), if any.
+fn files(plan: &Plan) -> Option<ReadFiles> {
+    if let Some(dir) = &plan.cluster_dump {
         let dir = dir.clone();
-        return Job::Files(Box::new(move |node| {
-            cluster::from_files(format!("dump {}", dir.display()), node, |name| {
-                std::fs::read(dir.join(name)).ok()
-            })
-        }));
-    }
-    if let Some(b) = &cli.bundle {
-        let b = b.clone();
-        return Job::Files(Box::new(move |node| match BundleHost::open(&b) {
-            Ok(h) => cluster::from_files("bundle cluster/*.json".into(), node, |name| {
-                h.cluster_file(name)
+        return Some(Box::new(move |node| match cluster::Dump::open(&dir) {
+            Ok(dump) => cluster::from_files(format!("dump {}", dump.shown()), node, &|name| {
+                dump.reader(name)
             }),
-            Err(_) => ClusterData::default(),
+            // Checked when planned; gone since (a `serve` that outlives its dump).
+            Err(e) => ClusterData {
+                node_name: node.map(String::from),
+                notes: vec![format!("{e:#}")],
+                ..ClusterData::default()
+            },
         }));
     }
-    let Some(root) = root else { return Job::None };
-    let (kubeconfig_flag, override_name) = kubelet_flags(root);
-    let Some(creds) =
-        cluster::discover(root, cli.kubeconfig.as_deref(), kubeconfig_flag.as_deref())
-    else {
-        return Job::None;
+    let b = plan.bundle.clone()?;
+    Some(Box::new(move |node| {
+        cluster::from_files("bundle cluster/*.json".into(), node, &|name| {
+            b.cluster_reader(name)
+                .map(|r| r.map_err(|e| e.detail.clone()))
+        })
+    }))
+}
+
+/// Collects `host` with the cluster part of `plan` attached: the API is asked as soon as the
+/// kubelet is known, while the rest is collected. Returns the API's answer too when the server
+/// answered (`capture` keeps it).
+pub(super) fn collect(
+    plan: &Plan,
+    host: &dyn Host,
+    opts: crate::collect::disk::DiskOptions<'_>,
+) -> (Snapshot, Option<ClusterData>) {
+    let started = crate::collect::start(host);
+    let job = set_off(plan, &started);
+    let mut snap = started.finish(opts);
+    let api = finish_keeping(job, &mut snap);
+    (snap, api)
+}
+
+/// Sets off what `plan` says, with what the first step of collection found.
+fn set_off(plan: &Plan, started: &crate::collect::Started<'_>) -> Job {
+    let none = |refused| Job {
+        source: JobSource::None,
+        refused,
     };
-    let node = override_name
-        .or_else(|| std::fs::read_to_string(root.join("proc/sys/kernel/hostname")).ok())
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default();
+    if plan.no_cluster {
+        return none(Vec::new());
+    }
+    if let Some(read) = files(plan) {
+        return Job {
+            source: JobSource::Files(read),
+            refused: Vec::new(),
+        };
+    }
+    let Some(root) = &plan.root else {
+        return none(Vec::new());
+    };
+    let mut refused = Vec::new();
+    let creds = match cluster::user_credentials(plan.kubeconfig.as_deref()) {
+        Some(c) => c,
+        None => match node_credentials(root, started.kubelet(), &mut refused) {
+            Some(c) => c,
+            None => return none(refused),
+        },
+    };
+    let node = started.node_name().unwrap_or_default();
     let server = match &creds {
         Credentials::InCluster => "in-cluster".to_string(),
-        Credentials::Kubeconfig { path, .. } => path.display().to_string(),
+        Credentials::User { path, .. } => path.display().to_string(),
+        Credentials::Node { path, .. } => path.clone(),
     };
     let (tx, rx) = mpsc::channel();
-    let root: PathBuf = root.to_path_buf();
     let spawned = std::thread::Builder::new()
         .name("nodescope-api".into())
         .spawn(move || {
-            let _ = tx.send(cluster::fetch(&root, &creds, &node));
+            let _ = tx.send(cluster::fetch(&creds, &node));
         });
     if spawned.is_err() {
-        return Job::None;
+        return none(refused);
     }
-    Job::Api {
-        rx,
-        started: Instant::now(),
-        server,
+    Job {
+        source: JobSource::Api {
+            rx,
+            started: Instant::now(),
+            server,
+        },
+        refused,
+    }
+}
+
+/// The first of the node's kubeconfigs that passes collect::kubeconfig's rules: the trusted
+/// kubelet's `--kubeconfig`, then [`kubeconfig::NODE_KUBECONFIGS`]. Each one refused is a line
+/// in `refused`; one that is not there is skipped.
+fn node_credentials(
+    root: &Path,
+    kubelet: Option<&crate::model::KubeletInfo>,
+    refused: &mut Vec<CollectError>,
+) -> Option<Credentials> {
+    // A host of its own: a capture's recording host would keep the files credentials are in.
+    let host = LiveHost::new(root).ok()?;
+    let mut candidates: Vec<String> = kubelet
+        .and_then(|k| k.config.kubeconfig.as_deref())
+        .map(|p| join("/", p))
+        .into_iter()
+        .collect();
+    for p in kubeconfig::NODE_KUBECONFIGS {
+        if !candidates.iter().any(|c| c == p) {
+            candidates.push((*p).to_string());
+        }
+    }
+    for path in candidates {
+        match kubeconfig::vet(&host, root, &path, cluster::NODE_KUBECONFIG) {
+            Ok(Some(config)) => {
+                return Some(Credentials::Node {
+                    path,
+                    config: Box::new(config),
+                });
+            }
+            Ok(None) => {}
+            Err(line) => refused.push(line),
+        }
+    }
+    None
+}
+
+/// A bundle's `cluster/*.json` or `--cluster-dump`, for the TUI, which does not poll the API.
+pub(super) fn offline(plan: &Plan) -> Job {
+    Job {
+        source: match files(plan).filter(|_| !plan.no_cluster) {
+            Some(read) => JobSource::Files(read),
+            None => JobSource::None,
+        },
+        refused: Vec::new(),
     }
 }
 
@@ -114,17 +222,18 @@ pub(super) fn finish(job: Job, snap: &mut Snapshot) {
 }
 
 /// [`finish`], returning the API's answer when the server answered (for `capture`).
-pub(super) fn finish_keeping(job: Job, snap: &mut Snapshot) -> Option<ClusterData> {
+fn finish_keeping(job: Job, snap: &mut Snapshot) -> Option<ClusterData> {
+    snap.errors.extend(job.refused);
     let node_name = snap
         .kubelet
         .as_ref()
         .and_then(|k| k.config.hostname_override.clone())
         .or_else(|| snap.node.hostname.clone());
-    let from_api = matches!(job, Job::Api { .. });
-    let data = match job {
-        Job::None => return None,
-        Job::Files(read) => read(node_name.as_deref()),
-        Job::Api {
+    let from_api = matches!(job.source, JobSource::Api { .. });
+    let data = match job.source {
+        JobSource::None => return None,
+        JobSource::Files(read) => read(node_name.as_deref()),
+        JobSource::Api {
             rx,
             started,
             server,
@@ -145,8 +254,10 @@ pub(super) fn finish_keeping(job: Job, snap: &mut Snapshot) -> Option<ClusterDat
     };
     for n in &data.notes {
         // One line each: a YAML parser's error carries a multi-line excerpt.
-        let n = &n.lines().next().unwrap_or_default().to_string();
-        let kind = if n.contains("403") {
+        // A kubeconfig's server URL may carry `user:password@`.
+        let n = &crate::source::redact::message(n.lines().next().unwrap_or_default()).into_owned();
+        // "(403)" as `describe` writes it: a bare 403 may be part of a port or a name.
+        let kind = if n.contains("(403)") {
             ErrorKind::Denied
         } else if n.contains("within") || n.contains("timed out") || n.contains("deadline") {
             ErrorKind::Timeout
@@ -171,43 +282,4 @@ pub(super) fn finish_keeping(job: Job, snap: &mut Snapshot) -> Option<ClusterDat
         crate::collect::cluster::attach(snap, &data);
     }
     (from_api && !empty).then_some(data)
-}
-
-/// The kubelet's `--kubeconfig` and `--hostname-override`, from its command line under `root`.
-fn kubelet_flags(root: &Path) -> (Option<String>, Option<String>) {
-    let Ok(rd) = std::fs::read_dir(root.join("proc")) else {
-        return (None, None);
-    };
-    for e in rd.flatten() {
-        let name = e.file_name();
-        if !name.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        let Ok(raw) = std::fs::read(e.path().join("cmdline")) else {
-            continue;
-        };
-        let args: Vec<String> = raw
-            .split(|&b| b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        if !args
-            .first()
-            .is_some_and(|a| a == "kubelet" || a.ends_with("/kubelet"))
-        {
-            continue;
-        }
-        let flag = |f: &str| -> Option<String> {
-            let eq = format!("--{f}=");
-            args.iter().enumerate().find_map(|(i, a)| {
-                a.strip_prefix(&eq).map(String::from).or_else(|| {
-                    (a == &format!("--{f}"))
-                        .then(|| args.get(i + 1).cloned())
-                        .flatten()
-                })
-            })
-        };
-        return (flag("kubeconfig"), flag("hostname-override"));
-    }
-    (None, None)
 }

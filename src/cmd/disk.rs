@@ -4,6 +4,7 @@
 use crate::analyze::{self, disk_report};
 use crate::cli::{DiskArgs, DiskFormat};
 use crate::collect::disk::DiskOptions;
+use crate::render::escape::esc;
 use crate::source::Host;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -17,7 +18,8 @@ pub(super) fn run(
     let tty = std::io::stderr().is_terminal();
     let progress = |what: &str| {
         // One rewritten line on stderr: the walk's progress, never mixed into the report.
-        eprint!("\r\x1b[2Knodescope: walking {what}...");
+        let line = format!("\r\x1b[2Knodescope: walking {}...", esc(what));
+        let _ = std::io::stderr().write_all(line.as_bytes());
     };
     let opts = DiskOptions {
         deep: true,
@@ -26,7 +28,7 @@ pub(super) fn run(
     };
     let snap = crate::collect::snapshot_with(host, opts);
     if tty {
-        eprint!("\r\x1b[2K");
+        let _ = std::io::stderr().write_all(b"\r\x1b[2K");
     }
     let findings = analyze::analyze(&snap);
     let report = disk_report::build(&snap, &findings);
@@ -39,8 +41,8 @@ pub(super) fn run(
                     writeln!(
                         out,
                         "  {}: {}",
-                        e.path.as_deref().unwrap_or(&e.collector),
-                        e.message
+                        esc(e.path.as_deref().unwrap_or(&e.collector)),
+                        esc(&e.message)
                     )?;
                 }
             }
@@ -51,8 +53,7 @@ pub(super) fn run(
                 errors: &snap.errors,
                 disk: &snap.disk,
             };
-            serde_json::to_writer_pretty(&mut *out, &v)?;
-            writeln!(out)?;
+            crate::render::json::write_pretty(out, &v)?;
         }
     }
     Ok(ExitCode::from(super::check::exit_code(

@@ -32,8 +32,7 @@ pub(super) fn table(
                 "findings": findings,
                 "errors": snap.errors,
             });
-            serde_json::to_writer_pretty(&mut *out, &v)?;
-            writeln!(out)?;
+            crate::render::json::write_pretty(out, &v)?;
         }
         DnsFormat::Text => {
             writeln!(out, "{}\n", crate::render::text::header(&snap))?;
@@ -111,8 +110,7 @@ pub(super) fn probe(
                 "summary": summary,
                 "findings": findings,
             });
-            serde_json::to_writer_pretty(&mut *out, &v)?;
-            writeln!(out)?;
+            crate::render::json::write_pretty(out, &v)?;
         }
         DnsFormat::Text => {
             crate::render::dns::write_probe(out, &target, &probe, &summary, &findings)?

@@ -3,6 +3,7 @@
 
 use crate::analyze::{self, gpu};
 use crate::cli::{GpuArgs, GpuFormat};
+use crate::render::escape::esc;
 use crate::source::Host;
 use std::io::Write;
 use std::process::ExitCode;
@@ -11,10 +12,9 @@ pub(super) fn run(
     out: &mut dyn Write,
     host: &dyn Host,
     args: &GpuArgs,
-    cluster: super::cluster::Job,
+    cluster: super::cluster::Plan,
 ) -> anyhow::Result<ExitCode> {
-    let mut snap = crate::collect::snapshot(host);
-    super::cluster::finish(cluster, &mut snap);
+    let (snap, _) = super::cluster::collect(&cluster, host, Default::default());
     let findings: Vec<analyze::Finding> = analyze::analyze(&snap)
         .into_iter()
         .filter(|f| f.id.starts_with("gpu."))
@@ -71,8 +71,7 @@ pub(super) fn run(
                 "findings": findings,
                 "errors": snap.errors,
             });
-            serde_json::to_writer_pretty(&mut *out, &v)?;
-            writeln!(out)?;
+            crate::render::json::write_pretty(out, &v)?;
         }
         GpuFormat::Text => {
             writeln!(out, "{}\n", crate::render::text::header(&snap))?;
@@ -89,30 +88,31 @@ pub(super) fn run(
                 writeln!(
                     out,
                     "  {}  {:<14} {:<44} driver {}",
-                    d.address,
-                    info.and_then(|i| i.model.as_deref()).unwrap_or(&d.device),
-                    info.and_then(|i| i.uuid.as_deref()).unwrap_or("-"),
-                    d.driver.as_deref().unwrap_or("none")
+                    esc(&d.address),
+                    esc(info.and_then(|i| i.model.as_deref()).unwrap_or(&d.device)),
+                    esc(info.and_then(|i| i.uuid.as_deref()).unwrap_or("-")),
+                    esc(d.driver.as_deref().unwrap_or("none"))
                 )?;
             }
             writeln!(
                 out,
                 "  driver: {}; NVML: {}",
-                g.driver_version
+                esc(&g
+                    .driver_version
                     .as_deref()
-                    .map_or("not loaded".to_string(), gpu::driver_release),
-                g.nvml.as_ref().map_or("not asked".to_string(), |n| n
+                    .map_or("not loaded".to_string(), gpu::driver_release)),
+                esc(&g.nvml.as_ref().map_or("not asked".to_string(), |n| n
                     .unavailable
                     .clone()
-                    .unwrap_or_else(|| format!("{} device(s)", n.devices.len())))
+                    .unwrap_or_else(|| format!("{} device(s)", n.devices.len()))))
             )?;
             for d in g.nvml.iter().flat_map(|n| &n.devices) {
                 writeln!(
                     out,
                     "  nvml {}: {} {}  memory {}/{} MiB  util {}%  MIG {}  uncorrected ECC {}",
                     d.index,
-                    d.name.as_deref().unwrap_or("?"),
-                    d.uuid.as_deref().unwrap_or("?"),
+                    esc(d.name.as_deref().unwrap_or("?")),
+                    esc(d.uuid.as_deref().unwrap_or("?")),
                     d.memory_used_bytes
                         .map_or("?".into(), |b| (b >> 20).to_string()),
                     d.memory_total_bytes
@@ -126,11 +126,12 @@ pub(super) fn run(
                 writeln!(
                     out,
                     "  Xid errors: {}",
-                    g.xids
+                    esc(&g
+                        .xids
                         .iter()
                         .map(|x| format!("{} on {}", x.xid, x.device))
                         .collect::<Vec<_>>()
-                        .join(", ")
+                        .join(", "))
                 )?;
             }
             writeln!(out, "\nALLOCATION (kubelet device checkpoint)")?;
@@ -138,7 +139,7 @@ pub(super) fn run(
                 writeln!(out, "  nothing registered by a device plugin")?;
             }
             for (res, id, holder) in &allocation {
-                writeln!(out, "  {res:<24} {id:<48} {holder}")?;
+                writeln!(out, "  {:<24} {:<48} {}", esc(res), esc(id), esc(holder))?;
             }
             if !components.is_empty() {
                 writeln!(out, "\nGPU OPERATOR (dependency order)")?;
@@ -147,12 +148,12 @@ pub(super) fn run(
                         out,
                         "  {:<14} {:<50} {}{}",
                         c.link,
-                        c.pod,
+                        esc(&c.pod),
                         if c.running { "running" } else { "NOT RUNNING" },
                         if c.detail.is_empty() {
                             String::new()
                         } else {
-                            format!("  {}", c.detail)
+                            format!("  {}", esc(&c.detail))
                         }
                     )?;
                 }
@@ -170,27 +171,28 @@ pub(super) fn run(
                 writeln!(
                     out,
                     "  {}/{} asks for {}",
-                    p.namespace,
-                    p.pod,
-                    p.requests
+                    esc(&p.namespace),
+                    esc(&p.pod),
+                    esc(&p
+                        .requests
                         .iter()
                         .map(|(k, v)| format!("{v} {k}"))
                         .collect::<Vec<_>>()
-                        .join(", ")
+                        .join(", "))
                 )?;
                 for r in &p.reasons {
                     writeln!(
                         out,
                         "    {:<22} {} [{}]",
                         r.reason,
-                        r.detail,
-                        r.nodes.join(", ")
+                        esc(&r.detail),
+                        esc(&r.nodes.join(", "))
                     )?;
                 }
                 if let Some(m) = &p.scheduler_message {
-                    writeln!(out, "    scheduler said: {m}")?;
+                    writeln!(out, "    scheduler said: {}", esc(m))?;
                 }
-                writeln!(out, "    fix: {}", p.fix)?;
+                writeln!(out, "    fix: {}", esc(&p.fix))?;
             }
             if !findings.is_empty() {
                 writeln!(out)?;
@@ -200,7 +202,7 @@ pub(super) fn run(
                         "{:<8} {:<26} {}",
                         f.severity.as_str().to_uppercase(),
                         f.id,
-                        f.title
+                        esc(&f.title)
                     )?;
                 }
             }

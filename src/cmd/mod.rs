@@ -6,6 +6,7 @@ mod cluster;
 mod disk;
 mod dns;
 mod gpu;
+pub mod pipe;
 mod rules;
 mod serve;
 
@@ -16,8 +17,9 @@ use crate::source::live::LiveHost;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
-/// Exit code for "nodescope could not run" (DESIGN.md).
+/// Exit code for "nodescope could not run" (README.md, "In CI and cron health checks").
 pub const EXIT_CANNOT_RUN: u8 = 3;
 
 /// Runs the parsed command line and returns the process exit code.
@@ -31,7 +33,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     };
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = pipe::Quiet::new(stdout.lock());
     let code = match cli.command {
         Some(Command::Rules) => rules::list(&mut out)?,
         Some(Command::Explain { ref id }) => rules::explain(&mut out, id)?,
@@ -44,37 +46,29 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("capture records a live host; --bundle is already a capture");
             }
             let root = live_root(&cli);
-            let job = cluster::start(&cli, Some(&root));
-            capture::run(&root, args, job)?
+            let plan = cluster::plan(&cli, Some(&root), None)?;
+            capture::run(&root, args, plan)?
         }
         Some(Command::Serve(ref args)) => {
-            open_host(&cli)?; // fail now, with exit 3, rather than in the sampler
-            let bundle = cli.bundle.clone();
+            // Fail now, with exit 3, rather than in the sampler; a bundle is opened this once.
+            let opened = open_host(&cli)?;
             let live = live_root_if_live(&cli);
-            let root = live.clone().unwrap_or_default();
-            let open: serve::OpenHost = Box::new(move || -> anyhow::Result<Box<dyn Host>> {
-                match &bundle {
-                    Some(b) => Ok(Box::new(BundleHost::open(b)?)),
-                    None => Ok(Box::new(LiveHost::new(&root)?)),
-                }
-            });
+
             // Each sample attaches the cluster exactly as `check` does, so that /findings is
             // what `check --format json` prints.
-            let plan = cluster::Plan::of(&cli);
-            let start: serve::StartCluster =
-                Box::new(move || cluster::start_plan(&plan, live.as_deref()));
+            let plan = cluster::plan(&cli, live.as_deref(), opened.bundle())?;
+            let open: serve::OpenHost = Box::new(opened.reopener(&cli));
             serve::run(
                 &args.listen,
                 std::time::Duration::from_secs(args.interval.max(1)),
                 open,
-                start,
+                plan,
             )?
         }
         Some(Command::Snapshot(_)) => {
             let host = open_host(&cli)?;
-            let job = cluster::start(&cli, live_root_if_live(&cli).as_deref());
-            let mut snap = crate::collect::snapshot(host.as_ref());
-            cluster::finish(job, &mut snap);
+            let plan = cluster::plan(&cli, live_root_if_live(&cli).as_deref(), host.bundle())?;
+            let (snap, _) = cluster::collect(&plan, host.host(), Default::default());
             crate::render::json::write_snapshot(&mut out, &snap)?;
             ExitCode::SUCCESS
         }
@@ -89,22 +83,22 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             None => {
                 let host = open_host(&cli)?;
-                dns::table(&mut out, host.as_ref(), args)?
+                dns::table(&mut out, host.host(), args)?
             }
         },
         Some(Command::Gpu(ref args)) => {
             let host = open_host(&cli)?;
-            let job = cluster::start(&cli, live_root_if_live(&cli).as_deref());
-            gpu::run(&mut out, host.as_ref(), args, job)?
+            let plan = cluster::plan(&cli, live_root_if_live(&cli).as_deref(), host.bundle())?;
+            gpu::run(&mut out, host.host(), args, plan)?
         }
         Some(Command::Disk(ref args)) => {
             let host = open_host(&cli)?;
-            disk::run(&mut out, host.as_ref(), args)?
+            disk::run(&mut out, host.host(), args)?
         }
         Some(Command::Check(ref args)) => {
             let host = open_host(&cli)?;
-            let job = cluster::start(&cli, live_root_if_live(&cli).as_deref());
-            check::run(&mut out, host.as_ref(), args, color, job)?
+            let plan = cluster::plan(&cli, live_root_if_live(&cli).as_deref(), host.bundle())?;
+            check::run(&mut out, host.host(), args, color, plan)?
         }
         Some(Command::Top(ref args)) => top(&cli, args.interval, color)?,
         None if crate::tui::terminal::has_terminal() => top(&cli, 2.0, color)?,
@@ -115,8 +109,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 fail_on: crate::analyze::Severity::Warning,
                 rules: Vec::new(),
             };
-            let job = cluster::start(&cli, live_root_if_live(&cli).as_deref());
-            check::run(&mut out, host.as_ref(), &args, color, job)?
+            let plan = cluster::plan(&cli, live_root_if_live(&cli).as_deref(), host.bundle())?;
+            check::run(&mut out, host.host(), &args, color, plan)?
         }
     };
     out.flush()?;
@@ -134,24 +128,17 @@ fn top(cli: &Cli, interval: f64, color: bool) -> anyhow::Result<ExitCode> {
     if !crate::tui::terminal::has_terminal() {
         anyhow::bail!("top needs a terminal; `nodescope check` prints the report");
     }
-    open_host(cli)?; // fail now, on a normal screen, with exit 3
+    // Fail now, on a normal screen, with exit 3; a bundle is opened this once.
+    let opened = open_host(cli)?;
     let interval = std::time::Duration::from_secs_f64(interval.max(0.2));
-    let bundle = cli.bundle.clone();
-    let live = bundle.is_none();
-    let root = if live { live_root(cli) } else { PathBuf::new() };
-    let open: crate::tui::OpenHost = Box::new(move || -> anyhow::Result<Box<dyn Host>> {
-        match &bundle {
-            Some(b) => Ok(Box::new(BundleHost::open(b)?)),
-            None => Ok(Box::new(LiveHost::new(&root)?)),
-        }
-    });
+    let live = cli.bundle.is_none();
+    let job = cluster::offline(&cluster::plan(cli, None, opened.bundle())?);
+    let open: crate::tui::OpenHost = Box::new(opened.reopener(cli));
     // The TUI draws on the terminal itself; colour follows the terminal and NO_COLOR.
     let color = color
         || (matches!(cli.color, Color::Auto)
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()));
     let color = color && !matches!(cli.color, Color::Never);
-    // A bundle's cluster/*.json (or --cluster-dump) once; the live API is not polled.
-    let job = cluster::start(cli, None);
     let enrich: Option<crate::tui::Enrich> =
         Some(Box::new(move |snap: &mut crate::model::Snapshot| {
             cluster::finish(job, snap)
@@ -168,15 +155,15 @@ fn live_root(cli: &Cli) -> PathBuf {
         return PathBuf::from(r);
     }
     if Path::new("/host/proc/meminfo").exists() {
-        eprintln!(
-            "nodescope: reading the node at /host (kubectl debug layout); use --root / to inspect this container instead"
+        pipe::note(
+            "reading the node at /host (kubectl debug layout); use --root / to inspect this container instead",
         );
         return PathBuf::from("/host");
     }
     if in_a_container() {
-        eprintln!(
-            "nodescope: this is a container without the node's root at /host (kubectl debug's baseline or restricted \
-             profile?): findings describe this container, not the node; use --profile=sysadmin or general"
+        pipe::note(
+            "this is a container without the node's root at /host (kubectl debug's baseline or restricted \
+             profile?): findings describe this container, not the node; use --profile=sysadmin or general",
         );
     }
     PathBuf::from("/")
@@ -187,9 +174,48 @@ fn in_a_container() -> bool {
     std::fs::read_to_string("/proc/self/cgroup").is_ok_and(|c| c.contains("kubepods"))
 }
 
-fn open_host(cli: &Cli) -> anyhow::Result<Box<dyn Host>> {
-    if let Some(b) = &cli.bundle {
-        return Ok(Box::new(BundleHost::open(b)?));
+/// The host a run reads: the live node, or a bundle opened once and shared by everything in
+/// the run that reads it (collectors, the cluster part, every sample of `top` and `serve`).
+enum Opened {
+    Live(LiveHost),
+    Bundle(Arc<BundleHost>),
+}
+
+impl Opened {
+    fn host(&self) -> &dyn Host {
+        match self {
+            Opened::Live(h) => h,
+            Opened::Bundle(b) => b.as_ref(),
+        }
     }
-    Ok(Box::new(LiveHost::new(&live_root(cli))?))
+
+    /// The bundle, for the cluster part to read its `cluster/*.json` from.
+    fn bundle(&self) -> Option<Arc<BundleHost>> {
+        match self {
+            Opened::Live(_) => None,
+            Opened::Bundle(b) => Some(Arc::clone(b)),
+        }
+    }
+
+    /// A host for each sample of `top` and `serve`: the live node read afresh, or the same
+    /// bundle again (never loaded twice).
+    fn reopener(self, cli: &Cli) -> impl Fn() -> anyhow::Result<Box<dyn Host>> + Send + 'static {
+        let root = match &self {
+            Opened::Live(_) => live_root(cli),
+            Opened::Bundle(_) => PathBuf::new(),
+        };
+        move || -> anyhow::Result<Box<dyn Host>> {
+            match &self {
+                Opened::Bundle(b) => Ok(Box::new(Arc::clone(b))),
+                Opened::Live(_) => Ok(Box::new(LiveHost::new(&root)?)),
+            }
+        }
+    }
+}
+
+fn open_host(cli: &Cli) -> anyhow::Result<Opened> {
+    if let Some(b) = &cli.bundle {
+        return Ok(Opened::Bundle(Arc::new(BundleHost::open(b)?)));
+    }
+    Ok(Opened::Live(LiveHost::new(&live_root(cli))?))
 }

@@ -12,8 +12,8 @@ use crate::model::cgroup_name::{
     parse_container_leaf, parse_pod_dir, parse_qos_dir, systemd_kubepods_path,
 };
 use crate::model::{
-    CgroupDriver, CgroupLayout, CgroupStats, CgroupVersion, Container, KubeletInfo, MemoryEvents,
-    OomControl, Pod, Qos, RootMemory,
+    CgroupCpu, CgroupDriver, CgroupLayout, CgroupStats, CgroupVersion, Container, KubeletInfo,
+    MemoryEvents, OomControl, Pod, Qos, RootMemory,
 };
 use crate::source::{EntryKind, Host, HostError, join};
 
@@ -34,6 +34,7 @@ pub(super) fn layout(
         l.version = Some(CgroupVersion::V2);
         l.memory_root = Some(CG.into());
         l.pids_root = Some(CG.into());
+        l.cpu_root = Some(CG.into());
     } else if host.read_dir(&format!("{CG}/memory")).is_ok() {
         l.version = Some(CgroupVersion::V1);
         l.hybrid = host
@@ -43,6 +44,12 @@ pub(super) fn layout(
         if host.read_dir(&format!("{CG}/pids")).is_ok() {
             l.pids_root = Some(format!("{CG}/pids"));
         }
+        // The cpu controller is co-mounted with cpuacct on most distributions
+        // (`cpu,cpuacct`, with `cpu` a link to it), alone elsewhere.
+        l.cpu_root = ["cpu,cpuacct", "cpu"]
+            .iter()
+            .map(|d| format!("{CG}/{d}"))
+            .find(|d| host.read_dir(d).is_ok());
     } else {
         errs.push(crate::model::CollectError {
             collector: C.into(),
@@ -204,6 +211,7 @@ pub(crate) fn stats(
             oom_kill: kv.get("oom_kill").copied(),
         });
     }
+    s.cpu = cpu_stats(host, l, rel);
     if let Some(pids_root) = l.pids_root.as_deref() {
         let pdir = format!("{pids_root}{rel}");
         s.pids_current = read_u64(host, &join(&pdir, "pids.current")).ok();
@@ -214,6 +222,51 @@ pub(crate) fn stats(
         }
     }
     s
+}
+
+/// CFS bandwidth and usage of one cgroup; `None` when its `cpu.stat` is not readable.
+///
+/// v2 (cgroup-v2.rst): `cpu.stat` holds `usage_usec`, and with the cpu controller enabled
+/// `nr_periods`, `nr_throttled`, `throttled_usec`; `cpu.max` is `$MAX $PERIOD` (`max 100000`
+/// when unlimited). v1 (sched-bwc.rst): `cpu.stat` holds `nr_periods`, `nr_throttled`,
+/// `throttled_time` (ns); `cpu.cfs_quota_us` (`-1` when unlimited), `cpu.cfs_period_us`;
+/// usage is cpuacct's `cpuacct.usage` (ns), in `cpu,cpuacct` or its own hierarchy.
+fn cpu_stats(host: &dyn Host, l: &CgroupLayout, rel: &str) -> Option<CgroupCpu> {
+    let dir = format!("{}{rel}", l.cpu_root.as_deref()?);
+    let text = host.read_string(&join(&dir, "cpu.stat")).ok()?;
+    let kv = parse_flat_keyed(&text);
+    let get = |k: &str| kv.get(k).copied();
+    let mut c = CgroupCpu {
+        nr_periods: get("nr_periods").unwrap_or(0),
+        nr_throttled: get("nr_throttled").unwrap_or(0),
+        ..CgroupCpu::default()
+    };
+    if l.version == Some(CgroupVersion::V2) {
+        c.throttled_usec = get("throttled_usec").unwrap_or(0);
+        c.usage_usec = get("usage_usec");
+        if let Ok(max) = host.read_string(&join(&dir, "cpu.max")) {
+            let mut f = max.split_whitespace();
+            c.quota_usec = f.next().and_then(|q| q.parse().ok());
+            c.period_usec = f.next().and_then(|p| p.parse().ok());
+        }
+    } else {
+        c.throttled_usec = get("throttled_time").unwrap_or(0) / 1000;
+        let num = |name: &str| -> Option<i64> {
+            host.read_string(&join(&dir, name))
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+        };
+        c.quota_usec = num("cpu.cfs_quota_us").and_then(|q| u64::try_from(q).ok());
+        c.period_usec = num("cpu.cfs_period_us").and_then(|p| u64::try_from(p).ok());
+        let acct = [dir.clone(), format!("{CG}/cpuacct{rel}")];
+        c.usage_usec = acct
+            .iter()
+            .find_map(|d| read_u64(host, &join(d, "cpuacct.usage")).ok())
+            .map(|ns| ns / 1000);
+    }
+    Some(c)
 }
 
 /// Walks the kubepods hierarchy: (the kubepods cgroup itself, one `Pod` per pod cgroup).

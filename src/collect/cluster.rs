@@ -170,7 +170,7 @@ pub fn event(e: &Event) -> ApiEvent {
 /// The model of what was fetched.
 pub fn reduce(d: &ClusterData) -> Cluster {
     let mut c = Cluster {
-        source: d.source.clone(),
+        source: crate::source::redact::message(&d.source).into_owned(),
         node: d.node.as_ref().map(node),
         nodes: d.nodes.iter().map(node).collect(),
         pods: d.pods.iter().map(pod).collect(),

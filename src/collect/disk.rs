@@ -32,6 +32,21 @@ const POD_LOGS: &str = "/var/log/pods";
 /// (RULES.md `disk.inode-exhaustion`).
 pub const INODE_WALK_SHARE: f64 = 0.85;
 const EMPTY_DIR: &str = "kubernetes.io~empty-dir";
+/// Share of bytes used past which a filesystem's largest files are looked for (RULES.md
+/// `disk.filesystem-full` warns at 90 %).
+pub const FULL_WALK_SHARE: f64 = 0.90;
+
+/// Share of a filesystem's bytes in use as `df` computes Use%: used / (used + available to
+/// unprivileged users), so the root-reserved blocks count as full.
+pub fn bytes_used_share(st: &crate::source::StatVfs) -> f64 {
+    let used = st.blocks.saturating_sub(st.bfree);
+    let total = used + st.bavail;
+    if total == 0 {
+        0.0
+    } else {
+        used as f64 / total as f64
+    }
+}
 
 /// How much walking a collection may do.
 #[derive(Clone, Copy)]
@@ -235,6 +250,28 @@ pub(super) fn collect(
             if let Some(w) = walk(host, &fs.mount_point, limits(10), left(), errs) {
                 disk.inode_walks.push(w);
             }
+        }
+    }
+
+    // Filesystems nearly full of bytes: which files fill them?
+    for fs in inp.filesystems {
+        let Some(st) = fs.stat else { continue };
+        let walked = disk.inode_walks.iter().any(|w| w.path == fs.mount_point);
+        // Images (a loop device, a read-only mount) are full by construction: not walked.
+        let image = inp
+            .mounts
+            .iter()
+            .rev()
+            .find(|m| m.mount_point == fs.mount_point)
+            .is_some_and(|m| {
+                m.source.starts_with("/dev/loop") || m.options.split(',').any(|o| o == "ro")
+            });
+        if walked || image || bytes_used_share(&st) < FULL_WALK_SHARE {
+            continue;
+        }
+        say(&format!("files of {}", fs.mount_point));
+        if let Some(w) = walk(host, &fs.mount_point, limits(10), left(), errs) {
+            disk.full_walks.push(w);
         }
     }
 
@@ -585,7 +622,7 @@ fn runtime_storage(
     })
 }
 
-fn read_toml(host: &dyn Host, path: &str, errs: &mut Errors) -> Option<toml::Table> {
+pub(super) fn read_toml(host: &dyn Host, path: &str, errs: &mut Errors) -> Option<toml::Table> {
     let text = match host.read_string(path) {
         Ok(t) => t,
         Err(e) => {
@@ -596,13 +633,13 @@ fn read_toml(host: &dyn Host, path: &str, errs: &mut Errors) -> Option<toml::Tab
     match text.parse::<toml::Table>() {
         Ok(t) => Some(t),
         Err(e) => {
-            errs.invalid(C, path, None, e.message().to_string());
+            errs.unparsed(host, C, path, None, e.message().to_string());
             None
         }
     }
 }
 
-fn toml_str<'a>(t: &'a toml::Table, keys: &[&str]) -> Option<&'a str> {
+pub(super) fn toml_str<'a>(t: &'a toml::Table, keys: &[&str]) -> Option<&'a str> {
     let (last, parents) = keys.split_last()?;
     let mut cur = t;
     for k in parents {
@@ -763,7 +800,7 @@ fn crio_images(host: &dyn Host, root: &str, errs: &mut Errors) -> Option<ImageIn
             Ok(raw) => match serde_json::from_slice(&raw) {
                 Ok(v) => Some(v),
                 Err(e) => {
-                    errs.invalid(C, path, None, e.to_string());
+                    errs.unparsed(host, C, path, None, e.to_string());
                     None
                 }
             },

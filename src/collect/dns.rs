@@ -3,7 +3,7 @@
 //! A pod's resolvers read `/etc/resolv.conf` in its containers: containerd bind-mounts
 //! `<root>/io.containerd.grpc.v1.cri/sandboxes/<sandbox id>/resolv.conf`, CRI-O
 //! `/run/containers/storage/overlay-containers/<sandbox id>/userdata/resolv.conf`
-//! (k8s-semantics §5). nodescope reads the file through a container process's root
+//! (kubernetes/kubernetes `pkg/kubelet/network/dns/dns.go`). nodescope reads the file through a container process's root
 //! (`/proc/<pid>/root/etc/resolv.conf`, exactly what its resolver reads), else the sandbox copy.
 
 use super::Errors;
@@ -36,15 +36,7 @@ pub(super) struct Inputs<'a> {
 }
 
 pub(super) fn collect(host: &dyn Host, inp: &Inputs<'_>, errs: &mut Errors) -> Dns {
-    let node_path = inp
-        .kubelet
-        .map(|k| k.config.resolv_conf.clone())
-        .unwrap_or_else(|| "/etc/resolv.conf".into());
-    let node = if node_path.is_empty() {
-        None
-    } else {
-        read_resolv(host, &node_path, errs)
-    };
+    let node = node_resolv(host, inp.kubelet, errs);
     let init_net = host.read_link("/proc/1/ns/net").ok();
     let mut pods = Vec::new();
     for pod in inp.pods.iter().filter(|p| p.cgroup.is_some()) {
@@ -69,15 +61,23 @@ pub(super) fn collect(host: &dyn Host, inp: &Inputs<'_>, errs: &mut Errors) -> D
         let mut resolv = None;
         for p in &procs {
             let path = format!("/proc/{}/root/etc/resolv.conf", p.pid);
-            if let Ok(text) = host.read_string(&path) {
-                resolv = Some((
-                    ResolvFile {
-                        path,
-                        conf: parse_resolv_conf(&text),
-                    },
-                    Some(p.pid),
-                ));
-                break;
+            match host.read_string(&path) {
+                Ok(text) => {
+                    resolv = Some((
+                        ResolvFile {
+                            path,
+                            conf: parse_resolv_conf(&text),
+                        },
+                        Some(p.pid),
+                    ));
+                    break;
+                }
+                // Refused (a FIFO, a device, too large) or stuck: say so. A process gone or
+                // unreadable without root falls back to the sandbox copy, silently as before.
+                Err(e) if !matches!(e.kind, ErrorKind::Missing | ErrorKind::Denied) => {
+                    errs.host(C, &e);
+                }
+                Err(_) => {}
             }
         }
         if resolv.is_none() {
@@ -146,10 +146,36 @@ pub(super) fn collect(host: &dyn Host, inp: &Inputs<'_>, errs: &mut Errors) -> D
     }
 }
 
-fn read_resolv(host: &dyn Host, path: &str, errs: &mut Errors) -> Option<ResolvFile> {
-    match host.read_string(path) {
+/// The resolv.conf the kubelet gives `Default`-policy pods and builds `ClusterFirst` pods'
+/// search lists from: its `resolvConf` (`--resolv-conf`), read only once root alone can write
+/// it (collect::trust); `/etc/resolv.conf` when it names none; nothing when it names `""`.
+fn node_resolv(
+    host: &dyn Host,
+    kubelet: Option<&KubeletInfo>,
+    errs: &mut Errors,
+) -> Option<ResolvFile> {
+    let Some(k) = kubelet.filter(|k| k.config.sources.contains_key("resolvConf")) else {
+        return read_resolv(host, "/etc/resolv.conf", "/etc/resolv.conf", errs);
+    };
+    let named = &k.config.resolv_conf;
+    if named.is_empty() {
+        return None;
+    }
+    let n = super::trust::Named {
+        path: named,
+        by: "the kubelet's resolvConf (--resolv-conf)",
+        want: crate::source::vet::Want::File,
+        report_missing: false,
+    };
+    let real = super::trust::vetted(host, &n, C, errs)?;
+    read_resolv(host, &real, named, errs)
+}
+
+/// Reads and parses the resolv.conf at `real`, reported under the path it was `named` by.
+fn read_resolv(host: &dyn Host, real: &str, named: &str, errs: &mut Errors) -> Option<ResolvFile> {
+    match host.read_string(real) {
         Ok(text) => Some(ResolvFile {
-            path: path.to_string(),
+            path: named.to_string(),
             conf: parse_resolv_conf(&text),
         }),
         Err(e) => {

@@ -10,6 +10,8 @@ use crate::source::{EntryKind, Host, join};
 
 const PCI: &str = "/sys/bus/pci/devices";
 const NVIDIA: &str = "0x10de";
+/// The kubelet's `--root-dir` when no flag sets it.
+pub(super) const DEFAULT_KUBELET_ROOT: &str = "/var/lib/kubelet";
 
 pub(super) fn collect(
     host: &dyn Host,
@@ -74,18 +76,21 @@ pub(super) fn collect(
         }
     }
     let cp = join(&dp, "kubelet_internal_checkpoint");
-    match host.read(&cp) {
-        Ok(raw) => match parse_checkpoint(&raw) {
-            Ok(c) => {
-                // What the kubelet would refuse is still what the file says: keep it, say so.
-                if let Some(why) = super::checkpoint_checksum::device_checkpoint_mismatch(&raw) {
-                    errs.invalid("gpu", &cp, None, why);
+    if let Some(real) = checkpoint_path(host, kubelet_root, &cp, errs) {
+        match host.read(&real) {
+            Ok(raw) => match parse_checkpoint(&raw) {
+                Ok(c) => {
+                    // What the kubelet would refuse is still what the file says: keep it, say so.
+                    if let Some(why) = super::checkpoint_checksum::device_checkpoint_mismatch(&raw)
+                    {
+                        errs.invalid("gpu", &real, None, why);
+                    }
+                    g.checkpoint = Some(c);
                 }
-                g.checkpoint = Some(c);
-            }
-            Err(e) => errs.invalid("gpu", &cp, None, e),
-        },
-        Err(e) => errs.unless_missing("gpu", &e),
+                Err(e) => errs.unparsed(host, "gpu", &real, None, e),
+            },
+            Err(e) => errs.unless_missing("gpu", &e),
+        }
     }
     if let Ok(v) = host.read_dir("/run/nvidia/validations") {
         g.validations = v
@@ -99,6 +104,27 @@ pub(super) fn collect(
         g.nvml = host.nvml();
     }
     g
+}
+
+/// Where to read the device manager's checkpoint: at the kubelet's default root as is; under
+/// a root the kubelet's `--root-dir` names, only once root alone can write it
+/// (collect::trust). A checkpoint that is not there is no error.
+fn checkpoint_path(
+    host: &dyn Host,
+    kubelet_root: &str,
+    cp: &str,
+    errs: &mut Errors,
+) -> Option<String> {
+    if kubelet_root == DEFAULT_KUBELET_ROOT {
+        return Some(cp.to_string());
+    }
+    let named = super::trust::Named {
+        path: cp,
+        by: "the kubelet's --root-dir",
+        want: crate::source::vet::Want::File,
+        report_missing: false,
+    };
+    super::trust::vetted(host, &named, "gpu", errs)
 }
 
 /// `/proc/driver/nvidia/gpus/<bus>/information`: `Key: value` lines (`Model`, `GPU UUID`,
@@ -122,7 +148,8 @@ pub fn parse_information(text: &str) -> DriverGpu {
     g
 }
 
-/// The kubelet's device-manager checkpoint (`devicemanager/checkpoint/checkpoint.go`):
+/// The kubelet's device-manager checkpoint (kubernetes/kubernetes
+/// `pkg/kubelet/cm/devicemanager/checkpoint/checkpoint.go`):
 /// `{"Data": {"PodDeviceEntries": [...], "RegisteredDevices": {...}}, "Checksum": N}`.
 /// `DeviceIDs` is a map from NUMA node to ids in current kubelets and a flat list in the old
 /// (pre-1.20) format; both read the same. The checksum is checked apart

@@ -1,13 +1,21 @@
 //! The kubelet's effective configuration, rebuilt the way the kubelet builds it:
 //! built-in defaults, then the `--config` file, then `--config-dir` drop-ins (`*.conf`, in
-//! lexical order), then command-line flags, which win (k8s-semantics §1.3, §4.3;
-//! `cmd/kubelet/app/server.go`). Only the fields nodescope judges are resolved; the rest of the
-//! file is not kept.
+//! lexical order), then command-line flags, which win (kubernetes/kubernetes
+//! `cmd/kubelet/app/server.go`, `loadConfigFile` and `mergeKubeletConfigurations`; fields and
+//! defaults from `staging/src/k8s.io/kubelet/config/v1beta1/types.go` and
+//! `pkg/kubelet/apis/config/v1beta1/defaults.go`). Only the fields nodescope judges are
+//! resolved; the rest of the file is not kept.
+//!
+//! The kubelet is the process that calls itself so and passes [`super::trust::trusted_daemon`];
+//! the files its flags name are read only when root alone can write them
+//! ([`super::trust::read_named`]).
 
 use super::Errors;
-use crate::model::Process;
+use super::trust;
 use crate::model::kubelet::{KubeletConfig, KubeletInfo, Provenance, ThresholdValue};
+use crate::model::{Process, UntrustedDaemon};
 use crate::source::Host;
+use crate::source::vet::Want;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -38,53 +46,32 @@ const BOOL_FLAGS: &[&str] = &[
     "help",
 ];
 
-/// Finds the kubelet among the processes: `comm` is `kubelet`, or argv[0] ends in `/kubelet`.
-pub(super) fn find(processes: &[Process]) -> Option<&Process> {
-    processes.iter().find(|p| {
-        p.comm == "kubelet"
-            || p.cmdline
-                .first()
-                .is_some_and(|a| a == "kubelet" || a.ends_with("/kubelet"))
-    })
-}
-
+/// The kubelet and its configuration: the first process calling itself `kubelet` that the
+/// trust rules believe (impostors go to `untrusted` and `errors`), its flags, and the files they
+/// name that root alone can write.
 pub(super) fn collect(
     host: &dyn Host,
     processes: &[Process],
     errs: &mut Errors,
+    untrusted: &mut Vec<UntrustedDaemon>,
 ) -> Option<KubeletInfo> {
-    let proc_ = find(processes)?;
+    let proc_ = trust::find_daemon(host, processes, "kubelet", errs, untrusted)?;
     let flags = parse_flags(proc_.cmdline.get(1..).unwrap_or_default());
     let mut merged = Value::Object(Default::default());
     let config_file = flags.get("config").map(|p| absolute(p));
-    if let Some(path) = &config_file {
-        match host.read_string(path) {
-            Ok(text) => match parse_config(&text) {
-                Ok(v) => merge(&mut merged, v),
-                Err(e) => errs.invalid(C, path, None, e),
-            },
-            Err(e) => errs.host(C, &e),
+    if let Some(path) = &config_file
+        && let Some(text) = trust::read_named(host, path, "the kubelet's --config", C, errs)
+    {
+        match parse_config(&text) {
+            Ok(v) => merge(&mut merged, v),
+            Err(e) => errs.unparsed(host, C, path, None, e),
         }
     }
     let mut drop_ins = Vec::new();
-    if let Some(dir) = flags.get("config-dir").map(|p| absolute(p)) {
-        match host.read_dir(&dir) {
-            Ok(entries) => {
-                for e in entries.iter().filter(|e| e.name.ends_with(".conf")) {
-                    let p = crate::source::join(&dir, &e.name);
-                    match host.read_string(&p) {
-                        Ok(text) => match parse_config(&text) {
-                            Ok(v) => {
-                                merge(&mut merged, v);
-                                drop_ins.push(p);
-                            }
-                            Err(e) => errs.invalid(C, &p, None, e),
-                        },
-                        Err(e) => errs.host(C, &e),
-                    }
-                }
-            }
-            Err(e) => errs.host(C, &e),
+    if let Some(named) = flags.get("config-dir").map(|p| absolute(p)) {
+        for (p, v) in drop_in_files(host, &named, errs) {
+            merge(&mut merged, v);
+            drop_ins.push(p);
         }
     }
     let origin = config_file
@@ -98,6 +85,38 @@ pub(super) fn collect(
         flags,
         config,
     })
+}
+
+/// The parsed `*.conf` drop-ins of `--config-dir`, in lexical order, each one vetted.
+fn drop_in_files(host: &dyn Host, named: &str, errs: &mut Errors) -> Vec<(String, Value)> {
+    const BY: &str = "the kubelet's --config-dir";
+    let dir_named = trust::Named {
+        path: named,
+        by: BY,
+        want: Want::Dir,
+        report_missing: true,
+    };
+    let Some(dir) = trust::vetted(host, &dir_named, C, errs) else {
+        return Vec::new();
+    };
+    let entries = match host.read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) => {
+            errs.host(C, &e);
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for e in entries.iter().filter(|e| e.name.ends_with(".conf")) {
+        let p = crate::source::join(&dir, &e.name);
+        if let Some(text) = trust::read_named(host, &p, BY, C, errs) {
+            match parse_config(&text) {
+                Ok(v) => out.push((p, v)),
+                Err(e) => errs.unparsed(host, C, &p, None, e),
+            }
+        }
+    }
+    out
 }
 
 fn absolute(p: &str) -> String {
@@ -413,6 +432,16 @@ pub(crate) fn resolve(
         ),
         kubeconfig: r.opt_string("\0kubeconfig", "kubeconfig"),
         hostname_override: r.opt_string("\0hostnameOverride", "hostname-override"),
+        fail_swap_on: r.boolean("failSwapOn", "fail-swap-on", true),
+        memory_swap_behavior: cfg
+            .get("memorySwap")
+            .and_then(|m| m.get("swapBehavior"))
+            .and_then(value_str)
+            .unwrap_or_default(),
+        rotate_certificates: r.boolean("rotateCertificates", "rotate-certificates", false),
+        server_tls_bootstrap: r.boolean("serverTLSBootstrap", "rotate-server-certificates", false),
+        tls_cert_file: r.opt_string("tlsCertFile", "tls-cert-file"),
+        cert_dir: r.string("\0certDir", "cert-dir", "/var/lib/kubelet/pki"),
         sources: r
             .sources
             .into_iter()

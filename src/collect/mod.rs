@@ -3,7 +3,10 @@
 //! rest goes on.
 //!
 //! Order matters only where one collector needs another's facts: the kubelet's configuration
-//! (from its process) picks the cgroup driver and root, and the pods are found under that root.
+//! (from its process, once [`trust`] believes it) picks the cgroup driver and root, and the
+//! pods are found under that root. A collection runs in two steps ([`start`], then
+//! [`Started::finish`]) so that the cluster part of a run can set off for the API server with
+//! the kubelet's kubeconfig as soon as the kubelet is known, from the one reading of `/proc`.
 
 mod cgroup;
 pub mod checkpoint_checksum;
@@ -11,7 +14,10 @@ pub mod cluster;
 pub mod disk;
 pub mod dns;
 pub mod gpu;
+pub mod health;
+pub mod kernel_events;
 mod kmsg;
+pub mod kubeconfig;
 mod kubelet;
 mod kubelet_log;
 mod mounts;
@@ -20,14 +26,19 @@ pub mod oom;
 mod pods;
 mod processes;
 pub mod resolv;
+pub mod trust;
 
 pub use kmsg::parse_record as parse_kmsg_record;
 pub use kubelet_log::{is_kubelet_syslog_line, parse_line as parse_kubelet_log_line};
 pub use mounts::parse_mountinfo;
 pub use node::{parse_meminfo, parse_pressure};
 pub use processes::memory_cgroup as parse_proc_cgroup;
+pub use processes::status_uids as parse_proc_status_uids;
 
-use crate::model::{CollectError, SNAPSHOT_SCHEMA, Snapshot};
+use crate::model::{
+    CollectError, KubeletInfo, Meminfo, Mount, NodeIdentity, PidLimits, Process, Psi,
+    SNAPSHOT_SCHEMA, Snapshot, UntrustedDaemon,
+};
 use crate::source::{ErrorKind, Host, HostError};
 
 /// Collects everything the rules need from `host`.
@@ -38,97 +49,186 @@ pub fn snapshot(host: &dyn Host) -> Snapshot {
 /// [`snapshot`] with a say in how much disk walking to do (`nodescope disk` walks the image
 /// store too, with a progress line).
 pub fn snapshot_with(host: &dyn Host, disk_opts: disk::DiskOptions<'_>) -> Snapshot {
+    start(host).finish(disk_opts)
+}
+
+/// The first step of a collection: who the node is, its processes and the kubelet among them.
+pub struct Started<'h> {
+    host: &'h dyn Host,
+    errs: Errors,
+    taken_at: jiff::Timestamp,
+    node: NodeIdentity,
+    memory: Option<Meminfo>,
+    psi: Psi,
+    pids: PidLimits,
+    loadavg: Option<crate::model::health::LoadAvg>,
+    mounts: Vec<Mount>,
+    processes: Vec<Process>,
+    kubelet: Option<KubeletInfo>,
+    untrusted: Vec<UntrustedDaemon>,
+}
+
+/// Reads the node's identity, memory, mounts and processes, and finds the kubelet.
+pub fn start(host: &dyn Host) -> Started<'_> {
+    host.begin_sample();
     let mut errs = Errors::default();
     let taken_at = host.now();
     let node = node::identity(host, taken_at, &mut errs);
     let memory = node::meminfo(host, &mut errs);
     let psi = node::psi(host, &mut errs);
-    let pids = node::pid_limits(host, &mut errs);
+    let (pids, loadavg) = node::pid_limits(host, &mut errs);
     let mounts = mounts::mountinfo(host, &mut errs);
-    let filesystems = mounts::filesystems(host, &mounts, &mut errs);
-    let mut processes = processes::collect(host, &mut errs);
-    let kubelet = kubelet::collect(host, &processes, &mut errs);
-    let cgroup = cgroup::layout(host, kubelet.as_ref(), &mut errs);
-    let root_memory = cgroup::root_memory(host, &cgroup, &mut errs);
-    let (kubepods, mut pods) = cgroup::pods(host, &cgroup, &mut errs);
-    let container_logs = pods::identify(host, &mut pods, kubelet.as_ref(), &mut errs);
-    processes::attribute(&mut processes, &pods);
-    let kernel_log = kmsg::collect(host, &mut errs);
-    let kubelet_log = kubelet_log::collect(host, kubelet.is_some(), &mut errs);
-    let oom_kills = oom::parse_oom_kills(&kernel_log);
-    let disk = disk::collect(
+    let processes = processes::collect(host, &mut errs);
+    let mut untrusted = Vec::new();
+    let kubelet = kubelet::collect(host, &processes, &mut errs, &mut untrusted);
+    Started {
         host,
-        &disk::Inputs {
-            mounts: &mounts,
-            filesystems: &filesystems,
-            processes: &processes,
-            kubelet: kubelet.as_ref(),
-        },
-        disk_opts,
-        &mut errs,
-    );
-    let dns = dns::collect(
-        host,
-        &dns::Inputs {
-            pods: &pods,
-            processes: &processes,
-            kubelet: kubelet.as_ref(),
-            runtime: disk.runtime.as_ref(),
-            kernel_log: &kernel_log,
-        },
-        &mut errs,
-    );
-    let gpu = gpu::collect(
-        host,
-        kubelet
-            .as_ref()
-            .map_or("/var/lib/kubelet", |k| k.config.root_dir.as_str()),
-        &kernel_log,
-        &mut errs,
-    );
-    if node.euid != 0 {
-        errs.push(CollectError {
-            collector: "privileges".into(),
-            kind: ErrorKind::Denied,
-            path: None,
-            line: None,
-            message: format!(
-                "not running as root (euid {}): the kernel log (/dev/kmsg, kernel.dmesg_restrict), other users' \
-                 /proc/<pid> files and the kubelet's files may be unreadable; run with sudo for the full picture",
-                node.euid
-            ),
-        });
-    }
-    let mut errors = errs.0;
-    errors.sort();
-    errors.dedup();
-    // The reason for many of the others comes first.
-    errors.sort_by_key(|e| e.collector != "privileges");
-    Snapshot {
-        schema: SNAPSHOT_SCHEMA.into(),
+        errs,
         taken_at,
-        source: host.describe(),
         node,
         memory,
         psi,
         pids,
         mounts,
-        filesystems,
-        cgroup,
-        root_memory,
-        kubepods,
-        pods,
-        container_logs,
         processes,
         kubelet,
-        kernel_log,
-        oom_kills,
-        kubelet_log,
-        disk,
-        dns,
-        gpu,
-        cluster: None,
-        errors,
+        untrusted,
+        loadavg,
+    }
+}
+
+impl Started<'_> {
+    /// The kubelet, when a process the trust rules believe calls itself so.
+    pub fn kubelet(&self) -> Option<&KubeletInfo> {
+        self.kubelet.as_ref()
+    }
+
+    /// The node's name as the API server knows it: the kubelet's `--hostname-override`, else
+    /// the kernel's hostname (/proc/sys/kernel/hostname, read through the host).
+    pub fn node_name(&self) -> Option<String> {
+        self.kubelet
+            .as_ref()
+            .and_then(|k| k.config.hostname_override.clone())
+            .or_else(|| self.node.hostname.clone())
+    }
+
+    /// Collects the rest and returns the snapshot.
+    pub fn finish(self, disk_opts: disk::DiskOptions<'_>) -> Snapshot {
+        let Started {
+            host,
+            mut errs,
+            taken_at,
+            node,
+            memory,
+            psi,
+            pids,
+            mounts,
+            mut processes,
+            kubelet,
+            untrusted,
+            loadavg,
+        } = self;
+        let filesystems = mounts::filesystems(host, &mounts, &mut errs);
+        let cgroup = cgroup::layout(host, kubelet.as_ref(), &mut errs);
+        let root_memory = cgroup::root_memory(host, &cgroup, &mut errs);
+        let (kubepods, mut pods) = cgroup::pods(host, &cgroup, &mut errs);
+        let container_logs = pods::identify(host, &mut pods, kubelet.as_ref(), &mut errs);
+        processes::attribute(&mut processes, &pods);
+        let kernel_log = kmsg::collect(host, &mut errs);
+        let kubelet_log = kubelet_log::collect(host, kubelet.is_some(), &mut errs);
+        let oom_kills = oom::parse_oom_kills(&kernel_log);
+        let disk = disk::collect(
+            host,
+            &disk::Inputs {
+                mounts: &mounts,
+                filesystems: &filesystems,
+                processes: &processes,
+                kubelet: kubelet.as_ref(),
+            },
+            disk_opts,
+            &mut errs,
+        );
+        let dns = dns::collect(
+            host,
+            &dns::Inputs {
+                pods: &pods,
+                processes: &processes,
+                kubelet: kubelet.as_ref(),
+                runtime: disk.runtime.as_ref(),
+                kernel_log: &kernel_log,
+            },
+            &mut errs,
+        );
+        let gpu = gpu::collect(
+            host,
+            kubelet
+                .as_ref()
+                .map_or(gpu::DEFAULT_KUBELET_ROOT, |k| k.config.root_dir.as_str()),
+            &kernel_log,
+            &mut errs,
+        );
+        let health = health::collect(
+            host,
+            &health::Inputs {
+                kernel_log: &kernel_log,
+                kubelet: kubelet.as_ref(),
+                runtime: disk.runtime.as_ref(),
+                loadavg,
+            },
+            &mut errs,
+        );
+        if node.euid != 0 {
+            errs.push(not_root(node.euid));
+        }
+        let mut errors = errs.0;
+        // A message quotes its source (a parser's excerpt, a URL): no secret goes further.
+        crate::source::redact::errors(&mut errors);
+        errors.sort();
+        errors.dedup();
+        // The reason for many of the others comes first.
+        errors.sort_by_key(|e| e.collector != "privileges");
+        Snapshot {
+            schema: SNAPSHOT_SCHEMA.into(),
+            taken_at,
+            source: host.describe(),
+            node,
+            memory,
+            psi,
+            pids,
+            mounts,
+            filesystems,
+            cgroup,
+            root_memory,
+            kubepods,
+            pods,
+            container_logs,
+            processes,
+            kubelet,
+            untrusted_daemons: untrusted,
+            kernel_log,
+            oom_kills,
+            kubelet_log,
+            disk,
+            dns,
+            gpu,
+            cluster: None,
+            health,
+            errors,
+        }
+    }
+}
+
+/// The note that explains many of the other errors when nodescope is not root.
+fn not_root(euid: u32) -> CollectError {
+    CollectError {
+        collector: "privileges".into(),
+        kind: ErrorKind::Denied,
+        path: None,
+        line: None,
+        message: format!(
+            "not running as root (euid {euid}): the kernel log (/dev/kmsg, kernel.dmesg_restrict), other users' \
+             /proc/<pid> files and the kubelet's files may be unreadable; run with sudo for the full picture"
+        ),
     }
 }
 
@@ -147,7 +247,7 @@ impl Errors {
             collector: collector.into(),
             kind: e.kind,
             path: Some(e.path.clone()),
-            line: None,
+            line: e.line,
             message: if e.detail.is_empty() {
                 e.kind.to_string()
             } else {
@@ -163,7 +263,27 @@ impl Errors {
         }
     }
 
-    /// A file that was read but could not be understood.
+    /// A file that was read and could not be understood *as a whole*: nothing of it is used.
+    /// Recorded as [`Errors::invalid`] is, and told to the host ([`Host::unparsed`]), so a
+    /// capture keeps this failure in place of the file.
+    pub(crate) fn unparsed(
+        &mut self,
+        host: &dyn Host,
+        collector: &str,
+        path: &str,
+        line: Option<usize>,
+        message: impl Into<String>,
+    ) {
+        let message = message.into();
+        host.unparsed(&HostError {
+            line,
+            ..HostError::new(ErrorKind::Invalid, path, message.clone())
+        });
+        self.invalid(collector, path, line, message);
+    }
+
+    /// A value in a file that was read and used otherwise (one kernel-log record, one
+    /// threshold): the file stays evidence, this part of it is reported.
     pub(crate) fn invalid(
         &mut self,
         collector: &str,
@@ -190,11 +310,13 @@ pub(crate) fn read_u64(host: &dyn Host, path: &str) -> Result<u64, HostError> {
         return Ok(u64::MAX);
     }
     t.parse::<u64>().map_err(|_| {
-        HostError::new(
+        let e = HostError::new(
             ErrorKind::Invalid,
             path,
             format!("expected an integer, found {:?}", truncate(t, 40)),
-        )
+        );
+        host.unparsed(&e);
+        e
     })
 }
 
@@ -215,4 +337,16 @@ pub(crate) fn truncate(s: &str, n: usize) -> &str {
         Some((i, _)) => &s[..i],
         None => s,
     }
+}
+
+/// The kubelet's effective configuration from these command-line flags alone (rule tests).
+#[cfg(test)]
+pub(crate) fn kubelet_config_for_tests(flags: &[&str]) -> crate::model::KubeletConfig {
+    let args: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
+    kubelet::resolve(
+        &serde_json::Value::Object(Default::default()),
+        &kubelet::parse_flags(&args),
+        "test",
+        &mut Errors::default(),
+    )
 }

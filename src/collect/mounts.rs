@@ -65,7 +65,7 @@ pub(super) fn mountinfo(host: &dyn Host, errs: &mut Errors) -> Vec<Mount> {
             Ok(raw) => match parse_mountinfo(&raw) {
                 Ok(m) => return m,
                 Err(e) => {
-                    errs.invalid(C, p, None, e);
+                    errs.unparsed(host, C, p, None, e);
                     return Vec::new();
                 }
             },

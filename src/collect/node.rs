@@ -40,7 +40,7 @@ pub(super) fn identity(
                     .checked_sub(jiff::SignedDuration::from_micros(micros))
                     .ok();
             }
-            Err(e) => errs.invalid(C, "/proc/uptime", Some(1), e.to_string()),
+            Err(e) => errs.unparsed(host, C, "/proc/uptime", Some(1), e.to_string()),
         },
         Err(e) => errs.host(C, &e),
     }
@@ -53,7 +53,7 @@ pub(super) fn meminfo(host: &dyn Host, errs: &mut Errors) -> Option<Meminfo> {
     match parse_meminfo(&raw) {
         Ok(m) => Some(m),
         Err((line, e)) => {
-            errs.invalid(C, p, line, e);
+            errs.unparsed(host, C, p, line, e);
             None
         }
     }
@@ -126,7 +126,8 @@ pub(super) fn psi(host: &dyn Host, errs: &mut Errors) -> Psi {
         match host.read_string(&p) {
             Ok(text) => match parse_pressure(&text) {
                 Some(pr) => *slot = Some(pr),
-                None => errs.invalid(
+                None => errs.unparsed(
+                    host,
                     C,
                     &p,
                     Some(1),
@@ -176,7 +177,12 @@ fn round2(v: f32) -> f64 {
     (f64::from(v) * 100.0).round() / 100.0
 }
 
-pub(super) fn pid_limits(host: &dyn Host, errs: &mut Errors) -> PidLimits {
+/// The pid limits, and `/proc/loadavg` whole (read once: a capture must replay what every
+/// consumer of this snapshot saw).
+pub(super) fn pid_limits(
+    host: &dyn Host,
+    errs: &mut Errors,
+) -> (PidLimits, Option<crate::model::health::LoadAvg>) {
     let mut out = PidLimits::default();
     for (p, slot) in [
         ("/proc/sys/kernel/pid_max", &mut out.pid_max),
@@ -188,17 +194,19 @@ pub(super) fn pid_limits(host: &dyn Host, errs: &mut Errors) -> PidLimits {
         }
     }
     // /proc/loadavg: "0.52 0.61 0.58 3/1874 402311"; after the '/' is every thread on the node.
+    let mut whole = None;
     match host.read("/proc/loadavg") {
         Ok(raw) => match procfs_core::LoadAverage::from_read(&raw[..]) {
             Ok(l) => {
                 out.threads = Some(u64::from(l.max));
                 out.load1 = Some(round2(l.one));
+                whole = super::health::parse_loadavg(&String::from_utf8_lossy(&raw));
             }
-            Err(e) => errs.invalid(C, "/proc/loadavg", Some(1), e.to_string()),
+            Err(e) => errs.unparsed(host, C, "/proc/loadavg", Some(1), e.to_string()),
         },
         Err(e) => errs.host(C, &e),
     }
-    out
+    (out, whole)
 }
 
 #[cfg(test)]

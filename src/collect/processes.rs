@@ -1,5 +1,6 @@
-//! Processes of the host: pid, comm, command line (secrets redacted), cgroup and OOM scores.
-//! Environments are never read. A process that exits mid-collection is churn, not an error.
+//! Processes of the host: pid, comm, command line (secrets redacted), cgroup, OOM scores and
+//! uids (which trust decisions need: collect::trust). Environments are never read. A process
+//! that exits mid-collection is churn, not an error.
 
 use super::Errors;
 use crate::model::{CollectError, Pod, Process};
@@ -68,6 +69,7 @@ fn one(host: &dyn Host, pid: u32, denied: &mut usize) -> Option<Process> {
     let cgroup = small("cgroup").and_then(|t| memory_cgroup(&t));
     let oom_score = small("oom_score").and_then(|s| s.trim().parse().ok());
     let oom_score_adj = small("oom_score_adj").and_then(|s| s.trim().parse().ok());
+    let uids = small("status").and_then(|t| status_uids(&t));
     let cmdline = host
         .read(&format!("{base}/cmdline"))
         .map(|raw| redact::cmdline(&redact::split_cmdline(&raw)))
@@ -84,7 +86,21 @@ fn one(host: &dyn Host, pid: u32, denied: &mut usize) -> Option<Process> {
         oom_score,
         oom_score_adj,
         container_id: None,
+        uid: uids.map(|(real, _)| real),
+        euid: uids.map(|(_, effective)| effective),
     })
+}
+
+/// The real and effective uid from /proc/<pid>/status, whose `Uid:` line holds the real,
+/// effective, saved and filesystem uids separated by tabs (proc(5); fs/proc/array.c
+/// `task_state`): `Uid:\t0\t0\t0\t0`.
+pub fn status_uids(text: &str) -> Option<(u32, u32)> {
+    let line = text.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+    let mut ids = line.split_whitespace().map(str::parse::<u32>);
+    match (ids.next(), ids.next()) {
+        (Some(Ok(real)), Some(Ok(effective))) => Some((real, effective)),
+        _ => None,
+    }
 }
 
 /// Whether `raw` has the shape the kernel gives /proc/<pid>/stat around the command name:
@@ -182,6 +198,22 @@ mod tests {
         ] {
             assert!(!is_stat_line(bad), "{:?}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn uids_come_from_the_status_uid_line() {
+        // A status file as Linux 6.1 writes it (abridged), for a setuid program run by uid 1000.
+        let status = "Name:\tpasswd\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t4242\n\
+                      Pid:\t4242\nPPid:\t4100\nTracerPid:\t0\nUid:\t1000\t0\t0\t0\n\
+                      Gid:\t1000\t1000\t1000\t1000\nFDSize:\t64\n";
+        assert_eq!(status_uids(status), Some((1000, 0)));
+        assert_eq!(
+            status_uids("Uid:\t65534\t65534\t65534\t65534\n"),
+            Some((65534, 65534))
+        );
+        assert_eq!(status_uids("Name:\tx\n"), None);
+        assert_eq!(status_uids("Uid:\t-1\t0\n"), None);
+        assert_eq!(status_uids("Uid:\t0\n"), None);
     }
 
     #[test]

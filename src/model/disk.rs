@@ -23,6 +23,10 @@ pub struct Disk {
     pub deleted_open_files: Vec<DeletedOpenFile>,
     /// Walks of the filesystems short of inodes (≥ 85 % used): where the entries are.
     pub inode_walks: Vec<Walk>,
+    /// Walks of the filesystems nearly full of bytes (≥ 90 % used, `df` Use%): the largest
+    /// files. A filesystem already walked for its inodes is not walked twice.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub full_walks: Vec<Walk>,
     /// The runtime's images, when its on-disk metadata could be read.
     pub images: Option<ImageInventory>,
     /// Containers' writable layers (the upper directory of their overlay root).
@@ -177,6 +181,24 @@ pub struct CriSnapshot {
     /// call failed.
     #[serde(default)]
     pub containers: Option<Vec<CriContainer>>,
+    /// `RuntimeService.Status`: the runtime's own conditions (`RuntimeReady`,
+    /// `NetworkReady`); `None` when the call failed or was not made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Vec<CriCondition>>,
+}
+
+/// One CRI `RuntimeCondition`, as `crictl info` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CriCondition {
+    /// `RuntimeReady` or `NetworkReady` (the two the kubelet requires), or any other the
+    /// runtime reports.
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub status: bool,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub message: String,
 }
 
 /// One CRI `FilesystemUsage`: what the runtime's images use on one filesystem.

@@ -137,8 +137,35 @@ pub struct KubeletConfig {
     pub kernel_memcg_notification: bool,
     pub kubeconfig: Option<String>,
     pub hostname_override: Option<String>,
+    /// `failSwapOn` (default true): the kubelet refuses to start while swap is on.
+    #[serde(default = "yes")]
+    pub fail_swap_on: bool,
+    /// `memorySwap.swapBehavior` (`NoSwap`, `LimitedSwap`); empty when not configured.
+    #[serde(default)]
+    pub memory_swap_behavior: String,
+    /// `rotateCertificates` / `--rotate-certificates` (default false): the client certificate
+    /// is renewed through the API before it expires.
+    #[serde(default)]
+    pub rotate_certificates: bool,
+    /// `serverTLSBootstrap` / `--rotate-server-certificates` (default false).
+    #[serde(default)]
+    pub server_tls_bootstrap: bool,
+    /// `tlsCertFile` / `--tls-cert-file`: a serving certificate given explicitly.
+    #[serde(default)]
+    pub tls_cert_file: Option<String>,
+    /// `--cert-dir` (default `/var/lib/kubelet/pki`): where rotated certificates live.
+    #[serde(default = "default_cert_dir")]
+    pub cert_dir: String,
     /// Field (camelCase config name) → where its value came from; fields absent here are defaults.
     pub sources: BTreeMap<String, Provenance>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_cert_dir() -> String {
+    "/var/lib/kubelet/pki".into()
 }
 
 /// The kubelet process and its configuration.

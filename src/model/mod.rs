@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod disk;
 pub mod dns;
 pub mod gpu;
+pub mod health;
 pub mod kubelet;
 pub mod kubelet_log;
 pub mod oom_kill;
@@ -47,6 +48,10 @@ pub struct Snapshot {
     pub container_logs: Vec<ContainerLog>,
     pub processes: Vec<Process>,
     pub kubelet: Option<KubeletInfo>,
+    /// Processes that call themselves the kubelet (or another daemon nodescope would take
+    /// flags from) but failed the trust rules of docs/security.md: their flags were ignored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub untrusted_daemons: Vec<UntrustedDaemon>,
     pub kernel_log: Vec<KmsgRecord>,
     /// Kernel OOM kills found in `kernel_log`, oldest first.
     #[serde(default)]
@@ -67,6 +72,10 @@ pub struct Snapshot {
     /// leave this empty; the reason is in `errors`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<cluster::Cluster>,
+    /// Kernel, clock, swap, network-plugin, certificate, CPU and service facts: the usual
+    /// causes of a NotReady node.
+    #[serde(default)]
+    pub health: health::Health,
     /// What could not be collected, and why. A partial answer at 3am beats none.
     pub errors: Vec<CollectError>,
 }
@@ -200,9 +209,15 @@ pub struct CgroupLayout {
     pub driver_source: Option<String>,
     /// The node-allocatable cgroup relative to the controller root, e.g. `/kubepods.slice`.
     pub kubepods_path: Option<String>,
+    /// Directory of the cpu controller: `/sys/fs/cgroup` (v2, when `cpu` is enabled there),
+    /// `/sys/fs/cgroup/cpu,cpuacct` or `/sys/fs/cgroup/cpu` (v1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_root: Option<String>,
 }
 
-/// Root-cgroup memory as cadvisor reads it for the node summary (k8s-semantics §1.2):
+/// Root-cgroup memory as cadvisor reads it for the node summary (google/cadvisor
+/// `container/libcontainer/handler.go` `setMemoryStats`, via kubernetes/kubernetes
+/// `pkg/kubelet/server/stats/summary.go`):
 /// v1 `memory.usage_in_bytes` and `total_inactive_file`; v2 `anon + file` and `inactive_file`
 /// from `/sys/fs/cgroup/memory.stat`, because the v2 root has no `memory.current`.
 #[derive(
@@ -267,6 +282,43 @@ pub struct CgroupStats {
     /// True when `pids.max` read `max`.
     #[serde(default)]
     pub pids_unbounded: bool,
+    /// CFS bandwidth and usage from the cpu controller; `None` when it is not readable here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CgroupCpu>,
+}
+
+/// A cgroup's CPU limit and how often the CFS throttled it (Documentation/scheduler/
+/// sched-bwc.rst; cgroup-v2.rst `cpu.stat`, `cpu.max`).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub struct CgroupCpu {
+    /// Runtime allowed per period in µs: v2 `cpu.max` first field, v1 `cpu.cfs_quota_us`;
+    /// `None` when unlimited (`max`, `-1`).
+    pub quota_usec: Option<u64>,
+    /// The enforcement period in µs: v2 `cpu.max` second field, v1 `cpu.cfs_period_us`.
+    pub period_usec: Option<u64>,
+    /// `cpu.stat nr_periods`: periods in which the cgroup had runnable tasks.
+    pub nr_periods: u64,
+    /// `cpu.stat nr_throttled`: periods in which it ran out of quota.
+    pub nr_throttled: u64,
+    /// Time spent throttled, µs (v2 `throttled_usec`; v1 `throttled_time` is in ns).
+    pub throttled_usec: u64,
+    /// CPU time used, µs (v2 `cpu.stat usage_usec`; v1 `cpuacct.usage` is in ns).
+    pub usage_usec: Option<u64>,
+}
+
+impl CgroupCpu {
+    /// The CPU limit in cores (`quota / period`), when there is one.
+    pub fn limit_cores(&self) -> Option<f64> {
+        let (q, p) = (self.quota_usec?, self.period_usec?);
+        (p > 0).then(|| q as f64 / p as f64)
+    }
+
+    /// Share of periods throttled, in percent; `None` before the first period.
+    pub fn throttled_percent(&self) -> Option<f64> {
+        (self.nr_periods > 0).then(|| self.nr_throttled as f64 * 100.0 / self.nr_periods as f64)
+    }
 }
 
 impl CgroupStats {
@@ -277,7 +329,9 @@ impl CgroupStats {
     }
 }
 
-/// Pod QoS class as its cgroup placement shows it (k8s-semantics §4.1).
+/// Pod QoS class as its cgroup placement shows it (kubernetes/kubernetes
+/// `pkg/kubelet/cm/qos_container_manager_linux.go`: Guaranteed pods directly under `kubepods`,
+/// the others under `kubepods/burstable` and `kubepods/besteffort`).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord, schemars::JsonSchema,
 )]
@@ -348,6 +402,35 @@ pub struct Process {
     pub oom_score_adj: Option<i64>,
     /// The container this process runs in, joined by cgroup path.
     pub container_id: Option<String>,
+    /// Real uid, from the `Uid:` line of /proc/<pid>/status (proc(5)). `None` when the file
+    /// could not be read, and in bundles captured before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// Effective uid, from the same line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub euid: Option<u32>,
+}
+
+impl Process {
+    /// Whether the process presents itself as `name`: its `comm` (the executable's file name,
+    /// at most 15 bytes) is `name`, or its argv[0] is `name` or ends in `/name`. Anyone can
+    /// choose both (`exec -a`, a copied binary): this is a claim, not an identity.
+    pub fn calls_itself(&self, name: &str) -> bool {
+        self.comm == name
+            || self.cmdline.first().is_some_and(|a| {
+                a == name || a.strip_suffix(name).is_some_and(|d| d.ends_with('/'))
+            })
+    }
+}
+
+/// A process that claims to be a daemon nodescope takes flags from, and why it is not believed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct UntrustedDaemon {
+    pub pid: u32,
+    /// What it calls itself (`kubelet`).
+    pub claims: String,
+    /// The rule it failed, in words: `runs as uid 65534`.
+    pub reason: String,
 }
 
 /// One kernel-log record from /dev/kmsg (Documentation/ABI/testing/dev-kmsg).

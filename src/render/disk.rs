@@ -1,5 +1,6 @@
 //! `nodescope disk` as text: filesystems, then top consumers, then the fixes.
 
+use super::escape::esc;
 use crate::analyze::disk_report::DiskReport;
 use crate::analyze::signals::human_bytes;
 use std::io::Write;
@@ -31,6 +32,8 @@ fn short_id(id: &str) -> &str {
     id.get(..13).unwrap_or(id)
 }
 
+/// Writes the view; mount points, paths, owners, image names and fixes come from the node and
+/// are escaped ([`esc`]). `header` is [`super::text::header`], escaped already.
 pub fn write(w: &mut dyn Write, r: &DiskReport, header: &str) -> std::io::Result<()> {
     writeln!(w, "{header}\n")?;
     writeln!(w, "FILESYSTEMS")?;
@@ -57,13 +60,13 @@ pub fn write(w: &mut dyn Write, r: &DiskReport, header: &str) -> std::io::Result
         if f.stuck {
             notes.push("STUCK: statvfs did not answer".into());
         } else if let Some(e) = &f.error {
-            notes.push(e.clone());
+            notes.push(esc(e).into_owned());
         }
         writeln!(
             w,
             "  {:<28} {:<6} {:>7} {:>7} {:>7} {:>5} {:>7} {:>6}  {}",
-            f.mount_point,
-            f.fs_type,
+            esc(&f.mount_point),
+            esc(&f.fs_type),
             hb(f.size_bytes),
             hb(f.used_bytes),
             hb(f.available_bytes),
@@ -87,8 +90,8 @@ pub fn write(w: &mut dyn Write, r: &DiskReport, header: &str) -> std::io::Result
             hb(Some(c.bytes)),
             if c.at_least { "+" } else { " " },
             c.kind,
-            c.owner,
-            c.path,
+            esc(&c.owner),
+            esc(&c.path),
             c.files
                 .filter(|n| *n > 1)
                 .map_or(String::new(), |n| format!("  ({} files)", count(Some(n))))
@@ -102,7 +105,7 @@ pub fn write(w: &mut dyn Write, r: &DiskReport, header: &str) -> std::io::Result
         )?;
     }
     if let Some(s) = &r.images {
-        writeln!(w, "\nIMAGES (from {})", s.source)?;
+        writeln!(w, "\nIMAGES (from {})", esc(&s.source))?;
         writeln!(
             w,
             "  {} image{} ({}), {} unused{}, {} reclaimable by `crictl rmi --prune`",
@@ -121,7 +124,7 @@ pub fn write(w: &mut dyn Write, r: &DiskReport, header: &str) -> std::io::Result
             writeln!(
                 w,
                 "  image filesystem {}: {} used by images, {} inodes",
-                f.mountpoint,
+                esc(&f.mountpoint),
                 hb(f.used_bytes),
                 count(f.inodes_used)
             )?;
@@ -138,8 +141,8 @@ pub fn write(w: &mut dyn Write, r: &DiskReport, header: &str) -> std::io::Result
                     w,
                     "  {:>8}  {}  {}",
                     hb(i.bytes),
-                    short_id(&i.id),
-                    i.names.join(", ")
+                    esc(short_id(&i.id)),
+                    esc(&i.names.join(", "))
                 )?;
             }
             if v.len() > 15 {
@@ -150,12 +153,12 @@ pub fn write(w: &mut dyn Write, r: &DiskReport, header: &str) -> std::io::Result
             w,
             "\nUNUSED IMAGES\n  none: every image is used by a container or pinned"
         )?,
-        (None, Some(note)) => writeln!(w, "\nUNUSED IMAGES\n  {note}")?,
+        (None, Some(note)) => writeln!(w, "\nUNUSED IMAGES\n  {}", esc(note))?,
         (None, None) => {}
     }
     writeln!(w, "\nFIXES")?;
     for f in &r.fixes {
-        writeln!(w, "  - {f}")?;
+        writeln!(w, "  - {}", esc(f))?;
     }
     let worst = r.findings.iter().map(|f| f.severity).max();
     writeln!(

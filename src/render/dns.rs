@@ -1,11 +1,14 @@
 //! `nodescope dns` and `nodescope dns probe` as text.
 
+use super::escape::esc;
 use crate::analyze::Finding;
 use crate::analyze::dns_report::{PodRow, label};
 use crate::model::Snapshot;
 use crate::model::dns::{PodDns, Probe};
 use std::io::Write;
 
+/// Writes the per-pod table. resolv.conf paths, nameservers, search domains and pod names come
+/// from the node (a pod's resolv.conf is its own to write) and are escaped ([`esc`]).
 pub fn write_table(
     w: &mut dyn Write,
     snap: &Snapshot,
@@ -16,12 +19,12 @@ pub fn write_table(
         writeln!(
             w,
             "node resolv.conf {}: nameservers {}, search {}, ndots {}",
-            n.path,
-            n.conf.nameservers_listed.join(" "),
+            esc(&n.path),
+            esc(&n.conf.nameservers_listed.join(" ")),
             if n.conf.search.is_empty() {
                 "-".into()
             } else {
-                n.conf.search.join(" ")
+                esc(&n.conf.search.join(" ")).into_owned()
             },
             n.conf.ndots
         )?;
@@ -54,13 +57,13 @@ pub fn write_table(
         writeln!(
             w,
             "{:<14} {:<34} {:<40} {:>6} {:>5} {:>8}  {}",
-            r.namespace.as_deref().unwrap_or("?"),
-            r.pod.as_deref().unwrap_or(&r.uid),
-            r.nameservers.join(","),
+            esc(r.namespace.as_deref().unwrap_or("?")),
+            esc(r.pod.as_deref().unwrap_or(&r.uid)),
+            esc(&r.nameservers.join(",")),
             r.search_domains,
             r.ndots,
             r.queries,
-            r.policy_guess
+            esc(r.policy_guess)
         )?;
     }
     if rows.is_empty() {
@@ -68,7 +71,8 @@ pub fn write_table(
     }
     writeln!(
         w,
-        "\nQUERIES: what one lookup of {name} costs (A and AAAA, search expansions first)."
+        "\nQUERIES: what one lookup of {} costs (A and AAAA, search expansions first).",
+        esc(name)
     )?;
     if !findings.is_empty() {
         writeln!(w)?;
@@ -78,13 +82,15 @@ pub fn write_table(
                 "{:<8} {:<26} {}",
                 f.severity.as_str().to_uppercase(),
                 f.id,
-                f.title
+                esc(&f.title)
             )?;
         }
     }
     Ok(())
 }
 
+/// Writes a probe's queries; names and servers come from the pod's resolv.conf and the answers
+/// from the network, all escaped ([`esc`]).
 pub fn write_probe(
     w: &mut dyn Write,
     target: &PodDns,
@@ -93,7 +99,7 @@ pub fn write_probe(
     findings: &[Finding],
 ) -> std::io::Result<()> {
     let who = if target.namespace.is_some() {
-        label(target)
+        esc(&label(target)).into_owned()
     } else if p.pid == 0 {
         "the node".to_string()
     } else {
@@ -102,14 +108,14 @@ pub fn write_probe(
     writeln!(
         w,
         "probing {} from {who}{}: {} nameserver(s) {}, {} search domain(s), ndots {}, timeout {} s x {} attempt(s)",
-        p.name,
+        esc(&p.name),
         if p.pid == 0 {
             String::new()
         } else {
             format!(" (pid {}'s network namespace)", p.pid)
         },
         target.resolv.conf.nameservers.len(),
-        target.resolv.conf.nameservers.join(" "),
+        esc(&target.resolv.conf.nameservers.join(" ")),
         target.resolv.conf.search.len(),
         target.resolv.conf.ndots,
         target.resolv.conf.timeout,
@@ -124,17 +130,17 @@ pub fn write_probe(
         let rcode = if q.timed_out {
             "TIMEOUT".to_string()
         } else if let Some(e) = &q.error {
-            format!("ERROR ({e})")
+            format!("ERROR ({})", esc(e))
         } else {
-            q.rcode.clone().unwrap_or_default()
+            esc(q.rcode.as_deref().unwrap_or_default()).into_owned()
         };
         writeln!(
             w,
             "{:>3}  {:<5} {:<52} {:<22} {:<9} {:>9.1}{}",
             i + 1,
-            q.qtype,
-            q.name,
-            q.server,
+            esc(&q.qtype),
+            esc(&q.name),
+            esc(&q.server),
             rcode,
             q.ms,
             if q.answers > 0 {
@@ -144,14 +150,14 @@ pub fn write_probe(
             }
         )?;
     }
-    writeln!(w, "\n{summary}")?;
+    writeln!(w, "\n{}", esc(summary))?;
     for f in findings {
         writeln!(
             w,
             "{} {} {}",
             f.severity.as_str().to_uppercase(),
             f.id,
-            f.title
+            esc(&f.title)
         )?;
     }
     Ok(())

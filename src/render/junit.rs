@@ -26,11 +26,20 @@ pub fn write(
             TestCaseStatus::success()
         } else {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            s.set_message(hits[0].title.clone());
+            // Node strings escaped: quick-junit drops what XML cannot hold, which would hide
+            // that a name held it.
+            s.set_message(super::escape::esc(&hits[0].title).into_owned());
             s.set_type(hits[0].severity.as_str());
             let text: Vec<String> = hits
                 .iter()
-                .map(|f| format!("{}: {}\nfix: {}", f.severity.as_str(), f.title, f.remedy))
+                .map(|f| {
+                    format!(
+                        "{}: {}\nfix: {}",
+                        f.severity.as_str(),
+                        super::escape::esc(&f.title),
+                        super::escape::esc(&f.remedy)
+                    )
+                })
                 .collect();
             s.set_description(text.join("\n"));
             s

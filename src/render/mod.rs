@@ -2,6 +2,7 @@
 
 pub mod disk;
 pub mod dns;
+pub mod escape;
 pub mod json;
 pub mod junit;
 pub mod npd;

@@ -1,7 +1,15 @@
 //! `check --format prometheus`: the node_exporter textfile-collector format. One
-//! `nodescope_finding` series per finding, and the key signals as gauges with unit-suffixed
-//! names (prometheus.io/docs/practices/naming). No timestamps: the textfile collector rejects a
-//! whole file that has any. Write it to `DIR/nodescope.prom.tmp` and rename it into place.
+//! `nodescope_finding` series per distinct finding, and the key signals as gauges with
+//! unit-suffixed names (prometheus.io/docs/practices/naming). No timestamps: the textfile
+//! collector rejects a whole file that has any. Write it to `DIR/nodescope.prom.tmp` and
+//! rename it into place.
+//!
+//! Every series is unique, or node_exporter rejects the whole file ("collected metric ... was
+//! collected before with the same name and label values"): a finding's labels are its rule, its
+//! severity and its subject (namespace, pod, container, device, path); findings that still share
+//! all of them (two OOM kills outside known pods, two GPUs without an Xid) are one series whose
+//! value is their number. A pid is no label: pids change with every restart, and a label per pid
+//! would grow the series without bound.
 
 use crate::analyze::signals::{memory_available, pid_available, resolve};
 use crate::analyze::{Finding, Severity};
@@ -9,11 +17,57 @@ use crate::model::Snapshot;
 use std::fmt::Write as _;
 use std::io::Write;
 
-/// Escapes a label value: backslash, double quote and newline (exposition format).
+/// A label value as the exposition format wants it (backslash, double quote and newline
+/// escaped), after the terminal escaping of every text output ([`super::escape::esc`]): a
+/// `.prom` file is read by people with `cat` too.
 fn esc(v: &str) -> String {
-    v.replace('\\', "\\\\")
+    super::escape::esc(v)
+        .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+/// The labels of a finding's series.
+fn finding_labels(f: &Finding) -> [(&'static str, String); 7] {
+    let s = &f.subject;
+    let v = |o: &Option<String>| o.clone().unwrap_or_default();
+    [
+        ("id", f.id.clone()),
+        ("severity", f.severity.as_str().to_string()),
+        ("namespace", v(&s.namespace)),
+        ("pod", v(&s.pod)),
+        ("container", v(&s.container)),
+        ("device", v(&s.device)),
+        ("path", v(&s.path)),
+    ]
+}
+
+/// The `nodescope_finding` series: one per distinct label set, in the findings' order, with
+/// the number of findings that have it.
+fn finding_series(findings: &[Finding]) -> Vec<([(&'static str, String); 7], usize)> {
+    let mut out: Vec<([(&'static str, String); 7], usize)> = Vec::new();
+    for f in findings {
+        let labels = finding_labels(f);
+        match out.iter_mut().find(|(l, _)| *l == labels) {
+            Some((_, n)) => *n += 1,
+            None => out.push((labels, 1)),
+        }
+    }
+    out
+}
+
+/// The JSON name of an error kind (`timeout`), stable for label values: the same as in
+/// `check --format json`, whatever kinds are added.
+fn error_kind(k: crate::source::ErrorKind) -> String {
+    match serde_json::to_value(k) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => k.to_string(),
+    }
+}
+
+/// Node text in a comment line: control characters shown, never sent to a terminal.
+fn esc_text(v: &str) -> String {
+    crate::render::escape::esc(v).into_owned()
 }
 
 struct Out(String);
@@ -46,21 +100,11 @@ pub fn render(snap: &Snapshot, findings: &[Finding]) -> String {
     );
     o.family(
         "nodescope_finding",
-        "A finding that holds (1), by rule id and subject.",
+        "Findings that hold, by rule id and subject: how many share these labels.",
     );
-    for f in findings {
-        let s = &f.subject;
-        o.sample(
-            "nodescope_finding",
-            &[
-                ("id", &f.id),
-                ("severity", f.severity.as_str()),
-                ("namespace", s.namespace.as_deref().unwrap_or("")),
-                ("pod", s.pod.as_deref().unwrap_or("")),
-                ("container", s.container.as_deref().unwrap_or("")),
-            ],
-            1.0,
-        );
+    for (labels, n) in finding_series(findings) {
+        let l: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        o.sample("nodescope_finding", &l, n as f64);
     }
     o.family("nodescope_findings", "Number of findings by severity.");
     for sev in [Severity::Critical, Severity::Warning, Severity::Info] {
@@ -75,6 +119,41 @@ pub fn render(snap: &Snapshot, findings: &[Finding]) -> String {
         "Sources nodescope could not read on this run.",
     );
     o.sample("nodescope_collection_errors", &[], snap.errors.len() as f64);
+    if !snap.errors.is_empty() {
+        o.family(
+            "nodescope_collection_error",
+            "Sources nodescope could not read, by collector, kind and path (the count of errors \
+             sharing them); the comment lines before them say why.",
+        );
+    }
+    // One series per (collector, kind, path), with how many errors share it: two failures of
+    // one source must not print two identical series (the textfile collector rejects that).
+    let mut series: Vec<((&str, String, &str), usize)> = Vec::new();
+    for e in &snap.errors {
+        let path = e.path.as_deref().unwrap_or("");
+        // A comment for the human who curls /metrics: "stuck since 02:58:13 UTC, 41 samples";
+        // escaped like every text a terminal shows.
+        let _ = writeln!(
+            o.0,
+            "# {} {} {}: {}",
+            esc_text(&e.collector),
+            e.kind,
+            esc_text(path),
+            esc_text(&e.message)
+        );
+        let key = (e.collector.as_str(), error_kind(e.kind), path);
+        match series.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, n)) => *n += 1,
+            None => series.push((key, 1)),
+        }
+    }
+    for ((collector, kind, path), n) in &series {
+        o.sample(
+            "nodescope_collection_error",
+            &[("collector", collector), ("kind", kind), ("path", path)],
+            *n as f64,
+        );
+    }
     if let Some(m) = memory_available(snap) {
         o.family(
             "nodescope_memory_available_bytes",
@@ -179,4 +258,62 @@ pub fn render(snap: &Snapshot, findings: &[Finding]) -> String {
 /// Writes the exposition text.
 pub fn write(w: &mut dyn Write, snap: &Snapshot, findings: &[Finding]) -> std::io::Result<()> {
     w.write_all(render(snap, findings).as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::Subject;
+
+    fn f(id: &str, subject: Subject) -> Finding {
+        Finding {
+            id: id.into(),
+            severity: Severity::Warning,
+            title: String::new(),
+            subject,
+            evidence: serde_json::Value::Null,
+            remedy: String::new(),
+        }
+    }
+
+    #[test]
+    fn findings_that_share_every_label_are_one_series_with_their_count() {
+        let gpu = |d: &str| Subject {
+            device: Some(d.into()),
+            ..Default::default()
+        };
+        let oom = |pid: u32| Subject {
+            pid: Some(pid),
+            ..Default::default()
+        };
+        let fs = [
+            f("gpu.xid", gpu("0000:3b:00.0")),
+            f("gpu.xid", gpu("0000:86:00.0")),
+            f("memory.kernel-oom-kill", oom(101)),
+            f("memory.kernel-oom-kill", oom(202)),
+            f("memory.kernel-oom-kill", oom(303)),
+        ];
+        let series = finding_series(&fs);
+        let got: Vec<(String, String, usize)> = series
+            .iter()
+            .map(|(l, n)| (l[0].1.clone(), l[5].1.clone(), *n))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("gpu.xid".into(), "0000:3b:00.0".into(), 1),
+                ("gpu.xid".into(), "0000:86:00.0".into(), 1),
+                ("memory.kernel-oom-kill".into(), String::new(), 3),
+            ]
+        );
+    }
+
+    #[test]
+    fn label_values_are_escaped_for_the_format_and_the_terminal() {
+        assert_eq!(
+            esc("a\"b\\c\nd\x1b[2J"),
+            "a\\\"b\\\\c\\\\nd\\\\e[2J",
+            "ESC and the newline become visible text, then backslashes double"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! The human `check` report: a header line about the node, then one block per finding, worst
 //! first (what, to whom, the number), then what could not be collected.
 
+use super::escape::esc;
 use crate::analyze::signals::human_bytes;
 use crate::analyze::{Finding, Severity, Subject};
 use crate::model::{CgroupDriver, CgroupVersion, Snapshot};
@@ -19,6 +20,7 @@ fn tag(s: Severity, color: bool) -> String {
     }
 }
 
+/// Who a finding is about, node strings escaped ([`esc`]).
 fn subject(s: &Subject) -> String {
     let mut parts = Vec::new();
     match (&s.namespace, &s.pod) {
@@ -43,10 +45,11 @@ fn subject(s: &Subject) -> String {
     {
         parts.push(format!("node {n}"));
     }
-    parts.join(" ")
+    esc(&parts.join(" ")).into_owned()
 }
 
-/// One line describing the node: name, cgroups, kernel, uptime, memory.
+/// One line describing the node: name, cgroups, kernel, uptime, memory; what the node says
+/// of itself escaped ([`esc`]).
 pub fn header(snap: &Snapshot) -> String {
     let cg = match (snap.cgroup.version, snap.cgroup.driver) {
         (Some(v), d) => format!(
@@ -83,10 +86,11 @@ pub fn header(snap: &Snapshot) -> String {
     parts.extend(mem);
     parts.push(format!("{pods} pods"));
     parts.push(snap.taken_at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
-    parts.join("  ")
+    esc(&parts.join("  ")).into_owned()
 }
 
-/// Writes the report.
+/// Writes the report. Every string that came from the node (subjects, titles and fixes quote
+/// process and file names) is escaped, so the report is exactly as many lines as it looks.
 pub fn write_check(
     w: &mut dyn Write,
     snap: &Snapshot,
@@ -94,7 +98,7 @@ pub fn write_check(
     color: bool,
 ) -> std::io::Result<()> {
     writeln!(w, "{}", header(snap))?;
-    writeln!(w, "source: {}", snap.source)?;
+    writeln!(w, "source: {}", esc(&snap.source))?;
     writeln!(w)?;
     if findings.is_empty() {
         writeln!(w, "OK    no findings")?;
@@ -102,8 +106,8 @@ pub fn write_check(
     for f in findings {
         let subj = subject(&f.subject);
         writeln!(w, "{}  {:<28} {}", tag(f.severity, color), f.id, subj)?;
-        writeln!(w, "      {}", f.title)?;
-        writeln!(w, "      fix: {}", f.remedy)?;
+        writeln!(w, "      {}", esc(&f.title))?;
+        writeln!(w, "      fix: {}", esc(&f.remedy))?;
     }
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
     writeln!(w)?;
@@ -123,12 +127,13 @@ pub fn write_check(
                 (Some(p), None) => p.clone(),
                 (None, _) => String::new(),
             };
+            let (loc, msg) = (esc(&loc), esc(&e.message));
             // "denied: Permission denied (os error 13)" says the same thing twice.
             let kind = e.kind.to_string();
             if e.message.to_lowercase().starts_with(&kind) {
-                writeln!(w, "  {:<10} {} {}", e.collector, loc, e.message)?;
+                writeln!(w, "  {:<10} {} {}", e.collector, loc, msg)?;
             } else {
-                writeln!(w, "  {:<10} {} {}: {}", e.collector, loc, kind, e.message)?;
+                writeln!(w, "  {:<10} {} {}: {}", e.collector, loc, kind, msg)?;
             }
         }
         if snap.errors.len() > 20 {

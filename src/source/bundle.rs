@@ -5,12 +5,18 @@
 //! has no file form (statvfs results, open-fd targets, the capture time, the capturer's uid,
 //! and the reads that failed on the live host so they fail the same way here).
 //!
-//! A bundle is untrusted input (a file attached to a ticket). It is loaded into memory once,
-//! within [`Limits`] checked before the bytes are held (a tar bomb or a sparse 1 TB file is
-//! refused, not unpacked), and every path is normalized, so neither `../` entries nor symbolic
-//! links can reach outside it. Sockets, FIFOs and devices are never opened: they read as the
-//! empty files a capture writes in their place.
+//! A bundle is untrusted input (a file attached to a ticket), opened once per run and shared.
+//! A directory bundle is listed once and its files are read from disk when asked for, through
+//! [`SafeDir`]: relative to directory handles, never following a link (the bundle's own links
+//! are resolved here, inside the bundle), non-blocking, regular files only, each checked to be
+//! the very file the listing saw (device and inode) and capped in size. An archive is read as
+//! a stream, and what it holds is kept in memory within [`Limits`] checked before the bytes
+//! are held (a tar bomb or a sparse 1 TB file is refused, not unpacked). Every path is
+//! normalized, so neither `../` entries nor symbolic links can reach outside the bundle.
+//! Sockets, FIFOs and devices are never opened: they read as the empty files a capture writes
+//! in their place.
 
+use super::safe_dir::{FileId, ListedKind, OpenError, SafeDir};
 use super::{
     DirEntry, EntryKind, ErrorKind, FdEntry, Host, HostError, HostResult, StatVfs, Walk,
     WalkLimits, normalize,
@@ -20,8 +26,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io::{self, Read, Seek};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 /// The format name written to and required from `nodescope-bundle.json`.
 pub const FORMAT: &str = "nodescope-bundle/1";
@@ -31,6 +37,13 @@ pub const META_FILE: &str = "nodescope-bundle.json";
 const MAX_ENTRIES: usize = 2_000_000;
 /// Most bytes a bundle may unpack to (a tar bomb stops here).
 const MAX_TOTAL_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+/// Most bytes an archive's files (and paths) may occupy in memory. A capture of a busy node
+/// holds tens of MiB; this keeps a run on a bomb under 512 MiB of memory. A bigger bundle is
+/// extracted first and read as a directory, from disk.
+const MAX_HELD_BYTES: u64 = 256 * 1024 * 1024;
+/// What one held entry costs beyond its path and content (map node, directory listing entry):
+/// counted so a million empty entries cannot hold more memory than the content cap says.
+const ENTRY_OVERHEAD: u64 = 128;
 /// Most bytes one file in a bundle may hold.
 const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 /// Longest path an archive entry may have: Linux's PATH_MAX. A longer one cannot have been
@@ -48,6 +61,9 @@ pub struct Limits {
     /// Most bytes the bundle may unpack to: file contents and paths, and for an archive every
     /// byte of its decompressed tar stream (headers, long names and pax records included).
     pub total_bytes: u64,
+    /// Most bytes of an archive's file contents and paths held in memory (each entry counted
+    /// [`ENTRY_OVERHEAD`] bytes more). A directory bundle's files stay on disk.
+    pub held_bytes: u64,
 }
 
 impl Default for Limits {
@@ -56,6 +72,7 @@ impl Default for Limits {
             entries: MAX_ENTRIES,
             file_bytes: MAX_FILE_BYTES,
             total_bytes: MAX_TOTAL_BYTES,
+            held_bytes: MAX_HELD_BYTES,
         }
     }
 }
@@ -66,6 +83,9 @@ pub struct RecordedError {
     pub kind: ErrorKind,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
+    /// The line a parse failure pointed at (a file withheld because it did not parse).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
 }
 
 /// `nodescope-bundle.json`.
@@ -109,6 +129,9 @@ pub struct BundleMeta {
     /// reads as root-owned and protected: a bundle holds only what its capture trusted.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, super::FileMeta>,
+    /// The kernel clock's synchronisation state (adjtimex) at capture time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<crate::model::health::ClockState>,
     /// The findings nodescope reported at capture time, so a replay can be compared with them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub findings: Option<serde_json::Value>,
@@ -116,7 +139,14 @@ pub struct BundleMeta {
 
 #[derive(Debug, Clone)]
 enum Node {
+    /// An archive's file, held in memory.
     File(Vec<u8>),
+    /// A directory bundle's regular file, read from disk when asked for: its size and identity
+    /// as listed.
+    Disk {
+        size: u64,
+        id: FileId,
+    },
     Dir,
     Symlink(String),
     /// An archive entry a bundle cannot hold (a hard link): listed, and its reads fail with
@@ -124,13 +154,17 @@ enum Node {
     Unsupported(&'static str),
 }
 
-/// A bundle loaded into memory.
+/// A bundle: its listing in memory, its files in memory (an archive) or on disk (a directory).
 #[derive(Debug, Clone)]
 pub struct BundleHost {
     origin: String,
     meta: BundleMeta,
     nodes: BTreeMap<String, Node>,
     children: BTreeMap<String, Vec<DirEntry>>,
+    /// The directory a directory bundle's [`Node::Disk`] files are read from.
+    dir: Option<Arc<SafeDir>>,
+    /// The cap on one file read from `dir`.
+    file_bytes: u64,
 }
 
 impl BundleHost {
@@ -144,29 +178,44 @@ impl BundleHost {
     pub fn open_with_limits(path: &Path, limits: Limits) -> anyhow::Result<Self> {
         let meta = fs::metadata(path).with_context(|| format!("--bundle {}", path.display()))?;
         let mut nodes = BTreeMap::new();
+        let origin = path.display().to_string();
         if meta.is_dir() {
-            load_dir(path, &limits, &mut nodes)
+            let dir = load_dir(path, &limits, &mut nodes)
                 .with_context(|| format!("reading bundle {}", path.display()))?;
+            let meta_file = match nodes.get(&format!("/{META_FILE}")) {
+                Some(Node::Disk { id, .. }) => Some(
+                    dir.read_file(&[META_FILE], Some(*id), limits.file_bytes)
+                        .with_context(|| format!("{origin}: reading {META_FILE}"))?,
+                ),
+                _ => None,
+            };
+            let mut b = Self::from_nodes(origin, nodes, meta_file, &limits)?;
+            b.dir = Some(Arc::new(dir));
+            Ok(b)
         } else if meta.is_file() {
             load_targz(path, &limits, &mut nodes)
                 .with_context(|| format!("reading bundle archive {}", path.display()))?;
+            Self::from_nodes(origin, nodes, None, &limits)
         } else {
             bail!(
                 "--bundle {}: neither a directory nor a .tar.gz file",
                 path.display()
             );
         }
-        Self::from_nodes(path.display().to_string(), nodes, &limits)
     }
 
+    /// The bundle from its listing; `meta_file` is the metadata's content when it is not held
+    /// in `nodes` (a directory bundle's, read from disk).
     fn from_nodes(
         origin: String,
         mut nodes: BTreeMap<String, Node>,
+        meta_file: Option<Vec<u8>>,
         limits: &Limits,
     ) -> anyhow::Result<Self> {
         let meta_path = format!("/{META_FILE}");
-        let Some(Node::File(raw)) = nodes.remove(&meta_path) else {
-            bail!("{origin}: not a nodescope bundle (no {META_FILE} at its root)");
+        let raw = match (nodes.remove(&meta_path), meta_file) {
+            (Some(Node::File(raw)), _) | (Some(Node::Disk { .. }), Some(raw)) => raw,
+            _ => bail!("{origin}: not a nodescope bundle (no {META_FILE} at its root)"),
         };
         let meta = parse_meta(&origin, &raw)?;
         // Every ancestor of every entry is a directory, even where the archive omitted it.
@@ -208,6 +257,8 @@ impl BundleHost {
             meta,
             nodes,
             children,
+            dir: None,
+            file_bytes: limits.file_bytes,
         })
     }
 
@@ -218,16 +269,56 @@ impl BundleHost {
         let mut nodes = BTreeMap::new();
         read_targz(archive, &limits, &mut nodes)
             .with_context(|| format!("reading bundle archive {origin}"))?;
-        Self::from_nodes(origin.to_string(), nodes, &limits)
+        Self::from_nodes(origin.to_string(), nodes, None, &limits)
     }
 
     /// A file of the bundle's `cluster/` directory (`nodes.json`, `pods.json`, `events.json`:
-    /// the API server's objects at capture time).
-    pub fn cluster_file(&self, name: &str) -> Option<Vec<u8>> {
-        match self.nodes.get(&format!("/cluster/{name}")) {
-            Some(Node::File(b)) => Some(b.clone()),
-            _ => None,
+    /// the API server's objects at capture time) as a stream, so a big List is parsed without
+    /// a copy: `None` when the bundle has no such file.
+    pub fn cluster_reader(&self, name: &str) -> Option<HostResult<Box<dyn Read + '_>>> {
+        let path = format!("/cluster/{name}");
+        match self.nodes.get(&path)? {
+            Node::File(b) => Some(Ok(Box::new(&b[..]))),
+            Node::Disk { id, .. } => Some(
+                self.open_disk(&path, &path, *id)
+                    .map(|(f, size)| Box::new(f.take(size.min(self.file_bytes))) as Box<dyn Read>),
+            ),
+            _ => Some(Err(HostError::new(
+                ErrorKind::Invalid,
+                &path,
+                "not a regular file",
+            ))),
         }
+    }
+
+    /// Opens the directory bundle's file at `real` (a resolved bundle path), refusing anything
+    /// but the regular file the listing saw. `shown` is the path asked for, for errors.
+    fn open_disk(&self, shown: &str, real: &str, id: FileId) -> HostResult<(fs::File, u64)> {
+        let Some(dir) = &self.dir else {
+            return Err(HostError::new(
+                ErrorKind::Io,
+                shown,
+                "bundle directory not open",
+            ));
+        };
+        let comps: Vec<&str> = real.split('/').filter(|c| !c.is_empty()).collect();
+        dir.open_file(&comps, Some(id))
+            .map_err(|e| disk_error(shown, &e))
+    }
+
+    /// Reads a directory bundle's file from disk, within the per-file cap.
+    fn read_disk(&self, shown: &str, real: &str, id: FileId) -> HostResult<Vec<u8>> {
+        let (f, size) = self.open_disk(shown, real, id)?;
+        if size > self.file_bytes {
+            return Err(disk_error(
+                shown,
+                &OpenError::TooBig {
+                    size,
+                    max: self.file_bytes,
+                },
+            ));
+        }
+        super::safe_dir::read_capped(f, size, self.file_bytes).map_err(|e| disk_error(shown, &e))
     }
 
     /// Adds a file to the bundle or replaces one, as if it had been captured with these bytes;
@@ -311,11 +402,18 @@ impl BundleHost {
     }
 
     fn recorded_error(&self, path: &str) -> Option<HostError> {
-        self.meta
-            .errors
-            .get(&normalize(path))
-            .map(|e| HostError::new(e.kind, path, e.detail.clone()))
+        self.meta.errors.get(&normalize(path)).map(|e| HostError {
+            line: e.line,
+            ..HostError::new(e.kind, path, e.detail.clone())
+        })
     }
+}
+
+/// `/proc/<pid>` for a path `/proc/<pid>/exe`.
+fn proc_exe_dir(path: &str) -> Option<String> {
+    let n = normalize(path);
+    let pid = n.strip_prefix("/proc/")?.strip_suffix("/exe")?;
+    (!pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())).then(|| format!("/proc/{pid}"))
 }
 
 fn parent(p: &str) -> Option<String> {
@@ -344,9 +442,18 @@ fn parse_meta(origin: &str, raw: &[u8]) -> anyhow::Result<BundleMeta> {
 }
 
 impl Node {
+    /// A file's size in bytes (0 for anything else).
+    fn size(&self) -> u64 {
+        match self {
+            Node::File(b) => b.len() as u64,
+            Node::Disk { size, .. } => *size,
+            _ => 0,
+        }
+    }
+
     fn kind(&self) -> EntryKind {
         match self {
-            Node::File(_) => EntryKind::File,
+            Node::File(_) | Node::Disk { .. } => EntryKind::File,
             Node::Dir => EntryKind::Dir,
             Node::Symlink(_) => EntryKind::Symlink,
             Node::Unsupported(_) => EntryKind::Special,
@@ -354,80 +461,76 @@ impl Node {
     }
 }
 
-/// Loads a bundle directory. The whole tree is listed and every size checked against `limits`
-/// before any file is read, so an oversized bundle costs a listing, not its bytes in memory.
+/// Lists a bundle directory through a [`SafeDir`] and returns it. The whole tree is listed
+/// and every size checked against `limits`, but no file is read: a directory bundle's files
+/// are read from disk when a collector asks for them ([`Node::Disk`]).
 fn load_dir(
     root: &Path,
     limits: &Limits,
     nodes: &mut BTreeMap<String, Node>,
-) -> anyhow::Result<()> {
-    let mut files: Vec<(String, PathBuf)> = Vec::new();
+) -> anyhow::Result<SafeDir> {
+    let dir = SafeDir::open(root).with_context(|| format!("opening {}", root.display()))?;
     let mut total = 0u64;
-    let mut stack = vec![(root.to_path_buf(), String::new())];
-    while let Some((dir, rel)) = stack.pop() {
-        let listing =
-            |e: io::Error| anyhow::Error::new(e).context(format!("listing {}", dir.display()));
-        for entry in fs::read_dir(&dir).map_err(listing)? {
-            let entry = entry.map_err(listing)?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let host_path = format!("{rel}/{name}");
-            if nodes.len() + files.len() >= limits.entries {
+    let mut stack = vec![String::new()];
+    while let Some(rel) = stack.pop() {
+        let comps: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
+        let listing = dir
+            .list(&comps)
+            .with_context(|| format!("listing {}{rel}", root.display()))?;
+        for entry in listing {
+            let host_path = format!("{rel}/{}", entry.name);
+            if nodes.len() >= limits.entries {
                 bail!("more than {} entries", limits.entries);
             }
             total += host_path.len() as u64;
-            let ft = entry.file_type().map_err(listing)?;
-            if ft.is_symlink() {
-                let t = fs::read_link(entry.path())
-                    .with_context(|| format!("reading link {}", entry.path().display()))?;
-                nodes.insert(host_path, Node::Symlink(t.to_string_lossy().into_owned()));
-            } else if ft.is_dir() {
-                nodes.insert(host_path.clone(), Node::Dir);
-                stack.push((entry.path(), host_path));
-            } else if ft.is_file() {
-                let len = entry.metadata().map_err(listing)?.len();
-                if len > limits.file_bytes {
-                    bail!(
-                        "{} is {len} bytes, over the {}-byte limit of one file",
-                        entry.path().display(),
-                        limits.file_bytes
-                    );
+            let node = match entry.kind {
+                // A link gone or turned into something else since it was listed (EINVAL,
+                // ENOENT): the bundle is changing under us; its reads fail, naming why.
+                ListedKind::Symlink => match dir.read_link(&comps, &entry.name) {
+                    Ok(t) => Node::Symlink(t),
+                    Err(_) => Node::Unsupported("changed while the bundle was listed"),
+                },
+                ListedKind::Dir => {
+                    stack.push(host_path.clone());
+                    Node::Dir
                 }
-                total += len;
-                files.push((host_path, entry.path()));
-            } else {
+                ListedKind::File => {
+                    if entry.size > limits.file_bytes {
+                        bail!(
+                            "{}{host_path} is {} bytes, over the {}-byte limit of one file",
+                            root.display(),
+                            entry.size,
+                            limits.file_bytes
+                        );
+                    }
+                    total += entry.size;
+                    Node::Disk {
+                        size: entry.size,
+                        id: entry.id,
+                    }
+                }
                 // A socket, FIFO or device: a capture writes these as empty files, and opening
                 // one could block (a FIFO) or never end (a copy of /dev/zero).
-                nodes.insert(host_path, Node::File(Vec::new()));
-            }
+                ListedKind::Special => Node::File(Vec::new()),
+            };
+            nodes.insert(host_path, node);
             if total > limits.total_bytes {
                 bail!("bundle is larger than {} bytes", limits.total_bytes);
             }
         }
     }
-    for (host_path, path) in files {
-        let buf = read_regular(&path, limits.file_bytes)
-            .with_context(|| format!("reading {}", path.display()))?;
-        nodes.insert(host_path, Node::File(buf));
-    }
-    Ok(())
+    Ok(dir)
 }
 
-/// Reads a file that was a regular file when listed, refusing one that has become something
-/// else (O_NONBLOCK: opening a FIFO swapped in must not wait for a writer) or grown past `max`.
-fn read_regular(path: &Path, max: u64) -> anyhow::Result<Vec<u8>> {
-    let f = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NONBLOCK)
-        .open(path)?;
-    if !f.metadata()?.is_file() {
-        bail!("no longer a regular file");
-    }
-    let mut buf = Vec::new();
-    f.take(max + 1).read_to_end(&mut buf)?;
-    if buf.len() as u64 > max {
-        bail!("grew over the {max}-byte limit of one file while being read");
-    }
-    Ok(buf)
+/// A directory bundle's file that could not be read as listed, as the host error a collector
+/// records: gone is missing; a link, FIFO or another file in its place is invalid.
+fn disk_error(path: &str, e: &OpenError) -> HostError {
+    let kind = match e {
+        OpenError::Missing => ErrorKind::Missing,
+        OpenError::Io(io) => return HostError::from_io(path, io),
+        _ => ErrorKind::Invalid,
+    };
+    HostError::new(kind, path, format!("in the bundle: {e}"))
 }
 
 /// A reader that fails, rather than ends, once more than `limit` bytes have come through: an
@@ -491,6 +594,8 @@ fn read_targz(
     let mut ar = tar::Archive::new(stream);
     let mut raw: Vec<(String, Node)> = Vec::new();
     let mut total = 0u64;
+    // What the entries kept so far hold in memory: the cap a bomb meets first.
+    let mut held = 0u64;
     for entry in ar.entries().context("not a gzip-compressed tar archive")? {
         let mut entry = entry.context("corrupt archive")?;
         let p = entry.path()?.to_string_lossy().into_owned();
@@ -508,6 +613,7 @@ fn read_targz(
             bail!("more than {} entries", limits.entries);
         }
         total += p.len() as u64;
+        held += p.len() as u64 + ENTRY_OVERHEAD;
         let node = match entry.header().entry_type() {
             tar::EntryType::Directory => Node::Dir,
             tar::EntryType::Symlink => {
@@ -530,8 +636,16 @@ fn read_targz(
                 if total > limits.total_bytes {
                     bail!("archive unpacks to more than {} bytes", limits.total_bytes);
                 }
-                // Grown as the bytes arrive: a header may claim more than the archive holds.
-                let mut buf = Vec::with_capacity(usize::try_from(size.min(1 << 16)).unwrap_or(0));
+                held += size;
+                if held > limits.held_bytes {
+                    bail!(
+                        "archive entry {p:?} brings its files over the {}-byte limit held in memory \
+                         (extract the archive and pass the directory, whose files are read from disk)",
+                        limits.held_bytes
+                    );
+                }
+                // The size is within the memory budget: one exact allocation, no doubling.
+                let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
                 (&mut entry)
                     .take(size)
                     .read_to_end(&mut buf)
@@ -554,6 +668,12 @@ fn read_targz(
             tar::EntryType::XGlobalHeader => continue,
             _ => Node::Unsupported("an archive entry of a type bundles do not hold"),
         };
+        if held > limits.held_bytes {
+            bail!(
+                "archive entries hold more than {} bytes in memory",
+                limits.held_bytes
+            );
+        }
         raw.push((p, node));
     }
     // Read to the gzip trailer, so its length and CRC check every byte: the tar reader stops at
@@ -598,6 +718,7 @@ impl Host for BundleHost {
         let real = self.resolve(path)?;
         match self.nodes.get(&real) {
             Some(Node::File(b)) => Ok(b.clone()),
+            Some(Node::Disk { id, .. }) => self.read_disk(path, &real, *id),
             Some(Node::Dir) => Err(HostError::new(ErrorKind::Invalid, path, "is a directory")),
             Some(Node::Unsupported(why)) => Err(HostError::new(ErrorKind::Invalid, path, *why)),
             Some(Node::Symlink(_)) | None => Err(HostError::new(ErrorKind::Missing, path, "")),
@@ -645,9 +766,25 @@ impl Host for BundleHost {
         if let Some(m) = self.meta.metadata.get(&normalize(path)) {
             return Ok(*m);
         }
+        if let Some(pid_dir) = proc_exe_dir(path)
+            && matches!(self.nodes.get(&pid_dir), Some(Node::Dir))
+        {
+            // `/proc/<pid>/exe` is a link into the process's mount namespace; a capture keeps
+            // no such link, only its stat. A bundle from before captures recorded it took the
+            // process's word, so its replay does too (a new capture records the answer,
+            // missing included).
+            return Ok(super::FileMeta {
+                uid: 0,
+                gid: 0,
+                mode: 0o755,
+                kind: EntryKind::File,
+                size: 0,
+            });
+        }
         let real = self.resolve(path)?;
         let (kind, size, mode) = match self.nodes.get(&real) {
             Some(Node::File(b)) => (EntryKind::File, b.len() as u64, 0o644),
+            Some(Node::Disk { size, .. }) => (EntryKind::File, *size, 0o644),
             Some(Node::Dir) => (EntryKind::Dir, 0, 0o755),
             None if real == "/" => (EntryKind::Dir, 0, 0o755),
             Some(Node::Unsupported(_)) => (EntryKind::Special, 0, 0o644),
@@ -710,9 +847,9 @@ impl Host for BundleHost {
         let prefix = format!("{}/", real.trim_end_matches('/'));
         let shown = |k: &str| format!("{n}{}", &k[real.len().min(k.len())..]);
         match self.nodes.get(&real) {
-            Some(Node::File(b)) => Ok(super::walk::walk_listing(
+            Some(node @ (Node::File(_) | Node::Disk { .. })) => Ok(super::walk::walk_listing(
                 &n,
-                &[(n.clone(), b.len() as u64)],
+                &[(n.clone(), node.size())],
                 &[],
                 limits.top,
             )),
@@ -724,7 +861,7 @@ impl Host for BundleHost {
                         break;
                     }
                     match node {
-                        Node::File(b) => files.push((shown(k), b.len() as u64)),
+                        Node::File(_) | Node::Disk { .. } => files.push((shown(k), node.size())),
                         Node::Symlink(t) => files.push((shown(k), t.len() as u64)),
                         Node::Dir => dirs.push(shown(k)),
                         Node::Unsupported(_) => files.push((shown(k), 0)),
@@ -742,6 +879,10 @@ impl Host for BundleHost {
 
     fn cri(&self, _endpoints: &[String]) -> Option<crate::model::disk::CriSnapshot> {
         self.meta.cri.clone()
+    }
+
+    fn clock(&self) -> Option<crate::model::health::ClockState> {
+        self.meta.clock
     }
 
     fn kmsg(&self) -> HostResult<Vec<String>> {

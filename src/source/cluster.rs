@@ -2,22 +2,24 @@
 //! every request under a deadline, and `kubectl get -o json` List documents standing in for
 //! the server offline (a bundle's `cluster/*.json`, or `--cluster-dump DIR`).
 //!
-//! Credential order: `--kubeconfig FILE`; `KUBECONFIG`; the in-cluster service account; the
-//! node's own kubelet kubeconfig under the host root (the kubelet's `--kubeconfig` flag,
-//! `/etc/kubernetes/kubelet.conf`, `/var/lib/kubelet/kubeconfig`), its absolute certificate
-//! paths moved under the root (they name files on the node).
+//! Credential order: `--kubeconfig FILE`; `KUBECONFIG`; the in-cluster service account of the
+//! pod nodescope runs in; the node's own kubeconfig under the host root (the trusted kubelet's
+//! `--kubeconfig`, then collect::kubeconfig::NODE_KUBECONFIGS), which collect::kubeconfig
+//! reads through the host and vets first. A kubeconfig the user names is read by the client
+//! as kubectl reads it: the user's choice, the user's trust.
 
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use kube::api::{Api, ListParams};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Connecting and each request.
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(3);
 /// Everything the API part of one run may take.
 pub const TOTAL_DEADLINE: Duration = Duration::from_secs(5);
 
-/// How [`Credentials::Kubeconfig`] names the node's own kubelet kubeconfig.
+/// How [`Credentials::Node`] names the node's own kubelet kubeconfig.
 pub const NODE_KUBECONFIG: &str = "the kubelet's kubeconfig";
 
 /// What the API server (or its stand-in) returned.
@@ -37,52 +39,49 @@ pub struct ClusterData {
 /// Where credentials come from.
 #[derive(Debug, Clone)]
 pub enum Credentials {
-    Kubeconfig { path: PathBuf, why: &'static str },
+    /// A kubeconfig the user named (`--kubeconfig`, `KUBECONFIG`), read by the client itself.
+    User {
+        path: PathBuf,
+        why: &'static str,
+    },
+    /// The node's kubeconfig at host path `path`, already vetted and made self-contained
+    /// (collect::kubeconfig): the client opens no file for it.
+    Node {
+        path: String,
+        config: Box<kube::config::Kubeconfig>,
+    },
     InCluster,
 }
 
-/// Finds credentials in the documented order. `kubelet_flag` is the kubelet's `--kubeconfig`.
-pub fn discover(
-    root: &Path,
-    explicit: Option<&Path>,
-    kubelet_flag: Option<&str>,
-) -> Option<Credentials> {
+/// The credentials the user chose, in order: `explicit` (`--kubeconfig`), the first file of
+/// `KUBECONFIG` (as kubectl merges them), the in-cluster service account. `None` leaves the
+/// node's own kubeconfig to try.
+pub fn user_credentials(explicit: Option<&Path>) -> Option<Credentials> {
     if let Some(p) = explicit {
-        return Some(Credentials::Kubeconfig {
+        return Some(Credentials::User {
             path: p.to_path_buf(),
             why: "--kubeconfig",
         });
     }
     if let Some(k) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
-        // The first file of the list, as kubectl merges them.
         let first = std::env::split_paths(&k).next()?;
-        return Some(Credentials::Kubeconfig {
+        return Some(Credentials::User {
             path: first,
             why: "KUBECONFIG",
         });
     }
+    // nodescope's own pod, not the node: the service account the pod was given.
     if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
         && Path::new("/var/run/secrets/kubernetes.io/serviceaccount/token").exists()
     {
         return Some(Credentials::InCluster);
     }
-    let mut candidates: Vec<String> = kubelet_flag.map(String::from).into_iter().collect();
-    candidates.push("/etc/kubernetes/kubelet.conf".into());
-    candidates.push("/var/lib/kubelet/kubeconfig".into());
-    candidates
-        .into_iter()
-        .map(|c| root.join(c.trim_start_matches('/')))
-        .find(|p| p.is_file())
-        .map(|path| Credentials::Kubeconfig {
-            path,
-            why: NODE_KUBECONFIG,
-        })
+    None
 }
 
 /// Fetches this node, its pods, Pending pods, events of interest and the other nodes, within
 /// [`TOTAL_DEADLINE`]. Never fails: what could not be had is a note.
-pub fn fetch(root: &Path, creds: &Credentials, node_name: &str) -> ClusterData {
-    let started = Instant::now();
+pub fn fetch(creds: &Credentials, node_name: &str) -> ClusterData {
     let mut data = ClusterData {
         node_name: Some(node_name.to_string()),
         ..ClusterData::default()
@@ -99,11 +98,7 @@ pub fn fetch(root: &Path, creds: &Credentials, node_name: &str) -> ClusterData {
         }
     };
     let r = rt.block_on(async {
-        tokio::time::timeout(
-            TOTAL_DEADLINE,
-            fetch_async(root, creds, node_name, &mut data),
-        )
-        .await
+        tokio::time::timeout(TOTAL_DEADLINE, fetch_async(creds, node_name, &mut data)).await
     });
     if r.is_err() {
         data.notes.push(format!(
@@ -113,56 +108,71 @@ pub fn fetch(root: &Path, creds: &Credentials, node_name: &str) -> ClusterData {
     }
     data.notes.sort();
     data.notes.dedup();
-    let _ = started;
     data
 }
 
-async fn client(root: &Path, creds: &Credentials) -> Result<(kube::Client, String), String> {
+async fn client(creds: &Credentials) -> Result<(kube::Client, String), String> {
+    let options = kube::config::KubeConfigOptions::default();
     let mut config = match creds {
         Credentials::InCluster => {
             kube::Config::incluster().map_err(|e| format!("in-cluster config: {e}"))?
         }
-        Credentials::Kubeconfig { path, why } => {
-            let mut kc = kube::config::Kubeconfig::read_from(path)
+        Credentials::User { path, .. } => {
+            let kc = kube::config::Kubeconfig::read_from(path)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
-            // The kubelet's kubeconfig names certificate files on the node: move them under
-            // the root. A user's kubeconfig (--kubeconfig, KUBECONFIG) names local files.
-            if *why == NODE_KUBECONFIG && root != Path::new("/") {
-                let under = |p: &mut Option<String>| {
-                    if let Some(s) = p.as_mut()
-                        && s.starts_with('/')
-                        && !Path::new(s).starts_with(root)
-                    {
-                        *s = root
-                            .join(s.trim_start_matches('/'))
-                            .to_string_lossy()
-                            .into_owned();
-                    }
-                };
-                for c in kc.clusters.iter_mut().filter_map(|c| c.cluster.as_mut()) {
-                    under(&mut c.certificate_authority);
-                }
-                for a in kc
-                    .auth_infos
-                    .iter_mut()
-                    .filter_map(|a| a.auth_info.as_mut())
-                {
-                    under(&mut a.client_certificate);
-                    under(&mut a.client_key);
-                    under(&mut a.token_file);
-                }
-            }
-            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            kube::Config::from_custom_kubeconfig(kc, &options)
                 .await
                 .map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        Credentials::Node { path, config } => {
+            kube::Config::from_custom_kubeconfig((**config).clone(), &options)
+                .await
+                .map_err(|e| format!("{path}: {e}"))?
         }
     };
     config.connect_timeout = Some(REQUEST_DEADLINE);
     config.read_timeout = Some(REQUEST_DEADLINE);
     config.write_timeout = Some(REQUEST_DEADLINE);
-    let server = config.cluster_url.to_string();
-    let c = kube::Client::try_from(config).map_err(|e| format!("client: {e}"))?;
+    let server = super::redact::url(&config.cluster_url.to_string());
+    let c = kube::Client::try_from(config).map_err(|e| format!("client: {}", chain(&e)))?;
     Ok((c, server))
+}
+
+/// A client error and its causes as one line ([`super::error_chain`]), except that a failed
+/// credential plugin is told by its exit status alone: kube's own message repeats the
+/// plugin's environment and output, where credentials are.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        let m = match err.downcast_ref::<kube::client::AuthError>() {
+            Some(a) => {
+                parts.push(auth_error(a));
+                break;
+            }
+            None => err.to_string(),
+        };
+        if !parts.iter().any(|p| p.contains(&m)) {
+            parts.push(m);
+        }
+        cur = err.source();
+    }
+    parts.join(": ")
+}
+
+/// A credential failure in words that hold no credential.
+fn auth_error(a: &kube::client::AuthError) -> String {
+    use kube::client::AuthError as A;
+    match a {
+        A::AuthExecRun { out, .. } => {
+            format!("the exec credential plugin failed ({})", out.status)
+        }
+        A::AuthExecParse(_) | A::AuthExec(_) | A::ExecPluginFailed => {
+            "the exec credential plugin did not answer with a credential".into()
+        }
+        A::AuthExecStart(e) => format!("the exec credential plugin could not start: {e}"),
+        other => other.to_string(),
+    }
 }
 
 /// One request's failure as a line: 403s say what RBAC forbids; transport errors name their
@@ -173,7 +183,7 @@ fn describe(what: &str, e: &kube::Error) -> String {
             format!("API: {what}: forbidden by RBAC (403); skipped")
         }
         kube::Error::Api(s) => format!("API: {what}: {} {}", s.code, s.message),
-        other => format!("API: {what}: {}", super::error_chain(other)),
+        other => format!("API: {what}: {}", chain(other)),
     }
 }
 
@@ -182,8 +192,8 @@ fn transport(e: &kube::Error) -> bool {
     !matches!(e, kube::Error::Api(_) | kube::Error::SerdeError(_))
 }
 
-async fn fetch_async(root: &Path, creds: &Credentials, node_name: &str, data: &mut ClusterData) {
-    let (client, server) = match client(root, creds).await {
+async fn fetch_async(creds: &Credentials, node_name: &str, data: &mut ClusterData) {
+    let (client, server) = match client(creds).await {
         Ok(c) => c,
         Err(e) => {
             data.notes.push(format!("API: {e}"));
@@ -192,7 +202,8 @@ async fn fetch_async(root: &Path, creds: &Credentials, node_name: &str, data: &m
     };
     data.source = match creds {
         Credentials::InCluster => format!("api {server} (in-cluster service account)"),
-        Credentials::Kubeconfig { path, why } => format!("api {server} ({why} {})", path.display()),
+        Credentials::User { path, why } => format!("api {server} ({why} {})", path.display()),
+        Credentials::Node { path, .. } => format!("api {server} ({NODE_KUBECONFIG} {path})"),
     };
     let nodes: Api<Node> = Api::all(client.clone());
     let pods: Api<Pod> = Api::all(client.clone());
@@ -217,9 +228,7 @@ async fn fetch_async(root: &Path, creds: &Credentials, node_name: &str, data: &m
         evs.as_ref().err(),
     ];
     if failures.iter().all(|f| f.is_some_and(transport)) {
-        let cause = failures[0]
-            .map(|e| super::error_chain(e))
-            .unwrap_or_default();
+        let cause = failures[0].map(|e| chain(e)).unwrap_or_default();
         data.notes.push(format!(
             "API {server}: no answer to any request ({cause}); the local report stands alone"
         ));
@@ -248,40 +257,47 @@ async fn fetch_async(root: &Path, creds: &Credentials, node_name: &str, data: &m
     }
 }
 
+/// Opens one List document by name: `None` when there is no such file, `Some(Err(why))` when
+/// it is there but cannot be read (a FIFO, a device, a link, over its size cap).
+pub type OpenList<'a> = dyn Fn(&str) -> Option<Result<Box<dyn Read + 'a>, String>> + 'a;
+
 /// Reads `nodes.json`, `pods.json` and `events.json` (List documents as `kubectl get -o json`
-/// writes them) through `read`; a missing file is no data, a malformed one a note.
-pub fn from_files(
-    source: String,
-    node_name: Option<&str>,
-    read: impl Fn(&str) -> Option<Vec<u8>>,
-) -> ClusterData {
+/// writes them) through `open`; a missing file is no data, an unreadable or malformed one a
+/// note. Each document is parsed as a stream and only what is used is kept: every node, the
+/// pods bound to `node_name` and the Pending pods, the events of the reasons the report shows
+/// ([`crate::collect::cluster::EVENT_REASONS`]). A 100k-pod `pods.json` costs one pod at a
+/// time, not the whole list.
+pub fn from_files(source: String, node_name: Option<&str>, open: &OpenList<'_>) -> ClusterData {
     let mut data = ClusterData {
         source,
         node_name: node_name.map(String::from),
         ..ClusterData::default()
     };
-    fn list<T: serde::de::DeserializeOwned + Clone>(
-        raw: Option<Vec<u8>>,
-        name: &str,
-        notes: &mut Vec<String>,
-    ) -> Vec<T> {
-        let Some(raw) = raw else { return Vec::new() };
-        #[derive(serde::Deserialize)]
-        struct List<T> {
-            #[serde(default = "Vec::new")]
-            items: Vec<T>,
-        }
-        match serde_json::from_slice::<List<T>>(&raw) {
-            Ok(l) => l.items,
-            Err(e) => {
-                notes.push(format!("{name}: not a List document: {e}"));
-                Vec::new()
+    let mut notes = Vec::new();
+    stream_file(open, "nodes.json", &mut notes, |n: Node| data.nodes.push(n));
+    stream_file(open, "pods.json", &mut notes, |p: Pod| {
+        let spec_node = p.spec.as_ref().and_then(|s| s.node_name.as_deref());
+        let on_node = spec_node.is_some() && spec_node == node_name;
+        let pending = p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Pending");
+        match (on_node, pending) {
+            (true, true) => {
+                data.pending.push(p.clone());
+                data.pods.push(p);
             }
+            (true, false) => data.pods.push(p),
+            (false, true) => data.pending.push(p),
+            (false, false) => {}
         }
-    }
-    data.nodes = list(read("nodes.json"), "nodes.json", &mut data.notes);
-    let pods: Vec<Pod> = list(read("pods.json"), "pods.json", &mut data.notes);
-    data.events = list(read("events.json"), "events.json", &mut data.notes);
+    });
+    stream_file(open, "events.json", &mut notes, |e: Event| {
+        if e.reason
+            .as_deref()
+            .is_some_and(|r| crate::collect::cluster::EVENT_REASONS.contains(&r))
+        {
+            data.events.push(e);
+        }
+    });
+    data.notes = notes;
     if let Some(n) = node_name {
         data.node = data
             .nodes
@@ -289,17 +305,174 @@ pub fn from_files(
             .find(|x| x.metadata.name.as_deref() == Some(n))
             .cloned();
     }
-    for p in pods {
-        let spec_node = p.spec.as_ref().and_then(|s| s.node_name.as_deref());
-        let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
-        if phase == Some("Pending") {
-            data.pending.push(p.clone());
-        }
-        if spec_node.is_some() && spec_node == node_name {
-            data.pods.push(p);
+    data
+}
+
+/// Streams the items of the List document `name` into `keep`; what fails is a note.
+fn stream_file<T: serde::de::DeserializeOwned>(
+    open: &OpenList<'_>,
+    name: &str,
+    notes: &mut Vec<String>,
+    keep: impl FnMut(T),
+) {
+    match open(name) {
+        None => {}
+        Some(Err(why)) => notes.push(format!("{name}: {why}")),
+        Some(Ok(r)) => {
+            if let Err(e) = stream_items(std::io::BufReader::new(r), keep) {
+                notes.push(format!("{name}: not a List document: {e}"));
+            }
         }
     }
-    data
+}
+
+/// Parses a List document (`{"kind": "PodList", "items": [...]}`) from `r`, handing each item
+/// to `keep` as it is parsed; every other key is skipped unparsed.
+pub fn stream_items<T: serde::de::DeserializeOwned>(
+    r: impl Read,
+    mut keep: impl FnMut(T),
+) -> Result<(), serde_json::Error> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_reader(r);
+    ListSeed {
+        keep: &mut keep,
+        item: std::marker::PhantomData,
+    }
+    .deserialize(&mut de)?;
+    de.end()
+}
+
+/// The document: a map whose `items` are streamed.
+struct ListSeed<'k, T, F> {
+    keep: &'k mut F,
+    item: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<'de, T: serde::de::DeserializeOwned, F: FnMut(T)> serde::de::DeserializeSeed<'de>
+    for ListSeed<'_, T, F>
+{
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned, F: FnMut(T)> serde::de::Visitor<'de>
+    for ListSeed<'_, T, F>
+{
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a List object with an `items` array")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "items" {
+                map.next_value_seed(ItemsSeed {
+                    keep: &mut *self.keep,
+                    item: self.item,
+                })?;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `items` array, each element parsed and handed over, then dropped.
+struct ItemsSeed<'k, T, F> {
+    keep: &'k mut F,
+    item: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<'de, T: serde::de::DeserializeOwned, F: FnMut(T)> serde::de::DeserializeSeed<'de>
+    for ItemsSeed<'_, T, F>
+{
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned, F: FnMut(T)> serde::de::Visitor<'de>
+    for ItemsSeed<'_, T, F>
+{
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of objects")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(item) = seq.next_element::<T>()? {
+            (self.keep)(item);
+        }
+        Ok(())
+    }
+}
+
+/// Most bytes one List document of a `--cluster-dump` directory may hold. Items are parsed one
+/// at a time, so memory does not grow with it; the cap bounds the time a run can be made to
+/// spend (a 150k-pod cluster's `pods.json` is well under it).
+pub const MAX_LIST_BYTES: u64 = 1 << 30;
+
+/// The List documents [`from_files`] reads.
+pub const LIST_FILES: [&str; 3] = ["nodes.json", "pods.json", "events.json"];
+
+/// A `--cluster-dump DIR`, opened and checked: a directory holding at least one of
+/// [`LIST_FILES`]. Its files are untrusted input, opened as a bundle's are
+/// ([`super::safe_dir`]): never through a link, non-blocking, regular files only, capped at
+/// [`MAX_LIST_BYTES`].
+#[derive(Debug)]
+pub struct Dump {
+    dir: super::safe_dir::SafeDir,
+    shown: String,
+}
+
+impl Dump {
+    /// Opens `path`; a missing path, a file, or a directory without any of [`LIST_FILES`] is
+    /// an error that says which.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let shown = path.display().to_string();
+        let meta =
+            std::fs::metadata(path).map_err(|e| anyhow::anyhow!("--cluster-dump {shown}: {e}"))?;
+        if !meta.is_dir() {
+            anyhow::bail!(
+                "--cluster-dump {shown}: not a directory (a dump is a directory holding {})",
+                LIST_FILES.join(", ")
+            );
+        }
+        let dir = super::safe_dir::SafeDir::open(path)
+            .map_err(|e| anyhow::anyhow!("--cluster-dump {shown}: {e}"))?;
+        let listed = dir
+            .list(&[])
+            .map_err(|e| anyhow::anyhow!("--cluster-dump {shown}: {e}"))?;
+        if !listed.iter().any(|l| LIST_FILES.contains(&l.name.as_str())) {
+            anyhow::bail!(
+                "--cluster-dump {shown}: none of {} in it (write them with `kubectl get nodes -o json > nodes.json`, ...)",
+                LIST_FILES.join(", ")
+            );
+        }
+        Ok(Dump { dir, shown })
+    }
+
+    /// Where the dump is, as the user named it.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// Opens one List document for [`from_files`].
+    pub fn reader(&self, name: &str) -> Option<Result<Box<dyn Read + '_>, String>> {
+        use super::safe_dir::OpenError;
+        match self.dir.open_file(&[name], None) {
+            Err(OpenError::Missing) => None,
+            Err(e) => Some(Err(e.to_string())),
+            Ok((_, size)) if size > MAX_LIST_BYTES => Some(Err(OpenError::TooBig {
+                size,
+                max: MAX_LIST_BYTES,
+            }
+            .to_string())),
+            Ok((f, _)) => Some(Ok(Box::new(f.take(MAX_LIST_BYTES)))),
+        }
+    }
 }
 
 /// Writes the fetched objects as the List documents [`from_files`] reads, pods scrubbed by

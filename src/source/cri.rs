@@ -1,16 +1,17 @@
 //! The container runtime's own answers over its CRI socket (k8s-cri: the kubelet's
-//! `runtime.v1` protocol over tonic): the image filesystem, the images and the containers.
-//! What `crictl imagefsinfo`, `crictl images` and `crictl ps -a` show, asked the same way.
+//! `runtime.v1` protocol over tonic): its readiness, the image filesystem, the images and the
+//! containers. What `crictl info`, `crictl imagefsinfo`, `crictl images` and `crictl ps -a`
+//! show, asked the same way.
 //!
-//! Read-only: only `ImageService.ImageFsInfo`, `ImageService.ListImages` and
-//! `RuntimeService.ListContainers` are ever called. Never hangs: the connection and each call
+//! Read-only: only `RuntimeService.Status`, `ImageService.ImageFsInfo`,
+//! `ImageService.ListImages` and `RuntimeService.ListContainers` are ever called. Never hangs: the connection and each call
 //! have a deadline, the whole exchange another; a socket that accepts and never answers comes
 //! back as a one-line reason, like a socket that is not there.
 
-use crate::model::disk::{CriContainer, CriFsUsage, CriImage, CriSnapshot};
+use crate::model::disk::{CriCondition, CriContainer, CriFsUsage, CriImage, CriSnapshot};
 use k8s_cri::v1::image_service_client::ImageServiceClient;
 use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
-use k8s_cri::v1::{ImageFsInfoRequest, ListContainersRequest, ListImagesRequest};
+use k8s_cri::v1::{ImageFsInfoRequest, ListContainersRequest, ListImagesRequest, StatusRequest};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -153,6 +154,33 @@ async fn ask(socket: &Path, snap: &mut CriSnapshot) {
     let mut images = ImageServiceClient::new(channel.clone());
     let mut runtime = RuntimeServiceClient::new(channel);
 
+    // First what the kubelet asks every few seconds (`crictl info`): are the runtime and its
+    // network ready. Not verbose: the verbose `info` map holds the runtime's whole config.
+    match call("Status", runtime.status(StatusRequest { verbose: false })).await {
+        Ok(r) => {
+            snap.status = Some(
+                r.status
+                    .map(|s| s.conditions)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|c| CriCondition {
+                        type_: c.r#type,
+                        status: c.status,
+                        reason: c.reason,
+                        message: c.message,
+                    })
+                    .collect(),
+            );
+        }
+        Err(e) => {
+            // A runtime that does not answer its cheapest call will not answer the others.
+            if e.contains("no answer within") {
+                snap.unavailable = Some(e);
+                return;
+            }
+            snap.errors.push(e);
+        }
+    }
     match call(
         "ImageFsInfo",
         images.image_fs_info(ImageFsInfoRequest::default()),

@@ -2,9 +2,9 @@
 //! and no libsystemd, so it works from a scratch image under `/host`. Only entries matching a
 //! [`JournalQuery`] come back, which is also all a bundle keeps (not whole journal files).
 
+use super::open::{How, RootFs, fd_path};
 use super::{ErrorKind, HostError, HostResult};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Where journald keeps its files: persistent, then volatile.
@@ -62,13 +62,25 @@ pub struct JournalEntry {
     pub message: String,
 }
 
-/// Reads matching entries from the journal directories under `root`.
-pub fn read_live(root: &Path, q: &JournalQuery) -> HostResult<Vec<JournalEntry>> {
-    let dirs: Vec<std::path::PathBuf> = JOURNAL_DIRS
+/// How long one journal query may run before it is abandoned as stuck in the kernel (a
+/// journal on a filesystem that stopped answering): its own budget and a second of grace.
+pub const JOURNAL_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Reads matching entries from the journal directories of a live root. Each directory is
+/// resolved inside the root first ([`RootFs`]: a `/var/log/journal` link to an absolute path
+/// stays in the root) and handed to the reader as `/proc/self/fd/<n>/.`; the reader lists it,
+/// skips links and anything not a regular file, and opens the `*.journal` files it found.
+pub fn read_live(fs: &RootFs, q: &JournalQuery) -> HostResult<Vec<JournalEntry>> {
+    let held: Vec<std::os::fd::OwnedFd> = JOURNAL_DIRS
         .iter()
-        .map(|d| root.join(d.trim_start_matches('/')))
-        .filter(|d| d.is_dir())
+        .filter_map(|d| fs.open(d, How::Dir).ok())
         .collect();
+    let dirs: Vec<std::path::PathBuf> = held.iter().map(fd_path).collect();
+    read_dirs(&dirs, q)
+}
+
+/// Reads matching entries from journal directories (real paths).
+pub fn read_dirs(dirs: &[std::path::PathBuf], q: &JournalQuery) -> HostResult<Vec<JournalEntry>> {
     if dirs.is_empty() {
         return Err(HostError::new(
             ErrorKind::Missing,
@@ -87,7 +99,7 @@ pub fn read_live(root: &Path, q: &JournalQuery) -> HostResult<Vec<JournalEntry>>
         };
         HostError::new(kind, &where_, e.to_string())
     };
-    let journal = sdjournal::Journal::open_dirs(&dirs).map_err(map_err)?;
+    let journal = sdjournal::Journal::open_dirs(dirs).map_err(map_err)?;
     let mut query = journal.query();
     query.match_unit(&q.unit);
     query.since_realtime(q.since_usec);
@@ -100,9 +112,19 @@ pub fn read_live(root: &Path, q: &JournalQuery) -> HostResult<Vec<JournalEntry>>
             .get("MESSAGE")
             .map(|m| String::from_utf8_lossy(m).into_owned())
             .unwrap_or_default();
-        let unit = entry
-            .get("_SYSTEMD_UNIT")
-            .map(|u| String::from_utf8_lossy(u).into_owned())
+        // The unit the query named when any of the fields journalctl -u matches names it
+        // (systemd logs `Scheduled restart job` about kubelet.service from init.scope, with
+        // UNIT=kubelet.service), so a bundle's replay of the same query keeps the entry.
+        let field = |f: &str| {
+            entry
+                .get(f)
+                .map(|u| String::from_utf8_lossy(u).into_owned())
+        };
+        let unit = ["_SYSTEMD_UNIT", "UNIT", "OBJECT_SYSTEMD_UNIT"]
+            .iter()
+            .filter_map(|f| field(f))
+            .find(|u| *u == q.unit)
+            .or_else(|| field("_SYSTEMD_UNIT"))
             .unwrap_or_default();
         let e = JournalEntry {
             realtime_usec: entry.realtime_usec(),
@@ -192,9 +214,7 @@ mod tests {
             contains: vec![],
             limit: 10,
         };
-        assert_eq!(
-            read_live(d.path(), &q).unwrap_err().kind,
-            ErrorKind::Missing
-        );
+        let fs = RootFs::new(d.path()).unwrap();
+        assert_eq!(read_live(&fs, &q).unwrap_err().kind, ErrorKind::Missing);
     }
 }

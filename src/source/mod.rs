@@ -18,8 +18,14 @@ pub mod dns_probe;
 pub mod journal;
 pub mod live;
 pub mod nvml;
+pub mod open;
+pub mod out_file;
 pub mod record;
 pub mod redact;
+pub mod resolve;
+pub mod safe_dir;
+pub mod stuck;
+pub mod vet;
 pub mod walk;
 
 use serde::{Deserialize, Serialize};
@@ -43,6 +49,10 @@ pub enum ErrorKind {
     Timeout,
     /// Any other I/O failure.
     Io,
+    /// Readable, but not believed: a process that calls itself the kubelet without running as
+    /// root from a root-owned executable, a file someone other than root could have written,
+    /// a kubeconfig that would send credentials in the clear (docs/security.md).
+    Untrusted,
 }
 
 impl fmt::Display for ErrorKind {
@@ -53,6 +63,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Invalid => "invalid",
             ErrorKind::Timeout => "timed out",
             ErrorKind::Io => "I/O error",
+            ErrorKind::Untrusted => "not trusted",
         })
     }
 }
@@ -63,6 +74,9 @@ pub struct HostError {
     pub kind: ErrorKind,
     pub path: String,
     pub detail: String,
+    /// The 1-based line a parse failure points at, where one does: a file a capture withheld
+    /// because it did not parse ([`Host::unparsed`]) replays its failure with the same line.
+    pub line: Option<usize>,
 }
 
 impl HostError {
@@ -71,6 +85,7 @@ impl HostError {
             kind,
             path: path.to_string(),
             detail: detail.into(),
+            line: None,
         }
     }
 
@@ -182,6 +197,24 @@ impl FileMeta {
     pub fn is_root_owned_and_protected(&self) -> bool {
         self.uid == 0 && self.mode & 0o022 == 0
     }
+
+    /// Why root alone does not control this path, in words for an error line (`owned by uid
+    /// 65534, not root`, `writable by others (mode 1777)`); `None` when
+    /// [`FileMeta::is_root_owned_and_protected`].
+    pub fn distrust(&self) -> Option<String> {
+        if self.uid != 0 {
+            Some(format!("owned by uid {}, not root", self.uid))
+        } else if self.mode & 0o002 != 0 {
+            Some(format!("writable by others (mode {:04o})", self.mode))
+        } else if self.mode & 0o020 != 0 {
+            Some(format!(
+                "writable by its group, gid {} (mode {:04o})",
+                self.gid, self.mode
+            ))
+        } else {
+            None
+        }
+    }
 }
 
 /// How long one statvfs may take before its mount is declared stuck. A healthy local
@@ -251,6 +284,16 @@ pub trait Host: Send + Sync {
         let _ = endpoints;
         None
     }
+    /// Told by a collector that the content [`Host::read`] (or `read_string`) returned for
+    /// `err.path` did not parse as the kind of file it expected there, and that nothing of it
+    /// was used (`err` is the failure it records, kind [`ErrorKind::Invalid`]). Reading has
+    /// no side effects: a live host or a bundle ignores this. A recording host keeps the
+    /// failure instead of the content, so a capture never copies a file that was not what the
+    /// collector took it for (a kubelet `--config` pointed at `/etc/shadow`), and its replay
+    /// reports the same error (docs/bundle-format.md, "Files that did not parse").
+    fn unparsed(&self, err: &HostError) {
+        let _ = err;
+    }
     /// The kernel log records currently in the ring, oldest first, each one line in
     /// /dev/kmsg's own format `prio,seq,usec,flags;message`.
     fn kmsg(&self) -> HostResult<Vec<String>>;
@@ -267,6 +310,9 @@ pub trait Host: Send + Sync {
     }
     /// The time the facts are from: now for a live host, the capture time for a bundle.
     fn now(&self) -> jiff::Timestamp;
+    /// Marks the start of one collection pass (a sample of `top` or `serve`). A live host
+    /// counts passes to say for how many samples a mount has been stuck; others ignore it.
+    fn begin_sample(&self) {}
     /// The effective uid nodescope reads with (0 = root). Bundles record the capturer's.
     fn euid(&self) -> u32;
 
@@ -274,6 +320,12 @@ pub trait Host: Send + Sync {
     fn read_string(&self, path: &str) -> HostResult<String> {
         self.read(path)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
+    }
+
+    /// The kernel clock's synchronisation state (adjtimex(2) with `modes = 0`: a read that
+    /// changes nothing), live; what was recorded, for a bundle; `None` when unknown.
+    fn clock(&self) -> Option<crate::model::health::ClockState> {
+        None
     }
 
     /// Whether a path exists (a read or listing succeeds), without failing on permissions.
@@ -286,6 +338,77 @@ pub trait Host: Send + Sync {
                 Err(e) => e.kind == ErrorKind::Denied || self.read_link(path).is_ok(),
             },
         }
+    }
+}
+
+/// A shared host is the host it shares: a bundle opened once serves every sample of `top` and
+/// `serve` and the cluster part of a run. Every method is forwarded, the provided ones too, so
+/// a host's own versions (a recording host's `walk_each`, `tail_lines`) are kept.
+impl<H: Host + ?Sized> Host for std::sync::Arc<H> {
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+    fn read(&self, path: &str) -> HostResult<Vec<u8>> {
+        (**self).read(path)
+    }
+    fn read_dir(&self, path: &str) -> HostResult<Vec<DirEntry>> {
+        (**self).read_dir(path)
+    }
+    fn read_link(&self, path: &str) -> HostResult<String> {
+        (**self).read_link(path)
+    }
+    fn metadata(&self, path: &str) -> HostResult<FileMeta> {
+        (**self).metadata(path)
+    }
+    fn statvfs(&self, paths: &[String]) -> Vec<HostResult<StatVfs>> {
+        (**self).statvfs(paths)
+    }
+    fn deleted_files(&self, pids: &[u32]) -> Vec<HostResult<Vec<FdEntry>>> {
+        (**self).deleted_files(pids)
+    }
+    fn walk(&self, path: &str, limits: WalkLimits) -> HostResult<Walk> {
+        (**self).walk(path, limits)
+    }
+    fn walk_each(
+        &self,
+        paths: &[String],
+        limits: WalkLimits,
+        total: Duration,
+    ) -> Vec<HostResult<Walk>> {
+        (**self).walk_each(paths, limits, total)
+    }
+    fn nvml(&self) -> Option<crate::model::gpu::Nvml> {
+        (**self).nvml()
+    }
+    fn cri(&self, endpoints: &[String]) -> Option<crate::model::disk::CriSnapshot> {
+        (**self).cri(endpoints)
+    }
+    fn unparsed(&self, err: &HostError) {
+        (**self).unparsed(err)
+    }
+    fn kmsg(&self) -> HostResult<Vec<String>> {
+        (**self).kmsg()
+    }
+    fn journal(&self, q: &journal::JournalQuery) -> HostResult<Vec<journal::JournalEntry>> {
+        (**self).journal(q)
+    }
+    fn read_tail(&self, path: &str, max_bytes: u64) -> HostResult<Vec<u8>> {
+        (**self).read_tail(path, max_bytes)
+    }
+    fn tail_lines(&self, path: &str, max_bytes: u64, needles: &[&str]) -> HostResult<Vec<String>> {
+        (**self).tail_lines(path, max_bytes, needles)
+    }
+    fn now(&self) -> jiff::Timestamp {
+        (**self).now()
+    }
+    fn euid(&self) -> u32 {
+        (**self).euid()
+    }
+    fn read_string(&self, path: &str) -> HostResult<String> {
+        (**self).read_string(path)
+    }
+    fn exists(&self, path: &str) -> bool {
+        (**self).exists(path)
     }
 }
 

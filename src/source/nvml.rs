@@ -1,30 +1,65 @@
 //! NVML through nvml-wrapper, loaded at run time: a node without libnvidia-ml (or a static
 //! nodescope on any machine without an NVIDIA driver) gets the reason, not a failure to start.
+//!
+//! Loading a library runs its code inside nodescope, as root. So the library is taken only
+//! from the driver's own install paths on the node (never the dynamic loader's search, which
+//! follows `LD_LIBRARY_PATH` and the caller's choices), and only when it and every directory
+//! on its way are root's alone ([`super::vet`]); the file loaded is the vetted, link-free path.
 
+use super::vet::{self, Want};
+use super::{ErrorKind, Host};
 use crate::model::gpu::{Nvml, NvmlDevice};
-use std::path::Path;
 
-/// Where the driver installs libnvidia-ml on the distributions GPU nodes run.
-const LIBS: &[&str] = &[
-    "usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1",
-    "usr/lib64/libnvidia-ml.so.1",
-    "usr/lib/libnvidia-ml.so.1",
-    "run/nvidia/driver/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1",
+/// Where the driver installs libnvidia-ml on the distributions GPU nodes run (Debian/Ubuntu
+/// multiarch, RHEL and Amazon Linux lib64, the GPU operator's driver container root).
+pub const LIBS: &[&str] = &[
+    "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1",
+    "/usr/lib/aarch64-linux-gnu/libnvidia-ml.so.1",
+    "/usr/lib64/libnvidia-ml.so.1",
+    "/usr/lib/libnvidia-ml.so.1",
+    "/run/nvidia/driver/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1",
+    "/run/nvidia/driver/usr/lib/aarch64-linux-gnu/libnvidia-ml.so.1",
+    "/run/nvidia/driver/usr/lib64/libnvidia-ml.so.1",
 ];
 
-/// Asks NVML on the node under `root`: the library from the node's own filesystem when the
-/// root is not `/` (a debug pod), else the dynamic loader's search.
-pub fn query(root: &Path) -> Nvml {
-    let found = LIBS.iter().map(|l| root.join(l)).find(|p| p.exists());
-    let mut b = nvml_wrapper::Nvml::builder();
-    if let Some(p) = &found {
-        b.lib_path(p.as_os_str());
-    } else if root != Path::new("/") {
-        return Nvml {
-            unavailable: Some(format!("no libnvidia-ml.so.1 under {}", root.display())),
-            ..Nvml::default()
-        };
+/// The host path of the first of [`LIBS`] that exists, once vetted; `Err` says why none may
+/// be loaded: none there, or each one there refused (which file, which rule).
+pub fn library(host: &dyn Host) -> Result<String, String> {
+    let mut refused = Vec::new();
+    for l in LIBS {
+        match vet::vet(host, l, Want::File) {
+            Ok(v) => return Ok(v.path),
+            Err(r) if r.kind == ErrorKind::Missing => {}
+            Err(r) => refused.push(format!("{l}: {r}")),
+        }
     }
+    if refused.is_empty() {
+        Err(format!(
+            "no libnvidia-ml.so.1 in the driver's install paths ({})",
+            LIBS.join(", ")
+        ))
+    } else {
+        Err(format!(
+            "libnvidia-ml.so.1 not loaded: {}; nodescope loads only a library that root alone can write",
+            refused.join("; ")
+        ))
+    }
+}
+
+/// Asks NVML on the live node: the vetted library from the node's own filesystem, under the
+/// host's root.
+pub fn query(host: &super::live::LiveHost) -> Nvml {
+    let lib = match library(host) {
+        Ok(p) => host.root().join(p.trim_start_matches('/')),
+        Err(why) => {
+            return Nvml {
+                unavailable: Some(why),
+                ..Nvml::default()
+            };
+        }
+    };
+    let mut b = nvml_wrapper::Nvml::builder();
+    b.lib_path(lib.as_os_str());
     let nvml = match b.init() {
         Ok(n) => n,
         Err(e) => {
@@ -66,22 +101,104 @@ pub fn query(root: &Path) -> Nvml {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::bundle::BundleHost;
+    use crate::source::live::LiveHost;
+    use std::path::Path;
 
     /// CI machines have no NVIDIA driver: the absent-library branch must say why.
     #[test]
     fn without_the_library_nvml_says_why() {
         let d = tempfile::tempdir().expect("tempdir");
-        let n = query(d.path());
-        assert!(
-            n.unavailable
-                .as_deref()
-                .is_some_and(|u| u.contains("libnvidia-ml")),
-            "{n:?}"
+        std::fs::create_dir(d.path().join("proc")).unwrap();
+        let n = query(&LiveHost::new(d.path()).unwrap());
+        assert_eq!(
+            n.unavailable.as_deref(),
+            Some(
+                "no libnvidia-ml.so.1 in the driver's install paths (/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1, \
+                 /usr/lib/aarch64-linux-gnu/libnvidia-ml.so.1, /usr/lib64/libnvidia-ml.so.1, /usr/lib/libnvidia-ml.so.1, \
+                 /run/nvidia/driver/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1, \
+                 /run/nvidia/driver/usr/lib/aarch64-linux-gnu/libnvidia-ml.so.1, /run/nvidia/driver/usr/lib64/libnvidia-ml.so.1)"
+            )
         );
-        if !Path::new("/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1").exists() {
-            let n = query(Path::new("/"));
-            assert!(n.unavailable.is_some(), "{n:?}");
-            assert!(n.devices.is_empty());
+        assert!(n.devices.is_empty());
+    }
+
+    /// A node root as a bundle directory with the driver's library (a link to the versioned
+    /// file, as the driver installs it) and the recorded metadata of what others control.
+    fn node(meta: serde_json::Value) -> (tempfile::TempDir, BundleHost) {
+        let d = tempfile::tempdir().unwrap();
+        let lib = d.path().join("usr/lib/x86_64-linux-gnu");
+        std::fs::create_dir_all(&lib).unwrap();
+        std::fs::write(lib.join("libnvidia-ml.so.550.54.15"), "ELF").unwrap();
+        std::os::unix::fs::symlink("libnvidia-ml.so.550.54.15", lib.join("libnvidia-ml.so.1"))
+            .unwrap();
+        std::fs::write(
+            d.path().join("nodescope-bundle.json"),
+            serde_json::json!({"format": "nodescope-bundle/1",
+                "captured_at": "2026-11-22T03:00:00Z", "metadata": meta})
+            .to_string(),
+        )
+        .unwrap();
+        let h = BundleHost::open(d.path()).unwrap();
+        (d, h)
+    }
+
+    #[test]
+    fn the_library_and_every_directory_on_its_way_must_be_roots_alone() {
+        let (_d, h) = node(serde_json::json!({}));
+        assert_eq!(
+            library(&h),
+            Ok("/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.550.54.15".into()),
+            "the versioned file the link names is what gets loaded"
+        );
+        let refused = |meta| library(&node(meta).1).unwrap_err();
+        let file = serde_json::json!({"/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.550.54.15":
+            {"uid": 1000, "gid": 1000, "mode": 0o755, "kind": "file", "size": 3}});
+        assert_eq!(
+            refused(file),
+            "libnvidia-ml.so.1 not loaded: /usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1: \
+             /usr/lib/x86_64-linux-gnu/libnvidia-ml.so.550.54.15 is owned by uid 1000, not root; \
+             nodescope loads only a library that root alone can write"
+        );
+        let dir = serde_json::json!({"/usr/lib/x86_64-linux-gnu":
+            {"uid": 0, "gid": 0, "mode": 0o777, "kind": "dir", "size": 0}});
+        assert!(
+            refused(dir).contains("/usr/lib/x86_64-linux-gnu is writable by others (mode 0777)")
+        );
+        let root = serde_json::json!({"/": {"uid": 0, "gid": 50, "mode": 0o775, "kind": "dir", "size": 0}});
+        assert!(refused(root).contains(": / is writable by its group, gid 50 (mode 0775)"));
+    }
+
+    /// On a real filesystem: a library someone else may write is never handed to the loader; a
+    /// root-owned one is (it is no real library here, so loading it fails: the loader was asked).
+    #[test]
+    fn a_writable_library_is_never_loaded_and_a_protected_one_is() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: needs root to own the test library as root");
+            return;
         }
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::create_dir(d.path().join("proc")).unwrap();
+        let dir = d.path().join("usr/lib64");
+        std::fs::create_dir_all(&dir).unwrap();
+        let lib = dir.join("libnvidia-ml.so.1");
+        std::fs::write(&lib, "not an ELF file").unwrap();
+        let host = LiveHost::new(d.path()).unwrap();
+        std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let n = query(&host);
+        assert_eq!(
+            n.unavailable.as_deref(),
+            Some(
+                "libnvidia-ml.so.1 not loaded: /usr/lib64/libnvidia-ml.so.1: /usr/lib64/libnvidia-ml.so.1 is \
+                 writable by others (mode 0666); nodescope loads only a library that root alone can write"
+            )
+        );
+        std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let n = query(&host);
+        let why = n.unavailable.unwrap();
+        assert!(why.starts_with("NVML could not be loaded"), "{why}");
+        assert!(Path::new(&lib).exists());
     }
 }

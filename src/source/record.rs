@@ -9,8 +9,7 @@ use super::{
     DirEntry, EntryKind, ErrorKind, FdEntry, Host, HostError, HostResult, StatVfs, Walk,
     WalkLimits, normalize, redact,
 };
-use anyhow::Context;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
@@ -35,6 +34,9 @@ struct State {
     nvml: Option<crate::model::gpu::Nvml>,
     cri: Option<crate::model::disk::CriSnapshot>,
     metadata: BTreeMap<String, super::FileMeta>,
+    /// Files read but not kept: their content did not parse ([`Host::unparsed`]).
+    withheld: BTreeSet<String>,
+    clock: Option<crate::model::health::ClockState>,
 }
 
 /// Wraps a host and records every answer it gives.
@@ -73,6 +75,7 @@ impl<H: Host> RecordingHost<H> {
                     RecordedError {
                         kind: e.kind,
                         detail: e.detail.clone(),
+                        line: e.line,
                     },
                 );
             });
@@ -84,8 +87,11 @@ impl<H: Host> RecordingHost<H> {
         match &r {
             Ok(data) => {
                 let kept = redact::for_bundle(path, data);
+                let key = normalize(path);
                 self.with_state(|s| {
-                    s.entries.insert(normalize(path), Rec::File(kept));
+                    if !s.withheld.contains(&key) {
+                        s.entries.insert(key, Rec::File(kept));
+                    }
                 });
             }
             Err(e) => self.record_error(e, path),
@@ -100,11 +106,26 @@ impl<H: Host> RecordingHost<H> {
         });
     }
 
-    /// Writes the bundle as a gzip-compressed tar with one top directory named after the file.
-    /// Returns (entries, bytes of file content).
+    /// Writes the bundle to the file `out` (see [`super::out_file`]: a regular file or a new
+    /// one, written beside it and renamed into place), under one top directory named after
+    /// the file. Returns (entries, bytes of file content).
     pub fn write_bundle(
         &self,
         out: &Path,
+        findings: Option<serde_json::Value>,
+    ) -> anyhow::Result<(usize, u64)> {
+        let dest = super::out_file::Destination::check(out)?;
+        let top = bundle_dir_name(out);
+        dest.write(|w| self.write_bundle_to(w, &top, findings))
+    }
+
+    /// Writes the bundle as a gzip-compressed tar to `w`, everything under the directory `top`.
+    /// No entry lies beneath a symbolic link ([`beneath_links_moved`]), so `tar xzf` and
+    /// `bsdtar -xzf` extract it without error. Returns (entries, bytes of file content).
+    pub fn write_bundle_to(
+        &self,
+        w: &mut dyn Write,
+        top: &str,
         findings: Option<serde_json::Value>,
     ) -> anyhow::Result<(usize, u64)> {
         let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -122,16 +143,11 @@ impl<H: Host> RecordingHost<H> {
             nvml: st.nvml.clone(),
             cri: st.cri.clone(),
             metadata: st.metadata.clone(),
+            clock: st.clock,
             findings,
         };
-        let top = bundle_dir_name(out);
-        let tmp = out.with_extension("partial");
-        let f =
-            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let gz = flate2::write::GzEncoder::new(
-            std::io::BufWriter::new(f),
-            flate2::Compression::default(),
-        );
+        let entries = beneath_links_moved(&st.entries);
+        let gz = flate2::write::GzEncoder::new(w, flate2::Compression::default());
         let mut tar = tar::Builder::new(gz);
         let mtime = self.captured_at.as_second().max(0) as u64;
         let mut bytes = 0u64;
@@ -149,7 +165,7 @@ impl<H: Host> RecordingHost<H> {
             &format!("/{META_FILE}"),
             &serde_json::to_vec_pretty(&meta)?,
         )?;
-        for (p, rec) in &st.entries {
+        for (p, rec) in &entries {
             match rec {
                 Rec::File(data) => {
                     bytes += data.len() as u64;
@@ -174,15 +190,117 @@ impl<H: Host> RecordingHost<H> {
                 }
             }
         }
-        let n = st.entries.len() + 1;
-        let gz = tar.into_inner()?;
-        let mut w = gz.finish()?;
-        w.flush()?;
-        drop(w);
-        std::fs::rename(&tmp, out)
-            .with_context(|| format!("renaming {} to {}", tmp.display(), out.display()))?;
+        let n = entries.len() + 1;
+        tar.into_inner()?.finish()?.flush()?;
         Ok((n, bytes))
     }
+
+    /// How many files were read but withheld from the bundle because they did not parse.
+    pub fn withheld(&self) -> usize {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .withheld
+            .len()
+    }
+}
+
+/// The recorded entries re-keyed so that none lies beneath a recorded symbolic link: a file
+/// read through `/sys/bus/pci/devices/X` (a link to `../../../devices/pci0000:00/X`) is
+/// stored at `/sys/devices/pci0000:00/X/...`, where the link leads, as the kernel resolved it
+/// on the host. The link stays, so a replay that reads through it finds the file (the bundle's
+/// resolver follows it). Archive tools refuse to extract through a link they wrote (GNU tar
+/// fails "Cannot open: Not a directory" and bsdtar "Cannot extract through symlink"), so
+/// without this a bundle would analyze but not extract. Parents are resolved to a fixed point
+/// (links beneath links); an entry still under a link or a non-directory after that (a link
+/// loop) is dropped, and where two paths land on one, content wins over a name.
+fn beneath_links_moved(entries: &BTreeMap<String, Rec>) -> BTreeMap<String, Rec> {
+    let mut cur = entries.clone();
+    for _ in 0..40 {
+        let links: BTreeMap<String, String> = cur
+            .iter()
+            .filter_map(|(p, r)| match r {
+                Rec::Symlink(t) => Some((p.clone(), t.clone())),
+                _ => None,
+            })
+            .collect();
+        let mut next: BTreeMap<String, Rec> = BTreeMap::new();
+        let mut moved = false;
+        for (p, rec) in &cur {
+            let key = resolve_parents(p, &links).unwrap_or_else(|| p.clone());
+            moved |= key != *p;
+            let keep = next.get(&key).is_none_or(|old| rank(rec) > rank(old));
+            if keep {
+                next.insert(key, rec.clone());
+            }
+        }
+        cur = next;
+        if !moved {
+            break;
+        }
+    }
+    let under_non_dir = |p: &str| {
+        let mut d = p;
+        while let Some(i) = d.rfind('/').filter(|&i| i > 0) {
+            d = &d[..i];
+            if cur.get(d).is_some_and(|r| !matches!(r, Rec::Dir)) {
+                return true;
+            }
+        }
+        false
+    };
+    cur.iter()
+        .filter(|(p, _)| !under_non_dir(p))
+        .map(|(p, r)| (p.clone(), r.clone()))
+        .collect()
+}
+
+/// Which of two entries landing on one path is kept.
+fn rank(r: &Rec) -> u8 {
+    match r {
+        Rec::File(_) => 3,
+        Rec::Symlink(_) => 2,
+        Rec::Dir => 1,
+        Rec::Placeholder => 0,
+    }
+}
+
+/// `path` with its parent directories resolved through `links` (absolute targets from the
+/// root, relative ones from the link's directory; at most 40 links, as Linux's MAXSYMLINKS);
+/// `None` on a loop.
+fn resolve_parents(path: &str, links: &BTreeMap<String, String>) -> Option<String> {
+    let (parent, name) = path.rsplit_once('/')?;
+    let mut todo: Vec<String> = parent
+        .split('/')
+        .filter(|c| !c.is_empty())
+        .rev()
+        .map(String::from)
+        .collect();
+    let mut cur = String::new();
+    let mut hops = 0;
+    while let Some(c) = todo.pop() {
+        let cand = normalize(&format!("{cur}/{c}"));
+        match links.get(&cand) {
+            Some(t) => {
+                hops += 1;
+                if hops > 40 {
+                    return None;
+                }
+                let base = if t.starts_with('/') { "" } else { cur.as_str() };
+                let target = normalize(&format!("{base}/{t}"));
+                todo.extend(
+                    target
+                        .split('/')
+                        .filter(|c| !c.is_empty())
+                        .rev()
+                        .map(String::from),
+                );
+                cur = String::new();
+            }
+            None => cur = cand,
+        }
+    }
+    Some(normalize(&format!("{cur}/{name}")))
 }
 
 /// `node-a-2026.tar.gz` → `node-a-2026`: the directory `tar xzf` will create.
@@ -209,6 +327,10 @@ impl<H: Host> Host for RecordingHost<H> {
 
     fn read(&self, path: &str) -> HostResult<Vec<u8>> {
         self.record_file(path, self.inner.read(path))
+    }
+
+    fn begin_sample(&self) {
+        self.inner.begin_sample();
     }
 
     fn read_dir(&self, path: &str) -> HostResult<Vec<DirEntry>> {
@@ -254,6 +376,9 @@ impl<H: Host> Host for RecordingHost<H> {
             Ok(t) => self.with_state(|s| {
                 s.entries.insert(normalize(path), Rec::Symlink(t.clone()));
             }),
+            // "Not a link" is what a bundle answers by itself for a file (source::vet asks
+            // every component); recorded under the path, it would fail the file's reads.
+            Err(e) if e.kind == ErrorKind::Invalid => {}
             Err(e) => self.record_error(e, path),
         }
         r
@@ -265,7 +390,18 @@ impl<H: Host> Host for RecordingHost<H> {
             Ok(m) => self.with_state(|s| {
                 s.metadata.insert(normalize(path), *m);
             }),
-            Err(e) => self.record_error(e, &format!("metadata:{path}")),
+            // Missing too: a bundle answers an unrecorded path as root's (an old capture
+            // trusted what it read), so a path that was gone must say so.
+            Err(e) => self.with_state(|s| {
+                s.errors.insert(
+                    normalize(&format!("metadata:{path}")),
+                    RecordedError {
+                        kind: e.kind,
+                        detail: e.detail.clone(),
+                        line: None,
+                    },
+                );
+            }),
         }
         r
     }
@@ -335,6 +471,32 @@ impl<H: Host> Host for RecordingHost<H> {
     fn cri(&self, endpoints: &[String]) -> Option<crate::model::disk::CriSnapshot> {
         let r = self.inner.cri(endpoints);
         self.with_state(|s| s.cri = r.clone());
+        r
+    }
+
+    /// The file's content leaves the bundle and its failure takes its place: a bundle holds
+    /// only what parsed as what a collector took it for, and replays the same error.
+    fn unparsed(&self, err: &HostError) {
+        let key = normalize(&err.path);
+        self.with_state(|s| {
+            if matches!(s.entries.get(&key), Some(Rec::File(_))) {
+                s.entries.insert(key.clone(), Rec::Placeholder);
+            }
+            s.errors.insert(
+                key.clone(),
+                RecordedError {
+                    kind: ErrorKind::Invalid,
+                    detail: err.detail.clone(),
+                    line: err.line,
+                },
+            );
+            s.withheld.insert(key);
+        });
+    }
+
+    fn clock(&self) -> Option<crate::model::health::ClockState> {
+        let r = self.inner.clock();
+        self.with_state(|s| s.clock = r);
         r
     }
 
@@ -425,6 +587,69 @@ mod tests {
         BundleHost::open(&out).unwrap()
     }
 
+    /// sysfs as the kernel lays it out: `/sys/bus/pci/devices/X` links to the device's
+    /// directory, and a collector reads files through the link.
+    #[test]
+    fn files_read_through_a_link_are_stored_where_it_leads_and_replay_through_it() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("b.tar.gz");
+        let root = d.path().join("root");
+        let dev = root.join("sys/devices/pci0000:00/0000:00:01.0");
+        std::fs::create_dir_all(&dev).unwrap();
+        std::fs::create_dir_all(root.join("proc")).unwrap();
+        std::fs::write(dev.join("vendor"), "0x10de\n").unwrap();
+        std::fs::create_dir_all(dev.join("driver-dir")).unwrap();
+        std::fs::write(dev.join("driver-dir/name"), "nvidia\n").unwrap();
+        std::fs::create_dir_all(root.join("sys/bus/pci/devices")).unwrap();
+        std::os::unix::fs::symlink(
+            "../../../devices/pci0000:00/0000:00:01.0",
+            root.join("sys/bus/pci/devices/0000:00:01.0"),
+        )
+        .unwrap();
+        // A link beneath the link: resolved in a second round.
+        std::os::unix::fs::symlink("driver-dir", dev.join("driver")).unwrap();
+        let rec = RecordingHost::new(LiveHost::new(&root).unwrap(), &root);
+        let via = "/sys/bus/pci/devices/0000:00:01.0";
+        rec.read_dir("/sys/bus/pci/devices").unwrap();
+        rec.read(&format!("{via}/vendor")).unwrap();
+        rec.read_link(&format!("{via}/driver")).unwrap();
+        rec.read(&format!("{via}/driver/name")).unwrap();
+        rec.write_bundle(&out, None).unwrap();
+
+        let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(
+            std::fs::File::open(&out).unwrap(),
+        ));
+        let mut links = Vec::new();
+        let mut files = Vec::new();
+        for e in ar.entries().unwrap() {
+            let e = e.unwrap();
+            let p = e.path().unwrap().display().to_string();
+            let p = p.trim_start_matches("b/").to_string();
+            match e.header().entry_type() {
+                tar::EntryType::Symlink => links.push(p),
+                tar::EntryType::Regular => files.push(p),
+                _ => {}
+            }
+        }
+        // Nothing is stored beneath a stored link.
+        for f in &files {
+            assert!(
+                !links.iter().any(|l| f.starts_with(&format!("{l}/"))),
+                "{f} lies beneath a link: {links:?}"
+            );
+        }
+        assert!(files.contains(&"sys/devices/pci0000:00/0000:00:01.0/vendor".to_string()));
+        assert!(
+            files.contains(&"sys/devices/pci0000:00/0000:00:01.0/driver-dir/name".to_string()),
+            "{files:?}"
+        );
+        assert!(links.contains(&"sys/bus/pci/devices/0000:00:01.0".to_string()));
+        // Replayed through the links, the same bytes.
+        let b = BundleHost::open(&out).unwrap();
+        assert_eq!(b.read(&format!("{via}/vendor")).unwrap(), b"0x10de\n");
+        assert_eq!(b.read(&format!("{via}/driver/name")).unwrap(), b"nvidia\n");
+    }
+
     #[test]
     fn a_log_tail_keeps_only_the_matching_lines() {
         let b = round_trip(
@@ -453,6 +678,87 @@ mod tests {
                 .unwrap()
                 .len(),
             1
+        );
+    }
+
+    /// A node root with three processes calling themselves kubelet: 4242 runs a binary others
+    /// may write, 4243 is gone by the time its executable is examined, 4244 is root's own.
+    fn kubelet_claimants(r: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        let stat = |pid: u32| {
+            format!(
+                "{pid} (kubelet) S 1 {pid} {pid} 0 -1 4194560 1523 0 12 0 845 311 0 0 20 0 18 0 2543 \
+                 294912000 24000 18446744073709551615 1 1 0 0 0 0 0 0 0 1 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0"
+            )
+        };
+        for pid in [4242, 4243, 4244] {
+            let p = r.join(format!("proc/{pid}"));
+            std::fs::create_dir_all(&p).unwrap();
+            std::fs::write(p.join("stat"), stat(pid)).unwrap();
+            std::fs::write(
+                p.join("cmdline"),
+                format!("/usr/bin/kubelet\0--max-pods={pid}\0"),
+            )
+            .unwrap();
+            std::fs::write(p.join("status"), "Name:\tkubelet\nUid:\t0\t0\t0\t0\n").unwrap();
+            if pid != 4243 {
+                std::fs::write(p.join("exe"), "ELF").unwrap();
+            }
+        }
+        let mode = |pid: u32, m: u32| {
+            std::fs::set_permissions(
+                r.join(format!("proc/{pid}/exe")),
+                std::fs::Permissions::from_mode(m),
+            )
+            .unwrap()
+        };
+        mode(4242, 0o777);
+        mode(4244, 0o755);
+    }
+
+    #[test]
+    fn a_replayed_capture_makes_the_same_trust_decisions() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: the files of the fake root must be owned by root");
+            return;
+        }
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("root");
+        kubelet_claimants(&root);
+        let live = crate::collect::snapshot(&LiveHost::new(&root).unwrap());
+        let b = round_trip(kubelet_claimants, |h| {
+            crate::collect::snapshot(h);
+        });
+        let replayed = crate::collect::snapshot(&b);
+        let decisions = |s: &crate::model::Snapshot| {
+            (
+                s.kubelet.as_ref().map(|k| (k.pid, k.config.max_pods)),
+                s.untrusted_daemons.clone(),
+            )
+        };
+        assert_eq!(decisions(&live).0, Some((4244, 4244)));
+        assert_eq!(
+            decisions(&live)
+                .1
+                .iter()
+                .map(|u| (u.pid, u.reason.as_str()))
+                .collect::<Vec<_>>(),
+            [
+                (
+                    4242,
+                    "its executable (/proc/4242/exe) is writable by others (mode 0777)"
+                ),
+                (
+                    4243,
+                    "its executable (/proc/4243/exe) could not be examined: missing"
+                )
+            ]
+        );
+        assert_eq!(decisions(&replayed), decisions(&live));
+        assert_eq!(
+            replayed.processes.iter().map(|p| p.uid).collect::<Vec<_>>(),
+            [Some(0); 3],
+            "status is in the bundle"
         );
     }
 

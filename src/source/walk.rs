@@ -6,7 +6,7 @@
 //! The live walk is parallel (the `ignore` crate's walker, which ripgrep uses): on a node the
 //! cost is one `lstat` per entry, served from the dentry cache, and two threads halve it.
 
-use super::{ErrorKind, HostError, HostResult};
+use super::{HostError, HostResult};
 use serde::{Deserialize, Serialize};
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
@@ -113,28 +113,39 @@ impl Tally {
     }
 }
 
-/// Walks `full` (the real path; `host_path` is what reports name) in parallel within `limits`.
-/// `host_root` is the prefix stripped from reported paths (the `--root`).
-pub fn walk_live(host_root: &Path, host_path: &str, limits: WalkLimits) -> HostResult<Walk> {
-    let full = host_root.join(host_path.trim_start_matches('/'));
-    let meta = std::fs::symlink_metadata(&full).map_err(|e| HostError::from_io(host_path, &e))?;
-    if !meta.is_dir() {
-        // A single file: its own size.
-        let mut w = Walk {
+/// What a walk of a single file (or link) finds: its own size.
+pub fn walk_one_file(host_path: &str, blocks: u64, len: u64, top: usize) -> Walk {
+    let mut w = Walk {
+        path: host_path.to_string(),
+        bytes: blocks * 512,
+        apparent_bytes: len,
+        files: 1,
+        complete: true,
+        ..Walk::default()
+    };
+    if top > 0 {
+        w.largest_files.push(SizedPath {
             path: host_path.to_string(),
-            bytes: meta.blocks() * 512,
-            apparent_bytes: meta.len(),
-            files: 1,
-            complete: true,
-            ..Walk::default()
-        };
-        if limits.top > 0 {
-            w.largest_files.push(SizedPath {
-                path: host_path.to_string(),
-                bytes: meta.len(),
-            });
-        }
-        return Ok(w);
+            bytes: len,
+        });
+    }
+    w
+}
+
+/// Walks the directory `dir` in parallel within `limits`. `dir` is the path the kernel is
+/// given (the live host passes `/proc/self/fd/<n>/.`, a directory it resolved inside the
+/// root); reports name `host_path` and the entries under it. The caller bounds the walk
+/// against a filesystem that stops answering (the live host runs it on a helper it can
+/// abandon); the walk stops itself at `limits.budget`.
+pub fn walk_live(dir: &Path, host_path: &str, limits: WalkLimits) -> HostResult<Walk> {
+    let meta = std::fs::metadata(dir).map_err(|e| HostError::from_io(host_path, &e))?;
+    if !meta.is_dir() {
+        return Ok(walk_one_file(
+            host_path,
+            meta.blocks(),
+            meta.len(),
+            limits.top,
+        ));
     }
     let deadline = Instant::now() + limits.budget;
     let out_of_time = Arc::new(AtomicBool::new(false));
@@ -143,7 +154,7 @@ pub fn walk_live(host_root: &Path, host_path: &str, limits: WalkLimits) -> HostR
         .map(|n| n.get())
         .unwrap_or(2)
         .clamp(2, 8);
-    let walker = ignore::WalkBuilder::new(&full)
+    let walker = ignore::WalkBuilder::new(dir)
         .standard_filters(false)
         .hidden(false)
         .follow_links(false)
@@ -151,50 +162,34 @@ pub fn walk_live(host_root: &Path, host_path: &str, limits: WalkLimits) -> HostR
         .threads(threads)
         .build_parallel();
     let top = limits.top;
-    // The walk runs on its own thread so that a tree on a hung filesystem costs the budget,
-    // not the run: past the deadline plus a grace period it is abandoned.
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    {
-        let tallies = Arc::clone(&tallies);
+    walker.run(|| {
+        let mut guard = TallyGuard {
+            tally: Tally::default(),
+            sink: Arc::clone(&tallies),
+        };
         let out_of_time = Arc::clone(&out_of_time);
-        let spawned = std::thread::Builder::new()
-            .name("nodescope-walk".into())
-            .spawn(move || {
-                walker.run(|| {
-                    let mut guard = TallyGuard {
-                        tally: Tally::default(),
-                        sink: Arc::clone(&tallies),
-                    };
-                    let out_of_time = Arc::clone(&out_of_time);
-                    Box::new(move |entry| {
-                        visit(&mut guard.tally, entry, top, deadline, &out_of_time)
-                    })
-                });
-                let _ = done_tx.send(());
-            });
-        if let Err(e) = spawned {
-            return Err(HostError::new(ErrorKind::Io, host_path, e.to_string()));
-        }
-    }
-    let stuck = done_rx
-        .recv_timeout(limits.budget + Duration::from_millis(500))
-        .is_err();
+        Box::new(move |entry| visit(&mut guard.tally, entry, top, deadline, &out_of_time))
+    });
     let parts = std::mem::take(&mut *tallies.lock().unwrap_or_else(|p| p.into_inner()));
-    let mut w = merge(parts, host_root, top);
+    let mut w = merge(parts, dir, host_path, top);
     w.path = host_path.to_string();
-    w.complete = !stuck && !out_of_time.load(Ordering::Relaxed) && w.unreadable == 0;
+    w.complete = !out_of_time.load(Ordering::Relaxed) && w.unreadable == 0;
     Ok(w)
 }
 
 /// Walks a small tree on the calling thread: no thread pool to start, which is what dominates
 /// the cost of walking a pod's log directory of a few files. Same filesystem only (`du -x`),
-/// never follows links, stops at `limits.budget`. Callers bound it against hangs by running it
-/// on a worker they can abandon ([`super::live`] does).
-pub fn walk_sequential(host_root: &Path, host_path: &str, limits: WalkLimits) -> HostResult<Walk> {
-    let full = host_root.join(host_path.trim_start_matches('/'));
-    let meta = std::fs::symlink_metadata(&full).map_err(|e| HostError::from_io(host_path, &e))?;
+/// never follows links, stops at `limits.budget`. `dir` and `host_path` as in [`walk_live`];
+/// callers bound it against hangs by running it on a worker they can abandon.
+pub fn walk_sequential(dir: &Path, host_path: &str, limits: WalkLimits) -> HostResult<Walk> {
+    let meta = std::fs::metadata(dir).map_err(|e| HostError::from_io(host_path, &e))?;
     if !meta.is_dir() {
-        return walk_live(host_root, host_path, limits);
+        return Ok(walk_one_file(
+            host_path,
+            meta.blocks(),
+            meta.len(),
+            limits.top,
+        ));
     }
     let deadline = Instant::now() + limits.budget;
     let dev = meta.dev();
@@ -204,9 +199,9 @@ pub fn walk_sequential(host_root: &Path, host_path: &str, limits: WalkLimits) ->
         ..Tally::default()
     };
     let mut out_of_time = false;
-    let mut stack = vec![full];
-    'walk: while let Some(dir) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else {
+    let mut stack = vec![dir.to_path_buf()];
+    'walk: while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
             t.unreadable += 1;
             continue;
         };
@@ -244,11 +239,11 @@ pub fn walk_sequential(host_root: &Path, host_path: &str, limits: WalkLimits) ->
             }
         }
         if limits.top > 0 && entries > 0 {
-            t.entries_per_dir.insert(dir, entries);
+            t.entries_per_dir.insert(d, entries);
         }
     }
     let unreadable = t.unreadable;
-    let mut w = merge(vec![t], host_root, limits.top);
+    let mut w = merge(vec![t], dir, host_path, limits.top);
     w.path = host_path.to_string();
     w.complete = !out_of_time && unreadable == 0;
     Ok(w)
@@ -314,7 +309,8 @@ fn visit(
     ignore::WalkState::Continue
 }
 
-fn merge(parts: Vec<Tally>, host_root: &Path, top: usize) -> Walk {
+/// The tallies of a walk of `dir` as one [`Walk`], paths shown under `host_path`.
+fn merge(parts: Vec<Tally>, dir: &Path, host_path: &str, top: usize) -> Walk {
     let mut w = Walk::default();
     let mut seen: HashSet<(u64, u64)> = HashSet::new();
     let mut largest: Vec<(u64, PathBuf)> = Vec::new();
@@ -340,8 +336,11 @@ fn merge(parts: Vec<Tally>, host_root: &Path, top: usize) -> Walk {
         }
     }
     let shown = |p: &Path| -> String {
-        let rel = p.strip_prefix(host_root).unwrap_or(p);
-        format!("/{}", rel.to_string_lossy().trim_start_matches('/'))
+        match p.strip_prefix(dir) {
+            Ok(rel) if rel.as_os_str().is_empty() => host_path.to_string(),
+            Ok(rel) => super::join(host_path, &rel.to_string_lossy()),
+            Err(_) => p.to_string_lossy().into_owned(),
+        }
     };
     largest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     largest.dedup_by(|a, b| a.1 == b.1);
@@ -419,6 +418,7 @@ pub fn walk_listing(path: &str, files: &[(String, u64)], dirs: &[String], top: u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::ErrorKind;
 
     #[test]
     fn live_walk_counts_files_bytes_and_dense_directories_like_du() {
@@ -430,7 +430,7 @@ mod tests {
         }
         std::fs::write(root.join("t/big"), vec![7u8; 100_000]).expect("write");
         std::fs::hard_link(root.join("t/big"), root.join("t/big-link")).expect("link");
-        let w = walk_live(root, "/t", WalkLimits::default()).expect("walk");
+        let w = walk_live(&root.join("t"), "/t", WalkLimits::default()).expect("walk");
         assert!(w.complete);
         assert_eq!(w.files, 51, "the hard link is one inode");
         assert_eq!(w.dirs, 2);
@@ -460,8 +460,8 @@ mod tests {
             )
             .expect("write");
         }
-        let p = walk_live(root, "/t", WalkLimits::default()).expect("walk");
-        let s = walk_sequential(root, "/t", WalkLimits::default()).expect("walk");
+        let p = walk_live(&root.join("t"), "/t", WalkLimits::default()).expect("walk");
+        let s = walk_sequential(&root.join("t"), "/t", WalkLimits::default()).expect("walk");
         assert_eq!(
             (s.files, s.dirs, s.bytes, s.apparent_bytes),
             (p.files, p.dirs, p.bytes, p.apparent_bytes)
@@ -475,9 +475,10 @@ mod tests {
     fn a_single_file_walks_to_its_own_size_and_a_missing_path_is_an_error() {
         let d = tempfile::tempdir().expect("tempdir");
         std::fs::write(d.path().join("log"), vec![1u8; 5000]).expect("write");
-        let w = walk_live(d.path(), "/log", WalkLimits::default()).expect("walk");
+        let w = walk_live(&d.path().join("log"), "/log", WalkLimits::default()).expect("walk");
         assert_eq!((w.files, w.apparent_bytes), (1, 5000));
-        let e = walk_live(d.path(), "/nope", WalkLimits::default()).expect_err("missing");
+        let e =
+            walk_live(&d.path().join("nope"), "/nope", WalkLimits::default()).expect_err("missing");
         assert_eq!(e.kind, ErrorKind::Missing);
     }
 
@@ -487,7 +488,7 @@ mod tests {
         std::fs::create_dir_all(d.path().join("t")).expect("mkdir");
         std::fs::write(d.path().join("t/a"), b"a").expect("write");
         let w = walk_live(
-            d.path(),
+            &d.path().join("t"),
             "/t",
             WalkLimits {
                 budget: Duration::ZERO,

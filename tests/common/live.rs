@@ -24,8 +24,8 @@ impl Drop for Cleanup {
             let _ = fs::remove_file(f);
         }
         for d in self.dirs.iter().rev() {
-            // cgroup directories go with rmdir; other directories may hold files.
-            if d.starts_with(MEMCG) {
+            // cgroup directories (memory, cpu) go with rmdir; other directories may hold files.
+            if d.starts_with("/sys/fs/cgroup") {
                 let _ = fs::remove_dir(d);
             } else {
                 let _ = fs::remove_dir_all(d);
@@ -139,4 +139,98 @@ pub fn skip_or_fail(reason: &str) {
         panic!("NODESCOPE_LIVE=required, but this live test cannot run: {reason}");
     }
     eprintln!("skipped: {reason}");
+}
+
+/// A child process killed (and reaped) on drop: a live test never leaves one behind.
+pub struct Kill(pub std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs the nodescope binary with `args` (and `env`) to its end, killed and failed past
+/// `limit` (the watchdog). stdout and stderr are drained while it runs, so a large report
+/// never blocks on a full pipe.
+pub fn nodescope_within(
+    args: &[&str],
+    env: &[(&str, &str)],
+    limit: std::time::Duration,
+) -> std::process::Output {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let started = std::time::Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nodescope"))
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("NODESCOPE_ROOT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // watchdog: the loop below kills it past its limit
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("nodescope {args:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    std::process::Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released for the server to take).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET path` over plain HTTP/1.0 (no chunked answer, the connection closes after it): the
+/// body, or why not, within `limit` (connect, write and every read).
+pub fn http_get(port: u16, path: &str, limit: std::time::Duration) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut s = std::net::TcpStream::connect_timeout(&addr, limit).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(limit)).map_err(|e| e.to_string())?;
+    s.set_write_timeout(Some(limit))
+        .map_err(|e| e.to_string())?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("no HTTP head in {text:?}"))?;
+    if !head.starts_with("HTTP/1.") || !head.contains(" 200 ") {
+        return Err(format!("not 200: {head}"));
+    }
+    Ok(body.to_string())
+}
+
+/// The threads of process `pid` now.
+pub fn threads(pid: u32) -> usize {
+    fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |d| d.count())
 }

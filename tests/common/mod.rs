@@ -138,6 +138,25 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// Makes a fixture tree usable as a live `--root`: each `proc/<pid>/exe` (on a real host the
+/// kernel's link to the process's executable, which a bundle does not hold) becomes a 0755
+/// regular file owned by the test's user, so that, run as root (as CI runs), the kubelet of
+/// the fixture passes the trust rules as it does in the bundle (docs/security.md).
+pub fn with_executables(root: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for e in fs::read_dir(root.join("proc")).unwrap().flatten() {
+        if e.file_name()
+            .to_string_lossy()
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        {
+            let exe = e.path().join("exe");
+            fs::write(&exe, "ELF").unwrap();
+            fs::set_permissions(&exe, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
+}
+
 pub fn kubelet_config(c: &Copy) -> String {
     c.read("/var/lib/kubelet/config.yaml")
 }

@@ -66,6 +66,13 @@ impl Dog {
         }
     }
 
+    /// Lets the watch outlive this handle: the child's group is killed at the deadline unless
+    /// the child has ended first (its start time is checked, so a reused pid is never hit).
+    /// For a child a guard owns (a `Kill`), whose test may hang before the guard drops.
+    pub fn detach(self) {
+        std::mem::forget(self);
+    }
+
     /// Stops watching; true when the deadline had already passed and the child was killed.
     pub fn disarm(mut self) -> bool {
         if let Some(s) = self.stop.take() {
@@ -96,6 +103,13 @@ pub trait Watched {
     /// `spawn()` for a child the test stops itself (a server, a load): killed after `limit`
     /// if the test has not, for as long as the returned [`Dog`] lives.
     fn watched_spawn(&mut self, limit: Duration) -> io::Result<(Child, Dog)>;
+    /// `spawn()` for a child a guard owns (`common::live::Kill`): its watchdog is detached
+    /// ([`Dog::detach`]) and kills it after `limit` even if the test hangs holding the guard.
+    fn spawn_killed_after(&mut self, limit: Duration) -> io::Result<Child> {
+        let (child, dog) = self.watched_spawn(limit)?;
+        dog.detach();
+        Ok(child)
+    }
 }
 
 impl Watched for Command {

@@ -18,6 +18,18 @@ pub struct Canned {
     pub images: Vec<v1::Image>,
     pub containers: Vec<v1::Container>,
     pub image_filesystems: Vec<v1::FilesystemUsage>,
+    /// What `Status` answers; `None` refuses the call as unimplemented.
+    pub status: Option<Vec<v1::RuntimeCondition>>,
+}
+
+/// A runtime condition as containerd reports it (`RuntimeReady`, `NetworkReady`).
+pub fn condition(kind: &str, ok: bool, reason: &str, message: &str) -> v1::RuntimeCondition {
+    v1::RuntimeCondition {
+        r#type: kind.into(),
+        status: ok,
+        reason: reason.into(),
+        message: message.into(),
+    }
 }
 
 #[derive(Clone)]
@@ -356,7 +368,14 @@ impl RuntimeService for Runtime {
         &self,
         _: Request<v1::StatusRequest>,
     ) -> Result<Response<v1::StatusResponse>, Status> {
-        Err(self.refuse("status"))
+        let Some(conditions) = self.canned.status.clone() else {
+            return Err(self.refuse("status"));
+        };
+        self.log("status");
+        Ok(Response::new(v1::StatusResponse {
+            status: Some(v1::RuntimeStatus { conditions }),
+            ..Default::default()
+        }))
     }
     async fn checkpoint_container(
         &self,

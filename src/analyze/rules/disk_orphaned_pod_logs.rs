@@ -73,7 +73,12 @@ WHAT TO CHANGE
                     "bytes": bytes,
                     "files": l.walk.as_ref().map(|w| w.files),
                 }),
-                format!("rm -rf {} (copy what an investigation needs first)", l.path),
+                // The directory name is the node's (a pod's namespace and name): quoted, the
+                // command removes that directory and runs nothing else when pasted.
+                format!(
+                    "rm -rf {} (copy what an investigation needs first)",
+                    crate::render::escape::shell_word(&l.path)
+                ),
             ));
         }
     }

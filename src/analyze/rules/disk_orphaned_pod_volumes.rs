@@ -78,7 +78,11 @@ WHAT TO CHANGE
                     })).collect::<Vec<_>>(),
                     "bytes": bytes,
                 }),
-                format!("findmnt -R {}; unmount what remains, then remove the directory", d.path),
+                // The directory name is the node's: quoted, pasting runs findmnt and nothing else.
+                format!(
+                    "findmnt -R {}; unmount what remains, then remove the directory",
+                    crate::render::escape::shell_word(&d.path)
+                ),
             ));
         }
     }

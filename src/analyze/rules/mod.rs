@@ -1,8 +1,11 @@
 //! The rule registry: one file per rule, one line per rule in [`RULES`], sorted by id.
 
+mod cpu_pressure;
+mod cpu_throttling;
 mod disk_container_log_oversize;
 mod disk_deleted_open_files;
 mod disk_emptydir_large;
+mod disk_filesystem_full;
 mod disk_imagefs_pressure;
 mod disk_inode_exhaustion;
 mod disk_nodefs_pressure;
@@ -18,23 +21,33 @@ mod eviction_besteffort_critical;
 mod eviction_hard_only;
 mod eviction_no_minimum_reclaim;
 mod eviction_no_reserved;
+mod fs_io_error;
+mod fs_read_only;
 mod gpu_all_allocated;
 mod gpu_device_plugin_missing;
 mod gpu_driver_not_loaded;
 mod gpu_mig_resource_mismatch;
 mod gpu_operator_unhealthy;
 mod gpu_pending_pod;
+mod kernel_hung_task;
+mod kernel_soft_lockup;
+mod kubelet_cert_expiry;
 mod memory_eviction_order;
 mod memory_global_oom;
 mod memory_kernel_oom_kill;
 mod memory_limit_near_peak;
 mod memory_oom_race;
 mod memory_pressure;
+mod net_cni_missing;
 mod net_conntrack_table_full;
+mod node_clock_unsynced;
 mod node_condition;
 mod node_kubelet_not_running;
+mod node_service_flapping;
+mod node_swap_on;
 mod pid_pressure;
 mod pid_unbounded_pods;
+mod runtime_not_ready;
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -42,9 +55,12 @@ use super::Rule;
 
 /// Every rule nodescope runs, sorted by id (a test keeps it so).
 pub static RULES: &[&dyn Rule] = &[
+    &cpu_pressure::CpuPressure,
+    &cpu_throttling::CpuThrottling,
     &disk_container_log_oversize::DiskContainerLogOversize,
     &disk_deleted_open_files::DiskDeletedOpenFiles,
     &disk_emptydir_large::DiskEmptydirLarge,
+    &disk_filesystem_full::DiskFilesystemFull,
     &disk_imagefs_pressure::DiskImagefsPressure,
     &disk_inode_exhaustion::DiskInodeExhaustion,
     &disk_nodefs_pressure::DiskNodefsPressure,
@@ -60,23 +76,33 @@ pub static RULES: &[&dyn Rule] = &[
     &eviction_hard_only::EvictionHardOnly,
     &eviction_no_minimum_reclaim::EvictionNoMinimumReclaim,
     &eviction_no_reserved::EvictionNoReserved,
+    &fs_io_error::FsIoError,
+    &fs_read_only::FsReadOnly,
     &gpu_all_allocated::GpuAllAllocated,
     &gpu_device_plugin_missing::GpuDevicePluginMissing,
     &gpu_driver_not_loaded::GpuDriverNotLoaded,
     &gpu_mig_resource_mismatch::GpuMigResourceMismatch,
     &gpu_operator_unhealthy::GpuOperatorUnhealthy,
     &gpu_pending_pod::GpuPendingPod,
+    &kernel_hung_task::KernelHungTask,
+    &kernel_soft_lockup::KernelSoftLockup,
+    &kubelet_cert_expiry::KubeletCertExpiry,
     &memory_eviction_order::MemoryEvictionOrder,
     &memory_global_oom::MemoryGlobalOom,
     &memory_kernel_oom_kill::MemoryKernelOomKill,
     &memory_limit_near_peak::MemoryLimitNearPeak,
     &memory_oom_race::MemoryOomRace,
     &memory_pressure::MemoryPressure,
+    &net_cni_missing::NetCniMissing,
     &net_conntrack_table_full::NetConntrackTableFull,
+    &node_clock_unsynced::NodeClockUnsynced,
     &node_condition::NodeCondition,
     &node_kubelet_not_running::NodeKubeletNotRunning,
+    &node_service_flapping::NodeServiceFlapping,
+    &node_swap_on::NodeSwapOn,
     &pid_pressure::PidPressure,
     &pid_unbounded_pods::PidUnboundedPods,
+    &runtime_not_ready::RuntimeNotReady,
 ];
 
 #[cfg(test)]
@@ -91,7 +117,8 @@ mod tests {
         sorted.dedup();
         assert_eq!(ids, sorted, "RULES must be sorted by id and unique");
         let areas = [
-            "memory", "eviction", "pid", "dns", "net", "disk", "gpu", "node",
+            "memory", "eviction", "pid", "dns", "net", "disk", "gpu", "node", "kernel", "fs",
+            "runtime", "kubelet", "cpu",
         ];
         for id in ids {
             let (area, name) = id.split_once('.').expect("area.name");

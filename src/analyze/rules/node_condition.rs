@@ -7,6 +7,63 @@ pub struct NodeCondition;
 
 const PRESSURE: &[&str] = &["MemoryPressure", "DiskPressure", "PIDPressure"];
 
+/// The local rules whose findings explain each condition, most direct cause first.
+const CAUSES: &[(&str, &[&str])] = &[
+    (
+        "Ready",
+        &[
+            "node.kubelet-not-running",
+            "runtime.not-ready",
+            "net.cni-missing",
+            "kubelet.cert-expiry",
+            "node.service-flapping",
+            "node.swap-on",
+            "node.clock-unsynced",
+            "fs.read-only",
+            "fs.io-error",
+            "kernel.soft-lockup",
+            "kernel.hung-task",
+            "disk.filesystem-full",
+            "memory.pressure",
+            "memory.global-oom",
+            "pid.pressure",
+            "cpu.pressure",
+        ],
+    ),
+    (
+        "MemoryPressure",
+        &["memory.pressure", "memory.global-oom", "memory.oom-race"],
+    ),
+    (
+        "DiskPressure",
+        &[
+            "disk.nodefs-pressure",
+            "disk.imagefs-pressure",
+            "disk.inode-exhaustion",
+            "disk.filesystem-full",
+        ],
+    ),
+    ("PIDPressure", &["pid.pressure"]),
+];
+
+/// The ids of the local findings that explain `condition` on this snapshot, in [`CAUSES`]
+/// order (each rule run once more here: rules are pure, so this is only a re-computation).
+fn explained_by(snap: &Snapshot, condition: &str) -> Vec<&'static str> {
+    let Some((_, ids)) = CAUSES.iter().find(|(c, _)| *c == condition) else {
+        return Vec::new();
+    };
+    ids.iter()
+        .copied()
+        .filter(|id| {
+            crate::analyze::rule(id).is_some_and(|r| {
+                let mut v = Vec::new();
+                r.check(snap, &mut v);
+                !v.is_empty()
+            })
+        })
+        .collect()
+}
+
 impl Rule for NodeCondition {
     fn id(&self) -> &'static str {
         "node.condition"
@@ -37,9 +94,12 @@ HOW TO CONFIRM
   journalctl -u kubelet --since -15m | grep -i -e evict -e 'node status'
 
 WHAT TO CHANGE
-  For pressure: the matching local findings (memory.pressure, disk.*-pressure, pid.pressure)
-  say what fills the node. For NotReady: node.kubelet-not-running, the container runtime, the
-  kubelet's certificates and its connection to the API server."
+  The finding names the local findings that explain each condition (evidence.explained_by),
+  or says that none was found. For pressure: memory.pressure, disk.*-pressure,
+  disk.filesystem-full, pid.pressure say what fills the node. For NotReady:
+  node.kubelet-not-running, runtime.not-ready, net.cni-missing, kubelet.cert-expiry,
+  node.service-flapping, node.swap-on, node.clock-unsynced, fs.read-only, the kernel's
+  lockups and hung tasks; with none of them, the kubelet's connection to the API server."
     }
     fn check(&self, snap: &Snapshot, out: &mut Vec<Finding>) {
         let Some(node) = snap.cluster.as_ref().and_then(|c| c.node.as_ref()) else {
@@ -69,20 +129,45 @@ WHAT TO CHANGE
                 )
             })
             .collect();
+        let mut explained = serde_json::Map::new();
+        let mut causes: Vec<&str> = Vec::new();
+        for c in &bad {
+            let ids = explained_by(snap, &c.type_);
+            for id in &ids {
+                if !causes.contains(id) {
+                    causes.push(id);
+                }
+            }
+            explained.insert(c.type_.clone(), serde_json::json!(ids));
+        }
+        let because = if causes.is_empty() {
+            "; no local finding explains it".to_string()
+        } else {
+            format!("; explained by {}", causes.join(", "))
+        };
         out.push(finding(
             self,
             Severity::Critical,
-            format!("the API reports {} for node {}", what.join(", "), node.name),
+            format!(
+                "the API reports {} for node {}{because}",
+                what.join(", "),
+                node.name
+            ),
             Subject {
                 node: Some(node.name.clone()),
                 ..Default::default()
             },
             serde_json::json!({
                 "conditions": bad,
+                "explained_by": explained,
                 "taints": node.taints,
                 "source": snap.cluster.as_ref().map(|c| c.source.clone()),
             }),
-            "read the matching local findings (memory.pressure, disk.*-pressure, pid.pressure, node.kubelet-not-running)",
+            if causes.is_empty() {
+                "no local cause found: check the kubelet's log and its connection to the API server (journalctl -u kubelet | grep -i -e 'node status' -e 'connection refused')".to_string()
+            } else {
+                format!("fix what {} report first", causes.join(", "))
+            },
         ));
     }
 }
@@ -91,7 +176,9 @@ WHAT TO CHANGE
 mod tests {
     use super::*;
     use crate::analyze::rules::testing::*;
+    use crate::analyze::testkit::snapshot;
     use crate::model::cluster::{ApiNode, Cluster, Condition};
+    use crate::model::disk::{CriCondition, CriSnapshot};
 
     fn cond(type_: &str, status: &str) -> Condition {
         Condition {
@@ -140,7 +227,10 @@ mod tests {
                 .collect();
             let f = one(&NodeCondition, &node(&conds));
             assert_eq!(f.severity, Severity::Critical);
-            assert_eq!(f.title, format!("the API reports {p}=True for node node-a"));
+            assert_eq!(
+                f.title,
+                format!("the API reports {p}=True for node node-a; no local finding explains it")
+            );
         }
     }
 
@@ -153,7 +243,9 @@ mod tests {
             );
             assert_eq!(
                 f.title,
-                format!("the API reports Ready={status} for node node-a")
+                format!(
+                    "the API reports Ready={status} for node node-a; no local finding explains it"
+                )
             );
             assert_eq!(f.evidence["conditions"][0]["type"], "Ready");
         }
@@ -177,7 +269,58 @@ mod tests {
         let f = one(&NodeCondition, &s);
         assert_eq!(
             f.title,
-            "the API reports MemoryPressure=True, Ready=False (KubeletNotReady) for node node-a"
+            "the API reports MemoryPressure=True, Ready=False (KubeletNotReady) for node node-a; no local finding explains it"
         );
+    }
+
+    /// The API's node object with one Ready condition of reason KubeletNotReady.
+    fn node_ready(ready: &str) -> Snapshot {
+        let mut s = snapshot();
+        s.cluster = Some(Cluster {
+            source: "test".into(),
+            node: Some(ApiNode {
+                name: "node-a".into(),
+                conditions: vec![Condition {
+                    type_: "Ready".into(),
+                    status: ready.into(),
+                    reason: Some("KubeletNotReady".into()),
+                    message: None,
+                    last_transition: None,
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        s
+    }
+
+    #[test]
+    fn not_ready_names_the_local_cause_or_says_there_is_none() {
+        let f = run(&NodeCondition, &node_ready("False"));
+        assert!(
+            f[0].title.ends_with("; no local finding explains it"),
+            "{}",
+            f[0].title
+        );
+        let mut s = node_ready("False");
+        s.disk.cri = Some(CriSnapshot {
+            status: Some(vec![CriCondition {
+                type_: "NetworkReady".into(),
+                status: false,
+                reason: "NetworkPluginNotReady".into(),
+                message: "cni plugin not initialized".into(),
+            }]),
+            ..CriSnapshot::default()
+        });
+        let f = run(&NodeCondition, &s);
+        assert_eq!(
+            f[0].title,
+            "the API reports Ready=False (KubeletNotReady) for node node-a; explained by runtime.not-ready"
+        );
+        assert_eq!(
+            f[0].evidence["explained_by"]["Ready"],
+            serde_json::json!(["runtime.not-ready"])
+        );
+        assert!(run(&NodeCondition, &node_ready("True")).is_empty());
     }
 }

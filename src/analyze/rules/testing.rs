@@ -45,6 +45,7 @@ pub fn snap() -> Snapshot {
         container_logs: Vec::new(),
         processes: Vec::new(),
         kubelet: None,
+        untrusted_daemons: Vec::new(),
         kernel_log: Vec::new(),
         oom_kills: Vec::new(),
         kubelet_log: Vec::new(),
@@ -52,6 +53,7 @@ pub fn snap() -> Snapshot {
         dns: Default::default(),
         gpu: Default::default(),
         cluster: None,
+        health: Default::default(),
         errors: Vec::new(),
     }
 }
@@ -99,6 +101,12 @@ pub fn kubelet_defaults() -> KubeletConfig {
         kernel_memcg_notification: false,
         kubeconfig: None,
         hostname_override: None,
+        fail_swap_on: true,
+        memory_swap_behavior: String::new(),
+        rotate_certificates: false,
+        server_tls_bootstrap: false,
+        tls_cert_file: None,
+        cert_dir: "/var/lib/kubelet/pki".into(),
         sources: BTreeMap::new(),
     }
 }
@@ -181,6 +189,8 @@ pub fn process(pid: u32, comm: &str, container_id: Option<&str>) -> Process {
         oom_score: None,
         oom_score_adj: None,
         container_id: container_id.map(String::from),
+        uid: Some(0),
+        euid: Some(0),
     }
 }
 

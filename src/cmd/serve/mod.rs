@@ -3,8 +3,9 @@
 //! no sample completed for three intervals).
 //!
 //! Two halves that never wait on each other:
-//! - the sampler, a plain thread, collects every `--interval` (a fresh host and cluster job each
-//!   time, exactly as `check` does), renders both bodies once and swaps them into [`Status`];
+//! - the sampler, a plain thread, collects every `--interval` (a fresh host each time, with the
+//!   cluster part attached exactly as `check` does), renders both bodies once and swaps them
+//!   into [`Status`];
 //! - the HTTP side ([`http`]) answers every request from [`Status`] at once, so a slow
 //!   collection (a hung mount, a huge node) never stalls a scrape.
 //!
@@ -15,7 +16,7 @@
 mod conns;
 mod http;
 
-use super::cluster::{self, Job};
+use super::cluster::{self, Plan};
 use crate::source::Host;
 use bytes::Bytes;
 use std::process::ExitCode;
@@ -24,9 +25,6 @@ use std::time::{Duration, Instant};
 
 /// Opens a fresh view of the host for one sample.
 pub(super) type OpenHost = Box<dyn Fn() -> anyhow::Result<Box<dyn Host>> + Send>;
-
-/// Starts the cluster part of one sample (a bundle's `cluster/*.json`, a dump, or the API).
-pub(super) type StartCluster = Box<dyn Fn() -> Job + Send>;
 
 /// `/healthz` fails when no sample completed for this many intervals (the first sample gets
 /// the same grace, counted from start).
@@ -97,12 +95,13 @@ impl Status {
 }
 
 /// Serves until the process is killed (returns only when it cannot start). `open` builds a
-/// fresh host and `cluster` a fresh cluster job for every sample.
+/// fresh host for every sample, and `cluster` says what its cluster part asks (a bundle's
+/// `cluster/*.json`, a dump, or the API).
 pub(super) fn run(
     listen: &str,
     interval: Duration,
     open: OpenHost,
-    cluster: StartCluster,
+    cluster: Plan,
 ) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
@@ -112,10 +111,10 @@ pub(super) fn run(
         let _in_runtime = runtime.enter();
         bind(listen).map_err(|e| anyhow::anyhow!("--listen {listen}: {e}"))?
     };
-    eprintln!(
-        "nodescope: serving /metrics, /findings and /healthz on http://{}",
+    super::pipe::note(&format!(
+        "serving /metrics, /findings and /healthz on http://{}",
         listener.local_addr()?
-    );
+    ));
     let status = Arc::new(RwLock::new(Status::new(Instant::now(), interval)));
     let delays = sample_delays();
     let sampler = Arc::clone(&status);
@@ -174,7 +173,7 @@ fn sample_forever(
     status: &RwLock<Status>,
     interval: Duration,
     open: &OpenHost,
-    cluster: &StartCluster,
+    cluster: &Plan,
     delays: &[Duration],
 ) {
     for n in 0usize.. {
@@ -195,19 +194,13 @@ fn sample_forever(
 
 /// One sample, the way `check` makes its report: collect, attach the cluster, analyze; then
 /// both renderings. `Err` (one line) when the host cannot be opened.
-fn sample_once(
-    open: &OpenHost,
-    cluster: &StartCluster,
-    delay: Option<Duration>,
-) -> Result<Sample, String> {
+fn sample_once(open: &OpenHost, cluster: &Plan, delay: Option<Duration>) -> Result<Sample, String> {
     let host = open().map_err(|e| format!("could not open the host: {e:#}").replace('\n', " "))?;
-    // Started before collecting, as `check` does: the API is asked in parallel.
-    let job = cluster();
-    let mut snap = crate::collect::snapshot(host.as_ref());
+    // As `check` does: the API is asked in parallel with the collection.
+    let (snap, _) = cluster::collect(cluster, host.as_ref(), Default::default());
     if let Some(d) = delay {
         std::thread::sleep(d);
     }
-    cluster::finish(job, &mut snap);
     let findings = crate::analyze::analyze(&snap);
     let metrics = crate::render::prometheus::render(&snap, &findings);
     let mut json = Vec::new();

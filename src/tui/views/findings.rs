@@ -67,17 +67,18 @@ impl View for Findings {
                 .map(|l| Line::raw(l.to_string()))
                 .collect()
         } else {
+            let esc = crate::render::escape::esc;
             let mut v = vec![
-                Line::styled(sel.title.clone(), t.bold()),
+                Line::styled(esc(&sel.title).into_owned(), t.bold()),
                 Line::raw(""),
                 Line::from(vec![
                     Span::styled("fix: ", t.bold()),
-                    Span::raw(sel.remedy.clone()),
+                    Span::raw(esc(&sel.remedy).into_owned()),
                 ]),
                 Line::raw(""),
             ];
             let ev = serde_json::to_string_pretty(&sel.evidence).unwrap_or_default();
-            v.extend(ev.lines().map(|l| Line::raw(l.to_string())));
+            v.extend(ev.lines().map(|l| Line::raw(esc(l).into_owned())));
             v
         };
         let title = if cx.state.explain {

@@ -53,8 +53,11 @@ pub fn passes(filter: &str, text: &str) -> bool {
     filter.is_empty() || text.to_lowercase().contains(&filter.to_lowercase())
 }
 
-/// Shortens `s` to `n` characters with a trailing `…`.
+/// `s` escaped as every text renderer escapes it ([`crate::render::escape::esc`]: ratatui
+/// would drop control characters silently and let bidirectional overrides through), shortened
+/// to `n` characters with a trailing `…`.
 pub fn fit(s: &str, n: usize) -> String {
+    let s = &*crate::render::escape::esc(s);
     if s.chars().count() <= n {
         s.to_string()
     } else if n == 0 {

@@ -3,61 +3,28 @@
 //! where secrets hide in files nodescope does read: command lines (`--token=...`), OCI runtime
 //! specs (`process.env`), PEM private keys and kubeconfig credentials.
 
+mod args;
+#[cfg(test)]
+mod corpus;
+
+pub use args::{Name, classify, cmdline, message};
+
 /// The marker that replaces a secret value.
 pub const REDACTED: &str = "<redacted>";
 
-/// Flag or key names whose values are secrets, matched as lowercase substrings.
-const SECRET_WORDS: &[&str] = &[
-    "token",
-    "password",
-    "passwd",
-    "secret",
-    "api-key",
-    "apikey",
-    "api_key",
-    "credential",
-    "private-key",
-];
-
-fn is_secret_name(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    // `--token-auth-file=/path` names a file, not a secret; `--bootstrap-kubeconfig` neither.
-    if n.ends_with("-file") || n.ends_with("_file") || n.ends_with("-dir") || n.ends_with("-path") {
-        return false;
-    }
-    SECRET_WORDS.iter().any(|w| n.contains(w))
-}
-
-/// Redacts secret flag values in an argument vector: `--token=abc` and `--token abc` both keep
-/// the flag name and lose the value. Idempotent.
-pub fn cmdline(args: &[String]) -> Vec<String> {
-    let mut out = Vec::with_capacity(args.len());
-    let mut redact_next = false;
-    for a in args {
-        if redact_next {
-            redact_next = false;
-            if !a.starts_with('-') {
-                out.push(REDACTED.to_string());
-                continue;
-            }
+/// Redacts the messages of collection errors in place: they quote what a source said, and a
+/// kubeconfig's server URL or a parser's excerpt can carry a password.
+pub fn errors(errs: &mut [crate::model::CollectError]) {
+    for e in errs {
+        if let std::borrow::Cow::Owned(m) = message(&e.message) {
+            e.message = m;
         }
-        if let Some(flag) = a.strip_prefix('-') {
-            let flag = flag.trim_start_matches('-');
-            if let Some((name, _)) = flag.split_once('=') {
-                if is_secret_name(name) {
-                    out.push(format!(
-                        "{}={REDACTED}",
-                        &a[..a.len() - flag.len() + name.len()]
-                    ));
-                    continue;
-                }
-            } else if is_secret_name(flag) {
-                redact_next = true;
-            }
+        if let Some(p) = &e.path
+            && let std::borrow::Cow::Owned(m) = message(p)
+        {
+            e.path = Some(m);
         }
-        out.push(a.clone());
     }
-    out
 }
 
 /// Splits a /proc/<pid>/cmdline (NUL-separated, usually NUL-terminated) into arguments.
@@ -97,22 +64,19 @@ pub fn oci_spec(raw: &[u8]) -> Vec<u8> {
     serde_json::to_vec_pretty(&serde_json::Value::Object(out)).unwrap_or_default()
 }
 
-/// Removes PEM private-key blocks and kubeconfig/YAML credential values from text.
+/// Removes PEM private-key blocks, the values of secret keys in YAML (`token: x`,
+/// `client-key-data: x`) and TOML (`password = "x"`, containerd's registry auth), and URL
+/// passwords (`server: https://admin:<redacted>@...`) from a text file. Lines without any stay
+/// byte for byte, so what nodescope parses from a captured file is what it parsed live.
 pub fn text(raw: &[u8]) -> Vec<u8> {
     let s = String::from_utf8_lossy(raw);
-    if !s.contains("PRIVATE KEY")
-        && !SECRET_WORDS
-            .iter()
-            .any(|w| s.to_ascii_lowercase().contains(w))
-        && !s.contains("client-key-data")
-    {
-        return raw.to_vec();
-    }
     let mut out = String::with_capacity(s.len());
     let mut in_key = false;
+    let mut changed = false;
     for line in s.split_inclusive('\n') {
         if line.contains("-----BEGIN") && line.contains("PRIVATE KEY-----") {
             in_key = true;
+            changed = true;
             out.push_str(REDACTED);
             out.push('\n');
             continue;
@@ -123,18 +87,53 @@ pub fn text(raw: &[u8]) -> Vec<u8> {
             }
             continue;
         }
-        let trimmed = line.trim_start().trim_start_matches("- ");
-        if let Some((k, v)) = trimmed.split_once(':') {
-            let k = k.trim().trim_matches('"');
-            if (is_secret_name(k) || k == "client-key-data") && !v.trim().is_empty() {
-                let indent = &line[..line.len() - line.trim_start().len()];
-                out.push_str(&format!("{indent}{k}: {REDACTED}\n"));
-                continue;
+        match text_line(line) {
+            Some(l) => {
+                changed = true;
+                out.push_str(&l);
             }
+            None => out.push_str(line),
         }
-        out.push_str(line);
     }
-    out.into_bytes()
+    if changed {
+        out.into_bytes()
+    } else {
+        raw.to_vec()
+    }
+}
+
+/// One line of a text file, redacted, or `None` when it holds no secret.
+fn text_line(line: &str) -> Option<String> {
+    let body = line.trim_end_matches(['\n', '\r']);
+    let eol = &line[body.len()..];
+    let trimmed = body.trim_start().trim_start_matches("- ");
+    let lead = &body[..body.len() - trimmed.len()];
+    for (sep, joint, quote) in [(':', ": ", ""), ('=', " = ", "\"")] {
+        let Some((k, v)) = trimmed.split_once(sep) else {
+            continue;
+        };
+        let key = k.trim().trim_matches('"');
+        // A lone `key` in YAML or JSON is a taint's or a toleration's, a label selector's
+        // (`key: nvidia.com/gpu`), not a credential.
+        let name = match key {
+            "client-key-data" => Name::Secret { keyish: true },
+            k if k.eq_ignore_ascii_case("key") => Name::Plain,
+            k => classify(k),
+        };
+        if name != Name::Plain
+            && !key.contains(char::is_whitespace)
+            && !args::keep_value(v.trim().trim_matches('"'), name)
+        {
+            return Some(format!(
+                "{lead}{}{joint}{quote}{REDACTED}{quote}{eol}",
+                k.trim_end()
+            ));
+        }
+    }
+    match args::message(body) {
+        std::borrow::Cow::Owned(m) => Some(format!("{m}{eol}")),
+        std::borrow::Cow::Borrowed(_) => None,
+    }
 }
 
 /// The annotation `kubectl apply` leaves on objects: a copy of the whole applied manifest, so
@@ -179,6 +178,19 @@ pub fn pod(v: &mut serde_json::Value) {
                 }
             }
         }
+    }
+}
+
+/// A URL with any userinfo (`https://admin:pw@host`) replaced by [`REDACTED`], so a server
+/// address can be shown without the credentials someone put in it. Other text is unchanged.
+pub fn url(s: &str) -> String {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return s.to_string();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://{REDACTED}@{}", &rest[at + 1..]),
+        None => s.to_string(),
     }
 }
 
@@ -236,6 +248,18 @@ mod tests {
     }
 
     #[test]
+    fn url_userinfo_is_redacted_and_nothing_else() {
+        assert_eq!(
+            url("https://admin:pw@10.0.0.1:6443/k8s?x=@y"),
+            "https://<redacted>@10.0.0.1:6443/k8s?x=@y"
+        );
+        assert_eq!(url("https://u@h"), "https://<redacted>@h");
+        assert_eq!(url("https://10.0.0.1:6443"), "https://10.0.0.1:6443");
+        assert_eq!(url("https://h/p@q"), "https://h/p@q");
+        assert_eq!(url("not a url"), "not a url");
+    }
+
+    #[test]
     fn split_cmdline_handles_trailing_nul_and_empty() {
         assert_eq!(split_cmdline(b"a\0b c\0"), v(&["a", "b c"]));
         assert!(split_cmdline(b"").is_empty());
@@ -288,6 +312,43 @@ mod tests {
     }
 
     #[test]
+    fn text_drops_url_passwords_and_toml_auth_and_keeps_the_rest() {
+        let raw = "clusters:\n- cluster:\n    server: https://admin:pw-1@10.0.0.1:6443\n  name: k\n\
+                   [plugins.\"io.containerd.grpc.v1.cri\".registry.configs.\"gcr.io\".auth]\n\
+                   \x20 username = \"_json_key\"\n  password = \"pw-2\"\n  auth = \"pw-3\"\n\
+                   taints:\n- key: nvidia.com/gpu\n  effect: NoSchedule\n";
+        let out = String::from_utf8(text(raw.as_bytes())).unwrap();
+        for s in ["pw-1", "pw-2", "pw-3"] {
+            assert!(!out.contains(s), "{s} survived: {out}");
+        }
+        for s in [
+            "server: https://admin:<redacted>@10.0.0.1:6443\n",
+            "  password = \"<redacted>\"\n",
+            "- key: nvidia.com/gpu\n",
+            "username = \"_json_key\"",
+        ] {
+            assert!(out.contains(s), "{s} lost: {out}");
+        }
+        assert_eq!(text(out.as_bytes()), out.as_bytes(), "idempotent");
+    }
+
+    #[test]
+    fn collection_errors_lose_their_secrets() {
+        let mut errs = vec![crate::model::CollectError {
+            collector: "cluster".into(),
+            kind: crate::source::ErrorKind::Io,
+            path: None,
+            line: None,
+            message: "API https://admin:pw-4@10.0.0.1:6443/: no answer to any request".into(),
+        }];
+        errors(&mut errs);
+        assert_eq!(
+            errs[0].message,
+            "API https://admin:<redacted>@10.0.0.1:6443/: no answer to any request"
+        );
+    }
+
+    #[test]
     fn text_drops_private_keys_and_kubeconfig_credentials() {
         let raw = "users:\n- name: u\n  user:\n    token: abc.def\n    client-key-data: LS0t\n\
                    -----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\nkeep: me\n";
@@ -300,5 +361,36 @@ mod tests {
             out.contains("keep: me") && out.contains("token: <redacted>"),
             "{out}"
         );
+    }
+}
+
+#[cfg(test)]
+mod fixture_tests {
+    /// Every file of every fixture bundle is what a node really holds and none carries a
+    /// secret: `text` must give each back byte for byte, or a capture would analyze
+    /// differently from the live host.
+    #[test]
+    fn text_leaves_every_fixture_file_unchanged() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut changed = Vec::new();
+        let mut seen = 0;
+        for e in ignore::WalkBuilder::new(&root)
+            .hidden(false)
+            .build()
+            .flatten()
+        {
+            if !e.file_type().is_some_and(|t| t.is_file()) {
+                continue;
+            }
+            let Ok(raw) = std::fs::read(e.path()) else {
+                continue;
+            };
+            seen += 1;
+            if super::text(&raw) != raw {
+                changed.push(e.path().display().to_string());
+            }
+        }
+        assert!(seen > 100, "{seen} fixture files");
+        assert!(changed.is_empty(), "changed: {changed:#?}");
     }
 }

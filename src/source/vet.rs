@@ -1,0 +1,298 @@
+//! Whether a path on the host is root's alone: the file and every directory on the way to it
+//! owned by root and writable by no one else, symbolic links followed by hand under the host
+//! root. Only then may nodescope, running as root, believe what the file says, run it, or load
+//! it (docs/security.md, "Who is trusted").
+//!
+//! Links are resolved here rather than by the kernel for two reasons: a directory on the way
+//! that someone else can write lets them swap the file after the check (so each one is
+//! checked), and under `--root /host` an absolute link target names a path on the node, which
+//! the kernel would resolve in nodescope's own container. Callers read the returned
+//! [`Vetted::path`], which holds no links, so the file read is the file checked.
+//!
+//! Everything goes through [`Host::read_link`] and [`Host::metadata`], so a capture records the
+//! answers and a replay of the bundle makes the same decision.
+
+use super::{EntryKind, ErrorKind, FileMeta, Host, join};
+use std::collections::VecDeque;
+use std::fmt;
+
+/// How many symbolic links one resolution may follow: Linux's own limit (`MAXSYMLINKS`,
+/// include/linux/namei.h), after which open(2) fails with ELOOP.
+pub const MAX_LINKS: usize = 40;
+
+/// What the vetted path must be at its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// A regular file (a configuration, a certificate, a token, a library).
+    File,
+    /// A regular file with an execute bit (an exec credential plugin).
+    Executable,
+    /// A directory (`--config-dir`, listed before its drop-ins are vetted one by one).
+    Dir,
+}
+
+/// A path that passed: where it really is (absolute, no links, no `..`) and what stat said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vetted {
+    pub path: String,
+    pub meta: FileMeta,
+}
+
+/// Why a path did not pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// [`ErrorKind::Untrusted`] when ownership or mode refused it; the host's own kind when
+    /// a component could not be read (missing, denied).
+    pub kind: ErrorKind,
+    /// The component that failed (the file itself, or a directory or link on the way).
+    pub at: String,
+    pub why: String,
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.at, self.why)
+    }
+}
+
+/// Vets `path` (absolute on the host): `/` and each directory below it, each link's target in
+/// turn, and the final component, which must be what `want` says.
+pub fn vet(host: &dyn Host, path: &str, want: Want) -> Result<Vetted, Refused> {
+    if !path.starts_with('/') {
+        return Err(refused(
+            ErrorKind::Untrusted,
+            path,
+            "is not an absolute path",
+        ));
+    }
+    let root = checked(host, "/")?;
+    let mut pending: VecDeque<String> = components(path);
+    let mut cur = "/".to_string();
+    let mut meta = root;
+    let mut links = 0usize;
+    while let Some(c) = pending.pop_front() {
+        if c == ".." {
+            cur = parent(&cur);
+            continue;
+        }
+        let next = join(&cur, &c);
+        match host.read_link(&next) {
+            Ok(target) => {
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(refused(
+                        ErrorKind::Invalid,
+                        path,
+                        "has too many levels of symbolic links",
+                    ));
+                }
+                // The target replaces the link: an absolute one starts again at `/` (already
+                // checked), a relative one continues from the link's directory.
+                let mut rest = components(&target);
+                rest.extend(pending);
+                pending = rest;
+                if target.starts_with('/') {
+                    cur = "/".into();
+                }
+                continue;
+            }
+            Err(e) if e.kind == ErrorKind::Missing => {
+                return Err(refused(ErrorKind::Missing, &next, "does not exist"));
+            }
+            // Not a link (or a link that cannot be read: stat below says what it is).
+            Err(_) => {}
+        }
+        meta = checked(host, &next)?;
+        if !pending.is_empty() && meta.kind != EntryKind::Dir {
+            return Err(refused(ErrorKind::Invalid, &next, "is not a directory"));
+        }
+        cur = next;
+    }
+    match (want, meta.kind) {
+        (Want::Dir, EntryKind::Dir) | (Want::File, EntryKind::File) => {}
+        (Want::Executable, EntryKind::File) if meta.mode & 0o111 != 0 => {}
+        (Want::Executable, EntryKind::File) => {
+            return Err(refused(ErrorKind::Untrusted, &cur, "is not executable"));
+        }
+        (Want::Dir, _) => return Err(refused(ErrorKind::Invalid, &cur, "is not a directory")),
+        _ => return Err(refused(ErrorKind::Invalid, &cur, "is not a regular file")),
+    }
+    Ok(Vetted { path: cur, meta })
+}
+
+/// stat of one component, refused unless root owns it and no one else may write it.
+fn checked(host: &dyn Host, path: &str) -> Result<FileMeta, Refused> {
+    let meta = host.metadata(path).map_err(|e| {
+        let why = match e.kind {
+            ErrorKind::Missing => "does not exist".to_string(),
+            k => format!("could not be examined: {k}"),
+        };
+        refused(e.kind, path, &why)
+    })?;
+    match meta.distrust() {
+        Some(why) => Err(refused(ErrorKind::Untrusted, path, &format!("is {why}"))),
+        None => Ok(meta),
+    }
+}
+
+fn refused(kind: ErrorKind, at: &str, why: &str) -> Refused {
+    Refused {
+        kind,
+        at: at.to_string(),
+        why: why.to_string(),
+    }
+}
+
+/// The components of a path, `.` and empty ones dropped, `..` kept (it is resolved against
+/// the link-free directory reached so far, as the kernel does).
+fn components(path: &str) -> VecDeque<String> {
+    path.split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .map(String::from)
+        .collect()
+}
+
+fn parent(p: &str) -> String {
+    match p.rfind('/') {
+        Some(0) | None => "/".into(),
+        Some(i) => p[..i].to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::bundle::BundleHost;
+    use std::path::Path;
+
+    /// A bundle directory: `files` at their paths, `links` as symbolic links, `meta` recorded
+    /// as a capture records `Host::metadata` answers (anything else reads as root's 0644/0755).
+    fn bundle(
+        dir: &Path,
+        files: &[&str],
+        links: &[(&str, &str)],
+        meta: serde_json::Value,
+    ) -> BundleHost {
+        for f in files {
+            let p = dir.join(f.trim_start_matches('/'));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, "x").unwrap();
+        }
+        for (l, t) in links {
+            let p = dir.join(l.trim_start_matches('/'));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::os::unix::fs::symlink(t, p).unwrap();
+        }
+        std::fs::write(
+            dir.join("nodescope-bundle.json"),
+            serde_json::json!({"format": "nodescope-bundle/1",
+                "captured_at": "2026-11-22T03:00:00Z", "metadata": meta})
+            .to_string(),
+        )
+        .unwrap();
+        BundleHost::open(dir).unwrap()
+    }
+
+    fn meta(uid: u32, mode: u32, kind: &str) -> serde_json::Value {
+        serde_json::json!({"uid": uid, "gid": uid, "mode": mode, "kind": kind, "size": 1})
+    }
+
+    #[test]
+    fn a_root_owned_file_in_root_owned_directories_passes_and_links_resolve_under_the_root() {
+        let d = tempfile::tempdir().unwrap();
+        let h = bundle(
+            d.path(),
+            &["/etc/kubernetes/kubelet.conf", "/opt/real/config.yaml"],
+            &[
+                ("/etc/kubernetes/link.conf", "kubelet.conf"),
+                ("/var/lib/kubelet/config.yaml", "/opt/real/config.yaml"),
+                ("/etc/loop", "/etc/loop"),
+            ],
+            serde_json::json!({}),
+        );
+        let v = vet(&h, "/etc/kubernetes/kubelet.conf", Want::File).unwrap();
+        assert_eq!(v.path, "/etc/kubernetes/kubelet.conf");
+        assert_eq!(
+            vet(&h, "/etc/kubernetes/link.conf", Want::File)
+                .unwrap()
+                .path,
+            "/etc/kubernetes/kubelet.conf"
+        );
+        assert_eq!(
+            vet(&h, "/var/lib/kubelet/config.yaml", Want::File)
+                .unwrap()
+                .path,
+            "/opt/real/config.yaml",
+            "an absolute target is a path under the host root"
+        );
+        assert_eq!(
+            vet(&h, "/etc/kubernetes/../kubernetes/kubelet.conf", Want::File)
+                .unwrap()
+                .path,
+            "/etc/kubernetes/kubelet.conf"
+        );
+        let e = vet(&h, "/etc/loop", Want::File).unwrap_err();
+        assert!(e.why.contains("too many levels"), "{e}");
+        let e = vet(&h, "/etc/kubernetes", Want::File).unwrap_err();
+        assert_eq!(e.to_string(), "/etc/kubernetes is not a regular file");
+        assert!(vet(&h, "/etc/kubernetes", Want::Dir).is_ok());
+        let e = vet(&h, "/etc/nope.conf", Want::File).unwrap_err();
+        assert_eq!(
+            (e.kind, e.to_string()),
+            (ErrorKind::Missing, "/etc/nope.conf does not exist".into())
+        );
+        assert!(vet(&h, "etc/kubernetes/kubelet.conf", Want::File).is_err());
+    }
+
+    #[test]
+    fn the_file_a_directory_or_a_link_target_that_someone_else_controls_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let h = bundle(
+            d.path(),
+            &[
+                "/home/u/kubelet.yaml",
+                "/etc/kubernetes/group.conf",
+                "/etc/kubernetes/world.conf",
+                "/tmp/x/config.yaml",
+                "/usr/bin/plugin",
+                "/usr/bin/data",
+            ],
+            &[("/etc/kubernetes/via-tmp.conf", "/tmp/x/config.yaml")],
+            serde_json::json!({
+                "/home/u/kubelet.yaml": meta(1000, 0o644, "file"),
+                "/etc/kubernetes/group.conf": meta(0, 0o664, "file"),
+                "/etc/kubernetes/world.conf": meta(0, 0o646, "file"),
+                "/tmp": meta(0, 0o1777, "dir"),
+                "/usr/bin/plugin": meta(0, 0o755, "file"),
+                "/usr/bin/data": meta(0, 0o644, "file"),
+            }),
+        );
+        let why = |p: &str| vet(&h, p, Want::File).unwrap_err().to_string();
+        assert_eq!(
+            why("/home/u/kubelet.yaml"),
+            "/home/u/kubelet.yaml is owned by uid 1000, not root"
+        );
+        assert_eq!(
+            why("/etc/kubernetes/group.conf"),
+            "/etc/kubernetes/group.conf is writable by its group, gid 0 (mode 0664)"
+        );
+        assert_eq!(
+            why("/etc/kubernetes/world.conf"),
+            "/etc/kubernetes/world.conf is writable by others (mode 0646)"
+        );
+        assert_eq!(
+            why("/etc/kubernetes/via-tmp.conf"),
+            "/tmp is writable by others (mode 1777)",
+            "a root-owned link into a world-writable directory"
+        );
+        assert!(vet(&h, "/usr/bin/plugin", Want::Executable).is_ok());
+        assert_eq!(
+            vet(&h, "/usr/bin/data", Want::Executable)
+                .unwrap_err()
+                .to_string(),
+            "/usr/bin/data is not executable"
+        );
+        let e = vet(&h, "/home/u/kubelet.yaml", Want::File).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Untrusted);
+    }
+}

@@ -1,0 +1,287 @@
+//! `--cluster-dump DIR` is untrusted input read as a bundle is: regular files only, opened
+//! without following links and without blocking, under a size cap, and parsed as a stream.
+//! A FIFO, `/dev/zero`, a missing path, an empty directory or a file each end the run at once
+//! with a clear message; a 100k-pod `pods.json` is processed keeping only what is used.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
+
+mod common;
+use common::*;
+use serde_json::{Value, json};
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const DUMP: &str = "cluster-node-a";
+
+/// Runs the binary with a watchdog: a hang (a FIFO waited on) fails the test, never CI. Its
+/// output is drained as it comes, so a big report cannot block it on a full pipe.
+fn run_bounded(args: &[&str], limit: Duration) -> Output {
+    use std::io::Read;
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nodescope"))
+        .args(args)
+        .env_remove("NODESCOPE_ROOT")
+        .env_remove("KUBECONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // watchdog: the loop below kills it past its limit
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            r.read_to_end(&mut buf).unwrap();
+            buf
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("nodescope {args:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+fn with_dump(dir: &Path, cmd: &str) -> Output {
+    let b = fixture(V2);
+    run_bounded(
+        &[
+            "--bundle",
+            b.to_str().unwrap(),
+            "--cluster-dump",
+            dir.to_str().unwrap(),
+            cmd,
+        ],
+        Duration::from_secs(60),
+    )
+}
+
+/// The run is refused: exit 3, one line naming the problem, nothing on stdout.
+fn refused(dir: &Path, why: &str) {
+    let o = with_dump(dir, "check");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(o.stdout.is_empty());
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains(why), "expected {why:?} in {err}");
+}
+
+#[test]
+fn a_missing_path_an_empty_directory_and_a_file_are_refused_with_one_line() {
+    let d = tempfile::tempdir().unwrap();
+    refused(&d.path().join("nonexistent"), "--cluster-dump ");
+    refused(&d.path().join("nonexistent"), "No such file or directory");
+    refused(d.path(), "none of nodes.json, pods.json, events.json in it");
+    let file = d.path().join("pods.json");
+    fs::write(&file, "{}").unwrap();
+    refused(
+        &file,
+        "not a directory (a dump is a directory holding nodes.json, pods.json, events.json)",
+    );
+}
+
+/// The report's cluster errors.
+fn cluster_errors(s: &Value) -> Vec<String> {
+    s["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["collector"] == "cluster")
+        .map(|e| e["message"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_fifo_a_link_to_dev_zero_and_a_device_in_a_dump_are_reported_at_once() {
+    let d = tempfile::tempdir().unwrap();
+    fs::copy(
+        fixture(DUMP).join("nodes.json"),
+        d.path().join("nodes.json"),
+    )
+    .unwrap();
+    // A FIFO no one writes: opening it for reading would wait forever.
+    nix::unistd::mkfifo(&d.path().join("pods.json"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    // /dev/zero through a link: reading it would never end.
+    std::os::unix::fs::symlink("/dev/zero", d.path().join("events.json")).unwrap();
+    let started = Instant::now();
+    let o = with_dump(d.path(), "snapshot");
+    let took = started.elapsed();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut errs = cluster_errors(&s);
+    errs.sort();
+    assert_eq!(
+        errs,
+        [
+            "events.json: a symbolic link (not followed)",
+            "pods.json: a FIFO, not a regular file",
+        ],
+        "{errs:?}"
+    );
+    // nodes.json still counts.
+    assert_eq!(s["cluster"]["node"]["name"], "node-a");
+    eprintln!("FIFO and /dev/zero link: done in {took:?}");
+
+    // A character device node itself (root can make one): refused by fstat, not read.
+    if nix::unistd::geteuid().is_root() {
+        fs::remove_file(d.path().join("events.json")).unwrap();
+        nix::sys::stat::mknod(
+            &d.path().join("events.json"),
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::S_IRUSR,
+            nix::sys::stat::makedev(1, 5),
+        )
+        .unwrap();
+        let o = with_dump(d.path(), "snapshot");
+        let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert!(
+            cluster_errors(&s)
+                .contains(&"events.json: a character device, not a regular file".to_string()),
+            "{:?}",
+            cluster_errors(&s)
+        );
+    }
+}
+
+/// One pod of a big cluster, as `kubectl get pods -o json` writes it (fields trimmed to the
+/// usual ones; k8s.io/api core/v1 types.go).
+fn filler_pod(i: usize, node: Option<&str>, phase: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": format!("batch-{i:06}"),
+            "namespace": format!("team-{}", i % 97),
+            "uid": format!("00000000-0000-4000-8000-{i:012}"),
+            "labels": {"app": "batch", "shard": format!("{}", i % 31)},
+            "creationTimestamp": "2026-11-21T10:00:00Z"
+        },
+        "spec": {
+            "nodeName": node,
+            "containers": [{
+                "name": "worker",
+                "image": "registry.example/batch/worker:1.4.2",
+                "resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
+                              "limits": {"memory": "512Mi"}}
+            }]
+        },
+        "status": {"phase": phase, "podIP": "10.1.2.3"}
+    })
+}
+
+/// A `pods.json` of `n` pods: the fixture dump's own pods (four on node-a, one on node-b, one
+/// Pending), then `n` more on other nodes, every 1000th of them Pending (no node yet).
+fn big_pods_json(path: &Path, n: usize) -> usize {
+    let fixture: Value =
+        serde_json::from_str(&fs::read_to_string(fixture(DUMP).join("pods.json")).unwrap())
+            .unwrap();
+    let mut f = std::io::BufWriter::new(fs::File::create(path).unwrap());
+    write!(
+        f,
+        r#"{{"apiVersion":"v1","kind":"List","metadata":{{"resourceVersion":""}},"items":["#
+    )
+    .unwrap();
+    let mut first = true;
+    let mut pending = 0;
+    for p in fixture["items"].as_array().unwrap() {
+        if !first {
+            f.write_all(b",").unwrap();
+        }
+        first = false;
+        serde_json::to_writer(&mut f, p).unwrap();
+    }
+    for i in 0..n {
+        let p = if i % 1000 == 0 {
+            pending += 1;
+            filler_pod(i, None, "Pending")
+        } else {
+            filler_pod(i, Some(&format!("node-{}", i % 500 + 100)), "Running")
+        };
+        f.write_all(b",").unwrap();
+        serde_json::to_writer(&mut f, &p).unwrap();
+    }
+    f.write_all(b"]}\n").unwrap();
+    f.flush().unwrap();
+    pending
+}
+
+#[test]
+fn a_100k_pod_dump_is_streamed_and_this_nodes_pods_are_found() {
+    let d = tempfile::tempdir().unwrap();
+    fs::copy(
+        fixture(DUMP).join("nodes.json"),
+        d.path().join("nodes.json"),
+    )
+    .unwrap();
+    fs::copy(
+        fixture(DUMP).join("events.json"),
+        d.path().join("events.json"),
+    )
+    .unwrap();
+    let filler_pending = big_pods_json(&d.path().join("pods.json"), 100_000);
+    let size = fs::metadata(d.path().join("pods.json")).unwrap().len();
+    let o = run_bounded(
+        &[
+            "--bundle",
+            fixture(V2).to_str().unwrap(),
+            "--cluster-dump",
+            d.path().to_str().unwrap(),
+            "snapshot",
+        ],
+        Duration::from_secs(300),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut names: Vec<&str> = s["cluster"]["pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "checkout-5f7c9d8b6-m4kq2",
+            "coredns-7db6d8ff4d-x2x7b",
+            "kube-proxy-7k2p9",
+            "web-6d9f8c7b5-h2j4k"
+        ],
+        "this node's pods, and only them, out of {size} bytes"
+    );
+    assert_eq!(
+        s["cluster"]["pending"].as_array().unwrap().len(),
+        filler_pending + 1,
+        "every Pending pod"
+    );
+    // Joined to the node's own pods by UID, as with the small dump.
+    let web = s["pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "web-6d9f8c7b5-h2j4k")
+        .unwrap();
+    assert_eq!(web["api"]["containers"][0]["requests"]["memory"], "128Mi");
+    assert_eq!(cluster_errors(&s), Vec::<String>::new());
+    eprintln!(
+        "pods.json of {} MB, 100,006 pods: {} on node-a, {} Pending",
+        size / 1_000_000,
+        names.len(),
+        filler_pending + 1
+    );
+}
