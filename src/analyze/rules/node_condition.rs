@@ -323,4 +323,30 @@ mod tests {
         );
         assert!(run(&NodeCondition, &node_ready("True")).is_empty());
     }
+
+    #[test]
+    fn a_pressure_condition_is_explained_by_the_local_rule_that_fires() {
+        let mut s = node(&[("PIDPressure", "True"), ("Ready", "True")]);
+        // pid_max 10000, 9001 threads: 999 left, under the 10 % pid.pressure judges.
+        s.pids.pid_max = Some(10_000);
+        s.pids.threads_max = Some(50_000);
+        s.pids.threads = Some(9_001);
+        let f = one(&NodeCondition, &s);
+        assert_eq!(
+            f.title,
+            "the API reports PIDPressure=True for node node-a; explained by pid.pressure"
+        );
+        assert_eq!(
+            f.evidence["explained_by"],
+            serde_json::json!({"PIDPressure": ["pid.pressure"]})
+        );
+        assert_eq!(f.remedy, "fix what pid.pressure report first");
+        // One thread fewer is exactly 10 % left: pid.pressure is silent, so nothing explains it.
+        s.pids.threads = Some(9_000);
+        assert!(
+            one(&NodeCondition, &s)
+                .title
+                .ends_with("; no local finding explains it")
+        );
+    }
 }
