@@ -24,10 +24,20 @@ t0=$(date +%s)
 (cd fuzz && cargo +nightly fuzz build "${build_flags[@]}")
 build_secs=$(($(date +%s) - t0))
 
+# A fuzz run that runs nothing must not pass: `cargo fuzz list` failing, or listing no target,
+# is an error (a process substitution would have hidden the failure and looped zero times).
 if [ $# -gt 0 ]; then
   targets=("$@")
 else
-  mapfile -t targets < <(cd fuzz && cargo +nightly fuzz list)
+  if ! list=$(cd fuzz && cargo +nightly fuzz list); then
+    echo "fuzz: 'cargo fuzz list' failed: no target was fuzzed" >&2
+    exit 1
+  fi
+  mapfile -t targets < <(printf '%s\n' "$list" | sed '/^[[:space:]]*$/d')
+fi
+if [ ${#targets[@]} -eq 0 ]; then
+  echo "fuzz: no fuzz target found in fuzz/: nothing was fuzzed" >&2
+  exit 1
 fi
 host=$(rustc +nightly -vV | sed -n 's/^host: //p')
 bin_dir=fuzz/target/$host/release
@@ -37,6 +47,10 @@ trap 'rm -rf "$scratch"' EXIT
 failed=0
 rows=()
 for t in "${targets[@]}"; do
+  if [ ! -x "$bin_dir/$t" ]; then
+    echo "fuzz: $t was listed but not built ($bin_dir/$t is missing)" >&2
+    exit 1
+  fi
   mkdir -p "$scratch/$t" "fuzz/artifacts/$t" "fuzz/corpus/$t"
   log="$scratch/$t.log"
   set +e
@@ -68,8 +82,17 @@ for t in "${targets[@]}"; do
   rows+=("$(printf '%-26s %12s %9s %8s  %s' "$t" "${execs:--}" "${rate:--}" "${corpus:--}" "$result")")
 done
 
+# Every target must have executed inputs: a target that ran nothing is no fuzzing.
+for row in "${rows[@]}"; do
+  set -- $row
+  if [ "$2" = "-" ] || [ "$2" = "0" ]; then
+    echo "fuzz: $1 executed no input" >&2
+    failed=1
+  fi
+done
+
 echo
-echo "fuzz build: ${build_secs}s; ${secs}s per target"
+echo "fuzz build: ${build_secs}s; ${secs}s per target; ${#targets[@]} target(s)"
 printf '%-26s %12s %9s %8s  %s\n' target executions exec/s corpus result
 printf '%s\n' "${rows[@]}"
 exit "$failed"

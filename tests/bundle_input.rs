@@ -13,30 +13,19 @@ use serde_json::Value;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-/// Runs the binary with a watchdog: a hang fails the test instead of blocking CI.
+/// Runs the binary with a watchdog: a hang fails the test instead of blocking CI. (Polling
+/// `try_wait` with piped, unread output could itself hang a child on a full pipe.)
 fn run_bounded(args: &[&str]) -> (Output, Duration) {
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nodescope"))
+    let o = Command::new(env!("CARGO_BIN_EXE_nodescope"))
         .args(args)
         .env_remove("NODESCOPE_ROOT")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+        .output_within(Duration::from_secs(60))
         .unwrap();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!("nodescope {args:?} did not finish within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (child.wait_with_output().unwrap(), started.elapsed())
+    (o, started.elapsed())
 }
 
 /// `nodescope --bundle PATH check` must refuse the bundle: exit 3, nothing on stdout, one line

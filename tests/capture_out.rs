@@ -32,6 +32,7 @@ fn capture(root: &Path, out: &str, cwd: &Path) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // watchdog: the loop below kills it past its limit
     let drain = |mut r: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
             let mut buf = Vec::new();

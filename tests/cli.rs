@@ -12,22 +12,19 @@ use common::*;
 // ---------------------------------------------------------------- healthy fixtures
 
 #[test]
-fn healthy_fixtures_exit_0_with_no_warning() {
+fn healthy_fixtures_exit_0_with_only_the_eviction_order() {
+    // FIXTURE.md: "Must fire: only the info memory.eviction-order", on both healthy nodes.
     for (name, node) in [(V2, "node-a"), (V1, "node-b")] {
         let (code, r) = check_json(&fixture(name), &[]);
         assert_eq!(r["schema"], "nodescope-check/1");
         assert_eq!(r["node"], node);
-        let bad: Vec<&Value> = r["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|f| f["severity"] != "info")
-            .collect();
-        assert!(bad.is_empty(), "{name}: {bad:#?}");
-        assert!(
-            !ids(&r).contains(&"eviction.no-minimum-reclaim".to_string()),
-            "{name}"
+        assert_eq!(
+            ids(&r),
+            ["memory.eviction-order"],
+            "{name}: {:#}",
+            r["findings"]
         );
+        assert_eq!(finding(&r, "memory.eviction-order")["severity"], "info");
         assert_eq!(code, Some(0), "{name}");
         assert_eq!(
             r["errors"],
@@ -147,7 +144,7 @@ fn a_tar_gz_of_a_fixture_analyzes_like_the_directory() {
         .arg("-C")
         .arg(fixture(""))
         .arg(V2)
-        .status()
+        .watched_status()
         .unwrap();
     assert!(st.success());
     let (_, a) = check_json(&fixture(V2), &[]);
@@ -359,7 +356,7 @@ fn a_root_or_bundle_that_is_not_a_host_exits_3_with_one_line() {
     let o = Command::new(env!("CARGO_BIN_EXE_nodescope"))
         .args(["check"])
         .env("NODESCOPE_ROOT", "/nonexistent-x")
-        .output()
+        .watched_output()
         .unwrap();
     assert_eq!(o.status.code(), Some(3));
 }
@@ -389,6 +386,59 @@ fn a_malformed_file_is_an_error_entry_not_a_failure() {
     );
 }
 
+/// The rule ids nodescope promises (the first-round catalog and the node-health rules after
+/// it): every one must be listed by `rules` and explained.
+const CATALOG: &[&str] = &[
+    "cpu.pressure",
+    "cpu.throttling",
+    "disk.container-log-oversize",
+    "disk.deleted-open-files",
+    "disk.emptydir-large",
+    "disk.filesystem-full",
+    "disk.imagefs-pressure",
+    "disk.inode-exhaustion",
+    "disk.nodefs-pressure",
+    "disk.orphaned-pod-logs",
+    "disk.orphaned-pod-volumes",
+    "dns.conntrack-race",
+    "dns.nameserver-limit",
+    "dns.ndots-amplification",
+    "dns.policy-default",
+    "dns.probe-failed",
+    "dns.search-limit",
+    "eviction.besteffort-critical",
+    "eviction.hard-only",
+    "eviction.no-minimum-reclaim",
+    "eviction.no-reserved",
+    "fs.io-error",
+    "fs.read-only",
+    "gpu.all-allocated",
+    "gpu.device-plugin-missing",
+    "gpu.driver-not-loaded",
+    "gpu.mig-resource-mismatch",
+    "gpu.operator-unhealthy",
+    "gpu.pending-pod",
+    "kernel.hung-task",
+    "kernel.soft-lockup",
+    "kubelet.cert-expiry",
+    "memory.eviction-order",
+    "memory.global-oom",
+    "memory.kernel-oom-kill",
+    "memory.limit-near-peak",
+    "memory.oom-race",
+    "memory.pressure",
+    "net.cni-missing",
+    "net.conntrack-table-full",
+    "node.clock-unsynced",
+    "node.condition",
+    "node.kubelet-not-running",
+    "node.service-flapping",
+    "node.swap-on",
+    "pid.pressure",
+    "pid.unbounded-pods",
+    "runtime.not-ready",
+];
+
 #[test]
 fn rules_and_explain_cover_every_rule() {
     let o = run(&["rules"]);
@@ -398,17 +448,19 @@ fn rules_and_explain_cover_every_rule() {
         .lines()
         .map(|l| l.split_whitespace().next().unwrap())
         .collect();
-    assert!(listed.len() >= 9, "{listed:?}");
-    for id in [
-        "eviction.hard-only",
-        "eviction.no-minimum-reclaim",
-        "eviction.no-reserved",
-        "memory.pressure",
-        "node.kubelet-not-running",
-        "pid.pressure",
-    ] {
-        assert!(listed.contains(&id), "{id} not listed");
-    }
+    // Exactly the registry, in its order, and every catalog id among them.
+    let registry: Vec<&str> = nodescope::analyze::rules::RULES
+        .iter()
+        .map(|r| r.id())
+        .collect();
+    assert_eq!(listed, registry);
+    let missing: Vec<&&str> = CATALOG.iter().filter(|id| !listed.contains(id)).collect();
+    assert!(missing.is_empty(), "not listed: {missing:?}");
+    assert_eq!(
+        listed.len(),
+        CATALOG.len(),
+        "a rule was added or removed: update CATALOG and the catalog users read"
+    );
     for &id in &listed {
         let o = run(&["explain", id]);
         assert!(o.status.success());
@@ -562,7 +614,7 @@ fn sh_bounded(script: &str, stdin: std::process::Stdio) -> std::process::Output 
         .arg(fixture("oom-memcg-v2-systemd"))
         .env_remove("NODESCOPE_ROOT")
         .stdin(stdin)
-        .output()
+        .watched_output()
         .unwrap()
 }
 

@@ -21,7 +21,7 @@ fn sh(dir: &Path, cmd: &str) {
         .arg(cmd)
         .current_dir(dir)
         .stderr(Stdio::null())
-        .status()
+        .watched_status()
         .unwrap();
     assert!(st.success(), "{cmd}");
 }
@@ -63,6 +63,8 @@ fn certs(dir: &Path) {
 
 struct Api {
     child: Child,
+    /// Kills the server if a test hangs with it alive.
+    _dog: watchdog::Dog,
     port: u16,
     log: PathBuf,
 }
@@ -83,13 +85,13 @@ impl Api {
     fn serving(data: &Path, dir: &Path, mode: &str, extra: &[&str]) -> Api {
         let port_file = dir.join(format!("port-{mode}"));
         let log = dir.join(format!("log-{mode}"));
-        let child = Command::new("python3")
+        let (child, dog) = Command::new("python3")
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fake_apiserver.py"))
             .arg(data)
             .args([mode, port_file.to_str().unwrap(), log.to_str().unwrap()])
             .args(extra)
             .current_dir(dir)
-            .spawn()
+            .watched_spawn(Duration::from_secs(180))
             .unwrap();
         let started = Instant::now();
         while !port_file.exists() {
@@ -104,7 +106,12 @@ impl Api {
             .trim()
             .parse()
             .unwrap();
-        Api { child, port, log }
+        Api {
+            child,
+            _dog: dog,
+            port,
+            log,
+        }
     }
     fn requests(&self) -> Vec<String> {
         std::fs::read_to_string(&self.log)
@@ -155,7 +162,7 @@ fn nodescope(args: &[&str]) -> (Output, Duration) {
         .env_remove("KUBECONFIG")
         .env_remove("KUBERNETES_SERVICE_HOST")
         .env_remove("NODESCOPE_ROOT")
-        .output()
+        .watched_output()
         .unwrap();
     (o, started.elapsed())
 }
@@ -183,8 +190,14 @@ fn cluster_errors(r: &Value) -> Vec<String> {
 /// Whether openssl and python3 (the stand-in API server and its certificates) are here; when
 /// not, says so (or fails under NODESCOPE_LIVE=required: .ci/run installs both).
 fn can_run() -> bool {
-    let ok = Command::new("openssl").arg("version").output().is_ok()
-        && Command::new("python3").arg("--version").output().is_ok();
+    let ok = Command::new("openssl")
+        .arg("version")
+        .watched_output()
+        .is_ok()
+        && Command::new("python3")
+            .arg("--version")
+            .watched_output()
+            .is_ok();
     if !ok {
         common::live::skip_or_fail("needs openssl and python3 (.ci/run installs them)");
     }
@@ -356,7 +369,32 @@ fn a_hung_server_costs_its_deadline_and_the_report_prints() {
         errs[0].contains("no answer") && errs[0].contains("timed out"),
         "{errs:?}"
     );
-    assert!(r["findings"].as_array().is_some());
+    // The report still prints, whole: the same local findings as without any API server,
+    // and a normal exit code (not 3, "could not run").
+    let (alone, _) = nodescope(&[
+        "--root",
+        root.to_str().unwrap(),
+        "--no-cluster",
+        "check",
+        "--format",
+        "json",
+    ]);
+    let findings = |r: &Value| -> Vec<(String, String)> {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["id"].to_string(), f["title"].to_string()))
+            .collect()
+    };
+    let local = json(&alone);
+    assert!(
+        !findings(&local).is_empty(),
+        "the node root yields findings"
+    );
+    assert_eq!(findings(&r), findings(&local));
+    assert_eq!(o.status.code(), alone.status.code());
+    assert_ne!(o.status.code(), Some(3));
 }
 
 #[test]
@@ -515,7 +553,11 @@ fn a_dump_stands_in_offline_joins_pods_by_uid_and_no_cluster_turns_it_off() {
 }
 
 fn stdout_of(cmd: &str) -> String {
-    let o = Command::new("sh").arg("-c").arg(cmd).output().unwrap();
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .watched_output()
+        .unwrap();
     assert!(o.status.success(), "{cmd}");
     String::from_utf8(o.stdout).unwrap().trim().to_string()
 }
@@ -599,13 +641,20 @@ fn no_secret_on_the_node_or_in_the_api_reaches_any_output_or_bundle() {
 
     let r = root.to_str().unwrap();
     let mut outputs: Vec<(String, Vec<u8>)> = Vec::new();
+    // Every command and output format; then serve's answers and top's screens.
     for args in [
         vec!["check", "--format", "json"],
         vec!["check", "--format", "text"],
         vec!["check", "--format", "prometheus"],
+        vec!["check", "--format", "npd"],
+        vec!["check", "--format", "junit"],
         vec!["snapshot"],
         vec!["disk", "--format", "json"],
         vec!["disk"],
+        vec!["dns", "--format", "json"],
+        vec!["dns"],
+        vec!["gpu", "--format", "json"],
+        vec!["gpu"],
     ] {
         let (o, _) = nodescope(&[&["--root", r][..], &args[..]].concat());
         assert_ne!(
@@ -616,6 +665,16 @@ fn no_secret_on_the_node_or_in_the_api_reaches_any_output_or_bundle() {
         );
         outputs.push((format!("{args:?}"), [o.stdout, o.stderr].concat()));
     }
+    outputs.extend(common::outputs::serve_responses(&[], &["--root", r]));
+    if common::outputs::tmux_missing() {
+        return common::live::skip_or_fail("the top part needs tmux (.ci/run installs it)");
+    }
+    outputs.extend(common::outputs::top_screens(
+        "",
+        &format!("--root {r}"),
+        &format!("nodescope-cluster-secrets-{}", std::process::id()),
+        &d.path().join("top-done"),
+    ));
     let bundle = d.path().join("secrets.tar.gz");
     let (o, _) = nodescope(&["--root", r, "capture", "-o", bundle.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

@@ -11,7 +11,7 @@ mod common;
 #[path = "support/cri_server.rs"]
 mod cri_server;
 
-use common::{V2, copy_tree, fixture, with_executables};
+use common::{V2, Watched, copy_tree, fixture, with_executables};
 use cri_server::{Canned, CriServer, condition, container, fs, image};
 use k8s_cri::v1::ContainerState;
 use serde_json::Value;
@@ -128,7 +128,7 @@ fn nodescope(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nodescope"))
         .args(args)
         .env_remove("NODESCOPE_ROOT")
-        .output()
+        .watched_output()
         .unwrap()
 }
 

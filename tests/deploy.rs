@@ -119,7 +119,7 @@ fn npd_config_maps_real_rules_to_listed_conditions() {
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_nodescope"))
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .args(&a)
-            .output()
+            .watched_output()
             .unwrap();
         assert!(
             matches!(o.status.code(), Some(0 | 1)),

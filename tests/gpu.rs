@@ -174,3 +174,34 @@ fn gpu_command_shows_devices_allocation_and_pending_pods() {
         assert!(text.contains(want), "{want:?} not in\n{text}");
     }
 }
+
+#[test]
+fn a_checkpoint_the_kubelet_would_refuse_is_said_and_still_read() {
+    // The fixtures carry the checksum the kubelet computes: no error.
+    let (_, r) = check_json(&fixture("gpu-time-slicing-full"), &[]);
+    assert_eq!(r["errors"], serde_json::json!([]));
+    assert!(gpu_ids(&r).contains(&"gpu.all-allocated".to_string()));
+
+    // One byte of the allocation changed by hand: the kubelet's checksum no longer matches.
+    let c = Copy::of("gpu-time-slicing-full");
+    let f = "/var/lib/kubelet/device-plugins/kubelet_internal_checkpoint";
+    c.write(
+        f,
+        &c.read(f)
+            .replacen("\"ContainerName\":\"main\"", "\"ContainerName\":\"mai\"", 1),
+    );
+    let (_, r) = check_json(&c.root, &[]);
+    let errors = r["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0]["collector"], "gpu");
+    assert_eq!(errors[0]["kind"], "invalid");
+    assert_eq!(errors[0]["path"], f);
+    let msg = errors[0]["message"].as_str().unwrap();
+    assert!(
+        msg.starts_with("checksum 4248657886 does not match ")
+            && msg.contains("the kubelet refuses this checkpoint"),
+        "{msg}"
+    );
+    // What the file says is still what nodescope reports: the allocations are read.
+    assert!(gpu_ids(&r).contains(&"gpu.all-allocated".to_string()));
+}

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
 mod common;
+use common::Watched;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -22,13 +23,13 @@ fn write_journal(file: &Path, entries: &[(&str, &str, i64)]) {
             1_000_000 + i
         ));
     }
-    let mut child = Command::new(TOOL)
+    let (mut child, dog) = Command::new(TOOL)
         .arg(format!("--output={}", file.display()))
         .arg("-")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .spawn()
+        .watched_spawn(common::watchdog::LIMIT)
         .unwrap();
     child
         .stdin
@@ -37,6 +38,7 @@ fn write_journal(file: &Path, entries: &[(&str, &str, i64)]) {
         .write_all(export.as_bytes())
         .unwrap();
     assert!(child.wait().unwrap().success());
+    assert!(!dog.disarm(), "{TOOL} was killed by its watchdog");
 }
 
 #[test]
@@ -90,7 +92,7 @@ fn kubelet_eviction_lines_come_from_a_real_journal_file() {
         .arg("--root")
         .arg(root)
         .arg("snapshot")
-        .output()
+        .watched_output()
         .unwrap();
     let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let log = s["kubelet_log"].as_array().unwrap();

@@ -3,6 +3,7 @@
 //! (CI: root, Linux, the tools .ci/run installs), so CI runs them all.
 
 mod common;
+use common::Watched;
 use common::live::skip_or_fail;
 use nodescope::collect;
 use nodescope::source::Host;
@@ -69,7 +70,7 @@ fn live_capture_round_trip_gives_the_same_findings() {
     let st = bin()
         .args(["capture", "-o"])
         .arg(&cli_out)
-        .status()
+        .watched_status()
         .unwrap();
     assert!(st.success());
     let recorded = BundleHost::open(&cli_out)
@@ -82,7 +83,7 @@ fn live_capture_round_trip_gives_the_same_findings() {
         .arg("--bundle")
         .arg(&cli_out)
         .args(["check", "--format", "json"])
-        .output()
+        .watched_output()
         .unwrap();
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["findings"], recorded);
@@ -100,7 +101,7 @@ fn live_check_reports_the_missing_kubelet_and_exits_by_severity() {
     }
     let o = bin()
         .args(["--root", "/", "check", "--format", "json"])
-        .output()
+        .watched_output()
         .unwrap();
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let ids: Vec<&str> = report["findings"]
@@ -113,7 +114,7 @@ fn live_check_reports_the_missing_kubelet_and_exits_by_severity() {
     assert_eq!(o.status.code(), Some(2), "critical finding → exit 2");
     let o = bin()
         .args(["--root", "/", "check", "--fail-on", "critical"])
-        .output()
+        .watched_output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
@@ -133,7 +134,7 @@ fn live_check_as_an_unprivileged_user_says_what_it_could_not_read() {
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
         .arg(env!("CARGO_BIN_EXE_nodescope"))
         .args(["--root", "/", "check", "--format", "json"])
-        .output()
+        .watched_output()
         .unwrap();
     assert_ne!(
         o.status.code(),

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
 mod common;
+use common::Watched;
 use common::live::{random_hex, skip_or_fail};
 use serde_json::Value;
 use std::fs;
@@ -27,6 +28,7 @@ fn bounded(cmd: &mut Command, limit: Duration) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // watchdog: the loop below kills it past its limit
     let drain = |mut r: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
             let mut buf = Vec::new();
@@ -61,7 +63,7 @@ fn have(tool: &str, arg: &str) -> bool {
         .arg(arg)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .status()
+        .watched_status()
         .is_ok()
 }
 
@@ -147,7 +149,7 @@ fn zero_bomb(path: &Path, n: usize, size: u64, under: &str) -> std::io::Result<(
         .arg("-1")
         .stdin(Stdio::piped())
         .stdout(out)
-        .spawn()?;
+        .spawn_killed_after(Duration::from_secs(120))?;
     {
         let mut w = gz.stdin.take().unwrap();
         let header = |name: &str, size: u64| {

@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{V2, copy_tree, fixture, with_executables};
+use common::{V2, Watched, copy_tree, fixture, with_executables};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -24,13 +24,15 @@ fn have(cmd: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {cmd}")])
         .stdout(Stdio::null())
-        .status()
+        .watched_status()
         .is_ok_and(|s| s.success())
 }
 
 /// containerd, stopped and unmounted after the test whatever happens.
 struct Containerd {
     child: Child,
+    /// Kills containerd if the test hangs with it alive.
+    _dog: common::watchdog::Dog,
     dir: PathBuf,
 }
 
@@ -87,7 +89,7 @@ print(sum(len(b) for b in blobs.values()))
 "#;
     let o = Command::new("python3")
         .args(["-c", script, tar.to_str().unwrap(), name])
-        .output()
+        .watched_output()
         .unwrap();
     assert!(o.status.success(), "{o:?}");
     String::from_utf8(o.stdout).unwrap().trim().parse().unwrap()
@@ -143,18 +145,19 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
     let cfg = work.path().join("config.toml");
     std::fs::write(&cfg, config).unwrap();
     let log = std::fs::File::create(work.path().join("containerd.log")).unwrap();
-    let child = match Command::new("containerd")
+    let (child, dog) = match Command::new("containerd")
         .arg("--config")
         .arg(&cfg)
         .stdout(log.try_clone().unwrap())
         .stderr(log)
-        .spawn()
+        .watched_spawn(Duration::from_secs(300))
     {
         Ok(c) => c,
         Err(e) => return Err(format!("containerd does not start: {e}")),
     };
     let mut ctd = Containerd {
         child,
+        _dog: dog,
         dir: work.path().to_path_buf(),
     };
     let ctr = |args: &[&str]| ctr(&sock, args);
@@ -177,7 +180,7 @@ fn ctr(sock: &Path, args: &[&str]) -> Output {
         .arg(sock)
         .args(["--namespace", "k8s.io"])
         .args(args)
-        .output()
+        .watched_output()
         .unwrap()
 }
 
@@ -201,7 +204,7 @@ fn live_a_real_containerd_lists_an_imported_image_as_unused() {
         .args(["--root", root.path().to_str().unwrap()])
         .args(["--no-cluster", "disk", "--format", "json"])
         .env_remove("NODESCOPE_ROOT")
-        .output()
+        .watched_output()
         .unwrap();
     let r: Value =
         serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {o:?}"));
@@ -245,7 +248,7 @@ fn live_containerd_without_a_network_plugin_is_not_ready_live_and_replayed() {
             .args(args)
             .args(["--no-cluster", "check", "--format", "json"])
             .env_remove("NODESCOPE_ROOT")
-            .output()
+            .watched_output()
             .unwrap();
         serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {o:?}"))
     };
@@ -284,7 +287,7 @@ fn live_containerd_without_a_network_plugin_is_not_ready_live_and_replayed() {
         .args(["--root", root.path().to_str().unwrap(), "--no-cluster"])
         .args(["capture", "-o", bundle.to_str().unwrap()])
         .env_remove("NODESCOPE_ROOT")
-        .output()
+        .watched_output()
         .unwrap();
     assert!(o.status.success(), "{o:?}");
     drop(ctd);

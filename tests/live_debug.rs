@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
 mod common;
+use common::Watched;
 use std::path::Path;
 use std::process::Command;
 
@@ -13,7 +14,11 @@ fn live_kubectl_debug_layout_is_detected_at_host() {
     if !nix::unistd::geteuid().is_root() {
         return common::live::skip_or_fail("needs root for a mount namespace");
     }
-    if Command::new("unshare").arg("--version").output().is_err() {
+    if Command::new("unshare")
+        .arg("--version")
+        .watched_output()
+        .is_err()
+    {
         return common::live::skip_or_fail("unshare (util-linux) is not installed");
     }
     // The bind mount happens in a private mount namespace: an existing /host (this test run
@@ -39,7 +44,7 @@ fn live_kubectl_debug_layout_is_detected_at_host() {
     let o = Command::new("unshare")
         .args(["--mount", "sh", "-c", &script])
         .env_remove("NODESCOPE_ROOT")
-        .output()
+        .watched_output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("reading the node at /host"), "{stderr}");

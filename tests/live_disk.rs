@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
 mod common;
+use common::Watched;
 use common::live::{Cleanup, FakePod, memcg_unavailable, skip_or_fail};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ use std::process::{Command, Stdio};
 fn check() -> Value {
     let o = Command::new(env!("CARGO_BIN_EXE_nodescope"))
         .args(["--root", "/", "check", "--format", "json"])
-        .output()
+        .watched_output()
         .unwrap();
     assert!(o.status.code().is_some_and(|c| c < 3), "{o:?}");
     serde_json::from_slice(&o.stdout).unwrap()
@@ -86,22 +87,21 @@ fn live_a_deleted_file_held_open_in_a_pod_is_named_with_its_pod() {
     let st = Command::new("fallocate")
         .args(["-l", "150M"])
         .arg(&file)
-        .status()
+        .watched_status()
         .unwrap();
     assert!(st.success());
     let procs = fake.cgroup.join("cgroup.procs");
-    let holder = Kill(
-        Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "echo $$ > {}; exec 3<{}; exec sleep 120",
-                procs.display(),
-                file.display()
-            ))
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let (child, _dog) = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "echo $$ > {}; exec 3<{}; exec sleep 120",
+            procs.display(),
+            file.display()
+        ))
+        .stdin(Stdio::null())
+        .watched_spawn(std::time::Duration::from_secs(150))
+        .unwrap();
+    let holder = Kill(child);
     let pid = holder.0.id();
     // Wait until the holder sits in the pod's cgroup with the file open, then delete it.
     let fd3 = PathBuf::from(format!("/proc/{pid}/fd/3"));

@@ -1,13 +1,18 @@
-//! `nodescope dns probe` against a real resolver: two network namespaces joined by a veth pair,
-//! dnsmasq in one serving a small zone (cluster names resolve, everything else is NXDOMAIN, and
-//! `blackhole.test` is forwarded to an address that never answers), and in the other a process
-//! whose /etc/resolv.conf is a Kubernetes pod's (5 search domains, ndots:5). The probe, run
-//! from the host against that process, must show the resolver's exact query sequence, NXDOMAIN
-//! for the search expansions, the answer, and a timeout (not a hang) for the blackholed name.
+//! `nodescope dns probe` against a real resolver, checked against the real C library: two
+//! network namespaces joined by a veth pair, dnsmasq in one serving a small zone (cluster names
+//! resolve, everything else is NXDOMAIN, `blackhole.test` is forwarded to an address that never
+//! answers) and logging every query it receives (`--log-queries`), and in the other a process
+//! whose /etc/resolv.conf is a Kubernetes pod's (5 search domains, ndots:5; /etc/nsswitch.conf
+//! `hosts: dns`). The oracle is glibc itself: `getent ahosts NAME` run in that process's network
+//! and mount namespaces (nsenter), whose queries dnsmasq logs. For each name, the queries the
+//! probe sends (as dnsmasq saw them, and as the probe reports them) must be exactly glibc's.
+//! The probe must also show NXDOMAIN for the search expansions, the answer, and a timeout (not
+//! a hang) for the blackholed name.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
 mod common;
+use common::Watched;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -25,24 +30,36 @@ struct Lab {
     server_ns: String,
     client_ns: String,
     dir: PathBuf,
-    children: Vec<Child>,
+    children: Vec<(Child, common::watchdog::Dog)>,
+}
+
+impl Lab {
+    /// dnsmasq's query log: one line per query received.
+    fn log(&self) -> PathBuf {
+        self.dir.join("queries.log")
+    }
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        for c in &mut self.children {
+        for (c, _) in &mut self.children {
             let _ = c.kill();
             let _ = c.wait();
         }
         for ns in [&self.server_ns, &self.client_ns] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+            let _ = Command::new("ip")
+                .args(["netns", "del", ns])
+                .watched_status();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
 fn sh(args: &[&str]) {
-    let st = Command::new(args[0]).args(&args[1..]).status().unwrap();
+    let st = Command::new(args[0])
+        .args(&args[1..])
+        .watched_status()
+        .unwrap();
     assert!(st.success(), "{args:?}");
 }
 
@@ -56,7 +73,7 @@ fn unavailable() -> Option<String> {
     if !nix::unistd::geteuid().is_root() {
         return Some("needs root for network namespaces".into());
     }
-    for c in ["ip", "dnsmasq", "unshare"] {
+    for c in ["ip", "dnsmasq", "unshare", "nsenter", "getent"] {
         if !which(c) {
             return Some(format!("{c} is not installed (.ci/run installs it)"));
         }
@@ -107,6 +124,31 @@ fn lab() -> (Lab, u32) {
         "dev",
         &vc,
     ]);
+    // IPv6 too: glibc's getaddrinfo asks AAAA only with a global IPv6 address configured
+    // (AI_ADDRCONFIG), and a pod has one on a dual-stack cluster.
+    let v6 = format!("fd53:{:x}", id % 0xffff);
+    sh(&[
+        "ip",
+        "-n",
+        &s,
+        "addr",
+        "add",
+        &format!("{v6}::1/64"),
+        "dev",
+        &vs,
+        "nodad",
+    ]);
+    sh(&[
+        "ip",
+        "-n",
+        &c,
+        "addr",
+        "add",
+        &format!("{v6}::2/64"),
+        "dev",
+        &vc,
+        "nodad",
+    ]);
     for (ns, dev) in [(&s, &vs), (&c, &vc)] {
         sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
         sh(&["ip", "-n", ns, "link", "set", dev, "up"]);
@@ -133,11 +175,13 @@ fn lab() -> (Lab, u32) {
             "--host-record=api.example.com,192.0.2.10",
             // Everything else is NXDOMAIN, but blackhole.test goes to a server that never answers.
             "--address=/#/",
+            "--log-queries",
         ])
+        .arg(format!("--log-facility={}", lab.log().display()))
         .arg(format!("--server=/blackhole.test/{net}.99"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .spawn()
+        .watched_spawn(Duration::from_secs(300))
         .unwrap();
     lab.children.push(dnsmasq);
     let resolv = lab.dir.join("resolv.conf");
@@ -149,6 +193,9 @@ fn lab() -> (Lab, u32) {
         ),
     )
     .unwrap();
+    // Only DNS answers host lookups in the pod: no /etc/hosts, no nss-resolve, no nscd.
+    let nsswitch = lab.dir.join("nsswitch.conf");
+    std::fs::write(&nsswitch, "hosts: dns\n").unwrap();
     // The client: its own mount namespace with the pod's resolv.conf over /etc/resolv.conf.
     let client = Command::new("ip")
         .args([
@@ -163,13 +210,15 @@ fn lab() -> (Lab, u32) {
             "-c",
         ])
         .arg(format!(
-            "mount --bind {} /etc/resolv.conf && exec sleep 120",
-            resolv.display()
+            "mount --bind {} /etc/resolv.conf && mount --bind {} /etc/nsswitch.conf && \
+             {{ [ ! -d /run/nscd ] || mount -t tmpfs tmpfs /run/nscd; }} && exec sleep 280",
+            resolv.display(),
+            nsswitch.display()
         ))
         .stdout(Stdio::null())
-        .spawn()
+        .watched_spawn(Duration::from_secs(300))
         .unwrap();
-    let pid = client.id();
+    let pid = client.0.id();
     lab.children.push(client);
     // Ready when the client sees the pod's file and dnsmasq listens.
     let seen = PathBuf::from(format!("/proc/{pid}/root/etc/resolv.conf"));
@@ -187,7 +236,8 @@ fn lab() -> (Lab, u32) {
 
 fn probe(pid: u32, name: &str) -> (Option<i32>, Value, Duration) {
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nodescope"))
+    // The watchdog: a hang fails the test instead of blocking CI.
+    let o = Command::new(env!("CARGO_BIN_EXE_nodescope"))
         .args([
             "--root",
             "/",
@@ -199,25 +249,55 @@ fn probe(pid: u32, name: &str) -> (Option<i32>, Value, Duration) {
             "--format",
             "json",
         ])
-        .stdout(Stdio::piped())
-        .spawn()
+        .output_within(Duration::from_secs(60))
         .unwrap();
-    // A watchdog: a hang fails the test instead of blocking CI.
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!("dns probe hung");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let o = child.wait_with_output().unwrap();
     let took = started.elapsed();
     let v: Value = serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)));
     (o.status.code(), v, took)
+}
+
+/// The queries dnsmasq logged while `act` ran, as `TYPE name.`: what really went on the wire.
+fn on_the_wire(lab: &Lab, act: impl FnOnce()) -> Vec<String> {
+    let before = std::fs::metadata(lab.log()).map_or(0, |m| m.len() as usize);
+    act();
+    // dnsmasq writes its log line before it answers; give the last one a moment to land.
+    std::thread::sleep(Duration::from_millis(200));
+    let text = std::fs::read_to_string(lab.log()).unwrap();
+    text[before..]
+        .lines()
+        .filter_map(|l| {
+            // `dnsmasq[123]: query[AAAA] api.example.com.svc.cluster.local from 10.253.7.2`
+            let q = l.split_once(": query[")?.1;
+            let (qtype, rest) = q.split_once("] ")?;
+            let name = rest.split_once(" from ")?.0;
+            Some(format!("{qtype} {}.", name.trim_end_matches('.')))
+        })
+        .collect()
+}
+
+/// What glibc sends for `name`: `getent ahosts` (getaddrinfo, AF_UNSPEC) inside the pod-like
+/// process's network and mount namespaces, where /etc/resolv.conf is the pod's.
+fn glibc(lab: &Lab, pid: u32, name: &str) -> Vec<String> {
+    on_the_wire(lab, || {
+        let o = Command::new("nsenter")
+            .args([
+                "--target",
+                &pid.to_string(),
+                "--net",
+                "--mount",
+                "getent",
+                "ahosts",
+                name,
+            ])
+            .output_within(Duration::from_secs(60))
+            .unwrap();
+        // 0 resolved, 2 not found; both are answers, not failures of the oracle.
+        assert!(
+            matches!(o.status.code(), Some(0 | 2)),
+            "getent {name}: {o:?}"
+        );
+    })
 }
 
 fn sequence(v: &Value) -> Vec<String> {
@@ -235,6 +315,9 @@ fn sequence(v: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The sequence for a name no server answers, as resolv.conf(5) describes it (every search
+/// domain, then the name): used only for the blackholed name, where glibc's own retries after a
+/// timeout make it no oracle for the order of later queries.
 fn expected(name: &str) -> Vec<String> {
     let mut want = Vec::new();
     for d in SEARCH {
@@ -247,16 +330,41 @@ fn expected(name: &str) -> Vec<String> {
 }
 
 #[test]
-fn live_probe_shows_the_resolver_sequence_nxdomains_the_answer_and_a_timeout() {
+fn live_probe_sends_what_glibc_sends_with_nxdomains_the_answer_and_a_timeout() {
     if let Some(why) = unavailable() {
         return common::live::skip_or_fail(&why);
     }
     let (lab, pid) = lab();
     let server = format!("10.253.{}.1:53", std::process::id() % 250);
 
+    // The oracle: for names that stop at a search domain, at the name itself, nowhere, with
+    // ndots dots or more, and absolute, the probe sends exactly what glibc sends.
+    for name in [
+        "kubernetes.default",
+        "api.example.com",
+        "nothing.example.org",
+        "a.b.c.d.e.example.com",
+        "api.example.com.",
+    ] {
+        let want = glibc(&lab, pid, name);
+        assert!(!want.is_empty(), "glibc sent nothing for {name}");
+        let mut reported = Vec::new();
+        let sent = on_the_wire(&lab, || reported = sequence(&probe(pid, name).1));
+        assert_eq!(sent, want, "{name}: the probe's queries are not glibc's");
+        assert_eq!(
+            reported, want,
+            "{name}: the probe reports other queries than it sent"
+        );
+    }
+
     let (code, v, _) = probe(pid, "api.example.com");
     eprintln!("{}", serde_json::to_string_pretty(&v).unwrap());
-    assert_eq!(sequence(&v), expected("api.example.com"));
+    assert_eq!(sequence(&v), glibc(&lab, pid, "api.example.com"));
+    assert_eq!(
+        sequence(&v).len(),
+        12,
+        "5 search domains and the name, A and AAAA each"
+    );
     let qs = v["queries"].as_array().unwrap();
     for q in &qs[..10] {
         assert_eq!(q["rcode"], "NXDOMAIN", "{q}");

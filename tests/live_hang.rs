@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
 mod common;
+use common::Watched;
 use common::live::{Kill, free_port, http_get, skip_or_fail, threads};
 use serde_json::Value;
 use std::fs;
@@ -93,24 +94,13 @@ fn live_a_mount_that_never_answers_is_reported_stuck_and_check_finishes() {
     let fuse = HungFuse::mount();
     let mount_point = fuse.mnt.display().to_string();
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nodescope"))
+    // The watchdog: a hang fails this test instead of blocking CI.
+    let out = Command::new(env!("CARGO_BIN_EXE_nodescope"))
         .args(["--root", "/", "check", "--format", "json"])
         .env_remove("NODESCOPE_ROOT")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The watchdog: a hang fails this test instead of blocking CI.
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("check did not finish within 60 s with a hung mount at {mount_point}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        .output_within(Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("check with a hung mount at {mount_point}: {e}"));
     let took = started.elapsed();
-    let out = child.wait_with_output().unwrap();
     drop(fuse);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_ne!(out.status.code(), Some(3), "could not run: {stderr}");
@@ -159,7 +149,7 @@ impl Drop for Tmux {
         let _ = Command::new("tmux")
             .args(["kill-session", "-t", &self.0])
             .stderr(Stdio::null())
-            .status();
+            .watched_status();
     }
 }
 
@@ -181,7 +171,7 @@ fn live_a_stuck_mount_costs_serve_and_top_one_thread_not_one_per_sample() {
     if let Some(why) = cannot_run() {
         return skip_or_fail(why);
     }
-    if Command::new("tmux").arg("-V").output().is_err() {
+    if Command::new("tmux").arg("-V").watched_output().is_err() {
         return skip_or_fail("tmux is not installed (.ci/run installs it)");
     }
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
@@ -194,7 +184,7 @@ fn live_a_stuck_mount_costs_serve_and_top_one_thread_not_one_per_sample() {
             .env_remove("NODESCOPE_ROOT")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .spawn()
+            .spawn_killed_after(Duration::from_secs(300))
             .unwrap(),
     );
     let serve_pid = serve.0.id();
@@ -211,13 +201,13 @@ fn live_a_stuck_mount_costs_serve_and_top_one_thread_not_one_per_sample() {
             "40",
         ])
         .arg(format!("exec {bin} --root / top --interval 1"))
-        .status()
+        .watched_status()
         .unwrap();
     assert!(st.success());
     let pane_pid = || -> u32 {
         let o = Command::new("tmux")
             .args(["display-message", "-p", "-t", &session.0, "#{pane_pid}"])
-            .output()
+            .watched_output()
             .unwrap();
         String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
     };
@@ -227,7 +217,7 @@ fn live_a_stuck_mount_costs_serve_and_top_one_thread_not_one_per_sample() {
     while http_get(port, "/metrics", Duration::from_secs(2)).is_err()
         || !Command::new("tmux")
             .args(["capture-pane", "-p", "-t", &session.0])
-            .output()
+            .watched_output()
             .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("[1 Overview]"))
     {
         assert!(

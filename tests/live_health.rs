@@ -14,6 +14,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
 mod common;
+use common::Watched;
 use common::live::{FakePod, memcg_unavailable, skip_or_fail};
 use serde_json::Value;
 use std::path::Path;
@@ -27,7 +28,7 @@ fn have(cmd: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {cmd}")])
         .stdout(Stdio::null())
-        .status()
+        .watched_status()
         .is_ok_and(|s| s.success())
 }
 
@@ -129,7 +130,7 @@ fn live_a_read_only_ext4_loop_mount_at_the_kubelet_root() {
     let o = Command::new("mkfs.ext4")
         .args(["-q", "-F"])
         .arg(&img)
-        .output()
+        .watched_output()
         .unwrap();
     assert!(o.status.success(), "{o:?}");
     // /var/lib gets a scratch tmpfs first, so /var/lib/kubelet can be made without touching

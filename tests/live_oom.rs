@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
 mod common;
+use common::Watched;
 use common::live::{FakePod, memcg_unavailable, skip_or_fail};
 use serde_json::Value;
 use std::fs;
@@ -30,16 +31,20 @@ fn live_real_memcg_oom_kill_is_attributed_to_its_pod_and_container() {
     // A process in the container's cgroup that allocates past the limit: tail keeps its
     // newline-free input in memory until the kernel kills it.
     let procs = ctr_cg.join("cgroup.procs");
-    let child = Command::new("sh")
+    let (child, dog) = Command::new("sh")
         .arg("-c")
         .arg(format!(
             "echo $$ > {}; exec tail /dev/zero",
             procs.display()
         ))
-        .spawn()
+        .watched_spawn(std::time::Duration::from_secs(60))
         .unwrap();
     let pid = child.id();
     let status = child.wait_with_output().unwrap().status;
+    assert!(
+        !dog.disarm(),
+        "the kernel never killed the allocator; the watchdog did"
+    );
     assert_eq!(
         status.signal(),
         Some(9),
@@ -48,7 +53,7 @@ fn live_real_memcg_oom_kill_is_attributed_to_its_pod_and_container() {
 
     let o = Command::new(env!("CARGO_BIN_EXE_nodescope"))
         .args(["--root", "/", "check", "--format", "json"])
-        .output()
+        .watched_output()
         .unwrap();
     let report: Value = serde_json::from_slice(&o.stdout).unwrap();
     let kills: Vec<&Value> = report["findings"]

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
 mod common;
+use common::Watched;
 use common::live::{Cleanup, random_hex, skip_or_fail};
 use std::io::Read;
 use std::os::unix::process::CommandExt;
@@ -57,6 +58,7 @@ fn nodescope(args: &[&str]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // watchdog: wait_bounded kills it past its limit
     let out = drain(child.stdout.take().unwrap());
     let err = drain(child.stderr.take().unwrap());
     let status = wait_bounded(child, Duration::from_secs(300));
@@ -132,7 +134,7 @@ fn live_hostile_process_and_file_names_reach_no_text_output_raw() {
             .env("A0", "\x1b[2Jsleepy\nforged line")
             .env("EXE", &exe)
             .stdin(Stdio::null())
-            .spawn()
+            .spawn_killed_after(Duration::from_secs(300))
             .unwrap(),
     );
     let pid = holder.0.id();
@@ -228,7 +230,7 @@ fn holder(marker: &str, argv: &[String]) -> Kill {
             .args(argv)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
-            .spawn()
+            .spawn_killed_after(Duration::from_secs(300))
             .unwrap(),
     )
 }

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
 mod common;
+use common::Watched;
 use common::live::{
     Cleanup, FakePod, Kill, free_port, http_get, memcg_unavailable, nodescope_within, random_hex,
     skip_or_fail,
@@ -39,7 +40,7 @@ fn cannot_run() -> Option<String> {
         if Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
             .stdout(Stdio::null())
-            .status()
+            .watched_status()
             .map_or(true, |s| !s.success())
         {
             return Some(format!("{tool} is not installed"));
@@ -56,7 +57,7 @@ fn chroot_dir(c: &mut Cleanup) -> PathBuf {
     c.mkdir(&dir.join("etc"));
     let sleep = fs::canonicalize("/bin/sleep").unwrap();
     fs::copy(&sleep, dir.join("bin/sleep")).unwrap();
-    let ldd = Command::new("ldd").arg(&sleep).output().unwrap();
+    let ldd = Command::new("ldd").arg(&sleep).watched_output().unwrap();
     // "	libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)", "	/lib64/ld-linux-x86-64.so.2 (0x...)"
     for line in String::from_utf8_lossy(&ldd.stdout).lines() {
         let lib = line
@@ -85,7 +86,7 @@ fn chrooted_sleeper(fake: &FakePod, dir: &Path) -> Kill {
             dir.display()
         ))
         .stdin(Stdio::null())
-        .spawn()
+        .spawn_killed_after(Duration::from_secs(300))
         .unwrap();
     let pid = child.id();
     let k = Kill(child);
@@ -280,7 +281,7 @@ fn live_fifos_where_files_are_expected_never_block_a_command() {
             .args(["-c", "sleep 300; :", "kubelet", &config_flag])
             .stdin(Stdio::null())
             .process_group(0)
-            .spawn()
+            .spawn_killed_after(Duration::from_secs(300))
             .unwrap(),
     );
     let kpid = kubelet_proc.0.id();
@@ -388,7 +389,7 @@ fn live_fifos_where_files_are_expected_never_block_a_command() {
             .env_remove("NODESCOPE_ROOT")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .spawn()
+            .spawn_killed_after(Duration::from_secs(120))
             .unwrap(),
     );
     let started = Instant::now();

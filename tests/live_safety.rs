@@ -24,6 +24,18 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_nodescope"))
 }
 
+/// A process in a network namespace of its own with nothing but a down loopback: `dns probe
+/// --pid` of it sends its queries nowhere and fails at once instead of waiting on a timeout.
+fn isolated_sleeper() -> (Kill, common::watchdog::Dog) {
+    let (child, dog) = Command::new("unshare")
+        .args(["-n", "sleep", "90"])
+        .stdin(Stdio::null())
+        .watched_spawn(std::time::Duration::from_secs(120))
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    (Kill(child), dog)
+}
+
 #[test]
 fn live_secrets_in_command_lines_and_environments_never_leave_the_node() {
     // A process whose command line carries a token and whose environment carries another.
@@ -38,27 +50,73 @@ fn live_secrets_in_command_lines_and_environments_never_leave_the_node() {
         ])
         .env("API_TOKEN", ENV_SECRET)
         .stdout(Stdio::null())
-        .spawn()
+        .watched_spawn(std::time::Duration::from_secs(90))
         .unwrap();
-    let _holder = Kill(holder);
+    let _holder = Kill(holder.0);
+    let _dog = holder.1;
     std::thread::sleep(std::time::Duration::from_millis(200));
     let mut outputs = Vec::new();
+    let (probed, _probe_dog) = isolated_sleeper();
+    let probed = probed.0.id().to_string();
+    // Every command and every output format (the snapshot first: it proves the process was
+    // seen). `serve` and `top` below.
     for args in [
-        vec!["--root", "/", "check", "--format", "json"],
-        vec!["--root", "/", "check", "--format", "text"],
-        vec!["--root", "/", "check", "--format", "prometheus"],
-        vec!["--root", "/", "snapshot"],
+        vec!["snapshot"],
+        vec!["snapshot", "--format", "json"],
+        vec!["check", "--format", "json"],
+        vec!["check", "--format", "text"],
+        vec!["check", "--format", "prometheus"],
+        vec!["check", "--format", "npd"],
+        vec!["check", "--format", "junit"],
+        vec!["disk"],
+        vec!["disk", "--format", "json"],
+        vec!["dns"],
+        vec!["dns", "--format", "json"],
+        vec!["gpu"],
+        vec!["gpu", "--format", "json"],
+        vec!["dns", "probe", "example.invalid", "--pid", &probed],
+        vec![
+            "dns",
+            "probe",
+            "example.invalid",
+            "--pid",
+            &probed,
+            "--format",
+            "json",
+        ],
+        vec!["rules"],
     ] {
-        let o = bin().args(&args).output().unwrap();
+        let o = bin()
+            .args(["--root", "/"])
+            .args(&args)
+            .watched_output()
+            .unwrap();
+        assert!(
+            matches!(o.status.code(), Some(0..=2)),
+            "{args:?}: exit {:?}: {}",
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr)
+        );
         outputs.push((format!("{args:?}"), [o.stdout, o.stderr].concat()));
     }
+    outputs.extend(outputs::serve_responses(&[], &["--root", "/"]));
+    if outputs::tmux_missing() {
+        return live::skip_or_fail("the TUI part needs tmux (.ci/run installs it)");
+    }
+    let dir_top = tempfile::tempdir().unwrap();
+    outputs.extend(outputs::top_screens(
+        "",
+        "--root /",
+        &format!("nodescope-secrets-{}", std::process::id()),
+        &dir_top.path().join("done"),
+    ));
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("secrets.tar.gz");
     assert!(
         bin()
             .args(["--root", "/", "capture", "-o"])
             .arg(&bundle)
-            .status()
+            .watched_status()
             .unwrap()
             .success()
     );
@@ -68,7 +126,7 @@ fn live_secrets_in_command_lines_and_environments_never_leave_the_node() {
         .unwrap();
     outputs.push(("capture bundle (uncompressed tar)".into(), raw));
     // The snapshot did see the process (so the test can fail): its redacted command line.
-    let snap = String::from_utf8_lossy(&outputs[3].1).into_owned();
+    let snap = String::from_utf8_lossy(&outputs[0].1).into_owned();
     assert!(
         snap.contains("--token=<redacted>"),
         "the planted process was collected"
@@ -123,7 +181,7 @@ fn nothing_under_the_root_is_created_or_modified() {
             .arg("--root")
             .arg(&c.root)
             .args(&args)
-            .output()
+            .watched_output()
             .unwrap();
         assert_ne!(
             o.status.code(),
@@ -138,7 +196,7 @@ fn nothing_under_the_root_is_created_or_modified() {
             .arg(&c.root)
             .args(["capture", "-o"])
             .arg(out.path().join("b.tar.gz"))
-            .status()
+            .watched_status()
             .unwrap()
             .success()
     );
@@ -161,11 +219,15 @@ fn live_churn_of_processes_and_cgroups_never_fails_a_run() {
         "i=0; while [ $i -lt 400 ]; do d={b}/c$i; mkdir -p $d; (sleep 0.05 & echo $! > $d/cgroup.procs 2>/dev/null; wait) ; rmdir $d 2>/dev/null; i=$((i+1)); done",
         b = base.display()
     );
-    let churn = Kill(Command::new("sh").args(["-c", &script]).spawn().unwrap());
+    let (churn, _dog) = Command::new("sh")
+        .args(["-c", &script])
+        .watched_spawn(std::time::Duration::from_secs(120))
+        .unwrap();
+    let churn = Kill(churn);
     for _ in 0..15 {
         let o = bin()
             .args(["--root", "/", "check", "--format", "json"])
-            .output()
+            .watched_output()
             .unwrap();
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(
@@ -293,7 +355,7 @@ fn opened_path(args: &str) -> String {
 }
 
 fn strace_missing() -> bool {
-    Command::new("strace").arg("-V").output().is_err()
+    Command::new("strace").arg("-V").watched_output().is_err()
 }
 
 /// No writes, traced: every command that reads the live root runs under strace, and not one
@@ -317,7 +379,7 @@ fn live_no_command_opens_a_file_for_writing_or_changes_a_filesystem() {
             "-c",
             &format!("echo x > {}/canary", dir.path().display()),
         ])
-        .status()
+        .watched_status()
         .unwrap();
     assert!(st.success());
     let (_, writes) = audit(&canary, &[]);
@@ -333,12 +395,18 @@ fn live_no_command_opens_a_file_for_writing_or_changes_a_filesystem() {
     let bin = env!("CARGO_BIN_EXE_nodescope");
     let mut total_opened = 0;
     let mut proc_sys_read = 0;
+    let (probed, _probe_dog) = isolated_sleeper();
+    let probed = probed.0.id().to_string();
     for (i, args) in [
         vec!["check", "--format", "json"],
+        vec!["check", "--format", "text"],
         vec!["check", "--format", "prometheus"],
+        vec!["check", "--format", "npd"],
+        vec!["check", "--format", "junit"],
         vec!["snapshot"],
         vec!["disk"],
         vec!["dns"],
+        vec!["dns", "probe", "example.invalid", "--pid", &probed],
         vec!["gpu"],
         vec!["capture", "-o", bundle.to_str().unwrap()],
     ]
@@ -351,7 +419,7 @@ fn live_no_command_opens_a_file_for_writing_or_changes_a_filesystem() {
             .arg(bin)
             .args(["--root", "/"])
             .args(&args)
-            .output()
+            .watched_output()
             .unwrap();
         assert!(
             matches!(o.status.code(), Some(0..=2)),
@@ -376,74 +444,39 @@ fn live_no_command_opens_a_file_for_writing_or_changes_a_filesystem() {
     assert!(total_opened > 100, "{total_opened} opens traced");
     assert!(proc_sys_read > 0, "/proc/sys was read");
 
-    // The TUI, in a real terminal, on the live root: a few views, then q.
-    if Command::new("tmux").arg("-V").output().is_err() {
+    // serve, traced while it samples and answers /metrics, /findings and /healthz.
+    let log = dir.path().join("trace-serve");
+    let mut wrapper = vec!["strace".to_string()];
+    wrapper.extend(strace_args(&log));
+    let served = outputs::serve_responses(&wrapper, &["--root", "/"]);
+    for (what, body) in &served {
+        assert!(
+            String::from_utf8_lossy(body).starts_with("HTTP/1.1 200"),
+            "{what}: {}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    let (opened, writes) = audit(&log, &[]);
+    assert!(writes.is_empty(), "serve wrote:\n{}", writes.join("\n"));
+    let samples = opened.iter().filter(|p| *p == "/proc/meminfo").count();
+    eprintln!(
+        "serve: {} opens, {samples} samples, none for writing",
+        opened.len()
+    );
+    assert!(samples >= 2, "serve sampled the live root more than once");
+
+    // The TUI, in a real terminal, on the live root: every view, then q.
+    if outputs::tmux_missing() {
         return live::skip_or_fail("the TUI part needs tmux (.ci/run installs it)");
     }
     let log = dir.path().join("trace-top");
     let done = dir.path().join("top-done");
-    let session = format!("nodescope-nowrite-{}", std::process::id());
-    let shell = format!(
-        "strace {} {bin} --root / top --interval 1; echo $? > {}",
-        strace_args(&log).join(" "),
-        done.display()
+    outputs::top_screens(
+        &format!("strace {}", strace_args(&log).join(" ")),
+        "--root /",
+        &format!("nodescope-nowrite-{}", std::process::id()),
+        &done,
     );
-    let tmux = |args: &[&str]| Command::new("tmux").args(args).status().unwrap();
-    struct Kill(String);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = Command::new("tmux")
-                .args(["kill-session", "-t", &self.0])
-                .stderr(std::process::Stdio::null())
-                .status();
-        }
-    }
-    assert!(
-        tmux(&[
-            "new-session",
-            "-d",
-            "-s",
-            &session,
-            "-x",
-            "120",
-            "-y",
-            "40",
-            &shell
-        ])
-        .success()
-    );
-    let _session = Kill(session.clone());
-    let pane = || {
-        let o = Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &session])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    };
-    let started = std::time::Instant::now();
-    while !pane().contains("[1 Overview]") {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(30),
-            "the TUI never drew:\n{}",
-            pane()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    for key in ["2", "3", "4", "5", "6", "7", "1"] {
-        tmux(&["send-keys", "-t", &session, key]);
-        std::thread::sleep(std::time::Duration::from_millis(300));
-    }
-    // Two more samples at --interval 1, then quit.
-    std::thread::sleep(std::time::Duration::from_millis(2200));
-    tmux(&["send-keys", "-t", &session, "q"]);
-    while !done.exists() {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(60),
-            "the TUI did not quit"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert_eq!(std::fs::read_to_string(&done).unwrap().trim(), "0");
     let (opened, writes) = audit(&log, &["/dev/tty", "/dev/pts/"]);
     assert!(writes.is_empty(), "the TUI wrote:\n{}", writes.join("\n"));
     let samples = opened.iter().filter(|p| *p == "/proc/meminfo").count();

@@ -13,6 +13,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
 mod common;
+use common::Watched;
 use common::live::{Cleanup, random_hex, skip_or_fail};
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -101,6 +102,7 @@ impl Drop for Listener {
 /// Runs `cmd` to its end, killed after `limit`; returns its exit status code.
 fn run_bounded(cmd: &mut Command, limit: Duration) -> Option<i32> {
     let mut child = cmd.spawn().unwrap();
+    // watchdog: the loop below kills it past its limit
     let until = Instant::now() + limit;
     loop {
         if let Some(st) = child.try_wait().unwrap() {
@@ -145,7 +147,7 @@ fn why_not() -> Option<String> {
         let ok = Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
             .stdout(Stdio::null())
-            .status()
+            .watched_status()
             .is_ok_and(|s| s.success());
         if !ok {
             return Some(format!(
@@ -155,7 +157,7 @@ fn why_not() -> Option<String> {
     }
     let probe = Command::new("unshare")
         .args(["--pid", "--fork", "--mount-proc", "true"])
-        .status();
+        .watched_status();
     if !probe.is_ok_and(|s| s.success()) {
         return Some(
             "cannot create a PID namespace here (unshare --pid --fork --mount-proc)".into(),

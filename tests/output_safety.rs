@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
 mod common;
+use common::Watched;
 use common::{Copy, fixture};
 use std::collections::HashSet;
 use std::io::Read;
@@ -46,6 +47,7 @@ fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // watchdog: wait_bounded kills it past its limit
     let out = drain(child.stdout.take().unwrap());
     let err = drain(child.stderr.take().unwrap());
     let status = wait_bounded(child, Duration::from_secs(120));
@@ -194,7 +196,7 @@ fn crafted_names_reach_no_text_output_raw() {
     let o = Command::new("bash")
         .arg("-c")
         .arg(format!("printf %s {word}"))
-        .output()
+        .watched_output()
         .unwrap();
     assert_eq!(String::from_utf8(o.stdout).unwrap(), dir);
 }
@@ -339,6 +341,7 @@ fn run_into_closed_pipe(args: &[String]) -> (ExitStatus, Vec<u8>) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // watchdog: wait_bounded kills it past its limit
     let t = drain(child.stderr.take().unwrap());
     let st = wait_bounded(child, Duration::from_secs(60));
     (st, t.join().unwrap())
@@ -385,7 +388,7 @@ fn head_c1_sees_one_byte_and_nodescope_its_own_status() {
             // timeout(1) is the watchdog of the whole pipeline.
             let o = Command::new("timeout")
                 .args(["60", "bash", "-c", &script])
-                .output()
+                .watched_output()
                 .unwrap();
             assert_eq!(
                 String::from_utf8_lossy(&o.stdout).trim(),

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
 mod common;
+use common::Watched;
 use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -26,13 +27,13 @@ impl Drop for Session {
 fn kill_session(name: &str) {
     let _ = Command::new("tmux")
         .args(["kill-session", "-t", name])
-        .status();
+        .watched_status();
 }
 
 impl Session {
     /// A new session whose shell prompt is `prompt$ `; `None` (skip or fail) without tmux.
     fn start(tag: &str) -> Option<Session> {
-        if Command::new("tmux").arg("-V").output().is_err() {
+        if Command::new("tmux").arg("-V").watched_output().is_err() {
             common::live::skip_or_fail("tmux is not installed (.ci/run installs it)");
             return None;
         }
@@ -44,7 +45,7 @@ impl Session {
         let st = Command::new("tmux")
             .args(["new-session", "-d", "-s", &name, "-x", "100", "-y", "30"])
             .arg("PS1='prompt$ ' exec sh")
-            .status()
+            .watched_status()
             .unwrap();
         assert!(st.success());
         let (stop_watchdog, stopped) = mpsc::channel::<()>();
@@ -69,7 +70,7 @@ impl Session {
     fn show(&self, format: &str) -> String {
         let o = Command::new("tmux")
             .args(["display-message", "-p", "-t", &self.name, format])
-            .output()
+            .watched_output()
             .unwrap();
         String::from_utf8_lossy(&o.stdout).trim().to_string()
     }
@@ -78,7 +79,7 @@ impl Session {
         let st = Command::new("tmux")
             .args(["send-keys", "-t", &self.name])
             .args(keys)
-            .status()
+            .watched_status()
             .unwrap();
         assert!(st.success());
     }
@@ -86,7 +87,7 @@ impl Session {
     fn capture(&self) -> String {
         let o = Command::new("tmux")
             .args(["capture-pane", "-p", "-t", &self.name])
-            .output()
+            .watched_output()
             .unwrap();
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
@@ -202,7 +203,7 @@ fn top_gives_the_terminal_back_after(signal: &str) {
     // The shell's own `kill` (procps' /bin/kill may not be installed).
     let st = Command::new("sh")
         .args(["-c", &format!("kill -{signal} {pid}")])
-        .status()
+        .watched_status()
         .unwrap();
     assert!(st.success());
 
@@ -235,7 +236,7 @@ fn top_gives_the_terminal_back_after(signal: &str) {
     let tty = s.show("#{pane_tty}");
     let outside = Command::new("stty")
         .args(["-a", "-F", &tty])
-        .output()
+        .watched_output()
         .unwrap();
     let outside = stty_words(&String::from_utf8_lossy(&outside.stdout));
     for mode in ["icanon", "echo", "icrnl", "isig"] {

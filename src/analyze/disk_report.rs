@@ -351,3 +351,381 @@ pub fn build(snap: &Snapshot, findings: &[Finding]) -> DiskReport {
         fixes,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::model::disk::{
+        CriSnapshot, DeletedOpenFile, FsRole, Image, ImageInventory, PodDir, PodLogDir,
+        RuntimeStorage, Volume, WritableLayer,
+    };
+    use crate::source::{FdEntry, StatVfs, Walk};
+
+    fn walk(path: &str, bytes: u64, files: u64, complete: bool) -> Option<Walk> {
+        Some(Walk {
+            path: path.into(),
+            bytes,
+            files,
+            complete,
+            ..Default::default()
+        })
+    }
+
+    /// `/var` (nodefs) and `/images` (imagefs), 4 KiB blocks.
+    fn node() -> Snapshot {
+        let mut s = snap_with_kubepods();
+        s.kubelet = kubelet(kubelet_defaults());
+        let mut var = filesystem("/var", 0, 0, 0, 0);
+        var.stat = Some(StatVfs {
+            bsize: 4096,
+            frsize: 4096,
+            blocks: 1000,
+            bfree: 300,
+            bavail: 250,
+            files: 1000,
+            ffree: 333,
+            favail: 333,
+        });
+        s.filesystems.push(var);
+        s.filesystems
+            .push(filesystem("/images", 1000, 900, 100, 50));
+        s.filesystems.push(filesystem("/boot", 0, 0, 0, 0));
+        s.disk.nodefs = Some(FsRole {
+            path: "/var/lib/kubelet".into(),
+            mount_point: Some("/var".into()),
+        });
+        s.disk.imagefs = Some(FsRole {
+            path: "/images/containerd".into(),
+            mount_point: Some("/images".into()),
+        });
+        s
+    }
+
+    #[test]
+    fn filesystems_are_figured_as_df_figures_them() {
+        let r = build(&node(), &[]);
+        assert_eq!(r.schema, DISK_SCHEMA);
+        assert_eq!(r.node, NODE);
+        let var = &r.filesystems[0];
+        assert_eq!(var.roles, ["nodefs"]);
+        assert_eq!(var.size_bytes, Some(4_096_000));
+        assert_eq!(var.used_bytes, Some(700 * 4096));
+        assert_eq!(var.available_bytes, Some(250 * 4096));
+        // Use% = used / (used + available) = 700 / 950 = 73.68 -> 74, rounded up as df does.
+        assert_eq!(var.used_percent, Some(74.0));
+        assert_eq!((var.inodes, var.inodes_free), (Some(1000), Some(333)));
+        // 667 of 1000 inodes: 66.7 -> 67.
+        assert_eq!(var.inodes_used_percent, Some(67.0));
+        let signals: Vec<&str> = var.signals.iter().map(|s| s.signal.as_str()).collect();
+        assert_eq!(signals, ["nodefs.available", "nodefs.inodesFree"]);
+        let images = &r.filesystems[1];
+        assert_eq!(images.roles, ["imagefs"]);
+        assert_eq!(images.signals.len(), 2);
+        let boot = &r.filesystems[2];
+        assert!(boot.roles.is_empty() && boot.signals.is_empty());
+        assert_eq!(boot.used_percent, None, "no blocks: no percentage");
+        assert_eq!(boot.inodes_used_percent, None);
+    }
+
+    #[test]
+    fn one_filesystem_can_be_both_roles_and_a_stuck_one_has_no_figures() {
+        let mut s = node();
+        if let Some(i) = s.disk.imagefs.as_mut() {
+            i.mount_point = Some("/var".into());
+        }
+        s.filesystems[1].stat = None;
+        s.filesystems[1].stuck = true;
+        s.filesystems[1].error = Some("statvfs did not answer within 1.5s".into());
+        let r = build(&s, &[]);
+        assert_eq!(r.filesystems[0].roles, ["nodefs", "imagefs"]);
+        assert_eq!(r.filesystems[0].signals.len(), 4);
+        let stuck = &r.filesystems[1];
+        assert!(stuck.stuck);
+        assert_eq!(stuck.size_bytes, None);
+        assert_eq!(
+            stuck.error.as_deref(),
+            Some("statvfs did not answer within 1.5s")
+        );
+    }
+
+    #[test]
+    fn consumers_are_named_as_kubernetes_names_them_largest_first() {
+        let mut s = node();
+        let mut running = pod("shop", "web", "u1");
+        running.containers.push(container(&id('a'), "nginx", None));
+        s.pods.push(running);
+        s.disk.pod_logs = vec![
+            PodLogDir {
+                uid: "u1".into(),
+                namespace: "shop".into(),
+                pod: "web".into(),
+                path: "/var/log/pods/shop_web_u1".into(),
+                walk: walk("/var/log/pods/shop_web_u1", 500, 2, true),
+            },
+            PodLogDir {
+                uid: "gone".into(),
+                namespace: "shop".into(),
+                pod: "old".into(),
+                path: "/var/log/pods/shop_old_gone".into(),
+                walk: walk("/var/log/pods/shop_old_gone", 700, 3, false),
+            },
+            PodLogDir {
+                uid: "u9".into(),
+                namespace: "x".into(),
+                pod: "unwalked".into(),
+                path: "/var/log/pods/x_unwalked_u9".into(),
+                walk: None,
+            },
+        ];
+        let vol = |name: &str, bytes: u64| Volume {
+            plugin: "kubernetes.io~empty-dir".into(),
+            name: name.into(),
+            path: format!("/var/lib/kubelet/pods/u1/volumes/kubernetes.io~empty-dir/{name}"),
+            memory_backed: false,
+            walk: walk("/x", bytes, 1, true),
+        };
+        s.disk.pod_dirs = vec![
+            PodDir {
+                uid: "u1".into(),
+                path: "/var/lib/kubelet/pods/u1".into(),
+                volumes: vec![vol("cache", 900)],
+            },
+            PodDir {
+                uid: "zz".into(),
+                path: "/var/lib/kubelet/pods/zz".into(),
+                volumes: vec![vol("data", 100)],
+            },
+        ];
+        s.disk.deleted_open_files = vec![
+            DeletedOpenFile {
+                pid: 77,
+                comm: "nginx".into(),
+                container_id: Some(id('a')),
+                fd: FdEntry {
+                    fd: 5,
+                    target: "/var/log/nginx/access.log (deleted)".into(),
+                    size: Some(800),
+                },
+                mount_point: Some("/var".into()),
+            },
+            DeletedOpenFile {
+                pid: 88,
+                comm: "rsyslogd".into(),
+                container_id: None,
+                fd: FdEntry {
+                    fd: 9,
+                    target: "/var/log/syslog.1 (deleted)".into(),
+                    size: None,
+                },
+                mount_point: Some("/var".into()),
+            },
+        ];
+        s.disk.writable_layers = vec![
+            WritableLayer {
+                container_id: id('a'),
+                upperdir: "/upper/a".into(),
+                walk: walk("/upper/a", 600, 4, true),
+            },
+            WritableLayer {
+                container_id: id('f'),
+                upperdir: "/upper/f".into(),
+                walk: walk("/upper/f", 600, 4, true),
+            },
+        ];
+        s.disk.runtime = Some(RuntimeStorage {
+            name: "containerd".into(),
+            root: "/var/lib/containerd".into(),
+            config_files: Vec::new(),
+            image_store: "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs".into(),
+            walks: vec![Walk {
+                path: "/var/lib/containerd/io.containerd.content.v1.content".into(),
+                bytes: 1000,
+                files: 10,
+                complete: true,
+                ..Default::default()
+            }],
+        });
+        let r = build(&s, &[]);
+        let got: Vec<(&str, &str, u64, bool)> = r
+            .consumers
+            .iter()
+            .map(|c| (c.kind, c.owner.as_str(), c.bytes, c.at_least))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("image store", "containerd", 1000, false),
+                ("emptyDir", "shop/web (cache)", 900, false),
+                ("deleted but open", "shop/web/nginx", 800, false),
+                ("orphaned pod logs", "shop/old", 700, true),
+                // Equal sizes: by path.
+                ("writable layer", "shop/web/nginx", 600, false),
+                ("writable layer", "container ffffffffffff", 600, false),
+                ("pod logs", "shop/web", 500, false),
+                ("orphaned pod directory", "pod zz (data)", 100, false),
+                ("deleted but open", "rsyslogd[88]", 0, true),
+            ]
+        );
+        assert_eq!(
+            r.consumers[2].path,
+            "/var/log/nginx/access.log (pid 77 fd 5)"
+        );
+        assert_eq!(r.consumers[3].files, Some(3));
+        // No image list, a containerd runtime: say what is known and why the rest is not.
+        assert!(r.unused_images.is_none() && r.images.is_none());
+        let note = r.unused_images_note.expect("a note");
+        assert!(
+            note.starts_with("per-image usage needs containerd's CRI socket (no answer recorded); its content store (/var/lib/containerd/io.containerd.content.v1.content) holds 1000 of image blobs"),
+            "{note}"
+        );
+    }
+
+    #[test]
+    fn the_cri_reason_and_a_cut_walk_are_in_the_note() {
+        let mut s = node();
+        s.disk.runtime = Some(RuntimeStorage {
+            name: "containerd".into(),
+            root: "/var/lib/containerd".into(),
+            config_files: Vec::new(),
+            image_store: String::new(),
+            walks: vec![Walk {
+                path: "/c/io.containerd.content.v1.content".into(),
+                bytes: 2048,
+                complete: false,
+                ..Default::default()
+            }],
+        });
+        s.disk.cri = Some(CriSnapshot {
+            unavailable: Some("connect: no such file".into()),
+            ..Default::default()
+        });
+        let note = build(&s, &[]).unused_images_note.expect("a note");
+        assert!(note.contains("(connect: no such file)"), "{note}");
+        assert!(note.contains("holds 2Ki+ of image blobs"), "{note}");
+        s.disk.cri = Some(CriSnapshot {
+            errors: vec!["ListImages: boom".into(), "ImageFsInfo: bang".into()],
+            ..Default::default()
+        });
+        assert!(
+            build(&s, &[])
+                .unused_images_note
+                .is_some_and(|n| n.contains("(ListImages: boom; ImageFsInfo: bang)"))
+        );
+        // CRI-O without a list, or no runtime at all: nothing to say.
+        if let Some(rt) = s.disk.runtime.as_mut() {
+            rt.name = "cri-o".into();
+        }
+        assert_eq!(build(&s, &[]).unused_images_note, None);
+    }
+
+    #[test]
+    fn images_are_summed_and_the_prunable_ones_listed_largest_first() {
+        let mut s = node();
+        let image = |id: &str, bytes: Option<u64>, in_use: bool, pinned: bool| Image {
+            id: id.into(),
+            names: vec![format!("{id}:1")],
+            bytes,
+            in_use,
+            used_by_containers: u32::from(in_use),
+            pinned,
+        };
+        s.disk.images = Some(ImageInventory {
+            source: "CRI unix:///run/containerd/containerd.sock".into(),
+            images: vec![
+                image("used", Some(100), true, false),
+                image("small", Some(10), false, false),
+                image("big", Some(50), false, false),
+                image("pause", Some(1), false, true),
+                image("unknown", None, false, false),
+            ],
+            filesystems: Vec::new(),
+        });
+        let r = build(&s, &[]);
+        let sum = r.images.expect("a summary");
+        assert_eq!(
+            (
+                sum.count,
+                sum.bytes,
+                sum.unused,
+                sum.unused_pinned,
+                sum.reclaimable_bytes
+            ),
+            (5, 161, 4, 1, 60)
+        );
+        let ids: Vec<&str> = r
+            .unused_images
+            .as_ref()
+            .expect("a list")
+            .iter()
+            .map(|i| i.id.as_str())
+            .collect();
+        assert_eq!(ids, ["big", "small", "unknown"]);
+        assert_eq!(r.unused_images_note, None);
+        assert!(
+            r.fixes
+                .contains(&"crictl rmi --prune: removes every image no container uses".to_string())
+        );
+    }
+
+    #[test]
+    fn fixes_are_the_disk_findings_remedies_once_each_then_the_kubelets_settings() {
+        let s = node();
+        let f = |id: &str, sev: Severity, remedy: &str| Finding {
+            id: id.into(),
+            severity: sev,
+            title: "t".into(),
+            subject: Default::default(),
+            evidence: serde_json::Value::Null,
+            remedy: remedy.into(),
+        };
+        let findings = [
+            f("disk.emptydir-large", Severity::Warning, "set sizeLimit"),
+            f("disk.emptydir-large", Severity::Warning, "set sizeLimit"),
+            f("disk.inode-exhaustion", Severity::Critical, "delete files"),
+            f("disk.orphaned-pod-logs", Severity::Info, "not a fix line"),
+            f("memory.pressure", Severity::Critical, "not disk"),
+        ];
+        let r = build(&s, &findings);
+        assert_eq!(r.findings.len(), 4, "only the disk findings");
+        assert_eq!(
+            r.fixes,
+            [
+                "disk.emptydir-large: set sizeLimit",
+                "disk.inode-exhaustion: delete files",
+                "kubelet: image GC from 85% used down to 80% (imageGCHigh/LowThresholdPercent); container logs rotate at 10Mi x 5 files (containerLogMaxSize/MaxFiles)",
+            ]
+        );
+        let mut s = node();
+        if let Some(k) = s.kubelet.as_mut() {
+            k.config.image_gc_high_threshold_percent = 70;
+            k.config.image_gc_low_threshold_percent = 60;
+            k.config.container_log_max_size = "50Mi".into();
+            k.config.container_log_max_files = 3;
+        }
+        assert!(
+            build(&s, &[]).fixes[0].starts_with(
+                "kubelet: image GC from 70% used down to 60% (imageGCHigh/LowThresholdPercent); container logs rotate at 50Mi x 3 files"
+            )
+        );
+    }
+
+    #[test]
+    fn the_schema_describes_the_report() {
+        let schema: serde_json::Value =
+            serde_json::from_str(&disk_schema()).expect("the schema is JSON");
+        assert!(disk_schema().ends_with("}\n"));
+        let props = &schema["properties"];
+        for k in [
+            "schema",
+            "filesystems",
+            "consumers",
+            "unused_images",
+            "fixes",
+            "errors",
+            "disk",
+        ] {
+            assert!(props.get(k).is_some(), "{k} missing from the schema");
+        }
+    }
+}

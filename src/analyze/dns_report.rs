@@ -129,3 +129,169 @@ pub fn probe_candidates(p: &PodDns, name: &str) -> Vec<String> {
 pub fn label(p: &PodDns) -> String {
     pod_label(p)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::model::dns::ProbeQuery;
+
+    const K8S: &[&str] = &[
+        "shop.svc.cluster.local",
+        "svc.cluster.local",
+        "cluster.local",
+    ];
+
+    fn node() -> Snapshot {
+        let mut s = snap();
+        let mut c = kubelet_defaults();
+        c.cluster_dns = vec!["10.96.0.10".into()];
+        c.cluster_domain = "cluster.local".into();
+        s.kubelet = kubelet(c);
+        s.dns.node = Some(resolv("/etc/resolv.conf", &["10.0.0.2"], &["corp"], 1));
+        s
+    }
+
+    #[test]
+    fn the_policy_is_read_from_what_the_file_holds() {
+        let s = node();
+        let guess = |servers: &[&str], search: &[&str], host: Option<bool>| {
+            let mut p = pod_dns("shop", "p", resolv("/f", servers, search, 5));
+            p.host_network = host;
+            policy_guess(&s, &p)
+        };
+        assert_eq!(guess(&["10.96.0.10"], K8S, Some(false)), "ClusterFirst");
+        // The cluster's DNS server alone, or the svc domain alone, is enough.
+        assert_eq!(guess(&["10.96.0.10"], &[], None), "ClusterFirst");
+        assert_eq!(
+            guess(&["8.8.8.8"], &["svc.cluster.local"], None),
+            "ClusterFirst"
+        );
+        assert_eq!(
+            guess(&["8.8.8.8"], &["shop.svc.cluster.local"], None),
+            "ClusterFirst"
+        );
+        assert_eq!(guess(&["10.0.0.2"], &["corp"], None), "Default");
+        assert_eq!(guess(&["1.1.1.1"], &[], None), "custom");
+        assert_eq!(guess(&["10.96.0.10"], K8S, Some(true)), "hostNetwork");
+        // Another cluster's svc domain is not this cluster's.
+        assert_eq!(guess(&["1.1.1.1"], &["svc.other.local"], None), "custom");
+        let mut bare = node();
+        bare.kubelet = None;
+        bare.dns.node = None;
+        let p = pod_dns("shop", "p", resolv("/f", &["1.1.1.1"], &["ns.svc.x"], 5));
+        assert_eq!(
+            policy_guess(&bare, &p),
+            "ClusterFirst",
+            "any svc label without a domain"
+        );
+        let p = pod_dns(
+            "shop",
+            "p",
+            resolv("/f", &["1.1.1.1"], &["svcs.example"], 5),
+        );
+        assert_eq!(policy_guess(&bare, &p), "custom");
+    }
+
+    #[test]
+    fn rows_count_both_families_for_the_name() {
+        let mut s = node();
+        s.dns.pods.push(pod_dns(
+            "shop",
+            "web",
+            resolv("/proc/7/root/etc/resolv.conf", &["10.96.0.10"], K8S, 5),
+        ));
+        let r = rows(&s, None);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].name, EXAMPLE_NAME);
+        assert_eq!(r[0].queries, 8, "4 candidates x A and AAAA");
+        assert_eq!((r[0].search_domains, r[0].ndots), (3, 5));
+        assert_eq!(r[0].nameservers, ["10.96.0.10"]);
+        assert_eq!(r[0].policy_guess, "ClusterFirst");
+        assert_eq!(r[0].resolv_conf, "/proc/7/root/etc/resolv.conf");
+        assert_eq!(
+            (r[0].namespace.as_deref(), r[0].pod.as_deref()),
+            (Some("shop"), Some("web"))
+        );
+        assert_eq!(
+            rows(&s, Some("a.b.c.d.e.f")).first().map(|r| r.queries),
+            Some(2)
+        );
+    }
+
+    fn q(
+        name: &str,
+        rcode: Option<&str>,
+        ms: f64,
+        timed_out: bool,
+        error: Option<&str>,
+    ) -> ProbeQuery {
+        ProbeQuery {
+            name: name.into(),
+            qtype: "A".into(),
+            server: if timed_out {
+                "10.0.0.9:53"
+            } else {
+                "10.96.0.10:53"
+            }
+            .into(),
+            rcode: rcode.map(String::from),
+            answers: 0,
+            ms,
+            timed_out,
+            error: error.map(String::from),
+        }
+    }
+
+    #[test]
+    fn the_summary_says_where_the_time_went() {
+        let mut p = Probe {
+            namespace: None,
+            pod: None,
+            pid: 0,
+            name: "api.example.com".into(),
+            queries: vec![
+                q("a", Some("NXDOMAIN"), 2.0, false, None),
+                q("b", Some("NXDOMAIN"), 3.0, false, None),
+                q("c", None, 1000.0, true, None),
+                q("d", None, 1000.0, true, None),
+                q("e", Some("NOERROR"), 5.0, false, None),
+            ],
+            resolved: true,
+            total_ms: 2010.0,
+        };
+        assert_eq!(
+            probe_summary(&p),
+            "api.example.com resolved after 5 queries in 2010 ms: 2 NXDOMAIN (5 ms), 2 timed out (2000 ms, 100% of the time) waiting on 10.0.0.9:53"
+        );
+        p.resolved = false;
+        p.queries = vec![
+            q("a", Some("NXDOMAIN"), 4.0, false, None),
+            q("b", None, 0.0, false, Some("network unreachable")),
+        ];
+        assert_eq!(
+            probe_summary(&p),
+            "api.example.com did NOT resolve after 2 queries in 4 ms: 1 NXDOMAIN (4 ms), 1 failed to send"
+        );
+        p.queries = vec![q("c", None, 0.0, true, None)];
+        assert!(
+            probe_summary(&p)
+                .ends_with("1 timed out (0 ms, 0% of the time) waiting on 10.0.0.9:53")
+        );
+    }
+
+    #[test]
+    fn probe_candidates_and_labels_are_the_resolvers() {
+        let p = pod_dns("shop", "web", resolv("/f", &["10.96.0.10"], K8S, 5));
+        assert_eq!(
+            probe_candidates(&p, "api.example.com"),
+            [
+                "api.example.com.shop.svc.cluster.local.",
+                "api.example.com.svc.cluster.local.",
+                "api.example.com.cluster.local.",
+                "api.example.com.",
+            ]
+        );
+        assert_eq!(label(&p), "shop/web");
+    }
+}

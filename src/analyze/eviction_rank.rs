@@ -246,4 +246,117 @@ mod tests {
         );
         assert_eq!(request_from_adj(1000, Qos::BestEffort, None, cap), 0);
     }
+
+    use crate::analyze::rules::testing::*;
+    use crate::model::CgroupStats;
+
+    #[test]
+    fn request_estimates_by_class_and_adj_edge() {
+        let cap = 1_000_000;
+        assert_eq!(request_from_adj(3, Qos::Burstable, None, cap), 997_000);
+        assert_eq!(request_from_adj(999, Qos::Burstable, None, cap), 1_000);
+        // Outside the Burstable band the kubelet did not derive the adj from a request.
+        assert_eq!(request_from_adj(2, Qos::Burstable, None, cap), 0);
+        assert_eq!(request_from_adj(1000, Qos::Burstable, None, cap), 0);
+        assert_eq!(request_from_adj(-997, Qos::Guaranteed, None, cap), 0);
+        assert_eq!(request_from_adj(500, Qos::BestEffort, Some(10), cap), 0);
+    }
+
+    /// Pod `name` (QoS `qos`) with one container whose process has `adj`, `score`, and a pod
+    /// cgroup of working set `ws` and `procs` processes.
+    fn add(s: &mut Snapshot, name: &str, qos: Qos, adj: i64, score: i64, ws: u64, procs: u64) {
+        let uid = format!("uid-{name}");
+        let cid = format!("{name:0>64}");
+        let mut p = pod("shop", name, &uid);
+        p.qos = Some(qos);
+        p.cgroup = Some(CgroupStats {
+            usage_bytes: Some(ws + 100),
+            inactive_file_bytes: Some(100),
+            pids_current: Some(procs),
+            ..cgroup(&format!("/kubepods/pod{uid}"))
+        });
+        p.containers.push(container(
+            &cid,
+            "app",
+            Some(CgroupStats {
+                limit_bytes: Some(400),
+                ..cgroup("/c")
+            }),
+        ));
+        s.pods.push(p);
+        let mut pr = process(s.processes.len() as u32 + 10, name, Some(&cid));
+        pr.oom_score_adj = Some(adj);
+        pr.oom_score = Some(score);
+        s.processes.push(pr);
+    }
+
+    fn names(v: &[PredictedPod]) -> Vec<&str> {
+        v.iter().map(|p| p.pod.as_deref().unwrap_or("?")).collect()
+    }
+
+    #[test]
+    fn the_kubelet_order_puts_the_pod_furthest_over_its_request_first() {
+        let mut s = snap();
+        s.memory = meminfo(1_000_000);
+        // Burstable adj 900: request 100000; 'over' uses 300000, 'under' 50000.
+        add(&mut s, "under", Qos::Burstable, 900, 1900, 50_000, 3);
+        add(&mut s, "over", Qos::Burstable, 900, 1800, 300_000, 9);
+        add(&mut s, "guaranteed", Qos::Guaranteed, -997, 3, 390, 1);
+        add(&mut s, "critical", Qos::BestEffort, -997, 3, 999_000, 50);
+        let order = kubelet_order(&s);
+        assert_eq!(names(&order), ["critical", "over", "guaranteed", "under"]);
+        let over = &order[1];
+        assert_eq!(over.request_bytes, 100_000);
+        assert_eq!(over.working_set_bytes, Some(300_000));
+        assert!(over.exceeds_request && !over.critical);
+        assert!(order[0].critical, "BestEffort at -997 is node-critical");
+        assert!(!order[2].critical, "-997 is a Guaranteed pod's own adj");
+        assert_eq!(order[2].request_bytes, 400, "Guaranteed requests its limit");
+        // Under PID pressure: priorities equal, then the most processes first.
+        assert_eq!(
+            names(&kubelet_pid_order(&s)),
+            ["critical", "over", "under", "guaranteed"]
+        );
+        // The kernel: by oom_score, highest first.
+        let kernel = kernel_order(&s);
+        let k: Vec<&str> = kernel.iter().map(|c| c.comm.as_str()).collect();
+        assert_eq!(k, ["under", "over", "guaranteed", "critical"]);
+    }
+
+    #[test]
+    fn adj_values_the_kubelet_cannot_have_set_are_named() {
+        let mut s = snap();
+        s.memory = meminfo(1_000_000);
+        add(&mut s, "g-ok", Qos::Guaranteed, -997, 1, 1, 1);
+        add(&mut s, "g-bad", Qos::Guaranteed, 0, 1, 1, 1);
+        add(&mut s, "be-ok", Qos::BestEffort, 1000, 1, 1, 1);
+        add(&mut s, "be-bad", Qos::BestEffort, 999, 1, 1, 1);
+        add(&mut s, "bu-ok-low", Qos::Burstable, 3, 1, 1, 1);
+        add(&mut s, "bu-ok-high", Qos::Burstable, 999, 1, 1, 1);
+        add(&mut s, "bu-bad-low", Qos::Burstable, 2, 1, 1, 1);
+        add(&mut s, "bu-bad-high", Qos::Burstable, 1000, 1, 1, 1);
+        add(&mut s, "critical", Qos::Burstable, -997, 1, 1, 1);
+        let m = adj_mismatches(&s);
+        let got: Vec<(&str, i64, &str)> = m
+            .iter()
+            .map(|m| (m.comm.as_str(), m.oom_score_adj, m.expected.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("g-bad", 0, "-997"),
+                ("be-bad", 999, "1000 (or -997 if node-critical)"),
+                ("bu-bad-low", 2, "3..=999 (or -997 if node-critical)"),
+                ("bu-bad-high", 1000, "3..=999 (or -997 if node-critical)"),
+            ]
+        );
+        assert_eq!(m[0].pod.as_deref(), Some("g-bad"));
+        assert_eq!(m[0].container.as_deref(), Some("app"));
+        // The sandbox's own adj (-998) is the runtime's, not a finding.
+        let mut s2 = snap();
+        add(&mut s2, "pause", Qos::Burstable, -998, 1, 1, 1);
+        s2.pods[0].containers[0].sandbox = true;
+        assert!(adj_mismatches(&s2).is_empty());
+        assert!(kernel_order(&s2).is_empty(), "sandboxes are not candidates");
+    }
 }

@@ -640,4 +640,77 @@ mod tests {
             "node(s) didn't match Pod's node affinity/selector"
         );
     }
+
+    fn tol(key: &str, op: &str, value: &str, effect: &str) -> crate::model::cluster::Toleration {
+        let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        crate::model::cluster::Toleration {
+            key: some(key),
+            operator: some(op),
+            value: some(value),
+            effect: some(effect),
+        }
+    }
+
+    /// `ToleratesTaint`: key, effect and value must all match (an empty key or effect matches
+    /// any; `Exists` matches any value).
+    #[test]
+    fn a_toleration_must_match_key_effect_and_value_together() {
+        let taint = ("nvidia.com/gpu", Some("present"), "NoSchedule");
+        let judge = |t| {
+            let p = ApiPod {
+                tolerations: vec![t],
+                ..Default::default()
+            };
+            tolerates(&p, taint.0, taint.1, taint.2)
+        };
+        assert!(judge(tol("nvidia.com/gpu", "Exists", "", "NoSchedule")));
+        assert!(judge(tol("nvidia.com/gpu", "Equal", "present", "")));
+        assert!(judge(tol("", "Exists", "", "")));
+        assert!(!judge(tol("nvidia.com/gpu", "Exists", "", "NoExecute")));
+        assert!(!judge(tol("other", "Exists", "", "NoSchedule")));
+        assert!(!judge(tol(
+            "nvidia.com/gpu",
+            "Equal",
+            "absent",
+            "NoSchedule"
+        )));
+    }
+
+    #[test]
+    fn gt_and_lt_compare_label_values_as_integers() {
+        let labels = BTreeMap::from([("nvidia.com/gpu.memory".to_string(), "81920".to_string())]);
+        let pod = |op: &str, v: &str| ApiPod {
+            required_node_affinity: Some(serde_json::json!({"nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "nvidia.com/gpu.memory", "operator": op, "values": [v]}]}
+            ]})),
+            ..Default::default()
+        };
+        assert!(selects(&pod("Gt", "40000"), &labels));
+        assert!(!selects(&pod("Gt", "81920"), &labels));
+        assert!(selects(&pod("Lt", "81921"), &labels));
+        assert!(!selects(&pod("Lt", "81920"), &labels));
+        assert!(
+            !selects(&pod("Gt", "many"), &labels),
+            "not an integer: no match"
+        );
+    }
+
+    #[test]
+    fn a_node_offers_its_allocatable_nvidia_resources_only() {
+        let n = ApiNode {
+            allocatable: BTreeMap::from([
+                ("cpu".to_string(), "8".to_string()),
+                ("nvidia.com/gpu".to_string(), "4".to_string()),
+                ("nvidia.com/mig-1g.10gb".to_string(), "7".to_string()),
+            ]),
+            ..Default::default()
+        };
+        assert_eq!(
+            offered(&n),
+            BTreeMap::from([
+                ("nvidia.com/gpu".to_string(), 4),
+                ("nvidia.com/mig-1g.10gb".to_string(), 7)
+            ])
+        );
+    }
 }

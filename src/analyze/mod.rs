@@ -163,3 +163,95 @@ pub fn analyze(snap: &Snapshot) -> Vec<Finding> {
 pub fn rule(id: &str) -> Option<&'static dyn Rule> {
     rules::RULES.iter().copied().find(|r| r.id() == id)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::model::dns::Conntrack;
+
+    /// A node with a critical (conntrack 95 % full), two warnings (4 nameservers on the node
+    /// and in a pod), an info (no minimum reclaim) and, through the defaults, a hard-only warning.
+    fn busy_node() -> Snapshot {
+        let mut s = snap();
+        s.dns.conntrack = Some(Conntrack {
+            count: Some(950),
+            max: Some(1000),
+            ..Default::default()
+        });
+        let four = ["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"];
+        s.dns.node = Some(resolv("/etc/resolv.conf", &four, &[], 1));
+        let mut other = four;
+        other[0] = "10.0.0.9";
+        s.dns
+            .pods
+            .push(pod_dns("b-ns", "z", resolv("/p/1", &other, &[], 1)));
+        s.dns
+            .pods
+            .push(pod_dns("a-ns", "y", resolv("/p/2", &other, &[], 1)));
+        s.kubelet = kubelet(kubelet_defaults());
+        let mut r = kubelet_defaults();
+        r.system_reserved.insert("memory".into(), "1Gi".into());
+        if let Some(k) = s.kubelet.as_mut() {
+            k.config.system_reserved = r.system_reserved;
+        }
+        s
+    }
+
+    #[test]
+    fn analyze_runs_every_rule_and_orders_worst_first_then_id_then_subject() {
+        let f = analyze(&busy_node());
+        let got: Vec<(Severity, &str, Option<&str>)> = f
+            .iter()
+            .map(|f| (f.severity, f.id.as_str(), f.subject.namespace.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Severity::Critical, "net.conntrack-table-full", None),
+                // Subjects compare field by field, `node` first: no node before a node.
+                (Severity::Warning, "dns.nameserver-limit", Some("a-ns")),
+                (Severity::Warning, "dns.nameserver-limit", Some("b-ns")),
+                (Severity::Warning, "dns.nameserver-limit", None),
+                (Severity::Warning, "eviction.hard-only", None),
+                (Severity::Info, "eviction.no-minimum-reclaim", None),
+            ]
+        );
+    }
+
+    #[test]
+    fn analyze_of_an_empty_node_is_empty() {
+        assert!(analyze(&snap()).is_empty());
+    }
+
+    #[test]
+    fn rules_are_found_by_id_and_only_by_their_id() {
+        for r in rules::RULES {
+            assert_eq!(rule(r.id()).map(|x| x.id()), Some(r.id()));
+        }
+        assert!(rule("memory.pressur").is_none());
+        assert!(rule("").is_none());
+    }
+
+    #[test]
+    fn severities_order_and_name_themselves() {
+        assert!(Severity::Info < Severity::Warning && Severity::Warning < Severity::Critical);
+        assert_eq!(
+            [Severity::Info, Severity::Warning, Severity::Critical].map(Severity::as_str),
+            ["info", "warning", "critical"]
+        );
+    }
+
+    #[test]
+    fn the_node_subject_names_the_host() {
+        let s = Subject::node(&snap());
+        assert_eq!(s.node.as_deref(), Some(NODE));
+        assert_eq!(
+            s,
+            Subject {
+                node: Some(NODE.into()),
+                ..Default::default()
+            }
+        );
+    }
+}

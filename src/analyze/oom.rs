@@ -135,3 +135,119 @@ pub fn attribute<'a>(snap: &'a Snapshot, kill: &'a OomKill) -> AttributedKill<'a
 pub fn kills(snap: &Snapshot) -> Vec<AttributedKill<'_>> {
     snap.oom_kills.iter().map(|k| attribute(snap, k)).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::model::ContainerLog;
+
+    #[test]
+    fn ages_read_in_the_largest_two_units() {
+        let cases = [
+            (-5, "0s"),
+            (0, "0s"),
+            (59, "59s"),
+            (60, "1m"),
+            (3599, "59m"),
+            (3600, "1h0m"),
+            (3661, "1h1m"),
+            (86399, "23h59m"),
+            (86400, "1d0h"),
+            (90000, "1d1h"),
+        ];
+        for (s, want) in cases {
+            assert_eq!(human_age(s), want, "{s}");
+        }
+    }
+
+    #[test]
+    fn kernel_times_are_boot_time_plus_microseconds() {
+        let mut s = snap();
+        assert_eq!(kernel_time(&s, 5), None, "no boot time, no wall clock");
+        s.node.boot_time = Some("2026-11-22T00:00:00Z".parse().expect("time"));
+        assert_eq!(
+            kernel_time(&s, 90_500_000).map(|t| t.to_string()),
+            Some("2026-11-22T00:01:30.5Z".into())
+        );
+    }
+
+    const UID: &str = "1234-abcd";
+
+    fn killed(s: &mut Snapshot, cid: &str) {
+        s.oom_kills
+            .push(kill(9, "java", 5_000_000, &container_path(UID, cid), false));
+        booted_so_that(s, 5_000_000, 120);
+    }
+
+    #[test]
+    fn a_kill_is_attributed_to_its_running_container() {
+        let mut s = snap();
+        let mut p = pod("shop", "web", UID);
+        p.containers
+            .push(container(&id('a'), "app", Some(cgroup("/x"))));
+        s.pods.push(p);
+        killed(&mut s, &id('a'));
+        let k = &kills(&s)[0];
+        assert_eq!(
+            (k.namespace.as_deref(), k.pod.as_deref()),
+            (Some("shop"), Some("web"))
+        );
+        assert_eq!(k.container.as_deref(), Some("app"));
+        assert_eq!(k.pod_uid.as_deref(), Some(UID));
+        assert_eq!(k.container_id, Some(id('a')));
+        assert!(k.cgroup.is_some() && k.in_kubepods);
+        assert_eq!(k.age_seconds(&s), Some(120));
+        let sub = k.subject(Some("node-a"));
+        assert_eq!((sub.pid, sub.node.as_deref()), (Some(9), Some("node-a")));
+        let ev = k.evidence(&s);
+        assert_eq!(ev["comm"], "java");
+        assert_eq!(ev["anon_rss_bytes"], 1024 * 1024);
+        assert_eq!(ev["age_seconds"], 120);
+        assert_eq!(ev["kmsg_seq"], 100);
+    }
+
+    #[test]
+    fn a_restarted_container_is_named_by_its_old_log_link() {
+        let mut s = snap();
+        s.container_logs.push(ContainerLog {
+            id: id('b'),
+            namespace: "shop".into(),
+            pod: "web".into(),
+            container: "app".into(),
+            pod_uid: Some("from-the-link".into()),
+        });
+        killed(&mut s, &id('b'));
+        let k = &kills(&s)[0];
+        assert_eq!(k.container.as_deref(), Some("app"));
+        assert_eq!(k.pod_uid.as_deref(), Some("from-the-link"));
+        assert!(k.cgroup.is_none());
+    }
+
+    #[test]
+    fn a_kill_of_a_gone_container_is_named_by_its_pod() {
+        let mut s = snap();
+        s.pods.push(pod("shop", "web", UID));
+        killed(&mut s, &id('c'));
+        let k = &kills(&s)[0];
+        assert_eq!(k.pod.as_deref(), Some("web"));
+        assert_eq!(k.container, None);
+        // And with nothing left on the node: only what the path says.
+        let mut s = snap();
+        killed(&mut s, &id('c'));
+        let k = &kills(&s)[0];
+        assert_eq!((k.pod.as_deref(), k.pod_uid.as_deref()), (None, Some(UID)));
+    }
+
+    #[test]
+    fn the_oom_memcg_stands_in_when_the_victims_cgroup_is_not_logged() {
+        let mut s = snap();
+        killed(&mut s, &id('d'));
+        s.oom_kills[0].task_memcg = None;
+        let k = &kills(&s)[0];
+        assert_eq!(k.container_id, Some(id('d')), "from oom_memcg");
+        s.oom_kills[0].oom_memcg = None;
+        let k = &kills(&s)[0];
+        assert!(!k.in_kubepods && k.container_id.is_none());
+    }
+}

@@ -1083,4 +1083,14 @@ mod tests {
             0
         );
     }
+
+    /// `HasAll(memory, cpu)` over positive quantities: a zero limit is no limit.
+    #[test]
+    fn both_positive_needs_each_above_zero() {
+        assert!(both_positive(Some(1), Some(1)));
+        assert!(!both_positive(Some(1), Some(0)));
+        assert!(!both_positive(Some(0), Some(1)));
+        assert!(!both_positive(None, Some(1)));
+        assert!(!both_positive(Some(1), None));
+    }
 }

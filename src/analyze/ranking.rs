@@ -1029,4 +1029,26 @@ mod tests {
         let next: Vec<&str> = eviction_candidates(&v).map(|p| p.name.as_str()).collect();
         assert_eq!(next, ["app"]);
     }
+
+    /// `byEvictionPriority`: memory first, then signals with a resource to reclaim, then the
+    /// rest; the input order is kept within each group.
+    #[test]
+    fn signals_with_a_resource_sort_before_those_without() {
+        let mut v = [
+            "made.up",
+            "pid.available",
+            "nodefs.available",
+            "memory.available",
+        ];
+        sort_by_eviction_priority(&mut v);
+        assert_eq!(
+            v,
+            [
+                "memory.available",
+                "pid.available",
+                "nodefs.available",
+                "made.up"
+            ]
+        );
+    }
 }

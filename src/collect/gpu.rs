@@ -79,7 +79,14 @@ pub(super) fn collect(
     if let Some(real) = checkpoint_path(host, kubelet_root, &cp, errs) {
         match host.read(&real) {
             Ok(raw) => match parse_checkpoint(&raw) {
-                Ok(c) => g.checkpoint = Some(c),
+                Ok(c) => {
+                    // What the kubelet would refuse is still what the file says: keep it, say so.
+                    if let Some(why) = super::checkpoint_checksum::device_checkpoint_mismatch(&raw)
+                    {
+                        errs.invalid("gpu", &real, None, why);
+                    }
+                    g.checkpoint = Some(c);
+                }
                 Err(e) => errs.unparsed(host, "gpu", &real, None, e),
             },
             Err(e) => errs.unless_missing("gpu", &e),
@@ -145,8 +152,8 @@ pub fn parse_information(text: &str) -> DriverGpu {
 /// `pkg/kubelet/cm/devicemanager/checkpoint/checkpoint.go`):
 /// `{"Data": {"PodDeviceEntries": [...], "RegisteredDevices": {...}}, "Checksum": N}`.
 /// `DeviceIDs` is a map from NUMA node to ids in current kubelets and a flat list in the old
-/// (pre-1.20) format; both read the same. The checksum is not verified: it hashes a spew dump
-/// of the data (kubernetes/kubernetes `pkg/kubelet/checkpointmanager/checksum/checksum.go`).
+/// (pre-1.20) format; both read the same. The checksum is checked apart
+/// ([`super::checkpoint_checksum::device_checkpoint_mismatch`]).
 pub fn parse_checkpoint(raw: &[u8]) -> Result<DeviceCheckpoint, String> {
     let v: serde_json::Value = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
     let data = v.get("Data").ok_or("no Data object")?;

@@ -9,6 +9,7 @@
 //! the kubelet's kubeconfig as soon as the kubelet is known, from the one reading of `/proc`.
 
 mod cgroup;
+pub mod checkpoint_checksum;
 pub mod cluster;
 pub mod disk;
 pub mod dns;

@@ -171,6 +171,7 @@ pub fn nodescope_within(
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // watchdog: the loop below kills it past its limit
     let drain = |mut r: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
             let mut v = Vec::new();

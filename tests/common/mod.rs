@@ -3,6 +3,10 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // each test crate uses a subset
 
 pub mod live;
+pub mod outputs;
+pub mod watchdog;
+
+pub use watchdog::Watched;
 
 use serde_json::Value;
 use std::fs;
@@ -22,7 +26,7 @@ pub fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nodescope"))
         .args(args)
         .env_remove("NODESCOPE_ROOT")
-        .output()
+        .watched_output()
         .unwrap()
 }
 

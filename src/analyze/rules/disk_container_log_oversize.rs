@@ -93,3 +93,92 @@ WHAT TO CHANGE
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::model::disk::PodLogDir;
+    use crate::source::Walk;
+    use crate::source::walk::SizedPath;
+
+    const DIR: &str = "/var/log/pods/shop_web_u1";
+    const MI10: u64 = 10 * 1024 * 1024;
+
+    /// The pod's log directory whose largest files are `files` (path below DIR, bytes).
+    fn node(files: &[(&str, u64)]) -> Snapshot {
+        let mut s = snap();
+        s.disk.pod_logs.push(PodLogDir {
+            uid: "u1".into(),
+            namespace: "shop".into(),
+            pod: "web".into(),
+            path: DIR.into(),
+            walk: Some(Walk {
+                path: DIR.into(),
+                largest_files: files
+                    .iter()
+                    .map(|(p, b)| SizedPath {
+                        path: format!("{DIR}/{p}"),
+                        bytes: *b,
+                    })
+                    .collect(),
+                complete: true,
+                ..Default::default()
+            }),
+        });
+        s
+    }
+
+    #[test]
+    fn one_byte_over_the_default_10mi_fires_and_exactly_10mi_does_not() {
+        // The kubelet rotates when size > containerLogMaxSize (container_log_manager.go).
+        let f = one(&DiskContainerLogOversize, &node(&[("app/0.log", MI10 + 1)]));
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(
+            f.title,
+            "shop/web/app log is 10Mi (containerLogMaxSize 10Mi, 1x over)"
+        );
+        assert_eq!(f.subject.container.as_deref(), Some("app"));
+        assert_eq!(f.evidence["container_log_max_size_bytes"], MI10);
+        assert!(run(&DiskContainerLogOversize, &node(&[("app/0.log", MI10)])).is_empty());
+    }
+
+    #[test]
+    fn the_kubelets_own_limit_wins_over_the_default() {
+        let mut s = node(&[("app/3.log", 15 * 1024 * 1024)]);
+        let mut c = kubelet_defaults();
+        c.container_log_max_size = "20Mi".into();
+        s.kubelet = kubelet(c);
+        assert!(run(&DiskContainerLogOversize, &s).is_empty());
+        if let Some(k) = s.kubelet.as_mut() {
+            k.config.container_log_max_size = "5Mi".into();
+        }
+        assert_eq!(
+            one(&DiskContainerLogOversize, &s).title,
+            "shop/web/app log is 15Mi (containerLogMaxSize 5Mi, 3x over)"
+        );
+    }
+
+    #[test]
+    fn rotated_and_foreign_files_are_not_current_logs() {
+        let big = 100 * MI10;
+        let s = node(&[
+            ("app/0.log.20261122-030000", big),
+            ("app/0.log.20261122-020000.gz", big),
+            ("stray.log", big),
+        ]);
+        assert!(run(&DiskContainerLogOversize, &s).is_empty());
+    }
+
+    #[test]
+    fn an_unparseable_or_zero_limit_judges_nothing() {
+        let mut s = node(&[("app/0.log", 100 * MI10)]);
+        let mut c = kubelet_defaults();
+        c.container_log_max_size = "lots".into();
+        s.kubelet = kubelet(c.clone());
+        assert!(run(&DiskContainerLogOversize, &s).is_empty());
+        c.container_log_max_size = "0".into();
+        s.kubelet = kubelet(c);
+        assert!(run(&DiskContainerLogOversize, &s).is_empty());
+    }
+}

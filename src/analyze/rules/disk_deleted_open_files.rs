@@ -111,3 +111,92 @@ WHAT TO CHANGE
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::model::disk::DeletedOpenFile;
+    use crate::source::FdEntry;
+
+    const MIB: u64 = 1024 * 1024;
+
+    fn held(
+        pid: u32,
+        path: &str,
+        size: Option<u64>,
+        mp: &str,
+        container: Option<&str>,
+    ) -> DeletedOpenFile {
+        DeletedOpenFile {
+            pid,
+            comm: "java".into(),
+            container_id: container.map(String::from),
+            fd: FdEntry {
+                fd: 7,
+                target: format!("{path} (deleted)"),
+                size,
+            },
+            mount_point: Some(mp.into()),
+        }
+    }
+
+    #[test]
+    fn exactly_100_mib_on_one_filesystem_fires_and_one_byte_less_does_not() {
+        let mut s = snap();
+        s.disk.deleted_open_files = vec![
+            held(10, "/var/log/a.log", Some(60 * MIB), "/var", None),
+            held(11, "/var/log/b.log", Some(40 * MIB), "/var", None),
+        ];
+        let f = one(&DiskDeletedOpenFiles, &s);
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(
+            f.title,
+            "100Mi held by 2 deleted file(s) on /var; largest /var/log/a.log by java[10]"
+        );
+        assert_eq!(f.evidence["bytes"], 100 * MIB);
+        assert_eq!(f.subject.pid, Some(10));
+        s.disk.deleted_open_files[1].fd.size = Some(40 * MIB - 1);
+        assert!(run(&DiskDeletedOpenFiles, &s).is_empty());
+    }
+
+    #[test]
+    fn totals_are_per_filesystem_not_per_node() {
+        let mut s = snap();
+        s.disk.deleted_open_files = vec![
+            held(10, "/var/log/a.log", Some(60 * MIB), "/var", None),
+            held(11, "/data/b.log", Some(60 * MIB), "/data", None),
+        ];
+        assert!(run(&DiskDeletedOpenFiles, &s).is_empty());
+    }
+
+    #[test]
+    fn an_unknown_size_counts_as_nothing() {
+        let mut s = snap();
+        s.disk.deleted_open_files = vec![
+            held(10, "/var/log/a.log", Some(100 * MIB - 1), "/var", None),
+            held(11, "/var/log/b.log", None, "/var", None),
+        ];
+        assert!(run(&DiskDeletedOpenFiles, &s).is_empty());
+    }
+
+    #[test]
+    fn the_largest_holder_is_named_with_its_pod() {
+        let mut s = snap();
+        let mut p = pod("shop", "web", "u1");
+        p.containers.push(container("c1", "app", None));
+        s.pods.push(p);
+        s.disk.deleted_open_files = vec![
+            held(10, "/var/log/small.log", Some(MIB), "/var", None),
+            held(20, "/var/log/big.log", Some(200 * MIB), "/var", Some("c1")),
+        ];
+        let f = one(&DiskDeletedOpenFiles, &s);
+        assert_eq!(
+            f.title,
+            "201Mi held by 2 deleted file(s) on /var; largest /var/log/big.log by shop/web java[20]"
+        );
+        assert_eq!(f.subject.container.as_deref(), Some("app"));
+        assert_eq!(f.remedy.rsplit(' ').next(), Some("/proc/20/fd/7"));
+        assert_eq!(f.evidence["holders"][0]["pod"], "web");
+    }
+}

@@ -83,3 +83,76 @@ WHAT TO CHANGE
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::model::disk::{PodDir, Volume};
+    use crate::source::Walk;
+
+    const GIB: u64 = 1 << 30;
+
+    fn node(bytes: u64, memory_backed: bool) -> Snapshot {
+        let mut s = snap();
+        s.pods.push(pod("shop", "web", "u1"));
+        let path = "/var/lib/kubelet/pods/u1/volumes/kubernetes.io~empty-dir/scratch";
+        s.disk.pod_dirs.push(PodDir {
+            uid: "u1".into(),
+            path: "/var/lib/kubelet/pods/u1".into(),
+            volumes: vec![Volume {
+                plugin: "kubernetes.io~empty-dir".into(),
+                name: "scratch".into(),
+                path: path.into(),
+                memory_backed,
+                walk: Some(Walk {
+                    path: path.into(),
+                    bytes,
+                    files: 3,
+                    complete: true,
+                    ..Default::default()
+                }),
+            }],
+        });
+        s
+    }
+
+    #[test]
+    fn one_byte_over_a_gibibyte_fires_and_exactly_one_does_not() {
+        let f = one(&DiskEmptydirLarge, &node(GIB + 1, false));
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(f.title, "emptyDir scratch of shop/web holds 1Gi in 3 files");
+        assert_eq!(f.evidence["bytes"], GIB + 1);
+        assert!(run(&DiskEmptydirLarge, &node(GIB, false)).is_empty());
+    }
+
+    #[test]
+    fn memory_backed_volumes_use_no_disk() {
+        assert!(run(&DiskEmptydirLarge, &node(10 * GIB, true)).is_empty());
+    }
+
+    #[test]
+    fn an_unwalked_volume_is_not_judged_and_a_cut_walk_says_at_least() {
+        let mut s = node(2 * GIB, false);
+        s.disk.pod_dirs[0].volumes[0].walk = None;
+        assert!(run(&DiskEmptydirLarge, &s).is_empty());
+        let mut s = node(2 * GIB, false);
+        if let Some(w) = s.disk.pod_dirs[0].volumes[0].walk.as_mut() {
+            w.complete = false;
+        }
+        assert!(
+            one(&DiskEmptydirLarge, &s)
+                .title
+                .ends_with("(at least; walk cut short)")
+        );
+    }
+
+    #[test]
+    fn an_unknown_pod_is_named_by_its_uid() {
+        let mut s = node(2 * GIB, false);
+        s.pods.clear();
+        let f = one(&DiskEmptydirLarge, &s);
+        assert!(f.title.contains(" of pod u1 "), "{}", f.title);
+        assert_eq!(f.subject.pod.as_deref(), Some("u1"));
+    }
+}

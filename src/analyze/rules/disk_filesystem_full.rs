@@ -273,4 +273,38 @@ mod tests {
         m.options = "ro,relatime".into();
         assert!(run(&DiskFilesystemFull, &node(vec![(ro, m)])).is_empty());
     }
+
+    #[test]
+    fn inodes_fuller_than_bytes_are_named_as_inodes() {
+        let f = run(
+            &DiskFilesystemFull,
+            &node(vec![fs("/var", "ext4", 100, 951)]),
+        );
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].severity, Severity::Critical);
+        assert_eq!(
+            f[0].title,
+            "/var (ext4) is full: 95% of its inodes used (49 of 1000 free)"
+        );
+        // Equal shares name the bytes.
+        let f = run(
+            &DiskFilesystemFull,
+            &node(vec![fs("/var", "ext4", 920, 920)]),
+        );
+        assert!(
+            f[0].title.contains("92% of its bytes used"),
+            "{}",
+            f[0].title
+        );
+    }
+
+    #[test]
+    fn loop_devices_and_unread_filesystems_are_not_judged() {
+        let (a, mut m) = fs("/var/lib/snapd/snap/x", "ext4", 1000, 0);
+        m.source = "/dev/loop7".into();
+        assert!(run(&DiskFilesystemFull, &node(vec![(a, m)])).is_empty());
+        let (mut b, mb) = fs("/data", "ext4", 1000, 0);
+        b.stat = None;
+        assert!(run(&DiskFilesystemFull, &node(vec![(b, mb)])).is_empty());
+    }
 }

@@ -68,3 +68,104 @@ WHAT TO CHANGE
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::model::disk::{FsRole, Image, ImageInventory};
+
+    /// The image store on `/images`: 1000000 bytes, `bavail` available; 1000 inodes, `ffree`
+    /// free. Kubelet defaults: hard imagefs.available 15% (150000 bytes), inodesFree 5% (50).
+    fn node(bavail: u64, ffree: u64) -> Snapshot {
+        let mut s = snap();
+        s.kubelet = kubelet(kubelet_defaults());
+        s.filesystems
+            .push(filesystem("/images", 1_000_000, bavail, 1000, ffree));
+        s.disk.imagefs = Some(FsRole {
+            path: "/images/containerd".into(),
+            mount_point: Some("/images".into()),
+        });
+        s
+    }
+
+    #[test]
+    fn bytes_below_the_hard_threshold_are_critical_and_equal_is_only_near() {
+        // float32(0.15) × 1000000 = 150000.0059 → 150000; met iff 150000 > available.
+        let f = one(&DiskImagefsPressure, &node(149_999, 500));
+        assert_eq!(f.severity, Severity::Critical);
+        assert!(
+            f.title.starts_with("imagefs.available 15.0% "),
+            "{}",
+            f.title
+        );
+        assert_eq!(f.evidence["signals"][0]["threshold_value"], 150_000);
+        assert_eq!(
+            severities(&DiskImagefsPressure, &node(150_000, 500)),
+            [Severity::Warning]
+        );
+    }
+
+    #[test]
+    fn near_means_less_than_five_points_above_the_threshold() {
+        assert_eq!(
+            severities(&DiskImagefsPressure, &node(199_999, 500)),
+            [Severity::Warning]
+        );
+        assert!(run(&DiskImagefsPressure, &node(200_000, 500)).is_empty());
+    }
+
+    #[test]
+    fn inodes_are_judged_against_their_own_threshold() {
+        assert_eq!(
+            severities(&DiskImagefsPressure, &node(500_000, 49)),
+            [Severity::Critical]
+        );
+        assert!(run(&DiskImagefsPressure, &node(500_000, 100)).is_empty());
+    }
+
+    #[test]
+    fn evidence_says_image_gc_runs_first_and_lists_what_prune_removes() {
+        let mut s = node(100_000, 500);
+        if let Some(k) = s.kubelet.as_mut() {
+            k.config.image_gc_high_threshold_percent = 70;
+            k.config.image_gc_low_threshold_percent = 60;
+        }
+        let image = |id: &str, in_use: bool, pinned: bool| Image {
+            id: id.into(),
+            names: vec![format!("{id}:latest")],
+            bytes: Some(1000),
+            in_use,
+            used_by_containers: u32::from(in_use),
+            pinned,
+        };
+        s.disk.images = Some(ImageInventory {
+            source: "test".into(),
+            images: vec![
+                image("a", true, false),
+                image("b", false, false),
+                image("pause", false, true),
+            ],
+            filesystems: Vec::new(),
+        });
+        let f = one(&DiskImagefsPressure, &s);
+        assert_eq!(
+            f.evidence["image_gc"],
+            "image GC runs first, from 70% used down to 60%"
+        );
+        let unused: Vec<&str> = f.evidence["unused_images"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["id"].as_str())
+            .collect();
+        assert_eq!(unused, ["b"]);
+    }
+
+    #[test]
+    fn without_an_image_filesystem_nothing_is_judged() {
+        let mut s = node(1, 1);
+        s.disk.imagefs = None;
+        assert!(run(&DiskImagefsPressure, &s).is_empty());
+    }
+}

@@ -117,3 +117,94 @@ WHAT TO CHANGE
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::source::Walk;
+    use crate::source::walk::DirCount;
+
+    /// `/var` with 1000 inodes of which `ffree` are free, bytes half used.
+    fn node(ffree: u64) -> Snapshot {
+        let mut s = snap();
+        s.filesystems
+            .push(filesystem("/var", 1000, 500, 1000, ffree));
+        s
+    }
+
+    #[test]
+    fn eighty_five_percent_warns_and_one_inode_less_is_silent() {
+        let f = one(&DiskInodeExhaustion, &node(150));
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(
+            f.title,
+            "/var inodes 85% used (150 of 1000 free) while bytes are 50% used"
+        );
+        assert_eq!(f.evidence["inodes_used_percent"], 85.0);
+        assert!(run(&DiskInodeExhaustion, &node(151)).is_empty());
+    }
+
+    #[test]
+    fn ninety_five_percent_is_critical_and_one_inode_less_a_warning() {
+        assert_eq!(
+            severities(&DiskInodeExhaustion, &node(50)),
+            [Severity::Critical]
+        );
+        assert_eq!(
+            severities(&DiskInodeExhaustion, &node(51)),
+            [Severity::Warning]
+        );
+    }
+
+    #[test]
+    fn bytes_do_not_matter_and_each_filesystem_is_judged_alone() {
+        let mut s = node(100);
+        s.filesystems.push(filesystem("/", 1000, 0, 1000, 900));
+        s.filesystems.push(filesystem("/data", 1000, 1000, 1000, 0));
+        let f = run(&DiskInodeExhaustion, &s);
+        let paths: Vec<_> = f
+            .iter()
+            .map(|f| f.subject.path.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(paths, ["/var", "/data"]);
+        assert_eq!(
+            f[1].title,
+            "/data inodes 100% used (0 of 1000 free) while bytes are 0% used"
+        );
+    }
+
+    #[test]
+    fn the_densest_directory_is_named() {
+        let mut s = node(40);
+        s.disk.inode_walks.push(Walk {
+            path: "/var".into(),
+            files: 960,
+            dirs: 2,
+            complete: true,
+            densest_dirs: vec![DirCount {
+                path: "/var/spool/postfix/maildrop".into(),
+                entries: 900,
+            }],
+            ..Default::default()
+        });
+        let f = one(&DiskInodeExhaustion, &s);
+        assert!(
+            f.title
+                .ends_with("; /var/spool/postfix/maildrop holds 900 entries"),
+            "{}",
+            f.title
+        );
+        assert_eq!(f.evidence["walk_complete"], true);
+    }
+
+    #[test]
+    fn no_inodes_or_no_stat_is_silent() {
+        let mut s = snap();
+        s.filesystems.push(filesystem("/sys/fs/bpf", 0, 0, 0, 0));
+        let mut stuck = filesystem("/mnt/nfs", 1, 1, 1, 0);
+        stuck.stat = None;
+        s.filesystems.push(stuck);
+        assert!(run(&DiskInodeExhaustion, &s).is_empty());
+    }
+}

@@ -57,3 +57,153 @@ WHAT TO CHANGE
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::model::disk::FsRole;
+
+    /// The kubelet root on `/var`: 1000000 bytes, `bavail` available; 1000 inodes, `ffree` free.
+    /// Kubelet defaults: hard nodefs.available 10% (100000 bytes), nodefs.inodesFree 5% (50).
+    fn node(bavail: u64, ffree: u64) -> Snapshot {
+        let mut s = snap();
+        s.kubelet = kubelet(kubelet_defaults());
+        s.filesystems
+            .push(filesystem("/var", 1_000_000, bavail, 1000, ffree));
+        s.disk.nodefs = Some(FsRole {
+            path: "/var/lib/kubelet".into(),
+            mount_point: Some("/var".into()),
+        });
+        s
+    }
+
+    #[test]
+    fn bytes_below_the_hard_threshold_are_critical_and_equal_is_only_near() {
+        // thresholdsMet is strict: 100000 > 99999 is met, 100000 > 100000 is not.
+        let f = one(&DiskNodefsPressure, &node(99_999, 500));
+        assert_eq!(f.severity, Severity::Critical);
+        assert_eq!(
+            f.title,
+            "nodefs.available 10.0% (97.7Ki of 977Ki) < hard 10% on /var"
+        );
+        assert_eq!(f.subject.path.as_deref(), Some("/var/lib/kubelet"));
+        assert_eq!(f.subject.node.as_deref(), Some("node-a"));
+        assert_eq!(
+            severities(&DiskNodefsPressure, &node(100_000, 500)),
+            [Severity::Warning]
+        );
+    }
+
+    #[test]
+    fn near_means_less_than_five_points_above_the_threshold() {
+        let f = one(&DiskNodefsPressure, &node(149_999, 500));
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(
+            f.evidence["note"],
+            "within 5 points of an eviction threshold"
+        );
+        assert!(run(&DiskNodefsPressure, &node(150_000, 500)).is_empty());
+    }
+
+    #[test]
+    fn inodes_are_a_signal_of_their_own() {
+        // 5% of 1000 inodes = 50: 49 free is met, 50 near, 100 (10 %) clear.
+        assert_eq!(
+            severities(&DiskNodefsPressure, &node(500_000, 49)),
+            [Severity::Critical]
+        );
+        assert_eq!(
+            severities(&DiskNodefsPressure, &node(500_000, 50)),
+            [Severity::Warning]
+        );
+        assert_eq!(
+            severities(&DiskNodefsPressure, &node(500_000, 99)),
+            [Severity::Warning]
+        );
+        assert!(run(&DiskNodefsPressure, &node(500_000, 100)).is_empty());
+    }
+
+    #[test]
+    fn one_finding_names_every_signal_met_or_near_the_met_one_first() {
+        let f = one(&DiskNodefsPressure, &node(120_000, 10));
+        assert_eq!(f.severity, Severity::Critical);
+        assert!(f.title.starts_with("nodefs.inodesFree 1.0%"), "{}", f.title);
+        let signals: Vec<&str> = f.evidence["signals"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["signal"].as_str())
+            .collect();
+        assert_eq!(signals, ["nodefs.available", "nodefs.inodesFree"]);
+    }
+
+    #[test]
+    fn soft_thresholds_are_judged_too() {
+        let mut s = node(190_000, 500);
+        if let Some(k) = s.kubelet.as_mut() {
+            k.config.eviction_soft = thresholds("nodefs.available", "20%");
+        }
+        let f = one(&DiskNodefsPressure, &s);
+        assert_eq!(f.severity, Severity::Critical);
+        assert_eq!(f.evidence["signals"][0]["kind"], "soft");
+    }
+
+    #[test]
+    fn without_a_kubelet_the_linux_defaults_apply() {
+        let mut s = node(99_999, 500);
+        s.kubelet = None;
+        assert_eq!(severities(&DiskNodefsPressure, &s), [Severity::Critical]);
+    }
+
+    #[test]
+    fn a_config_without_nodefs_thresholds_has_nothing_to_meet() {
+        let mut s = node(1, 1);
+        if let Some(k) = s.kubelet.as_mut() {
+            k.config.eviction_hard = thresholds("memory.available", "100Mi");
+        }
+        assert!(run(&DiskNodefsPressure, &s).is_empty());
+    }
+
+    #[test]
+    fn the_shared_image_filesystem_is_said() {
+        let mut s = node(1, 500);
+        s.disk.imagefs = Some(FsRole {
+            path: "/var/lib/containerd".into(),
+            mount_point: Some("/var".into()),
+        });
+        assert_eq!(
+            one(&DiskNodefsPressure, &s).evidence["shares_filesystem_with_images"],
+            true
+        );
+        s.disk.imagefs = Some(FsRole {
+            path: "/images".into(),
+            mount_point: Some("/images".into()),
+        });
+        assert_eq!(
+            one(&DiskNodefsPressure, &s).evidence["shares_filesystem_with_images"],
+            false
+        );
+    }
+
+    #[test]
+    fn no_role_no_mount_or_no_stat_is_silent() {
+        let mut s = node(1, 1);
+        s.disk.nodefs = None;
+        assert!(run(&DiskNodefsPressure, &s).is_empty());
+        let mut s = node(1, 1);
+        if let Some(r) = s.disk.nodefs.as_mut() {
+            r.mount_point = None;
+        }
+        assert!(run(&DiskNodefsPressure, &s).is_empty());
+        let mut s = node(1, 1);
+        s.filesystems[0].stat = None;
+        assert!(run(&DiskNodefsPressure, &s).is_empty());
+        let mut s = node(1, 1);
+        s.filesystems[0] = filesystem("/var", 0, 0, 0, 0);
+        assert!(
+            run(&DiskNodefsPressure, &s).is_empty(),
+            "zero capacity is no observation"
+        );
+    }
+}

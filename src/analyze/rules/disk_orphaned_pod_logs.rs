@@ -83,3 +83,87 @@ WHAT TO CHANGE
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::model::disk::{PodDir, PodLogDir};
+    use crate::source::Walk;
+
+    /// A node whose pod cgroups were found, with the log directory of pod `u1`.
+    fn node() -> Snapshot {
+        let mut s = snap_with_kubepods();
+        s.disk.pod_logs.push(PodLogDir {
+            uid: "u1".into(),
+            namespace: "shop".into(),
+            pod: "web".into(),
+            path: "/var/log/pods/shop_web_u1".into(),
+            walk: Some(Walk {
+                bytes: 2048,
+                files: 2,
+                ..Default::default()
+            }),
+        });
+        s
+    }
+
+    #[test]
+    fn logs_of_a_pod_with_no_cgroup_and_no_pod_directory_are_orphaned() {
+        let f = one(&DiskOrphanedPodLogs, &node());
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(
+            f.title,
+            "shop/web is gone but its logs remain: /var/log/pods/shop_web_u1 (2Ki)"
+        );
+        assert_eq!(
+            f.remedy,
+            "rm -rf /var/log/pods/shop_web_u1 (copy what an investigation needs first)"
+        );
+    }
+
+    #[test]
+    fn a_running_pod_is_not_orphaned() {
+        let mut s = node();
+        s.pods.push(pod("shop", "web", "u1"));
+        assert!(run(&DiskOrphanedPodLogs, &s).is_empty());
+    }
+
+    #[test]
+    fn a_pod_found_without_a_cgroup_is_gone() {
+        let mut s = node();
+        let mut p = pod("shop", "web", "u1");
+        p.cgroup = None;
+        s.pods.push(p);
+        assert_eq!(run(&DiskOrphanedPodLogs, &s).len(), 1);
+    }
+
+    #[test]
+    fn a_pod_directory_left_behind_is_the_volume_rules_business() {
+        let mut s = node();
+        s.disk.pod_dirs.push(PodDir {
+            uid: "u1".into(),
+            path: "/var/lib/kubelet/pods/u1".into(),
+            volumes: Vec::new(),
+        });
+        assert!(run(&DiskOrphanedPodLogs, &s).is_empty());
+    }
+
+    #[test]
+    fn without_the_pod_cgroups_nothing_can_be_called_orphaned() {
+        let mut s = node();
+        s.cgroup.kubepods_path = None;
+        assert!(run(&DiskOrphanedPodLogs, &s).is_empty());
+    }
+
+    #[test]
+    fn an_unwalked_directory_says_its_size_is_unknown() {
+        let mut s = node();
+        s.disk.pod_logs[0].walk = None;
+        assert!(
+            one(&DiskOrphanedPodLogs, &s)
+                .title
+                .ends_with("(size unknown)")
+        );
+    }
+}

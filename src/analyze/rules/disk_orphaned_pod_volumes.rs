@@ -87,3 +87,78 @@ WHAT TO CHANGE
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::model::disk::{PodDir, PodLogDir, Volume};
+    use crate::source::Walk;
+
+    fn node() -> Snapshot {
+        let mut s = snap_with_kubepods();
+        s.disk.pod_dirs.push(PodDir {
+            uid: "u1".into(),
+            path: "/var/lib/kubelet/pods/u1".into(),
+            volumes: vec![
+                Volume {
+                    plugin: "kubernetes.io~empty-dir".into(),
+                    name: "cache".into(),
+                    path: "/var/lib/kubelet/pods/u1/volumes/kubernetes.io~empty-dir/cache".into(),
+                    memory_backed: false,
+                    walk: Some(Walk {
+                        bytes: 3 << 20,
+                        ..Default::default()
+                    }),
+                },
+                Volume {
+                    plugin: "kubernetes.io~secret".into(),
+                    name: "token".into(),
+                    path: "/var/lib/kubelet/pods/u1/volumes/kubernetes.io~secret/token".into(),
+                    memory_backed: true,
+                    walk: None,
+                },
+            ],
+        });
+        s
+    }
+
+    #[test]
+    fn the_directory_of_a_pod_with_no_cgroup_is_orphaned() {
+        let f = one(&DiskOrphanedPodVolumes, &node());
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(
+            f.title,
+            "pod u1 no longer runs but /var/lib/kubelet/pods/u1 remains with 2 volume(s), 3Mi in emptyDirs"
+        );
+        assert_eq!(f.evidence["bytes"], 3u64 << 20);
+    }
+
+    #[test]
+    fn its_name_comes_from_the_logs_when_they_remain() {
+        let mut s = node();
+        s.disk.pod_logs.push(PodLogDir {
+            uid: "u1".into(),
+            namespace: "shop".into(),
+            pod: "web".into(),
+            path: "/var/log/pods/shop_web_u1".into(),
+            walk: None,
+        });
+        let f = one(&DiskOrphanedPodVolumes, &s);
+        assert!(
+            f.title.starts_with("shop/web (u1) no longer runs"),
+            "{}",
+            f.title
+        );
+    }
+
+    #[test]
+    fn a_running_pod_or_an_unknown_layout_is_silent() {
+        let mut s = node();
+        s.pods.push(pod("shop", "web", "u1"));
+        assert!(run(&DiskOrphanedPodVolumes, &s).is_empty());
+        let mut s = node();
+        s.cgroup.kubepods_path = None;
+        assert!(run(&DiskOrphanedPodVolumes, &s).is_empty());
+    }
+}

@@ -78,3 +78,79 @@ WHAT TO CHANGE
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::model::dns::Conntrack;
+
+    fn node(insert_failed: Option<u64>, drop: Option<u64>) -> Snapshot {
+        let mut s = snap();
+        s.dns.conntrack = Some(Conntrack {
+            insert_failed,
+            drop,
+            count: Some(10),
+            max: Some(1000),
+            ..Default::default()
+        });
+        s
+    }
+
+    #[test]
+    fn one_failed_insert_fires_and_zero_is_silent() {
+        let f = one(&DnsConntrackRace, &node(Some(1), Some(0)));
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(
+            f.title,
+            "conntrack insert_failed 1, drop 0 since boot; 0 of 0 pods use single-request-reopen/use-vc; NodeLocal DNSCache absent"
+        );
+        assert!(run(&DnsConntrackRace, &node(Some(0), Some(0))).is_empty());
+        assert!(run(&DnsConntrackRace, &node(None, None)).is_empty());
+        assert!(run(&DnsConntrackRace, &snap()).is_empty());
+    }
+
+    #[test]
+    fn one_drop_alone_fires() {
+        let f = one(&DnsConntrackRace, &node(None, Some(1)));
+        assert_eq!(f.evidence["insert_failed"], 0);
+        assert_eq!(f.evidence["drop"], 1);
+    }
+
+    #[test]
+    fn pods_with_a_workaround_are_counted_and_named() {
+        let mut s = node(Some(5), Some(0));
+        let plain = resolv(
+            "/etc/resolv.conf",
+            &["10.96.0.10"],
+            &["svc.cluster.local"],
+            5,
+        );
+        for (name, opt) in [("a", "reopen"), ("b", "single"), ("c", "vc"), ("d", "none")] {
+            let mut r = plain.clone();
+            match opt {
+                "reopen" => r.conf.single_request_reopen = true,
+                "single" => r.conf.single_request = true,
+                "vc" => r.conf.use_vc = true,
+                _ => {}
+            }
+            s.dns.pods.push(pod_dns("shop", name, r));
+        }
+        s.dns.nodelocal = Some(crate::model::dns::NodeLocalDns {
+            interface: true,
+            pods: vec!["kube-system/node-local-dns-x".into()],
+        });
+        let f = one(&DnsConntrackRace, &s);
+        assert!(
+            f.title.ends_with(
+                "3 of 4 pods use single-request-reopen/use-vc; NodeLocal DNSCache present"
+            ),
+            "{}",
+            f.title
+        );
+        assert_eq!(
+            f.evidence["pods_with_workaround"],
+            serde_json::json!(["shop/a", "shop/b", "shop/c"])
+        );
+    }
+}

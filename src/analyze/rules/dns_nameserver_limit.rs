@@ -40,14 +40,21 @@ WHAT TO CHANGE
   /run/systemd/resolve/resolv.conf where systemd-resolved runs."
     }
     fn check(&self, snap: &Snapshot, out: &mut Vec<Finding>) {
-        let node_listed = snap.dns.node.as_ref().map(|n| &n.conf.nameservers_listed);
-        // Pods that copy the node's list (dnsPolicy: Default, hostNetwork) share its cause:
-        // they are named in the node's finding, not reported one by one.
+        // Pods that take the node's list (dnsPolicy: Default, hostNetwork) share its cause:
+        // they are named in the node's finding, not reported one by one. The kubelet passes
+        // them the node's first three (dns.go formDNSConfigFitsLimits) and the runtime writes
+        // those; a runtime that copies the node's file verbatim passes them all.
+        let copies_node = |p: &crate::model::dns::PodDns| {
+            snap.dns.node.as_ref().is_some_and(|n| {
+                let listed = &p.resolv.conf.nameservers_listed;
+                *listed == n.conf.nameservers_listed || *listed == n.conf.nameservers
+            })
+        };
         let copies: Vec<String> = snap
             .dns
             .pods
             .iter()
-            .filter(|p| Some(&p.resolv.conf.nameservers_listed) == node_listed)
+            .filter(|p| copies_node(p))
             .map(pod_label)
             .collect();
         let mut emit = |f: &ResolvFile, subject: Subject, who: String, pods: &[String]| {
@@ -90,7 +97,7 @@ WHAT TO CHANGE
             );
         }
         for p in &snap.dns.pods {
-            if Some(&p.resolv.conf.nameservers_listed) == node_listed {
+            if copies_node(p) {
                 continue;
             }
             emit(
@@ -104,5 +111,87 @@ WHAT TO CHANGE
                 &[],
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+
+    const FOUR: &[&str] = &["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"];
+
+    #[test]
+    fn four_nameservers_on_the_node_fire_and_three_do_not() {
+        let mut s = snap();
+        s.dns.node = Some(resolv("/etc/resolv.conf", FOUR, &[], 1));
+        let f = one(&DnsNameserverLimit, &s);
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(
+            f.title,
+            "node node-a: 4 nameservers listed in /etc/resolv.conf, only 3 used; ignored: 10.0.0.5"
+        );
+        assert_eq!(f.evidence["ignored"], serde_json::json!(["10.0.0.5"]));
+        s.dns.node = Some(resolv("/etc/resolv.conf", &FOUR[..3], &[], 1));
+        assert!(run(&DnsNameserverLimit, &s).is_empty());
+    }
+
+    #[test]
+    fn a_pod_with_its_own_long_list_is_reported_for_itself() {
+        let mut s = snap();
+        s.dns.node = Some(resolv("/etc/resolv.conf", &FOUR[..1], &[], 1));
+        s.dns.pods.push(pod_dns(
+            "shop",
+            "web",
+            resolv("/proc/1/root/etc/resolv.conf", FOUR, &[], 5),
+        ));
+        s.dns.pods.push(pod_dns(
+            "shop",
+            "ok",
+            resolv("/proc/2/root/etc/resolv.conf", &FOUR[..3], &[], 5),
+        ));
+        let f = one(&DnsNameserverLimit, &s);
+        assert_eq!(f.subject.pod.as_deref(), Some("web"));
+        assert!(
+            f.title.starts_with("shop/web: 4 nameservers"),
+            "{}",
+            f.title
+        );
+    }
+
+    #[test]
+    fn pods_given_the_nodes_first_three_by_the_kubelet_are_copies_too() {
+        let mut s = snap();
+        s.dns.node = Some(resolv("/etc/resolv.conf", FOUR, &[], 1));
+        s.dns.pods.push(pod_dns(
+            "shop",
+            "web",
+            resolv("/proc/1/root/etc/resolv.conf", &FOUR[..3], &[], 1),
+        ));
+        // A pod with three other servers is neither a copy nor over the limit.
+        s.dns.pods.push(pod_dns(
+            "shop",
+            "other",
+            resolv("/proc/2/root/etc/resolv.conf", &FOUR[1..], &[], 1),
+        ));
+        let f = one(&DnsNameserverLimit, &s);
+        assert_eq!(f.evidence["pods_using_it"], serde_json::json!(["shop/web"]));
+    }
+
+    #[test]
+    fn pods_that_copy_the_nodes_list_are_named_in_its_finding_not_reported_again() {
+        let mut s = snap();
+        s.dns.node = Some(resolv("/etc/resolv.conf", FOUR, &[], 1));
+        s.dns.pods.push(pod_dns(
+            "kube-system",
+            "coredns-1",
+            resolv("/proc/1/root/etc/resolv.conf", FOUR, &[], 1),
+        ));
+        let f = one(&DnsNameserverLimit, &s);
+        assert!(f.title.ends_with("; 1 pod(s) use this list"), "{}", f.title);
+        assert_eq!(
+            f.evidence["pods_using_it"],
+            serde_json::json!(["kube-system/coredns-1"])
+        );
     }
 }

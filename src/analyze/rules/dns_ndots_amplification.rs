@@ -96,3 +96,87 @@ WHAT TO CHANGE
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+
+    const K8S: &[&str] = &[
+        "shop.svc.cluster.local",
+        "svc.cluster.local",
+        "cluster.local",
+    ];
+
+    fn node(search: &[&str], ndots: u32) -> Snapshot {
+        let mut s = snap();
+        s.dns.pods.push(pod_dns(
+            "shop",
+            "web",
+            resolv("/etc/resolv.conf", &["10.96.0.10"], search, ndots),
+        ));
+        s
+    }
+
+    #[test]
+    fn the_kubernetes_default_costs_four_queries_per_family_and_is_info() {
+        let f = one(&DnsNdotsAmplification, &node(K8S, 5));
+        assert_eq!(f.severity, Severity::Info);
+        assert_eq!(f.evidence["queries_per_family"], 4);
+        assert_eq!(
+            f.title,
+            "shop/web: 8 queries to resolve api.example.com (ndots:5, 3 search domains), 6 of them NXDOMAIN by design"
+        );
+        assert_eq!(
+            f.evidence["queries"][0]["name"],
+            "api.example.com.shop.svc.cluster.local."
+        );
+        assert_eq!(f.evidence["queries"][7]["name"], "api.example.com.");
+        assert_eq!(f.evidence["queries"][7]["type"], "AAAA");
+    }
+
+    #[test]
+    fn six_queries_per_family_warn_and_five_are_info() {
+        let five = [K8S, &["corp.example"]].concat();
+        assert_eq!(
+            severities(&DnsNdotsAmplification, &node(&five, 5)),
+            [Severity::Info]
+        );
+        let six = [K8S, &["corp.example", "ec2.internal"]].concat();
+        let f = one(&DnsNdotsAmplification, &node(&six, 5));
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(f.evidence["queries_per_family"], 6);
+    }
+
+    #[test]
+    fn a_name_with_ndots_dots_is_tried_as_is_first_and_costs_one() {
+        // api.example.com has 2 dots: ndots:2 asks it as is first; ndots:3 walks the list.
+        assert!(run(&DnsNdotsAmplification, &node(K8S, 2)).is_empty());
+        assert_eq!(
+            one(&DnsNdotsAmplification, &node(K8S, 3)).evidence["queries_per_family"],
+            4
+        );
+    }
+
+    #[test]
+    fn one_search_domain_below_ndots_is_two_queries_and_fires() {
+        assert_eq!(
+            one(&DnsNdotsAmplification, &node(&["cluster.local"], 5)).evidence["queries_per_family"],
+            2
+        );
+        assert!(run(&DnsNdotsAmplification, &node(&[], 5)).is_empty());
+    }
+
+    #[test]
+    fn host_network_pods_use_the_nodes_resolver_and_are_skipped() {
+        let mut s = node(K8S, 5);
+        s.dns.pods[0].host_network = Some(true);
+        assert!(run(&DnsNdotsAmplification, &s).is_empty());
+        s.dns.pods[0].host_network = None;
+        assert_eq!(
+            run(&DnsNdotsAmplification, &s).len(),
+            1,
+            "unknown is not hostNetwork"
+        );
+    }
+}

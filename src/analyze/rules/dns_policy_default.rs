@@ -90,3 +90,100 @@ WHAT TO CHANGE
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+
+    const NODE_NS: &[&str] = &["10.0.0.2", "10.0.0.3"];
+
+    /// A node resolving with NODE_NS and a kubelet for cluster.local with clusterDNS 10.96.0.10,
+    /// and one pod with these nameservers and search list.
+    fn node(pod_ns: &[&str], search: &[&str]) -> Snapshot {
+        let mut s = snap();
+        s.dns.node = Some(resolv("/etc/resolv.conf", NODE_NS, &["corp.example"], 1));
+        let mut c = kubelet_defaults();
+        c.cluster_domain = "cluster.local".into();
+        c.cluster_dns = vec!["10.96.0.10".into()];
+        s.kubelet = kubelet(c);
+        s.dns.pods.push(pod_dns(
+            "shop",
+            "web",
+            resolv("/proc/1/root/etc/resolv.conf", pod_ns, search, 1),
+        ));
+        s
+    }
+
+    #[test]
+    fn the_nodes_nameservers_without_a_svc_domain_fire() {
+        let f = one(&DnsPolicyDefault, &node(NODE_NS, &["corp.example"]));
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(
+            f.title,
+            "shop/web: resolves with the node's nameservers (10.0.0.2 10.0.0.3) and no svc search domain: service names will not resolve"
+        );
+    }
+
+    #[test]
+    fn a_svc_search_domain_of_the_cluster_domain_clears_it() {
+        assert!(run(&DnsPolicyDefault, &node(NODE_NS, &["svc.cluster.local"])).is_empty());
+        assert!(
+            run(
+                &DnsPolicyDefault,
+                &node(NODE_NS, &["shop.svc.cluster.local"])
+            )
+            .is_empty()
+        );
+        // Another cluster's domain is not this cluster's.
+        assert_eq!(
+            run(&DnsPolicyDefault, &node(NODE_NS, &["svc.other.local"])).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn without_a_cluster_domain_any_svc_label_clears_it() {
+        let mut s = node(NODE_NS, &["shop.svc.other.local"]);
+        if let Some(k) = s.kubelet.as_mut() {
+            k.config.cluster_domain.clear();
+        }
+        assert!(run(&DnsPolicyDefault, &s).is_empty());
+        let mut s = node(NODE_NS, &["corp.example"]);
+        s.kubelet = None;
+        assert_eq!(run(&DnsPolicyDefault, &s).len(), 1);
+    }
+
+    #[test]
+    fn other_nameservers_or_the_cluster_dns_are_not_the_default_policy() {
+        assert!(run(&DnsPolicyDefault, &node(&["10.0.0.2"], &[])).is_empty());
+        assert!(run(&DnsPolicyDefault, &node(&[], &[])).is_empty());
+        let mut s = node(&["10.96.0.10"], &[]);
+        s.dns.node = Some(resolv("/etc/resolv.conf", &["10.96.0.10"], &[], 1));
+        assert!(run(&DnsPolicyDefault, &s).is_empty());
+    }
+
+    #[test]
+    fn host_network_pods_and_the_cluster_dns_itself_are_exempt() {
+        let mut s = node(NODE_NS, &[]);
+        s.dns.pods[0].host_network = Some(true);
+        assert!(run(&DnsPolicyDefault, &s).is_empty());
+        let mut s = node(NODE_NS, &[]);
+        s.dns.pods[0].namespace = Some("kube-system".into());
+        s.dns.pods[0].name = Some("coredns-5d78c9869d-abcde".into());
+        assert!(run(&DnsPolicyDefault, &s).is_empty());
+        s.dns.pods[0].namespace = Some("shop".into());
+        assert_eq!(
+            run(&DnsPolicyDefault, &s).len(),
+            1,
+            "a coredns outside kube-system is a pod"
+        );
+    }
+
+    #[test]
+    fn no_node_resolv_conf_nothing_to_compare() {
+        let mut s = node(NODE_NS, &[]);
+        s.dns.node = None;
+        assert!(run(&DnsPolicyDefault, &s).is_empty());
+    }
+}

@@ -100,3 +100,103 @@ WHAT TO CHANGE
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::model::dns::{Probe, ProbeQuery};
+
+    fn q(qtype: &str, rcode: Option<&str>, timed_out: bool, error: Option<&str>) -> ProbeQuery {
+        ProbeQuery {
+            name: "api.example.com.".into(),
+            qtype: qtype.into(),
+            server: "10.96.0.10:53".into(),
+            rcode: rcode.map(String::from),
+            answers: usize::from(rcode == Some("NOERROR")),
+            ms: if timed_out { 5000.0 } else { 1.0 },
+            timed_out,
+            error: error.map(String::from),
+        }
+    }
+
+    fn node(queries: Vec<ProbeQuery>, resolved: bool) -> Snapshot {
+        let mut s = snap();
+        s.dns.probes.push(Probe {
+            namespace: Some("shop".into()),
+            pod: Some("web".into()),
+            pid: 4242,
+            name: "api.example.com".into(),
+            queries,
+            resolved,
+            total_ms: 2.0,
+        });
+        s
+    }
+
+    #[test]
+    fn a_resolved_name_with_noerror_and_nxdomain_only_is_silent() {
+        let ok = vec![
+            q("A", Some("NXDOMAIN"), false, None),
+            q("A", Some("NOERROR"), false, None),
+        ];
+        assert!(run(&DnsProbeFailed, &node(ok, true)).is_empty());
+    }
+
+    #[test]
+    fn one_timeout_is_critical_and_named_first() {
+        let f = one(
+            &DnsProbeFailed,
+            &node(
+                vec![
+                    q("A", None, true, None),
+                    q("AAAA", Some("NOERROR"), false, None),
+                ],
+                true,
+            ),
+        );
+        assert_eq!(f.severity, Severity::Critical);
+        assert_eq!(
+            f.title,
+            "1 of 2 queries for api.example.com failed (1 timed out); first: A api.example.com. to 10.96.0.10:53 timed out after 5000 ms"
+        );
+        assert_eq!(f.subject.pid, Some(4242));
+    }
+
+    #[test]
+    fn servfail_and_transport_errors_fail() {
+        let f = one(
+            &DnsProbeFailed,
+            &node(vec![q("A", Some("SERVFAIL"), false, None)], true),
+        );
+        assert!(
+            f.title.ends_with("to 10.96.0.10:53 SERVFAIL"),
+            "{}",
+            f.title
+        );
+        let f = one(
+            &DnsProbeFailed,
+            &node(vec![q("A", None, false, Some("connection refused"))], true),
+        );
+        assert!(f.title.ends_with("connection refused"), "{}", f.title);
+    }
+
+    #[test]
+    fn an_unresolved_name_with_clean_answers_fires_too() {
+        let f = one(
+            &DnsProbeFailed,
+            &node(vec![q("A", Some("NXDOMAIN"), false, None)], false),
+        );
+        assert_eq!(
+            f.title,
+            "api.example.com did not resolve: every query answered NXDOMAIN or empty"
+        );
+    }
+
+    #[test]
+    fn a_probe_of_the_nodes_own_namespace_names_no_pid() {
+        let mut s = node(vec![q("A", None, true, None)], false);
+        s.dns.probes[0].pid = 0;
+        assert_eq!(one(&DnsProbeFailed, &s).subject.pid, None);
+    }
+}

@@ -92,3 +92,87 @@ WHAT TO CHANGE
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+
+    /// A pod whose search list is `n` domains `dN.x` (4 or 5 characters each).
+    fn node(search: &[String]) -> Snapshot {
+        let mut s = snap();
+        let refs: Vec<&str> = search.iter().map(String::as_str).collect();
+        s.dns.pods.push(pod_dns(
+            "shop",
+            "web",
+            resolv("/etc/resolv.conf", &["10.96.0.10"], &refs, 5),
+        ));
+        s
+    }
+
+    fn domains(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("d{i}.x")).collect()
+    }
+
+    #[test]
+    fn seven_domains_pass_the_legacy_limit_of_six() {
+        let f = one(&DnsSearchLimit, &node(&domains(7)));
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(f.evidence["limit"], "6 domains / 256 characters (legacy)");
+        assert!(run(&DnsSearchLimit, &node(&domains(6))).is_empty());
+    }
+
+    #[test]
+    fn thirty_three_domains_pass_the_kubelets_limit_of_thirty_two() {
+        assert_eq!(
+            one(&DnsSearchLimit, &node(&domains(33))).evidence["limit"],
+            "32 domains / 2048 characters"
+        );
+        assert_eq!(
+            one(&DnsSearchLimit, &node(&domains(32))).evidence["limit"],
+            "6 domains / 256 characters (legacy)"
+        );
+    }
+
+    /// `n` domains whose joined length (with single spaces) is exactly `chars`.
+    fn of_length(n: usize, chars: usize) -> Vec<String> {
+        let each = (chars - (n - 1)) / n;
+        let mut v: Vec<String> = (0..n).map(|_| "a".repeat(each)).collect();
+        let have = v.join(" ").len();
+        v[0].push_str(&"b".repeat(chars - have));
+        assert_eq!(v.join(" ").len(), chars);
+        v
+    }
+
+    #[test]
+    fn characters_are_counted_as_the_search_line_joins_them() {
+        assert!(run(&DnsSearchLimit, &node(&of_length(3, 256))).is_empty());
+        let f = one(&DnsSearchLimit, &node(&of_length(3, 257)));
+        assert_eq!(f.evidence["characters"], 257);
+        assert_eq!(f.evidence["limit"], "6 domains / 256 characters (legacy)");
+        assert_eq!(
+            one(&DnsSearchLimit, &node(&of_length(3, 2048))).evidence["limit"],
+            "6 domains / 256 characters (legacy)"
+        );
+        assert_eq!(
+            one(&DnsSearchLimit, &node(&of_length(3, 2049))).evidence["limit"],
+            "32 domains / 2048 characters"
+        );
+    }
+
+    #[test]
+    fn the_node_file_is_judged_too() {
+        let mut s = snap();
+        let d = domains(7);
+        let refs: Vec<&str> = d.iter().map(String::as_str).collect();
+        s.dns.node = Some(resolv("/etc/resolv.conf", &["10.0.0.2"], &refs, 1));
+        let f = one(&DnsSearchLimit, &s);
+        assert_eq!(f.subject.node.as_deref(), Some("node-a"));
+        assert!(
+            f.title
+                .starts_with("node node-a: search list of 7 domains, 34 characters"),
+            "{}",
+            f.title
+        );
+    }
+}

@@ -87,3 +87,97 @@ WHAT TO CHANGE
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+
+    /// A BestEffort pod in `ns` whose one container process has `adj`.
+    fn node(ns: &str, adj: Option<i64>) -> Snapshot {
+        let mut s = snap();
+        let mut p = pod(ns, "agent", "u1");
+        p.qos = Some(Qos::BestEffort);
+        p.containers.push(container("c1", "agent", None));
+        s.pods.push(p);
+        let mut pr = process(100, "agent", Some("c1"));
+        pr.oom_score_adj = adj;
+        s.processes.push(pr);
+        s
+    }
+
+    #[test]
+    fn besteffort_in_a_system_namespace_fires() {
+        let f = one(
+            &EvictionBesteffortCritical,
+            &node("kube-system", Some(1000)),
+        );
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(
+            f.title,
+            "BestEffort in kube-system: evicted first under pressure, oom_score_adj 1000"
+        );
+        assert_eq!(f.evidence["oom_score_adj"], serde_json::json!([1000]));
+    }
+
+    #[test]
+    fn other_namespaces_and_other_classes_are_silent() {
+        assert!(run(&EvictionBesteffortCritical, &node("shop", Some(1000))).is_empty());
+        let mut s = node("kube-system", Some(1000));
+        s.pods[0].qos = Some(Qos::Burstable);
+        assert!(run(&EvictionBesteffortCritical, &s).is_empty());
+        let mut s = node("kube-system", Some(1000));
+        s.pods[0].qos = None;
+        assert!(run(&EvictionBesteffortCritical, &s).is_empty());
+    }
+
+    #[test]
+    fn a_node_critical_pod_at_minus_997_is_protected_and_minus_996_is_not() {
+        // qos/policy.go gives node-critical pods -997 whatever their class.
+        assert!(
+            run(
+                &EvictionBesteffortCritical,
+                &node("kube-system", Some(-997))
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            run(
+                &EvictionBesteffortCritical,
+                &node("kube-system", Some(-996))
+            )
+            .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn without_processes_the_kubelets_default_1000_is_assumed() {
+        let mut s = node("gpu-operator", None);
+        s.processes.clear();
+        assert!(
+            one(&EvictionBesteffortCritical, &s)
+                .title
+                .ends_with("oom_score_adj 1000")
+        );
+    }
+
+    #[test]
+    fn a_pod_whose_cgroup_is_gone_does_not_run() {
+        let mut s = node("kube-system", Some(1000));
+        s.pods[0].cgroup = None;
+        assert!(run(&EvictionBesteffortCritical, &s).is_empty());
+    }
+
+    #[test]
+    fn the_sandbox_process_does_not_speak_for_the_pod() {
+        let mut s = node("kube-system", Some(-997));
+        s.pods[0].containers[0].sandbox = true;
+        // The only -997 process is the pause container's: the workload's adj is unknown.
+        assert!(
+            one(&EvictionBesteffortCritical, &s)
+                .title
+                .ends_with("oom_score_adj 1000")
+        );
+    }
+}

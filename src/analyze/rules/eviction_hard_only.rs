@@ -69,3 +69,55 @@ WHAT TO CHANGE
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::model::Provenance;
+
+    #[test]
+    fn the_defaults_alone_are_hard_only() {
+        let mut s = snap();
+        s.kubelet = kubelet(kubelet_defaults());
+        let f = one(&EvictionHardOnly, &s);
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(
+            f.title,
+            "5 hard eviction threshold(s) and no soft threshold: evictions get a 1s grace period"
+        );
+        assert_eq!(f.evidence["eviction_hard_source"], "default");
+        assert_eq!(f.evidence["eviction_hard"]["memory.available"], "100Mi");
+    }
+
+    #[test]
+    fn one_soft_threshold_clears_it() {
+        let mut c = kubelet_defaults();
+        c.eviction_soft = thresholds("memory.available", "1Gi");
+        let mut s = snap();
+        s.kubelet = kubelet(c);
+        assert!(run(&EvictionHardOnly, &s).is_empty());
+    }
+
+    #[test]
+    fn no_hard_threshold_at_all_is_another_rules_problem() {
+        let mut c = kubelet_defaults();
+        c.eviction_hard.clear();
+        let mut s = snap();
+        s.kubelet = kubelet(c);
+        assert!(run(&EvictionHardOnly, &s).is_empty());
+        assert!(run(&EvictionHardOnly, &snap()).is_empty());
+    }
+
+    #[test]
+    fn the_source_of_the_hard_thresholds_is_said() {
+        let mut c = kubelet_defaults();
+        c.sources.insert("evictionHard".into(), Provenance::Flag);
+        let mut s = snap();
+        s.kubelet = kubelet(c);
+        assert_eq!(
+            one(&EvictionHardOnly, &s).evidence["eviction_hard_source"],
+            "flag"
+        );
+    }
+}

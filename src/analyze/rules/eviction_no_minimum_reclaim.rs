@@ -53,3 +53,44 @@ WHAT TO CHANGE
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+
+    fn node(c: crate::model::KubeletConfig) -> Snapshot {
+        let mut s = snap();
+        s.kubelet = kubelet(c);
+        s
+    }
+
+    #[test]
+    fn thresholds_without_minimum_reclaim_fire_as_info() {
+        let f = one(&EvictionNoMinimumReclaim, &node(kubelet_defaults()));
+        assert_eq!(f.severity, Severity::Info);
+    }
+
+    #[test]
+    fn one_minimum_reclaim_clears_it() {
+        let mut c = kubelet_defaults();
+        c.eviction_minimum_reclaim = thresholds("memory.available", "256Mi");
+        assert!(run(&EvictionNoMinimumReclaim, &node(c)).is_empty());
+    }
+
+    #[test]
+    fn soft_thresholds_alone_need_it_too() {
+        let mut c = kubelet_defaults();
+        c.eviction_hard.clear();
+        c.eviction_soft = thresholds("memory.available", "1Gi");
+        assert_eq!(run(&EvictionNoMinimumReclaim, &node(c)).len(), 1);
+    }
+
+    #[test]
+    fn no_threshold_at_all_has_nothing_to_reclaim_to() {
+        let mut c = kubelet_defaults();
+        c.eviction_hard.clear();
+        assert!(run(&EvictionNoMinimumReclaim, &node(c)).is_empty());
+        assert!(run(&EvictionNoMinimumReclaim, &snap()).is_empty());
+    }
+}

@@ -65,3 +65,71 @@ WHAT TO CHANGE
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use std::collections::BTreeMap;
+
+    fn node(system: &[(&str, &str)], kube: &[(&str, &str)]) -> Snapshot {
+        let mut s = snap();
+        let mut c = kubelet_defaults();
+        let map = |kv: &[(&str, &str)]| -> BTreeMap<String, String> {
+            kv.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        c.system_reserved = map(system);
+        c.kube_reserved = map(kube);
+        s.kubelet = kubelet(c);
+        s
+    }
+
+    #[test]
+    fn nothing_reserved_fires() {
+        let f = one(&EvictionNoReserved, &node(&[], &[]));
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(f.evidence["system_reserved"], serde_json::json!({}));
+    }
+
+    #[test]
+    fn either_reservation_alone_is_enough() {
+        assert!(run(&EvictionNoReserved, &node(&[("memory", "512Mi")], &[])).is_empty());
+        assert!(run(&EvictionNoReserved, &node(&[], &[("memory", "512Mi")])).is_empty());
+        assert!(
+            run(
+                &EvictionNoReserved,
+                &node(&[("memory", "1Gi")], &[("memory", "1Gi")])
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn reserving_only_cpu_reserves_no_memory() {
+        let f = one(
+            &EvictionNoReserved,
+            &node(&[("cpu", "500m")], &[("cpu", "100m")]),
+        );
+        assert_eq!(f.evidence["kube_reserved"]["cpu"], "100m");
+    }
+
+    #[test]
+    fn the_kubepods_limit_is_shown_when_known() {
+        let mut s = node(&[], &[]);
+        s.memory = meminfo(16 << 30);
+        s.kubepods = Some(crate::model::CgroupStats {
+            limit_bytes: Some(15 << 30),
+            ..cgroup("/kubepods.slice")
+        });
+        let f = one(&EvictionNoReserved, &s);
+        assert_eq!(f.evidence["mem_total_bytes"], 16u64 << 30);
+        assert_eq!(f.evidence["kubepods_limit_bytes"], 15u64 << 30);
+    }
+
+    #[test]
+    fn no_kubelet_no_finding() {
+        assert!(run(&EvictionNoReserved, &snap()).is_empty());
+    }
+}

@@ -150,4 +150,33 @@ mod tests {
         )];
         assert!(run(&FsIoError, &s).is_empty());
     }
+
+    #[test]
+    fn a_device_is_named_with_its_mounts_and_other_records_are_not_io_errors() {
+        let mut s = snapshot();
+        s.mounts = vec![crate::model::Mount {
+            mount_point: "/var/lib/containerd".into(),
+            fs_type: "ext4".into(),
+            source: "/dev/sdd".into(),
+            device: "8:48".into(),
+            options: "rw".into(),
+            upperdir: None,
+        }];
+        s.health.kernel_events = vec![kernel_event(
+            "Buffer I/O error on dev sdd, logical block 0, lost async page write",
+            60,
+        )];
+        let f = run(&FsIoError, &s);
+        assert_eq!(f.len(), 1);
+        assert_eq!(
+            f[0].title,
+            "1 I/O or filesystem error record(s) for sdd (mounted at /var/lib/containerd) in the last 24 h; the last 1m ago: Buffer I/O error on dev sdd, logical block 0, lost async page write"
+        );
+        assert_eq!(f[0].subject.path.as_deref(), Some("/var/lib/containerd"));
+        s.health.kernel_events = vec![kernel_event(
+            "watchdog: BUG: soft lockup - CPU#2 stuck for 23s! [kworker/2:1:77]",
+            60,
+        )];
+        assert!(run(&FsIoError, &s).is_empty());
+    }
 }

@@ -238,4 +238,36 @@ mod tests {
         )];
         assert!(run(&FsReadOnly, &s).is_empty());
     }
+
+    #[test]
+    fn a_kernel_remount_of_the_kubelet_root_explains_it_once() {
+        let mut s = node("relatime,ro");
+        s.health.kernel_events = vec![kernel_event(
+            "EXT4-fs (loop3): Remounting filesystem read-only",
+            30,
+        )];
+        let f = run(&FsReadOnly, &s);
+        assert_eq!(
+            f.len(),
+            1,
+            "the remount is the mount's cause, not a second finding"
+        );
+        assert_eq!(
+            f[0].title,
+            "/var/lib/kubelet (ext4 on /dev/loop3) is made read-only by the kernel after errors: kubelet root (/var/lib/kubelet) cannot be written"
+        );
+        assert_eq!(
+            f[0].evidence["kernel_records"].as_array().map(Vec::len),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn a_read_only_mount_nothing_writes_to_is_not_judged() {
+        let mut s = node("relatime,rw");
+        s.mounts.push(mount("/mnt/iso", "/dev/sr0", "ro"));
+        assert!(run(&FsReadOnly, &s).is_empty());
+        // `ro` must be an option of its own: `errors=remount-ro` is not read-only.
+        assert!(run(&FsReadOnly, &node("rw,errors=remount-ro")).is_empty());
+    }
 }

@@ -84,3 +84,102 @@ WHAT TO CHANGE
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::model::gpu::{DeviceAllocation, DeviceCheckpoint};
+
+    fn alloc(uid: &str, res: &str, ids: &[&str]) -> DeviceAllocation {
+        DeviceAllocation {
+            pod_uid: uid.into(),
+            container: "cuda".into(),
+            resource: res.into(),
+            device_ids: ids.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// 4 GPUs registered; `allocs` hold some of them.
+    fn node(allocs: Vec<DeviceAllocation>) -> Snapshot {
+        let mut s = snap();
+        s.pods.push(pod("ml", "train", "u1"));
+        s.gpu.checkpoint = Some(DeviceCheckpoint {
+            registered: [(
+                "nvidia.com/gpu".to_string(),
+                vec![
+                    "GPU-0".into(),
+                    "GPU-1".into(),
+                    "GPU-2".into(),
+                    "GPU-3".into(),
+                ],
+            )]
+            .into(),
+            allocations: allocs,
+        });
+        s
+    }
+
+    #[test]
+    fn every_registered_gpu_held_fires_and_one_free_does_not() {
+        let f = one(
+            &GpuAllAllocated,
+            &node(vec![
+                alloc("u1", "nvidia.com/gpu", &["GPU-0", "GPU-1"]),
+                alloc("u2", "nvidia.com/gpu", &["GPU-2", "GPU-3"]),
+            ]),
+        );
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(
+            f.title,
+            "all 4 nvidia.com/gpu on node-a are allocated (2 container(s) hold them)"
+        );
+        assert_eq!(f.evidence["holders"][0]["pod"], "train");
+        assert!(
+            run(
+                &GpuAllAllocated,
+                &node(vec![alloc(
+                    "u1",
+                    "nvidia.com/gpu",
+                    &["GPU-0", "GPU-1", "GPU-2"]
+                )])
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_device_held_twice_counts_once() {
+        // Init containers and their app containers may list the same device.
+        let s = node(vec![
+            alloc("u1", "nvidia.com/gpu", &["GPU-0", "GPU-1", "GPU-2"]),
+            alloc("u1", "nvidia.com/gpu", &["GPU-0"]),
+        ]);
+        assert!(run(&GpuAllAllocated, &s).is_empty());
+    }
+
+    #[test]
+    fn other_vendors_and_other_resources_do_not_count() {
+        let mut s = node(vec![alloc(
+            "u1",
+            "nvidia.com/mig-1g.10gb",
+            &["GPU-0", "GPU-1", "GPU-2", "GPU-3"],
+        )]);
+        assert!(run(&GpuAllAllocated, &s).is_empty());
+        if let Some(c) = s.gpu.checkpoint.as_mut() {
+            c.registered = [("amd.com/gpu".to_string(), vec!["0".to_string()])].into();
+            c.allocations = vec![alloc("u1", "amd.com/gpu", &["0"])];
+        }
+        assert!(run(&GpuAllAllocated, &s).is_empty());
+    }
+
+    #[test]
+    fn nothing_registered_is_not_all_allocated() {
+        let mut s = node(Vec::new());
+        if let Some(c) = s.gpu.checkpoint.as_mut() {
+            c.registered.insert("nvidia.com/gpu".into(), Vec::new());
+        }
+        assert!(run(&GpuAllAllocated, &s).is_empty());
+        assert!(run(&GpuAllAllocated, &snap()).is_empty());
+    }
+}

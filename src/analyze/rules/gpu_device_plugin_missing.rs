@@ -66,3 +66,61 @@ WHAT TO CHANGE
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::model::gpu::DeviceCheckpoint;
+
+    const VERSION: &str =
+        "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.127.05  Tue Oct 29 2024";
+
+    fn node() -> Snapshot {
+        let mut s = snap();
+        s.gpu.driver_version = Some(VERSION.into());
+        s.gpu.device_plugin_sockets = vec!["kubelet.sock".into()];
+        s
+    }
+
+    #[test]
+    fn a_loaded_driver_with_no_plugin_fires() {
+        let f = one(&GpuDevicePluginMissing, &node());
+        assert_eq!(f.severity, Severity::Critical);
+        assert_eq!(
+            f.title,
+            "driver 550.127.05 is loaded for 0 GPU(s) but no NVIDIA device plugin is registered with the kubelet"
+        );
+    }
+
+    #[test]
+    fn a_plugin_socket_or_a_registration_is_enough() {
+        let mut s = node();
+        s.gpu.device_plugin_sockets.push("nvidia-gpu.sock".into());
+        assert!(run(&GpuDevicePluginMissing, &s).is_empty());
+        let mut s = node();
+        s.gpu.checkpoint = Some(DeviceCheckpoint {
+            registered: [("nvidia.com/gpu".to_string(), vec!["GPU-0".to_string()])].into(),
+            allocations: Vec::new(),
+        });
+        assert!(run(&GpuDevicePluginMissing, &s).is_empty());
+    }
+
+    #[test]
+    fn another_vendors_registration_is_not_nvidias() {
+        let mut s = node();
+        s.gpu.device_plugin_sockets.push("amd.sock".into());
+        s.gpu.checkpoint = Some(DeviceCheckpoint {
+            registered: [("amd.com/gpu".to_string(), vec!["0".to_string()])].into(),
+            allocations: Vec::new(),
+        });
+        assert_eq!(run(&GpuDevicePluginMissing, &s).len(), 1);
+    }
+
+    #[test]
+    fn no_driver_is_another_rules_finding() {
+        let mut s = node();
+        s.gpu.driver_version = None;
+        assert!(run(&GpuDevicePluginMissing, &s).is_empty());
+    }
+}

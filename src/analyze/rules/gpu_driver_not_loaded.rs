@@ -74,3 +74,72 @@ WHAT TO CHANGE
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::model::gpu::PciGpu;
+
+    fn node(driver: bool, dev_nodes: bool) -> Snapshot {
+        let mut s = snap();
+        s.gpu.devices = vec![PciGpu {
+            address: "0000:3b:00.0".into(),
+            device: "0x20b0".into(),
+            class: "0x030200".into(),
+            driver: None,
+        }];
+        if driver {
+            s.gpu.driver_version =
+                Some("NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.127.05".into());
+        }
+        if dev_nodes {
+            s.gpu.dev_nodes = vec!["/dev/nvidia0".into(), "/dev/nvidiactl".into()];
+        }
+        s
+    }
+
+    #[test]
+    fn a_gpu_with_no_driver_fires_per_device() {
+        let f = one(&GpuDriverNotLoaded, &node(false, false));
+        assert_eq!(f.severity, Severity::Critical);
+        assert_eq!(
+            f.title,
+            "NVIDIA GPU 0000:3b:00.0 (device 0x20b0) is bound to no driver; /proc/driver/nvidia is missing"
+        );
+        assert_eq!(f.subject.device.as_deref(), Some("0000:3b:00.0"));
+    }
+
+    #[test]
+    fn a_driver_without_device_nodes_fires_and_with_them_is_silent() {
+        let f = one(&GpuDriverNotLoaded, &node(true, false));
+        assert!(f.title.ends_with("; no /dev/nvidia* node"), "{}", f.title);
+        assert!(run(&GpuDriverNotLoaded, &node(true, true)).is_empty());
+    }
+
+    #[test]
+    fn device_nodes_without_the_driver_still_fire() {
+        assert_eq!(run(&GpuDriverNotLoaded, &node(false, true)).len(), 1);
+    }
+
+    #[test]
+    fn nouveau_changes_the_remedy() {
+        let mut s = node(false, false);
+        s.gpu.nouveau_loaded = true;
+        s.gpu.devices[0].driver = Some("nouveau".into());
+        let f = one(&GpuDriverNotLoaded, &s);
+        assert!(
+            f.title.contains("bound to nouveau;") && f.title.ends_with("; nouveau is loaded"),
+            "{}",
+            f.title
+        );
+        assert!(f.remedy.starts_with("blacklist nouveau"), "{}", f.remedy);
+    }
+
+    #[test]
+    fn no_nvidia_gpu_no_finding() {
+        let mut s = node(false, false);
+        s.gpu.devices.clear();
+        assert!(run(&GpuDriverNotLoaded, &s).is_empty());
+    }
+}

@@ -109,3 +109,152 @@ WHAT TO CHANGE
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::model::cluster::{ApiContainer, ApiNode, ApiPod, Cluster};
+    use crate::model::gpu::DeviceCheckpoint;
+
+    fn wants(res: &str) -> ApiPod {
+        ApiPod {
+            uid: "p1".into(),
+            namespace: "ml".into(),
+            name: "train".into(),
+            phase: Some("Pending".into()),
+            containers: vec![ApiContainer {
+                name: "cuda".into(),
+                limits: [(res.to_string(), "1".to_string())].into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    /// A node offering `offers` (resource, count) in its API allocatable, with `pod` Pending.
+    fn node(offers: &[(&str, &str)], pod: ApiPod) -> Snapshot {
+        let mut s = snap();
+        s.cluster = Some(Cluster {
+            source: "test".into(),
+            node: Some(ApiNode {
+                name: NODE.into(),
+                allocatable: offers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                ..Default::default()
+            }),
+            pending: vec![pod],
+            ..Default::default()
+        });
+        s
+    }
+
+    #[test]
+    fn a_whole_gpu_asked_of_a_mig_only_node_fires() {
+        let f = one(
+            &GpuMigResourceMismatch,
+            &node(&[("nvidia.com/mig-1g.10gb", "7")], wants("nvidia.com/gpu")),
+        );
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(
+            f.title,
+            "ml/train requests nvidia.com/gpu but node-a offers nvidia.com/mig-1g.10gb"
+        );
+    }
+
+    #[test]
+    fn a_mig_slice_asked_of_a_whole_gpu_node_fires() {
+        assert_eq!(
+            run(
+                &GpuMigResourceMismatch,
+                &node(&[("nvidia.com/gpu", "4")], wants("nvidia.com/mig-1g.10gb"))
+            )
+            .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn matching_or_mixed_offers_are_silent() {
+        assert!(
+            run(
+                &GpuMigResourceMismatch,
+                &node(&[("nvidia.com/gpu", "4")], wants("nvidia.com/gpu"))
+            )
+            .is_empty()
+        );
+        let mixed = [("nvidia.com/gpu", "1"), ("nvidia.com/mig-1g.10gb", "7")];
+        assert!(
+            run(
+                &GpuMigResourceMismatch,
+                &node(&mixed, wants("nvidia.com/gpu"))
+            )
+            .is_empty()
+        );
+        assert!(
+            run(
+                &GpuMigResourceMismatch,
+                &node(&mixed, wants("nvidia.com/mig-1g.10gb"))
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_zero_offer_is_no_offer() {
+        let offers = [("nvidia.com/gpu", "0"), ("nvidia.com/mig-1g.10gb", "7")];
+        assert_eq!(
+            run(
+                &GpuMigResourceMismatch,
+                &node(&offers, wants("nvidia.com/gpu"))
+            )
+            .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn without_the_api_node_the_kubelet_registration_is_the_offer() {
+        let mut s = node(&[], wants("nvidia.com/gpu"));
+        if let Some(c) = s.cluster.as_mut() {
+            c.node = None;
+        }
+        s.gpu.checkpoint = Some(DeviceCheckpoint {
+            registered: [(
+                "nvidia.com/mig-2g.20gb".to_string(),
+                vec!["MIG-0".to_string()],
+            )]
+            .into(),
+            allocations: Vec::new(),
+        });
+        assert!(
+            one(&GpuMigResourceMismatch, &s)
+                .title
+                .ends_with("offers nvidia.com/mig-2g.20gb")
+        );
+    }
+
+    #[test]
+    fn pods_bound_here_count_only_while_pending() {
+        let mut s = node(&[("nvidia.com/mig-1g.10gb", "7")], wants("nvidia.com/gpu"));
+        let bound = |s: &mut Snapshot, phase: &str| {
+            if let Some(c) = s.cluster.as_mut() {
+                let mut p = wants("nvidia.com/gpu");
+                p.phase = Some(phase.into());
+                c.pending.clear();
+                c.pods = vec![p];
+            }
+        };
+        bound(&mut s, "Pending");
+        assert_eq!(run(&GpuMigResourceMismatch, &s).len(), 1);
+        bound(&mut s, "Running");
+        assert!(run(&GpuMigResourceMismatch, &s).is_empty());
+    }
+
+    #[test]
+    fn nothing_offered_is_silent() {
+        assert!(run(&GpuMigResourceMismatch, &node(&[], wants("nvidia.com/gpu"))).is_empty());
+    }
+}

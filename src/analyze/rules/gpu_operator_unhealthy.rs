@@ -62,3 +62,79 @@ WHAT TO CHANGE
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::model::cluster::ApiPod;
+
+    /// The operator's pods on the node, each running (a pod cgroup) unless named in `down`.
+    fn node(pods: &[&str], down: &[&str]) -> Snapshot {
+        let mut s = snap();
+        for (i, name) in pods.iter().enumerate() {
+            let mut p = pod("gpu-operator", name, &format!("u{i}"));
+            if down.contains(name) {
+                p.cgroup = None;
+            }
+            s.pods.push(p);
+        }
+        s
+    }
+
+    const CHAIN: &[&str] = &[
+        "nvidia-driver-daemonset-abcde",
+        "nvidia-container-toolkit-daemonset-fghij",
+        "nvidia-device-plugin-daemonset-klmno",
+        "gpu-feature-discovery-pqrst",
+        "nvidia-operator-validator-uvwxy",
+    ];
+
+    #[test]
+    fn a_whole_running_chain_is_silent() {
+        assert!(run(&GpuOperatorUnhealthy, &node(CHAIN, &[])).is_empty());
+    }
+
+    #[test]
+    fn a_component_not_running_is_the_first_failing_link() {
+        let f = one(&GpuOperatorUnhealthy, &node(CHAIN, &[CHAIN[1], CHAIN[2]]));
+        assert_eq!(f.severity, Severity::Critical);
+        assert_eq!(f.evidence["first_failing_link"], "toolkit");
+        assert_eq!(
+            f.title,
+            "GPU operator on node-a: toolkit is the first failing link (gpu-operator/nvidia-container-toolkit-daemonset-fghij no pod cgroup on the node (not running))"
+        );
+    }
+
+    #[test]
+    fn a_missing_link_before_a_running_one_fails() {
+        // The device plugin runs, but no driver and no toolkit pod exist on the node.
+        let f = one(&GpuOperatorUnhealthy, &node(&[CHAIN[2]], &[]));
+        assert_eq!(f.evidence["first_failing_link"], "driver");
+        assert_eq!(
+            f.evidence["detail"],
+            "no driver pod on this node while later components run"
+        );
+    }
+
+    #[test]
+    fn a_pod_with_a_cgroup_but_a_phase_other_than_running_is_down() {
+        let mut s = node(CHAIN, &[]);
+        s.pods[0].api = Some(ApiPod {
+            phase: Some("Pending".into()),
+            ..Default::default()
+        });
+        let f = one(&GpuOperatorUnhealthy, &s);
+        assert_eq!(f.evidence["first_failing_link"], "driver");
+        assert!(f.title.ends_with("phase Pending)"), "{}", f.title);
+    }
+
+    #[test]
+    fn pods_outside_the_operator_namespaces_are_not_components() {
+        let mut s = node(CHAIN, &[CHAIN[0]]);
+        for p in &mut s.pods {
+            p.namespace = Some("default".into());
+        }
+        assert!(run(&GpuOperatorUnhealthy, &s).is_empty());
+    }
+}

@@ -71,3 +71,78 @@ WHAT TO CHANGE
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::model::cluster::{ApiContainer, ApiNode, ApiPod, Cluster, Taint};
+
+    fn node(res: &str) -> Snapshot {
+        let mut s = snap();
+        s.cluster = Some(Cluster {
+            source: "test".into(),
+            node: Some(ApiNode {
+                name: NODE.into(),
+                ..Default::default()
+            }),
+            nodes: vec![ApiNode {
+                name: "gpu-1".into(),
+                allocatable: [("nvidia.com/gpu".to_string(), "8".to_string())].into(),
+                taints: vec![Taint {
+                    key: "nvidia.com/gpu".into(),
+                    value: None,
+                    effect: "NoSchedule".into(),
+                }],
+                ..Default::default()
+            }],
+            pending: vec![ApiPod {
+                uid: "p1".into(),
+                namespace: "ml".into(),
+                name: "train".into(),
+                phase: Some("Pending".into()),
+                containers: vec![ApiContainer {
+                    name: "cuda".into(),
+                    limits: [(res.to_string(), "2".to_string())].into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        s
+    }
+
+    #[test]
+    fn a_pending_gpu_pod_fires_with_every_reason() {
+        let f = one(&GpuPendingPod, &node("nvidia.com/gpu"));
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(
+            f.title,
+            "ml/train Pending, asks for 2 nvidia.com/gpu: untolerated-taint"
+        );
+        assert_eq!(
+            f.evidence["reasons"][0]["nodes"],
+            serde_json::json!(["gpu-1"])
+        );
+    }
+
+    #[test]
+    fn a_pending_pod_without_a_gpu_request_is_not_this_rules() {
+        assert!(run(&GpuPendingPod, &node("memory")).is_empty());
+        assert!(run(&GpuPendingPod, &snap()).is_empty());
+    }
+
+    #[test]
+    fn with_no_reason_found_it_still_says_so() {
+        let mut s = node("nvidia.com/gpu");
+        if let Some(c) = s.cluster.as_mut() {
+            c.nodes[0].taints.clear();
+        }
+        assert!(
+            one(&GpuPendingPod, &s)
+                .title
+                .ends_with(": no reason found locally")
+        );
+    }
+}

@@ -123,4 +123,32 @@ mod tests {
         s.health.kernel_events = vec![kernel_event(REC, 24 * 3600 + 1)];
         assert!(run(&KernelHungTask, &s).is_empty());
     }
+
+    #[test]
+    fn a_task_in_a_pod_is_named_with_its_pod_and_each_task_apart() {
+        use crate::analyze::rules::testing::{container, pod, process};
+        let mut s = snapshot();
+        let mut p = pod("shop", "db-0", "u1");
+        p.containers = vec![container("c1", "postgres", None)];
+        s.pods = vec![p];
+        s.processes = vec![process(1043, "postgres", Some("c1"))];
+        s.health.kernel_events = vec![
+            kernel_event(REC, 90),
+            kernel_event(
+                "INFO: task jbd2/sda1-8:311 blocked for more than 240 seconds.",
+                30,
+            ),
+        ];
+        let f = run(&KernelHungTask, &s);
+        assert_eq!(f.len(), 2, "one finding per task");
+        assert_eq!(f[0].subject.pid, Some(311));
+        assert_eq!(f[0].evidence["still_running"], false);
+        assert_eq!(f[0].evidence["blocked_seconds"], 240);
+        assert_eq!(
+            f[1].title,
+            "task containerd (pid 1043) in pod shop/db-0 was blocked in the kernel for more than 120 s, 1m ago (1 report(s))"
+        );
+        assert_eq!(f[1].subject.container.as_deref(), Some("postgres"));
+        assert_eq!(f[1].evidence["still_running"], true);
+    }
 }

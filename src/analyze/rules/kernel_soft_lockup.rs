@@ -134,4 +134,39 @@ mod tests {
         )];
         assert!(run(&KernelSoftLockup, &s).is_empty());
     }
+
+    #[test]
+    fn each_kind_alone_fires_and_other_records_do_not() {
+        for (msg, counts) in [
+            (
+                "watchdog: BUG: soft lockup - CPU#2 stuck for 23s! [kworker/2:1:77]",
+                [1, 0, 0],
+            ),
+            (
+                "NMI watchdog: Watchdog detected hard LOCKUP on cpu 5",
+                [0, 1, 0],
+            ),
+            (
+                "rcu: INFO: rcu_preempt self-detected stall on CPU",
+                [0, 0, 1],
+            ),
+        ] {
+            let mut s = snapshot();
+            s.health.kernel_events = vec![kernel_event(msg, 10)];
+            let f = run(&KernelSoftLockup, &s);
+            assert_eq!(f.len(), 1, "{msg}");
+            let got =
+                ["soft_lockups", "hard_lockups", "rcu_stalls"].map(|k| f[0].evidence[k].clone());
+            assert_eq!(got, counts.map(serde_json::Value::from), "{msg}");
+        }
+        let mut s = snapshot();
+        s.health.kernel_events = vec![kernel_event(
+            "INFO: task containerd:1043 blocked for more than 120 seconds.",
+            10,
+        )];
+        assert!(
+            run(&KernelSoftLockup, &s).is_empty(),
+            "a hung task is not a lockup"
+        );
+    }
 }

@@ -104,3 +104,92 @@ WHAT TO CHANGE
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::model::CgroupStats;
+
+    /// Two Burstable pods: `big` over its request (estimated from oom_score_adj) and `small`
+    /// under it; the kernel would pick `small`'s process (higher oom_score).
+    fn node() -> Snapshot {
+        let mut s = snap();
+        s.memory = meminfo(16 << 30);
+        for (name, uid, c, ws, adj, score) in [
+            ("big", "u1", 'a', 4u64 << 30, 900i64, 1100i64),
+            ("small", "u2", 'b', 1u64 << 20, 900, 1500),
+        ] {
+            let mut p = pod("shop", name, uid);
+            p.cgroup = Some(CgroupStats {
+                usage_bytes: Some(ws),
+                inactive_file_bytes: Some(0),
+                ..cgroup(&format!("/kubepods.slice/pod{uid}"))
+            });
+            p.containers.push(container(&id(c), "app", None));
+            s.pods.push(p);
+            let mut pr = process(if name == "big" { 10 } else { 20 }, name, Some(&id(c)));
+            pr.oom_score_adj = Some(adj);
+            pr.oom_score = Some(score);
+            s.processes.push(pr);
+        }
+        s
+    }
+
+    #[test]
+    fn both_orders_are_given_side_by_side() {
+        let f = one(&MemoryEvictionOrder, &node());
+        assert_eq!(f.severity, Severity::Info);
+        assert_eq!(
+            f.title,
+            "kubelet would evict shop/big first; the kernel would kill shop/small (small, oom_score 1500) first"
+        );
+        assert_eq!(f.evidence["kubelet"][0]["pod"], "big");
+        assert_eq!(f.evidence["kubelet"][0]["exceeds_request"], true);
+        assert_eq!(f.evidence["kernel"][0]["pod"], "small");
+    }
+
+    #[test]
+    fn without_oom_scores_only_the_kubelet_order_is_told() {
+        let mut s = node();
+        for p in &mut s.processes {
+            p.oom_score = None;
+        }
+        assert_eq!(
+            one(&MemoryEvictionOrder, &s).title,
+            "kubelet would evict shop/big first"
+        );
+    }
+
+    #[test]
+    fn only_critical_pods_leave_the_kubelet_nothing_to_evict() {
+        let mut s = node();
+        for p in &mut s.processes {
+            p.oom_score_adj = Some(-997);
+        }
+        assert_eq!(
+            one(&MemoryEvictionOrder, &s).title,
+            "every pod found is critical: the kubelet would evict none"
+        );
+    }
+
+    #[test]
+    fn pods_without_a_cgroup_are_not_ranked_and_no_pods_means_no_finding() {
+        let mut s = node();
+        for p in &mut s.pods {
+            p.cgroup = None;
+        }
+        assert!(run(&MemoryEvictionOrder, &s).is_empty());
+    }
+
+    #[test]
+    fn each_list_is_cut_at_ten() {
+        let mut s = snap();
+        for i in 0..12 {
+            s.pods
+                .push(pod("shop", &format!("p{i:02}"), &format!("u{i}")));
+        }
+        let f = one(&MemoryEvictionOrder, &s);
+        assert_eq!(f.evidence["kubelet"].as_array().map(Vec::len), Some(10));
+    }
+}

@@ -64,3 +64,56 @@ WHAT TO CHANGE
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+
+    const USEC: u64 = 9_000_000_000;
+
+    fn node(global: bool) -> Snapshot {
+        let mut s = snap();
+        let cid = id('b');
+        let mut p = pod("shop", "cache", "5678-ef01");
+        p.containers.push(container(&cid, "redis", None));
+        s.pods.push(p);
+        s.oom_kills.push(kill(
+            777,
+            "redis-server",
+            USEC,
+            &container_path("5678-ef01", &cid),
+            global,
+        ));
+        booted_so_that(&mut s, USEC, 90);
+        s
+    }
+
+    #[test]
+    fn a_node_wide_kill_is_critical_and_names_the_victims_pod() {
+        let f = one(&MemoryGlobalOom, &node(true));
+        assert_eq!(f.severity, Severity::Critical);
+        assert_eq!(
+            f.title,
+            "node out of memory: the kernel killed redis-server (pid 777) of shop/cache 1m ago"
+        );
+        assert_eq!(f.subject.node.as_deref(), Some("node-a"));
+        assert_eq!(f.evidence["constraint"], "CONSTRAINT_NONE");
+    }
+
+    #[test]
+    fn a_memcg_kill_is_not_node_wide() {
+        assert!(run(&MemoryGlobalOom, &node(false)).is_empty());
+    }
+
+    #[test]
+    fn a_victim_outside_pods_is_said_so_and_an_unknown_boot_has_no_age() {
+        let mut s = node(true);
+        s.oom_kills[0] = kill(8, "dockerd", USEC, "/system.slice/docker.service", true);
+        s.node.boot_time = None;
+        assert_eq!(
+            one(&MemoryGlobalOom, &s).title,
+            "node out of memory: the kernel killed dockerd (pid 8) of a process outside any pod"
+        );
+    }
+}

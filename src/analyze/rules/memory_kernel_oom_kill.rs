@@ -133,3 +133,149 @@ fn kill_finding(rule: &dyn Rule, snap: &Snapshot, k: &AttributedKill<'_>) -> Fin
         "raise the container's memory limit to its observed peak plus headroom, or make the workload fit",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::model::{CgroupStats, MemoryEvents, OomControl};
+
+    const USEC: u64 = 5_000_000_000; // 5000 s after boot
+
+    /// Pod shop/web (uid 1234-abcd) with container `app` (id aaaa…), a 256Mi limit, and one
+    /// kernel kill of it logged `ago` seconds before now.
+    fn node(ago: Option<i64>) -> Snapshot {
+        let mut s = snap();
+        let cid = id('a');
+        let mut p = pod("shop", "web", "1234-abcd");
+        p.containers.push(container(
+            &cid,
+            "app",
+            Some(CgroupStats {
+                limit_bytes: Some(256 << 20),
+                ..cgroup(&container_path("1234-abcd", &cid))
+            }),
+        ));
+        s.pods.push(p);
+        s.oom_kills.push(kill(
+            4242,
+            "java",
+            USEC,
+            &container_path("1234-abcd", &cid),
+            false,
+        ));
+        if let Some(ago) = ago {
+            booted_so_that(&mut s, USEC, ago);
+        }
+        s
+    }
+
+    #[test]
+    fn a_kill_one_hour_old_is_critical_and_one_second_older_a_warning() {
+        let f = one(&MemoryKernelOomKill, &node(Some(3600)));
+        assert_eq!(f.severity, Severity::Critical);
+        assert_eq!(
+            f.title,
+            "java (pid 4242) in shop/web/app killed by its 256Mi limit 1h0m ago"
+        );
+        assert_eq!(f.subject.pid, Some(4242));
+        assert_eq!(f.subject.container.as_deref(), Some("app"));
+        assert_eq!(f.evidence["limit_bytes"], 256u64 << 20);
+        assert_eq!(
+            severities(&MemoryKernelOomKill, &node(Some(3601))),
+            [Severity::Warning]
+        );
+    }
+
+    #[test]
+    fn an_unknown_boot_time_makes_an_undated_warning() {
+        let f = one(&MemoryKernelOomKill, &node(None));
+        assert_eq!(f.severity, Severity::Warning);
+        assert!(f.title.ends_with("at an unknown time"), "{}", f.title);
+    }
+
+    #[test]
+    fn node_wide_kills_and_kills_outside_pods_are_not_this_rules() {
+        let mut s = node(Some(10));
+        s.oom_kills[0].global = true;
+        assert!(run(&MemoryKernelOomKill, &s).is_empty());
+        let mut s = node(Some(10));
+        s.oom_kills[0] = kill(7, "sshd", USEC, "/system.slice/ssh.service", false);
+        assert!(run(&MemoryKernelOomKill, &s).is_empty());
+    }
+
+    #[test]
+    fn a_kill_under_kubepods_of_a_container_now_gone_is_still_reported() {
+        let mut s = node(Some(10));
+        s.pods.clear();
+        let f = one(&MemoryKernelOomKill, &s);
+        assert_eq!(f.subject.pod, None);
+        assert!(f.title.contains("in /kubepods.slice/"), "{}", f.title);
+        assert!(
+            f.title.contains("killed by its cgroup's limit"),
+            "{}",
+            f.title
+        );
+    }
+
+    /// The container's cgroup counted `counted` kills (v2 memory.events) and the log has `logged`.
+    fn counted(counted: u64, logged: bool) -> Snapshot {
+        let mut s = node(Some(10));
+        if !logged {
+            s.oom_kills.clear();
+        }
+        if let Some(cg) = s.pods[0].containers[0].cgroup.as_mut() {
+            cg.events = Some(MemoryEvents {
+                oom: counted,
+                oom_kill: counted,
+                max: counted,
+                ..Default::default()
+            });
+        }
+        s
+    }
+
+    #[test]
+    fn kills_counted_beyond_those_logged_are_reported_once() {
+        let f = one(&MemoryKernelOomKill, &counted(1, false));
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(
+            f.title,
+            "1 OOM kill(s) counted by the container's cgroup, 0 in the kernel log (the ring has wrapped)"
+        );
+        // One counted, one logged: only the logged kill's finding.
+        assert_eq!(
+            severities(&MemoryKernelOomKill, &counted(1, true)),
+            [Severity::Critical]
+        );
+        // Two counted, one logged: both.
+        assert_eq!(
+            severities(&MemoryKernelOomKill, &counted(2, true)),
+            [Severity::Critical, Severity::Warning]
+        );
+        assert!(run(&MemoryKernelOomKill, &counted(0, false)).is_empty());
+    }
+
+    #[test]
+    fn the_v1_oom_control_counter_counts_when_there_is_no_memory_events() {
+        let mut s = node(Some(10));
+        s.oom_kills.clear();
+        if let Some(cg) = s.pods[0].containers[0].cgroup.as_mut() {
+            cg.oom_control = Some(OomControl {
+                oom_kill_disable: false,
+                under_oom: false,
+                oom_kill: Some(3),
+            });
+        }
+        assert!(
+            one(&MemoryKernelOomKill, &s)
+                .title
+                .starts_with("3 OOM kill(s) counted")
+        );
+        s.pods[0].containers[0].sandbox = true;
+        assert!(
+            run(&MemoryKernelOomKill, &s).is_empty(),
+            "the sandbox is not a workload"
+        );
+    }
+}

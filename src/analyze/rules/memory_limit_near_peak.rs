@@ -88,3 +88,97 @@ WHAT TO CHANGE
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::model::CgroupStats;
+
+    /// A node with one pod whose container has `cg` as its cgroup.
+    fn node(cg: CgroupStats) -> Snapshot {
+        let mut s = snap();
+        let mut p = pod("shop", "web", "u1");
+        p.containers.push(container("c1", "app", Some(cg)));
+        s.pods.push(p);
+        s
+    }
+
+    fn limited(
+        limit: u64,
+        peak: Option<u64>,
+        usage: Option<u64>,
+        inactive: Option<u64>,
+    ) -> CgroupStats {
+        CgroupStats {
+            limit_bytes: Some(limit),
+            peak_bytes: peak,
+            usage_bytes: usage,
+            inactive_file_bytes: inactive,
+            ..cgroup("/kubepods.slice/podu1/c1")
+        }
+    }
+
+    #[test]
+    fn peak_at_exactly_90_percent_fires_and_one_byte_less_does_not() {
+        let f = one(
+            &MemoryLimitNearPeak,
+            &node(limited(1000, Some(900), None, None)),
+        );
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(f.title, "peak 900 is 90% of the 1000 limit");
+        assert_eq!(f.subject.container.as_deref(), Some("app"));
+        assert_eq!(f.evidence["peak_bytes"], 900);
+        assert!(
+            run(
+                &MemoryLimitNearPeak,
+                &node(limited(1000, Some(899), None, None))
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn working_set_counts_usage_minus_inactive_file() {
+        // usage 950 - inactive 50 = 900: at the edge; the peak (800) is below it.
+        let f = one(
+            &MemoryLimitNearPeak,
+            &node(limited(1000, Some(800), Some(950), Some(50))),
+        );
+        assert!(f.title.starts_with("working set 900 is 90%"), "{}", f.title);
+        assert_eq!(f.evidence["working_set_bytes"], 900);
+        // 950 - 51 = 899: short of it. Usage alone (950) would have fired.
+        assert!(
+            run(
+                &MemoryLimitNearPeak,
+                &node(limited(1000, Some(800), Some(950), Some(51)))
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn no_limit_a_zero_limit_and_sandboxes_are_never_judged() {
+        let mut unlimited = limited(1000, Some(5000), None, None);
+        unlimited.limit_bytes = None;
+        assert!(run(&MemoryLimitNearPeak, &node(unlimited)).is_empty());
+        assert!(
+            run(
+                &MemoryLimitNearPeak,
+                &node(limited(0, Some(5000), None, None))
+            )
+            .is_empty()
+        );
+        let mut s = node(limited(1000, Some(1000), None, None));
+        s.pods[0].containers[0].sandbox = true;
+        assert!(run(&MemoryLimitNearPeak, &s).is_empty());
+        let mut s = node(limited(1000, Some(1000), None, None));
+        s.pods[0].containers[0].cgroup = None;
+        assert!(run(&MemoryLimitNearPeak, &s).is_empty());
+    }
+
+    #[test]
+    fn a_limit_with_nothing_measured_is_silent() {
+        assert!(run(&MemoryLimitNearPeak, &node(limited(1000, None, None, None))).is_empty());
+    }
+}

@@ -137,3 +137,123 @@ WHAT TO CHANGE
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::model::kubelet_log::KubeletLogEvent;
+
+    const USEC: u64 = 7_200_000_000;
+    const AGO: i64 = 600;
+
+    /// A node-wide kill `AGO` seconds ago, a kubelet with the defaults, and kubelet log lines
+    /// of `steps` at `offset` seconds from the kill.
+    fn node(global: bool, events: &[(EvictionStep, i64)]) -> Snapshot {
+        let mut s = snap();
+        s.kubelet = kubelet(kubelet_defaults());
+        let path = container_path("1234-abcd", &id('c'));
+        s.oom_kills.push(kill(99, "python", USEC, &path, global));
+        booted_so_that(&mut s, USEC, AGO);
+        let kill_at = s.taken_at.as_second() - AGO;
+        for (step, offset) in events {
+            s.kubelet_log.push(KubeletLogEvent {
+                time: Some(jiff::Timestamp::from_second(kill_at + offset).expect("a time")),
+                source: "journal".into(),
+                step: *step,
+                resource: Some("memory".into()),
+                pods: Vec::new(),
+                condition: None,
+                message: format!("{step:?}"),
+            });
+        }
+        s
+    }
+
+    #[test]
+    fn a_node_wide_kill_with_no_eviction_is_a_race() {
+        let f = one(&MemoryOomRace, &node(true, &[]));
+        assert_eq!(f.severity, Severity::Critical);
+        assert!(
+            f.title
+                .ends_with("the kubelet's log holds no eviction-manager line in the last hours"),
+            "{}",
+            f.title
+        );
+        assert!(
+            f.title
+                .starts_with("the kernel killed python (pid 99) for node memory at "),
+            "{}",
+            f.title
+        );
+        assert_eq!(f.evidence["hard_threshold"], "100Mi");
+    }
+
+    #[test]
+    fn an_eviction_up_to_60s_before_or_10s_after_the_kill_means_the_kubelet_acted() {
+        for offset in [-60, 0, 10] {
+            for step in [EvictionStep::Evicting, EvictionStep::Evicted] {
+                assert!(
+                    run(&MemoryOomRace, &node(true, &[(step, offset)])).is_empty(),
+                    "{step:?} at {offset}s"
+                );
+            }
+        }
+        for offset in [-61, 11] {
+            let f = one(
+                &MemoryOomRace,
+                &node(true, &[(EvictionStep::Evicted, offset)]),
+            );
+            assert!(
+                f.title
+                    .ends_with("the kubelet logged nothing in the minute before the kill"),
+                "{offset}: {}",
+                f.title
+            );
+        }
+    }
+
+    #[test]
+    fn pressure_seen_without_an_eviction_is_still_a_race() {
+        let f = one(
+            &MemoryOomRace,
+            &node(true, &[(EvictionStep::AttemptingToReclaim, -5)]),
+        );
+        assert!(
+            f.title
+                .ends_with("the kubelet saw pressure but evicted nothing before the kill"),
+            "{}",
+            f.title
+        );
+        assert_eq!(f.evidence["kubelet_events_in_window"], 1);
+        assert_eq!(f.evidence["timeline"].as_array().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn a_kill_at_the_kubepods_limit_races_too_and_one_at_a_containers_limit_does_not() {
+        let mut s = node(false, &[]);
+        s.oom_kills[0].oom_memcg = Some("/kubepods.slice".into());
+        assert!(
+            one(&MemoryOomRace, &s)
+                .title
+                .contains("for node-allocatable memory")
+        );
+        s.oom_kills[0].oom_memcg = Some("/kubepods/".into());
+        assert_eq!(run(&MemoryOomRace, &s).len(), 1);
+        assert!(run(&MemoryOomRace, &node(false, &[])).is_empty());
+    }
+
+    #[test]
+    fn an_undated_kill_cannot_be_compared_and_no_kubelet_is_said() {
+        let mut s = node(true, &[]);
+        s.node.boot_time = None;
+        assert!(run(&MemoryOomRace, &s).is_empty());
+        let mut s = node(true, &[]);
+        s.kubelet = None;
+        assert!(
+            one(&MemoryOomRace, &s)
+                .title
+                .ends_with("; no kubelet is running")
+        );
+    }
+}

@@ -162,3 +162,167 @@ WHAT TO CHANGE
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::model::{CgroupStats, Pressure, PsiLine, RootMemory};
+
+    const GIB: u64 = 1 << 30;
+    const MI100: i64 = 100 * 1024 * 1024;
+
+    /// 16 GiB node whose memory.available is `available` bytes, kubelet defaults
+    /// (hard memory.available 100Mi).
+    fn node(available: i64) -> Snapshot {
+        let mut s = snap();
+        s.memory = meminfo(16 * GIB);
+        s.root_memory = Some(RootMemory {
+            usage_bytes: (16 * GIB as i64 - available) as u64 + 1000,
+            inactive_file_bytes: 1000,
+        });
+        s.kubelet = kubelet(kubelet_defaults());
+        s
+    }
+
+    #[test]
+    fn below_the_hard_threshold_is_critical_and_equal_to_it_is_not_met() {
+        // thresholdsMet is strict: met iff 100Mi > available.
+        let f = one(&MemoryPressure, &node(MI100 - 1));
+        assert_eq!(f.severity, Severity::Critical);
+        assert_eq!(f.evidence["memory_available_bytes"], MI100 - 1);
+        assert_eq!(f.evidence["hard_threshold_bytes"], MI100);
+        let f = one(&MemoryPressure, &node(MI100));
+        assert_eq!(f.severity, Severity::Warning, "equal is near, not met");
+        assert!(
+            f.title.contains("within 10% of the hard threshold"),
+            "{}",
+            f.title
+        );
+    }
+
+    #[test]
+    fn the_near_band_ends_at_ten_percent_above_the_hard_threshold() {
+        // 100Mi × 1.10 in f64 is 115343360.00000001 (1.1 is not exact), so 115343360 bytes is
+        // still inside the band and 115343361 is the first byte outside it.
+        let edge = 115_343_361;
+        assert_eq!(
+            severities(&MemoryPressure, &node(edge - 1)),
+            [Severity::Warning]
+        );
+        assert!(run(&MemoryPressure, &node(edge)).is_empty());
+    }
+
+    #[test]
+    fn a_soft_threshold_met_warns() {
+        let mut s = node(GIB as i64 - 1);
+        if let Some(k) = s.kubelet.as_mut() {
+            k.config.eviction_soft = thresholds("memory.available", "1Gi");
+        }
+        let f = one(&MemoryPressure, &s);
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(
+            f.title,
+            "memory.available 1024Mi is below the soft threshold 1Gi"
+        );
+        assert_eq!(f.evidence["soft_threshold_bytes"], GIB);
+        if let Some(r) = s.root_memory.as_mut() {
+            r.usage_bytes -= 1;
+        }
+        assert!(
+            run(&MemoryPressure, &s).is_empty(),
+            "available = soft threshold is not met"
+        );
+    }
+
+    #[test]
+    fn a_percent_threshold_resolves_against_memtotal() {
+        // 10% of 16Gi through float32, as GetThresholdQuantity does: 1717986944.
+        let mut s = node(1_717_986_943);
+        if let Some(k) = s.kubelet.as_mut() {
+            k.config.eviction_hard = thresholds("memory.available", "10%");
+        }
+        assert_eq!(
+            one(&MemoryPressure, &s).evidence["hard_threshold_bytes"],
+            1_717_986_944i64
+        );
+        assert_eq!(severities(&MemoryPressure, &s), [Severity::Critical]);
+    }
+
+    /// A node with plenty of memory whose kubepods cgroup has `available` bytes left under a
+    /// 10 GiB limit.
+    fn allocatable(available: u64) -> Snapshot {
+        let mut s = node(8 * GIB as i64);
+        s.kubepods = Some(CgroupStats {
+            limit_bytes: Some(10 * GIB),
+            usage_bytes: Some(10 * GIB - available + 500),
+            inactive_file_bytes: Some(500),
+            ..cgroup("/kubepods.slice")
+        });
+        s
+    }
+
+    #[test]
+    fn allocatable_memory_below_the_hard_threshold_is_critical() {
+        let f = one(&MemoryPressure, &allocatable(MI100 as u64 - 1));
+        assert_eq!(f.severity, Severity::Critical);
+        assert!(
+            f.title.starts_with("allocatableMemory.available"),
+            "{}",
+            f.title
+        );
+        assert!(run(&MemoryPressure, &allocatable(MI100 as u64)).is_empty());
+    }
+
+    #[test]
+    fn allocatable_is_judged_only_when_pods_are_enforced() {
+        let mut s = allocatable(0);
+        if let Some(k) = s.kubelet.as_mut() {
+            k.config.enforce_node_allocatable = vec!["system-reserved".into()];
+        }
+        assert!(run(&MemoryPressure, &s).is_empty());
+    }
+
+    fn psi(full_avg10: f64) -> Snapshot {
+        let mut s = snap();
+        s.psi.memory = Some(Pressure {
+            some: PsiLine::default(),
+            full: Some(PsiLine {
+                avg10: full_avg10,
+                ..Default::default()
+            }),
+        });
+        s
+    }
+
+    #[test]
+    fn psi_full_avg10_of_ten_warns_and_just_under_is_silent() {
+        let f = one(&MemoryPressure, &psi(10.0));
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(
+            f.title,
+            "memory PSI full avg10 is 10.0%: tasks are stalling on memory"
+        );
+        assert!(run(&MemoryPressure, &psi(9.99)).is_empty());
+    }
+
+    #[test]
+    fn the_worst_reason_sets_the_severity_and_all_are_listed() {
+        let mut s = node(MI100 - 1);
+        s.psi = psi(50.0).psi;
+        let f = one(&MemoryPressure, &s);
+        assert_eq!(f.severity, Severity::Critical);
+        assert_eq!(f.evidence["reasons"].as_array().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn without_a_hard_threshold_only_the_soft_one_and_psi_count() {
+        let mut s = node(1);
+        if let Some(k) = s.kubelet.as_mut() {
+            k.config.eviction_hard.clear();
+        }
+        assert!(run(&MemoryPressure, &s).is_empty());
+        s.kubelet = None;
+        assert!(run(&MemoryPressure, &s).is_empty());
+    }
+}

@@ -48,6 +48,8 @@ mod node_swap_on;
 mod pid_pressure;
 mod pid_unbounded_pods;
 mod runtime_not_ready;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use super::Rule;
 
@@ -139,11 +141,100 @@ mod tests {
             ] {
                 assert!(r.explain().contains(h), "{}: explain lacks {h}", r.id());
             }
+            let summary = r.summary();
             assert!(
-                r.summary().len() <= 80 && !r.summary().ends_with('.'),
+                summary.len() <= 80 && !summary.ends_with('.'),
                 "{}: summary",
                 r.id()
             );
+            // A phrase that says what fires, not a placeholder.
+            assert!(
+                summary.split_whitespace().count() >= 4,
+                "{}: summary {summary:?}",
+                r.id()
+            );
+        }
+        let mut summaries: Vec<&str> = RULES.iter().map(|r| r.summary()).collect();
+        summaries.sort_unstable();
+        summaries.dedup();
+        assert_eq!(summaries.len(), RULES.len(), "two rules share a summary");
+        for r in RULES {
+            assert!(
+                r.explain().len() > 400,
+                "{}: explain is too short to say what, why, how to confirm and what to change",
+                r.id()
+            );
+        }
+    }
+
+    /// The `#[test]` functions in a rule's own source file.
+    fn tests_in(source: &str) -> Vec<String> {
+        let lines: Vec<&str> = source.lines().collect();
+        lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.trim() == "#[test]")
+            .filter_map(|(i, _)| {
+                lines[i + 1..].iter().find_map(|l| {
+                    let rest = l.trim().strip_prefix("fn ")?;
+                    rest.split('(').next().map(String::from)
+                })
+            })
+            .collect()
+    }
+
+    /// Every rule in the registry has its edges tested in its own file (docs/testing.md: at
+    /// least one test that fires and one that stays silent), and the list of those tests in
+    /// docs/testing.md is this registry's (`UPDATE_GENERATED=1 cargo test --lib rules::tests`
+    /// rewrites it).
+    #[test]
+    fn every_rule_has_edge_tests_in_its_own_file() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/analyze/rules");
+        let mut table = String::from("| rule | tests in its file |\n|---|---|\n");
+        for r in RULES {
+            let file = format!("{}.rs", r.id().replace(['.', '-'], "_"));
+            let source = std::fs::read_to_string(format!("{dir}/{file}"))
+                .unwrap_or_else(|e| panic!("{}: {file}: {e}", r.id()));
+            assert!(
+                source.contains("#[cfg(test)]\nmod tests {"),
+                "{}: no tests in {file}",
+                r.id()
+            );
+            let names = tests_in(&source);
+            assert!(
+                names.len() >= 2,
+                "{}: {file} needs a test on each side of its condition, has {names:?}",
+                r.id()
+            );
+            table.push_str(&format!(
+                "| `{}` ({}) | {} |\n",
+                r.id(),
+                names.len(),
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let doc_path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/testing.md");
+        let doc = std::fs::read_to_string(doc_path).expect("docs/testing.md");
+        let (begin, end) = ("<!-- rule-tests:begin -->\n", "<!-- rule-tests:end -->");
+        let (Some(a), Some(b)) = (doc.find(begin), doc.find(end)) else {
+            panic!("docs/testing.md lacks the {begin:?} … {end:?} markers");
+        };
+        let now = &doc[a + begin.len()..b];
+        if now != table {
+            let update =
+                std::env::var_os("UPDATE_GENERATED").is_some() && std::env::var_os("CI").is_none();
+            if update {
+                let new = format!("{}{table}{}", &doc[..a + begin.len()], &doc[b..]);
+                std::fs::write(doc_path, new).expect("write docs/testing.md");
+            } else {
+                panic!(
+                    "docs/testing.md's rule list is stale: UPDATE_GENERATED=1 cargo test --lib rules::tests"
+                );
+            }
         }
     }
 }

@@ -93,3 +93,75 @@ WHAT TO CHANGE
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+    use crate::model::dns::Conntrack;
+
+    fn node(count: u64, max: u64, table_full_messages: u64) -> Snapshot {
+        let mut s = snap();
+        s.dns.conntrack = Some(Conntrack {
+            count: Some(count),
+            max: Some(max),
+            table_full_messages,
+            ..Default::default()
+        });
+        s
+    }
+
+    #[test]
+    fn seventy_five_percent_warns_and_one_entry_less_is_silent() {
+        let f = one(&NetConntrackTableFull, &node(750, 1000, 0));
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(f.title, "conntrack 750 of 1000 entries (75%)");
+        assert_eq!(f.evidence["used_percent"], 75.0);
+        assert!(run(&NetConntrackTableFull, &node(749, 1000, 0)).is_empty());
+    }
+
+    #[test]
+    fn ninety_percent_is_critical_and_one_entry_less_a_warning() {
+        assert_eq!(
+            severities(&NetConntrackTableFull, &node(900, 1000, 0)),
+            [Severity::Critical]
+        );
+        assert_eq!(
+            severities(&NetConntrackTableFull, &node(899, 1000, 0)),
+            [Severity::Warning]
+        );
+    }
+
+    #[test]
+    fn a_logged_drop_is_critical_whatever_the_count() {
+        let mut s = node(10, 1000, 3);
+        s.node.uptime_seconds = Some(1000.0);
+        if let Some(ct) = s.dns.conntrack.as_mut() {
+            ct.last_table_full_usec = Some(400_000_000);
+        }
+        let f = one(&NetConntrackTableFull, &s);
+        assert_eq!(f.severity, Severity::Critical);
+        assert_eq!(
+            f.title,
+            "conntrack 10 of 1000 entries (1%); the kernel logged 'table full, dropping packet' 3 time(s), last 10m ago"
+        );
+        assert_eq!(f.evidence["last_table_full_seconds_ago"], 600.0);
+    }
+
+    #[test]
+    fn unknown_or_zero_max_judges_only_the_log() {
+        let mut s = node(999, 0, 0);
+        assert!(run(&NetConntrackTableFull, &s).is_empty());
+        if let Some(ct) = s.dns.conntrack.as_mut() {
+            ct.max = None;
+            ct.table_full_messages = 1;
+        }
+        let f = one(&NetConntrackTableFull, &s);
+        assert!(
+            f.title.starts_with("conntrack table; the kernel logged"),
+            "{}",
+            f.title
+        );
+        assert!(run(&NetConntrackTableFull, &snap()).is_empty());
+    }
+}

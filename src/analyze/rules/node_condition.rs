@@ -175,11 +175,106 @@ WHAT TO CHANGE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::testkit::{run, snapshot};
+    use crate::analyze::rules::testing::*;
+    use crate::analyze::testkit::snapshot;
     use crate::model::cluster::{ApiNode, Cluster, Condition};
     use crate::model::disk::{CriCondition, CriSnapshot};
 
-    fn node(ready: &str) -> Snapshot {
+    fn cond(type_: &str, status: &str) -> Condition {
+        Condition {
+            type_: type_.into(),
+            status: status.into(),
+            reason: None,
+            message: None,
+            last_transition: None,
+        }
+    }
+
+    /// The API's node object with these conditions.
+    fn node(conds: &[(&str, &str)]) -> Snapshot {
+        let mut s = snap();
+        s.cluster = Some(Cluster {
+            source: "test".into(),
+            node: Some(ApiNode {
+                name: NODE.into(),
+                conditions: conds.iter().map(|(t, st)| cond(t, st)).collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        s
+    }
+
+    const HEALTHY: &[(&str, &str)] = &[
+        ("MemoryPressure", "False"),
+        ("DiskPressure", "False"),
+        ("PIDPressure", "False"),
+        ("Ready", "True"),
+    ];
+
+    #[test]
+    fn a_healthy_node_and_no_api_are_silent() {
+        assert!(run(&NodeCondition, &node(HEALTHY)).is_empty());
+        assert!(run(&NodeCondition, &snap()).is_empty());
+    }
+
+    #[test]
+    fn each_pressure_condition_true_fires() {
+        for p in ["MemoryPressure", "DiskPressure", "PIDPressure"] {
+            let conds: Vec<(&str, &str)> = HEALTHY
+                .iter()
+                .map(|&(t, st)| if t == p { (t, "True") } else { (t, st) })
+                .collect();
+            let f = one(&NodeCondition, &node(&conds));
+            assert_eq!(f.severity, Severity::Critical);
+            assert_eq!(
+                f.title,
+                format!("the API reports {p}=True for node node-a; no local finding explains it")
+            );
+        }
+    }
+
+    #[test]
+    fn ready_false_and_ready_unknown_fire() {
+        for status in ["False", "Unknown"] {
+            let f = one(
+                &NodeCondition,
+                &node(&[("MemoryPressure", "False"), ("Ready", status)]),
+            );
+            assert_eq!(
+                f.title,
+                format!(
+                    "the API reports Ready={status} for node node-a; no local finding explains it"
+                )
+            );
+            assert_eq!(f.evidence["conditions"][0]["type"], "Ready");
+        }
+    }
+
+    #[test]
+    fn other_condition_types_true_are_not_pressure() {
+        // NetworkUnavailable and the NPD conditions are not the kubelet's pressure signals.
+        let mut conds = HEALTHY.to_vec();
+        conds.push(("NetworkUnavailable", "True"));
+        conds.push(("KernelDeadlock", "True"));
+        assert!(run(&NodeCondition, &node(&conds)).is_empty());
+    }
+
+    #[test]
+    fn every_bad_condition_is_named_with_its_reason() {
+        let mut s = node(&[("MemoryPressure", "True"), ("Ready", "False")]);
+        if let Some(n) = s.cluster.as_mut().and_then(|c| c.node.as_mut()) {
+            n.conditions[1].reason = Some("KubeletNotReady".into());
+        }
+        let f = one(&NodeCondition, &s);
+        assert_eq!(
+            f.title,
+            "the API reports MemoryPressure=True, Ready=False (KubeletNotReady) for node node-a; no local finding explains it"
+        );
+    }
+
+    /// The API's node object with one Ready condition of reason KubeletNotReady.
+    fn node_ready(ready: &str) -> Snapshot {
         let mut s = snapshot();
         s.cluster = Some(Cluster {
             source: "test".into(),
@@ -201,13 +296,13 @@ mod tests {
 
     #[test]
     fn not_ready_names_the_local_cause_or_says_there_is_none() {
-        let f = run(&NodeCondition, &node("False"));
+        let f = run(&NodeCondition, &node_ready("False"));
         assert!(
             f[0].title.ends_with("; no local finding explains it"),
             "{}",
             f[0].title
         );
-        let mut s = node("False");
+        let mut s = node_ready("False");
         s.disk.cri = Some(CriSnapshot {
             status: Some(vec![CriCondition {
                 type_: "NetworkReady".into(),
@@ -226,6 +321,32 @@ mod tests {
             f[0].evidence["explained_by"]["Ready"],
             serde_json::json!(["runtime.not-ready"])
         );
-        assert!(run(&NodeCondition, &node("True")).is_empty());
+        assert!(run(&NodeCondition, &node_ready("True")).is_empty());
+    }
+
+    #[test]
+    fn a_pressure_condition_is_explained_by_the_local_rule_that_fires() {
+        let mut s = node(&[("PIDPressure", "True"), ("Ready", "True")]);
+        // pid_max 10000, 9001 threads: 999 left, under the 10 % pid.pressure judges.
+        s.pids.pid_max = Some(10_000);
+        s.pids.threads_max = Some(50_000);
+        s.pids.threads = Some(9_001);
+        let f = one(&NodeCondition, &s);
+        assert_eq!(
+            f.title,
+            "the API reports PIDPressure=True for node node-a; explained by pid.pressure"
+        );
+        assert_eq!(
+            f.evidence["explained_by"],
+            serde_json::json!({"PIDPressure": ["pid.pressure"]})
+        );
+        assert_eq!(f.remedy, "fix what pid.pressure report first");
+        // One thread fewer is exactly 10 % left: pid.pressure is silent, so nothing explains it.
+        s.pids.threads = Some(9_000);
+        assert!(
+            one(&NodeCondition, &s)
+                .title
+                .ends_with("; no local finding explains it")
+        );
     }
 }

@@ -101,7 +101,30 @@ WHAT TO CHANGE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analyze::rules::testing::*;
     use crate::model::UntrustedDaemon;
+
+    #[test]
+    fn processes_without_a_kubelet_fire() {
+        let mut s = snap();
+        s.processes = vec![process(1, "systemd", None), process(2, "containerd", None)];
+        let f = one(&NodeKubeletNotRunning, &s);
+        assert_eq!(f.severity, Severity::Critical);
+        assert_eq!(f.title, "no kubelet process among 2 processes on node-a");
+    }
+
+    #[test]
+    fn a_kubelet_found_is_silent() {
+        let mut s = snap();
+        s.processes = vec![process(1, "systemd", None)];
+        s.kubelet = kubelet(kubelet_defaults());
+        assert!(run(&NodeKubeletNotRunning, &s).is_empty());
+    }
+
+    #[test]
+    fn an_unreadable_process_table_proves_nothing() {
+        assert!(run(&NodeKubeletNotRunning, &snap()).is_empty());
+    }
 
     /// The snapshot of a node whose one process is `comm`, run by `uid`.
     fn node_with(comm: &str, uid: u32) -> Snapshot {

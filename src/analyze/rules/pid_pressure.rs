@@ -89,3 +89,84 @@ WHAT TO CHANGE
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+
+    /// pid_max 10000 (threads-max above it), `threads` threads running.
+    fn node(threads: u64) -> Snapshot {
+        let mut s = snap();
+        s.pids.pid_max = Some(10_000);
+        s.pids.threads_max = Some(50_000);
+        s.pids.threads = Some(threads);
+        s
+    }
+
+    #[test]
+    fn under_ten_percent_left_fires_and_exactly_ten_does_not() {
+        // available 999 of 10000: 9.99 % left.
+        let f = one(&PidPressure, &node(9_001));
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(f.title, "pid.available 999 of 10000 (10.0% left)");
+        assert_eq!(f.evidence["pid_available"], 999);
+        assert_eq!(f.evidence["threads"], 9_001);
+        // available 1000: exactly 10 %, not under it.
+        assert!(run(&PidPressure, &node(9_000)).is_empty());
+    }
+
+    #[test]
+    fn capacity_is_the_smaller_of_pid_max_and_threads_max() {
+        let mut s = node(4_501);
+        s.pids.threads_max = Some(5_000);
+        // min(10000, 5000) = 5000; 499 left is under 10 % of 5000 (but not of 10000).
+        assert_eq!(one(&PidPressure, &s).evidence["pid_capacity"], 5_000);
+        s.pids.threads = Some(4_500);
+        assert!(run(&PidPressure, &s).is_empty());
+        s.pids.pid_max = None;
+        s.pids.threads = Some(4_501);
+        assert_eq!(one(&PidPressure, &s).evidence["pid_capacity"], 5_000);
+    }
+
+    #[test]
+    fn a_configured_threshold_is_met_strictly_as_the_kubelet_meets_it() {
+        // thresholdsMet: met iff threshold > available. 3000 > 2999 fires; 3000 > 3000 does not.
+        let mut s = node(7_001);
+        let mut c = kubelet_defaults();
+        c.eviction_hard = thresholds("pid.available", "3000");
+        s.kubelet = kubelet(c);
+        let f = one(&PidPressure, &s);
+        assert!(
+            f.title.ends_with(", below the eviction threshold"),
+            "{}",
+            f.title
+        );
+        assert_eq!(f.evidence["threshold"], "3000");
+        assert_eq!(f.evidence["threshold_pids"], 3000);
+        s.pids.threads = Some(7_000);
+        assert!(run(&PidPressure, &s).is_empty());
+    }
+
+    #[test]
+    fn a_soft_threshold_counts_when_there_is_no_hard_one() {
+        let mut s = node(9_000); // 10 % left: the share alone is silent
+        let mut c = kubelet_defaults();
+        c.eviction_soft = thresholds("pid.available", "20%");
+        s.kubelet = kubelet(c);
+        let f = one(&PidPressure, &s);
+        assert_eq!(f.evidence["threshold"], "20%");
+        assert_eq!(f.evidence["threshold_pids"], 2000);
+    }
+
+    #[test]
+    fn no_pid_figures_no_finding() {
+        let mut s = node(9_999);
+        s.pids.threads = None;
+        assert!(run(&PidPressure, &s).is_empty());
+        let mut s = node(9_999);
+        s.pids.pid_max = None;
+        s.pids.threads_max = None;
+        assert!(run(&PidPressure, &s).is_empty());
+    }
+}

@@ -56,3 +56,53 @@ WHAT TO CHANGE
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::rules::testing::*;
+
+    fn node(pod_pids_limit: i64, unbounded: bool) -> Snapshot {
+        let mut s = snap();
+        let mut c = kubelet_defaults();
+        c.pod_pids_limit = pod_pids_limit;
+        s.kubelet = kubelet(c);
+        let mut p = pod("shop", "web", "u1");
+        if let Some(cg) = p.cgroup.as_mut() {
+            cg.pids_unbounded = unbounded;
+            cg.pids_current = Some(12);
+            cg.pids_max = if unbounded { None } else { Some(4096) };
+        }
+        s.pods.push(p);
+        s
+    }
+
+    #[test]
+    fn an_unbounded_pod_without_pod_pids_limit_is_info() {
+        for unset in [-1, 0] {
+            let f = one(&PidUnboundedPods, &node(unset, true));
+            assert_eq!(f.severity, Severity::Info);
+            assert_eq!(f.title, "no PID limit (12 processes/threads now)");
+        }
+    }
+
+    #[test]
+    fn a_pod_pids_limit_of_one_is_a_limit() {
+        assert!(run(&PidUnboundedPods, &node(1, true)).is_empty());
+    }
+
+    #[test]
+    fn a_bounded_pod_or_one_without_a_cgroup_is_silent() {
+        assert!(run(&PidUnboundedPods, &node(-1, false)).is_empty());
+        let mut s = node(-1, true);
+        s.pods[0].cgroup = None;
+        assert!(run(&PidUnboundedPods, &s).is_empty());
+    }
+
+    #[test]
+    fn no_kubelet_no_judgement() {
+        let mut s = node(-1, true);
+        s.kubelet = None;
+        assert!(run(&PidUnboundedPods, &s).is_empty());
+    }
+}
