@@ -265,7 +265,7 @@ fn a_100k_pod_dump_is_streamed_and_this_nodes_pods_are_found() {
         "this node's pods, and only them, out of {size} bytes"
     );
     // The Pending pod a rule reads (train-0 asks for GPUs) is kept; the filler Pending pods
-    // ask for no extended resource, so they are counted, not kept.
+    // ask for no extended resource, so no rule reads them and they are not kept.
     let pending: Vec<&str> = s["cluster"]["pending"]
         .as_array()
         .unwrap()
@@ -273,12 +273,8 @@ fn a_100k_pod_dump_is_streamed_and_this_nodes_pods_are_found() {
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     assert_eq!(pending, ["train-0"]);
-    assert_eq!(
-        s["cluster"]["notes"],
-        json!([format!(
-            "{filler_pending} Pending pods ask for no extended resource: counted, not kept (no rule reads them)"
-        )])
-    );
+    assert!(filler_pending > 0);
+    assert_eq!(s["cluster"]["notes"], json!([]));
     // Joined to the node's own pods by UID, as with the small dump.
     let web = s["pods"]
         .as_array()

@@ -319,13 +319,13 @@ pub const MAX_PENDING: usize = 2_000;
 /// Chooses the pods worth keeping, one at a time, as they stream in: every pod bound to the
 /// node, and the Pending pods that ask for an extended resource (`nvidia.com/gpu`: the only
 /// Pending pods a rule reads, `gpu.pending-pod` and `gpu.mig-resource-mismatch`), each slimmed
-/// to the fields [`crate::collect::cluster::pod`] reads. What is passed over or beyond a cap is
-/// counted and said in a note, so a 100k-pod cluster costs what it shows, not what it holds.
+/// to the fields [`crate::collect::cluster::pod`] reads. What a cap leaves out is counted in a
+/// note (data missing); Pending pods no rule reads are not data missing, and pass silently. A
+/// 100k-pod cluster costs what it shows, not what it holds.
 struct PodKeeper<'a> {
     node_name: Option<&'a str>,
     pods: Vec<Pod>,
     pending: Vec<Pod>,
-    pending_plain: usize,
     over_node: usize,
     over_pending: usize,
 }
@@ -336,7 +336,6 @@ impl<'a> PodKeeper<'a> {
             node_name,
             pods: Vec::new(),
             pending: Vec::new(),
-            pending_plain: 0,
             over_node: 0,
             over_pending: 0,
         }
@@ -351,9 +350,6 @@ impl<'a> PodKeeper<'a> {
         let on_node = self.bound_here(&p);
         let pending = p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Pending");
         let wanted_pending = pending && asks_for_extended_resource(&p);
-        if pending && !wanted_pending {
-            self.pending_plain += 1;
-        }
         if !on_node && !wanted_pending {
             return;
         }
@@ -387,12 +383,6 @@ impl<'a> PodKeeper<'a> {
             data.notes.push(format!(
                 "{} more Pending pods asking for an extended resource not kept (at most {MAX_PENDING})",
                 self.over_pending
-            ));
-        }
-        if self.pending_plain > 0 {
-            data.notes.push(format!(
-                "{} Pending pods ask for no extended resource: counted, not kept (no rule reads them)",
-                self.pending_plain
             ));
         }
     }
