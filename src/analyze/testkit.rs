@@ -33,6 +33,7 @@ pub fn snapshot() -> Snapshot {
         container_logs: Vec::new(),
         processes: Vec::new(),
         kubelet: None,
+        distribution: None,
         untrusted_daemons: Vec::new(),
         kernel_log: Vec::new(),
         oom_kills: Vec::new(),

@@ -11,6 +11,7 @@
 //! ([`super::trust::read_named`]).
 
 use super::Errors;
+use super::distro;
 use super::trust;
 use crate::model::kubelet::{KubeletConfig, KubeletInfo, Provenance, ThresholdValue};
 use crate::model::{Process, UntrustedDaemon};
@@ -55,8 +56,17 @@ pub(super) fn collect(
     errs: &mut Errors,
     untrusted: &mut Vec<UntrustedDaemon>,
 ) -> Option<KubeletInfo> {
-    let proc_ = trust::find_daemon(host, processes, "kubelet", errs, untrusted)?;
-    let flags = parse_flags(proc_.cmdline.get(1..).unwrap_or_default());
+    let (proc_, embedded) = match trust::find_daemon(host, processes, "kubelet", errs, untrusted) {
+        Some(p) => (p, None),
+        None => find_embedding(host, processes, errs, untrusted)?,
+    };
+    let (flags, config_sources) = match embedded {
+        None => (
+            parse_flags(proc_.cmdline.get(1..).unwrap_or_default()),
+            Vec::new(),
+        ),
+        Some(profile) => embedded_flags(host, profile, errs),
+    };
     let mut merged = Value::Object(Default::default());
     let config_file = flags.get("config").map(|p| absolute(p));
     if let Some(path) = &config_file
@@ -80,11 +90,158 @@ pub(super) fn collect(
     let config = resolve(&merged, &flags, &origin, errs);
     Some(KubeletInfo {
         pid: proc_.pid,
+        embedded_in: embedded.map(|_| proc_.comm.clone()),
+        config_sources,
         config_file,
         drop_ins,
         flags,
         config,
     })
+}
+
+/// A process the kubelet runs inside, when no process of its own is believed: the first
+/// trusted daemon of a distribution that embeds it (k3s, MicroK8s's kubelite).
+fn find_embedding<'a>(
+    host: &dyn Host,
+    processes: &'a [Process],
+    errs: &mut Errors,
+    untrusted: &mut Vec<UntrustedDaemon>,
+) -> Option<(&'a Process, Option<&'static distro::Profile>)> {
+    distro::PROFILES.iter().find_map(|profile| {
+        profile.embeds_kubelet.iter().find_map(|name| {
+            trust::find_daemon(host, processes, name, errs, untrusted).map(|p| (p, Some(profile)))
+        })
+    })
+}
+
+/// The flags of an embedded kubelet, which has no command line of its own, and the files
+/// they came from.
+fn embedded_flags(
+    host: &dyn Host,
+    profile: &distro::Profile,
+    errs: &mut Errors,
+) -> (BTreeMap<String, String>, Vec<String>) {
+    match profile.embedded_args {
+        distro::EmbeddedArgs::K3s => k3s_flags(host, errs),
+        distro::EmbeddedArgs::MicroK8s => microk8s_flags(host, errs),
+        distro::EmbeddedArgs::None => (BTreeMap::new(), Vec::new()),
+    }
+}
+
+/// k3s's kubelet drop-in directory, which k3s rewrites on every start since v1.32.1
+/// (k3s-io/k3s pkg/agent/config/config.go `kubeletConfigDir`: `<data-dir>/agent/etc/kubelet.conf.d`,
+/// `00-k3s-defaults.conf` from `defaultKubeletConfig` in pkg/daemons/agent/agent.go).
+pub const K3S_KUBELET_DROP_INS: &str = "/var/lib/rancher/k3s/agent/etc/kubelet.conf.d";
+/// k3s's own configuration and its drop-ins (docs.k3s.io/installation/configuration).
+pub const K3S_CONFIG: &str = "/etc/rancher/k3s/config.yaml";
+const K3S_CONFIG_D: &str = "/etc/rancher/k3s/config.yaml.d";
+
+/// k3s: the flags k3s always passes (k3s-io/k3s pkg/daemons/agent/agent_linux.go
+/// `kubeletArgsAndConfig`: `--kubeconfig`, the runtime endpoint of pkg/agent/config/
+/// config_linux.go, `--config-dir` when the drop-in directory exists), then the user's
+/// `kubelet-arg` (and `kubelet-arg+`) lists of config.yaml and config.yaml.d/*.yaml in lexical
+/// order, each `name=value`. k3s wipes its own argv (pkg/cli/agent: `SetProcTitle`), so the
+/// command line says nothing. Releases before the drop-in directory passed their eviction
+/// defaults as flags (`imagefs.available<5%,nodefs.available<5%`, reclaim 10 %).
+fn k3s_flags(host: &dyn Host, errs: &mut Errors) -> (BTreeMap<String, String>, Vec<String>) {
+    let mut flags = BTreeMap::new();
+    flags.insert(
+        "kubeconfig".to_string(),
+        "/var/lib/rancher/k3s/agent/kubelet.kubeconfig".to_string(),
+    );
+    flags.insert(
+        "container-runtime-endpoint".to_string(),
+        "unix:///run/k3s/containerd/containerd.sock".to_string(),
+    );
+    if host.exists(K3S_KUBELET_DROP_INS) {
+        flags.insert("config-dir".into(), K3S_KUBELET_DROP_INS.into());
+    } else {
+        flags.insert(
+            "eviction-hard".into(),
+            "imagefs.available<5%,nodefs.available<5%".into(),
+        );
+        flags.insert(
+            "eviction-minimum-reclaim".into(),
+            "imagefs.available=10%,nodefs.available=10%".into(),
+        );
+        flags.insert("fail-swap-on".into(), "false".into());
+    }
+    let mut files = vec![K3S_CONFIG.to_string()];
+    if let Ok(entries) = host.read_dir(K3S_CONFIG_D) {
+        let mut names: Vec<String> = entries
+            .iter()
+            .filter(|e| e.name.ends_with(".yaml") || e.name.ends_with(".yml"))
+            .map(|e| crate::source::join(K3S_CONFIG_D, &e.name))
+            .collect();
+        names.sort();
+        files.extend(names);
+    }
+    let mut sources = Vec::new();
+    for f in files {
+        if !host.exists(&f) {
+            continue;
+        }
+        let Some(text) = trust::read_named(host, &f, "k3s", C, errs) else {
+            continue;
+        };
+        let v: Value = match serde_saphyr::from_str(&text) {
+            Ok(v) => v,
+            Err(e) => {
+                errs.unparsed(host, C, &f, None, format!("not valid YAML: {e}"));
+                continue;
+            }
+        };
+        for key in ["kubelet-arg", "kubelet-arg+"] {
+            let args: Vec<String> = match v.get(key) {
+                Some(Value::Array(a)) => a.iter().filter_map(value_str).collect(),
+                Some(other) => value_str(other).into_iter().collect(),
+                None => continue,
+            };
+            for a in args {
+                let a = a.trim_start_matches('-');
+                let (k, val) = a.split_once('=').unwrap_or((a, "true"));
+                flags.insert(k.to_string(), val.to_string());
+            }
+        }
+        sources.push(f);
+    }
+    (flags, sources)
+}
+
+/// MicroK8s's kubelet arguments, one or more per line, read by kubelite's
+/// `--kubelet-args-file` (canonical/microk8s microk8s-resources/default-args/kubelet).
+pub const MICROK8S_KUBELET_ARGS: &str = "/var/snap/microk8s/current/args/kubelet";
+
+/// MicroK8s: the args file, split as the wrapper's shell splits it (quotes removed), with the
+/// snap's variables expanded (`${SNAP_DATA}` = /var/snap/microk8s/current, `${SNAP_COMMON}`
+/// = /var/snap/microk8s/common, `${SNAP}` = /snap/microk8s/current; snapd's environment).
+fn microk8s_flags(host: &dyn Host, errs: &mut Errors) -> (BTreeMap<String, String>, Vec<String>) {
+    let Some(text) = trust::read_named(host, MICROK8S_KUBELET_ARGS, "MicroK8s", C, errs) else {
+        return (BTreeMap::new(), Vec::new());
+    };
+    let mut args = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let expanded = line
+            .replace("${SNAP_DATA}", "/var/snap/microk8s/current")
+            .replace("$SNAP_DATA", "/var/snap/microk8s/current")
+            .replace("${SNAP_COMMON}", "/var/snap/microk8s/common")
+            .replace("$SNAP_COMMON", "/var/snap/microk8s/common")
+            .replace("${SNAP}", "/snap/microk8s/current")
+            .replace("$SNAP", "/snap/microk8s/current");
+        match shlex::split(&expanded) {
+            Some(words) => args.extend(words),
+            None => errs.invalid(
+                C,
+                MICROK8S_KUBELET_ARGS,
+                None,
+                format!("unbalanced quotes: {line}"),
+            ),
+        }
+    }
+    (parse_flags(&args), vec![MICROK8S_KUBELET_ARGS.to_string()])
 }
 
 /// The parsed `*.conf` drop-ins of `--config-dir`, in lexical order, each one vetted.

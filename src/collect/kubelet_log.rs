@@ -54,33 +54,57 @@ const NODE_EVENTS: &[&str] = &[
 pub(super) fn collect(
     host: &dyn Host,
     kubelet_running: bool,
+    profile: &super::distro::Profile,
     errs: &mut Errors,
 ) -> Vec<KubeletLogEvent> {
     let now = host.now();
     let since = now
         .checked_sub(jiff::SignedDuration::from_hours(LOOKBACK_HOURS))
         .unwrap_or(now);
-    let q = JournalQuery {
-        unit: "kubelet.service".into(),
-        since_usec: u64::try_from(since.as_microsecond()).unwrap_or(0),
-        contains: MARKERS.iter().map(|s| s.to_string()).collect(),
-        limit: LIMIT,
-    };
-    match host.journal(&q) {
-        Ok(entries) => {
-            return entries
-                .iter()
-                .filter_map(|e| {
+    // The units the distribution logs the kubelet under (k3s.service, snap.microk8s.daemon-
+    // kubelite.service, ...): their lines together, oldest first.
+    let mut journal: Option<Vec<KubeletLogEvent>> = None;
+    for unit in profile.journal_units {
+        let q = JournalQuery {
+            unit: (*unit).into(),
+            since_usec: u64::try_from(since.as_microsecond()).unwrap_or(0),
+            contains: MARKERS.iter().map(|s| s.to_string()).collect(),
+            limit: LIMIT,
+        };
+        match host.journal(&q) {
+            Ok(entries) => journal
+                .get_or_insert_with(Vec::new)
+                .extend(entries.iter().filter_map(|e| {
                     let t = jiff::Timestamp::from_microsecond(i64::try_from(e.realtime_usec).ok()?)
                         .ok();
                     parse_line(&e.message, t, "journal", now)
-                })
-                .collect();
+                })),
+            Err(e) => {
+                if e.kind != ErrorKind::Missing {
+                    errs.host(C, &e);
+                }
+                break;
+            }
         }
-        Err(e) if e.kind != ErrorKind::Missing => errs.host(C, &e),
-        Err(_) => {}
     }
-    for path in LOG_FILES {
+    // A journal that answered is the kubelet's log, unless the distribution writes the
+    // kubelet's own file (RKE2's agent/logs/kubelet.log) and the journal had nothing.
+    let files: Vec<&str> = match &journal {
+        Some(events) if !events.is_empty() => {
+            let mut events = journal.unwrap_or_default();
+            events.sort_by_key(|e| e.time);
+            if events.len() > LIMIT {
+                events.drain(..events.len() - LIMIT);
+            }
+            return events;
+        }
+        Some(_) => profile.log_files.to_vec(),
+        None => profile.log_files.iter().chain(LOG_FILES).copied().collect(),
+    };
+    if journal.is_some() && files.iter().all(|f| !host.exists(f)) {
+        return Vec::new();
+    }
+    for path in files {
         let Ok(lines) = host.tail_lines(path, TAIL_BYTES, MARKERS) else {
             continue;
         };

@@ -12,6 +12,7 @@ mod cgroup;
 pub mod checkpoint_checksum;
 pub mod cluster;
 pub mod disk;
+pub mod distro;
 pub mod dns;
 pub mod gpu;
 pub mod health;
@@ -65,6 +66,7 @@ pub struct Started<'h> {
     mounts: Vec<Mount>,
     processes: Vec<Process>,
     kubelet: Option<KubeletInfo>,
+    distribution: Option<crate::model::distro::Distribution>,
     untrusted: Vec<UntrustedDaemon>,
 }
 
@@ -81,7 +83,9 @@ pub fn start(host: &dyn Host) -> Started<'_> {
     let processes = processes::collect(host, &mut errs);
     let mut untrusted = Vec::new();
     let kubelet = kubelet::collect(host, &processes, &mut errs, &mut untrusted);
+    let distribution = distro::detect(host, &processes, kubelet.as_ref());
     Started {
+        distribution,
         host,
         errs,
         taken_at,
@@ -125,6 +129,7 @@ impl Started<'_> {
             mounts,
             mut processes,
             kubelet,
+            distribution,
             untrusted,
             loadavg,
         } = self;
@@ -135,7 +140,8 @@ impl Started<'_> {
         let container_logs = pods::identify(host, &mut pods, kubelet.as_ref(), &mut errs);
         processes::attribute(&mut processes, &pods);
         let kernel_log = kmsg::collect(host, &mut errs);
-        let kubelet_log = kubelet_log::collect(host, kubelet.is_some(), &mut errs);
+        let profile = distro::profile(distribution.as_ref().map_or("", |d| d.id.as_str()));
+        let kubelet_log = kubelet_log::collect(host, kubelet.is_some(), profile, &mut errs);
         let oom_kills = oom::parse_oom_kills(&kernel_log);
         let disk = disk::collect(
             host,
@@ -204,6 +210,7 @@ impl Started<'_> {
             container_logs,
             processes,
             kubelet,
+            distribution,
             untrusted_daemons: untrusted,
             kernel_log,
             oom_kills,

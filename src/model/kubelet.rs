@@ -172,6 +172,15 @@ fn default_cert_dir() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KubeletInfo {
     pub pid: u32,
+    /// The process the kubelet runs inside, when it has none of its own: `k3s-agent`,
+    /// `k3s-server`, `kubelite` (MicroK8s). Its flags then come from the distribution's files,
+    /// named in `config_sources`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedded_in: Option<String>,
+    /// Files other than `--config` and its drop-ins that supplied settings (a distribution's
+    /// `kubelet-arg` list, its args file), in the order applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub config_sources: Vec<String>,
     /// The `--config` file, when given.
     pub config_file: Option<String>,
     /// Drop-in files read from `--config-dir`, in the order applied.

@@ -6,6 +6,7 @@
 pub mod cgroup_name;
 pub mod cluster;
 pub mod disk;
+pub mod distro;
 pub mod dns;
 pub mod gpu;
 pub mod health;
@@ -48,6 +49,9 @@ pub struct Snapshot {
     pub container_logs: Vec<ContainerLog>,
     pub processes: Vec<Process>,
     pub kubelet: Option<KubeletInfo>,
+    /// The distribution the node runs, when recognised (docs/distributions.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<distro::Distribution>,
     /// Processes that call themselves the kubelet (or another daemon nodescope would take
     /// flags from) but failed the trust rules of docs/security.md: their flags were ignored.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

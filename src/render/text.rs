@@ -77,11 +77,18 @@ pub fn header(snap: &Snapshot) -> String {
         .memory
         .map(|m| format!("mem {}", human_bytes(m.mem_total_bytes as i64)));
     let pods = snap.pods.iter().filter(|p| p.cgroup.is_some()).count();
-    let mut parts = vec![
-        format!("nodescope  {}", snap.hostname()),
+    let mut parts = vec![format!("nodescope  {}", snap.hostname())];
+    // The distribution when it is a known one (a plain kubelet says nothing new).
+    parts.extend(
+        snap.distribution
+            .as_ref()
+            .filter(|d| d.id != "kubernetes")
+            .map(|d| d.name.clone()),
+    );
+    parts.extend([
         cg,
         format!("kernel {}", snap.node.kernel.as_deref().unwrap_or("?")),
-    ];
+    ]);
     parts.extend(up);
     parts.extend(mem);
     parts.push(format!("{pods} pods"));

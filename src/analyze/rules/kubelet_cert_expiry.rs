@@ -178,6 +178,8 @@ mod tests {
     fn rotation_and_self_signed_serving_certificates() {
         let mut s = snapshot();
         s.kubelet = Some(crate::model::KubeletInfo {
+            embedded_in: None,
+            config_sources: Vec::new(),
             pid: 1,
             config_file: None,
             drop_ins: vec![],

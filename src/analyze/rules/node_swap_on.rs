@@ -103,6 +103,8 @@ mod tests {
             vec![]
         });
         s.kubelet = Some(KubeletInfo {
+            embedded_in: None,
+            config_sources: Vec::new(),
             pid: 1,
             config_file: None,
             drop_ins: vec![],

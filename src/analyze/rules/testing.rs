@@ -45,6 +45,7 @@ pub fn snap() -> Snapshot {
         container_logs: Vec::new(),
         processes: Vec::new(),
         kubelet: None,
+        distribution: None,
         untrusted_daemons: Vec::new(),
         kernel_log: Vec::new(),
         oom_kills: Vec::new(),
@@ -114,6 +115,8 @@ pub fn kubelet_defaults() -> KubeletConfig {
 /// A running kubelet with `config`.
 pub fn kubelet(config: KubeletConfig) -> Option<KubeletInfo> {
     Some(KubeletInfo {
+        embedded_in: None,
+        config_sources: Vec::new(),
         pid: 900,
         config_file: Some("/var/lib/kubelet/config.yaml".into()),
         drop_ins: Vec::new(),
