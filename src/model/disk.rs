@@ -3,7 +3,7 @@
 //! store's; k8s-semantics §1.2), pod logs and volumes, the runtime's image store, and files
 //! deleted but still held open.
 
-use crate::source::{FdEntry, Walk};
+use super::fs::{FdEntry, Walk};
 use serde::{Deserialize, Serialize};
 
 /// The disk part of a snapshot.

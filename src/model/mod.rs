@@ -7,6 +7,7 @@ pub mod cgroup_name;
 pub mod cluster;
 pub mod disk;
 pub mod dns;
+pub mod fs;
 pub mod gpu;
 pub mod health;
 pub mod kubelet;
@@ -15,7 +16,7 @@ pub mod oom_kill;
 pub mod quantity;
 pub mod resolv;
 
-use crate::source::ErrorKind;
+pub use fs::ErrorKind;
 pub use kubelet::{KubeletConfig, KubeletInfo, Provenance, ThresholdValue};
 use serde::{Deserialize, Serialize};
 
@@ -170,7 +171,7 @@ pub struct Filesystem {
     pub mount_point: String,
     pub fs_type: String,
     /// `None` when statvfs failed or timed out (see `error`).
-    pub stat: Option<crate::source::StatVfs>,
+    pub stat: Option<fs::StatVfs>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// True when statvfs did not return within its deadline: a hung mount.
