@@ -21,4 +21,7 @@ pub mod render;
 pub mod source;
 pub mod tui;
 
+#[cfg(test)]
+mod layers_test;
+
 pub use cmd::run;

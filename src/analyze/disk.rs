@@ -6,8 +6,8 @@
 use super::signals::{Observation, human_bytes, resolve};
 use super::{Finding, Rule, Severity, Subject, finding};
 use crate::model::disk::FsRole;
+use crate::model::fs::StatVfs;
 use crate::model::{Filesystem, Snapshot, ThresholdValue};
-use crate::source::StatVfs;
 
 /// The statvfs of the filesystem mounted at `mount_point`, when it answered.
 pub fn stat_of<'a>(snap: &'a Snapshot, mount_point: &str) -> Option<&'a StatVfs> {

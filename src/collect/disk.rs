@@ -21,6 +21,7 @@ use crate::model::disk::{
     CriSnapshot, DeletedOpenFile, Disk, FsRole, Image, ImageInventory, PodDir, PodLogDir,
     RuntimeStorage, Volume,
 };
+use crate::model::mount_of;
 use crate::model::{CollectError, Filesystem, KubeletInfo, Mount, Process};
 use crate::source::{EntryKind, ErrorKind, Host, WalkLimits, join};
 use std::collections::HashMap;
@@ -35,18 +36,6 @@ const EMPTY_DIR: &str = "kubernetes.io~empty-dir";
 /// Share of bytes used past which a filesystem's largest files are looked for (RULES.md
 /// `disk.filesystem-full` warns at 90 %).
 pub const FULL_WALK_SHARE: f64 = 0.90;
-
-/// Share of a filesystem's bytes in use as `df` computes Use%: used / (used + available to
-/// unprivileged users), so the root-reserved blocks count as full.
-pub fn bytes_used_share(st: &crate::source::StatVfs) -> f64 {
-    let used = st.blocks.saturating_sub(st.bfree);
-    let total = used + st.bavail;
-    if total == 0 {
-        0.0
-    } else {
-        used as f64 / total as f64
-    }
-}
 
 /// How much walking a collection may do.
 #[derive(Clone, Copy)]
@@ -266,7 +255,7 @@ pub(super) fn collect(
             .is_some_and(|m| {
                 m.source.starts_with("/dev/loop") || m.options.split(',').any(|o| o == "ro")
             });
-        if walked || image || bytes_used_share(&st) < FULL_WALK_SHARE {
+        if walked || image || st.bytes_used_share() < FULL_WALK_SHARE {
             continue;
         }
         say(&format!("files of {}", fs.mount_point));
@@ -375,7 +364,7 @@ fn cri_errors(c: &CriSnapshot, errs: &mut Errors) {
     let reasons = c
         .unavailable
         .iter()
-        .filter(|u| !u.starts_with(crate::source::cri::NO_SOCKET))
+        .filter(|u| !u.starts_with(crate::model::disk::CRI_NO_SOCKET))
         .chain(&c.errors);
     for r in reasons {
         errs.push(CollectError {
@@ -556,22 +545,6 @@ fn volumes(host: &dyn Host, mounts: &[Mount], pod_dir: &str) -> Vec<Volume> {
         }
     }
     out
-}
-
-/// The mount point holding `path`: the longest mount point that is `path` or a parent of it.
-pub fn mount_of(mounts: &[Mount], path: &str) -> Option<String> {
-    mounts
-        .iter()
-        .map(|m| m.mount_point.as_str())
-        .filter(|mp| {
-            *mp == "/"
-                || path == *mp
-                || path
-                    .strip_prefix(mp)
-                    .is_some_and(|rest| rest.starts_with('/'))
-        })
-        .max_by_key(|mp| mp.len())
-        .map(String::from)
 }
 
 /// The node filesystem behind a path seen inside a container: the container's mount holding

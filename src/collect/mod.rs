@@ -331,12 +331,7 @@ pub fn parse_flat_keyed(text: &str) -> std::collections::BTreeMap<&str, u64> {
         .collect()
 }
 
-pub(crate) fn truncate(s: &str, n: usize) -> &str {
-    match s.char_indices().nth(n) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
-}
+pub(crate) use crate::model::text::truncate;
 
 /// The kubelet's effective configuration from these command-line flags alone (rule tests).
 #[cfg(test)]

@@ -6,6 +6,10 @@
 use super::fs::{FdEntry, Walk};
 use serde::{Deserialize, Serialize};
 
+/// How [`CriSnapshot::error`]'s reason starts when no endpoint's socket exists: the runtime
+/// was not asked (as opposed to asked and failing to answer).
+pub const CRI_NO_SOCKET: &str = "no CRI socket at ";
+
 /// The disk part of a snapshot.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Disk {

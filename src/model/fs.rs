@@ -68,6 +68,20 @@ pub struct StatVfs {
     pub favail: u64,
 }
 
+impl StatVfs {
+    /// Share of a filesystem's bytes in use as `df` computes Use%: used / (used + available to
+    /// unprivileged users), so the root-reserved blocks count as full.
+    pub fn bytes_used_share(&self) -> f64 {
+        let used = self.blocks.saturating_sub(self.bfree);
+        let total = used + self.bavail;
+        if total == 0 {
+            0.0
+        } else {
+            used as f64 / total as f64
+        }
+    }
+}
+
 /// An open file descriptor of a process whose file has been deleted: space the filesystem
 /// cannot give back until the process closes it or exits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -15,6 +15,7 @@ pub mod kubelet_log;
 pub mod oom_kill;
 pub mod quantity;
 pub mod resolv;
+pub mod text;
 
 pub use fs::ErrorKind;
 pub use kubelet::{KubeletConfig, KubeletInfo, Provenance, ThresholdValue};
@@ -163,6 +164,22 @@ pub struct Mount {
     /// filesystem) writes, the container's writable layer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upperdir: Option<String>,
+}
+
+/// The mount point holding `path`: the longest mount point that is `path` or a parent of it.
+pub fn mount_of(mounts: &[Mount], path: &str) -> Option<String> {
+    mounts
+        .iter()
+        .map(|m| m.mount_point.as_str())
+        .filter(|mp| {
+            *mp == "/"
+                || path == *mp
+                || path
+                    .strip_prefix(mp)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
+        .max_by_key(|mp| mp.len())
+        .map(String::from)
 }
 
 /// statvfs of one local filesystem, or why there is none.

@@ -2,7 +2,8 @@
 
 pub mod disk;
 pub mod dns;
-pub mod escape;
+/// Terminal-safe text and shell quoting, shared with the rules' remedies ([`crate::model::text`]).
+pub use crate::model::text as escape;
 pub mod json;
 pub mod junit;
 pub mod npd;

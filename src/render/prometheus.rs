@@ -58,7 +58,7 @@ fn finding_series(findings: &[Finding]) -> Vec<([(&'static str, String); 7], usi
 
 /// The JSON name of an error kind (`timeout`), stable for label values: the same as in
 /// `check --format json`, whatever kinds are added.
-fn error_kind(k: crate::source::ErrorKind) -> String {
+fn error_kind(k: crate::model::ErrorKind) -> String {
     match serde_json::to_value(k) {
         Ok(serde_json::Value::String(s)) => s,
         _ => k.to_string(),

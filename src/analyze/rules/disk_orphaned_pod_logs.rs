@@ -77,7 +77,7 @@ WHAT TO CHANGE
                 // command removes that directory and runs nothing else when pasted.
                 format!(
                     "rm -rf {} (copy what an investigation needs first)",
-                    crate::render::escape::shell_word(&l.path)
+                    crate::model::text::shell_word(&l.path)
                 ),
             ));
         }

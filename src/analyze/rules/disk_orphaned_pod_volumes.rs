@@ -81,7 +81,7 @@ WHAT TO CHANGE
                 // The directory name is the node's: quoted, pasting runs findmnt and nothing else.
                 format!(
                     "findmnt -R {}; unmount what remains, then remove the directory",
-                    crate::render::escape::shell_word(&d.path)
+                    crate::model::text::shell_word(&d.path)
                 ),
             ));
         }

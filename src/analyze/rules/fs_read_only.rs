@@ -3,9 +3,9 @@
 
 use crate::analyze::health::{is_read_only, mounts_of_device, recent};
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
-use crate::collect::disk::mount_of;
 use crate::model::Snapshot;
 use crate::model::health::KernelEventKind;
+use crate::model::mount_of;
 use std::collections::BTreeMap;
 
 pub struct FsReadOnly;

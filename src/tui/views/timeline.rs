@@ -61,7 +61,7 @@ pub fn events(snap: &Snapshot, st: &ViewState) -> Vec<Event> {
     for r in snap
         .kernel_log
         .iter()
-        .filter(|r| r.message.contains(crate::collect::dns::TABLE_FULL))
+        .filter(|r| crate::model::dns::is_table_full(&r.message))
     {
         out.push(Event {
             time: oom::kernel_time(snap, r.usec),
