@@ -1,9 +1,9 @@
 //! Disk: filesystems against the kubelet's thresholds, then the top consumers.
 
+use super::ViewState;
 use super::{Ctx, View, fit, passes, window};
 use crate::analyze::disk_report::{Consumer, build};
 use crate::analyze::signals::human_bytes;
-use crate::tui::app::ViewState;
 use crate::tui::sampler::Sample;
 use ratatui::Frame;
 use ratatui::layout::Rect;

@@ -1,8 +1,8 @@
 //! DNS: the `nodescope dns` table, per pod.
 
+use super::ViewState;
 use super::{Ctx, View, fit, passes, window};
 use crate::analyze::dns_report::{PodRow, rows};
-use crate::tui::app::ViewState;
 use crate::tui::sampler::Sample;
 use ratatui::Frame;
 use ratatui::layout::Rect;

@@ -1,10 +1,10 @@
 //! Pods: every container with its QoS, working set against its limit (the bar), peak and OOM
 //! kills; sortable and filterable.
 
+use super::ViewState;
 use super::{Ctx, View, fit, passes, window};
 use crate::analyze::signals::human_bytes;
 use crate::model::{Qos, Snapshot};
-use crate::tui::app::ViewState;
 use crate::tui::sampler::Sample;
 use ratatui::Frame;
 use ratatui::layout::Rect;

@@ -1,11 +1,11 @@
 //! Timeline: what happened, newest first: kernel OOM kills, the kubelet's evictions and
 //! pressure transitions, conntrack drops.
 
+use super::ViewState;
 use super::{Ctx, View, fit, passes, window};
 use crate::analyze::oom;
 use crate::model::Snapshot;
 use crate::model::kubelet_log::EvictionStep;
-use crate::tui::app::ViewState;
 use crate::tui::sampler::Sample;
 use ratatui::Frame;
 use ratatui::layout::Rect;
