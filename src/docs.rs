@@ -109,7 +109,7 @@ pub fn generated_files() -> Vec<(String, Vec<u8>)> {
     ));
     files.push((
         "docs/schema/nodescope-disk.schema.json".into(),
-        crate::analyze::disk_report::disk_schema().into_bytes(),
+        crate::analyze::report::disk::disk_schema().into_bytes(),
     ));
     files
 }

@@ -3,15 +3,14 @@
 //! [`rules::RULES`]; adding a rule is one file and one line there.
 
 pub mod disk;
-pub mod disk_report;
 pub mod dns;
-pub mod dns_report;
 pub mod eviction_rank;
 pub mod gpu;
 pub mod health;
 pub mod oom;
 pub mod oom_policy;
 pub mod ranking;
+pub mod report;
 pub mod rules;
 pub mod signals;
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `disk`: the disk view. Walks more than `check` does (the image store too), with a time
 //! budget and a progress line on a terminal.
 
-use crate::analyze::{self, disk_report};
+use crate::analyze::{self, report::disk as disk_report};
 use crate::cli::{DiskArgs, DiskFormat};
 use crate::collect::disk::DiskOptions;
 use crate::render::escape::esc;

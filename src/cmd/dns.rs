@@ -1,6 +1,6 @@
 //! `dns`: the per-pod resolver table, and `dns probe`, the one command that sends packets.
 
-use crate::analyze::{self, dns_report};
+use crate::analyze::{self, report::dns as dns_report};
 use crate::cli::{DnsArgs, DnsFormat, DnsProbeArgs};
 use crate::model::dns::{PodDns, Probe, ResolvFile};
 use crate::source::Host;

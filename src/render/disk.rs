@@ -1,7 +1,7 @@
 //! `nodescope disk` as text: filesystems, then top consumers, then the fixes.
 
 use super::escape::esc;
-use crate::analyze::disk_report::DiskReport;
+use crate::analyze::report::disk::DiskReport;
 use crate::analyze::signals::human_bytes;
 use std::io::Write;
 

@@ -2,7 +2,7 @@
 
 use super::escape::esc;
 use crate::analyze::Finding;
-use crate::analyze::dns_report::{PodRow, label};
+use crate::analyze::report::dns::{PodRow, label};
 use crate::model::Snapshot;
 use crate::model::dns::{PodDns, Probe};
 use std::io::Write;

@@ -1,7 +1,9 @@
 //! The `nodescope dns` views: a per-pod table of resolver settings and the query cost of an
 //! external name, and the summary of a live probe (where the time went).
 
-use super::dns::{EXAMPLE_NAME, candidates, cluster_domain, pod_label, queries_per_family};
+use crate::analyze::dns::{
+    EXAMPLE_NAME, candidates, cluster_domain, pod_label, queries_per_family,
+};
 use crate::model::Snapshot;
 use crate::model::dns::{PodDns, Probe};
 use serde::Serialize;

@@ -2,7 +2,7 @@
 
 use super::ViewState;
 use super::{Ctx, View, fit, passes, window};
-use crate::analyze::disk_report::{Consumer, build};
+use crate::analyze::report::disk::{Consumer, build};
 use crate::analyze::signals::human_bytes;
 use crate::tui::sampler::Sample;
 use ratatui::Frame;

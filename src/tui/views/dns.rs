@@ -2,7 +2,7 @@
 
 use super::ViewState;
 use super::{Ctx, View, fit, passes, window};
-use crate::analyze::dns_report::{PodRow, rows};
+use crate::analyze::report::dns::{PodRow, rows};
 use crate::tui::sampler::Sample;
 use ratatui::Frame;
 use ratatui::layout::Rect;

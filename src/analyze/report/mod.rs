@@ -1,0 +1,8 @@
+//! The typed report of each area command (`check`, `disk`, `dns`, `gpu`): built from a
+//! snapshot and its findings, serialized as that command's JSON (each with a published schema
+//! under docs/schema/), printed as text by `render/<area>.rs` and shown by the TUI view of the
+//! same area. Building a report judges nothing new: it gathers what the rules and the
+//! snapshot already say, in the shape one area's reader wants.
+
+pub mod disk;
+pub mod dns;
