@@ -150,6 +150,15 @@ pub struct PidLimits {
     pub load1: Option<f64>,
 }
 
+/// How a pod is named to a reader: `namespace/name` when both are known, else `pod <uid>`
+/// (a pod whose name only its uid recalls: gone from the API, or never seen by it).
+pub fn pod_ref(namespace: Option<&str>, name: Option<&str>, uid: &str) -> String {
+    match (namespace, name) {
+        (Some(ns), Some(n)) => format!("{ns}/{n}"),
+        _ => format!("pod {uid}"),
+    }
+}
+
 /// One line of the host's mountinfo (`/proc/1/mountinfo`, proc(5)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Mount {
