@@ -111,5 +111,9 @@ pub fn generated_files() -> Vec<(String, Vec<u8>)> {
         "docs/schema/nodescope-disk.schema.json".into(),
         crate::analyze::report::disk::disk_schema().into_bytes(),
     ));
+    files.push((
+        "docs/schema/nodescope-gpu.schema.json".into(),
+        crate::analyze::report::gpu::gpu_schema().into_bytes(),
+    ));
     files
 }

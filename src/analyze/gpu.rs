@@ -22,7 +22,7 @@ pub const OPERATOR_CHAIN: &[(&str, &[&str])] = &[
 pub const OPERATOR_NAMESPACES: &[&str] = &["gpu-operator", "nvidia-gpu-operator"];
 
 /// A component of the operator on this node and whether it runs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Component {
     pub link: &'static str,
     pub pod: String,
@@ -244,7 +244,7 @@ fn wanted_keys(p: &ApiPod) -> Vec<String> {
 }
 
 /// One reason a Pending GPU pod does not schedule, and where.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Reason {
     /// One of the seven codes of RULES.md.
     pub reason: &'static str,
@@ -253,7 +253,7 @@ pub struct Reason {
 }
 
 /// A Pending pod's diagnosis.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PendingDiagnosis {
     pub namespace: String,
     pub pod: String,

@@ -6,3 +6,4 @@
 
 pub mod disk;
 pub mod dns;
+pub mod gpu;
