@@ -115,5 +115,13 @@ pub fn generated_files() -> Vec<(String, Vec<u8>)> {
         "docs/schema/nodescope-gpu.schema.json".into(),
         crate::analyze::report::gpu::gpu_schema().into_bytes(),
     ));
+    files.push((
+        "docs/schema/nodescope-dns.schema.json".into(),
+        crate::analyze::report::dns::dns_schema().into_bytes(),
+    ));
+    files.push((
+        "docs/schema/nodescope-dns-probe.schema.json".into(),
+        crate::analyze::report::dns::dns_probe_schema().into_bytes(),
+    ));
     files
 }
