@@ -101,7 +101,7 @@ pub fn generated_files() -> Vec<(String, Vec<u8>)> {
     files.extend(subcommand_pages());
     files.push((
         "docs/schema/nodescope-check.schema.json".into(),
-        crate::render::json::check_schema().into_bytes(),
+        crate::analyze::report::check::check_schema().into_bytes(),
     ));
     files.push((
         "docs/schema/nodescope-snapshot.schema.json".into(),

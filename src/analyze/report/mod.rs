@@ -4,6 +4,7 @@
 //! same area. Building a report judges nothing new: it gathers what the rules and the
 //! snapshot already say, in the shape one area's reader wants.
 
+pub mod check;
 pub mod disk;
 pub mod dns;
 pub mod gpu;
