@@ -35,17 +35,7 @@ pub(super) fn run(
     match args.format {
         DiskFormat::Text => {
             crate::render::disk::write(out, &report, &crate::render::text::header(&snap))?;
-            if !snap.errors.is_empty() {
-                writeln!(out, "\nNot collected ({}):", snap.errors.len())?;
-                for e in &snap.errors {
-                    writeln!(
-                        out,
-                        "  {}: {}",
-                        esc(e.path.as_deref().unwrap_or(&e.collector)),
-                        esc(&e.message)
-                    )?;
-                }
-            }
+            crate::render::text::write_not_collected(out, &snap.errors)?;
         }
         DiskFormat::Json => {
             let v = disk_report::DiskJson {

@@ -4,7 +4,7 @@
 use super::escape::esc;
 use crate::analyze::signals::human_bytes;
 use crate::analyze::{Finding, Severity, Subject};
-use crate::model::{CgroupDriver, CgroupVersion, Snapshot};
+use crate::model::{CgroupDriver, CgroupVersion, CollectError, Snapshot};
 use std::io::Write;
 
 fn tag(s: Severity, color: bool) -> String {
@@ -119,30 +119,37 @@ pub fn write_check(
         count(Severity::Warning),
         count(Severity::Info)
     )?;
-    if !snap.errors.is_empty() {
-        writeln!(w, "\nnot collected ({}):", snap.errors.len())?;
-        for e in snap.errors.iter().take(20) {
-            let loc = match (&e.path, e.line) {
-                (Some(p), Some(l)) => format!("{p}:{l}"),
-                (Some(p), None) => p.clone(),
-                (None, _) => String::new(),
-            };
-            let (loc, msg) = (esc(&loc), esc(&e.message));
-            // "denied: Permission denied (os error 13)" says the same thing twice.
-            let kind = e.kind.to_string();
-            if e.message.to_lowercase().starts_with(&kind) {
-                writeln!(w, "  {:<10} {} {}", e.collector, loc, msg)?;
-            } else {
-                writeln!(w, "  {:<10} {} {}: {}", e.collector, loc, kind, msg)?;
-            }
+    write_not_collected(w, &snap.errors)
+}
+
+/// The "not collected" block every text report ends with: what could not be read and why,
+/// the first 20 (the rest are in the JSON form). Nothing when everything was collected.
+pub fn write_not_collected(w: &mut dyn Write, errors: &[CollectError]) -> std::io::Result<()> {
+    if errors.is_empty() {
+        return Ok(());
+    }
+    writeln!(w, "\nnot collected ({}):", errors.len())?;
+    for e in errors.iter().take(20) {
+        let loc = match (&e.path, e.line) {
+            (Some(p), Some(l)) => format!("{p}:{l}"),
+            (Some(p), None) => p.clone(),
+            (None, _) => String::new(),
+        };
+        let (loc, msg) = (esc(&loc), esc(&e.message));
+        // "denied: Permission denied (os error 13)" says the same thing twice.
+        let kind = e.kind.to_string();
+        if e.message.to_lowercase().starts_with(&kind) {
+            writeln!(w, "  {:<10} {} {}", e.collector, loc, msg)?;
+        } else {
+            writeln!(w, "  {:<10} {} {}: {}", e.collector, loc, kind, msg)?;
         }
-        if snap.errors.len() > 20 {
-            writeln!(
-                w,
-                "  ... and {} more (see --format json)",
-                snap.errors.len() - 20
-            )?;
-        }
+    }
+    if errors.len() > 20 {
+        writeln!(
+            w,
+            "  ... and {} more (see --format json)",
+            errors.len() - 20
+        )?;
     }
     Ok(())
 }
