@@ -14,6 +14,7 @@ pub mod disk;
 pub mod dns;
 pub mod gpu;
 pub mod health;
+pub mod images;
 pub mod kernel_events;
 mod kmsg;
 pub mod kubeconfig;
@@ -25,6 +26,7 @@ pub mod oom;
 mod pods;
 mod processes;
 pub mod resolv;
+pub mod runtime;
 pub mod trust;
 
 pub use kmsg::parse_record as parse_kmsg_record;
