@@ -19,7 +19,9 @@
 use super::Errors;
 use super::images::{cri_errors, cri_inventory, crio_container_layers, crio_images};
 use super::runtime::{cri_endpoints, runtime_storage, store_dirs};
-use crate::model::disk::{DeletedOpenFile, Disk, FsRole, PodDir, PodLogDir, Volume};
+use crate::model::disk::{
+    DeletedOpenFile, Disk, FsRole, PodDir, PodLogDir, RuntimeStorage, Volume, WritableLayer,
+};
 use crate::model::mount_of;
 use crate::model::{CollectError, Filesystem, KubeletInfo, Mount, Process};
 use crate::source::{EntryKind, ErrorKind, Host, WalkLimits, join};
@@ -70,17 +72,7 @@ pub(super) fn collect(
     opts: DiskOptions<'_>,
     errs: &mut Errors,
 ) -> Disk {
-    let started = Instant::now();
-    let left = || opts.budget.saturating_sub(started.elapsed());
-    let limits = |top: usize| WalkLimits {
-        budget: left().min(Duration::from_secs(2)),
-        top,
-    };
-    let say = |what: &str| {
-        if let Some(p) = opts.progress {
-            p(what)
-        }
-    };
+    let b = Budget::start(opts);
     let root_dir = inp
         .kubelet
         .map(|k| k.config.root_dir.clone())
@@ -97,9 +89,53 @@ pub(super) fn collect(
         }),
         ..Disk::default()
     };
+    pod_logs(host, &b, &mut disk, errs);
+    pod_dirs(host, inp, &b, &root_dir, &mut disk, errs);
+    deleted_open_files(host, inp, &b, &mut disk, errs);
+    inode_walks(host, inp, &b, &mut disk, errs);
+    full_walks(host, inp, &b, &mut disk, errs);
+    writable_layers(host, inp, &b, runtime.as_ref(), &mut disk, errs);
+    images(host, inp, &b, runtime, &mut disk, errs);
+    disk
+}
 
-    // Pod logs.
-    say("pod logs");
+/// The time left to one collection's walks, and where to say what is being walked.
+struct Budget<'a> {
+    started: Instant,
+    opts: DiskOptions<'a>,
+}
+
+impl<'a> Budget<'a> {
+    fn start(opts: DiskOptions<'a>) -> Self {
+        Budget {
+            started: Instant::now(),
+            opts,
+        }
+    }
+
+    /// What is left of the whole budget.
+    fn left(&self) -> Duration {
+        self.opts.budget.saturating_sub(self.started.elapsed())
+    }
+
+    /// One walk's limits: at most 2 s of what is left, keeping the `top` largest.
+    fn limits(&self, top: usize) -> WalkLimits {
+        WalkLimits {
+            budget: self.left().min(Duration::from_secs(2)),
+            top,
+        }
+    }
+
+    fn say(&self, what: &str) {
+        if let Some(p) = self.opts.progress {
+            p(what)
+        }
+    }
+}
+
+/// `/var/log/pods/<ns>_<pod>_<uid>` directories, each walked.
+fn pod_logs(host: &dyn Host, b: &Budget, disk: &mut Disk, errs: &mut Errors) {
+    b.say("pod logs");
     match host.read_dir(POD_LOGS) {
         Ok(entries) => {
             for e in entries.into_iter().filter(|e| e.kind == EntryKind::Dir) {
@@ -121,14 +157,23 @@ pub(super) fn collect(
     for (l, w) in disk
         .pod_logs
         .iter_mut()
-        .zip(walk_all(host, &paths, limits(20), left(), errs))
+        .zip(walk_all(host, &paths, b.limits(20), b.left(), errs))
     {
         l.walk = w;
     }
+}
 
-    // Pod directories and their volumes.
-    say("pod volumes");
-    let pods_dir = join(&root_dir, "pods");
+/// `<kubelet root>/pods/<uid>` directories and their volumes; disk-backed emptyDirs walked.
+fn pod_dirs(
+    host: &dyn Host,
+    inp: &Inputs<'_>,
+    b: &Budget,
+    root_dir: &str,
+    disk: &mut Disk,
+    errs: &mut Errors,
+) {
+    b.say("pod volumes");
+    let pods_dir = join(root_dir, "pods");
     match host.read_dir(&pods_dir) {
         Ok(entries) => {
             for e in entries.into_iter().filter(|e| e.kind == EntryKind::Dir) {
@@ -153,16 +198,25 @@ pub(super) fn collect(
     let mut walked = empty_dirs
         .iter()
         .cloned()
-        .zip(walk_all(host, &empty_dirs, limits(5), left(), errs))
+        .zip(walk_all(host, &empty_dirs, b.limits(5), b.left(), errs))
         .collect::<std::collections::HashMap<_, _>>();
     for v in disk.pod_dirs.iter_mut().flat_map(|d| d.volumes.iter_mut()) {
         if let Some(w) = walked.remove(&v.path) {
             v.walk = w;
         }
     }
+}
 
+/// Files deleted while a process still holds them open, on the node filesystem they fill.
+fn deleted_open_files(
+    host: &dyn Host,
+    inp: &Inputs<'_>,
+    b: &Budget,
+    disk: &mut Disk,
+    errs: &mut Errors,
+) {
     // Deleted-but-open files. Kernel threads (no command line) hold no files.
-    say("open files");
+    b.say("open files");
     let holders: Vec<&Process> = inp
         .processes
         .iter()
@@ -224,8 +278,10 @@ pub(super) fn collect(
             ),
         });
     }
+}
 
-    // Filesystems short of inodes: where are the entries?
+/// Filesystems with ≥ [`INODE_WALK_SHARE`] of their inodes used, walked for their entries.
+fn inode_walks(host: &dyn Host, inp: &Inputs<'_>, b: &Budget, disk: &mut Disk, errs: &mut Errors) {
     for fs in inp.filesystems {
         let Some(st) = fs.stat else { continue };
         if st.files == 0 {
@@ -233,14 +289,17 @@ pub(super) fn collect(
         }
         let used = st.files.saturating_sub(st.ffree) as f64 / st.files as f64;
         if used >= INODE_WALK_SHARE {
-            say(&format!("inodes of {}", fs.mount_point));
-            if let Some(w) = walk(host, &fs.mount_point, limits(10), left(), errs) {
+            b.say(&format!("inodes of {}", fs.mount_point));
+            if let Some(w) = walk(host, &fs.mount_point, b.limits(10), b.left(), errs) {
                 disk.inode_walks.push(w);
             }
         }
     }
+}
 
-    // Filesystems nearly full of bytes: which files fill them?
+/// Filesystems with ≥ [`FULL_WALK_SHARE`] of their bytes used (and not walked for inodes
+/// already), walked for their largest files.
+fn full_walks(host: &dyn Host, inp: &Inputs<'_>, b: &Budget, disk: &mut Disk, errs: &mut Errors) {
     for fs in inp.filesystems {
         let Some(st) = fs.stat else { continue };
         let walked = disk.inode_walks.iter().any(|w| w.path == fs.mount_point);
@@ -256,16 +315,24 @@ pub(super) fn collect(
         if walked || image || st.bytes_used_share() < FULL_WALK_SHARE {
             continue;
         }
-        say(&format!("files of {}", fs.mount_point));
-        if let Some(w) = walk(host, &fs.mount_point, limits(10), left(), errs) {
+        b.say(&format!("files of {}", fs.mount_point));
+        if let Some(w) = walk(host, &fs.mount_point, b.limits(10), b.left(), errs) {
             disk.full_walks.push(w);
         }
     }
+}
 
-    // Containers' writable layers: the upperdir of each container root overlay.
-    say("writable layers");
+/// Each container's writable layer (the upperdir of its root overlay), walked.
+fn writable_layers(
+    host: &dyn Host,
+    inp: &Inputs<'_>,
+    b: &Budget,
+    runtime: Option<&RuntimeStorage>,
+    disk: &mut Disk,
+    errs: &mut Errors,
+) {
+    b.say("writable layers");
     let crio_layers = runtime
-        .as_ref()
         .filter(|r| r.name == "cri-o")
         .map(|r| crio_container_layers(host, &r.root))
         .unwrap_or_default();
@@ -299,18 +366,27 @@ pub(super) fn collect(
     for ((id, upper), walk) in
         layers
             .into_iter()
-            .zip(walk_all(host, &uppers, limits(5), left(), errs))
+            .zip(walk_all(host, &uppers, b.limits(5), b.left(), errs))
     {
-        disk.writable_layers
-            .push(crate::model::disk::WritableLayer {
-                container_id: id,
-                upperdir: upper,
-                walk,
-            });
+        disk.writable_layers.push(WritableLayer {
+            container_id: id,
+            upperdir: upper,
+            walk,
+        });
     }
+}
 
-    // The runtime's images: from its CRI socket when it answers, else from its files.
-    say("CRI socket");
+/// The runtime's images (its CRI socket, else CRI-O's files) and, for `nodescope disk`, walks
+/// of its image and layer stores.
+fn images(
+    host: &dyn Host,
+    inp: &Inputs<'_>,
+    b: &Budget,
+    runtime: Option<RuntimeStorage>,
+    disk: &mut Disk,
+    errs: &mut Errors,
+) {
+    b.say("CRI socket");
     disk.cri = host.cri(&cri_endpoints(inp.kubelet));
     if let Some(c) = &disk.cri {
         cri_errors(c, errs);
@@ -322,21 +398,20 @@ pub(super) fn collect(
         if rt.name == "cri-o" && disk.images.is_none() {
             disk.images = crio_images(host, &rt.root, errs);
         }
-        if opts.deep {
+        if b.opts.deep {
             for dir in store_dirs(&rt) {
-                say(&format!("image store {dir}"));
+                b.say(&format!("image store {dir}"));
                 let l = WalkLimits {
-                    budget: left(),
+                    budget: b.left(),
                     top: 10,
                 };
-                if let Some(w) = walk(host, &dir, l, left(), errs) {
+                if let Some(w) = walk(host, &dir, l, b.left(), errs) {
                     rt.walks.push(w);
                 }
             }
         }
         disk.runtime = Some(rt);
     }
-    disk
 }
 
 /// One walk, unless the budget is spent; failures other than absence become errors.
