@@ -3,7 +3,7 @@
 //! `f_blocks × f_frsize`, and `*.inodesFree = f_ffree` against `f_files`
 //! (cadvisor `lib/fs/vfs/stats.go`).
 
-use super::signals::{Observation, human_bytes, resolve};
+use super::eviction_signals::{Observation, human_bytes, resolve};
 use super::{Finding, Rule, Severity, Subject, finding};
 use crate::model::disk::FsRole;
 use crate::model::fs::StatVfs;

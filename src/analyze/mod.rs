@@ -4,15 +4,15 @@
 
 pub mod disk;
 pub mod dns;
-pub mod eviction_rank;
+pub mod eviction_ranking;
+pub mod eviction_signals;
 pub mod gpu;
 pub mod health;
+pub mod next_victims;
 pub mod oom;
 pub mod oom_policy;
-pub mod ranking;
 pub mod report;
 pub mod rules;
-pub mod signals;
 #[cfg(test)]
 pub(crate) mod testkit;
 

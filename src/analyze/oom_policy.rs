@@ -6,7 +6,7 @@
 //! `AggregateContainerRequests` of k8s.io/component-helpers/resource). k8s-semantics §3.
 //!
 //! nodescope needs it because two different mechanisms decide who dies on a node short of
-//! memory: the kubelet evicts by its ranking ([`super::ranking`]), but the kernel OOM killer,
+//! memory: the kubelet evicts by its ranking ([`super::eviction_ranking`]), but the kernel OOM killer,
 //! which acts first when memory runs out faster than the 10 s eviction loop, kills the process
 //! with the highest `oom_score` = usage share in ‰ + `oom_score_adj`. The kubelet writes that
 //! `oom_score_adj` from this policy, so predicting it tells who the kernel kills first, and a
@@ -281,7 +281,7 @@ fn resource_request(
 }
 
 /// `GetResourceRequestQuantity(pod, memory)` in bytes, the request the eviction ranking
-/// compares memory usage with ([`super::ranking::RankedPod::memory_request_bytes`]).
+/// compares memory usage with ([`super::eviction_ranking::RankedPod::memory_request_bytes`]).
 pub fn pod_memory_request_bytes(pod: &PodSpecLite) -> i64 {
     resource_request(
         pod,
@@ -292,7 +292,7 @@ pub fn pod_memory_request_bytes(pod: &PodSpecLite) -> i64 {
 }
 
 /// `GetResourceRequestQuantity(pod, ephemeral-storage)` in bytes
-/// ([`super::ranking::RankedPod::ephemeral_storage_request_bytes`]). With pod-level resources
+/// ([`super::eviction_ranking::RankedPod::ephemeral_storage_request_bytes`]). With pod-level resources
 /// set it is 0 plus nothing: the kubelet then skips container requests, and pod-level resources
 /// have no ephemeral storage.
 pub fn pod_ephemeral_storage_request_bytes(pod: &PodSpecLite) -> i64 {

@@ -1,8 +1,8 @@
 //! `nodescope disk` as text: filesystems, then top consumers, then the fixes.
 
 use super::escape::esc;
+use crate::analyze::eviction_signals::human_bytes;
 use crate::analyze::report::disk::DiskReport;
-use crate::analyze::signals::human_bytes;
 use std::io::Write;
 
 fn hb(b: Option<u64>) -> String {

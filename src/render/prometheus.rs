@@ -11,7 +11,7 @@
 //! value is their number. A pid is no label: pids change with every restart, and a label per pid
 //! would grow the series without bound.
 
-use crate::analyze::signals::{memory_available, pid_available, resolve};
+use crate::analyze::eviction_signals::{memory_available, pid_available, resolve};
 use crate::analyze::{Finding, Severity};
 use crate::model::Snapshot;
 use std::fmt::Write as _;

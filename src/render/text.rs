@@ -2,7 +2,7 @@
 //! first (what, to whom, the number), then what could not be collected.
 
 use super::escape::esc;
-use crate::analyze::signals::human_bytes;
+use crate::analyze::eviction_signals::human_bytes;
 use crate::analyze::{Finding, Severity, Subject};
 use crate::model::{CgroupDriver, CgroupVersion, CollectError, Snapshot};
 use std::io::Write;

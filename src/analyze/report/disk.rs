@@ -299,7 +299,7 @@ pub fn build(snap: &Snapshot, findings: &[Finding]) -> DiskReport {
                     format!(
                         "; its content store ({}) holds {}{} of image blobs, used and unused alike",
                         w.path,
-                        crate::analyze::signals::human_bytes(
+                        crate::analyze::eviction_signals::human_bytes(
                             i64::try_from(w.bytes).unwrap_or(i64::MAX)
                         ),
                         if w.complete { "" } else { "+" }

@@ -1,6 +1,6 @@
 //! `disk.container-log-oversize`: a container log past `containerLogMaxSize`.
 
-use crate::analyze::signals::human_bytes;
+use crate::analyze::eviction_signals::human_bytes;
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
 

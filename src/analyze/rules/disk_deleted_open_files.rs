@@ -1,6 +1,6 @@
 //! `disk.deleted-open-files`: space held by files deleted while a process keeps them open.
 
-use crate::analyze::signals::human_bytes;
+use crate::analyze::eviction_signals::human_bytes;
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
 use std::collections::BTreeMap;

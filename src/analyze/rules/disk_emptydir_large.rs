@@ -1,7 +1,7 @@
 //! `disk.emptydir-large`: an emptyDir volume holding more than 1 GiB of nodefs.
 
 use crate::analyze::disk::pod_names;
-use crate::analyze::signals::human_bytes;
+use crate::analyze::eviction_signals::human_bytes;
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
 

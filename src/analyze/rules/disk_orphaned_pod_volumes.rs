@@ -1,7 +1,7 @@
 //! `disk.orphaned-pod-volumes`: kubelet pod directories of pods that no longer run.
 
 use crate::analyze::disk::{pod_names, pod_running};
-use crate::analyze::signals::human_bytes;
+use crate::analyze::eviction_signals::human_bytes;
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
 

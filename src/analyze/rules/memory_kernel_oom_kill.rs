@@ -1,8 +1,8 @@
 //! `memory.kernel-oom-kill`: the kernel's cgroup OOM killer killed a process in a pod's
 //! container, at the container's own limit. The kubelet neither chose nor saw it.
 
+use crate::analyze::eviction_signals::human_bytes;
 use crate::analyze::oom::{AttributedKill, human_age, kills};
-use crate::analyze::signals::human_bytes;
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
 

@@ -1,7 +1,7 @@
 //! `memory.limit-near-peak`: a container's peak or current working set is within 10 % of its
 //! memory limit: the next spike is a kernel OOM kill, not an eviction.
 
-use crate::analyze::signals::human_bytes;
+use crate::analyze::eviction_signals::human_bytes;
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
 

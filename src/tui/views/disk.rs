@@ -2,8 +2,8 @@
 
 use super::ViewState;
 use super::{Ctx, View, fit, passes, window};
+use crate::analyze::eviction_signals::human_bytes;
 use crate::analyze::report::disk::{Consumer, build};
-use crate::analyze::signals::human_bytes;
 use crate::tui::sampler::Sample;
 use ratatui::Frame;
 use ratatui::layout::Rect;

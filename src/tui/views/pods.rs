@@ -3,7 +3,7 @@
 
 use super::ViewState;
 use super::{Ctx, View, fit, passes, window};
-use crate::analyze::signals::human_bytes;
+use crate::analyze::eviction_signals::human_bytes;
 use crate::model::{Qos, Snapshot};
 use crate::tui::sampler::Sample;
 use ratatui::Frame;
