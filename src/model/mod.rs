@@ -16,6 +16,7 @@ pub mod oom_kill;
 pub mod quantity;
 pub mod resolv;
 pub mod text;
+pub mod units;
 
 pub use fs::ErrorKind;
 pub use kubelet::{KubeletConfig, KubeletInfo, Provenance, ThresholdValue};

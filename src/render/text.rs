@@ -2,8 +2,8 @@
 //! first (what, to whom, the number), then what could not be collected.
 
 use super::escape::esc;
-use crate::analyze::eviction_signals::human_bytes;
 use crate::analyze::{Finding, Severity, Subject};
+use crate::model::units;
 use crate::model::{CgroupDriver, CgroupVersion, CollectError, Snapshot};
 use std::io::Write;
 
@@ -75,7 +75,7 @@ pub fn header(snap: &Snapshot) -> String {
     });
     let mem = snap
         .memory
-        .map(|m| format!("mem {}", human_bytes(m.mem_total_bytes as i64)));
+        .map(|m| format!("mem {}", units::bytes(m.mem_total_bytes)));
     let pods = snap.pods.iter().filter(|p| p.cgroup.is_some()).count();
     let mut parts = vec![
         format!("nodescope  {}", snap.hostname()),

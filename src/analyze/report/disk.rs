@@ -299,9 +299,7 @@ pub fn build(snap: &Snapshot, findings: &[Finding]) -> DiskReport {
                     format!(
                         "; its content store ({}) holds {}{} of image blobs, used and unused alike",
                         w.path,
-                        crate::analyze::eviction_signals::human_bytes(
-                            i64::try_from(w.bytes).unwrap_or(i64::MAX)
-                        ),
+                        crate::model::units::bytes(w.bytes),
                         if w.complete { "" } else { "+" }
                     )
                 })

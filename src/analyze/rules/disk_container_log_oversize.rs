@@ -1,8 +1,8 @@
 //! `disk.container-log-oversize`: a container log past `containerLogMaxSize`.
 
-use crate::analyze::eviction_signals::human_bytes;
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
+use crate::model::units;
 
 pub struct DiskContainerLogOversize;
 
@@ -71,7 +71,7 @@ WHAT TO CHANGE
                         "{}/{}/{container} log is {} (containerLogMaxSize {raw}, {:.0}x over)",
                         l.namespace,
                         l.pod,
-                        human_bytes(i64::try_from(f.bytes).unwrap_or(i64::MAX)),
+                        units::bytes(f.bytes),
                         f.bytes as f64 / max as f64
                     ),
                     Subject {

@@ -1,8 +1,8 @@
 //! `disk.deleted-open-files`: space held by files deleted while a process keeps them open.
 
-use crate::analyze::eviction_signals::human_bytes;
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
+use crate::model::units;
 use std::collections::BTreeMap;
 
 pub struct DiskDeletedOpenFiles;
@@ -87,7 +87,7 @@ WHAT TO CHANGE
                 Severity::Warning,
                 format!(
                     "{} held by {} deleted file(s) on {mp}; largest {} by {who}{}[{}]",
-                    human_bytes(i64::try_from(total).unwrap_or(i64::MAX)),
+                    units::bytes(total),
                     files.len(),
                     top.fd.path(),
                     top.comm,

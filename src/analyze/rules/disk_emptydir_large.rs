@@ -1,9 +1,9 @@
 //! `disk.emptydir-large`: an emptyDir volume holding more than 1 GiB of nodefs.
 
 use crate::analyze::disk::pod_names;
-use crate::analyze::eviction_signals::human_bytes;
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
+use crate::model::units;
 
 pub struct DiskEmptydirLarge;
 
@@ -59,7 +59,7 @@ WHAT TO CHANGE
                             (Some(n), Some(p)) => format!("{n}/{p}"),
                             _ => format!("pod {}", d.uid),
                         },
-                        human_bytes(i64::try_from(w.bytes).unwrap_or(i64::MAX)),
+                        units::bytes(w.bytes),
                         w.files,
                         if w.complete { "" } else { " (at least; walk cut short)" }
                     ),

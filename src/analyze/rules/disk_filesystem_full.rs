@@ -171,7 +171,7 @@ fn is_image(snap: &Snapshot, fs: &Filesystem) -> bool {
 }
 
 fn human(b: u64) -> String {
-    crate::analyze::eviction_signals::human_bytes(i64::try_from(b).unwrap_or(i64::MAX))
+    crate::model::units::bytes(b)
 }
 
 #[cfg(test)]

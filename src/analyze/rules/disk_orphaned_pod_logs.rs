@@ -1,9 +1,9 @@
 //! `disk.orphaned-pod-logs`: log directories of pods that no longer exist on the node.
 
 use crate::analyze::disk::pod_running;
-use crate::analyze::eviction_signals::human_bytes;
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
+use crate::model::units;
 
 pub struct DiskOrphanedPodLogs;
 
@@ -57,9 +57,7 @@ WHAT TO CHANGE
                     l.namespace,
                     l.pod,
                     l.path,
-                    bytes.map_or("size unknown".into(), |b| human_bytes(
-                        i64::try_from(b).unwrap_or(i64::MAX)
-                    ))
+                    bytes.map_or("size unknown".into(), units::bytes)
                 ),
                 Subject {
                     namespace: Some(l.namespace.clone()),

@@ -1,9 +1,9 @@
 //! `disk.orphaned-pod-volumes`: kubelet pod directories of pods that no longer run.
 
 use crate::analyze::disk::{pod_names, pod_running};
-use crate::analyze::eviction_signals::human_bytes;
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
+use crate::model::units;
 
 pub struct DiskOrphanedPodVolumes;
 
@@ -61,7 +61,7 @@ WHAT TO CHANGE
                     "{name} no longer runs but {} remains with {} volume(s), {} in emptyDirs",
                     d.path,
                     d.volumes.len(),
-                    human_bytes(i64::try_from(bytes).unwrap_or(i64::MAX))
+                    units::bytes(bytes)
                 ),
                 Subject {
                     namespace: ns,

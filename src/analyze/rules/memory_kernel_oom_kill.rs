@@ -1,10 +1,10 @@
 //! `memory.kernel-oom-kill`: the kernel's cgroup OOM killer killed a process in a pod's
 //! container, at the container's own limit. The kubelet neither chose nor saw it.
 
-use crate::analyze::eviction_signals::human_bytes;
 use crate::analyze::oom::{AttributedKill, human_age, kills};
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
+use crate::model::units;
 
 pub struct MemoryKernelOomKill;
 
@@ -105,7 +105,7 @@ fn kill_finding(rule: &dyn Rule, snap: &Snapshot, k: &AttributedKill<'_>) -> Fin
         None => "at an unknown time".into(),
     };
     let by = match limit {
-        Some(l) => format!("by its {} limit", human_bytes(l as i64)),
+        Some(l) => format!("by its {} limit", units::bytes(l)),
         None => "by its cgroup's limit".into(),
     };
     let who = match (&k.namespace, &k.pod, &k.container) {
