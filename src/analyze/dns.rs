@@ -104,10 +104,7 @@ pub fn cluster_domain(snap: &Snapshot) -> Option<&str> {
 
 /// `namespace/name` of a pod, or its uid.
 pub fn pod_label(p: &PodDns) -> String {
-    match (&p.namespace, &p.name) {
-        (Some(ns), Some(n)) => format!("{ns}/{n}"),
-        _ => format!("pod {}", p.uid),
-    }
+    crate::model::pod_ref(p.namespace.as_deref(), p.name.as_deref(), &p.uid)
 }
 
 #[cfg(test)]

@@ -170,10 +170,7 @@ pub fn build(snap: &Snapshot, findings: &[Finding]) -> DiskReport {
     }
     for p in &d.pod_dirs {
         let (ns, pod) = crate::analyze::disk::pod_names(snap, &p.uid);
-        let owner = match (ns, pod) {
-            (Some(n), Some(p)) => format!("{n}/{p}"),
-            _ => format!("pod {}", p.uid),
-        };
+        let owner = crate::model::pod_ref(ns.as_deref(), pod.as_deref(), &p.uid);
         for v in &p.volumes {
             let Some(w) = &v.walk else { continue };
             consumers.push(Consumer {

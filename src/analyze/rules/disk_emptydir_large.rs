@@ -55,10 +55,7 @@ WHAT TO CHANGE
                     format!(
                         "emptyDir {} of {} holds {} in {} files{}",
                         v.name,
-                        match (&ns, &pod) {
-                            (Some(n), Some(p)) => format!("{n}/{p}"),
-                            _ => format!("pod {}", d.uid),
-                        },
+                        crate::model::pod_ref(ns.as_deref(), pod.as_deref(), &d.uid),
                         units::bytes(w.bytes),
                         w.files,
                         if w.complete { "" } else { " (at least; walk cut short)" }
