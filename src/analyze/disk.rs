@@ -1,4 +1,4 @@
-//! Disk signals as the kubelet computes them (k8s-semantics §1.2–1.3): from statvfs of the
+//! Disk signals as the kubelet computes them (docs/kubelet-semantics.md §1.2–1.3): from statvfs of the
 //! filesystem holding a directory, `*.available = f_bavail × f_frsize` against capacity
 //! `f_blocks × f_frsize`, and `*.inodesFree = f_ffree` against `f_files`
 //! (cadvisor `lib/fs/vfs/stats.go`).
@@ -143,7 +143,7 @@ pub fn disk_signals(snap: &Snapshot, prefix: &str, st: &StatVfs) -> Vec<DiskSign
     out
 }
 
-/// Percentage points before a threshold at which `disk.*-pressure` warns (RULES.md).
+/// Percentage points before a threshold at which `disk.*-pressure` warns (docs/rules.md).
 pub const NEAR_POINTS: f64 = 5.0;
 
 /// The namespace and name of the pod with `uid`, when the node knows them.

@@ -1,5 +1,5 @@
 //! The kubelet's pod ranking for node-pressure eviction, ported exactly from
-//! `pkg/kubelet/eviction/helpers.go` (k8s-semantics §2), with the kubelet's own test vectors
+//! `pkg/kubelet/eviction/helpers.go` (docs/kubelet-semantics.md §2), with the kubelet's own test vectors
 //! from `helpers_test.go` as unit tests.
 //!
 //! nodescope needs it to answer "who goes first" on a node under pressure: the kubelet evicts

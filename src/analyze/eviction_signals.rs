@@ -1,5 +1,5 @@
 //! The kubelet's eviction signals, computed from a snapshot exactly as the kubelet computes
-//! them (k8s-semantics §1.2–1.3, §8):
+//! them (docs/kubelet-semantics.md §1.2–1.3, §8):
 //!
 //! - `memory.available = MemTotal×1024 − (usage − inactive_file)` of the root cgroup, capacity
 //!   `MemTotal×1024` (`helpers_others.go:makeMemoryAvailableSignalObservation`, cadvisor);

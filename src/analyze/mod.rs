@@ -97,7 +97,7 @@ impl Subject {
 /// One thing a rule found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finding {
-    /// The rule id, `area.name` (RULES.md).
+    /// The rule id, `area.name` (docs/rules.md).
     pub id: String,
     pub severity: Severity,
     /// One line: what is wrong, with the number that proves it.

@@ -2,7 +2,7 @@
 //! killer's choice, predicted from the node alone.
 //!
 //! The kubelet ranks with `rankMemoryPressure = orderedBy(exceedMemoryRequests, priority,
-//! memory)` (pkg/kubelet/eviction/helpers.go, k8s-semantics §2): pods without stats first; then
+//! memory)` (pkg/kubelet/eviction/helpers.go, docs/kubelet-semantics.md §2): pods without stats first; then
 //! pods whose working set exceeds their memory request; then lower priority; then larger
 //! working set minus request. Without the API server, requests and priorities are not on the
 //! node, so this module estimates them, and says so:

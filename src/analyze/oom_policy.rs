@@ -3,7 +3,7 @@
 //! version), `GetContainerOOMScoreAdjust` (pkg/kubelet/qos/policy.go with its helpers.go),
 //! `IsCriticalPod` / `IsNodeCriticalPod` (pkg/kubelet/types/pod_update.go) and the request sums
 //! the eviction ranking uses (`GetResourceRequestQuantity`, pkg/api/v1/resource/helpers.go, over
-//! `AggregateContainerRequests` of k8s.io/component-helpers/resource). k8s-semantics §3.
+//! `AggregateContainerRequests` of k8s.io/component-helpers/resource). docs/kubelet-semantics.md §3.
 //!
 //! nodescope needs it because two different mechanisms decide who dies on a node short of
 //! memory: the kubelet evicts by its ranking ([`super::eviction_ranking`]), but the kernel OOM killer,
@@ -26,7 +26,7 @@
 //!            adj < 3 -> 3 (1000 + guaranteedOOMScoreAdj); adj == 1000 -> 999
 //! ```
 //!
-//! Version differences (k8s-semantics §3.2); compare the prediction with
+//! Version differences (docs/kubelet-semantics.md §3.2); compare the prediction with
 //! `/proc/<pid>/oom_score_adj` before trusting it on an unknown kubelet:
 //!
 //! - very old kubelets used -998 for Guaranteed (and for the pod infra container);
@@ -176,7 +176,7 @@ fn both_positive(cpu: Option<i64>, memory: Option<i64>) -> bool {
 /// when nothing positive is requested or limited; Guaranteed when every container (or the
 /// pod level) limits both cpu and memory and the summed requests equal the summed limits;
 /// else Burstable. It compares sums, not containers. The stored Go sources held only the
-/// container branch; the pod-level branch follows k8s-semantics §3.1 and reproduces
+/// container branch; the pod-level branch follows docs/kubelet-semantics.md §3.1 and reproduces
 /// policy_test.go's pod-level cases.
 pub fn compute_pod_qos(pod: &PodSpecLite) -> Qos {
     let mut requests = CpuMemSum::default();

@@ -1,7 +1,7 @@
 //! Disk attribution: which filesystems the kubelet evicts on, and what Kubernetes put on them.
 //!
 //! - nodefs is the filesystem of the kubelet's root dir; imagefs the filesystem of the
-//!   directory the runtime's CRI `ImageFsInfo` reports (k8s-semantics §1.2): containerd's
+//!   directory the runtime's CRI `ImageFsInfo` reports (docs/kubelet-semantics.md §1.2): containerd's
 //!   snapshotter root `<root>/io.containerd.snapshotter.v1.<snapshotter>`, CRI-O's
 //!   `<graphroot>/<driver>-images` (cri-o `server/image_fs_info.go`).
 //! - Pod logs (`/var/log/pods/<ns>_<pod>_<uid>`) and emptyDir volumes
@@ -30,10 +30,10 @@ use std::time::{Duration, Instant};
 const C: &str = "disk";
 const POD_LOGS: &str = "/var/log/pods";
 /// Share of inodes used past which a filesystem's densest directories are looked for
-/// (RULES.md `disk.inode-exhaustion`).
+/// (docs/rules.md `disk.inode-exhaustion`).
 pub const INODE_WALK_SHARE: f64 = 0.85;
 const EMPTY_DIR: &str = "kubernetes.io~empty-dir";
-/// Share of bytes used past which a filesystem's largest files are looked for (RULES.md
+/// Share of bytes used past which a filesystem's largest files are looked for (docs/rules.md
 /// `disk.filesystem-full` warns at 90 %).
 pub const FULL_WALK_SHARE: f64 = 0.90;
 

@@ -1,6 +1,6 @@
 //! Disk bytes and inodes as the kubelet sees them, and what Kubernetes put there: the two
 //! filesystems the kubelet evicts on (nodefs = the kubelet root's, imagefs = the runtime's image
-//! store's; k8s-semantics §1.2), pod logs and volumes, the runtime's image store, and files
+//! store's; docs/kubelet-semantics.md §1.2), pod logs and volumes, the runtime's image store, and files
 //! deleted but still held open.
 
 use super::fs::{FdEntry, Walk};
@@ -95,7 +95,7 @@ pub struct PodDir {
     pub volumes: Vec<Volume>,
 }
 
-/// One volume of a pod: `volumes/<escaped plugin>/<name>` (k8s-semantics §4.2).
+/// One volume of a pod: `volumes/<escaped plugin>/<name>` (docs/kubelet-semantics.md §4.2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Volume {
     /// The escaped plugin name, e.g. `kubernetes.io~empty-dir`.

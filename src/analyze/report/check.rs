@@ -10,7 +10,7 @@
 //!   "taken_at": "2026-11-22T03:00:00Z",
 //!   "summary": {"critical": 0, "warning": 1, "info": 0},
 //!   "findings": [{
-//!     "id": "eviction.hard-only",      rule id (RULES.md)
+//!     "id": "eviction.hard-only",      rule id (docs/rules.md)
 //!     "severity": "warning",           info | warning | critical
 //!     "title": "...",                  one line with the number that proves it
 //!     "subject": {"node": "node-a"},   whichever of node, namespace, pod, container, pid, path, device apply

@@ -137,7 +137,7 @@ pub struct PodRow {
     pub resolv_conf: String,
 }
 
-/// The kubelet's dnsPolicy as the file shows it (k8s-semantics §5): cluster DNS servers or a
+/// The kubelet's dnsPolicy as the file shows it (docs/kubelet-semantics.md §5): cluster DNS servers or a
 /// `svc.<domain>` search entry mean ClusterFirst; the node's servers without one mean Default.
 pub fn policy_guess(snap: &Snapshot, p: &PodDns) -> &'static str {
     if p.host_network == Some(true) {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 pub struct DiskDeletedOpenFiles;
 
-/// Total held on one filesystem from which the rule fires (RULES.md).
+/// Total held on one filesystem from which the rule fires (docs/rules.md).
 const MIN_BYTES: u64 = 100 * 1024 * 1024;
 
 impl Rule for DiskDeletedOpenFiles {

@@ -7,7 +7,7 @@ use crate::model::units;
 
 pub struct DiskEmptydirLarge;
 
-/// Size from which an emptyDir is worth a look (RULES.md).
+/// Size from which an emptyDir is worth a look (docs/rules.md).
 const MIN_BYTES: u64 = 1024 * 1024 * 1024;
 
 impl Rule for DiskEmptydirLarge {

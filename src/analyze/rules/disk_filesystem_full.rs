@@ -7,7 +7,7 @@ use crate::model::{Filesystem, Snapshot};
 
 pub struct DiskFilesystemFull;
 
-/// `df` Use% (or IUse%) from which the rule warns, and from which it is critical (RULES.md).
+/// `df` Use% (or IUse%) from which the rule warns, and from which it is critical (docs/rules.md).
 const WARN_PERCENT: f64 = 90.0;
 const CRIT_PERCENT: f64 = 95.0;
 /// Filesystems that are full by construction: images, not storage.

@@ -6,7 +6,7 @@ use crate::model::Snapshot;
 
 pub struct DiskInodeExhaustion;
 
-/// `df -i` IUse% from which the rule warns, and from which it is critical (RULES.md).
+/// `df -i` IUse% from which the rule warns, and from which it is critical (docs/rules.md).
 const WARN_PERCENT: f64 = 85.0;
 const CRIT_PERCENT: f64 = 95.0;
 

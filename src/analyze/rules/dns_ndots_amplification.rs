@@ -6,7 +6,7 @@ use crate::model::Snapshot;
 
 pub struct DnsNdotsAmplification;
 
-/// Queries per address family from which the rule warns (RULES.md): the Kubernetes default
+/// Queries per address family from which the rule warns (docs/rules.md): the Kubernetes default
 /// (3 cluster search domains + the name) costs 4.
 const WARN_PER_FAMILY: usize = 6;
 
