@@ -215,11 +215,7 @@ pub fn fs_pressure_findings(
         rule,
         severity,
         format!("{} on {mp}", worst.describe()),
-        Subject {
-            node: Some(snap.hostname().to_string()),
-            path: Some(role.path.clone()),
-            ..Default::default()
-        },
+        Subject::node(snap).with_path(role.path.clone()),
         ev,
         remedy,
     ));

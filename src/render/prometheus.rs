@@ -278,14 +278,8 @@ mod tests {
 
     #[test]
     fn findings_that_share_every_label_are_one_series_with_their_count() {
-        let gpu = |d: &str| Subject {
-            device: Some(d.into()),
-            ..Default::default()
-        };
-        let oom = |pid: u32| Subject {
-            pid: Some(pid),
-            ..Default::default()
-        };
+        let gpu = |d: &str| Subject::default().with_device(d.to_string());
+        let oom = |pid: u32| Subject::default().with_pid(pid);
         let fs = [
             f("gpu.xid", gpu("0000:3b:00.0")),
             f("gpu.xid", gpu("0000:86:00.0")),

@@ -74,13 +74,7 @@ WHAT TO CHANGE
                         units::bytes(f.bytes),
                         f.bytes as f64 / max as f64
                     ),
-                    Subject {
-                        namespace: Some(l.namespace.clone()),
-                        pod: Some(l.pod.clone()),
-                        container: Some(container.to_string()),
-                        path: Some(f.path.clone()),
-                        ..Default::default()
-                    },
+                    Subject::container(Some(l.namespace.clone()), Some(l.pod.clone()), Some(container.to_string())).with_path(f.path.clone()),
                     serde_json::json!({
                         "path": f.path,
                         "bytes": f.bytes,

@@ -93,15 +93,7 @@ WHAT TO CHANGE
                     top.comm,
                     top.pid
                 ),
-                Subject {
-                    node: Some(snap.hostname().to_string()),
-                    path: Some(mp.to_string()),
-                    pid: Some(top.pid),
-                    namespace: o.as_ref().and_then(|o| o.0.clone()),
-                    pod: o.as_ref().and_then(|o| o.1.clone()),
-                    container: o.as_ref().and_then(|o| o.2.clone()),
-                    ..Default::default()
-                },
+                Subject::container(o.as_ref().and_then(|o| o.0.clone()), o.as_ref().and_then(|o| o.1.clone()), o.as_ref().and_then(|o| o.2.clone())).on_node(snap).with_pid(top.pid).with_path(mp.to_string()),
                 serde_json::json!({ "mount_point": mp, "bytes": total, "holders": holders }),
                 format!(
                     "restart the holder or make it reopen its files (SIGHUP); last resort: : > /proc/{}/fd/{}",

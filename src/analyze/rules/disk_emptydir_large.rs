@@ -60,12 +60,7 @@ WHAT TO CHANGE
                         w.files,
                         if w.complete { "" } else { " (at least; walk cut short)" }
                     ),
-                    Subject {
-                        namespace: ns,
-                        pod: pod.or_else(|| Some(d.uid.clone())),
-                        path: Some(v.path.clone()),
-                        ..Default::default()
-                    },
+                    Subject::pod(ns, pod.or_else(|| Some(d.uid.clone()))).with_path(v.path.clone()),
                     serde_json::json!({
                         "uid": d.uid,
                         "volume": v.name,

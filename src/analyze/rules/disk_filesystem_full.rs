@@ -121,11 +121,7 @@ WHAT TO CHANGE
                 self,
                 severity,
                 format!("{} ({}) is full: {what}{top}", fs.mount_point, fs.fs_type),
-                Subject {
-                    node: Some(snap.hostname().to_string()),
-                    path: Some(fs.mount_point.clone()),
-                    ..Default::default()
-                },
+                Subject::node(snap).with_path(fs.mount_point.clone()),
                 serde_json::json!({
                     "mount_point": fs.mount_point,
                     "fs_type": fs.fs_type,

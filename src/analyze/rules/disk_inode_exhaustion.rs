@@ -97,11 +97,7 @@ WHAT TO CHANGE
                     st.files,
                     bytes_used
                 ),
-                Subject {
-                    node: Some(snap.hostname().to_string()),
-                    path: Some(fs.mount_point.clone()),
-                    ..Default::default()
-                },
+                Subject::node(snap).with_path(fs.mount_point.clone()),
                 serde_json::json!({
                     "mount_point": fs.mount_point,
                     "fs_type": fs.fs_type,

@@ -59,12 +59,8 @@ WHAT TO CHANGE
                     l.path,
                     bytes.map_or("size unknown".into(), units::bytes)
                 ),
-                Subject {
-                    namespace: Some(l.namespace.clone()),
-                    pod: Some(l.pod.clone()),
-                    path: Some(l.path.clone()),
-                    ..Default::default()
-                },
+                Subject::pod(Some(l.namespace.clone()), Some(l.pod.clone()))
+                    .with_path(l.path.clone()),
                 serde_json::json!({
                     "uid": l.uid,
                     "path": l.path,

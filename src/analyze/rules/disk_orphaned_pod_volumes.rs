@@ -63,12 +63,7 @@ WHAT TO CHANGE
                     d.volumes.len(),
                     units::bytes(bytes)
                 ),
-                Subject {
-                    namespace: ns,
-                    pod: pod.or_else(|| Some(d.uid.clone())),
-                    path: Some(d.path.clone()),
-                    ..Default::default()
-                },
+                Subject::pod(ns, pod.or_else(|| Some(d.uid.clone()))).with_path(d.path.clone()),
                 serde_json::json!({
                     "uid": d.uid,
                     "path": d.path,

@@ -71,11 +71,7 @@ WHAT TO CHANGE
                     conf.search.len(),
                     queries.len() - 2
                 ),
-                Subject {
-                    namespace: p.namespace.clone(),
-                    pod: p.name.clone().or_else(|| Some(p.uid.clone())),
-                    ..Default::default()
-                },
+                Subject::pod(p.namespace.clone(), p.name.clone().or_else(|| Some(p.uid.clone()))),
                 serde_json::json!({
                     "name": EXAMPLE_NAME,
                     "queries_per_family": per_family,

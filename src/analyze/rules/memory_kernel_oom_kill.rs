@@ -78,7 +78,7 @@ WHAT TO CHANGE
                         "{} OOM kill(s) counted by the container's cgroup, {} in the kernel log (the ring has wrapped)",
                         counted, logged
                     ),
-                    Subject { namespace: pod.namespace.clone(), pod: pod.name.clone(), container: c.name.clone(), ..Default::default() },
+                    Subject::container(pod.namespace.clone(), pod.name.clone(), c.name.clone()),
                     serde_json::json!({
                         "cgroup_oom_kills": counted,
                         "kernel_log_kills": logged,

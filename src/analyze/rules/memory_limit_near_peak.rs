@@ -69,12 +69,7 @@ WHAT TO CHANGE
                         worst as f64 * 100.0 / limit as f64,
                         units::bytes(limit)
                     ),
-                    Subject {
-                        namespace: pod.namespace.clone(),
-                        pod: pod.name.clone(),
-                        container: c.name.clone(),
-                        ..Default::default()
-                    },
+                    Subject::container(pod.namespace.clone(), pod.name.clone(), c.name.clone()),
                     serde_json::json!({
                         "limit_bytes": limit,
                         "peak_bytes": peak,
