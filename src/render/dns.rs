@@ -59,19 +59,7 @@ pub fn write_table(w: &mut dyn Write, r: &DnsReport) -> std::io::Result<()> {
         "\nQUERIES: what one lookup of {} costs (A and AAAA, search expansions first).",
         esc(name)
     )?;
-    if !findings.is_empty() {
-        writeln!(w)?;
-        for f in findings {
-            writeln!(
-                w,
-                "{:<8} {:<26} {}",
-                f.severity.as_str().to_uppercase(),
-                f.id,
-                esc(&f.title)
-            )?;
-        }
-    }
-    Ok(())
+    super::text::write_finding_lines(w, findings)
 }
 
 /// The conntrack table in one line, as `nodescope dns` and the TUI's DNS view show it:

@@ -14,7 +14,7 @@ pub fn write(w: &mut dyn Write, r: &GpuReport, header: &str, cluster: bool) -> s
     allocation(w, r)?;
     operator(w, r)?;
     pending(w, r, cluster)?;
-    findings(w, r)
+    super::text::write_finding_lines(w, &r.findings)
 }
 
 fn devices(w: &mut dyn Write, r: &GpuReport) -> std::io::Result<()> {
@@ -151,20 +151,3 @@ fn pending(w: &mut dyn Write, r: &GpuReport, cluster: bool) -> std::io::Result<(
 /// Why the Pending GPU pods are not listed when no cluster data was available.
 pub const NO_CLUSTER: &str =
     "no cluster data: Pending pods need the API server, --cluster-dump or a bundle's cluster/";
-
-fn findings(w: &mut dyn Write, r: &GpuReport) -> std::io::Result<()> {
-    if r.findings.is_empty() {
-        return Ok(());
-    }
-    writeln!(w)?;
-    for f in &r.findings {
-        writeln!(
-            w,
-            "{:<8} {:<26} {}",
-            f.severity.as_str().to_uppercase(),
-            f.id,
-            esc(&f.title)
-        )?;
-    }
-    Ok(())
-}

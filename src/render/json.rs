@@ -12,9 +12,7 @@ use std::io::Write;
 
 /// The JSON Schema of `snapshot --format json` (docs/schema/nodescope-snapshot.schema.json).
 pub fn snapshot_schema() -> String {
-    let mut s = serde_json::to_string_pretty(&schemars::schema_for!(Snapshot)).unwrap_or_default();
-    s.push('\n');
-    s
+    crate::analyze::report::schema_json::<Snapshot>()
 }
 
 /// Writes the check report as one pretty-printed JSON object and a newline.

@@ -153,3 +153,22 @@ pub fn write_not_collected(w: &mut dyn Write, errors: &[CollectError]) -> std::i
     }
     Ok(())
 }
+
+/// The findings of an area command's text report, one line each (`WARNING  id  title`), after
+/// a blank line; nothing when there are none.
+pub fn write_finding_lines(w: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()> {
+    if findings.is_empty() {
+        return Ok(());
+    }
+    writeln!(w)?;
+    for f in findings {
+        writeln!(
+            w,
+            "{:<8} {:<26} {}",
+            f.severity.as_str().to_uppercase(),
+            f.id,
+            esc(&f.title)
+        )?;
+    }
+    Ok(())
+}

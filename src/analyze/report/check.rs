@@ -76,8 +76,5 @@ pub fn build<'a>(snap: &'a Snapshot, findings: &'a [Finding]) -> Report<'a> {
 
 /// The JSON Schema of `check --format json` (docs/schema/nodescope-check.schema.json).
 pub fn check_schema() -> String {
-    let mut s =
-        serde_json::to_string_pretty(&schemars::schema_for!(Report<'static>)).unwrap_or_default();
-    s.push('\n');
-    s
+    super::schema_json::<Report<'static>>()
 }

@@ -100,10 +100,7 @@ pub struct DiskJson<'a> {
 
 /// The JSON Schema of `nodescope disk --format json`.
 pub fn disk_schema() -> String {
-    let mut s =
-        serde_json::to_string_pretty(&schemars::schema_for!(DiskJson<'static>)).unwrap_or_default();
-    s.push('\n');
-    s
+    super::schema_json::<DiskJson<'static>>()
 }
 
 /// Builds the view. `findings` are all findings; the disk ones are kept.

@@ -106,17 +106,12 @@ pub fn build_probe(target: &PodDns, probe: &Probe, findings: Vec<Finding>) -> Dn
 
 /// The JSON Schema of `nodescope dns --format json`.
 pub fn dns_schema() -> String {
-    let mut s = serde_json::to_string_pretty(&schemars::schema_for!(DnsReport)).unwrap_or_default();
-    s.push('\n');
-    s
+    super::schema_json::<DnsReport>()
 }
 
 /// The JSON Schema of `nodescope dns probe --format json`.
 pub fn dns_probe_schema() -> String {
-    let mut s =
-        serde_json::to_string_pretty(&schemars::schema_for!(DnsProbeReport)).unwrap_or_default();
-    s.push('\n');
-    s
+    super::schema_json::<DnsProbeReport>()
 }
 
 /// One row of `nodescope dns`.

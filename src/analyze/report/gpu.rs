@@ -133,9 +133,7 @@ fn pod_name(snap: &Snapshot, uid: &str) -> String {
 
 /// The JSON Schema of `nodescope gpu --format json`.
 pub fn gpu_schema() -> String {
-    let mut s = serde_json::to_string_pretty(&schemars::schema_for!(GpuReport)).unwrap_or_default();
-    s.push('\n');
-    s
+    super::schema_json::<GpuReport>()
 }
 
 #[cfg(test)]

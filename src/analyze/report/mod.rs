@@ -8,3 +8,11 @@ pub mod check;
 pub mod disk;
 pub mod dns;
 pub mod gpu;
+
+/// The published JSON Schema of `T` (docs/schema/*.schema.json): pretty JSON and a newline, the
+/// bytes `tests/generated.rs` compares with the committed file.
+pub fn schema_json<T: schemars::JsonSchema>() -> String {
+    let mut s = serde_json::to_string_pretty(&schemars::schema_for!(T)).unwrap_or_default();
+    s.push('\n');
+    s
+}
