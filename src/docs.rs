@@ -101,7 +101,7 @@ pub fn generated_files() -> Vec<(String, Vec<u8>)> {
     files.extend(subcommand_pages());
     files.push((
         "docs/schema/nodescope-check.schema.json".into(),
-        crate::render::json::check_schema().into_bytes(),
+        crate::analyze::report::check::check_schema().into_bytes(),
     ));
     files.push((
         "docs/schema/nodescope-snapshot.schema.json".into(),
@@ -109,7 +109,19 @@ pub fn generated_files() -> Vec<(String, Vec<u8>)> {
     ));
     files.push((
         "docs/schema/nodescope-disk.schema.json".into(),
-        crate::analyze::disk_report::disk_schema().into_bytes(),
+        crate::analyze::report::disk::disk_schema().into_bytes(),
+    ));
+    files.push((
+        "docs/schema/nodescope-gpu.schema.json".into(),
+        crate::analyze::report::gpu::gpu_schema().into_bytes(),
+    ));
+    files.push((
+        "docs/schema/nodescope-dns.schema.json".into(),
+        crate::analyze::report::dns::dns_schema().into_bytes(),
+    ));
+    files.push((
+        "docs/schema/nodescope-dns-probe.schema.json".into(),
+        crate::analyze::report::dns::dns_probe_schema().into_bytes(),
     ));
     files
 }

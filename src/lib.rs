@@ -1,6 +1,6 @@
 //! nodescope: node-level Kubernetes diagnostics in one static binary.
 //!
-//! Data flows one way (DESIGN.md):
+//! Data flows one way (docs/architecture.md):
 //!
 //! - [`source`]: the only door to the outside world ([`source::Host`]: live under a root, a
 //!   bundle, or a recording wrapper for `capture`);
@@ -20,5 +20,8 @@ pub mod model;
 pub mod render;
 pub mod source;
 pub mod tui;
+
+#[cfg(test)]
+mod layers_test;
 
 pub use cmd::run;

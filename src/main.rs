@@ -1,4 +1,4 @@
-//! The `nodescope` binary: parse, run, map errors to the exit codes of DESIGN.md.
+//! The `nodescope` binary: parse, run, map errors to the exit codes of docs/architecture.md.
 
 use std::process::ExitCode;
 

@@ -6,8 +6,10 @@
 
 mod common;
 use common::*;
-use nodescope::analyze::ranking::{self, DiskResource, FsStatsType, FsUsage, PodStats, RankedPod};
-use nodescope::analyze::signals;
+use nodescope::analyze::eviction_ranking::{
+    self, DiskResource, FsStatsType, FsUsage, PodStats, RankedPod,
+};
+use nodescope::analyze::eviction_signals;
 use nodescope::collect::{self, parse_flat_keyed, parse_kmsg_record, parse_kubelet_log_line};
 use nodescope::model::cgroup_name::{parse_container_leaf, parse_pod_dir};
 use nodescope::model::quantity::{parse_duration, parse_quantity, quantity_value};
@@ -151,7 +153,7 @@ proptest! {
 
     #[test]
     fn human_bytes_reads_back_within_five_percent(b in any::<i64>()) {
-        let shown = signals::human_bytes(b);
+        let shown = eviction_signals::human_bytes(b);
         let back = parse_quantity(&shown).unwrap();
         let err = (back - b as f64).abs();
         prop_assert!(err <= 0.05 * (b as f64).abs() + 0.5, "{b} shown as {shown} reads {back}");
@@ -250,35 +252,35 @@ proptest! {
     #[test]
     fn rankings_are_permutations(input in pods(), signal in 0usize..6, dedicated in any::<bool>(), split in any::<bool>()) {
         let mut m = input.clone();
-        ranking::rank_memory_pressure(&mut m);
+        eviction_ranking::rank_memory_pressure(&mut m);
         prop_assert_eq!(uids(&m), uids(&input));
         // Pods without stats come first, as the kubelet's exceedMemoryRequests puts them.
         let first_with = m.iter().position(|p| p.stats.is_some()).unwrap_or(m.len());
         prop_assert!(m[first_with..].iter().all(|p| p.stats.is_some()));
 
         let mut p = input.clone();
-        ranking::rank_pid_pressure(&mut p);
+        eviction_ranking::rank_pid_pressure(&mut p);
         prop_assert_eq!(uids(&p), uids(&input));
         // Ascending priority decides first.
         prop_assert!(p.windows(2).all(|w| w[0].priority.unwrap_or(0) <= w[1].priority.unwrap_or(0)));
 
         let sig = [
-            ranking::DiskSignal::NodeFsAvailable,
-            ranking::DiskSignal::NodeFsInodesFree,
-            ranking::DiskSignal::ImageFsAvailable,
-            ranking::DiskSignal::ImageFsInodesFree,
-            ranking::DiskSignal::ContainerFsAvailable,
-            ranking::DiskSignal::ContainerFsInodesFree,
+            eviction_ranking::DiskSignal::NodeFsAvailable,
+            eviction_ranking::DiskSignal::NodeFsInodesFree,
+            eviction_ranking::DiskSignal::ImageFsAvailable,
+            eviction_ranking::DiskSignal::ImageFsInodesFree,
+            eviction_ranking::DiskSignal::ContainerFsAvailable,
+            eviction_ranking::DiskSignal::ContainerFsInodesFree,
         ][signal];
-        let (fs, resource) = ranking::disk_rank_inputs(sig, dedicated, split);
+        let (fs, resource) = eviction_ranking::disk_rank_inputs(sig, dedicated, split);
         let mut d = input.clone();
-        ranking::rank_disk_pressure(&mut d, fs, resource);
+        eviction_ranking::rank_disk_pressure(&mut d, fs, resource);
         prop_assert_eq!(uids(&d), uids(&input));
         let mut d = input.clone();
-        ranking::rank_disk_pressure(&mut d, &[FsStatsType::Root, FsStatsType::Logs], DiskResource::Inodes);
+        eviction_ranking::rank_disk_pressure(&mut d, &[FsStatsType::Root, FsStatsType::Logs], DiskResource::Inodes);
         prop_assert_eq!(uids(&d), uids(&input));
 
-        let candidates: Vec<&RankedPod> = ranking::eviction_candidates(&m).collect();
+        let candidates: Vec<&RankedPod> = eviction_ranking::eviction_candidates(&m).collect();
         prop_assert!(candidates.iter().all(|p| !p.critical));
         prop_assert_eq!(candidates.len(), m.iter().filter(|p| !p.critical).count());
     }
@@ -286,9 +288,9 @@ proptest! {
     #[test]
     fn ranking_is_idempotent(input in pods()) {
         let mut a = input.clone();
-        ranking::rank_memory_pressure(&mut a);
+        eviction_ranking::rank_memory_pressure(&mut a);
         let mut b = a.clone();
-        ranking::rank_memory_pressure(&mut b);
+        eviction_ranking::rank_memory_pressure(&mut b);
         prop_assert_eq!(
             a.iter().map(|p| &p.uid).collect::<Vec<_>>(),
             b.iter().map(|p| &p.uid).collect::<Vec<_>>()
@@ -304,9 +306,9 @@ proptest! {
         which in 0usize..3,
     ) {
         let rank: fn(&mut [RankedPod]) = match which {
-            0 => ranking::rank_memory_pressure,
-            1 => ranking::rank_pid_pressure,
-            _ => |p| ranking::rank_disk_pressure(p, &[FsStatsType::Root, FsStatsType::Logs], DiskResource::Inodes),
+            0 => eviction_ranking::rank_memory_pressure,
+            1 => eviction_ranking::rank_pid_pressure,
+            _ => |p| eviction_ranking::rank_disk_pressure(p, &[FsStatsType::Root, FsStatsType::Logs], DiskResource::Inodes),
         };
         let mut a = input;
         rank(&mut a);
@@ -362,7 +364,7 @@ proptest! {
         let root = snap.root_memory.unwrap();
         prop_assert_eq!(root.usage_bytes, anon + file);
         prop_assert!(root.working_set_bytes() <= root.usage_bytes);
-        if let Some(o) = signals::memory_available(&snap) {
+        if let Some(o) = eviction_signals::memory_available(&snap) {
             prop_assert!(o.available <= o.capacity);
             prop_assert!(i128::from(o.available) >= i128::from(o.capacity) - i128::from(root.usage_bytes));
         }

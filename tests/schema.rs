@@ -152,3 +152,86 @@ fn disk_json_matches_its_published_schema() {
         }
     }
 }
+
+/// `nodescope gpu --format json` on the GPU fixtures: its top-level keys are exactly those the
+/// published schema declares (docs/schema/nodescope-gpu.schema.json), each required one is
+/// there, and an allocation row has the schema's fields.
+#[test]
+fn gpu_json_matches_its_published_schema() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("docs/schema/nodescope-gpu.schema.json"),
+    )
+    .unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(schema["properties"]["schema"]["type"], "string");
+    for name in [
+        "gpu-pending",
+        "gpu-mig-mixed",
+        "healthy-v2-systemd-containerd",
+    ] {
+        let o = common::run(&[
+            "--bundle",
+            common::fixture(name).to_str().unwrap(),
+            "gpu",
+            "--format",
+            "json",
+        ]);
+        let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(r["schema"], "nodescope-gpu/1", "{name}");
+        assert_eq!(keys(&r), keys(&schema["properties"]), "{name}");
+        for req in schema["required"].as_array().unwrap() {
+            assert!(r.get(req.as_str().unwrap()).is_some(), "{name}: {req}");
+        }
+        for a in r["allocation"].as_array().unwrap() {
+            assert_eq!(
+                keys(a),
+                keys(&schema["$defs"]["Allocation"]["properties"]),
+                "{name}"
+            );
+        }
+    }
+}
+
+/// `nodescope dns --format json` on the DNS fixtures: exactly the keys the published schema
+/// declares (docs/schema/nodescope-dns.schema.json), and each pod row the `PodRow` fields.
+#[test]
+fn dns_json_matches_its_published_schema() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("docs/schema/nodescope-dns.schema.json"),
+    )
+    .unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    for name in ["dns-conntrack-v1-crio", "dns-v2-containerd"] {
+        let o = common::run(&[
+            "--bundle",
+            common::fixture(name).to_str().unwrap(),
+            "dns",
+            "--format",
+            "json",
+        ]);
+        let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(r["schema"], "nodescope-dns/1", "{name}");
+        assert_eq!(keys(&r), keys(&schema["properties"]), "{name}");
+        let pods = r["pods"].as_array().unwrap();
+        assert!(!pods.is_empty(), "{name}");
+        for p in pods {
+            assert_eq!(
+                keys(p),
+                keys(&schema["$defs"]["PodRow"]["properties"]),
+                "{name}"
+            );
+        }
+    }
+}

@@ -3,7 +3,7 @@
 //! them.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use nodescope::analyze::signals::human_bytes;
+use nodescope::analyze::eviction_signals::human_bytes;
 use nodescope::model::kubelet::ThresholdValue;
 use nodescope::model::quantity::{parse_duration, parse_quantity, quantity_value};
 

@@ -1,13 +1,13 @@
-//! Disk signals as the kubelet computes them (k8s-semantics §1.2–1.3): from statvfs of the
+//! Disk signals as the kubelet computes them (docs/kubelet-semantics.md §1.2–1.3): from statvfs of the
 //! filesystem holding a directory, `*.available = f_bavail × f_frsize` against capacity
 //! `f_blocks × f_frsize`, and `*.inodesFree = f_ffree` against `f_files`
 //! (cadvisor `lib/fs/vfs/stats.go`).
 
-use super::signals::{Observation, human_bytes, resolve};
+use super::eviction_signals::{Observation, human_bytes, resolve};
 use super::{Finding, Rule, Severity, Subject, finding};
 use crate::model::disk::FsRole;
+use crate::model::fs::StatVfs;
 use crate::model::{Filesystem, Snapshot, ThresholdValue};
-use crate::source::StatVfs;
 
 /// The statvfs of the filesystem mounted at `mount_point`, when it answered.
 pub fn stat_of<'a>(snap: &'a Snapshot, mount_point: &str) -> Option<&'a StatVfs> {
@@ -143,7 +143,7 @@ pub fn disk_signals(snap: &Snapshot, prefix: &str, st: &StatVfs) -> Vec<DiskSign
     out
 }
 
-/// Percentage points before a threshold at which `disk.*-pressure` warns (RULES.md).
+/// Percentage points before a threshold at which `disk.*-pressure` warns (docs/rules.md).
 pub const NEAR_POINTS: f64 = 5.0;
 
 /// The namespace and name of the pod with `uid`, when the node knows them.
@@ -215,11 +215,7 @@ pub fn fs_pressure_findings(
         rule,
         severity,
         format!("{} on {mp}", worst.describe()),
-        Subject {
-            node: Some(snap.hostname().to_string()),
-            path: Some(role.path.clone()),
-            ..Default::default()
-        },
+        Subject::node(snap).with_path(role.path.clone()),
         ev,
         remedy,
     ));

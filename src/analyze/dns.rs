@@ -15,7 +15,7 @@ use crate::model::dns::PodDns;
 use crate::model::resolv::ResolvConf;
 use serde::Serialize;
 
-/// The name the RULES.md amplification figure is given for: two dots, external.
+/// The name the docs/rules.md amplification figure is given for: two dots, external.
 pub const EXAMPLE_NAME: &str = "api.example.com";
 
 /// One query a resolver sends.
@@ -104,10 +104,7 @@ pub fn cluster_domain(snap: &Snapshot) -> Option<&str> {
 
 /// `namespace/name` of a pod, or its uid.
 pub fn pod_label(p: &PodDns) -> String {
-    match (&p.namespace, &p.name) {
-        (Some(ns), Some(n)) => format!("{ns}/{n}"),
-        _ => format!("pod {}", p.uid),
-    }
+    crate::model::pod_ref(p.namespace.as_deref(), p.name.as_deref(), &p.uid)
 }
 
 #[cfg(test)]
@@ -115,7 +112,7 @@ mod tests {
     use super::*;
     use crate::collect::resolv::parse_resolv_conf;
 
-    /// The file the kubelet writes for a ClusterFirst pod in namespace `shop` (k8s-semantics §5).
+    /// The file the kubelet writes for a ClusterFirst pod in namespace `shop` (docs/kubelet-semantics.md §5).
     fn pod_conf() -> ResolvConf {
         parse_resolv_conf(
             "search shop.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n",

@@ -1,6 +1,7 @@
 //! GPU scheduling, judged: the GPU operator's chain on this node, what the kubelet registered
 //! and allocated, and for each Pending pod that asks for a GPU, every reason it does not fit,
-//! node by node (the seven reasons of seeds/gpu-pods-pending-7-reasons.txt).
+//! node by node: the seven reasons of `gpu.pending-pod` (docs/rules.md), with the scheduler's own
+//! words for them (docs/kubelet-semantics.md §6).
 
 use crate::model::Snapshot;
 use crate::model::cluster::{ApiNode, ApiPod};
@@ -22,7 +23,7 @@ pub const OPERATOR_CHAIN: &[(&str, &[&str])] = &[
 pub const OPERATOR_NAMESPACES: &[&str] = &["gpu-operator", "nvidia-gpu-operator"];
 
 /// A component of the operator on this node and whether it runs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Component {
     pub link: &'static str,
     pub pod: String,
@@ -244,16 +245,16 @@ fn wanted_keys(p: &ApiPod) -> Vec<String> {
 }
 
 /// One reason a Pending GPU pod does not schedule, and where.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Reason {
-    /// One of the seven codes of RULES.md.
+    /// One of the seven codes of docs/rules.md.
     pub reason: &'static str,
     pub nodes: Vec<String>,
     pub detail: String,
 }
 
 /// A Pending pod's diagnosis.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PendingDiagnosis {
     pub namespace: String,
     pub pod: String,
@@ -529,7 +530,7 @@ fn fix_for(reasons: &[Reason], nodes: &[ApiNode]) -> String {
     }
 }
 
-/// A FailedScheduling message split into its per-reason counts (k8s-semantics §6):
+/// A FailedScheduling message split into its per-reason counts (docs/kubelet-semantics.md §6):
 /// `0/3 nodes are available: 1 Insufficient nvidia.com/gpu, 2 node(s) had untolerated taint
 /// {k: v}. preemption: ...` gives `[(1, "Insufficient nvidia.com/gpu"), (2, "node(s) had ...")]`.
 pub fn parse_fit_error(msg: &str) -> Option<(u32, Vec<(u32, String)>)> {

@@ -3,17 +3,16 @@
 //! [`rules::RULES`]; adding a rule is one file and one line there.
 
 pub mod disk;
-pub mod disk_report;
 pub mod dns;
-pub mod dns_report;
-pub mod eviction_rank;
+pub mod eviction_ranking;
+pub mod eviction_signals;
 pub mod gpu;
 pub mod health;
+pub mod next_victims;
 pub mod oom;
 pub mod oom_policy;
-pub mod ranking;
+pub mod report;
 pub mod rules;
-pub mod signals;
 #[cfg(test)]
 pub(crate) mod testkit;
 
@@ -85,6 +84,9 @@ pub struct Subject {
     pub unit: Option<String>,
 }
 
+/// The one way findings name what they are about: a constructor for the kind of thing
+/// (`node`, `pod`, `container`), then `with_*` for what else applies. Each `with_*` takes the
+/// value or an `Option` of it (`None` leaves the field out of the JSON).
 impl Subject {
     /// The node itself.
     pub fn node(snap: &Snapshot) -> Self {
@@ -93,12 +95,70 @@ impl Subject {
             ..Default::default()
         }
     }
+
+    /// A pod, by namespace and name where known (rules pass the uid as the name of a pod
+    /// whose name is lost).
+    pub fn pod(namespace: impl Into<Option<String>>, pod: impl Into<Option<String>>) -> Self {
+        Subject {
+            namespace: namespace.into(),
+            pod: pod.into(),
+            ..Default::default()
+        }
+    }
+
+    /// A container of a pod.
+    pub fn container(
+        namespace: impl Into<Option<String>>,
+        pod: impl Into<Option<String>>,
+        container: impl Into<Option<String>>,
+    ) -> Self {
+        Subject::pod(namespace, pod).with_container(container)
+    }
+
+    /// On this node: sets `node` to the snapshot's hostname.
+    pub fn on_node(mut self, snap: &Snapshot) -> Self {
+        self.node = Some(snap.hostname().to_string());
+        self
+    }
+
+    pub fn with_node(mut self, node: impl Into<Option<String>>) -> Self {
+        self.node = node.into();
+        self
+    }
+
+    pub fn with_container(mut self, container: impl Into<Option<String>>) -> Self {
+        self.container = container.into();
+        self
+    }
+
+    pub fn with_pid(mut self, pid: impl Into<Option<u32>>) -> Self {
+        self.pid = pid.into();
+        self
+    }
+
+    /// A host path (a file, a directory, a mount point).
+    pub fn with_path(mut self, path: impl Into<Option<String>>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// A device: a PCI address, a block device.
+    pub fn with_device(mut self, device: impl Into<Option<String>>) -> Self {
+        self.device = device.into();
+        self
+    }
+
+    /// A systemd unit.
+    pub fn with_unit(mut self, unit: impl Into<Option<String>>) -> Self {
+        self.unit = unit.into();
+        self
+    }
 }
 
 /// One thing a rule found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finding {
-    /// The rule id, `area.name` (RULES.md).
+    /// The rule id, `area.name` (docs/rules.md).
     pub id: String,
     pub severity: Severity,
     /// One line: what is wrong, with the number that proves it.

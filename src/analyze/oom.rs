@@ -32,14 +32,13 @@ impl AttributedKill<'_> {
 
     /// The finding subject: the victim's pod, container and pid (and the node, when given).
     pub fn subject(&self, node: Option<&str>) -> Subject {
-        Subject {
-            node: node.map(String::from),
-            namespace: self.namespace.clone(),
-            pod: self.pod.clone(),
-            container: self.container.clone(),
-            pid: Some(self.kill.pid),
-            ..Default::default()
-        }
+        Subject::container(
+            self.namespace.clone(),
+            self.pod.clone(),
+            self.container.clone(),
+        )
+        .with_node(node.map(String::from))
+        .with_pid(self.kill.pid)
     }
 
     /// The facts every OOM finding shows about its kill; rules add their own.

@@ -1,7 +1,7 @@
 //! `disk`: the disk view. Walks more than `check` does (the image store too), with a time
 //! budget and a progress line on a terminal.
 
-use crate::analyze::{self, disk_report};
+use crate::analyze::{self, report::disk as disk_report};
 use crate::cli::{DiskArgs, DiskFormat};
 use crate::collect::disk::DiskOptions;
 use crate::render::escape::esc;
@@ -35,17 +35,7 @@ pub(super) fn run(
     match args.format {
         DiskFormat::Text => {
             crate::render::disk::write(out, &report, &crate::render::text::header(&snap))?;
-            if !snap.errors.is_empty() {
-                writeln!(out, "\nNot collected ({}):", snap.errors.len())?;
-                for e in &snap.errors {
-                    writeln!(
-                        out,
-                        "  {}: {}",
-                        esc(e.path.as_deref().unwrap_or(&e.collector)),
-                        esc(&e.message)
-                    )?;
-                }
-            }
+            crate::render::text::write_not_collected(out, &snap.errors)?;
         }
         DiskFormat::Json => {
             let v = disk_report::DiskJson {

@@ -1,6 +1,6 @@
 //! `dns`: the per-pod resolver table, and `dns probe`, the one command that sends packets.
 
-use crate::analyze::{self, dns_report};
+use crate::analyze::{self, report::dns as dns_report};
 use crate::cli::{DnsArgs, DnsFormat, DnsProbeArgs};
 use crate::model::dns::{PodDns, Probe, ResolvFile};
 use crate::source::Host;
@@ -14,33 +14,16 @@ pub(super) fn table(
     args: &DnsArgs,
 ) -> anyhow::Result<ExitCode> {
     let snap = crate::collect::snapshot(host);
-    let findings: Vec<analyze::Finding> = analyze::analyze(&snap)
-        .into_iter()
-        .filter(|f| f.id.starts_with("dns.") || f.id.starts_with("net."))
-        .collect();
-    let rows = dns_report::rows(&snap, args.name.as_deref());
+    let report = dns_report::build(&snap, &analyze::analyze(&snap), args.name.as_deref());
     match args.format {
-        DnsFormat::Json => {
-            let v = serde_json::json!({
-                "schema": "nodescope-dns/1",
-                "node": snap.hostname(),
-                "taken_at": snap.taken_at,
-                "node_resolv_conf": snap.dns.node,
-                "pods": rows,
-                "conntrack": snap.dns.conntrack,
-                "nodelocal_dns": snap.dns.nodelocal,
-                "findings": findings,
-                "errors": snap.errors,
-            });
-            crate::render::json::write_pretty(out, &v)?;
-        }
+        DnsFormat::Json => crate::render::json::write_pretty(out, &report)?,
         DnsFormat::Text => {
             writeln!(out, "{}\n", crate::render::text::header(&snap))?;
-            crate::render::dns::write_table(out, &snap, &rows, &findings)?;
+            crate::render::dns::write_table(out, &report)?;
         }
     }
     Ok(ExitCode::from(super::check::exit_code(
-        &findings,
+        &report.findings,
         args.fail_on,
     )))
 }
@@ -91,33 +74,19 @@ pub(super) fn probe(
         .into_iter()
         .filter(|f| f.id == "dns.probe-failed")
         .collect();
-    let summary = dns_report::probe_summary(&probe);
+    let report = dns_report::build_probe(&target, &probe, findings);
     match args.format {
-        DnsFormat::Json => {
-            let v = serde_json::json!({
-                "schema": "nodescope-dns-probe/1",
-                "namespace": probe.namespace,
-                "pod": probe.pod,
-                "pid": probe.pid,
-                "name": probe.name,
-                "resolv_conf": target.resolv.path,
-                "nameservers": target.resolv.conf.nameservers,
-                "search": target.resolv.conf.search,
-                "ndots": target.resolv.conf.ndots,
-                "queries": probe.queries,
-                "resolved": probe.resolved,
-                "total_ms": probe.total_ms,
-                "summary": summary,
-                "findings": findings,
-            });
-            crate::render::json::write_pretty(out, &v)?;
-        }
-        DnsFormat::Text => {
-            crate::render::dns::write_probe(out, &target, &probe, &summary, &findings)?
-        }
+        DnsFormat::Json => crate::render::json::write_pretty(out, &report)?,
+        DnsFormat::Text => crate::render::dns::write_probe(
+            out,
+            &target,
+            &probe,
+            &report.summary,
+            &report.findings,
+        )?,
     }
     Ok(ExitCode::from(super::check::exit_code(
-        &findings,
+        &report.findings,
         args.fail_on,
     )))
 }

@@ -13,9 +13,9 @@ mod serve;
 use crate::cli::{CheckArgs, Cli, Color, Command};
 use crate::source::Host;
 use crate::source::bundle::BundleHost;
-use crate::source::live::LiveHost;
+use crate::source::live::{DetectedRoot, LiveHost};
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -154,24 +154,20 @@ fn live_root(cli: &Cli) -> PathBuf {
     if let Some(r) = std::env::var_os("NODESCOPE_ROOT").filter(|v| !v.is_empty()) {
         return PathBuf::from(r);
     }
-    if Path::new("/host/proc/meminfo").exists() {
-        pipe::note(
-            "reading the node at /host (kubectl debug layout); use --root / to inspect this container instead",
-        );
-        return PathBuf::from("/host");
-    }
-    if in_a_container() {
-        pipe::note(
+    match crate::source::live::detect_root() {
+        DetectedRoot::HostMount => {
+            pipe::note(
+                "reading the node at /host (kubectl debug layout); use --root / to inspect this container instead",
+            );
+            return PathBuf::from(crate::source::live::KUBECTL_DEBUG_ROOT);
+        }
+        DetectedRoot::PodWithoutHost => pipe::note(
             "this is a container without the node's root at /host (kubectl debug's baseline or restricted \
              profile?): findings describe this container, not the node; use --profile=sysadmin or general",
-        );
+        ),
+        DetectedRoot::Here => {}
     }
     PathBuf::from("/")
-}
-
-/// Whether nodescope itself runs in a Kubernetes pod (its own cgroup is under kubepods).
-fn in_a_container() -> bool {
-    std::fs::read_to_string("/proc/self/cgroup").is_ok_and(|c| c.contains("kubepods"))
 }
 
 /// The host a run reads: the live node, or a bundle opened once and shared by everything in

@@ -1,6 +1,6 @@
 //! cgroups: version and driver, the root cgroup's memory (the node-level numbers behind the
 //! kubelet's `memory.available`), and the kubepods hierarchy down to each container's memory
-//! and pids. Names follow the kubelet's cgroup manager and the runtimes (k8s-semantics §4.1):
+//! and pids. Names follow the kubelet's cgroup manager and the runtimes (docs/kubelet-semantics.md §4.1):
 //!
 //! | driver   | pod cgroup                                                    | container leaf |
 //! |----------|---------------------------------------------------------------|----------------|
@@ -118,7 +118,7 @@ pub(super) fn root_memory(
     let kv = parse_flat_keyed(&stat);
     match l.version? {
         // The v2 root has no memory.current: runc's fs2 statMemory falls back to anon + file
-        // from the root memory.stat (k8s-semantics §1.2).
+        // from the root memory.stat (docs/kubelet-semantics.md §1.2).
         CgroupVersion::V2 => {
             let (Some(anon), Some(file), Some(inactive)) =
                 (kv.get("anon"), kv.get("file"), kv.get("inactive_file"))

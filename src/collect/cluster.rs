@@ -9,25 +9,7 @@ use crate::source::cluster::ClusterData;
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use std::collections::BTreeMap;
 
-/// Event reasons worth keeping: scheduling failures (GPU diagnosis), evictions and kernel OOMs
-/// (the OOM-race timeline), node pressure transitions.
-pub const EVENT_REASONS: &[&str] = &[
-    "FailedScheduling",
-    "Evicted",
-    "OOMKilling",
-    "SystemOOM",
-    "NodeHasInsufficientMemory",
-    "NodeHasDiskPressure",
-    "NodeHasInsufficientPID",
-    "NodeHasSufficientMemory",
-    "NodeHasNoDiskPressure",
-    "NodeHasSufficientPID",
-    "NodeNotReady",
-    "NodeReady",
-    "EvictionThresholdMet",
-    "FreeDiskSpaceFailed",
-    "ImageGCFailed",
-];
+pub use crate::model::cluster::EVENT_REASONS;
 
 fn quantities(
     m: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>,

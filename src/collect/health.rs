@@ -123,7 +123,7 @@ fn cni_dirs(
         return (conf, bins);
     };
     for f in &rt.config_files {
-        let Some(t) = super::disk::read_toml(host, f, errs) else {
+        let Some(t) = super::runtime::read_toml(host, f, errs) else {
             continue;
         };
         let table = if rt.name == "containerd" {

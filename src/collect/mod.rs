@@ -16,6 +16,7 @@ pub mod distro;
 pub mod dns;
 pub mod gpu;
 pub mod health;
+pub mod images;
 pub mod kernel_events;
 mod kmsg;
 pub mod kubeconfig;
@@ -27,6 +28,7 @@ pub mod oom;
 mod pods;
 mod processes;
 pub mod resolv;
+pub mod runtime;
 pub mod trust;
 
 pub use kmsg::parse_record as parse_kmsg_record;
@@ -339,12 +341,7 @@ pub fn parse_flat_keyed(text: &str) -> std::collections::BTreeMap<&str, u64> {
         .collect()
 }
 
-pub(crate) fn truncate(s: &str, n: usize) -> &str {
-    match s.char_indices().nth(n) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
-}
+pub(crate) use crate::model::text::truncate;
 
 /// The kubelet's effective configuration from these command-line flags alone (rule tests).
 #[cfg(test)]

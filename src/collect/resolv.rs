@@ -95,7 +95,7 @@ mod tests {
 
     #[test]
     fn a_kubernetes_pod_resolv_conf() {
-        // As the kubelet writes it for ClusterFirst (k8s-semantics §5).
+        // As the kubelet writes it for ClusterFirst (docs/kubelet-semantics.md §5).
         let r = parse_resolv_conf(
             "search shop.svc.cluster.local svc.cluster.local cluster.local ec2.internal\nnameserver 10.96.0.10\noptions ndots:5\n",
         );

@@ -1,4 +1,4 @@
-//! Kubernetes cgroup names, read back into pod UIDs and container ids (k8s-semantics §4.1):
+//! Kubernetes cgroup names, read back into pod UIDs and container ids (docs/kubelet-semantics.md §4.1):
 //! the kubelet's pod cgroups (`pod<uid>` for cgroupfs, `kubepods[-<qos>]-pod<uid_>.slice` for
 //! systemd) and the runtimes' container leaves. Shared by the cgroup walk and by the analysis of
 //! kernel OOM records, which name cgroups by path.

@@ -3,6 +3,26 @@
 //! without it, and local data stays the source of truth for usage.
 
 use serde::{Deserialize, Serialize};
+
+/// Event reasons worth keeping: scheduling failures (GPU diagnosis), evictions and kernel OOMs
+/// (the OOM-race timeline), node pressure transitions.
+pub const EVENT_REASONS: &[&str] = &[
+    "FailedScheduling",
+    "Evicted",
+    "OOMKilling",
+    "SystemOOM",
+    "NodeHasInsufficientMemory",
+    "NodeHasDiskPressure",
+    "NodeHasInsufficientPID",
+    "NodeHasSufficientMemory",
+    "NodeHasNoDiskPressure",
+    "NodeHasSufficientPID",
+    "NodeNotReady",
+    "NodeReady",
+    "EvictionThresholdMet",
+    "FreeDiskSpaceFailed",
+    "ImageGCFailed",
+];
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -1,10 +1,14 @@
 //! Disk bytes and inodes as the kubelet sees them, and what Kubernetes put there: the two
 //! filesystems the kubelet evicts on (nodefs = the kubelet root's, imagefs = the runtime's image
-//! store's; k8s-semantics §1.2), pod logs and volumes, the runtime's image store, and files
+//! store's; docs/kubelet-semantics.md §1.2), pod logs and volumes, the runtime's image store, and files
 //! deleted but still held open.
 
-use crate::source::{FdEntry, Walk};
+use super::fs::{FdEntry, Walk};
 use serde::{Deserialize, Serialize};
+
+/// How [`CriSnapshot::error`]'s reason starts when no endpoint's socket exists: the runtime
+/// was not asked (as opposed to asked and failing to answer).
+pub const CRI_NO_SOCKET: &str = "no CRI socket at ";
 
 /// The disk part of a snapshot.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -91,7 +95,7 @@ pub struct PodDir {
     pub volumes: Vec<Volume>,
 }
 
-/// One volume of a pod: `volumes/<escaped plugin>/<name>` (k8s-semantics §4.2).
+/// One volume of a pod: `volumes/<escaped plugin>/<name>` (docs/kubelet-semantics.md §4.2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Volume {
     /// The escaped plugin name, e.g. `kubernetes.io~empty-dir`.

@@ -4,6 +4,19 @@
 use super::resolv::ResolvConf;
 use serde::{Deserialize, Serialize};
 
+/// The message nf_conntrack logs when its table is full (net/netfilter/nf_conntrack_core.c:
+/// `net_warn_ratelimited("%s table full, dropping packet\n", ...)`).
+pub const TABLE_FULL: &str = "table full, dropping packet";
+
+/// Whether a kernel-log message is a conntrack table-full drop, in each kernel's wording:
+/// `ip_conntrack: table full, dropping packet.` (2.6), `nf_conntrack: table full, dropping
+/// packet` (< 4.x) and `nf_conntrack: nf_conntrack: table full, dropping packet` (the table
+/// name repeated since `net_warn_ratelimited` took it as an argument). The expectation table's
+/// `nf_conntrack: expectation table full` is another table and is not counted.
+pub fn is_table_full(message: &str) -> bool {
+    message.contains(TABLE_FULL)
+}
+
 /// The DNS part of a snapshot.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Dns {

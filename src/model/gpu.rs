@@ -42,7 +42,7 @@ pub struct DriverGpu {
     pub excluded: bool,
 }
 
-/// `<kubelet root>/device-plugins/kubelet_internal_checkpoint` (k8s-semantics §4.2).
+/// `<kubelet root>/device-plugins/kubelet_internal_checkpoint` (docs/kubelet-semantics.md §4.2).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DeviceCheckpoint {
     /// Devices each plugin registered, by resource name.

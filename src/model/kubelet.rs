@@ -1,7 +1,7 @@
 //! The kubelet as found on the node: its process, the files it was configured from, and its
 //! effective configuration after the kubelet's own precedence — defaults, then the config file,
 //! then drop-ins (`--config-dir`), then command-line flags — for the fields nodescope judges.
-//! Field names and defaults follow `KubeletConfiguration` v1beta1 (k8s-semantics §1.3, §4.3).
+//! Field names and defaults follow `KubeletConfiguration` v1beta1 (docs/kubelet-semantics.md §1.3, §4.3).
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

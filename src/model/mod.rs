@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod disk;
 pub mod distro;
 pub mod dns;
+pub mod fs;
 pub mod gpu;
 pub mod health;
 pub mod kubelet;
@@ -15,8 +16,10 @@ pub mod kubelet_log;
 pub mod oom_kill;
 pub mod quantity;
 pub mod resolv;
+pub mod text;
+pub mod units;
 
-use crate::source::ErrorKind;
+pub use fs::ErrorKind;
 pub use kubelet::{KubeletConfig, KubeletInfo, Provenance, ThresholdValue};
 use serde::{Deserialize, Serialize};
 
@@ -152,6 +155,15 @@ pub struct PidLimits {
     pub load1: Option<f64>,
 }
 
+/// How a pod is named to a reader: `namespace/name` when both are known, else `pod <uid>`
+/// (a pod whose name only its uid recalls: gone from the API, or never seen by it).
+pub fn pod_ref(namespace: Option<&str>, name: Option<&str>, uid: &str) -> String {
+    match (namespace, name) {
+        (Some(ns), Some(n)) => format!("{ns}/{n}"),
+        _ => format!("pod {uid}"),
+    }
+}
+
 /// One line of the host's mountinfo (`/proc/1/mountinfo`, proc(5)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Mount {
@@ -168,13 +180,29 @@ pub struct Mount {
     pub upperdir: Option<String>,
 }
 
+/// The mount point holding `path`: the longest mount point that is `path` or a parent of it.
+pub fn mount_of(mounts: &[Mount], path: &str) -> Option<String> {
+    mounts
+        .iter()
+        .map(|m| m.mount_point.as_str())
+        .filter(|mp| {
+            *mp == "/"
+                || path == *mp
+                || path
+                    .strip_prefix(mp)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
+        .max_by_key(|mp| mp.len())
+        .map(String::from)
+}
+
 /// statvfs of one local filesystem, or why there is none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Filesystem {
     pub mount_point: String,
     pub fs_type: String,
     /// `None` when statvfs failed or timed out (see `error`).
-    pub stat: Option<crate::source::StatVfs>,
+    pub stat: Option<fs::StatVfs>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// True when statvfs did not return within its deadline: a hung mount.

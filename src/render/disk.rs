@@ -1,15 +1,9 @@
 //! `nodescope disk` as text: filesystems, then top consumers, then the fixes.
 
 use super::escape::esc;
-use crate::analyze::disk_report::DiskReport;
-use crate::analyze::signals::human_bytes;
+use crate::analyze::report::disk::DiskReport;
+use crate::model::units::bytes_or_dash;
 use std::io::Write;
-
-fn hb(b: Option<u64>) -> String {
-    b.map_or("-".into(), |b| {
-        human_bytes(i64::try_from(b).unwrap_or(i64::MAX))
-    })
-}
 
 fn pct(p: Option<f64>) -> String {
     p.map_or("-".into(), |p| format!("{p:.0}%"))
@@ -67,9 +61,9 @@ pub fn write(w: &mut dyn Write, r: &DiskReport, header: &str) -> std::io::Result
             "  {:<28} {:<6} {:>7} {:>7} {:>7} {:>5} {:>7} {:>6}  {}",
             esc(&f.mount_point),
             esc(&f.fs_type),
-            hb(f.size_bytes),
-            hb(f.used_bytes),
-            hb(f.available_bytes),
+            bytes_or_dash(f.size_bytes),
+            bytes_or_dash(f.used_bytes),
+            bytes_or_dash(f.available_bytes),
             pct(f.used_percent),
             count(f.inodes),
             pct(f.inodes_used_percent),
@@ -87,7 +81,7 @@ pub fn write(w: &mut dyn Write, r: &DiskReport, header: &str) -> std::io::Result
         writeln!(
             w,
             "  {:>8}{} {:<22} {:<36} {}{}",
-            hb(Some(c.bytes)),
+            bytes_or_dash(Some(c.bytes)),
             if c.at_least { "+" } else { " " },
             c.kind,
             esc(&c.owner),
@@ -111,21 +105,21 @@ pub fn write(w: &mut dyn Write, r: &DiskReport, header: &str) -> std::io::Result
             "  {} image{} ({}), {} unused{}, {} reclaimable by `crictl rmi --prune`",
             s.count,
             if s.count == 1 { "" } else { "s" },
-            hb(Some(s.bytes)),
+            bytes_or_dash(Some(s.bytes)),
             s.unused,
             if s.unused_pinned > 0 {
                 format!(" ({} of them pinned, which prune keeps)", s.unused_pinned)
             } else {
                 String::new()
             },
-            hb(Some(s.reclaimable_bytes))
+            bytes_or_dash(Some(s.reclaimable_bytes))
         )?;
         for f in &s.filesystems {
             writeln!(
                 w,
                 "  image filesystem {}: {} used by images, {} inodes",
                 esc(&f.mountpoint),
-                hb(f.used_bytes),
+                bytes_or_dash(f.used_bytes),
                 count(f.inodes_used)
             )?;
         }
@@ -140,7 +134,7 @@ pub fn write(w: &mut dyn Write, r: &DiskReport, header: &str) -> std::io::Result
                 writeln!(
                     w,
                     "  {:>8}  {}  {}",
-                    hb(i.bytes),
+                    bytes_or_dash(i.bytes),
                     esc(short_id(&i.id)),
                     esc(&i.names.join(", "))
                 )?;

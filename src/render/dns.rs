@@ -2,20 +2,16 @@
 
 use super::escape::esc;
 use crate::analyze::Finding;
-use crate::analyze::dns_report::{PodRow, label};
-use crate::model::Snapshot;
-use crate::model::dns::{PodDns, Probe};
+use crate::analyze::report::dns::{DnsReport, label};
+use crate::model::dns::{Conntrack, PodDns, Probe};
 use std::io::Write;
 
 /// Writes the per-pod table. resolv.conf paths, nameservers, search domains and pod names come
 /// from the node (a pod's resolv.conf is its own to write) and are escaped ([`esc`]).
-pub fn write_table(
-    w: &mut dyn Write,
-    snap: &Snapshot,
-    rows: &[PodRow],
-    findings: &[Finding],
-) -> std::io::Result<()> {
-    if let Some(n) = &snap.dns.node {
+pub fn write_table(w: &mut dyn Write, r: &DnsReport) -> std::io::Result<()> {
+    let rows = &r.pods;
+    let findings = &r.findings;
+    if let Some(n) = &r.node_resolv_conf {
         writeln!(
             w,
             "node resolv.conf {}: nameservers {}, search {}, ndots {}",
@@ -29,22 +25,11 @@ pub fn write_table(
             n.conf.ndots
         )?;
     }
-    match &snap.dns.conntrack {
-        Some(c) => writeln!(
-            w,
-            "conntrack {} / {} entries, insert_failed {}, drop {}; NodeLocal DNSCache {}\n",
-            c.count.map_or("?".into(), |v| v.to_string()),
-            c.max.map_or("?".into(), |v| v.to_string()),
-            c.insert_failed.map_or("?".into(), |v| v.to_string()),
-            c.drop.map_or("?".into(), |v| v.to_string()),
-            if snap.dns.nodelocal.is_some() {
-                "present"
-            } else {
-                "absent"
-            }
-        )?,
-        None => writeln!(w, "conntrack: not loaded\n")?,
-    }
+    writeln!(
+        w,
+        "{}\n",
+        conntrack_line(r.conntrack.as_ref(), r.nodelocal_dns.is_some())
+    )?;
     let name = rows
         .first()
         .map_or(crate::analyze::dns::EXAMPLE_NAME, |r| r.name.as_str());
@@ -74,19 +59,25 @@ pub fn write_table(
         "\nQUERIES: what one lookup of {} costs (A and AAAA, search expansions first).",
         esc(name)
     )?;
-    if !findings.is_empty() {
-        writeln!(w)?;
-        for f in findings {
-            writeln!(
-                w,
-                "{:<8} {:<26} {}",
-                f.severity.as_str().to_uppercase(),
-                f.id,
-                esc(&f.title)
-            )?;
-        }
+    super::text::write_finding_lines(w, findings)
+}
+
+/// The conntrack table in one line, as `nodescope dns` and the TUI's DNS view show it:
+/// `conntrack 241337/262144  insert_failed 460  drop 43  NodeLocal DNSCache absent`, or
+/// `conntrack not loaded`. Figures only: nothing from the node to escape.
+pub fn conntrack_line(c: Option<&Conntrack>, nodelocal: bool) -> String {
+    let n = |v: Option<u64>| v.map_or("?".into(), |v| v.to_string());
+    match c {
+        Some(c) => format!(
+            "conntrack {}/{}  insert_failed {}  drop {}  NodeLocal DNSCache {}",
+            n(c.count),
+            n(c.max),
+            n(c.insert_failed),
+            n(c.drop),
+            if nodelocal { "present" } else { "absent" }
+        ),
+        None => "conntrack not loaded".into(),
     }
-    Ok(())
 }
 
 /// Writes a probe's queries; names and servers come from the pod's resolv.conf and the answers

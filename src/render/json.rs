@@ -1,73 +1,18 @@
 //! The `check --format json` wire format, schema `nodescope-check/1`. Scripts rely on it:
 //! fields are only ever added; renaming or removing one bumps the schema name.
 //!
-//! ```text
-//! {
-//!   "schema": "nodescope-check/1",
-//!   "node": "node-a",                  hostname of the node analyzed
-//!   "source": "live host at /",        or "bundle <path> (captured <time>)"
-//!   "taken_at": "2026-11-22T03:00:00Z",
-//!   "summary": {"critical": 0, "warning": 1, "info": 0},
-//!   "findings": [{
-//!     "id": "eviction.hard-only",      rule id (RULES.md)
-//!     "severity": "warning",           info | warning | critical
-//!     "title": "...",                  one line with the number that proves it
-//!     "subject": {"node": "node-a"},   whichever of node, namespace, pod, container, pid, path, device apply
-//!     "evidence": {...},               rule-specific facts
-//!     "remedy": "..."                  what to change
-//!   }],
-//!   "errors": [{"collector": "kmsg", "kind": "denied", "path": "/dev/kmsg", "message": "..."}]
-//! }
-//! ```
-//! Findings are sorted worst first, then by id and subject.
+//! The report itself is [`crate::analyze::report::check::Report`]; this module writes it, the
+//! snapshot, and every other JSON output of nodescope ([`write_pretty`]).
 
-use crate::analyze::{Finding, Severity};
+use crate::analyze::Finding;
+use crate::analyze::report::check;
 use crate::model::Snapshot;
 use serde::Serialize;
 use std::io::Write;
 
-/// The schema name of `check --format json`.
-pub const CHECK_SCHEMA: &str = "nodescope-check/1";
-
-/// Number of findings by severity.
-#[derive(Serialize, schemars::JsonSchema)]
-pub struct Summary {
-    pub critical: usize,
-    pub warning: usize,
-    pub info: usize,
-}
-
-/// The `check --format json` document.
-#[derive(Serialize, schemars::JsonSchema)]
-pub struct Report<'a> {
-    /// Always `nodescope-check/1` for this shape.
-    pub schema: &'static str,
-    /// The node's hostname.
-    pub node: &'a str,
-    /// Where the facts came from: `live host at /`, `bundle <path> (captured <time>)`.
-    pub source: &'a str,
-    /// When the facts are from.
-    pub taken_at: jiff::Timestamp,
-    pub summary: Summary,
-    /// Worst first, then by id and subject.
-    pub findings: &'a [Finding],
-    /// What could not be collected, and why.
-    pub errors: &'a [crate::model::CollectError],
-}
-
-/// The JSON Schema of `check --format json` (docs/schema/nodescope-check.schema.json).
-pub fn check_schema() -> String {
-    let mut s =
-        serde_json::to_string_pretty(&schemars::schema_for!(Report<'static>)).unwrap_or_default();
-    s.push('\n');
-    s
-}
-
 /// The JSON Schema of `snapshot --format json` (docs/schema/nodescope-snapshot.schema.json).
 pub fn snapshot_schema() -> String {
-    let mut s = serde_json::to_string_pretty(&schemars::schema_for!(Snapshot)).unwrap_or_default();
-    s.push('\n');
-    s
+    crate::analyze::report::schema_json::<Snapshot>()
 }
 
 /// Writes the check report as one pretty-printed JSON object and a newline.
@@ -76,21 +21,7 @@ pub fn write_check(
     snap: &Snapshot,
     findings: &[Finding],
 ) -> std::io::Result<()> {
-    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
-    let report = Report {
-        schema: CHECK_SCHEMA,
-        node: snap.hostname(),
-        source: &snap.source,
-        taken_at: snap.taken_at,
-        summary: Summary {
-            critical: count(Severity::Critical),
-            warning: count(Severity::Warning),
-            info: count(Severity::Info),
-        },
-        findings,
-        errors: &snap.errors,
-    };
-    write_pretty(w, &report)
+    write_pretty(w, &check::build(snap, findings))
 }
 
 /// Writes the whole snapshot (`nodescope snapshot --format json`).

@@ -2,7 +2,9 @@
 
 pub mod disk;
 pub mod dns;
-pub mod escape;
+pub mod gpu;
+/// Terminal-safe text and shell quoting, shared with the rules' remedies ([`crate::model::text`]).
+pub use crate::model::text as escape;
 pub mod json;
 pub mod junit;
 pub mod npd;

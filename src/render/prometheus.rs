@@ -11,7 +11,7 @@
 //! value is their number. A pid is no label: pids change with every restart, and a label per pid
 //! would grow the series without bound.
 
-use crate::analyze::signals::{memory_available, pid_available, resolve};
+use crate::analyze::eviction_signals::{memory_available, pid_available, resolve};
 use crate::analyze::{Finding, Severity};
 use crate::model::Snapshot;
 use std::fmt::Write as _;
@@ -58,7 +58,7 @@ fn finding_series(findings: &[Finding]) -> Vec<([(&'static str, String); 7], usi
 
 /// The JSON name of an error kind (`timeout`), stable for label values: the same as in
 /// `check --format json`, whatever kinds are added.
-fn error_kind(k: crate::source::ErrorKind) -> String {
+fn error_kind(k: crate::model::ErrorKind) -> String {
     match serde_json::to_value(k) {
         Ok(serde_json::Value::String(s)) => s,
         _ => k.to_string(),
@@ -278,14 +278,8 @@ mod tests {
 
     #[test]
     fn findings_that_share_every_label_are_one_series_with_their_count() {
-        let gpu = |d: &str| Subject {
-            device: Some(d.into()),
-            ..Default::default()
-        };
-        let oom = |pid: u32| Subject {
-            pid: Some(pid),
-            ..Default::default()
-        };
+        let gpu = |d: &str| Subject::default().with_device(d.to_string());
+        let oom = |pid: u32| Subject::default().with_pid(pid);
         let fs = [
             f("gpu.xid", gpu("0000:3b:00.0")),
             f("gpu.xid", gpu("0000:86:00.0")),

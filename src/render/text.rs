@@ -2,9 +2,9 @@
 //! first (what, to whom, the number), then what could not be collected.
 
 use super::escape::esc;
-use crate::analyze::signals::human_bytes;
 use crate::analyze::{Finding, Severity, Subject};
-use crate::model::{CgroupDriver, CgroupVersion, Snapshot};
+use crate::model::units;
+use crate::model::{CgroupDriver, CgroupVersion, CollectError, Snapshot};
 use std::io::Write;
 
 fn tag(s: Severity, color: bool) -> String {
@@ -75,7 +75,7 @@ pub fn header(snap: &Snapshot) -> String {
     });
     let mem = snap
         .memory
-        .map(|m| format!("mem {}", human_bytes(m.mem_total_bytes as i64)));
+        .map(|m| format!("mem {}", units::bytes(m.mem_total_bytes)));
     let pods = snap.pods.iter().filter(|p| p.cgroup.is_some()).count();
     let mut parts = vec![format!("nodescope  {}", snap.hostname())];
     // The distribution when it is a known one (a plain kubelet says nothing new).
@@ -126,30 +126,56 @@ pub fn write_check(
         count(Severity::Warning),
         count(Severity::Info)
     )?;
-    if !snap.errors.is_empty() {
-        writeln!(w, "\nnot collected ({}):", snap.errors.len())?;
-        for e in snap.errors.iter().take(20) {
-            let loc = match (&e.path, e.line) {
-                (Some(p), Some(l)) => format!("{p}:{l}"),
-                (Some(p), None) => p.clone(),
-                (None, _) => String::new(),
-            };
-            let (loc, msg) = (esc(&loc), esc(&e.message));
-            // "denied: Permission denied (os error 13)" says the same thing twice.
-            let kind = e.kind.to_string();
-            if e.message.to_lowercase().starts_with(&kind) {
-                writeln!(w, "  {:<10} {} {}", e.collector, loc, msg)?;
-            } else {
-                writeln!(w, "  {:<10} {} {}: {}", e.collector, loc, kind, msg)?;
-            }
+    write_not_collected(w, &snap.errors)
+}
+
+/// The "not collected" block every text report ends with: what could not be read and why,
+/// the first 20 (the rest are in the JSON form). Nothing when everything was collected.
+pub fn write_not_collected(w: &mut dyn Write, errors: &[CollectError]) -> std::io::Result<()> {
+    if errors.is_empty() {
+        return Ok(());
+    }
+    writeln!(w, "\nnot collected ({}):", errors.len())?;
+    for e in errors.iter().take(20) {
+        let loc = match (&e.path, e.line) {
+            (Some(p), Some(l)) => format!("{p}:{l}"),
+            (Some(p), None) => p.clone(),
+            (None, _) => String::new(),
+        };
+        let (loc, msg) = (esc(&loc), esc(&e.message));
+        // "denied: Permission denied (os error 13)" says the same thing twice.
+        let kind = e.kind.to_string();
+        if e.message.to_lowercase().starts_with(&kind) {
+            writeln!(w, "  {:<10} {} {}", e.collector, loc, msg)?;
+        } else {
+            writeln!(w, "  {:<10} {} {}: {}", e.collector, loc, kind, msg)?;
         }
-        if snap.errors.len() > 20 {
-            writeln!(
-                w,
-                "  ... and {} more (see --format json)",
-                snap.errors.len() - 20
-            )?;
-        }
+    }
+    if errors.len() > 20 {
+        writeln!(
+            w,
+            "  ... and {} more (see --format json)",
+            errors.len() - 20
+        )?;
+    }
+    Ok(())
+}
+
+/// The findings of an area command's text report, one line each (`WARNING  id  title`), after
+/// a blank line; nothing when there are none.
+pub fn write_finding_lines(w: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()> {
+    if findings.is_empty() {
+        return Ok(());
+    }
+    writeln!(w)?;
+    for f in findings {
+        writeln!(
+            w,
+            "{:<8} {:<26} {}",
+            f.severity.as_str().to_uppercase(),
+            f.id,
+            esc(&f.title)
+        )?;
     }
     Ok(())
 }

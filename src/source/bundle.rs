@@ -602,7 +602,7 @@ fn read_targz(
         if p.len() > MAX_PATH_BYTES {
             bail!(
                 "archive entry {:?}... has a {}-byte path, over PATH_MAX ({MAX_PATH_BYTES})",
-                crate::collect::truncate(&p, 60),
+                crate::model::text::truncate(&p, 60),
                 p.len()
             );
         }

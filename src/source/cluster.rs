@@ -275,7 +275,7 @@ pub type OpenList<'a> = dyn Fn(&str) -> Option<Result<Box<dyn Read + 'a>, String
 /// writes them) through `open`; a missing file is no data, an unreadable or malformed one a
 /// note. Each document is parsed as a stream and only what is used is kept: every node, the
 /// pods bound to `node_name` and the Pending pods, the events of the reasons the report shows
-/// ([`crate::collect::cluster::EVENT_REASONS`]). A 100k-pod `pods.json` costs one pod at a
+/// ([`crate::model::cluster::EVENT_REASONS`]). A 100k-pod `pods.json` costs one pod at a
 /// time, not the whole list.
 pub fn from_files(source: String, node_name: Option<&str>, open: &OpenList<'_>) -> ClusterData {
     let mut data = ClusterData {
@@ -291,7 +291,7 @@ pub fn from_files(source: String, node_name: Option<&str>, open: &OpenList<'_>) 
     stream_file(open, "events.json", &mut notes, |e: Event| {
         if e.reason
             .as_deref()
-            .is_some_and(|r| crate::collect::cluster::EVENT_REASONS.contains(&r))
+            .is_some_and(|r| crate::model::cluster::EVENT_REASONS.contains(&r))
         {
             data.events.push(e);
         }

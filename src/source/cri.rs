@@ -31,8 +31,7 @@ pub const DEFAULT_ENDPOINTS: &[&str] = &[
     "unix:///var/run/crio/crio.sock",
 ];
 
-/// How the reason starts when no endpoint's socket exists: the runtime was not asked.
-pub const NO_SOCKET: &str = "no CRI socket at ";
+pub use crate::model::disk::CRI_NO_SOCKET as NO_SOCKET;
 
 /// The socket path of a `unix://` endpoint (or of a bare path, which old kubelets accepted);
 /// `None` for any other scheme (`tcp://`, `npipe://`).

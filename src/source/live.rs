@@ -27,6 +27,36 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+/// Where `kubectl debug node/NAME` mounts the node's root in its pod.
+pub const KUBECTL_DEBUG_ROOT: &str = "/host";
+
+/// Where the node is when neither `--root` nor `NODESCOPE_ROOT` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetectedRoot {
+    /// `/host/proc/meminfo` exists: a `kubectl debug node/...` pod with the node at `/host`.
+    HostMount,
+    /// nodescope runs in a Kubernetes pod (its own cgroup is under kubepods) without `/host`:
+    /// what it sees is that container, not the node.
+    PodWithoutHost,
+    /// Neither: `/` is the node (SSH, a hostPID DaemonSet with the root mounted as `/`).
+    Here,
+}
+
+/// Guesses where the node's root is from nodescope's own surroundings (the only reads outside
+/// a root: whether `/host` holds a procfs, and nodescope's own `/proc/self/cgroup`).
+pub fn detect_root() -> DetectedRoot {
+    if std::path::Path::new(KUBECTL_DEBUG_ROOT)
+        .join("proc/meminfo")
+        .exists()
+    {
+        DetectedRoot::HostMount
+    } else if std::fs::read_to_string("/proc/self/cgroup").is_ok_and(|c| c.contains("kubepods")) {
+        DetectedRoot::PodWithoutHost
+    } else {
+        DetectedRoot::Here
+    }
+}
+
 /// Upper bound on one tail read (a log; only its end is read).
 pub const MAX_READ_BYTES: u64 = open::TAIL_CAP;
 

@@ -28,45 +28,12 @@ pub mod stuck;
 pub mod vet;
 pub mod walk;
 
-use serde::{Deserialize, Serialize};
+pub use crate::model::fs::{
+    EntryKind, ErrorKind, FdEntry, FileMeta, StatVfs, Walk, is_deleted_file,
+};
 use std::fmt;
 use std::time::Duration;
-pub use walk::{Walk, WalkLimits};
-
-/// Why a read failed. Absence is data: collectors turn it into an entry of `errors`.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord, schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorKind {
-    /// The path does not exist (feature off, cgroup v1 host, kubelet not installed, ...).
-    Missing,
-    /// EACCES/EPERM: usually "run as root".
-    Denied,
-    /// Present but not in the expected format.
-    Invalid,
-    /// The call did not return within its deadline (a hung NFS or FUSE mount).
-    Timeout,
-    /// Any other I/O failure.
-    Io,
-    /// Readable, but not believed: a process that calls itself the kubelet without running as
-    /// root from a root-owned executable, a file someone other than root could have written,
-    /// a kubeconfig that would send credentials in the clear (docs/security.md).
-    Untrusted,
-}
-
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ErrorKind::Missing => "missing",
-            ErrorKind::Denied => "permission denied",
-            ErrorKind::Invalid => "invalid",
-            ErrorKind::Timeout => "timed out",
-            ErrorKind::Io => "I/O error",
-            ErrorKind::Untrusted => "not trusted",
-        })
-    }
-}
+pub use walk::WalkLimits;
 
 /// A failed host operation, naming the host path it concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,103 +85,11 @@ impl std::error::Error for HostError {}
 
 pub type HostResult<T> = Result<T, HostError>;
 
-/// What kind of directory entry a listing found. Sockets and device nodes are kept apart so
-/// that a bundle can hold them as empty regular files of the same name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum EntryKind {
-    File,
-    Dir,
-    Symlink,
-    /// Socket, FIFO, character or block device.
-    Special,
-}
-
 /// One entry of a directory listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirEntry {
     pub name: String,
     pub kind: EntryKind,
-}
-
-/// statvfs(3) of one filesystem, in the units the kernel reports (blocks of `frsize` bytes).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
-)]
-pub struct StatVfs {
-    pub bsize: u64,
-    pub frsize: u64,
-    pub blocks: u64,
-    pub bfree: u64,
-    pub bavail: u64,
-    pub files: u64,
-    pub ffree: u64,
-    pub favail: u64,
-}
-
-/// An open file descriptor of a process whose file has been deleted: space the filesystem
-/// cannot give back until the process closes it or exits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct FdEntry {
-    pub fd: u32,
-    /// The link target as the kernel shows it, `/var/log/app.log (deleted)`.
-    pub target: String,
-    /// The deleted file's size (fstat through the fd); `None` when it could not be read.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size: Option<u64>,
-}
-
-impl FdEntry {
-    /// The deleted file's former path, without the kernel's ` (deleted)` suffix.
-    pub fn path(&self) -> &str {
-        self.target
-            .strip_suffix(" (deleted)")
-            .unwrap_or(&self.target)
-    }
-}
-
-/// Whether an fd link target is a deleted file on a filesystem (not a memfd, socket or pipe,
-/// whose targets are `/memfd:name (deleted)`, `socket:[n]`, `pipe:[n]`).
-pub fn is_deleted_file(target: &str) -> bool {
-    target.starts_with('/') && target.ends_with(" (deleted)") && !target.starts_with("/memfd:")
-}
-
-/// Owner, permissions and type of a path, as stat(2) reports them after following links.
-/// Enough to decide whether the node's own word can be trusted: a file counts only when root
-/// owns it and neither its group nor others may write it (docs/security.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct FileMeta {
-    pub uid: u32,
-    pub gid: u32,
-    /// Permission bits (`st_mode & 0o7777`).
-    pub mode: u32,
-    pub kind: EntryKind,
-    pub size: u64,
-}
-
-impl FileMeta {
-    /// Root owns it and no one else may write it: `uid == 0`, no `S_IWGRP`, no `S_IWOTH`.
-    pub fn is_root_owned_and_protected(&self) -> bool {
-        self.uid == 0 && self.mode & 0o022 == 0
-    }
-
-    /// Why root alone does not control this path, in words for an error line (`owned by uid
-    /// 65534, not root`, `writable by others (mode 1777)`); `None` when
-    /// [`FileMeta::is_root_owned_and_protected`].
-    pub fn distrust(&self) -> Option<String> {
-        if self.uid != 0 {
-            Some(format!("owned by uid {}, not root", self.uid))
-        } else if self.mode & 0o002 != 0 {
-            Some(format!("writable by others (mode {:04o})", self.mode))
-        } else if self.mode & 0o020 != 0 {
-            Some(format!(
-                "writable by its group, gid {} (mode {:04o})",
-                self.gid, self.mode
-            ))
-        } else {
-            None
-        }
-    }
 }
 
 /// How long one statvfs may take before its mount is declared stuck. A healthy local

@@ -7,7 +7,7 @@
 //! cost is one `lstat` per entry, served from the dentry cache, and two threads halve it.
 
 use super::{HostError, HostResult};
-use serde::{Deserialize, Serialize};
+pub use crate::model::fs::{DirCount, SizedPath, Walk};
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -30,53 +30,6 @@ impl Default for WalkLimits {
             budget: Duration::from_secs(2),
             top: 10,
         }
-    }
-}
-
-/// A file and its apparent size.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct SizedPath {
-    pub path: String,
-    pub bytes: u64,
-}
-
-/// A directory and how many entries it holds directly (each one an inode).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct DirCount {
-    pub path: String,
-    pub entries: u64,
-}
-
-/// What a walk of one tree found. Never crosses into another filesystem, as `du -x`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Walk {
-    /// Host path walked.
-    pub path: String,
-    /// Allocated bytes (`st_blocks` × 512, what `du` prints), each hard-linked inode once.
-    pub bytes: u64,
-    /// Sum of file sizes (`du --apparent-size`); sparse files make it exceed `bytes`.
-    pub apparent_bytes: u64,
-    /// Entries that are not directories (files, links, sockets): one inode each.
-    pub files: u64,
-    pub dirs: u64,
-    /// False when the budget ran out or some entries could not be read: the figures are a
-    /// lower bound.
-    pub complete: bool,
-    /// Entries that could not be read (permissions, vanished mid-walk).
-    #[serde(default)]
-    pub unreadable: u64,
-    /// The largest files, largest first.
-    #[serde(default)]
-    pub largest_files: Vec<SizedPath>,
-    /// The directories with the most direct entries, most first.
-    #[serde(default)]
-    pub densest_dirs: Vec<DirCount>,
-}
-
-impl Walk {
-    /// Inodes the tree uses: every file and directory.
-    pub fn inodes(&self) -> u64 {
-        self.files + self.dirs
     }
 }
 

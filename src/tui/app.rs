@@ -3,24 +3,9 @@
 //! `?` shows every binding, `q` or Ctrl-C quits.
 
 use super::sampler::Sample;
-use super::views::VIEWS;
+use super::views::{VIEWS, ViewState};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::time::Duration;
-
-/// What every view may read of the interaction so far.
-#[derive(Debug, Clone, Default)]
-pub struct ViewState {
-    /// Selected row of the current view's list.
-    pub selected: usize,
-    /// Case-insensitive substring filter on rows.
-    pub filter: String,
-    /// Index into the view's sort keys.
-    pub sort: usize,
-    /// Enter: the selected row's detail pane.
-    pub detail: bool,
-    /// `e`: the selected finding's explanation.
-    pub explain: bool,
-}
 
 pub struct App {
     pub view: usize,

@@ -59,7 +59,7 @@ pub struct History {
 
 impl History {
     pub fn push(&mut self, s: &Sample) {
-        let mem = analyze::signals::memory_available(&s.snap)
+        let mem = analyze::eviction_signals::memory_available(&s.snap)
             .map_or(0, |o| (o.available.max(0) / (1024 * 1024)) as u64);
         let psi = s
             .snap

@@ -83,13 +83,7 @@ WHAT TO CHANGE
                         cpu.nr_periods,
                         cpu.throttled_usec as f64 / 1e6
                     ),
-                    Subject {
-                        node: Some(snap.hostname().to_string()),
-                        namespace: pod.namespace.clone(),
-                        pod: pod.name.clone().or_else(|| Some(pod.uid.clone())),
-                        container: c.name.clone(),
-                        ..Default::default()
-                    },
+                    Subject::container(pod.namespace.clone(), pod.name.clone().or_else(|| Some(pod.uid.clone())), c.name.clone()).on_node(snap),
                     serde_json::json!({
                         "cgroup": c.cgroup.as_ref().map(|g| g.path.clone()),
                         "container_id": c.id,

@@ -1,8 +1,8 @@
 //! `disk.container-log-oversize`: a container log past `containerLogMaxSize`.
 
-use crate::analyze::signals::human_bytes;
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
+use crate::model::units;
 
 pub struct DiskContainerLogOversize;
 
@@ -71,16 +71,10 @@ WHAT TO CHANGE
                         "{}/{}/{container} log is {} (containerLogMaxSize {raw}, {:.0}x over)",
                         l.namespace,
                         l.pod,
-                        human_bytes(i64::try_from(f.bytes).unwrap_or(i64::MAX)),
+                        units::bytes(f.bytes),
                         f.bytes as f64 / max as f64
                     ),
-                    Subject {
-                        namespace: Some(l.namespace.clone()),
-                        pod: Some(l.pod.clone()),
-                        container: Some(container.to_string()),
-                        path: Some(f.path.clone()),
-                        ..Default::default()
-                    },
+                    Subject::container(Some(l.namespace.clone()), Some(l.pod.clone()), Some(container.to_string())).with_path(f.path.clone()),
                     serde_json::json!({
                         "path": f.path,
                         "bytes": f.bytes,

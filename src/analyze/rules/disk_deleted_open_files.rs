@@ -1,13 +1,13 @@
 //! `disk.deleted-open-files`: space held by files deleted while a process keeps them open.
 
-use crate::analyze::signals::human_bytes;
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
+use crate::model::units;
 use std::collections::BTreeMap;
 
 pub struct DiskDeletedOpenFiles;
 
-/// Total held on one filesystem from which the rule fires (RULES.md).
+/// Total held on one filesystem from which the rule fires (docs/rules.md).
 const MIN_BYTES: u64 = 100 * 1024 * 1024;
 
 impl Rule for DiskDeletedOpenFiles {
@@ -87,21 +87,13 @@ WHAT TO CHANGE
                 Severity::Warning,
                 format!(
                     "{} held by {} deleted file(s) on {mp}; largest {} by {who}{}[{}]",
-                    human_bytes(i64::try_from(total).unwrap_or(i64::MAX)),
+                    units::bytes(total),
                     files.len(),
                     top.fd.path(),
                     top.comm,
                     top.pid
                 ),
-                Subject {
-                    node: Some(snap.hostname().to_string()),
-                    path: Some(mp.to_string()),
-                    pid: Some(top.pid),
-                    namespace: o.as_ref().and_then(|o| o.0.clone()),
-                    pod: o.as_ref().and_then(|o| o.1.clone()),
-                    container: o.as_ref().and_then(|o| o.2.clone()),
-                    ..Default::default()
-                },
+                Subject::container(o.as_ref().and_then(|o| o.0.clone()), o.as_ref().and_then(|o| o.1.clone()), o.as_ref().and_then(|o| o.2.clone())).on_node(snap).with_pid(top.pid).with_path(mp.to_string()),
                 serde_json::json!({ "mount_point": mp, "bytes": total, "holders": holders }),
                 format!(
                     "restart the holder or make it reopen its files (SIGHUP); last resort: : > /proc/{}/fd/{}",

@@ -1,13 +1,13 @@
 //! `disk.emptydir-large`: an emptyDir volume holding more than 1 GiB of nodefs.
 
 use crate::analyze::disk::pod_names;
-use crate::analyze::signals::human_bytes;
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
+use crate::model::units;
 
 pub struct DiskEmptydirLarge;
 
-/// Size from which an emptyDir is worth a look (RULES.md).
+/// Size from which an emptyDir is worth a look (docs/rules.md).
 const MIN_BYTES: u64 = 1024 * 1024 * 1024;
 
 impl Rule for DiskEmptydirLarge {
@@ -55,20 +55,12 @@ WHAT TO CHANGE
                     format!(
                         "emptyDir {} of {} holds {} in {} files{}",
                         v.name,
-                        match (&ns, &pod) {
-                            (Some(n), Some(p)) => format!("{n}/{p}"),
-                            _ => format!("pod {}", d.uid),
-                        },
-                        human_bytes(i64::try_from(w.bytes).unwrap_or(i64::MAX)),
+                        crate::model::pod_ref(ns.as_deref(), pod.as_deref(), &d.uid),
+                        units::bytes(w.bytes),
                         w.files,
                         if w.complete { "" } else { " (at least; walk cut short)" }
                     ),
-                    Subject {
-                        namespace: ns,
-                        pod: pod.or_else(|| Some(d.uid.clone())),
-                        path: Some(v.path.clone()),
-                        ..Default::default()
-                    },
+                    Subject::pod(ns, pod.or_else(|| Some(d.uid.clone()))).with_path(v.path.clone()),
                     serde_json::json!({
                         "uid": d.uid,
                         "volume": v.name,

@@ -7,7 +7,7 @@ use crate::model::{Filesystem, Snapshot};
 
 pub struct DiskFilesystemFull;
 
-/// `df` Use% (or IUse%) from which the rule warns, and from which it is critical (RULES.md).
+/// `df` Use% (or IUse%) from which the rule warns, and from which it is critical (docs/rules.md).
 const WARN_PERCENT: f64 = 90.0;
 const CRIT_PERCENT: f64 = 95.0;
 /// Filesystems that are full by construction: images, not storage.
@@ -70,7 +70,7 @@ WHAT TO CHANGE
                 continue;
             }
             seen.push(dev);
-            let bytes = crate::collect::disk::bytes_used_share(st) * 100.0;
+            let bytes = st.bytes_used_share() * 100.0;
             let inodes = inodes_used_percent(st).unwrap_or(0.0);
             let worst = bytes.max(inodes);
             if worst < WARN_PERCENT {
@@ -121,11 +121,7 @@ WHAT TO CHANGE
                 self,
                 severity,
                 format!("{} ({}) is full: {what}{top}", fs.mount_point, fs.fs_type),
-                Subject {
-                    node: Some(snap.hostname().to_string()),
-                    path: Some(fs.mount_point.clone()),
-                    ..Default::default()
-                },
+                Subject::node(snap).with_path(fs.mount_point.clone()),
                 serde_json::json!({
                     "mount_point": fs.mount_point,
                     "fs_type": fs.fs_type,
@@ -171,7 +167,7 @@ fn is_image(snap: &Snapshot, fs: &Filesystem) -> bool {
 }
 
 fn human(b: u64) -> String {
-    crate::analyze::signals::human_bytes(i64::try_from(b).unwrap_or(i64::MAX))
+    crate::model::units::bytes(b)
 }
 
 #[cfg(test)]

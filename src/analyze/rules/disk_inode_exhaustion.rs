@@ -6,7 +6,7 @@ use crate::model::Snapshot;
 
 pub struct DiskInodeExhaustion;
 
-/// `df -i` IUse% from which the rule warns, and from which it is critical (RULES.md).
+/// `df -i` IUse% from which the rule warns, and from which it is critical (docs/rules.md).
 const WARN_PERCENT: f64 = 85.0;
 const CRIT_PERCENT: f64 = 95.0;
 
@@ -97,11 +97,7 @@ WHAT TO CHANGE
                     st.files,
                     bytes_used
                 ),
-                Subject {
-                    node: Some(snap.hostname().to_string()),
-                    path: Some(fs.mount_point.clone()),
-                    ..Default::default()
-                },
+                Subject::node(snap).with_path(fs.mount_point.clone()),
                 serde_json::json!({
                     "mount_point": fs.mount_point,
                     "fs_type": fs.fs_type,

@@ -1,9 +1,9 @@
 //! `disk.orphaned-pod-logs`: log directories of pods that no longer exist on the node.
 
 use crate::analyze::disk::pod_running;
-use crate::analyze::signals::human_bytes;
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
+use crate::model::units;
 
 pub struct DiskOrphanedPodLogs;
 
@@ -57,16 +57,10 @@ WHAT TO CHANGE
                     l.namespace,
                     l.pod,
                     l.path,
-                    bytes.map_or("size unknown".into(), |b| human_bytes(
-                        i64::try_from(b).unwrap_or(i64::MAX)
-                    ))
+                    bytes.map_or("size unknown".into(), units::bytes)
                 ),
-                Subject {
-                    namespace: Some(l.namespace.clone()),
-                    pod: Some(l.pod.clone()),
-                    path: Some(l.path.clone()),
-                    ..Default::default()
-                },
+                Subject::pod(Some(l.namespace.clone()), Some(l.pod.clone()))
+                    .with_path(l.path.clone()),
                 serde_json::json!({
                     "uid": l.uid,
                     "path": l.path,
@@ -77,7 +71,7 @@ WHAT TO CHANGE
                 // command removes that directory and runs nothing else when pasted.
                 format!(
                     "rm -rf {} (copy what an investigation needs first)",
-                    crate::render::escape::shell_word(&l.path)
+                    crate::model::text::shell_word(&l.path)
                 ),
             ));
         }

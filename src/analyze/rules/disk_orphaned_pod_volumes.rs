@@ -1,9 +1,9 @@
 //! `disk.orphaned-pod-volumes`: kubelet pod directories of pods that no longer run.
 
 use crate::analyze::disk::{pod_names, pod_running};
-use crate::analyze::signals::human_bytes;
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
+use crate::model::units;
 
 pub struct DiskOrphanedPodVolumes;
 
@@ -61,14 +61,9 @@ WHAT TO CHANGE
                     "{name} no longer runs but {} remains with {} volume(s), {} in emptyDirs",
                     d.path,
                     d.volumes.len(),
-                    human_bytes(i64::try_from(bytes).unwrap_or(i64::MAX))
+                    units::bytes(bytes)
                 ),
-                Subject {
-                    namespace: ns,
-                    pod: pod.or_else(|| Some(d.uid.clone())),
-                    path: Some(d.path.clone()),
-                    ..Default::default()
-                },
+                Subject::pod(ns, pod.or_else(|| Some(d.uid.clone()))).with_path(d.path.clone()),
                 serde_json::json!({
                     "uid": d.uid,
                     "path": d.path,
@@ -81,7 +76,7 @@ WHAT TO CHANGE
                 // The directory name is the node's: quoted, pasting runs findmnt and nothing else.
                 format!(
                     "findmnt -R {}; unmount what remains, then remove the directory",
-                    crate::render::escape::shell_word(&d.path)
+                    crate::model::text::shell_word(&d.path)
                 ),
             ));
         }

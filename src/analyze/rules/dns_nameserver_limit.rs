@@ -102,11 +102,10 @@ WHAT TO CHANGE
             }
             emit(
                 &p.resolv,
-                Subject {
-                    namespace: p.namespace.clone(),
-                    pod: p.name.clone().or_else(|| Some(p.uid.clone())),
-                    ..Default::default()
-                },
+                Subject::pod(
+                    p.namespace.clone(),
+                    p.name.clone().or_else(|| Some(p.uid.clone())),
+                ),
                 pod_label(p),
                 &[],
             );

@@ -6,7 +6,7 @@ use crate::model::Snapshot;
 
 pub struct DnsNdotsAmplification;
 
-/// Queries per address family from which the rule warns (RULES.md): the Kubernetes default
+/// Queries per address family from which the rule warns (docs/rules.md): the Kubernetes default
 /// (3 cluster search domains + the name) costs 4.
 const WARN_PER_FAMILY: usize = 6;
 
@@ -71,11 +71,7 @@ WHAT TO CHANGE
                     conf.search.len(),
                     queries.len() - 2
                 ),
-                Subject {
-                    namespace: p.namespace.clone(),
-                    pod: p.name.clone().or_else(|| Some(p.uid.clone())),
-                    ..Default::default()
-                },
+                Subject::pod(p.namespace.clone(), p.name.clone().or_else(|| Some(p.uid.clone()))),
                 serde_json::json!({
                     "name": EXAMPLE_NAME,
                     "queries_per_family": per_family,

@@ -72,11 +72,7 @@ WHAT TO CHANGE
                     pod_label(p),
                     conf.nameservers.join(" ")
                 ),
-                Subject {
-                    namespace: p.namespace.clone(),
-                    pod: p.name.clone().or_else(|| Some(p.uid.clone())),
-                    ..Default::default()
-                },
+                Subject::pod(p.namespace.clone(), p.name.clone().or_else(|| Some(p.uid.clone()))),
                 serde_json::json!({
                     "resolv_conf": p.resolv.path,
                     "nameservers": conf.nameservers,

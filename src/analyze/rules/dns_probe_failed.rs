@@ -82,12 +82,7 @@ WHAT TO CHANGE
                 self,
                 Severity::Critical,
                 title,
-                Subject {
-                    namespace: p.namespace.clone(),
-                    pod: p.pod.clone(),
-                    pid: (p.pid != 0).then_some(p.pid),
-                    ..Default::default()
-                },
+                Subject::pod(p.namespace.clone(), p.pod.clone()).with_pid((p.pid != 0).then_some(p.pid)),
                 serde_json::json!({
                     "name": p.name,
                     "failed": bad,

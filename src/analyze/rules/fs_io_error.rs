@@ -93,12 +93,7 @@ WHAT TO CHANGE
                     last.when(),
                     last.event.message
                 ),
-                Subject {
-                    node: Some(snap.hostname().to_string()),
-                    path: mounts.first().cloned(),
-                    device: Some(device.clone()),
-                    ..Default::default()
-                },
+                Subject::node(snap).with_path(mounts.first().cloned()).with_device(device.clone()),
                 serde_json::json!({
                     "device": device,
                     "filesystems": fs,

@@ -3,9 +3,9 @@
 
 use crate::analyze::health::{is_read_only, mounts_of_device, recent};
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
-use crate::collect::disk::mount_of;
 use crate::model::Snapshot;
 use crate::model::health::KernelEventKind;
+use crate::model::mount_of;
 use std::collections::BTreeMap;
 
 pub struct FsReadOnly;
@@ -113,12 +113,7 @@ WHAT TO CHANGE
                 self,
                 Severity::Critical,
                 format!("{mp} ({} on {}) is {why}: {} cannot be written", m.fs_type, m.source, what.join(", ")),
-                Subject {
-                    node: Some(snap.hostname().to_string()),
-                    path: Some(mp.clone()),
-                    device: Some(m.source.clone()),
-                    ..Default::default()
-                },
+                Subject::node(snap).with_path(mp.clone()).with_device(m.source.clone()),
                 serde_json::json!({
                     "mount_point": mp,
                     "fs_type": m.fs_type,
@@ -160,12 +155,7 @@ WHAT TO CHANGE
                 self,
                 Severity::Critical,
                 format!("the kernel made {fs} on {device}{on} read-only after errors, {}: {}", last.when(), last.event.message),
-                Subject {
-                    node: Some(snap.hostname().to_string()),
-                    path: mounts.first().cloned(),
-                    device: Some(device.clone()),
-                    ..Default::default()
-                },
+                Subject::node(snap).with_path(mounts.first().cloned()).with_device(device.clone()),
                 serde_json::json!({
                     "fs_type": fs,
                     "device": device,

@@ -54,11 +54,7 @@ WHAT TO CHANGE
                     if g.driver_version.is_none() { "/proc/driver/nvidia is missing" } else { "no /dev/nvidia* node" },
                     if g.nouveau_loaded { "; nouveau is loaded" } else { "" }
                 ),
-                Subject {
-                    node: Some(snap.hostname().to_string()),
-                    device: Some(d.address.clone()),
-                    ..Default::default()
-                },
+                Subject::node(snap).with_device(d.address.clone()),
                 serde_json::json!({
                     "device": d,
                     "driver_version": g.driver_version,

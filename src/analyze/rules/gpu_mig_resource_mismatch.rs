@@ -97,12 +97,7 @@ WHAT TO CHANGE
                     snap.hostname(),
                     offered.join(", ")
                 ),
-                Subject {
-                    node: Some(snap.hostname().to_string()),
-                    namespace: Some(p.namespace.clone()),
-                    pod: Some(p.name.clone()),
-                    ..Default::default()
-                },
+                Subject::pod(Some(p.namespace.clone()), Some(p.name.clone())).on_node(snap),
                 serde_json::json!({ "requested": req, "offered": offered }),
                 "request the MIG slice the node offers, or use the single strategy so slices appear as nvidia.com/gpu",
             ));

@@ -54,11 +54,7 @@ WHAT TO CHANGE
                     d.requests.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", "),
                     if codes.is_empty() { "no reason found locally".to_string() } else { codes.join(", ") }
                 ),
-                Subject {
-                    namespace: Some(d.namespace.clone()),
-                    pod: Some(d.pod.clone()),
-                    ..Default::default()
-                },
+                Subject::pod(Some(d.namespace.clone()), Some(d.pod.clone())),
                 serde_json::json!({
                     "reasons": d.reasons,
                     "requests": d.requests,

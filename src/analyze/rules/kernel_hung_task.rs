@@ -73,14 +73,7 @@ WHAT TO CHANGE
                     "task {comm} (pid {pid}){in_pod} was blocked in the kernel for more than {seconds} s, {} ({count} report(s))",
                     d.when()
                 ),
-                Subject {
-                    node: Some(snap.hostname().to_string()),
-                    namespace,
-                    pod,
-                    container,
-                    pid: Some(pid),
-                    ..Default::default()
-                },
+                Subject::container(namespace, pod, container).on_node(snap).with_pid(pid),
                 serde_json::json!({
                     "comm": comm,
                     "pid": pid,

@@ -110,11 +110,7 @@ fn cert_finding(
             "the kubelet's {} certificate {} {what} (notAfter {not_after})",
             c.role, c.path
         ),
-        Subject {
-            node: Some(snap.hostname().to_string()),
-            path: Some(c.path.clone()),
-            ..Default::default()
-        },
+        Subject::node(snap).with_path(c.path.clone()),
         serde_json::json!({
             "role": c.role,
             "path": c.path,

@@ -1,6 +1,6 @@
 //! `memory.eviction-order`: who each killer takes first, side by side.
 
-use crate::analyze::eviction_rank::{kernel_order, kubelet_order};
+use crate::analyze::next_victims::{kernel_order, kubelet_order};
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
 
@@ -97,7 +97,7 @@ WHAT TO CHANGE
             serde_json::json!({
                 "kubelet": kubelet_list,
                 "kernel": kernel_list,
-                "oom_score_adj_mismatches": crate::analyze::eviction_rank::adj_mismatches(snap),
+                "oom_score_adj_mismatches": crate::analyze::next_victims::adj_mismatches(snap),
                 "approximation": "without the API server: memory requests estimated from oom_score_adj, priorities taken as equal",
             }),
             "set memory requests near real usage and priorities for the pods you must keep",

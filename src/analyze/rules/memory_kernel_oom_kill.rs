@@ -2,9 +2,9 @@
 //! container, at the container's own limit. The kubelet neither chose nor saw it.
 
 use crate::analyze::oom::{AttributedKill, human_age, kills};
-use crate::analyze::signals::human_bytes;
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
+use crate::model::units;
 
 pub struct MemoryKernelOomKill;
 
@@ -78,7 +78,7 @@ WHAT TO CHANGE
                         "{} OOM kill(s) counted by the container's cgroup, {} in the kernel log (the ring has wrapped)",
                         counted, logged
                     ),
-                    Subject { namespace: pod.namespace.clone(), pod: pod.name.clone(), container: c.name.clone(), ..Default::default() },
+                    Subject::container(pod.namespace.clone(), pod.name.clone(), c.name.clone()),
                     serde_json::json!({
                         "cgroup_oom_kills": counted,
                         "kernel_log_kills": logged,
@@ -105,7 +105,7 @@ fn kill_finding(rule: &dyn Rule, snap: &Snapshot, k: &AttributedKill<'_>) -> Fin
         None => "at an unknown time".into(),
     };
     let by = match limit {
-        Some(l) => format!("by its {} limit", human_bytes(l as i64)),
+        Some(l) => format!("by its {} limit", units::bytes(l)),
         None => "by its cgroup's limit".into(),
     };
     let who = match (&k.namespace, &k.pod, &k.container) {

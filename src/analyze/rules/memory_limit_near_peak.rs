@@ -1,9 +1,9 @@
 //! `memory.limit-near-peak`: a container's peak or current working set is within 10 % of its
 //! memory limit: the next spike is a kernel OOM kill, not an eviction.
 
-use crate::analyze::signals::human_bytes;
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
+use crate::model::units;
 
 pub struct MemoryLimitNearPeak;
 
@@ -65,16 +65,11 @@ WHAT TO CHANGE
                     Severity::Warning,
                     format!(
                         "{what} {} is {:.0}% of the {} limit",
-                        human_bytes(worst as i64),
+                        units::bytes(worst),
                         worst as f64 * 100.0 / limit as f64,
-                        human_bytes(limit as i64)
+                        units::bytes(limit)
                     ),
-                    Subject {
-                        namespace: pod.namespace.clone(),
-                        pod: pod.name.clone(),
-                        container: c.name.clone(),
-                        ..Default::default()
-                    },
+                    Subject::container(pod.namespace.clone(), pod.name.clone(), c.name.clone()),
                     serde_json::json!({
                         "limit_bytes": limit,
                         "peak_bytes": peak,

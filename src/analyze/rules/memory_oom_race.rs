@@ -1,8 +1,8 @@
 //! `memory.oom-race`: two killers, two clocks. The kernel killed for lack of node (or
 //! node-allocatable) memory while the kubelet, which polls every 10 s, evicted nothing.
 
+use crate::analyze::eviction_signals::{memory_available, resolve};
 use crate::analyze::oom::kills;
-use crate::analyze::signals::{memory_available, resolve};
 use crate::analyze::{Finding, Rule, Severity, finding};
 use crate::model::Snapshot;
 use crate::model::kubelet_log::EvictionStep;

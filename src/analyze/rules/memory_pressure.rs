@@ -1,7 +1,7 @@
 //! `memory.pressure`: `memory.available`, computed as the kubelet computes it, is below (or
 //! near) an eviction threshold, or the node is stalling on memory (PSI).
 
-use crate::analyze::signals::{
+use crate::analyze::eviction_signals::{
     allocatable_memory_available, human_bytes, memory_available, resolve,
 };
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};

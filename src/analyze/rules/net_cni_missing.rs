@@ -72,11 +72,7 @@ WHAT TO CHANGE
             "runtime_network_ready": network_down.map(|_| false),
             "runtime_says": runtime_says,
         });
-        let subject = Subject {
-            node: Some(snap.hostname().to_string()),
-            path: Some(cni.conf_dir.clone()),
-            ..Default::default()
-        };
+        let subject = Subject::node(snap).with_path(cni.conf_dir.clone());
         let remedy = "get the network plugin's DaemonSet pod running on this node (it writes the CNI configuration and installs the binaries); align the runtime's conf_dir/bin_dir with where it writes";
         let title = match usable.first() {
             None if cni.conf_dir_exists => {

@@ -153,10 +153,7 @@ WHAT TO CHANGE
                 what.join(", "),
                 node.name
             ),
-            Subject {
-                node: Some(node.name.clone()),
-                ..Default::default()
-            },
+            Subject::default().with_node(node.name.clone()),
             serde_json::json!({
                 "conditions": bad,
                 "explained_by": explained,

@@ -66,11 +66,7 @@ WHAT TO CHANGE
                     rs.len(),
                     counter.map_or(String::new(), |c| format!(" (restart counter at {c})"))
                 ),
-                Subject {
-                    node: Some(snap.hostname().to_string()),
-                    unit: Some(unit.to_string()),
-                    ..Default::default()
-                },
+                Subject::node(snap).with_unit(unit.to_string()),
                 serde_json::json!({
                     "unit": unit,
                     "restarts_last_hour": rs.len(),

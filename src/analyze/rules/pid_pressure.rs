@@ -1,6 +1,6 @@
 //! `pid.pressure`: the node is running out of process ids.
 
-use crate::analyze::signals::{pid_available, resolve};
+use crate::analyze::eviction_signals::{pid_available, resolve};
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
 
@@ -63,7 +63,7 @@ WHAT TO CHANGE
             "threads": o.capacity - o.available,
             "note": "PIDPressure taints the node NoSchedule; the kubelet evicts for PIDs only when a pid.available threshold is configured (there is no default)",
         });
-        let order: Vec<serde_json::Value> = crate::analyze::eviction_rank::kubelet_pid_order(snap)
+        let order: Vec<serde_json::Value> = crate::analyze::next_victims::kubelet_pid_order(snap)
             .iter()
             .take(5)
             .map(|p| serde_json::json!({"namespace": p.namespace, "pod": p.pod, "processes": p.processes}))

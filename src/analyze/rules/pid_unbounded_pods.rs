@@ -49,7 +49,7 @@ WHAT TO CHANGE
                 self,
                 Severity::Info,
                 format!("no PID limit ({} processes/threads now)", cg.pids_current.map_or("?".into(), |p| p.to_string())),
-                Subject { namespace: pod.namespace.clone(), pod: pod.name.clone(), ..Default::default() },
+                Subject::pod(pod.namespace.clone(), pod.name.clone()),
                 serde_json::json!({ "pids_current": cg.pids_current, "pids_max": "max", "pod_pids_limit": k.config.pod_pids_limit, "cgroup": cg.path }),
                 "set podPidsLimit in the kubelet configuration (e.g. 4096)",
             ));

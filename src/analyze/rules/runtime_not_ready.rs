@@ -51,7 +51,7 @@ WHAT TO CHANGE
         };
         let subject = Subject::node(snap);
         if let Some(why) = &cri.unavailable {
-            let no_socket = why.starts_with(crate::source::cri::NO_SOCKET);
+            let no_socket = why.starts_with(crate::model::disk::CRI_NO_SOCKET);
             // No socket at all is only a fault where a kubelet expects one.
             if no_socket && snap.kubelet.is_none() {
                 return;

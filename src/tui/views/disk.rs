@@ -1,9 +1,9 @@
 //! Disk: filesystems against the kubelet's thresholds, then the top consumers.
 
+use super::ViewState;
 use super::{Ctx, View, fit, passes, window};
-use crate::analyze::disk_report::{Consumer, build};
-use crate::analyze::signals::human_bytes;
-use crate::tui::app::ViewState;
+use crate::analyze::report::disk::{Consumer, build};
+use crate::model::units::bytes_or_dash;
 use crate::tui::sampler::Sample;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -18,10 +18,6 @@ fn consumers(s: &Sample, st: &ViewState) -> Vec<Consumer> {
         .into_iter()
         .filter(|c| passes(&st.filter, &format!("{} {} {}", c.kind, c.owner, c.path)))
         .collect()
-}
-
-fn hb(b: Option<u64>) -> String {
-    b.map_or("-".into(), |b| human_bytes(b as i64))
 }
 
 impl View for Disk {
@@ -58,8 +54,8 @@ impl View for Disk {
                 &format!(
                     "{:<mpw$} {:>7} {:>7} {:>5} {:>6}  {}",
                     fit(&fs.mount_point, mpw),
-                    hb(fs.size_bytes),
-                    hb(fs.available_bytes),
+                    bytes_or_dash(fs.size_bytes),
+                    bytes_or_dash(fs.available_bytes),
                     fs.used_percent.map_or("-".into(), |p| format!("{p:.0}%")),
                     fs.inodes_used_percent
                         .map_or("-".into(), |p| format!("{p:.0}%")),
@@ -80,7 +76,7 @@ impl View for Disk {
             let line = Line::raw(fit(
                 &format!(
                     "{:>8}{} {:<22} {}  {}",
-                    human_bytes(c.bytes as i64),
+                    crate::model::units::bytes(c.bytes),
                     if c.at_least { "+" } else { " " },
                     c.kind,
                     c.owner,

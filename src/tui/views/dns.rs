@@ -1,8 +1,8 @@
 //! DNS: the `nodescope dns` table, per pod.
 
+use super::ViewState;
 use super::{Ctx, View, fit, passes, window};
-use crate::analyze::dns_report::{PodRow, rows};
-use crate::tui::app::ViewState;
+use crate::analyze::report::dns::{PodRow, rows};
 use crate::tui::sampler::Sample;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -51,21 +51,10 @@ impl View for Dns {
                 w,
             )));
         }
-        lines.push(Line::raw(match &snap.dns.conntrack {
-            Some(c) => format!(
-                "conntrack {}/{}  insert_failed {}  drop {}  NodeLocal DNSCache {}",
-                c.count.map_or("?".into(), |v| v.to_string()),
-                c.max.map_or("?".into(), |v| v.to_string()),
-                c.insert_failed.map_or("?".into(), |v| v.to_string()),
-                c.drop.map_or("?".into(), |v| v.to_string()),
-                if snap.dns.nodelocal.is_some() {
-                    "present"
-                } else {
-                    "absent"
-                }
-            ),
-            None => "conntrack not loaded".into(),
-        }));
+        lines.push(Line::raw(crate::render::dns::conntrack_line(
+            snap.dns.conntrack.as_ref(),
+            snap.dns.nodelocal.is_some(),
+        )));
         let rs = visible(cx.sample, cx.state);
         let podw = w.saturating_sub(2 + 24 + 7 + 6 + 8 + 13).max(16);
         lines.push(Line::styled(

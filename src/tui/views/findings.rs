@@ -1,9 +1,9 @@
 //! Findings: the list, and beside it (or below, when narrow) the selected one's evidence, fix
 //! and, with `e`, its rule's explanation.
 
+use super::ViewState;
 use super::{Ctx, View, fit, passes, window};
 use crate::analyze::Finding;
-use crate::tui::app::ViewState;
 use crate::tui::sampler::Sample;
 use crate::tui::theme::tag;
 use ratatui::Frame;

@@ -9,7 +9,6 @@ mod overview;
 mod pods;
 mod timeline;
 
-use super::app::ViewState;
 use super::sampler::{History, Sample};
 use super::theme::Theme;
 use ratatui::Frame;
@@ -21,6 +20,21 @@ pub struct Ctx<'a> {
     pub history: &'a History,
     pub state: &'a ViewState,
     pub theme: Theme,
+}
+
+/// What every view may read of the interaction so far.
+#[derive(Debug, Clone, Default)]
+pub struct ViewState {
+    /// Selected row of the current view's list.
+    pub selected: usize,
+    /// Case-insensitive substring filter on rows.
+    pub filter: String,
+    /// Index into the view's sort keys.
+    pub sort: usize,
+    /// Enter: the selected row's detail pane.
+    pub detail: bool,
+    /// `e`: the selected finding's explanation.
+    pub explain: bool,
 }
 
 pub trait View: Sync {

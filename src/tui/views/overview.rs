@@ -4,7 +4,7 @@
 use super::{Ctx, View, fit};
 use crate::analyze::Severity;
 use crate::analyze::disk::{bytes_observation, inodes_observation, stat_of};
-use crate::analyze::signals::{human_bytes, memory_available, pid_available, resolve};
+use crate::analyze::eviction_signals::{human_bytes, memory_available, pid_available, resolve};
 use crate::model::Snapshot;
 use crate::tui::theme::tag;
 use ratatui::Frame;

@@ -1,10 +1,10 @@
 //! Pods: every container with its QoS, working set against its limit (the bar), peak and OOM
 //! kills; sortable and filterable.
 
+use super::ViewState;
 use super::{Ctx, View, fit, passes, window};
-use crate::analyze::signals::human_bytes;
+use crate::model::units::bytes_or_dash;
 use crate::model::{Qos, Snapshot};
-use crate::tui::app::ViewState;
 use crate::tui::sampler::Sample;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -90,10 +90,6 @@ pub fn rows(snap: &Snapshot, st: &ViewState) -> Vec<Row> {
     out
 }
 
-fn hb(b: Option<u64>) -> String {
-    b.map_or("-".into(), |b| human_bytes(b as i64))
-}
-
 impl View for Pods {
     fn name(&self) -> &'static str {
         "Pods"
@@ -151,8 +147,8 @@ impl View for Pods {
                 } else {
                     String::new()
                 },
-                hb(r.ws),
-                hb(r.limit),
+                bytes_or_dash(r.ws),
+                bytes_or_dash(r.limit),
             ))];
             spans.push(Span::styled(
                 share.map_or(format!("{:<w$}", "no limit", w = barw + 2), |s| {
@@ -164,7 +160,7 @@ impl View for Pods {
                 " {:>5}{} {:>4} {:>4}",
                 share.map_or("-".into(), |s| format!("{:.0}%", s * 100.0)),
                 if wide {
-                    format!(" {:>7}", hb(r.peak))
+                    format!(" {:>7}", bytes_or_dash(r.peak))
                 } else {
                     String::new()
                 },

@@ -1,11 +1,11 @@
 //! Timeline: what happened, newest first: kernel OOM kills, the kubelet's evictions and
 //! pressure transitions, conntrack drops.
 
+use super::ViewState;
 use super::{Ctx, View, fit, passes, window};
 use crate::analyze::oom;
 use crate::model::Snapshot;
 use crate::model::kubelet_log::EvictionStep;
-use crate::tui::app::ViewState;
 use crate::tui::sampler::Sample;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -61,7 +61,7 @@ pub fn events(snap: &Snapshot, st: &ViewState) -> Vec<Event> {
     for r in snap
         .kernel_log
         .iter()
-        .filter(|r| r.message.contains(crate::collect::dns::TABLE_FULL))
+        .filter(|r| crate::model::dns::is_table_full(&r.message))
     {
         out.push(Event {
             time: oom::kernel_time(snap, r.usec),

@@ -11,6 +11,9 @@
 //!
 //! [`shell_word`] quotes a node string for a command nodescope suggests (`fix: rm -rf ...`), so
 //! that pasting the command removes that path and runs nothing else (docs/security.md).
+//!
+//! It sits in `model/` because both layers above need it: the rules quote paths in their
+//! remedies, the renderers escape everything they print (`render::escape` re-exports it).
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -86,6 +89,15 @@ pub fn shell_word(s: &str) -> String {
     }
     out.push('\'');
     out
+}
+
+/// The first `n` characters of `s` (all of it when shorter), cut on a character boundary: a
+/// node string quoted in an error line stays short whatever it holds.
+pub fn truncate(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! killer's choice, predicted from the node alone.
 //!
 //! The kubelet ranks with `rankMemoryPressure = orderedBy(exceedMemoryRequests, priority,
-//! memory)` (pkg/kubelet/eviction/helpers.go, k8s-semantics §2): pods without stats first; then
+//! memory)` (pkg/kubelet/eviction/helpers.go, docs/kubelet-semantics.md §2): pods without stats first; then
 //! pods whose working set exceeds their memory request; then lower priority; then larger
 //! working set minus request. Without the API server, requests and priorities are not on the
 //! node, so this module estimates them, and says so:
@@ -16,7 +16,7 @@
 //!
 //! The kernel picks the process with the highest `oom_score`, read from /proc.
 
-use super::ranking::{self, PodStats, RankedPod};
+use super::eviction_ranking::{self, PodStats, RankedPod};
 use crate::model::{Qos, Snapshot};
 use serde::Serialize;
 
@@ -122,13 +122,13 @@ fn in_order(
 /// The kubelet's predicted order under memory pressure (`rankMemoryPressure`).
 pub fn kubelet_order(snap: &Snapshot) -> Vec<PredictedPod> {
     let (r, p): (Vec<_>, Vec<_>) = ranked_pods(snap).into_iter().unzip();
-    in_order(r, p, ranking::rank_memory_pressure)
+    in_order(r, p, eviction_ranking::rank_memory_pressure)
 }
 
 /// The kubelet's predicted order under PID pressure (`rankPIDPressure`; priorities equal).
 pub fn kubelet_pid_order(snap: &Snapshot) -> Vec<PredictedPod> {
     let (r, p): (Vec<_>, Vec<_>) = ranked_pods(snap).into_iter().unzip();
-    in_order(r, p, ranking::rank_pid_pressure)
+    in_order(r, p, eviction_ranking::rank_pid_pressure)
 }
 
 /// A container process whose oom_score_adj is not what the kubelet's policy gives its QoS class

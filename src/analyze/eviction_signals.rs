@@ -1,5 +1,5 @@
 //! The kubelet's eviction signals, computed from a snapshot exactly as the kubelet computes
-//! them (k8s-semantics §1.2–1.3, §8):
+//! them (docs/kubelet-semantics.md §1.2–1.3, §8):
 //!
 //! - `memory.available = MemTotal×1024 − (usage − inactive_file)` of the root cgroup, capacity
 //!   `MemTotal×1024` (`helpers_others.go:makeMemoryAvailableSignalObservation`, cadvisor);
@@ -67,27 +67,9 @@ pub fn pid_available(snap: &Snapshot) -> Option<Observation> {
     })
 }
 
-/// Bytes for humans, binary units as the kubelet prints quantities: `9.1Gi`, `512Mi`, `100Ki`.
-pub fn human_bytes(b: i64) -> String {
-    let neg = b < 0;
-    let mut v = b.unsigned_abs() as f64;
-    let mut unit = "";
-    for u in ["Ki", "Mi", "Gi", "Ti", "Pi"] {
-        if v < 1024.0 {
-            break;
-        }
-        v /= 1024.0;
-        unit = u;
-    }
-    let s = if unit.is_empty() {
-        format!("{v:.0}")
-    } else if v >= 100.0 || (v.fract() < 0.05) {
-        format!("{v:.0}{unit}")
-    } else {
-        format!("{v:.1}{unit}")
-    };
-    if neg { format!("-{s}") } else { s }
-}
+/// Bytes for humans: [`crate::model::units::signed_bytes`] (signals can be negative). Kept
+/// under this name for the callers that format a signal.
+pub use crate::model::units::signed_bytes as human_bytes;
 
 #[cfg(test)]
 mod tests {

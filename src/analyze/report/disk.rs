@@ -2,8 +2,8 @@
 //! on them grouped the way Kubernetes names it, and the fixes. Built from a snapshot and its
 //! findings; renderers only print it.
 
-use super::disk::{DiskSignal, disk_signals, inodes_used_percent};
-use super::{Finding, Severity};
+use crate::analyze::disk::{DiskSignal, disk_signals, inodes_used_percent};
+use crate::analyze::{Finding, Severity};
 use crate::model::Snapshot;
 use serde::Serialize;
 
@@ -100,10 +100,7 @@ pub struct DiskJson<'a> {
 
 /// The JSON Schema of `nodescope disk --format json`.
 pub fn disk_schema() -> String {
-    let mut s =
-        serde_json::to_string_pretty(&schemars::schema_for!(DiskJson<'static>)).unwrap_or_default();
-    s.push('\n');
-    s
+    super::schema_json::<DiskJson<'static>>()
 }
 
 /// Builds the view. `findings` are all findings; the disk ones are kept.
@@ -152,7 +149,7 @@ pub fn build(snap: &Snapshot, findings: &[Finding]) -> DiskReport {
     }
 
     let mut consumers = Vec::new();
-    let running = |uid: &str| super::disk::pod_running(snap, uid) != Some(false);
+    let running = |uid: &str| crate::analyze::disk::pod_running(snap, uid) != Some(false);
     for l in &d.pod_logs {
         let Some(w) = &l.walk else { continue };
         consumers.push(Consumer {
@@ -169,11 +166,8 @@ pub fn build(snap: &Snapshot, findings: &[Finding]) -> DiskReport {
         });
     }
     for p in &d.pod_dirs {
-        let (ns, pod) = super::disk::pod_names(snap, &p.uid);
-        let owner = match (ns, pod) {
-            (Some(n), Some(p)) => format!("{n}/{p}"),
-            _ => format!("pod {}", p.uid),
-        };
+        let (ns, pod) = crate::analyze::disk::pod_names(snap, &p.uid);
+        let owner = crate::model::pod_ref(ns.as_deref(), pod.as_deref(), &p.uid);
         for v in &p.volumes {
             let Some(w) = &v.walk else { continue };
             consumers.push(Consumer {
@@ -299,7 +293,7 @@ pub fn build(snap: &Snapshot, findings: &[Finding]) -> DiskReport {
                     format!(
                         "; its content store ({}) holds {}{} of image blobs, used and unused alike",
                         w.path,
-                        super::signals::human_bytes(i64::try_from(w.bytes).unwrap_or(i64::MAX)),
+                        crate::model::units::bytes(w.bytes),
                         if w.complete { "" } else { "+" }
                     )
                 })

@@ -1,13 +1,121 @@
-//! The `nodescope dns` views: a per-pod table of resolver settings and the query cost of an
-//! external name, and the summary of a live probe (where the time went).
+//! The `nodescope dns` reports: a per-pod table of resolver settings and the query cost of an
+//! external name ([`DnsReport`], `nodescope-dns/1`), and a live probe with the summary of where
+//! its time went ([`DnsProbeReport`], `nodescope-dns-probe/1`). `render/dns.rs` prints them;
+//! `--format json` is these structs (docs/schema/nodescope-dns*.schema.json).
 
-use super::dns::{EXAMPLE_NAME, candidates, cluster_domain, pod_label, queries_per_family};
-use crate::model::Snapshot;
-use crate::model::dns::{PodDns, Probe};
+use crate::analyze::Finding;
+use crate::analyze::dns::{
+    EXAMPLE_NAME, candidates, cluster_domain, pod_label, queries_per_family,
+};
+use crate::model::dns::{Conntrack, NodeLocalDns, PodDns, Probe, ProbeQuery, ResolvFile};
+use crate::model::{CollectError, Snapshot};
 use serde::Serialize;
 
+/// The JSON schema name of `nodescope dns --format json`.
+pub const DNS_SCHEMA: &str = "nodescope-dns/1";
+/// The JSON schema name of `nodescope dns probe --format json`.
+pub const DNS_PROBE_SCHEMA: &str = "nodescope-dns-probe/1";
+
+/// `nodescope dns --format json`. The field names are those of `nodescope-dns/1` as first
+/// shipped (an untyped object then).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct DnsReport {
+    /// Always `nodescope-dns/1` for this shape.
+    pub schema: &'static str,
+    pub node: String,
+    pub taken_at: jiff::Timestamp,
+    /// The node's own resolv.conf (what `dnsPolicy: Default` pods get).
+    pub node_resolv_conf: Option<ResolvFile>,
+    /// One row per pod whose resolv.conf could be read.
+    pub pods: Vec<PodRow>,
+    /// The conntrack table the pods' UDP queries cross; `None` when nf_conntrack is not loaded.
+    pub conntrack: Option<Conntrack>,
+    /// NodeLocal DNSCache, when it runs on the node.
+    pub nodelocal_dns: Option<NodeLocalDns>,
+    /// The `dns.*` and `net.*` findings.
+    pub findings: Vec<Finding>,
+    /// What could not be collected, and why.
+    pub errors: Vec<CollectError>,
+}
+
+/// Builds the table report for the external `name` (or [`EXAMPLE_NAME`]). `findings` are all
+/// findings of the snapshot; the `dns.*` and `net.*` ones are kept.
+pub fn build(snap: &Snapshot, findings: &[Finding], name: Option<&str>) -> DnsReport {
+    DnsReport {
+        schema: DNS_SCHEMA,
+        node: snap.hostname().to_string(),
+        taken_at: snap.taken_at,
+        node_resolv_conf: snap.dns.node.clone(),
+        pods: rows(snap, name),
+        conntrack: snap.dns.conntrack,
+        nodelocal_dns: snap.dns.nodelocal.clone(),
+        findings: findings
+            .iter()
+            .filter(|f| f.id.starts_with("dns.") || f.id.starts_with("net."))
+            .cloned()
+            .collect(),
+        errors: snap.errors.clone(),
+    }
+}
+
+/// `nodescope dns probe --format json`: the resolver played, every query it sent, and whether
+/// the name resolved.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct DnsProbeReport {
+    /// Always `nodescope-dns-probe/1` for this shape.
+    pub schema: &'static str,
+    pub namespace: Option<String>,
+    pub pod: Option<String>,
+    /// The process whose network namespace the queries left from; 0 for nodescope's own.
+    pub pid: u32,
+    pub name: String,
+    /// The resolv.conf played.
+    pub resolv_conf: String,
+    pub nameservers: Vec<String>,
+    pub search: Vec<String>,
+    pub ndots: u32,
+    /// Every query, in the order the resolver sends them.
+    pub queries: Vec<ProbeQuery>,
+    pub resolved: bool,
+    pub total_ms: f64,
+    /// Where the time went, in one line ([`probe_summary`]).
+    pub summary: String,
+    /// `dns.probe-failed`, when it fired.
+    pub findings: Vec<Finding>,
+}
+
+/// Builds the probe report of `probe`, run with the resolver configuration `target`.
+pub fn build_probe(target: &PodDns, probe: &Probe, findings: Vec<Finding>) -> DnsProbeReport {
+    DnsProbeReport {
+        schema: DNS_PROBE_SCHEMA,
+        namespace: probe.namespace.clone(),
+        pod: probe.pod.clone(),
+        pid: probe.pid,
+        name: probe.name.clone(),
+        resolv_conf: target.resolv.path.clone(),
+        nameservers: target.resolv.conf.nameservers.clone(),
+        search: target.resolv.conf.search.clone(),
+        ndots: target.resolv.conf.ndots,
+        queries: probe.queries.clone(),
+        resolved: probe.resolved,
+        total_ms: probe.total_ms,
+        summary: probe_summary(probe),
+        findings,
+    }
+}
+
+/// The JSON Schema of `nodescope dns --format json`.
+pub fn dns_schema() -> String {
+    super::schema_json::<DnsReport>()
+}
+
+/// The JSON Schema of `nodescope dns probe --format json`.
+pub fn dns_probe_schema() -> String {
+    super::schema_json::<DnsProbeReport>()
+}
+
 /// One row of `nodescope dns`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PodRow {
     pub namespace: Option<String>,
     pub pod: Option<String>,
@@ -24,7 +132,7 @@ pub struct PodRow {
     pub resolv_conf: String,
 }
 
-/// The kubelet's dnsPolicy as the file shows it (k8s-semantics §5): cluster DNS servers or a
+/// The kubelet's dnsPolicy as the file shows it (docs/kubelet-semantics.md §5): cluster DNS servers or a
 /// `svc.<domain>` search entry mean ClusterFirst; the node's servers without one mean Default.
 pub fn policy_guess(snap: &Snapshot, p: &PodDns) -> &'static str {
     if p.host_network == Some(true) {
@@ -129,6 +237,7 @@ pub fn probe_candidates(p: &PodDns, name: &str) -> Vec<String> {
 pub fn label(p: &PodDns) -> String {
     pod_label(p)
 }
+
 
 #[cfg(test)]
 mod tests {
