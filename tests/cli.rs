@@ -408,6 +408,7 @@ const CATALOG: &[&str] = &[
     "dns.search-limit",
     "eviction.besteffort-critical",
     "eviction.hard-only",
+    "eviction.no-memory-threshold",
     "eviction.no-minimum-reclaim",
     "eviction.no-reserved",
     "fs.io-error",

@@ -66,6 +66,25 @@ fn k3s_agent_embeds_the_kubelet_and_its_drop_in_sets_the_thresholds() {
     assert_eq!(f["severity"], "warning");
     assert_eq!(f["evidence"]["signals"][0]["threshold"], "5%");
     assert_eq!(f["evidence"]["signals"][0]["met"], false);
+    // k3s's drop-in sets evictionHard for the disks only: no memory threshold at all, and the
+    // fix goes where k3s keeps the user's kubelet flags.
+    let f = finding(&r, "eviction.no-memory-threshold");
+    assert_eq!(f["severity"], "warning");
+    assert_eq!(
+        f["evidence"]["files"],
+        serde_json::json!([
+            "/var/lib/rancher/k3s/agent/etc/kubelet.conf.d/00-k3s-defaults.conf",
+            "/etc/rancher/k3s/config.yaml"
+        ])
+    );
+    assert!(
+        f["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("to the kubelet-arg list of /etc/rancher/k3s/config.yaml"),
+        "{}",
+        f["remedy"]
+    );
 }
 
 #[test]

@@ -238,7 +238,6 @@ pub fn label(p: &PodDns) -> String {
     pod_label(p)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

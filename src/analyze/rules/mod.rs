@@ -19,6 +19,7 @@ mod dns_probe_failed;
 mod dns_search_limit;
 mod eviction_besteffort_critical;
 mod eviction_hard_only;
+mod eviction_no_memory_threshold;
 mod eviction_no_minimum_reclaim;
 mod eviction_no_reserved;
 mod fs_io_error;
@@ -74,6 +75,7 @@ pub static RULES: &[&dyn Rule] = &[
     &dns_search_limit::DnsSearchLimit,
     &eviction_besteffort_critical::EvictionBesteffortCritical,
     &eviction_hard_only::EvictionHardOnly,
+    &eviction_no_memory_threshold::EvictionNoMemoryThreshold,
     &eviction_no_minimum_reclaim::EvictionNoMinimumReclaim,
     &eviction_no_reserved::EvictionNoReserved,
     &fs_io_error::FsIoError,
