@@ -66,6 +66,11 @@ fn k3s_agent_embeds_the_kubelet_and_its_drop_in_sets_the_thresholds() {
     assert_eq!(f["severity"], "warning");
     assert_eq!(f["evidence"]["signals"][0]["threshold"], "5%");
     assert_eq!(f["evidence"]["signals"][0]["met"], false);
+    // The image filesystem is k3s's containerd root, not containerd's default.
+    assert_eq!(
+        finding(&r, "disk.imagefs-pressure")["evidence"]["path"],
+        "/var/lib/rancher/k3s/agent/containerd/io.containerd.snapshotter.v1.overlayfs"
+    );
     // k3s's drop-in sets evictionHard for the disks only: no memory threshold at all, and the
     // fix goes where k3s keeps the user's kubelet flags.
     let f = finding(&r, "eviction.no-memory-threshold");
@@ -125,6 +130,10 @@ fn microk8s_kubelite_embeds_the_kubelet_and_its_args_file_sets_the_thresholds() 
     );
     assert_eq!(f["evidence"]["signals"][0]["threshold"], "1Gi");
     assert_eq!(f["evidence"]["signals"][0]["met"], true);
+    assert_eq!(
+        finding(&r, "disk.imagefs-pressure")["evidence"]["path"],
+        "/var/snap/microk8s/common/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs"
+    );
 }
 
 /// The header names a known distribution; a plain kubelet's node says nothing new.
@@ -168,7 +177,10 @@ fn live_a_k3s_agent_process_is_taken_for_the_kubelet_and_an_impostor_is_not() {
         .find(|p| std::path::Path::new(p).exists());
     let (Some(sleep), true) = (
         sleep,
-        Command::new("setpriv").arg("--version").output().is_ok(),
+        Command::new("setpriv")
+            .arg("--version")
+            .watched_output()
+            .is_ok(),
     ) else {
         return common::live::skip_or_fail("needs sleep and setpriv (util-linux)");
     };
@@ -242,4 +254,43 @@ fn live_a_k3s_agent_process_is_taken_for_the_kubelet_and_an_impostor_is_not() {
         k["pid"].as_u64() != untrusted[0]["pid"].as_u64(),
         "the kubelet is not the impostor"
     );
+}
+
+/// Without /var/log/pods (and /var/log/containers), pods are still named from the OCI specs
+/// in each distribution's own containerd state directory (/run/k3s/containerd for k3s,
+/// the snap's for MicroK8s), not only from containerd's default /run/containerd.
+#[test]
+fn pods_are_named_from_the_distributions_containerd_state() {
+    for name in ["k3s-agent-v2-containerd", "microk8s-v2-containerd"] {
+        let c = Copy::of(name);
+        for d in ["var/log/pods", "var/log/containers"] {
+            let _ = std::fs::remove_dir_all(c.root.join(d));
+        }
+        let o = run(&["--bundle", c.root.to_str().unwrap(), "snapshot"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let mut pods: Vec<String> = s["pods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}/{}",
+                    p["namespace"].as_str().unwrap_or("?"),
+                    p["name"].as_str().unwrap_or("?")
+                )
+            })
+            .collect();
+        pods.sort();
+        assert_eq!(
+            pods,
+            [
+                "kube-system/coredns-7db6d8ff4d-x2x7b",
+                "kube-system/kube-proxy-7k2p9",
+                "shop/checkout-5f7c9d8b6-m4kq2",
+                "shop/web-6d9f8c7b5-h2j4k"
+            ],
+            "{name}"
+        );
+    }
 }

@@ -21,6 +21,15 @@ const C: &str = "pods";
 const POD_LOGS: &str = "/var/log/pods";
 const CONTAINER_LOGS: &str = "/var/log/containers";
 const CONTAINERD_TASKS: &str = "/run/containerd/io.containerd.runtime.v2.task/k8s.io";
+/// The same task directory under the state directories distributions give their own
+/// containerd (src/collect/runtime.rs `containerd_layout` cites them): k3s and RKE2
+/// (`/run/k3s/containerd`), MicroK8s (`/var/snap/microk8s/common/run/containerd`), k0s
+/// (`/run/k0s/containerd`). Asked only when the default has no such container.
+const DISTRIBUTION_CONTAINERD_TASKS: [&str; 3] = [
+    "/run/k3s/containerd/io.containerd.runtime.v2.task/k8s.io",
+    "/var/snap/microk8s/common/run/containerd/io.containerd.runtime.v2.task/k8s.io",
+    "/run/k0s/containerd/io.containerd.runtime.v2.task/k8s.io",
+];
 const CRIO_CONTAINERS: &str = "/run/containers/storage/overlay-containers";
 
 /// Identity facts about one container id.
@@ -168,13 +177,13 @@ fn uid_from_log_target(target: &str) -> Option<String> {
 
 /// Identity from the runtime's OCI spec annotations, trying containerd then CRI-O.
 fn runtime_ident(host: &dyn Host, id: &str) -> Option<Ident> {
-    let candidates = [
-        (format!("{CONTAINERD_TASKS}/{id}/config.json"), "containerd"),
-        (
+    let candidates = std::iter::once(CONTAINERD_TASKS)
+        .chain(DISTRIBUTION_CONTAINERD_TASKS)
+        .map(|dir| (format!("{dir}/{id}/config.json"), "containerd"))
+        .chain(std::iter::once((
             format!("{CRIO_CONTAINERS}/{id}/userdata/config.json"),
             "cri-o",
-        ),
-    ];
+        )));
     for (path, runtime) in candidates {
         let Ok(raw) = host.read(&path) else { continue };
         let v: serde_json::Value = serde_json::from_slice(&raw).ok()?;

@@ -36,7 +36,8 @@ pub(super) fn runtime_storage(
         return None;
     };
     Some(if name == "containerd" {
-        containerd_storage(host, errs)
+        let (config, root) = containerd_layout(host, endpoint);
+        containerd_storage(host, config, root, errs)
     } else {
         crio_storage(host, errs)
     })
@@ -68,17 +69,60 @@ pub(super) fn toml_str<'a>(t: &'a toml::Table, keys: &[&str]) -> Option<&'a str>
     cur.get(*last)?.as_str()
 }
 
-/// containerd: `root` at the top of `/etc/containerd/config.toml` (default
-/// `/var/lib/containerd`); the CRI plugin's snapshotter (config v2
+/// Where a distribution's own containerd keeps its configuration and its root, by the socket
+/// the kubelet talks to; the distribution passes the root as `--root` on containerd's command
+/// line, so it is not in the file.
+/// - k3s: socket /run/k3s/containerd/containerd.sock, config
+///   /var/lib/rancher/k3s/agent/etc/containerd/config.toml, root
+///   /var/lib/rancher/k3s/agent/containerd (k3s-io/k3s pkg/agent/config/config.go,
+///   config_linux.go `applyContainerdStateAndAddress`);
+/// - RKE2: the same socket, under /var/lib/rancher/rke2 (rancher/rke2 on k3s's agent code);
+/// - MicroK8s: /var/snap/microk8s/common/run/containerd.sock, config
+///   /var/snap/microk8s/current/args/containerd.toml, root
+///   /var/snap/microk8s/common/var/lib/containerd (canonical/microk8s
+///   microk8s-resources/default-args/containerd);
+/// - k0s: /run/k0s/containerd.sock, root /var/lib/k0s/containerd, config
+///   /etc/k0s/containerd.toml (k0sproject/k0s pkg/component/worker/containerd).
+fn containerd_layout(host: &dyn Host, endpoint: &str) -> (&'static str, &'static str) {
+    if endpoint.contains("/run/k3s/containerd/") {
+        if host.exists("/var/lib/rancher/rke2/agent/containerd") {
+            return (
+                "/var/lib/rancher/rke2/agent/etc/containerd/config.toml",
+                "/var/lib/rancher/rke2/agent/containerd",
+            );
+        }
+        return (
+            "/var/lib/rancher/k3s/agent/etc/containerd/config.toml",
+            "/var/lib/rancher/k3s/agent/containerd",
+        );
+    }
+    if endpoint.contains("/var/snap/microk8s/") {
+        return (
+            "/var/snap/microk8s/current/args/containerd.toml",
+            "/var/snap/microk8s/common/var/lib/containerd",
+        );
+    }
+    if endpoint.contains("/run/k0s/") {
+        return ("/etc/k0s/containerd.toml", "/var/lib/k0s/containerd");
+    }
+    ("/etc/containerd/config.toml", "/var/lib/containerd")
+}
+
+/// containerd: `root` at the top of its `config.toml` (default from [`containerd_layout`]);
+/// the CRI plugin's snapshotter (config v2
 /// `plugins."io.containerd.grpc.v1.cri".containerd.snapshotter`, v3
 /// `plugins."io.containerd.cri.v1.images".snapshotter`; default `overlayfs`).
-fn containerd_storage(host: &dyn Host, errs: &mut Errors) -> RuntimeStorage {
-    const CONFIG: &str = "/etc/containerd/config.toml";
-    let cfg = read_toml(host, CONFIG, errs);
+fn containerd_storage(
+    host: &dyn Host,
+    config: &str,
+    default_root: &str,
+    errs: &mut Errors,
+) -> RuntimeStorage {
+    let cfg = read_toml(host, config, errs);
     let root = cfg
         .as_ref()
         .and_then(|t| toml_str(t, &["root"]))
-        .unwrap_or("/var/lib/containerd")
+        .unwrap_or(default_root)
         .to_string();
     let snapshotter = cfg
         .as_ref()
@@ -107,7 +151,7 @@ fn containerd_storage(host: &dyn Host, errs: &mut Errors) -> RuntimeStorage {
             &format!("io.containerd.snapshotter.v1.{snapshotter}"),
         ),
         root,
-        config_files: cfg.map(|_| vec![CONFIG.to_string()]).unwrap_or_default(),
+        config_files: cfg.map(|_| vec![config.to_string()]).unwrap_or_default(),
         walks: Vec::new(),
     }
 }

@@ -8,6 +8,7 @@
 
 use crate::analyze::{Finding, Rule, Severity};
 use crate::model::dns::{PodDns, ResolvFile};
+use crate::model::fs::StatVfs;
 use crate::model::kubelet::{KubeletConfig, KubeletInfo, ThresholdValue};
 use crate::model::oom_kill::OomKill;
 use crate::model::resolv::ResolvConf;
@@ -15,7 +16,6 @@ use crate::model::{
     CgroupLayout, CgroupStats, CgroupVersion, Container, Filesystem, Meminfo, NodeIdentity,
     PidLimits, Pod, Process, Psi, Qos, Snapshot,
 };
-use crate::source::StatVfs;
 use std::collections::BTreeMap;
 
 /// "Now" of every test snapshot.
