@@ -291,3 +291,50 @@ fn a_100k_pod_dump_is_streamed_and_this_nodes_pods_are_found() {
         filler_pending + 1
     );
 }
+
+/// One truth: with the dump's pods, the kubelet's predicted order uses their real memory
+/// requests and priorities. coredns (priority 2,000,000,000) and kube-proxy (2,000,001,000)
+/// are critical and never first; web is. Nothing is claimed as an approximation. Without the
+/// dump, every pod is estimated and the evidence says so.
+#[test]
+fn the_eviction_order_uses_the_dumps_requests_and_priorities() {
+    let b = fixture(V2);
+    let d = fixture(DUMP);
+    let (_, r) = check_json(&b, &["--cluster-dump", d.to_str().unwrap()]);
+    let f = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "memory.eviction-order")
+        .unwrap();
+    assert!(
+        f["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("kubelet would evict shop/web-6d9f8c7b5-h2j4k first"),
+        "{}",
+        f["title"]
+    );
+    let k = f["evidence"]["kubelet"].as_array().unwrap();
+    assert!(k.iter().all(|p| p["request_from"] == "api"), "{k:#?}");
+    let coredns = k
+        .iter()
+        .find(|p| p["pod"] == "coredns-7db6d8ff4d-x2x7b")
+        .unwrap();
+    assert_eq!(coredns["priority"], 2_000_000_000);
+    assert_eq!(coredns["critical"], true);
+    assert_eq!(coredns["request_bytes"], 70 << 20);
+    assert!(f["evidence"].get("approximation").is_none());
+
+    let (_, r) = check_json(&b, &[]);
+    let f = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "memory.eviction-order")
+        .unwrap();
+    assert_eq!(
+        f["evidence"]["approximation"],
+        "4 of 4 pods without the API's word: memory requests estimated from oom_score_adj, priorities taken as 0"
+    );
+}

@@ -4,8 +4,11 @@
 //! The kubelet ranks with `rankMemoryPressure = orderedBy(exceedMemoryRequests, priority,
 //! memory)` (pkg/kubelet/eviction/helpers.go, docs/kubelet-semantics.md §2): pods without stats first; then
 //! pods whose working set exceeds their memory request; then lower priority; then larger
-//! working set minus request. Without the API server, requests and priorities are not on the
-//! node, so this module estimates them, and says so:
+//! working set minus request. When the API server (or a bundle's cluster files, or
+//! `--cluster-dump`) gave the pod, its real memory requests and `spec.priority` are used, and a
+//! priority of 2,000,000,000 or more makes it critical (`IsCriticalPodBasedOnPriority`,
+//! pkg/kubelet/types/pod_update.go). Without it, requests and priorities are not on the node,
+//! so this module estimates them, pod by pod, and says which:
 //!
 //! - a container's memory request from its `oom_score_adj`, which the kubelet derived from it
 //!   (`adj = 1000 - 1000 * request / capacity`, pkg/kubelet/qos/policy.go), so
@@ -17,7 +20,12 @@
 //! The kernel picks the process with the highest `oom_score`, read from /proc.
 
 use super::eviction_ranking::{self, PodStats, RankedPod};
+use crate::model::quantity::parse_quantity;
 use crate::model::{Qos, Snapshot};
+
+/// `scheduling.SystemCriticalPriority` (pkg/apis/scheduling/types.go): a pod at or above it
+/// is critical, and the kubelet never evicts it.
+pub const SYSTEM_CRITICAL_PRIORITY: i32 = 2_000_000_000;
 use serde::Serialize;
 
 /// A pod in the kubelet's predicted order, with what the prediction rests on.
@@ -28,8 +36,13 @@ pub struct PredictedPod {
     pub pod: Option<String>,
     /// Pod working set (usage - inactive_file of the pod cgroup); `None` = no stats.
     pub working_set_bytes: Option<i64>,
-    /// Estimated memory request (sum over containers, from their oom_score_adj).
+    /// Memory request (sum over containers): the API's, else estimated from oom_score_adj.
     pub request_bytes: i64,
+    /// Where the request and priority came from: `api`, or `oom_score_adj` (estimated, the
+    /// priority taken as 0).
+    pub request_from: &'static str,
+    /// `spec.priority` when the API gave it.
+    pub priority: Option<i32>,
     /// Whether the working set exceeds the request (the first comparator).
     pub exceeds_request: bool,
     /// Processes and threads in the pod (`pids.current`).
@@ -71,6 +84,25 @@ fn ranked_pods(snap: &Snapshot) -> Vec<(RankedPod, PredictedPod)> {
                 let limit = c.cgroup.as_ref().and_then(|cg| cg.limit_bytes);
                 request += adj.map_or(0, |a| request_from_adj(a, qos, limit, capacity));
             }
+            // The API's word, when there is one: real requests, real priority.
+            let (request, priority, request_from) = match &p.api {
+                Some(api) => {
+                    let real: f64 = api
+                        .containers
+                        .iter()
+                        .filter_map(|c| c.requests.get("memory"))
+                        .filter_map(|q| parse_quantity(q))
+                        .sum();
+                    if api
+                        .priority
+                        .is_some_and(|pr| pr >= SYSTEM_CRITICAL_PRIORITY)
+                    {
+                        critical = true;
+                    }
+                    (real as i64, api.priority, "api")
+                }
+                None => (request, None, "oom_score_adj"),
+            };
             let cg = p.cgroup.as_ref();
             let ws = cg.and_then(|cg| cg.working_set_bytes());
             let processes = cg.and_then(|cg| cg.pids_current);
@@ -78,7 +110,7 @@ fn ranked_pods(snap: &Snapshot) -> Vec<(RankedPod, PredictedPod)> {
                 namespace: p.namespace.clone().unwrap_or_default(),
                 name: p.name.clone().unwrap_or_default(),
                 uid: p.uid.clone(),
-                priority: None,
+                priority,
                 memory_request_bytes: Some(request),
                 ephemeral_storage_request_bytes: None,
                 stats: ws.map(|w| PodStats {
@@ -94,6 +126,8 @@ fn ranked_pods(snap: &Snapshot) -> Vec<(RankedPod, PredictedPod)> {
                 pod: p.name.clone(),
                 working_set_bytes: ws.map(|w| w as i64),
                 request_bytes: request,
+                request_from,
+                priority,
                 exceeds_request: ws.is_some_and(|w| w as i64 > request),
                 processes,
                 critical,

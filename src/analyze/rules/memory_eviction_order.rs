@@ -75,7 +75,8 @@ WHAT TO CHANGE
             .map(|p| {
                 serde_json::json!({
                     "namespace": p.namespace, "pod": p.pod, "working_set_bytes": p.working_set_bytes,
-                    "request_bytes_estimate": p.request_bytes, "exceeds_request": p.exceeds_request, "critical": p.critical,
+                    "request_bytes": p.request_bytes, "request_from": p.request_from, "priority": p.priority,
+                    "exceeds_request": p.exceeds_request, "critical": p.critical,
                 })
             })
             .collect();
@@ -89,17 +90,26 @@ WHAT TO CHANGE
                 })
             })
             .collect();
+        let estimated = kubelet.iter().filter(|p| p.request_from != "api").count();
+        let mut evidence = serde_json::json!({
+            "kubelet": kubelet_list,
+            "kernel": kernel_list,
+            "oom_score_adj_mismatches": crate::analyze::next_victims::adj_mismatches(snap),
+        });
+        // Said only where data really is missing: the pods the API did not give.
+        if estimated > 0 {
+            evidence["approximation"] = format!(
+                "{estimated} of {} pods without the API's word: memory requests estimated from oom_score_adj, priorities taken as 0",
+                kubelet.len()
+            )
+            .into();
+        }
         out.push(finding(
             self,
             Severity::Info,
             title,
             Subject::node(snap),
-            serde_json::json!({
-                "kubelet": kubelet_list,
-                "kernel": kernel_list,
-                "oom_score_adj_mismatches": crate::analyze::next_victims::adj_mismatches(snap),
-                "approximation": "without the API server: memory requests estimated from oom_score_adj, priorities taken as equal",
-            }),
+            evidence,
             "set memory requests near real usage and priorities for the pods you must keep",
         ));
     }
@@ -147,6 +157,70 @@ mod tests {
         assert_eq!(f.evidence["kubelet"][0]["pod"], "big");
         assert_eq!(f.evidence["kubelet"][0]["exceeds_request"], true);
         assert_eq!(f.evidence["kernel"][0]["pod"], "small");
+    }
+
+    /// The API's word replaces the estimate: `big` (over its estimated request) asks for 8Gi,
+    /// so it no longer exceeds; `small` has priority 2,000,000,000 (system-cluster-critical),
+    /// so it is critical. Both from the API: no approximation is claimed. Without `big`'s
+    /// API object, one of two pods is said to be estimated.
+    #[test]
+    fn api_requests_and_priorities_replace_the_estimate() {
+        use crate::model::cluster::{ApiContainer, ApiPod};
+        let api = |uid: &str, memory: &str, priority: i32| ApiPod {
+            uid: uid.into(),
+            namespace: "shop".into(),
+            name: uid.into(),
+            node_name: None,
+            phase: Some("Running".into()),
+            qos_class: Some("Burstable".into()),
+            priority: Some(priority),
+            priority_class: None,
+            host_network: false,
+            dns_policy: None,
+            containers: vec![ApiContainer {
+                name: "app".into(),
+                requests: [("memory".to_string(), memory.to_string())].into(),
+                limits: Default::default(),
+                restart_count: None,
+                last_termination_reason: None,
+            }],
+            node_selector: Default::default(),
+            tolerations: Vec::new(),
+            required_node_affinity: None,
+            reason: None,
+            message: None,
+        };
+        let mut s = node();
+        s.pods[0].api = Some(api("u1", "8Gi", 0));
+        s.pods[1].api = Some(api("u2", "1Mi", 2_000_000_000));
+        let f = one(&MemoryEvictionOrder, &s);
+        let k = &f.evidence["kubelet"];
+        assert_eq!(k[0]["pod"], "big");
+        assert_eq!(k[0]["exceeds_request"], false);
+        assert_eq!(k[0]["request_bytes"], 8i64 << 30);
+        assert_eq!(k[0]["request_from"], "api");
+        assert_eq!(k[1]["pod"], "small");
+        assert_eq!(k[1]["critical"], true);
+        assert_eq!(k[1]["priority"], 2_000_000_000);
+        assert!(f.evidence.get("approximation").is_none(), "{}", f.evidence);
+
+        s.pods[0].api = None;
+        let f = one(&MemoryEvictionOrder, &s);
+        assert_eq!(f.evidence["kubelet"][0]["request_from"], "oom_score_adj");
+        assert_eq!(
+            f.evidence["approximation"],
+            "1 of 2 pods without the API's word: memory requests estimated from oom_score_adj, priorities taken as 0"
+        );
+        // One below the critical priority is an ordinary pod.
+        s.pods[1].api = Some(api("u2", "1Mi", 1_999_999_999));
+        let f = one(&MemoryEvictionOrder, &s);
+        assert!(
+            f.evidence["kubelet"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|p| p["critical"] == false)
+        );
     }
 
     #[test]
