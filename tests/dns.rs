@@ -214,3 +214,27 @@ fn dns_probe_refuses_a_bundle() {
     assert_eq!(o.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&o.stderr).contains("live"));
 }
+
+/// A bundle made by another tool keeps the conntrack statistics at /proc/net/stat (no
+/// /proc/1): they are read from there, and the race is found the same.
+#[test]
+fn conntrack_statistics_are_read_from_proc_net_when_proc_1_has_none() {
+    let fx = "dns-conntrack-v1-crio";
+    let (_, before) = check_json(&fixture(fx), &[]);
+    let c = Copy::of(fx);
+    let stat = c.read("/proc/1/net/stat/nf_conntrack");
+    std::fs::remove_file(c.path("/proc/1/net/stat/nf_conntrack")).unwrap();
+    std::fs::create_dir_all(c.path("/proc/net/stat")).unwrap();
+    c.write("/proc/net/stat/nf_conntrack", &stat);
+    let (_, after) = check_json(&c.root, &[]);
+    let race = |r: &Value| {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == "dns.conntrack-race")
+            .map(|f| f["evidence"].clone())
+    };
+    assert!(race(&before).is_some());
+    assert_eq!(race(&after), race(&before));
+}

@@ -188,20 +188,34 @@ fn sandbox_paths(rt: Option<&RuntimeStorage>, id: &str) -> Vec<String> {
     ]
 }
 
-/// The conntrack table's size and per-CPU statistics. Read in init's network namespace
-/// (`/proc/1/net/...`): the node's, also from inside a hostPID debug pod.
+/// Where the per-CPU conntrack statistics are read, in order: init's network namespace
+/// (`/proc/1/net/...`: the node's, also from inside a hostPID debug pod), then the reader's
+/// own `/proc/net/...`, which is where bundles made by other tools (sosreport, a plain copy of
+/// /proc) keep them.
+const CONNTRACK_STAT: [&str; 2] = [
+    "/proc/1/net/stat/nf_conntrack",
+    "/proc/net/stat/nf_conntrack",
+];
+
+/// The conntrack table's size and per-CPU statistics.
 fn conntrack(host: &dyn Host, kernel_log: &[KmsgRecord], errs: &mut Errors) -> Option<Conntrack> {
     let num = |p: &str| -> Option<u64> { host.read_string(p).ok()?.trim().parse().ok() };
     let count = num("/proc/sys/net/netfilter/nf_conntrack_count");
     let max = num("/proc/sys/net/netfilter/nf_conntrack_max");
-    let stat = match host.read_string("/proc/1/net/stat/nf_conntrack") {
-        Ok(t) => Some(t),
-        Err(e) if e.kind == ErrorKind::Missing => None,
-        Err(e) => {
-            errs.host(C, &e);
-            None
+    let mut stat = None;
+    for path in CONNTRACK_STAT {
+        match host.read_string(path) {
+            Ok(t) => {
+                stat = Some(t);
+                break;
+            }
+            Err(e) if e.kind == ErrorKind::Missing => {}
+            Err(e) => {
+                errs.host(C, &e);
+                break;
+            }
         }
-    };
+    }
     let sums = stat
         .as_deref()
         .map(parse_conntrack_stat)
