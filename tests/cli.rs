@@ -419,6 +419,7 @@ const CATALOG: &[&str] = &[
     "gpu.mig-resource-mismatch",
     "gpu.operator-unhealthy",
     "gpu.pending-pod",
+    "gpu.xid",
     "kernel.hung-task",
     "kernel.soft-lockup",
     "kubelet.cert-expiry",

@@ -205,3 +205,56 @@ fn a_checkpoint_the_kubelet_would_refuse_is_said_and_still_read() {
     // What the file says is still what nodescope reports: the allocations are read.
     assert!(gpu_ids(&r).contains(&"gpu.all-allocated".to_string()));
 }
+
+/// Xid records as the driver writes them (gpud's test data: Xid 79 with and without pid and
+/// name; a row-remapping Xid 63 from a real report), appended to a GPU node's kernel log in
+/// the /dev/kmsg format: one finding per GPU and code, severity and remedy from NVIDIA's
+/// catalog (critical RESTART_BM for 79, info IGNORE for 63).
+#[test]
+fn xid_records_in_the_kernel_log_become_findings_with_nvidias_action() {
+    let c = Copy::of("gpu-time-slicing-full");
+    let mut kmsg = c.read("/dev/kmsg");
+    // /dev/kmsg: `prio,seq,usec,flags;message` (Documentation/ABI/testing/dev-kmsg); NVRM
+    // logs at KERN_WARNING (4) with facility kern (0), after the fixture's last record.
+    for (seq, usec, msg) in [
+        (
+            1549,
+            863990200000u64,
+            "NVRM: Xid (PCI:0000:1b:00): 79, GPU has fallen off the bus.",
+        ),
+        (
+            1550,
+            863990200100,
+            "NVRM: Xid (PCI:0000:1b:00): 79, pid='<unknown>', name=<unknown>, GPU has fallen off the bus.",
+        ),
+        (
+            1551,
+            863990300000,
+            "NVRM: Xid (PCI:0000:10:1c): 63, pid=1896, Row Remapper: New row marked for remapping, reset gpu to activate.",
+        ),
+    ] {
+        kmsg.push_str(&format!("4,{seq},{usec},-;{msg}\n"));
+    }
+    c.write("/dev/kmsg", &kmsg);
+    let (_, r) = check_json(&c.root, &[]);
+    let xids: Vec<(String, String, u64)> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "gpu.xid")
+        .map(|f| {
+            (
+                f["evidence"]["device"].as_str().unwrap().to_string(),
+                f["severity"].as_str().unwrap().to_string(),
+                f["evidence"]["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        xids,
+        [
+            ("PCI:0000:1b:00".to_string(), "critical".to_string(), 2),
+            ("PCI:0000:10:1c".to_string(), "info".to_string(), 1),
+        ]
+    );
+}

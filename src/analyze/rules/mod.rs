@@ -30,6 +30,7 @@ mod gpu_driver_not_loaded;
 mod gpu_mig_resource_mismatch;
 mod gpu_operator_unhealthy;
 mod gpu_pending_pod;
+mod gpu_xid;
 mod kernel_hung_task;
 mod kernel_soft_lockup;
 mod kubelet_cert_expiry;
@@ -86,6 +87,7 @@ pub static RULES: &[&dyn Rule] = &[
     &gpu_mig_resource_mismatch::GpuMigResourceMismatch,
     &gpu_operator_unhealthy::GpuOperatorUnhealthy,
     &gpu_pending_pod::GpuPendingPod,
+    &gpu_xid::GpuXid,
     &kernel_hung_task::KernelHungTask,
     &kernel_soft_lockup::KernelSoftLockup,
     &kubelet_cert_expiry::KubeletCertExpiry,
