@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
-mod common;
+use crate::common;
 use common::*;
 use serde_json::Value;
 
@@ -149,7 +149,10 @@ fn live_a_k3s_agent_process_is_taken_for_the_kubelet_and_an_impostor_is_not() {
         .find(|p| std::path::Path::new(p).exists());
     let (Some(sleep), true) = (
         sleep,
-        Command::new("setpriv").arg("--version").output().is_ok(),
+        Command::new("setpriv")
+            .arg("--version")
+            .watched_output()
+            .is_ok(),
     ) else {
         return common::live::skip_or_fail("needs sleep and setpriv (util-linux)");
     };

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
-mod common;
+use crate::common;
 use nodescope::source::bundle::BundleHost;
 use nodescope::tui::app::App;
 use nodescope::tui::sampler::{History, sample};

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
-mod common;
+use crate::common;
 use common::Watched;
 use std::process::Command;
 use std::sync::mpsc;
@@ -325,7 +325,9 @@ fn tmux_top_ends_when_its_terminal_hangs_up() {
             break;
         }
         if started.elapsed() > Duration::from_secs(10) {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .watched_status();
             panic!("top (pid {pid}) still runs 10 s after its terminal hung up: state {state:?}");
         }
         std::thread::sleep(Duration::from_millis(50));
