@@ -1,6 +1,7 @@
-//! Generated documentation: the man page (clap_mangen plus the rule catalog and exit status)
-//! and the shell completions. `tests/generated.rs` keeps the committed copies in man/ and
-//! completions/ equal to what these functions produce.
+//! Generated documentation: the man page (clap_mangen plus the rule catalog and exit status),
+//! the shell completions, the rule reference `docs/rules.md` and the JSON schemas. The rule
+//! registry and the CLI definition are the single source; `tests/generated.rs` keeps the
+//! committed copies equal to what these functions produce (`UPDATE_GENERATED=1` rewrites them).
 
 use crate::analyze::rules::RULES;
 use clap_complete::Shell;
@@ -81,6 +82,63 @@ pub fn completions(shell: Shell) -> Vec<u8> {
     out
 }
 
+/// `docs/rules.md`: every rule of the registry, in its order (sorted by id), with its default
+/// severity, its summary and its `nodescope explain` text verbatim.
+pub fn rules_markdown() -> Vec<u8> {
+    let mut md = String::from(
+        "# Rules\n\n\
+         <!-- Generated from the rule registry (`RULES` in src/analyze/rules/mod.rs) by \
+         src/docs.rs: do not edit. `UPDATE_GENERATED=1 cargo test --test tests generated::` \
+         rewrites it; tests/generated.rs fails when it drifts. -->\n\n",
+    );
+    md.push_str(&format!(
+        "nodescope runs {} rules. `nodescope rules` lists them, `nodescope explain <id>` prints \
+         the text of one, and `--rule <id>` limits a `check` to some. A rule's severity below is \
+         its default: a finding may raise it (the README's rule table says when). How to add a \
+         rule: [architecture.md](architecture.md#where-a-change-goes).\n\n",
+        RULES.len()
+    ));
+    md.push_str("| id | severity | summary |\n|---|---|---|\n");
+    for r in RULES {
+        md.push_str(&format!(
+            "| [`{}`](#{}) | {} | {} |\n",
+            r.id(),
+            anchor(r.id()),
+            r.severity().as_str(),
+            markdown_cell(r.summary())
+        ));
+    }
+    for r in RULES {
+        let fence = if r.explain().contains("```") {
+            "~~~~"
+        } else {
+            "```"
+        };
+        md.push_str(&format!(
+            "\n## {}\n\n{} — {}\n\n{fence}text\n{}\n{fence}\n",
+            r.id(),
+            r.severity().as_str(),
+            markdown_cell(r.summary()),
+            r.explain().trim_end()
+        ));
+    }
+    md.into_bytes()
+}
+
+/// The anchor GitHub gives a `## <id>` heading: lowercase, dots dropped.
+fn anchor(id: &str) -> String {
+    id.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+/// Plain text made safe in a Markdown table cell or paragraph: no column break, no HTML tag.
+fn markdown_cell(text: &str) -> String {
+    text.replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 /// The committed generated files: (path relative to the repository, content).
 pub fn generated_files() -> Vec<(String, Vec<u8>)> {
     let mut files = vec![
@@ -99,6 +157,7 @@ pub fn generated_files() -> Vec<(String, Vec<u8>)> {
         ),
     ];
     files.extend(subcommand_pages());
+    files.push(("docs/rules.md".to_string(), rules_markdown()));
     files.push((
         "docs/schema/nodescope-check.schema.json".into(),
         crate::analyze::report::check::check_schema().into_bytes(),

@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 use common::Watched;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -6,7 +6,7 @@
 use serde_json::Value;
 use std::process::Command;
 
-mod common;
+use crate::common;
 use common::*;
 
 // ---------------------------------------------------------------- healthy fixtures

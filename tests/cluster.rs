@@ -1,4 +1,4 @@
-//! The API server as optional enrichment, against a loopback stand-in (tests/support/
+//! The API server as optional enrichment, against a loopback stand-in (tests/common/
 //! fake_apiserver.py) that serves recorded-shape responses over HTTPS and logs what it was
 //! asked: paths and field selectors, the bearer token or client certificate it saw. Also: a
 //! server that never answers, a refused connection, a 403, malformed JSON, the offline forms
@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
-mod common;
+use crate::common;
 use common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -86,7 +86,7 @@ impl Api {
         let port_file = dir.join(format!("port-{mode}"));
         let log = dir.join(format!("log-{mode}"));
         let (child, dog) = Command::new("python3")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fake_apiserver.py"))
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/common/fake_apiserver.py"))
             .arg(data)
             .args([mode, port_file.to_str().unwrap(), log.to_str().unwrap()])
             .args(extra)

@@ -1,5 +1,5 @@
 //! The runtime's images over a real CRI socket: a stand-in runtime (k8s-cri's server traits
-//! over tonic, tests/support/cri_server.rs) serves canned images and containers on a unix
+//! over tonic, tests/common/cri_server.rs) serves canned images and containers on a unix
 //! socket inside a copy of a fixture, and the real binary, run with `--root` on that copy,
 //! must report exactly the images `crictl rmi --prune` would remove, ask nothing but read-only
 //! calls, record the answers in a capture, and give up on a socket that never answers within
@@ -7,12 +7,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
-mod common;
-#[path = "support/cri_server.rs"]
-mod cri_server;
+use crate::common;
 
+use common::cri_server::{Canned, CriServer, condition, container, fs, image};
 use common::{V2, Watched, copy_tree, fixture, with_executables};
-use cri_server::{Canned, CriServer, condition, container, fs, image};
 use k8s_cri::v1::ContainerState;
 use serde_json::Value;
 use std::path::Path;

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
-mod common;
+use crate::common;
 use common::*;
 use serde_json::Value;
 

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
-mod common;
+use crate::common;
 use common::*;
 
 fn out(bundle: &str, args: &[&str]) -> (Option<i32>, String) {

@@ -55,3 +55,40 @@ fn every_process_a_test_starts_has_a_watchdog() {
         problems.join("\n")
     );
 }
+
+/// The integration tests are one binary (`Cargo.toml`: `autotests = false`, one `[[test]]`,
+/// tests/tests.rs): a file in tests/ that no `mod` line names would never be compiled, so its
+/// tests would silently not run. Every `tests/<name>.rs` must be `mod <name>;` there, and every
+/// `mod` line must have its file.
+#[test]
+fn every_test_file_is_a_module_of_this_binary() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let main = fs::read_to_string(root.join("tests.rs")).expect("tests/tests.rs");
+    let declared: std::collections::BTreeSet<String> = main
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("mod ")?.strip_suffix(';'))
+        .map(str::to_string)
+        .collect();
+    let mut on_disk = std::collections::BTreeSet::new();
+    for e in fs::read_dir(&root).expect("tests/ is readable").flatten() {
+        let p = e.path();
+        if let Some(stem) = p.file_stem().and_then(|s| s.to_str())
+            && p.extension().is_some_and(|x| x == "rs")
+            && stem != "tests"
+        {
+            on_disk.insert(stem.to_string());
+        } else if p.join("mod.rs").is_file()
+            && let Some(name) = p.file_name().and_then(|s| s.to_str())
+        {
+            on_disk.insert(name.to_string());
+        }
+    }
+    let missing: Vec<_> = on_disk.difference(&declared).collect();
+    let stale: Vec<_> = declared.difference(&on_disk).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "tests/tests.rs must declare exactly the files in tests/: not declared {missing:?} \
+         (add `mod <name>;` and replace the file's `mod common;` by `use crate::common;`, \
+         docs/testing.md), declared without a file {stale:?}"
+    );
+}

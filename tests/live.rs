@@ -2,7 +2,7 @@
 //! skips where the machine cannot run it, and fails instead under `NODESCOPE_LIVE=required`
 //! (CI: root, Linux, the tools .ci/run installs), so CI runs them all.
 
-mod common;
+use crate::common;
 use common::Watched;
 use common::live::skip_or_fail;
 use nodescope::collect;

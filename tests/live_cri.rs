@@ -10,7 +10,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
-mod common;
+use crate::common;
 
 use common::{V2, Watched, copy_tree, fixture, with_executables};
 use serde_json::Value;

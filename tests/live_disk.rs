@@ -3,9 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
-mod common;
+use crate::common;
 use common::Watched;
-use common::live::{Cleanup, FakePod, memcg_unavailable, skip_or_fail};
+use common::live::{Cleanup, FakePod, Kill, memcg_unavailable, skip_or_fail};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -63,14 +63,6 @@ fn live_a_tmpfs_out_of_inodes_with_free_bytes_is_inode_exhaustion() {
     let top = &f["evidence"]["densest_dirs"][0];
     assert_eq!(top["path"], format!("{mp}/spool"));
     assert_eq!(top["entries"], 1950);
-}
-
-struct Kill(std::process::Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]

@@ -11,7 +11,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
-mod common;
+use crate::common;
 use common::Watched;
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -7,7 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
-mod common;
+use crate::common;
 use common::Watched;
 use common::live::{Kill, free_port, http_get, skip_or_fail, threads};
 use serde_json::Value;

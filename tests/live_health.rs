@@ -13,13 +13,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
-mod common;
+use crate::common;
 use common::Watched;
-use common::live::{FakePod, memcg_unavailable, skip_or_fail};
+use common::live::{FakePod, Kill, memcg_unavailable, skip_or_fail};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// How long one nodescope run in the namespace may take before it is killed.
 const WATCHDOG: Duration = Duration::from_secs(60);
@@ -32,40 +32,11 @@ fn have(cmd: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Kills and reaps a child when dropped (an assertion failing must not leave it running).
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Waits for `child` at most `limit`, killing it past that; its stdout.
-fn wait_with_watchdog(child: Child, limit: Duration) -> Vec<u8> {
-    let mut child = Reaped(child);
-    let started = Instant::now();
-    loop {
-        if child.0.try_wait().unwrap().is_some() {
-            break;
-        }
-        assert!(
-            started.elapsed() < limit,
-            "the namespace did not finish within {limit:?}: killed"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut out = Vec::new();
-    use std::io::Read;
-    child
-        .0
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_end(&mut out)
-        .unwrap();
-    out
+/// `cmd` to its end under the watchdog ([`WATCHDOG`]); its stdout. Its stderr is passed on.
+fn stdout_within_watchdog(cmd: &mut Command) -> Vec<u8> {
+    let o = cmd.output_within(WATCHDOG).unwrap();
+    eprint!("{}", String::from_utf8_lossy(&o.stderr));
+    o.stdout
 }
 
 /// Why the namespace tests cannot run here, if they cannot.
@@ -84,25 +55,22 @@ fn namespaces_unavailable(tools: &[&str]) -> Option<String> {
 fn check_in_namespace(setup: &str) -> Value {
     let script =
         format!("set -e\n{setup}\nexec \"$NODESCOPE\" --root / --no-cluster check --format json");
-    let child = Command::new("unshare")
-        .args([
-            "--mount",
-            "--pid",
-            "--mount-proc",
-            "--propagation",
-            "private",
-            "--kill-child",
-            "sh",
-            "-c",
-            &script,
-        ])
-        .env("NODESCOPE", env!("CARGO_BIN_EXE_nodescope"))
-        .env_remove("NODESCOPE_ROOT")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let out = wait_with_watchdog(child, WATCHDOG);
+    let out = stdout_within_watchdog(
+        Command::new("unshare")
+            .args([
+                "--mount",
+                "--pid",
+                "--mount-proc",
+                "--propagation",
+                "private",
+                "--kill-child",
+                "sh",
+                "-c",
+                &script,
+            ])
+            .env("NODESCOPE", env!("CARGO_BIN_EXE_nodescope"))
+            .env_remove("NODESCOPE_ROOT"),
+    );
     serde_json::from_slice(&out)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out)))
 }
@@ -252,19 +220,15 @@ fn live_a_busy_loop_throttled_by_a_cfs_quota_in_a_pod_cgroup() {
             "{} exec sh -c 'while :; do :; done'",
             join.join(" ")
         ))
-        .spawn()
+        .spawn_killed_after(WATCHDOG)
         .unwrap();
-    let _busy = Reaped(child);
+    let _busy = Kill(child);
     // At least 20 periods (the rule's minimum) with the loop runnable in each.
     std::thread::sleep(Duration::from_secs(3));
-    let out = wait_with_watchdog(
+    let out = stdout_within_watchdog(
         Command::new(env!("CARGO_BIN_EXE_nodescope"))
             .args(["--root", "/", "--no-cluster", "check", "--format", "json"])
-            .env_remove("NODESCOPE_ROOT")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-        WATCHDOG,
+            .env_remove("NODESCOPE_ROOT"),
     );
     let r: Value = serde_json::from_slice(&out).unwrap();
     let f: Vec<&Value> = with_id(&r, "cpu.throttling")

@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
-mod common;
+use crate::common;
 use common::Watched;
 use common::live::{FakePod, memcg_unavailable, skip_or_fail};
 use serde_json::Value;

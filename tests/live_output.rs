@@ -6,67 +6,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
-mod common;
+use crate::common;
 use common::Watched;
-use common::live::{Cleanup, random_hex, skip_or_fail};
+use common::live::{Cleanup, Kill, nodescope_within, random_hex, skip_or_fail};
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::time::{Duration, Instant};
-
-/// A child process killed and reaped on drop.
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn drain(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = r.read_to_end(&mut v);
-        v
-    })
-}
-
-fn wait_bounded(mut child: Child, limit: Duration) -> ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            return st;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("watchdog: nodescope still running after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 /// nodescope on the live root, under a watchdog.
 fn nodescope(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nodescope"))
-        .args(["--root", "/", "--no-cluster"])
-        .args(args)
-        .env_remove("NODESCOPE_ROOT")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // watchdog: wait_bounded kills it past its limit
-    let out = drain(child.stdout.take().unwrap());
-    let err = drain(child.stderr.take().unwrap());
-    let status = wait_bounded(child, Duration::from_secs(300));
-    Output {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
+    let mut all = vec!["--root", "/", "--no-cluster"];
+    all.extend_from_slice(args);
+    nodescope_within(&all, &[], Duration::from_secs(300))
 }
 
 /// Bytes a terminal acts on: C0 but the newline, DEL, and (as UTF-8) C1 and bidi overrides.

@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
-mod common;
+use crate::common;
 use common::Watched;
 use common::live::{
     Cleanup, FakePod, Kill, free_port, http_get, memcg_unavailable, nodescope_within, random_hex,

@@ -12,7 +12,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
-mod common;
+use crate::common;
 use common::Watched;
 use common::live::{Cleanup, random_hex, skip_or_fail};
 use std::io::{Read, Write};

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
-mod common;
+use crate::common;
 use common::Watched;
 use common::{Copy, fixture};
 use std::collections::HashSet;

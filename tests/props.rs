@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
-mod common;
+use crate::common;
 use common::*;
 use nodescope::analyze::eviction_ranking::{
     self, DiskResource, FsStatsType, FsUsage, PodStats, RankedPod,

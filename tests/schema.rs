@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)] // a mirror reads what it needs
 
-mod common;
+use crate::common;
 use common::*;
 use serde::Deserialize;
 

@@ -1,10 +1,10 @@
 //! Every TUI view on two fixtures at 100x30 and 80x24, drawn on ratatui's TestBackend and
 //! compared with the committed snapshots (tests/snapshots). A layout change shows up as a
-//! reviewable diff; `INSTA_UPDATE=always cargo test --test tui` rewrites them.
+//! reviewable diff; `INSTA_UPDATE=always cargo test --test tests tui::` rewrites them.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
-mod common;
+use crate::common;
 use nodescope::source::bundle::BundleHost;
 use nodescope::tui::app::App;
 use nodescope::tui::sampler::{History, sample};

@@ -78,7 +78,7 @@ pub fn memcg_unavailable() -> Option<String> {
     None
 }
 
-/// A pod as the kubelet lays it out with the cgroupfs driver on v1 (k8s-semantics §4.1, §4.2):
+/// A pod as the kubelet lays it out with the cgroupfs driver on v1 (docs/kubelet-semantics.md §4.1, §4.2):
 /// `kubepods/burstable/pod<uid>/<container id>`, `/var/log/pods/<ns>_<pod>_<uid>/<container>/0.log`
 /// and `/var/log/containers/<pod>_<ns>_<container>-<id>.log`.
 pub struct FakePod {
@@ -152,51 +152,20 @@ impl Drop for Kill {
 }
 
 /// Runs the nodescope binary with `args` (and `env`) to its end, killed and failed past
-/// `limit` (the watchdog). stdout and stderr are drained while it runs, so a large report
-/// never blocks on a full pipe.
+/// `limit` (the watchdog, [`super::watchdog`]). stdout and stderr are drained while it runs,
+/// so a large report never blocks on a full pipe.
 pub fn nodescope_within(
     args: &[&str],
     env: &[(&str, &str)],
     limit: std::time::Duration,
 ) -> std::process::Output {
-    use std::io::Read;
-    use std::process::{Command, Stdio};
-    let started = std::time::Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nodescope"))
+    use super::watchdog::Watched;
+    std::process::Command::new(env!("CARGO_BIN_EXE_nodescope"))
         .args(args)
         .envs(env.iter().copied())
         .env_remove("NODESCOPE_ROOT")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // watchdog: the loop below kills it past its limit
-    let drain = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = r.read_to_end(&mut v);
-            v
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
-    let err = drain(Box::new(child.stderr.take().unwrap()));
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("nodescope {args:?} did not finish within {limit:?}");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
-    std::process::Output {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
+        .output_within(limit)
+        .unwrap()
 }
 
 /// A free TCP port on 127.0.0.1 (bound, then released for the server to take).

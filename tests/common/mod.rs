@@ -1,7 +1,10 @@
-//! Helpers shared by the fixture tests: the binary, fixture paths, writable fixture copies.
+//! Helpers shared by every module of the test binary (tests/tests.rs): the binary, fixture
+//! paths, writable fixture copies; the watchdog, the live-test guards, the output proofs, and
+//! the stand-in servers (`cri_server`, and `fake_apiserver.py` for tests/cluster.rs).
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // each test crate uses a subset
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // each module uses a subset
 
+pub mod cri_server;
 pub mod live;
 pub mod outputs;
 pub mod watchdog;
