@@ -478,6 +478,20 @@ fn rules_and_explain_cover_every_rule() {
     }
 }
 
+/// A rule id copied in capitals (from a ticket, a dashboard) is the same rule.
+#[test]
+fn explain_takes_a_rule_id_in_any_case() {
+    let lower = run(&["explain", "memory.oom-race"]);
+    let upper = run(&["explain", "MEMORY.OOM-RACE"]);
+    assert!(
+        upper.status.success(),
+        "{}",
+        String::from_utf8_lossy(&upper.stderr)
+    );
+    assert_eq!(upper.stdout, lower.stdout);
+    assert!(String::from_utf8_lossy(&upper.stdout).starts_with("memory.oom-race (critical)"));
+}
+
 #[test]
 fn text_report_names_the_node_and_the_finding() {
     let c = Copy::of(V2);

@@ -18,7 +18,8 @@ pub(super) fn list(out: &mut dyn Write) -> anyhow::Result<ExitCode> {
 }
 
 pub(super) fn explain(out: &mut dyn Write, id: &str) -> anyhow::Result<ExitCode> {
-    let Some(r) = crate::analyze::rule(id) else {
+    // Ids are lower case; one typed from a report in capitals is the same rule.
+    let Some(r) = crate::analyze::rule(&id.to_ascii_lowercase()) else {
         let close: Vec<&str> = RULES
             .iter()
             .map(|r| r.id())
