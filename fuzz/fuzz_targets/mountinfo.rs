@@ -1,7 +1,8 @@
 //! /proc/<pid>/mountinfo, parsed and then used by the mount, disk and DNS collectors.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use nodescope::collect::{disk::mount_of, parse_mountinfo};
+use nodescope::collect::parse_mountinfo;
+use nodescope::model::mount_of;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(mounts) = parse_mountinfo(data) else {
