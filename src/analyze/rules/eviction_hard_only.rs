@@ -13,7 +13,7 @@ impl Rule for EvictionHardOnly {
         Severity::Warning
     }
     fn summary(&self) -> &'static str {
-        "hard eviction thresholds but no soft ones: every eviction is a 1-second-grace kill"
+        "hard thresholds, no soft ones: every eviction is a 1-second-grace kill"
     }
     fn explain(&self) -> &'static str {
         "WHAT IT MEANS
