@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use std::fs;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 const DUMP: &str = "cluster-node-a";
@@ -19,42 +19,12 @@ const DUMP: &str = "cluster-node-a";
 /// Runs the binary with a watchdog: a hang (a FIFO waited on) fails the test, never CI. Its
 /// output is drained as it comes, so a big report cannot block it on a full pipe.
 fn run_bounded(args: &[&str], limit: Duration) -> Output {
-    use std::io::Read;
-    let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nodescope"))
+    Command::new(env!("CARGO_BIN_EXE_nodescope"))
         .args(args)
         .env_remove("NODESCOPE_ROOT")
         .env_remove("KUBECONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // watchdog: the loop below kills it past its limit
-    let drain = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            r.read_to_end(&mut buf).unwrap();
-            buf
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
-    let err = drain(Box::new(child.stderr.take().unwrap()));
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("nodescope {args:?} did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
+        .output_within(limit)
+        .unwrap()
 }
 
 fn with_dump(dir: &Path, cmd: &str) -> Output {

@@ -12,50 +12,16 @@ use common::Watched;
 use common::live::{random_hex, skip_or_fail};
 use serde_json::Value;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_nodescope");
 
-/// Runs `cmd`, draining its output, killing it after `limit`.
+/// Runs `cmd`, draining its output, killing it after `limit` (the common watchdog).
 fn bounded(cmd: &mut Command, limit: Duration) -> Output {
-    let started = Instant::now();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // watchdog: the loop below kills it past its limit
-    let drain = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            r.read_to_end(&mut buf).unwrap();
-            buf
-        })
-    };
-    let (o, e) = (
-        drain(Box::new(child.stdout.take().unwrap())),
-        drain(Box::new(child.stderr.take().unwrap())),
-    );
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{cmd:?} did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: o.join().unwrap(),
-        stderr: e.join().unwrap(),
-    }
+    cmd.output_within(limit).unwrap()
 }
 
 fn have(tool: &str, arg: &str) -> bool {
