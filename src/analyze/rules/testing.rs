@@ -49,6 +49,7 @@ pub fn snap() -> Snapshot {
         untrusted_daemons: Vec::new(),
         kernel_log: Vec::new(),
         oom_kills: Vec::new(),
+        oom_kills_since_boot: None,
         kubelet_log: Vec::new(),
         disk: Default::default(),
         dns: Default::default(),
