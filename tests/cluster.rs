@@ -837,3 +837,110 @@ fn an_eks_style_exec_plugin_root_owns_is_run_and_its_token_reaches_the_server() 
     assert!(!ran.exists());
     assert_eq!(api.requests().len(), before);
 }
+
+/// The RBAC rule a request needs: (API group, resource[/subresource], verb), the way the API
+/// server's request-info resolver reads a path (k8s.io/apiserver pkg/endpoints/request/
+/// requestinfo.go): a GET of a collection is `list` (`watch` with `watch=true`), of a named
+/// object `get`.
+fn rbac_need(line: &str) -> (String, String, String) {
+    let (method, rest) = line.split_once(' ').unwrap();
+    let target = rest.split(' ').next().unwrap();
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let (group, mut rest): (&str, &[&str]) = match segs.as_slice() {
+        ["api", _v, rest @ ..] => ("", rest),
+        ["apis", g, _v, rest @ ..] => (g, rest),
+        _ => panic!("not a resource path: {line}"),
+    };
+    if rest.len() >= 3 && rest[0] == "namespaces" {
+        rest = &rest[2..];
+    }
+    let resource = match rest {
+        [r] | [r, _] => r.to_string(),
+        [r, _, sub, ..] => format!("{r}/{sub}"),
+        _ => panic!("{line}"),
+    };
+    let verb = match (method, rest.len()) {
+        ("GET", 1) if query.contains("watch=true") || query.contains("watch=1") => "watch",
+        ("GET", 1) => "list",
+        ("GET", _) => "get",
+        (m, _) => panic!("the agent only reads, not {m}: {line}"),
+    };
+    (group.to_string(), resource, verb.to_string())
+}
+
+/// deploy/rbac.yaml grants the agent exactly what its collection asks: every request `check`
+/// (the collection `serve` samples with) makes against the stand-in server is allowed by the
+/// ClusterRole, and every verb and resource the role grants was used.
+#[test]
+fn the_agents_cluster_role_allows_every_request_it_makes_and_no_more() {
+    if !can_run() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    certs(d.path());
+    let api = Api::start(
+        d.path(),
+        "ok",
+        &["--tls", "server.crt", "server.key", "--token", "sa-7f2e"],
+    );
+    let root = node_root(d.path());
+    let kc = d.path().join("sa.kubeconfig");
+    std::fs::write(
+        &kc,
+        kubeconfig(
+            &format!("https://127.0.0.1:{}", api.port),
+            d.path().join("ca.crt").to_str().unwrap(),
+            "    token: sa-7f2e\n",
+        ),
+    )
+    .unwrap();
+    let (o, _) = nodescope(&[
+        "--root",
+        root.to_str().unwrap(),
+        "--kubeconfig",
+        kc.to_str().unwrap(),
+        "check",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(cluster_errors(&json(&o)), Vec::<String>::new());
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/rbac.yaml"))
+            .unwrap();
+    let list: Value = serde_saphyr::from_str(&text).unwrap();
+    let role = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "ClusterRole")
+        .unwrap();
+    let mut granted = Vec::new();
+    for r in role["rules"].as_array().unwrap() {
+        for g in r["apiGroups"].as_array().unwrap() {
+            for res in r["resources"].as_array().unwrap() {
+                for v in r["verbs"].as_array().unwrap() {
+                    granted.push((
+                        g.as_str().unwrap().to_string(),
+                        res.as_str().unwrap().to_string(),
+                        v.as_str().unwrap().to_string(),
+                    ));
+                }
+            }
+        }
+    }
+    let needed: Vec<_> = api.requests().iter().map(|l| rbac_need(l)).collect();
+    assert!(needed.len() >= 4, "{needed:?}");
+    for n in &needed {
+        assert!(
+            granted.contains(n),
+            "the agent asks {n:?}, which deploy/rbac.yaml does not grant"
+        );
+    }
+    for g in &granted {
+        assert!(
+            needed.contains(g),
+            "deploy/rbac.yaml grants {g:?}, which the agent never asks"
+        );
+    }
+}
