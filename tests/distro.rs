@@ -593,3 +593,39 @@ fn the_kubelet_log_is_read_where_each_distribution_writes_it() {
     assert_eq!(e["hard_threshold"], "100Mi");
     assert_eq!(e["timeline"][1]["source"], "journal");
 }
+
+/// `nodescope explain distributions` lists every distribution with how it was verified, and
+/// every fixture it names exists with its FIXTURE.md.
+#[test]
+fn explain_lists_every_distribution_and_the_fixtures_that_verify_it() {
+    let o = run(&["explain", "distributions"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains(
+            "Talos Linux (talos)\n  recognised by: os-release ID=talos\n  kubelet:       its own process\n  kubelet log:   not on the node's disk\n  verified:      fixture talos-v2-containerd\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "k0s (k0s)\n  recognised by: process k0s (root, root-owned executable); /var/lib/k0s; /etc/k0s\n"
+        ),
+        "{text}"
+    );
+    let mut named: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("verified:"))
+        .flat_map(|v| v.split([' ', ',', ';', '(', ')']))
+        .filter(|w| w.contains("-v1-") || w.contains("-v2-"))
+        .collect();
+    named.sort();
+    named.dedup();
+    assert_eq!(named.len(), 16, "{named:?}");
+    for name in named {
+        assert!(fixture(name).join("FIXTURE.md").is_file(), "{name}");
+    }
+    // A rule id still explains the rule, in any case.
+    let o = run(&["explain", "DISTROS"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("RKE2 (rke2)"));
+}
