@@ -456,6 +456,26 @@ fn each_distribution_s_kubelet_settings_come_from_its_own_files() {
         s["kubelet"]["drop_ins"],
         serde_json::json!(["/var/lib/rancher/rke2/agent/etc/kubelet.conf.d/00-rke2-defaults.conf"])
     );
+    // RKE2 writes the kubelet's log to its own file, not the journal.
+    let events: Vec<(String, String)> = s["kubelet_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["source"].as_str().unwrap().to_string(),
+                e["step"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let log = "/var/lib/rancher/rke2/agent/logs/kubelet.log".to_string();
+    assert_eq!(
+        events,
+        [
+            (log.clone(), "attempting_to_reclaim".to_string()),
+            (log, "reclaimed_without_eviction".to_string())
+        ]
+    );
     // k0s: the worker profile's file under /run/k0s, the kubelet's root under /var/lib/k0s.
     let c = k("k0s-worker-v1-containerd");
     assert_eq!(c["config_file"], "/run/k0s/kubelet/config.yaml");
