@@ -649,3 +649,34 @@ fn explain_lists_every_distribution_and_the_fixtures_that_verify_it() {
     let o = run(&["explain", "DISTROS"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("RKE2 (rke2)"));
 }
+
+/// Under OpenRC k0s writes the same logrus lines to /var/log/k0sworker.log (k0s
+/// docs/troubleshooting/logs.md); with no journal they are read from there, unwrapped, and
+/// timed by the kubelet's own klog header.
+#[test]
+fn k0s_under_openrc_logs_the_kubelet_to_its_own_file() {
+    let c = Copy::of("k0s-worker-v1-containerd");
+    let mut meta: Value = serde_json::from_str(&c.read("nodescope-bundle.json")).unwrap();
+    let lines: Vec<String> = meta["journal"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(lines.len(), 5);
+    meta.as_object_mut().unwrap().remove("journal");
+    c.write("nodescope-bundle.json", &meta.to_string());
+    c.write("var/log/k0sworker.log", &(lines.join("\n") + "\n"));
+    let (_, r) = check_json(&c.root, &[]);
+    let e = &finding(&r, "memory.oom-race")["evidence"];
+    assert_eq!(
+        e["why"],
+        "the kubelet saw pressure but evicted nothing before the kill"
+    );
+    assert_eq!(e["timeline"][2]["source"], "/var/log/k0sworker.log");
+    assert_eq!(e["timeline"][2]["time"], "2026-11-22T02:58:05.183991Z");
+    assert_eq!(
+        e["timeline"][2]["event"],
+        "\"Eviction manager: attempting to reclaim\" resourceName=\"memory\""
+    );
+}
