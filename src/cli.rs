@@ -102,8 +102,11 @@ pub enum Command {
     /// List every rule: id, default severity, summary.
     Rules,
     /// Explain a rule: what it means, why it matters, how to confirm it, what to change.
+    ///
+    /// `explain distributions` lists the Kubernetes distributions nodescope recognises, where
+    /// each runs the kubelet and keeps its log, and how that was verified.
     Explain {
-        /// The rule id, e.g. memory.pressure (see `nodescope rules`).
+        /// The rule id, e.g. memory.pressure (see `nodescope rules`), or `distributions`.
         id: String,
     },
     /// Disk bytes and inodes: filesystems against the kubelet's thresholds, top consumers, fixes.
