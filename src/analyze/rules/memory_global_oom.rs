@@ -55,11 +55,12 @@ WHAT TO CHANGE
                     "node out of memory: the kernel killed {} (pid {}) of {whom}{}",
                     k.kill.comm,
                     k.kill.pid,
-                    age.map(|a| format!(" {} ago", human_age(a))).unwrap_or_default()
+                    age.map(|a| format!(" {} ago", human_age(a)))
+                        .unwrap_or_default()
                 ),
                 k.subject(Some(snap.hostname())),
                 serde_json::Value::Object(k.evidence(snap)),
-                "reserve system memory, raise the hard memory.available threshold and add a soft one; limit the pods that grew",
+                crate::analyze::remedy::node_oom(snap, k),
             ));
         }
     }
@@ -115,5 +116,28 @@ mod tests {
             one(&MemoryGlobalOom, &s).title,
             "node out of memory: the kernel killed dockerd (pid 8) of a process outside any pod"
         );
+    }
+
+    /// The fix reads the configuration: the defaults get the missing soft tier and reservation
+    /// (and a hard threshold sized to the node); a sound configuration is said to be sound, and
+    /// either way the pod that grew is named with its anon-rss at the kill.
+    #[test]
+    fn the_fix_adds_only_what_the_config_lacks_and_names_the_pod_that_grew() {
+        let mut s = node(true);
+        s.memory = meminfo(16 << 30);
+        s.oom_kills[0].anon_rss_kb = Some(12 << 20);
+        s.kubelet = kubelet(kubelet_defaults());
+        let lacking = one(&MemoryGlobalOom, &s).remedy;
+        assert_eq!(
+            lacking,
+            "raise `evictionHard: memory.available` from 100Mi to 384Mi; add `evictionSoft: {memory.available: 768Mi}`; add `evictionSoftGracePeriod: {memory.available: 1m30s}`; add `systemReserved: {memory: 960Mi}`; shop/cache grew to 12Gi anon-rss (75% of 16Gi) with no memory limit; set a memory limit on shop/cache from its real need"
+        );
+        s.kubelet = kubelet(sound_memory_config());
+        let sound = one(&MemoryGlobalOom, &s).remedy;
+        assert_eq!(
+            sound,
+            "config is sound (evictionHard memory.available 500Mi, evictionSoft memory.available 1Gi, 1Gi reserved): shop/cache grew to 12Gi anon-rss (75% of 16Gi) with no memory limit; set a memory limit on shop/cache from its real need"
+        );
+        assert!(!sound.contains("add `"), "{sound}");
     }
 }
