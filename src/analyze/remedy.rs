@@ -96,6 +96,9 @@ pub fn as_flag(k: &KubeletInfo, field: &str) -> bool {
         ],
         &["systemReserved", "kubeReserved"],
     ];
+    if is_k3s(k) {
+        return true; // its kubelet.conf.d drop-in is rewritten on every start: kubelet-arg only
+    }
     let source = k.config.sources.get(field).or_else(|| {
         FAMILIES
             .iter()
@@ -106,6 +109,35 @@ pub fn as_flag(k: &KubeletInfo, field: &str) -> bool {
         Some(Provenance::Flag) => true,
         Some(_) => false,
         None => k.config_file.is_none() && k.drop_ins.is_empty(),
+    }
+}
+
+/// A kubelet embedded in k3s (`k3s-agent`, `k3s-server`).
+fn is_k3s(k: &KubeletInfo) -> bool {
+    k.embedded_in
+        .as_deref()
+        .is_some_and(|e| e.starts_with("k3s"))
+}
+
+/// Where a change is made and how it takes effect: k3s takes kubelet flags only from the
+/// kubelet-arg list of its config.yaml; a distribution's args file (MicroK8s) is named;
+/// otherwise the kubelet is restarted.
+pub fn then_restart(k: &KubeletInfo) -> String {
+    if is_k3s(k) {
+        let file = k
+            .config_sources
+            .first()
+            .map_or("/etc/rancher/k3s/config.yaml", String::as_str);
+        return format!("in the kubelet-arg list of {file}, then restart k3s");
+    }
+    let restart = match k.embedded_in.as_deref() {
+        Some("kubelite") => "then restart kubelite (snap restart microk8s.daemon-kubelite)".into(),
+        Some(other) => format!("then restart {other}"),
+        None => "then restart the kubelet".to_string(),
+    };
+    match k.config_sources.first() {
+        Some(src) => format!("in {src}, {restart}"),
+        None => restart,
     }
 }
 
@@ -455,10 +487,125 @@ pub fn node_pressure(snap: &Snapshot) -> String {
     r.text()
 }
 
+/// The PID settings a node lacks: a per-pod limit (`podPidsLimit`, 4096 or the node's PID space
+/// shared by `maxPods` when that is smaller) and a `pid.available` eviction threshold (10 %,
+/// the kubelet has none by default); "config is sound" when both are set. `None` without a
+/// kubelet.
+pub fn pid_config(snap: &Snapshot) -> Option<Remedy> {
+    let k = snap.kubelet.as_ref()?;
+    let c = &k.config;
+    let mut r = Remedy::new();
+    if c.pod_pids_limit <= 0 {
+        let share = crate::analyze::eviction_signals::pid_available(snap)
+            .map(|o| o.capacity / c.max_pods.max(1))
+            .unwrap_or(4096);
+        r.step(add_scalar(
+            k,
+            "podPidsLimit",
+            &share.clamp(1024, 4096).to_string(),
+        ));
+    }
+    let threshold = c
+        .eviction_hard
+        .get("pid.available")
+        .or_else(|| c.eviction_soft.get("pid.available"));
+    if threshold.is_none() {
+        r.step(add_entry(k, "evictionHard", "pid.available", "10%"));
+    }
+    if r.is_empty() {
+        r.step(format!(
+            "config is sound (podPidsLimit {}, pid.available threshold {})",
+            c.pod_pids_limit,
+            threshold.map_or_else(String::new, ToString::to_string)
+        ));
+    }
+    Some(r)
+}
+
+/// The pods with the most processes and threads (`pids.current`), `ns/pod 812`, at most `n`.
+pub fn top_pid_users(snap: &Snapshot, n: usize) -> Vec<String> {
+    let mut pods = kubelet_order(snap);
+    pods.retain(|p| p.processes.is_some_and(|n| n > 0));
+    pods.sort_by_key(|p| std::cmp::Reverse(p.processes));
+    pods.iter()
+        .take(n)
+        .map(|p| {
+            format!(
+                "{} {}",
+                pod_name(p.namespace.as_deref(), p.pod.as_deref(), &p.uid),
+                p.processes.unwrap_or(0)
+            )
+        })
+        .collect()
+}
+
+/// CPU to reserve for the system and the kubelet, in millicores, by GKE's published rule
+/// (cloud.google.com/kubernetes-engine/docs/concepts/plan-node-sizes, "CPU reservations"): 6 %
+/// of the first core, 1 % of the second, 0.5 % of the next two, 0.25 % of any above four.
+pub fn reserved_cpu_target_millis(cpus: u32) -> u32 {
+    let n = f64::from(cpus);
+    let m = 60.0
+        + 10.0 * (n - 1.0).clamp(0.0, 1.0)
+        + 5.0 * (n - 2.0).clamp(0.0, 2.0)
+        + 2.5 * (n - 4.0).max(0.0);
+    (m.ceil() as u32).div_ceil(10) * 10
+}
+
+/// A container's memory limit sized from what it used: its peak (or the anon-rss it was killed
+/// at, when larger) plus 25 %, rounded up to 64Mi. "raise shop/web/app's memory limit from
+/// 512Mi to 640Mi (peak 512Mi plus 25%)"; "set" when it has none; `None` when nothing was
+/// measured.
+pub fn container_limit(who: &str, limit: Option<u64>, used: Option<u64>) -> Option<String> {
+    let used = used.filter(|u| *u > 0)?;
+    let target = round_up_64mi(used + used / 4);
+    Some(match limit {
+        Some(l) if target <= l => format!(
+            "{who}'s memory limit {} already has 25% over its peak {}: find what spikes",
+            bytes(l),
+            bytes(used)
+        ),
+        Some(l) => format!(
+            "raise {who}'s memory limit from {} to {} (peak {} plus 25%), or make the workload fit",
+            bytes(l),
+            bytes(target),
+            bytes(used)
+        ),
+        None => format!(
+            "set {who}'s memory limit to {} (peak {} plus 25%)",
+            bytes(target),
+            bytes(used)
+        ),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::analyze::rules::testing::*;
+
+    #[test]
+    fn container_limits_are_sized_from_the_peak() {
+        assert_eq!(
+            container_limit("a/b/c", Some(512 * MI), Some(512 * MI)).as_deref(),
+            Some(
+                "raise a/b/c's memory limit from 512Mi to 640Mi (peak 512Mi plus 25%), or make the workload fit"
+            )
+        );
+        assert_eq!(
+            container_limit("a/b/c", Some(GI), Some(512 * MI)).as_deref(),
+            Some("a/b/c's memory limit 1Gi already has 25% over its peak 512Mi: find what spikes")
+        );
+        assert_eq!(container_limit("a/b/c", Some(GI), None), None);
+    }
+
+    #[test]
+    fn cpu_reservations_follow_gke() {
+        assert_eq!(reserved_cpu_target_millis(1), 60);
+        assert_eq!(reserved_cpu_target_millis(2), 70);
+        assert_eq!(reserved_cpu_target_millis(4), 80);
+        assert_eq!(reserved_cpu_target_millis(8), 90);
+        assert_eq!(reserved_cpu_target_millis(32), 150);
+    }
 
     #[test]
     fn flag_names_are_the_kubelets() {

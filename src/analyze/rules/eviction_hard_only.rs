@@ -1,6 +1,6 @@
 //! `eviction.hard-only`: hard eviction thresholds with no soft tier above them.
 
-use crate::analyze::remedy::{Remedy, add_entries, hard_memory_target};
+use crate::analyze::remedy::{Remedy, add_entries, hard_memory_target, then_restart};
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::quantity::quantity_value;
 use crate::model::units::bytes;
@@ -107,7 +107,7 @@ fn remedy(snap: &Snapshot, k: &KubeletInfo) -> String {
     if !grace.is_empty() {
         r.step(add_entries(k, "evictionSoftGracePeriod", &grace));
     }
-    r.step("then restart the kubelet");
+    r.step(then_restart(k));
     r.text()
 }
 

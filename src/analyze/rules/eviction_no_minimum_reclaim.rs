@@ -1,6 +1,6 @@
 //! `eviction.no-minimum-reclaim`: no evictionMinimumReclaim, so a pressured node flaps.
 
-use crate::analyze::remedy::add_entries;
+use crate::analyze::remedy::{add_entries, then_restart};
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::{KubeletInfo, Snapshot};
 
@@ -70,8 +70,9 @@ fn remedy(k: &KubeletInfo) -> String {
         }
     }
     format!(
-        "{}, then restart the kubelet",
-        add_entries(k, "evictionMinimumReclaim", &entries)
+        "{}, {}",
+        add_entries(k, "evictionMinimumReclaim", &entries),
+        then_restart(k)
     )
 }
 

@@ -1,6 +1,6 @@
 //! `eviction.no-reserved`: no memory reserved for the system or the kubelet.
 
-use crate::analyze::remedy::{add_entry, reserved_memory_target};
+use crate::analyze::remedy::{add_entry, reserved_memory_target, then_restart};
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::units::bytes;
 use crate::model::{KubeletInfo, Snapshot};
@@ -78,8 +78,9 @@ fn remedy(snap: &Snapshot, k: &KubeletInfo) -> String {
         .map(|m| format!(" (sized to {} of memory)", bytes(m.mem_total_bytes)))
         .unwrap_or_default();
     format!(
-        "{}{sized}, then restart the kubelet",
-        add_entry(k, "systemReserved", "memory", &bytes(size))
+        "{}{sized}, {}",
+        add_entry(k, "systemReserved", "memory", &bytes(size)),
+        then_restart(k)
     )
 }
 
