@@ -674,4 +674,168 @@ mod tests {
             "raise `memory.available` in `--eviction-hard` from 100Mi to 384Mi; add `memory.available<768Mi` to `--eviction-soft`; add `memory.available=1m30s` to `--eviction-soft-grace-period`"
         );
     }
+
+    /// What a remedy tells to add, as (field, map key): the four forms of this module.
+    fn additions(remedy: &str) -> Vec<(String, Option<String>)> {
+        let camel = |flag: &str| -> String {
+            let mut out = String::new();
+            let mut up = false;
+            for c in flag.chars() {
+                if c == '-' {
+                    up = true;
+                } else if up {
+                    out.push(c.to_ascii_uppercase());
+                    up = false;
+                } else {
+                    out.push(c);
+                }
+            }
+            match out.as_str() {
+                "podMaxPids" => "podPidsLimit".into(),
+                _ => out,
+            }
+        };
+        let mut out = Vec::new();
+        for part in remedy.split("add `").skip(1) {
+            let Some((quoted, after)) = part.split_once('`') else {
+                continue;
+            };
+            if let Some(flag) = after
+                .strip_prefix(" to `--")
+                .and_then(|a| a.split('`').next())
+            {
+                for e in quoted.split(',') {
+                    let key = e.split(['<', '=']).next().unwrap_or("");
+                    out.push((camel(flag), Some(key.to_string())));
+                }
+            } else if let Some(flag) = quoted.strip_prefix("--") {
+                out.push((camel(flag.split('=').next().unwrap_or("")), None));
+            } else if let Some((field, value)) = quoted.split_once(": ") {
+                match value.strip_prefix('{').and_then(|v| v.strip_suffix('}')) {
+                    Some(map) => {
+                        for e in map.split(", ") {
+                            let key = e.split(": ").next().unwrap_or("");
+                            out.push((field.to_string(), Some(key.to_string())));
+                        }
+                    }
+                    None => out.push((field.to_string(), None)),
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether the config already has it.
+    fn is_set(c: &KubeletConfig, field: &str, key: Option<&str>) -> bool {
+        let map_has = |k: &str| match field {
+            "evictionHard" => c.eviction_hard.contains_key(k),
+            "evictionSoft" => c.eviction_soft.contains_key(k),
+            "evictionSoftGracePeriod" => c.eviction_soft_grace_period.contains_key(k),
+            "evictionMinimumReclaim" => c.eviction_minimum_reclaim.contains_key(k),
+            "systemReserved" => c.system_reserved.contains_key(k),
+            "kubeReserved" => c.kube_reserved.contains_key(k),
+            other => panic!("a remedy adds to {other}, unknown to this test"),
+        };
+        match key {
+            Some(k) => map_has(k),
+            None => match field {
+                "podPidsLimit" => c.pod_pids_limit > 0,
+                other => c.sources.contains_key(other),
+            },
+        }
+    }
+
+    /// Every rule, on a node under memory and PID pressure just after a node-wide OOM kill,
+    /// for every combination of the settings the remedies propose (each set or not, from the
+    /// file or from flags): no remedy tells to add a setting the configuration has, and the
+    /// node-OOM fix differs between a configuration that has everything and one that has not.
+    #[test]
+    fn no_remedy_adds_what_any_combination_of_settings_already_has() {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut checked = 0;
+        for bits in 0u32..256 {
+            let has = |i: u32| bits & (1 << i) != 0;
+            let mut c = kubelet_defaults();
+            if has(0) {
+                c.eviction_hard = thresholds("memory.available", "500Mi");
+            }
+            if has(1) {
+                c.eviction_soft = thresholds("memory.available", "1Gi");
+            }
+            if has(2) {
+                c.eviction_soft_grace_period
+                    .insert("memory.available".into(), "1m30s".into());
+            }
+            if has(3) {
+                c.eviction_minimum_reclaim = thresholds("memory.available", "256Mi");
+            }
+            if has(4) {
+                c.system_reserved.insert("memory".into(), "512Mi".into());
+                c.kube_reserved.insert("cpu".into(), "100m".into());
+            }
+            if has(5) {
+                c.pod_pids_limit = 4096;
+                c.sources.insert("podPidsLimit".into(), Provenance::Config);
+            }
+            if has(6) {
+                c.eviction_hard.extend(thresholds("pid.available", "10%"));
+            }
+            if has(7) {
+                for f in [
+                    "evictionHard",
+                    "evictionSoft",
+                    "systemReserved",
+                    "podPidsLimit",
+                ] {
+                    c.sources.insert(f.into(), Provenance::Flag);
+                }
+            }
+            let mut s = snap();
+            s.memory = meminfo(16 * GI);
+            s.root_memory = Some(crate::model::RootMemory {
+                usage_bytes: 16 * GI - 50 * MI,
+                inactive_file_bytes: 0,
+            });
+            s.pids.pid_max = Some(10_000);
+            s.pids.threads = Some(9_900);
+            s.kubelet = kubelet(c.clone());
+            let mut p = pod("shop", "cache", "5678-ef01");
+            p.containers.push(container(&id('b'), "redis", None));
+            s.pods.push(p);
+            let usec = 9_000_000_000;
+            let mut k = kill(
+                7,
+                "redis-server",
+                usec,
+                &container_path("5678-ef01", &id('b')),
+                true,
+            );
+            k.anon_rss_kb = Some(12 << 20);
+            s.oom_kills.push(k);
+            booted_so_that(&mut s, usec, 60);
+            for f in crate::analyze::analyze(&s) {
+                for (field, key) in additions(&f.remedy) {
+                    checked += 1;
+                    assert!(
+                        !is_set(&c, &field, key.as_deref()),
+                        "config {bits:08b}: {} adds {field} {key:?}, already set: {}",
+                        f.id,
+                        f.remedy
+                    );
+                }
+                if f.id == "memory.global-oom" {
+                    seen.insert(f.remedy.clone());
+                }
+            }
+        }
+        assert!(
+            checked > 500,
+            "only {checked} additions: the parser reads nothing"
+        );
+        assert!(
+            seen.len() > 16,
+            "the node-OOM fix ignores the config: {seen:#?}"
+        );
+        assert!(seen.iter().any(|r| r.starts_with("config is sound")));
+    }
 }
