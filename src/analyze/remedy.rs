@@ -378,6 +378,16 @@ fn victim_growth(snap: &Snapshot, k: &AttributedKill<'_>) -> Option<(String, boo
     }
     let limit = k.cgroup.and_then(|c| c.limit_bytes);
     let unlimited = k.pod.is_some() && limit.is_none();
+    // Its request, when the API gave it (an estimate from oom_score_adj is not a figure to quote).
+    let request = k.pod_uid.as_deref().and_then(|uid| {
+        kubelet_order(snap)
+            .into_iter()
+            .find(|p| p.uid == uid && p.request_from == "api" && p.request_bytes > 0)
+            .map(|p| p.request_bytes.max(0) as u64)
+    });
+    if let Some(r) = request {
+        s.push_str(&format!(" against a {} request", bytes(r)));
+    }
     if unlimited {
         s.push_str(" with no memory limit");
     }

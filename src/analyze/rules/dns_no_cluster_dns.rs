@@ -80,11 +80,21 @@ WHAT TO CHANGE
                     "cluster_dns": cluster_dns,
                     "cluster_domain": crate::analyze::dns::cluster_domain(snap),
                     "policy_guess": "None",
+                    "dns_policy": api_dns_policy(snap, &p.uid),
                 }),
                 remedy(p, &cluster_dns, snap),
             ));
         }
     }
+}
+
+/// `spec.dnsPolicy` as the API gave it, when it did.
+fn api_dns_policy<'a>(snap: &'a Snapshot, uid: &str) -> Option<&'a str> {
+    snap.pods
+        .iter()
+        .find(|p| p.uid == uid)
+        .and_then(|p| p.api.as_ref())
+        .and_then(|a| a.dns_policy.as_deref())
 }
 
 /// A pod that should use the cluster DNS and whose resolv.conf reaches none of it.

@@ -140,4 +140,30 @@ mod tests {
         );
         assert!(!sound.contains("add `"), "{sound}");
     }
+
+    /// With the API's request for the pod that grew, the fix quotes it (an estimate is not
+    /// quoted).
+    #[test]
+    fn the_pods_api_request_is_quoted() {
+        use crate::model::cluster::{ApiContainer, ApiPod};
+        let mut s = node(true);
+        s.memory = meminfo(16 << 30);
+        s.oom_kills[0].anon_rss_kb = Some(12 << 20);
+        s.kubelet = kubelet(sound_memory_config());
+        s.pods[0].api = Some(ApiPod {
+            uid: "5678-ef01".into(),
+            namespace: "shop".into(),
+            name: "cache".into(),
+            containers: vec![ApiContainer {
+                name: "redis".into(),
+                requests: [("memory".to_string(), "256Mi".to_string())].into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        assert_eq!(
+            one(&MemoryGlobalOom, &s).remedy,
+            "config is sound (evictionHard memory.available 500Mi, evictionSoft memory.available 1Gi, 1Gi reserved): shop/cache grew to 12Gi anon-rss (75% of 16Gi) against a 256Mi request with no memory limit; set a memory limit on shop/cache from its real need"
+        );
+    }
 }
