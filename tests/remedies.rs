@@ -145,16 +145,25 @@ fn the_parser_reads_every_form_and_catches_what_is_set() {
 #[test]
 fn no_fixture_remedy_adds_what_the_kubelet_already_sets() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let dump = fixture("cluster-node-a");
+    let dump = dump.to_str().unwrap();
+    let mut runs: Vec<(std::path::PathBuf, Vec<&str>)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("nodescope-bundle.json").exists())
+        .map(|p| (p, vec![]))
+        .collect();
+    // And with the API's word (priorities and requests) for the node the dump describes.
+    runs.push((
+        fixture("healthy-v2-systemd-containerd"),
+        vec!["--cluster-dump", dump],
+    ));
     let mut checked = 0;
     let mut bundles = 0;
-    for e in std::fs::read_dir(&dir).unwrap() {
-        let path = e.unwrap().path();
-        if !path.join("nodescope-bundle.json").exists() {
-            continue;
-        }
+    for (path, extra) in &runs {
         bundles += 1;
-        let (_, report) = check_json(&path, &[]);
-        let snap = snapshot(&path);
+        let (_, report) = check_json(path, extra);
+        let snap = snapshot(path);
         let config = &snap["kubelet"]["config"];
         for f in report["findings"].as_array().unwrap() {
             let remedy = f["remedy"].as_str().unwrap();
