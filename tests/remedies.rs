@@ -228,3 +228,13 @@ fn without_them_the_fix_adds_the_soft_threshold_and_reserved_memory() {
         "{remedy}"
     );
 }
+
+/// Disk pressure names what fills the filesystem, largest first, as `nodescope disk` finds it.
+#[test]
+fn nodefs_pressure_names_the_largest_consumers() {
+    let (_, r) = check_json(&fixture("disk-bloat-v2-containerd"), &[]);
+    assert_eq!(
+        finding(&r, "disk.nodefs-pressure")["remedy"],
+        "free what `nodescope disk` lists (orphaned pod logs and volumes, oversized logs, deleted-but-open files); largest on it: shop/checkout-5f7c9d8b6-m4kq2 (sessions) emptyDir 3.4Gi, shop/web-6d9f8c7b5-h2j4k pod logs 2.3Gi, shop/web-6d9f8c7b5-h2j4k/nginx deleted but open 1.8Gi; set ephemeral-storage limits on the pods that write to their rootfs or emptyDirs"
+    );
+}

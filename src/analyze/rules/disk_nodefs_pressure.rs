@@ -4,6 +4,7 @@ use crate::analyze::remedy::{Remedy, change_scalar};
 use crate::analyze::{Finding, Rule, Severity};
 use crate::model::Snapshot;
 use crate::model::quantity::quantity_value;
+use crate::model::units::bytes;
 
 pub struct DiskNodefsPressure;
 
@@ -60,11 +61,38 @@ WHAT TO CHANGE
     }
 }
 
+/// Consumers smaller than this are not worth naming in a fix.
+const MIN_NAMED: u64 = 64 << 20;
+
+/// The largest consumers `nodescope disk` finds on the nodefs filesystem, `owner kind size`.
+fn top_consumers(snap: &Snapshot, n: usize) -> Vec<String> {
+    let Some(mp) = snap
+        .disk
+        .nodefs
+        .as_ref()
+        .and_then(|r| r.mount_point.as_deref())
+    else {
+        return Vec::new();
+    };
+    crate::analyze::report::disk::build(snap, &[])
+        .consumers
+        .iter()
+        .filter(|c| c.bytes >= MIN_NAMED)
+        .filter(|c| crate::model::mount_of(&snap.mounts, &c.path).as_deref() == Some(mp))
+        .take(n)
+        .map(|c| format!("{} {} {}", c.owner, c.kind, bytes(c.bytes)))
+        .collect()
+}
+
 /// What to free, then limits; the log size cap is lowered only when it is above the kubelet's
 /// default 10Mi (it is always set: the default applies when nothing sets it).
 fn remedy(snap: &Snapshot) -> String {
     let mut r = Remedy::new();
     r.step("free what `nodescope disk` lists (orphaned pod logs and volumes, oversized logs, deleted-but-open files)");
+    let top = top_consumers(snap, 3);
+    if !top.is_empty() {
+        r.step(format!("largest on it: {}", top.join(", ")));
+    }
     r.step("set ephemeral-storage limits on the pods that write to their rootfs or emptyDirs");
     if let Some(k) = &snap.kubelet {
         let size = &k.config.container_log_max_size;
