@@ -403,6 +403,7 @@ const CATALOG: &[&str] = &[
     "dns.conntrack-race",
     "dns.nameserver-limit",
     "dns.ndots-amplification",
+    "dns.no-cluster-dns",
     "dns.policy-default",
     "dns.probe-failed",
     "dns.search-limit",

@@ -14,6 +14,7 @@ mod disk_orphaned_pod_volumes;
 mod dns_conntrack_race;
 mod dns_nameserver_limit;
 mod dns_ndots_amplification;
+mod dns_no_cluster_dns;
 mod dns_policy_default;
 mod dns_probe_failed;
 mod dns_search_limit;
@@ -71,6 +72,7 @@ pub static RULES: &[&dyn Rule] = &[
     &dns_conntrack_race::DnsConntrackRace,
     &dns_nameserver_limit::DnsNameserverLimit,
     &dns_ndots_amplification::DnsNdotsAmplification,
+    &dns_no_cluster_dns::DnsNoClusterDns,
     &dns_policy_default::DnsPolicyDefault,
     &dns_probe_failed::DnsProbeFailed,
     &dns_search_limit::DnsSearchLimit,

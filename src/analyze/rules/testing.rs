@@ -113,6 +113,20 @@ pub fn kubelet_defaults() -> KubeletConfig {
     }
 }
 
+/// A kubelet configuration that leaves a 16Gi node room before the OOM killer: hard
+/// memory.available 500Mi, soft 1Gi for 1m30s, 256Mi minimum reclaim, 512Mi reserved each for
+/// the system and the kubelet.
+pub fn sound_memory_config() -> KubeletConfig {
+    let mut c = kubelet_defaults();
+    c.eviction_hard = thresholds("memory.available", "500Mi");
+    c.eviction_soft = thresholds("memory.available", "1Gi");
+    c.eviction_soft_grace_period = BTreeMap::from([("memory.available".into(), "1m30s".into())]);
+    c.eviction_minimum_reclaim = thresholds("memory.available", "256Mi");
+    c.system_reserved = BTreeMap::from([("memory".into(), "512Mi".into())]);
+    c.kube_reserved = BTreeMap::from([("memory".into(), "512Mi".into())]);
+    c
+}
+
 /// A running kubelet with `config`.
 pub fn kubelet(config: KubeletConfig) -> Option<KubeletInfo> {
     Some(KubeletInfo {
