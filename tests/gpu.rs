@@ -371,3 +371,29 @@ fn a_freed_gpu_removes_all_allocated_and_the_stale_message_is_called_out() {
         "{rec}"
     );
 }
+
+/// Every GPU fixture's FailedScheduling message is the one kube-scheduler writes for its
+/// cluster: reconciled node by node, each agrees with what nodescope computes.
+#[test]
+fn every_gpu_fixtures_scheduler_message_reconciles() {
+    for name in [
+        "gpu-driver-missing",
+        "gpu-no-device-plugin",
+        "gpu-mig-mixed",
+        "gpu-time-slicing-full",
+        "gpu-pending",
+    ] {
+        let (_, r) = check_json(&fixture(name), &[]);
+        let pending: Vec<&Value> = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["id"] == "gpu.pending-pod")
+            .collect();
+        assert!(!pending.is_empty(), "{name}");
+        for f in pending {
+            let rec = &f["evidence"]["reconciliation"];
+            assert_eq!(rec["agrees"], true, "{name} {}: {rec}", f["subject"]["pod"]);
+        }
+    }
+}
