@@ -77,8 +77,15 @@ impl Drop for Api {
 }
 
 impl Api {
+    /// A server answering for node-a's cluster, its kubelet answering configz and
+    /// stats/summary through the node proxy as a real one does.
     fn start(dir: &Path, mode: &str, extra: &[&str]) -> Api {
-        Api::serving(&fixture(DUMP), dir, mode, extra)
+        let data = dir.join(format!("data-{mode}"));
+        copy_tree(&fixture(DUMP), &data);
+        for f in ["configz.json", "stats-summary.json"] {
+            std::fs::copy(fixture("cluster-kubelet-view").join(f), data.join(f)).unwrap();
+        }
+        Api::serving(&data, dir, mode, extra)
     }
 
     /// A server answering from the List documents in `data`.
