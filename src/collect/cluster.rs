@@ -336,3 +336,78 @@ pub fn attach(snap: &mut Snapshot, data: &ClusterData) {
     }
     snap.cluster = Some(c);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(configz: &str, summary: &str) -> (Option<KubeletView>, Vec<String>) {
+        let d = ClusterData {
+            configz: (!configz.is_empty()).then(|| configz.as_bytes().to_vec()),
+            summary: (!summary.is_empty()).then(|| summary.as_bytes().to_vec()),
+            ..ClusterData::default()
+        };
+        let mut notes = Vec::new();
+        (kubelet_view(&d, &mut notes), notes)
+    }
+
+    /// configz leaves out omitempty zero values: absent `kernelMemcgNotification` is false,
+    /// absent `evictionSoft` empty, both reported; a field the kubelet's version lacks
+    /// (`containerRuntimeEndpoint` before 1.27) is not reported, so never compared. Pointer
+    /// fields are taken as given (`failSwapOn: false`).
+    #[test]
+    fn configz_absent_zero_values_are_zero_and_unknown_fields_unreported() {
+        let (v, notes) = view(
+            r#"{"kubeletconfig": {"maxPods": 250, "failSwapOn": false, "evictionHard": {"memory.available": "100Mi"}}}"#,
+            "",
+        );
+        assert_eq!(notes, Vec::<String>::new());
+        let c = v.and_then(|v| v.running_config).expect("running config");
+        assert_eq!(c.max_pods, 250);
+        assert!(!c.fail_swap_on);
+        assert!(!c.kernel_memcg_notification);
+        assert!(c.eviction_soft.is_empty());
+        for f in [
+            "kernelMemcgNotification",
+            "evictionSoft",
+            "failSwapOn",
+            "maxPods",
+        ] {
+            assert!(c.sources.contains_key(f), "{f}");
+        }
+        assert!(!c.sources.contains_key("containerRuntimeEndpoint"));
+    }
+
+    /// The summary's node memory and fs figures (stats/v1alpha1 field names); a document
+    /// without `kubeletconfig` or not JSON is a note, not a crash.
+    #[test]
+    fn the_summary_node_figures_are_read_and_bad_documents_are_notes() {
+        let (v, notes) = view(
+            r#"{"kubeletconfig": 3}"#,
+            r#"{"node": {"nodeName": "node-a", "memory": {"time": "2026-11-22T02:59:52Z", "availableBytes": 12, "workingSetBytes": 4},
+                "fs": {"availableBytes": 7, "capacityBytes": 10, "inodesFree": 5}}, "pods": [{"podRef": {}}]}"#,
+        );
+        let s = v.and_then(|v| v.summary).expect("summary");
+        assert_eq!(
+            s,
+            NodeSummary {
+                memory_time: Some("2026-11-22T02:59:52Z".into()),
+                memory_available_bytes: Some(12),
+                memory_working_set_bytes: Some(4),
+                fs_available_bytes: Some(7),
+                fs_capacity_bytes: Some(10),
+                fs_inodes_free: Some(5),
+            }
+        );
+        assert_eq!(
+            notes,
+            vec!["the kubelet's configz: no `kubeletconfig` object"]
+        );
+        let (v, notes) = view("", "not json");
+        assert!(v.is_none());
+        assert!(
+            notes[0].starts_with("the kubelet's stats/summary: "),
+            "{notes:?}"
+        );
+    }
+}
