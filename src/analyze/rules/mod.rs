@@ -45,7 +45,9 @@ mod net_cni_missing;
 mod net_conntrack_table_full;
 mod node_clock_unsynced;
 mod node_condition;
+mod node_kubelet_config_drift;
 mod node_kubelet_not_running;
+mod node_kubelet_stats_mismatch;
 mod node_service_flapping;
 mod node_swap_on;
 mod pid_pressure;
@@ -103,7 +105,9 @@ pub static RULES: &[&dyn Rule] = &[
     &net_conntrack_table_full::NetConntrackTableFull,
     &node_clock_unsynced::NodeClockUnsynced,
     &node_condition::NodeCondition,
+    &node_kubelet_config_drift::NodeKubeletConfigDrift,
     &node_kubelet_not_running::NodeKubeletNotRunning,
+    &node_kubelet_stats_mismatch::NodeKubeletStatsMismatch,
     &node_service_flapping::NodeServiceFlapping,
     &node_swap_on::NodeSwapOn,
     &pid_pressure::PidPressure,
