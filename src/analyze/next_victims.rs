@@ -20,18 +20,21 @@
 //! The kernel picks the process with the highest `oom_score`, read from /proc.
 
 use super::eviction_ranking::{self, PodStats, RankedPod};
+use crate::model::pod_facts::Critical;
 use crate::model::quantity::parse_quantity;
 use crate::model::{Qos, Snapshot};
 
-/// `scheduling.SystemCriticalPriority` (pkg/apis/scheduling/types.go): a pod at or above it
-/// is critical, and the kubelet never evicts it.
-pub const SYSTEM_CRITICAL_PRIORITY: i32 = 2_000_000_000;
+/// `scheduling.SystemCriticalPriority`: a pod at or above it is critical, and the kubelet never
+/// evicts it.
+pub use crate::model::pod_facts::SYSTEM_CRITICAL_PRIORITY;
 use serde::Serialize;
 
 /// A pod in the kubelet's predicted order, with what the prediction rests on.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PredictedPod {
     pub uid: String,
+    /// How the pod is named to a reader ([`crate::model::Pod::label`]).
+    pub label: String,
     pub namespace: Option<String>,
     pub pod: Option<String>,
     /// Pod working set (usage - inactive_file of the pod cgroup); `None` = no stats.
@@ -47,8 +50,12 @@ pub struct PredictedPod {
     pub exceeds_request: bool,
     /// Processes and threads in the pod (`pids.current`).
     pub processes: Option<u64>,
-    /// Node-critical (-997 outside Guaranteed): ranked, but never evicted.
+    /// Critical (`IsCriticalPod`: static or mirror, priority at or above 2,000,000,000, a
+    /// critical priority class; without the API, -997 outside Guaranteed): ranked, never
+    /// evicted.
     pub critical: bool,
+    /// Why it is critical, when it is.
+    pub critical_because: Option<Critical>,
 }
 
 /// A container's memory request, estimated from the oom_score_adj the kubelet gave it.
@@ -70,7 +77,7 @@ fn ranked_pods(snap: &Snapshot) -> Vec<(RankedPod, PredictedPod)> {
         .map(|p| {
             let qos = p.qos.unwrap_or(Qos::Burstable);
             let mut request = 0i64;
-            let mut critical = false;
+            let mut adj_critical = false;
             for c in p.containers.iter().filter(|c| !c.sandbox) {
                 let adj = snap
                     .processes
@@ -79,7 +86,7 @@ fn ranked_pods(snap: &Snapshot) -> Vec<(RankedPod, PredictedPod)> {
                     .filter_map(|pr| pr.oom_score_adj)
                     .max();
                 if adj == Some(-997) && qos != Qos::Guaranteed {
-                    critical = true;
+                    adj_critical = true;
                 }
                 let limit = c.cgroup.as_ref().and_then(|cg| cg.limit_bytes);
                 request += adj.map_or(0, |a| request_from_adj(a, qos, limit, capacity));
@@ -93,16 +100,12 @@ fn ranked_pods(snap: &Snapshot) -> Vec<(RankedPod, PredictedPod)> {
                         .filter_map(|c| c.requests.get("memory"))
                         .filter_map(|q| parse_quantity(q))
                         .sum();
-                    if api
-                        .priority
-                        .is_some_and(|pr| pr >= SYSTEM_CRITICAL_PRIORITY)
-                    {
-                        critical = true;
-                    }
                     (real as i64, api.priority, "api")
                 }
                 None => (request, None, "oom_score_adj"),
             };
+            let facts = p.facts(adj_critical);
+            let critical = facts.critical.is_some();
             let cg = p.cgroup.as_ref();
             let ws = cg.and_then(|cg| cg.working_set_bytes());
             let processes = cg.and_then(|cg| cg.pids_current);
@@ -122,6 +125,7 @@ fn ranked_pods(snap: &Snapshot) -> Vec<(RankedPod, PredictedPod)> {
             };
             let predicted = PredictedPod {
                 uid: p.uid.clone(),
+                label: facts.label(),
                 namespace: p.namespace.clone(),
                 pod: p.name.clone(),
                 working_set_bytes: ws.map(|w| w as i64),
@@ -131,6 +135,7 @@ fn ranked_pods(snap: &Snapshot) -> Vec<(RankedPod, PredictedPod)> {
                 exceeds_request: ws.is_some_and(|w| w as i64 > request),
                 processes,
                 critical,
+                critical_because: facts.critical,
             };
             (ranked, predicted)
         })
@@ -227,6 +232,8 @@ pub fn adj_mismatches(snap: &Snapshot) -> Vec<AdjMismatch> {
 /// One process as the kernel's OOM killer would rank it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KernelCandidate {
+    /// How the pod is named to a reader ([`crate::model::Pod::label`]).
+    pub label: String,
     pub namespace: Option<String>,
     pub pod: Option<String>,
     pub container: Option<String>,
@@ -247,6 +254,7 @@ pub fn kernel_order(snap: &Snapshot) -> Vec<KernelCandidate> {
                 return None;
             }
             Some(KernelCandidate {
+                label: pod.label(),
                 namespace: pod.namespace.clone(),
                 pod: pod.name.clone(),
                 container: c.name.clone(),

@@ -60,6 +60,12 @@ pub fn pod(p: &Pod) -> ApiPod {
     let spec = p.spec.as_ref();
     let status = p.status.as_ref();
     let statuses = status.and_then(|s| s.container_statuses.as_ref());
+    let annotation = |k: &str| {
+        p.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(k).cloned())
+    };
     ApiPod {
         uid: p.metadata.uid.clone().unwrap_or_default(),
         namespace: p.metadata.namespace.clone().unwrap_or_default(),
@@ -69,6 +75,8 @@ pub fn pod(p: &Pod) -> ApiPod {
         qos_class: status.and_then(|s| s.qos_class.clone()),
         priority: spec.and_then(|s| s.priority),
         priority_class: spec.and_then(|s| s.priority_class_name.clone()),
+        config_source: annotation("kubernetes.io/config.source"),
+        mirror: annotation("kubernetes.io/config.mirror").is_some(),
         host_network: spec.and_then(|s| s.host_network).unwrap_or(false),
         dns_policy: spec.and_then(|s| s.dns_policy.clone()),
         containers: spec
@@ -130,11 +138,11 @@ pub fn event(e: &Event) -> ApiEvent {
         namespace: e.metadata.namespace.clone(),
         object: format!(
             "{}/{}{}",
-            o.kind.as_deref().unwrap_or("?"),
+            o.kind.as_deref().unwrap_or("Object"),
             o.namespace
                 .as_ref()
                 .map_or(String::new(), |n| format!("{n}/")),
-            o.name.as_deref().unwrap_or("?")
+            o.name.as_deref().unwrap_or("(unnamed)")
         ),
         reason: e.reason.clone().unwrap_or_default(),
         message: e.message.clone().unwrap_or_default(),

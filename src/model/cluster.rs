@@ -81,6 +81,13 @@ pub struct ApiPod {
     pub qos_class: Option<String>,
     pub priority: Option<i32>,
     pub priority_class: Option<String>,
+    /// Annotation `kubernetes.io/config.source` (`file`, `http`, `api`): a value other than
+    /// `api` is a static pod (`IsStaticPod`, pkg/kubelet/types/pod_update.go).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_source: Option<String>,
+    /// Annotation `kubernetes.io/config.mirror` present: the API's mirror of a static pod.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mirror: bool,
     pub host_network: bool,
     pub dns_policy: Option<String>,
     pub containers: Vec<ApiContainer>,
