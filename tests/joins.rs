@@ -1,0 +1,253 @@
+//! Pods named by every source the node has (src/model/pod_facts.rs): a Docker + cri-dockerd
+//! node whose pods only Docker's container records name, the trust and size rules on those
+//! records, and the promise that no output of any fixture names a pod or a node with a
+//! placeholder or names no one at all.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
+
+use crate::common;
+use common::*;
+use serde_json::{Value, json};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+const DOCKERD: &str = "cri-dockerd-v1-cgroupfs";
+/// The api container killed by its limit, now exited (fixtures/cri-dockerd-v1-cgroupfs).
+const KILLED: &str = "9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7";
+const API_UID: &str = "6b7c8d9e-0f1a-4b2c-9d3e-4f5a6b7c8d9e";
+
+fn check_text(bundle: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "check",
+        "--color",
+        "never",
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// The finding lines (id, title, fix) of a text report, without the header and the footer.
+fn finding_lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .skip_while(|l| !l.is_empty())
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect()
+}
+
+#[test]
+fn a_cri_dockerd_node_names_its_pods_from_dockers_labels() {
+    let text = check_text(&fixture(DOCKERD), &[]);
+    let lines = finding_lines(&text);
+    assert_eq!(
+        lines[..6],
+        [
+            "CRIT  memory.kernel-oom-kill       payments/api-7c8d9f6b5-r2t4y container api pid 30977",
+            "      api-server (pid 30977) in payments/api-7c8d9f6b5-r2t4y/api killed by its cgroup's limit 5m ago",
+            "      fix: raise the container's memory limit to its observed peak plus headroom, or make the workload fit",
+            "WARN  memory.limit-near-peak       payments/api-7c8d9f6b5-r2t4y container api",
+            "      peak 496Mi is 97% of the 512Mi limit",
+            "      fix: size the limit from the observed peak plus 20-30% headroom, or find what spikes",
+        ],
+        "{text}"
+    );
+    assert!(
+        lines[6].starts_with("INFO  memory.eviction-order        node node-b"),
+        "{text}"
+    );
+    assert_eq!(
+        lines[7],
+        "      kubelet would evict kube-system/kube-flannel-ds-9xk2p first; the kernel would kill kube-system/kube-flannel-ds-9xk2p (flanneld, oom_score 999) first"
+    );
+
+    let (code, report) = check_json(&fixture(DOCKERD), &[]);
+    assert_eq!(code, Some(2), "a critical finding");
+    let kill = finding(&report, "memory.kernel-oom-kill");
+    assert_eq!(
+        kill["subject"],
+        json!({"namespace": "payments", "pod": "api-7c8d9f6b5-r2t4y", "container": "api", "pid": 30977})
+    );
+    assert_eq!(kill["evidence"]["container_id"], KILLED);
+    assert_eq!(
+        finding(&report, "memory.limit-near-peak")["subject"],
+        json!({"namespace": "payments", "pod": "api-7c8d9f6b5-r2t4y", "container": "api"})
+    );
+    assert_eq!(report["errors"], json!([]), "{report:#}");
+}
+
+#[test]
+fn the_snapshot_says_which_file_named_each_pod() {
+    let o = run(&[
+        "--bundle",
+        fixture(DOCKERD).to_str().unwrap(),
+        "snapshot",
+        "--format",
+        "json",
+    ]);
+    let snap: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let api = snap["pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["uid"] == API_UID)
+        .unwrap();
+    assert_eq!(api["name"], "api-7c8d9f6b5-r2t4y");
+    assert_eq!(api["name_source"], "docker-labels");
+    let named: Vec<(&Value, &Value, &Value)> = api["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (&c["name"], &c["sandbox"], &c["runtime"]))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            (&json!(null), &json!(true), &json!("docker")),
+            (&json!("api"), &json!(false), &json!("docker")),
+        ]
+    );
+    // The exited, killed container: named by its labels, as a log link would name it.
+    assert_eq!(
+        snap["container_logs"],
+        json!([{"id": KILLED, "namespace": "payments", "pod": "api-7c8d9f6b5-r2t4y",
+                "container": "api", "pod_uid": API_UID, "source": "docker-labels"}])
+    );
+}
+
+/// Docker's containers directory recorded as owned by an unprivileged user.
+fn untrusted_docker_dir(c: &Copy) {
+    let meta_path = c.path("nodescope-bundle.json");
+    let mut meta: Value = serde_json::from_str(&fs::read_to_string(&meta_path).unwrap()).unwrap();
+    meta["metadata"] = json!({
+        "/var/lib/docker/containers": {"uid": 1000, "gid": 1000, "mode": 0o755, "kind": "dir", "size": 4096}
+    });
+    fs::write(&meta_path, serde_json::to_vec_pretty(&meta).unwrap()).unwrap();
+}
+
+#[test]
+fn a_docker_directory_root_does_not_own_names_nothing_and_says_so() {
+    let c = Copy::of(DOCKERD);
+    untrusted_docker_dir(&c);
+    let (_, report) = check_json(&c.root, &[]);
+    let kill = finding(&report, "memory.kernel-oom-kill");
+    assert_eq!(
+        kill["subject"],
+        json!({"pod": format!("pod {API_UID}"), "pid": 30977}),
+        "the uid from the cgroup path, no name"
+    );
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0]["collector"], "trust");
+    assert_eq!(errors[0]["kind"], "untrusted");
+    assert_eq!(errors[0]["path"], "/var/lib/docker/containers");
+    let msg = errors[0]["message"].as_str().unwrap();
+    assert!(
+        msg == "not collected: /var/lib/docker/containers is owned by uid 1000, not root; nodescope takes pod names only from what root alone can write",
+        "{msg}"
+    );
+}
+
+#[test]
+fn an_oversized_docker_record_is_refused_not_truncated() {
+    let c = Copy::of(DOCKERD);
+    let p = format!("/var/lib/docker/containers/{KILLED}/config.v2.json");
+    let mut doc: Value = serde_json::from_str(&c.read(&p)).unwrap();
+    doc["Config"]["Env"] = json!(["PAD=".to_string() + &"x".repeat(1 << 20)]);
+    c.write(&p, &doc.to_string());
+    let (_, report) = check_json(&c.root, &[]);
+    // The killed container is unnamed now; its pod is still named by its running containers.
+    let kill = finding(&report, "memory.kernel-oom-kill");
+    assert_eq!(
+        kill["subject"],
+        json!({"namespace": "payments", "pod": "api-7c8d9f6b5-r2t4y", "pid": 30977})
+    );
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0]["path"], p);
+    let msg = errors[0]["message"].as_str().unwrap();
+    assert!(msg.contains("bytes, more than 1048576"), "{msg}");
+}
+
+/// Every bundle under fixtures/.
+fn bundles() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut out: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("nodescope-bundle.json").is_file())
+        .collect();
+    out.sort();
+    assert!(out.len() >= 16, "fixtures/ lost its bundles: {out:?}");
+    out
+}
+
+/// The ways a name that was not found has been printed: `?/pod`, `ns/?`, `node ?`.
+fn placeholders(s: &str) -> Vec<&'static str> {
+    ["?/", "/?", "node ?"]
+        .into_iter()
+        .filter(|p| s.contains(p))
+        .collect()
+}
+
+fn assert_named(what: &str, text: &str, report: &Value) {
+    assert!(
+        placeholders(text).is_empty(),
+        "{what} text has {:?}:\n{text}",
+        placeholders(text)
+    );
+    let json = report.to_string();
+    assert!(
+        placeholders(&json).is_empty(),
+        "{what} JSON has {:?}",
+        placeholders(&json)
+    );
+    for f in report["findings"].as_array().unwrap() {
+        let s = f["subject"].as_object().unwrap();
+        assert!(
+            !s.is_empty() && s.values().all(|v| v != "" && !v.is_null()),
+            "{what}: {} has an empty subject {s:?}",
+            f["id"]
+        );
+    }
+    for l in finding_lines(text) {
+        if !l.starts_with(' ') {
+            // `SEV   id   subject`: three columns, the subject never blank.
+            assert!(
+                l.split_whitespace().count() >= 3,
+                "{what}: a finding without a subject: {l:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn no_output_of_any_fixture_names_a_pod_with_a_placeholder_or_names_no_one() {
+    for b in bundles() {
+        let name = b.file_name().unwrap().to_string_lossy().into_owned();
+        let (_, report) = check_json(&b, &[]);
+        assert_named(&name, &check_text(&b, &[]), &report);
+    }
+    let dump = fixture("cluster-node-a");
+    let extra = ["--cluster-dump", dump.to_str().unwrap()];
+    let (_, report) = check_json(&fixture(V2), &extra);
+    assert_named(
+        "V2 with its cluster dump",
+        &check_text(&fixture(V2), &extra),
+        &report,
+    );
+}
+
+#[test]
+fn the_placeholder_check_can_fail() {
+    let report = json!({"findings": [{"id": "x", "subject": {}}]});
+    let r = std::panic::catch_unwind(|| assert_named("t", "", &report));
+    assert!(r.is_err(), "an empty subject passed");
+    let report = json!({"findings": []});
+    for bad in ["kubelet would evict ?/? first", "shop/? x", "node ?"] {
+        let r = std::panic::catch_unwind(|| assert_named("t", bad, &report));
+        assert!(r.is_err(), "{bad:?} passed");
+    }
+}
