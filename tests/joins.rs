@@ -251,3 +251,110 @@ fn the_placeholder_check_can_fail() {
         assert!(r.is_err(), "{bad:?} passed");
     }
 }
+
+/// The first line of `memory.eviction-order`'s finding on node-a, with `extra` flags.
+fn eviction_order(extra: &[&str]) -> (String, Value) {
+    let (_, report) = check_json(&fixture(V2), extra);
+    let f = finding(&report, "memory.eviction-order");
+    (
+        f["title"].as_str().unwrap().to_string(),
+        f["evidence"].clone(),
+    )
+}
+
+/// fixtures/cluster-node-a-priorities is cluster-node-a with priorities on the two shop pods,
+/// laid out from kubernetes/kubernetes pkg/kubelet/eviction/helpers_test.go
+/// TestOrderedByPriority (no pod exceeds its request, so priority alone orders them): the
+/// batch pod (priority 10) goes before the frontend (1000), although the frontend is further
+/// from its request, which alone decided with equal priorities.
+#[test]
+fn api_priorities_and_requests_reorder_the_kubelets_memory_ranking() {
+    let order = |ev: &Value| -> Vec<(String, bool)> {
+        ev["kubelet"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["pod"].as_str().unwrap().to_string(),
+                    p["critical"] == true,
+                )
+            })
+            .collect()
+    };
+    let own = |v: &[(&str, bool)]| -> Vec<(String, bool)> {
+        v.iter().map(|(p, c)| (p.to_string(), *c)).collect()
+    };
+    // The node alone: requests estimated from oom_score_adj, priorities 0, coredns ordinary.
+    let (title, ev) = eviction_order(&[]);
+    assert!(
+        title.starts_with("kubelet would evict kube-system/coredns-7db6d8ff4d-x2x7b first;"),
+        "{title}"
+    );
+    assert_eq!(
+        ev["approximation"],
+        "4 of 4 pods without the API's word: memory requests estimated from oom_score_adj, priorities taken as 0"
+    );
+    // The API's requests and priorities: coredns is system-cluster-critical.
+    let dump = fixture("cluster-node-a");
+    let (title, ev) = eviction_order(&["--cluster-dump", dump.to_str().unwrap()]);
+    assert!(
+        title.starts_with("kubelet would evict shop/web-6d9f8c7b5-h2j4k first;"),
+        "{title}"
+    );
+    assert_eq!(
+        order(&ev),
+        own(&[
+            ("kube-proxy-7k2p9", true),
+            ("web-6d9f8c7b5-h2j4k", false),
+            ("checkout-5f7c9d8b6-m4kq2", false),
+            ("coredns-7db6d8ff4d-x2x7b", true),
+        ])
+    );
+    assert!(ev.get("approximation").is_none(), "{ev:#}");
+    // Priorities of their own: the low-priority pod first.
+    let dump = fixture("cluster-node-a-priorities");
+    let (title, ev) = eviction_order(&["--cluster-dump", dump.to_str().unwrap()]);
+    assert_eq!(
+        title,
+        "kubelet would evict shop/checkout-5f7c9d8b6-m4kq2 first; the kernel would kill kube-system/coredns-7db6d8ff4d-x2x7b (coredns, oom_score 1333) first"
+    );
+    assert_eq!(
+        order(&ev),
+        own(&[
+            ("kube-proxy-7k2p9", true),
+            ("checkout-5f7c9d8b6-m4kq2", false),
+            ("web-6d9f8c7b5-h2j4k", false),
+            ("coredns-7db6d8ff4d-x2x7b", true),
+        ])
+    );
+    assert_eq!(ev["kubelet"][1]["priority"], 10);
+    assert_eq!(ev["kubelet"][0]["critical_because"], "priority");
+}
+
+/// Disk pressure names the kubelet's next victim by `rankDiskPressureFunc` over what the disk
+/// collector measured: on disk-bloat's nodefs (out of inodes, a dedicated imagefs, so logs and
+/// volumes count) the checkout pod's emptyDir of four million files.
+#[test]
+fn disk_pressure_names_the_kubelets_next_victim() {
+    let (_, report) = check_json(&fixture("disk-bloat-v2-containerd"), &[]);
+    let n = finding(&report, "disk.nodefs-pressure");
+    assert_eq!(
+        n["title"],
+        "nodefs.inodesFree 0.1% (7012 of 6553600 inodes free) < hard 5% on /var; kubelet would evict shop/checkout-5f7c9d8b6-m4kq2 first"
+    );
+    let first = &n["evidence"]["kubelet_order"][0];
+    assert_eq!(first["usage"], 4_100_217);
+    assert_eq!(first["measured"], json!(["logs", "volumes"]));
+    assert_eq!(
+        n["evidence"]["approximation"],
+        "4 of 4 pods without the API's word: ephemeral-storage requests and priorities taken as 0"
+    );
+    // A node where nothing was walked has no order to tell: the title names no one.
+    let (_, report) = check_json(&fixture("disk-imagefs-v1-crio"), &[]);
+    let i = finding(&report, "disk.imagefs-pressure");
+    assert_eq!(
+        i["title"],
+        "imagefs.available 8.0% (8Gi of 100Gi) < hard 15% on /var/lib/containers"
+    );
+}
