@@ -317,6 +317,7 @@ pub(super) fn pods(
             namespace: None,
             name: None,
             name_source: None,
+            config_source: None,
             qos: Some(qos),
             cgroup: Some(stats(host, l, &rel, errs)),
             containers,

@@ -27,7 +27,7 @@
 //! so the `_`-separated names split unambiguously.
 
 use super::Errors;
-use crate::model::pod_facts::FactSource;
+use crate::model::pod_facts::{FactSource, Sourced};
 use crate::model::{ContainerLog, KubeletInfo, Pod};
 use crate::source::vet::{self, Want};
 use crate::source::{EntryKind, ErrorKind, Host};
@@ -67,6 +67,8 @@ pub(crate) struct Ident {
     pub runtime: Option<&'static str>,
     /// Which file said so.
     pub source: Option<FactSource>,
+    /// The pod's `kubernetes.io/config.source` annotation, when the runtime kept it (sandboxes).
+    pub config_source: Option<String>,
 }
 
 pub(super) fn identify(
@@ -96,6 +98,7 @@ pub(super) fn identify(
                         namespace: Some(ns),
                         name: Some(name),
                         name_source: Some(FactSource::PodLogDir),
+                        config_source: None,
                         qos: None,
                         cgroup: None,
                         containers: Vec::new(),
@@ -172,6 +175,10 @@ pub(super) fn identify(
             c.sandbox = id.sandbox;
             if c.runtime.is_none() {
                 c.runtime = id.runtime.map(String::from);
+            }
+            if let (true, None, Some(cs)) = (id.sandbox, &pod.config_source, &id.config_source) {
+                let source = id.source.unwrap_or(FactSource::Cgroup);
+                pod.config_source = Some(Sourced::new(cs.clone(), source));
             }
             if pod.name.is_none() && id.pod.is_some() {
                 pod.namespace = pod.namespace.take().or_else(|| id.namespace.clone());
@@ -336,6 +343,9 @@ pub(crate) fn docker_labels_ident(labels: &serde_json::Value) -> Option<Ident> {
         sandbox,
         runtime: Some("docker"),
         source: Some(FactSource::DockerLabels),
+        // cri-dockerd copies the pod's annotations onto the sandbox as `annotation.<key>`
+        // labels (core/helpers.go `makeLabels`).
+        config_source: s("annotation.kubernetes.io/config.source"),
     })
 }
 
@@ -377,6 +387,8 @@ pub(crate) fn annotations_ident(a: &serde_json::Value, runtime: &'static str) ->
             sandbox: s("io.kubernetes.cri.container-type").as_deref() == Some("sandbox"),
             runtime: Some(runtime),
             source: Some(FactSource::ContainerdAnnotations),
+            // containerd's sandbox spec carries only its own `io.kubernetes.cri.*` keys.
+            config_source: None,
         }
     } else {
         let sandbox = s("io.kubernetes.cri-o.ContainerType").as_deref() == Some("sandbox");
@@ -392,6 +404,15 @@ pub(crate) fn annotations_ident(a: &serde_json::Value, runtime: &'static str) ->
             sandbox,
             runtime: Some(runtime),
             source: Some(FactSource::CrioAnnotations),
+            // CRI-O keeps the pod's annotations as one JSON string (cri-o
+            // pkg/annotations `Annotations`).
+            config_source: s("io.kubernetes.cri-o.Annotations")
+                .and_then(|j| serde_json::from_str::<serde_json::Value>(&j).ok())
+                .and_then(|v| {
+                    v.get("kubernetes.io/config.source")?
+                        .as_str()
+                        .map(String::from)
+                }),
         }
     }
 }
@@ -456,6 +477,14 @@ mod tests {
             i.container, None,
             "`POD` is the sandbox, no workload's name"
         );
+        assert_eq!(i.config_source, None);
+        // A static pod's sandbox: its annotations copied as `annotation.<key>` labels.
+        let mut st = s.clone();
+        st["annotation.kubernetes.io/config.source"] = "file".into();
+        assert_eq!(
+            docker_labels_ident(&st).unwrap().config_source.as_deref(),
+            Some("file")
+        );
         // A container Docker runs for anyone else carries no pod uid: not ours to name.
         assert!(docker_labels_ident(&serde_json::json!({"maintainer":"x"})).is_none());
         assert!(
@@ -480,5 +509,13 @@ mod tests {
         let i = annotations_ident(&a, "cri-o");
         assert!(!i.sandbox);
         assert_eq!(i.container.as_deref(), Some("app"));
+        assert_eq!(i.config_source, None);
+        // CRI-O's sandbox keeps the pod's annotations as one JSON string.
+        let a = serde_json::json!({"io.kubernetes.cri-o.ContainerType":"sandbox",
+            "io.kubernetes.cri-o.Annotations":"{\"kubernetes.io/config.source\":\"file\",\"kubernetes.io/config.hash\":\"9f2c\"}"});
+        assert_eq!(
+            annotations_ident(&a, "cri-o").config_source.as_deref(),
+            Some("file")
+        );
     }
 }

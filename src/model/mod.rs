@@ -386,6 +386,11 @@ pub struct Pod {
     /// API's word).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name_source: Option<pod_facts::FactSource>,
+    /// The pod's `kubernetes.io/config.source` annotation as the runtime recorded it on the
+    /// sandbox (cri-dockerd's `annotation.*` labels, CRI-O's `io.kubernetes.cri-o.Annotations`):
+    /// `file` or `http` for a static pod, which the kubelet never evicts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_source: Option<pod_facts::Sourced<String>>,
     pub qos: Option<Qos>,
     /// The pod cgroup; `None` when the pod has none (gone, or only its logs remain).
     pub cgroup: Option<CgroupStats>,

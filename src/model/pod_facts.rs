@@ -247,6 +247,13 @@ impl Pod {
             priority_class: api.and_then(|a| a.priority_class.clone()),
             critical: match api {
                 Some(a) => api_critical(a),
+                None if self
+                    .config_source
+                    .as_ref()
+                    .is_some_and(|c| c.value != "api") =>
+                {
+                    Some(Critical::StaticOrMirror)
+                }
                 None => adj_critical.then_some(Critical::OomScoreAdj),
             },
             containers,
@@ -281,6 +288,7 @@ mod tests {
             namespace: ns.map(String::from),
             name: name.map(String::from),
             name_source: name.map(|_| FactSource::DockerLabels),
+            config_source: None,
             qos: Some(Qos::Burstable),
             cgroup: cgroup.then(CgroupStats::default),
             containers: vec![Container {
@@ -332,6 +340,12 @@ mod tests {
             pod(None, None, true).facts(true).critical,
             Some(Critical::OomScoreAdj)
         );
+        // A static pod by the annotation its sandbox carries on the node.
+        let mut p = pod(Some("kube-system"), Some("etcd-node-b"), true);
+        p.config_source = Some(Sourced::new("file".into(), FactSource::DockerLabels));
+        assert_eq!(p.facts(false).critical, Some(Critical::StaticOrMirror));
+        p.config_source = Some(Sourced::new("api".into(), FactSource::DockerLabels));
+        assert_eq!(p.facts(false).critical, None);
     }
 
     #[test]

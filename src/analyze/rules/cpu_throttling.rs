@@ -122,6 +122,7 @@ mod tests {
             namespace: Some("shop".into()),
             name: Some("api-1".into()),
             name_source: None,
+            config_source: None,
             qos: None,
             cgroup: None,
             containers: vec![Container {

@@ -161,6 +161,7 @@ pub fn pod(ns: &str, name: &str, uid: &str) -> Pod {
         namespace: Some(ns.into()),
         name: Some(name.into()),
         name_source: Some(FactSource::PodLogDir),
+        config_source: None,
         qos: Some(Qos::Burstable),
         cgroup: Some(cgroup(&format!("/kubepods.slice/pod{uid}"))),
         containers: Vec::new(),

@@ -73,7 +73,7 @@ pub fn is_docker_config(path: &str) -> bool {
 
 /// Reduces Docker's `config.v2.json` to what nodescope reads: `ID`, `Name`, the `State` flags
 /// and times, and the `io.kubernetes.*` entries of `Config.Labels` (the pod's identity that the
-/// kubelet and cri-dockerd set). Everything else goes: `Config.Env`, and the `annotation.*`
+/// kubelet and cri-dockerd set) with `annotation.kubernetes.io/config.source` (a static pod's). Everything else goes: `Config.Env`, and the `annotation.*`
 /// labels cri-dockerd copies from pod annotations, which can hold a whole applied manifest.
 /// Anything unparsable becomes `{}`.
 pub fn docker_config(raw: &[u8]) -> Vec<u8> {
@@ -102,7 +102,9 @@ pub fn docker_config(raw: &[u8]) -> Vec<u8> {
     if let Some(labels) = v.pointer("/Config/Labels").and_then(|l| l.as_object()) {
         let l: serde_json::Map<String, serde_json::Value> = labels
             .iter()
-            .filter(|(k, _)| k.starts_with("io.kubernetes."))
+            .filter(|(k, _)| {
+                k.starts_with("io.kubernetes.") || *k == "annotation.kubernetes.io/config.source"
+            })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         out.insert("Config".into(), serde_json::json!({ "Labels": l }));
@@ -330,6 +332,7 @@ mod tests {
             "State":{"Running":false,"OOMKilled":true,"ExitCode":137,"Pid":0,"Error":""},
             "Config":{"Env":["DB_PASSWORD=pw-1"],"Cmd":["--token=pw-2"],
               "Labels":{"io.kubernetes.pod.name":"web","io.kubernetes.docker.type":"container",
+                "annotation.kubernetes.io/config.source":"file",
                 "annotation.kubectl.kubernetes.io/last-applied-configuration":"pw-3"}}}"#;
         let path = "/var/lib/docker/containers/abc/config.v2.json";
         assert!(is_docker_config(path));
@@ -341,6 +344,7 @@ mod tests {
         for s in [
             "\"io.kubernetes.pod.name\": \"web\"",
             "\"OOMKilled\": true",
+            "\"annotation.kubernetes.io/config.source\": \"file\"",
             "\"ExitCode\": 137",
             "/k8s_app_web",
         ] {
