@@ -358,3 +358,75 @@ fn disk_pressure_names_the_kubelets_next_victim() {
         "imagefs.available 8.0% (8Gi of 100Gi) < hard 15% on /var/lib/containers"
     );
 }
+
+/// A capture of a cri-dockerd node (`--root` on a copy of the fixture, as `capture` reads a
+/// live host) keeps Docker's records reduced to the pod identity and replays to the findings it
+/// reported, the exited container still named.
+#[test]
+fn a_capture_keeps_dockers_labels_and_nothing_else_of_its_records() {
+    use std::io::Read;
+    let c = Copy::of(DOCKERD);
+    let o = run(&[
+        "--root",
+        c.root.to_str().unwrap(),
+        "--no-cluster",
+        "capture",
+        "-o",
+        "-",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(&o.stdout[..]));
+    let wanted = format!("/var/lib/docker/containers/{KILLED}/config.v2.json");
+    let mut record = None;
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.path().unwrap().display().to_string().ends_with(&wanted) {
+            let mut s = String::new();
+            e.read_to_string(&mut s).unwrap();
+            record = Some(s);
+        }
+    }
+    let record: Value =
+        serde_json::from_str(&record.expect("the killed container's record")).unwrap();
+    assert_eq!(record["State"]["OOMKilled"], true);
+    assert_eq!(
+        record["Config"]["Labels"]["io.kubernetes.container.name"],
+        "api"
+    );
+    for gone in ["Path", "Args", "LogPath", "Created"] {
+        assert!(record.get(gone).is_none(), "{gone} kept: {record:#}");
+    }
+    assert!(
+        record["Config"]["Labels"]
+            .get("annotation.io.kubernetes.container.restartCount")
+            .is_none(),
+        "{record:#}"
+    );
+    let b = nodescope::source::bundle::BundleHost::from_archive(
+        &o.stdout[..],
+        "stdout",
+        Default::default(),
+    )
+    .unwrap();
+    let snap = nodescope::collect::snapshot(&b);
+    let replay = serde_json::to_value(nodescope::analyze::analyze(&snap)).unwrap();
+    assert_eq!(replay, b.meta().findings.clone().unwrap());
+    // The kernel log a live capture reads is this machine's own (/dev/kmsg is a device, not
+    // the fixture's file), so the killed container is checked as the names it left.
+    let named: Vec<(&str, &str, &str)> = snap
+        .container_logs
+        .iter()
+        .map(|l| (l.id.as_str(), l.pod.as_str(), l.container.as_str()))
+        .collect();
+    assert_eq!(named, [(KILLED, "api-7c8d9f6b5-r2t4y", "api")]);
+    let near = replay
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "memory.limit-near-peak")
+        .unwrap();
+    assert_eq!(
+        near["subject"],
+        json!({"namespace": "payments", "pod": "api-7c8d9f6b5-r2t4y", "container": "api"})
+    );
+}
