@@ -430,3 +430,48 @@ fn a_capture_keeps_dockers_labels_and_nothing_else_of_its_records() {
         json!({"namespace": "payments", "pod": "api-7c8d9f6b5-r2t4y", "container": "api"})
     );
 }
+
+/// A static pod runs under the UID the kubelet made for it; its mirror in the API has its own
+/// and names the static one in `kubernetes.io/config.mirror`. The join follows that annotation,
+/// and the pod is critical as a mirror (IsMirrorPod, pkg/kubelet/types/pod_update.go) with no
+/// priority at all.
+#[test]
+fn a_mirror_pod_joins_its_static_pod_and_is_never_the_victim() {
+    let d = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("cluster-node-a"), d.path());
+    let path = d.path().join("pods.json");
+    let mut pods: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    for p in pods["items"].as_array_mut().unwrap() {
+        if p["metadata"]["name"] == "coredns-7db6d8ff4d-x2x7b" {
+            let node_uid = p["metadata"]["uid"].clone();
+            p["metadata"]["uid"] = json!("0f0e0d0c-0b0a-4909-8807-060504030201");
+            p["metadata"]["annotations"] = json!({
+                "kubernetes.io/config.mirror": node_uid,
+                "kubernetes.io/config.source": "file"
+            });
+            p["spec"].as_object_mut().unwrap().remove("priority");
+            p["spec"]
+                .as_object_mut()
+                .unwrap()
+                .remove("priorityClassName");
+        }
+    }
+    fs::write(&path, serde_json::to_vec(&pods).unwrap()).unwrap();
+    let (title, ev) = eviction_order(&["--cluster-dump", d.path().to_str().unwrap()]);
+    assert!(
+        title.starts_with("kubelet would evict shop/web-6d9f8c7b5-h2j4k first;"),
+        "{title}"
+    );
+    let coredns = ev["kubelet"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pod"] == "coredns-7db6d8ff4d-x2x7b")
+        .unwrap();
+    assert_eq!(coredns["critical_because"], "static-or-mirror", "{ev:#}");
+    assert_eq!(
+        coredns["request_from"], "api",
+        "joined through the annotation"
+    );
+    assert_eq!(coredns["priority"], json!(null));
+}

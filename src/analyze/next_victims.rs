@@ -646,7 +646,7 @@ mod tests {
         disk_pod(&mut s, "etcd-node-a", 900, Some(("0", 0)));
         disk_pod(&mut s, "web", 100, Some(("0", 0)));
         if let Some(a) = s.pods[0].api.as_mut() {
-            a.mirror = true;
+            a.mirror_of = Some("uid-etcd-node-a".into());
         }
         let order = kubelet_disk_order(&s, DiskSignal::NodeFsAvailable);
         assert_eq!(disk_labels(&order), ["shop/etcd-node-a", "shop/web"]);

@@ -76,7 +76,7 @@ pub fn pod(p: &Pod) -> ApiPod {
         priority: spec.and_then(|s| s.priority),
         priority_class: spec.and_then(|s| s.priority_class_name.clone()),
         config_source: annotation("kubernetes.io/config.source"),
-        mirror: annotation("kubernetes.io/config.mirror").is_some(),
+        mirror_of: annotation("kubernetes.io/config.mirror"),
         host_network: spec.and_then(|s| s.host_network).unwrap_or(false),
         dns_policy: spec.and_then(|s| s.dns_policy.clone()),
         containers: spec
@@ -187,11 +187,17 @@ pub fn reduce(d: &ClusterData) -> Cluster {
 }
 
 /// Attaches the cluster part to a snapshot and joins its pods by UID: names the API knows fill
-/// in what the node did not say, and each local pod gets its API object.
+/// in what the node did not say, and each local pod gets its API object. A static pod runs
+/// here under the UID the kubelet made for it; its mirror in the API has its own UID and names
+/// the static one in `kubernetes.io/config.mirror`, which is how it joins.
 pub fn attach(snap: &mut Snapshot, data: &ClusterData) {
     let c = reduce(data);
     for p in snap.pods.iter_mut() {
-        if let Some(api) = c.pods.iter().find(|a| a.uid == p.uid) {
+        if let Some(api) = c
+            .pods
+            .iter()
+            .find(|a| a.uid == p.uid || a.mirror_of.as_deref() == Some(p.uid.as_str()))
+        {
             p.namespace.get_or_insert_with(|| api.namespace.clone());
             p.name.get_or_insert_with(|| api.name.clone());
             p.api = Some(api.clone());

@@ -91,6 +91,10 @@ pub enum Critical {
     /// Priority class `system-node-critical` or `system-cluster-critical` with no resolved
     /// `spec.priority` at hand: both built-in classes resolve to at least 2,000,000,000.
     PriorityClass,
+    /// No API object, but the pod's UID is 32 hex digits without dashes: the MD5 the kubelet
+    /// gives a static pod whose manifest sets none (pkg/kubelet/config/common.go
+    /// `applyDefaults`), where the API server gives a dashed UUID. An inference from the form.
+    StaticUid,
     /// No API object, but the kubelet gave a non-Guaranteed pod's processes -997, which its
     /// policy (pkg/kubelet/qos/policy.go) reserves for node-critical pods: an estimate.
     OomScoreAdj,
@@ -161,7 +165,7 @@ fn api_qos(api: &ApiPod) -> Option<Qos> {
 
 /// `IsCriticalPod` on the API object, with the priority-class fallback.
 fn api_critical(api: &ApiPod) -> Option<Critical> {
-    if api.mirror || api.config_source.as_deref().is_some_and(|s| s != "api") {
+    if api.mirror_of.is_some() || api.config_source.as_deref().is_some_and(|s| s != "api") {
         Some(Critical::StaticOrMirror)
     } else if let Some(p) = api.priority {
         (p >= SYSTEM_CRITICAL_PRIORITY).then_some(Critical::Priority)
@@ -254,6 +258,7 @@ impl Pod {
                 {
                     Some(Critical::StaticOrMirror)
                 }
+                None if is_static_pod_uid(&self.uid) => Some(Critical::StaticUid),
                 None => adj_critical.then_some(Critical::OomScoreAdj),
             },
             containers,
@@ -265,6 +270,15 @@ impl Pod {
     pub fn label(&self) -> String {
         self.facts(false).label()
     }
+}
+
+/// Whether `uid` has the form of a static pod's kubelet-made UID: 32 lowercase hex digits
+/// (`hex.EncodeToString` of an MD5), where API pods have dashed UUIDs.
+pub fn is_static_pod_uid(uid: &str) -> bool {
+    uid.len() == 32
+        && uid
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// How a reader sees a container: `<pod label>/<name>`, the name being `id <12 hex>` when
@@ -346,6 +360,13 @@ mod tests {
         assert_eq!(p.facts(false).critical, Some(Critical::StaticOrMirror));
         p.config_source = Some(Sourced::new("api".into(), FactSource::DockerLabels));
         assert_eq!(p.facts(false).critical, None);
+        // A kubeadm etcd's UID as the kubelet makes it for a manifest: md5, hex, no dashes.
+        let mut p = pod(Some("kube-system"), Some("etcd-node-b"), true);
+        p.uid = "8c3ad2c4b7e1f0a9d6b5e4c3f2a1b0c9".into();
+        assert_eq!(p.facts(false).critical, Some(Critical::StaticUid));
+        assert!(!is_static_pod_uid("5d2c1f3e-8a4b-4c6d-9e0f-1a2b3c4d5e6f"));
+        assert!(!is_static_pod_uid("8C3AD2C4B7E1F0A9D6B5E4C3F2A1B0C9"));
+        assert!(!is_static_pod_uid("8c3ad2c4b7e1f0a9d6b5e4c3f2a1b0c"));
     }
 
     #[test]
@@ -390,7 +411,10 @@ mod tests {
             Some(Critical::Priority)
         );
         assert_eq!(crit(&|a| a.priority = Some(1_999_999_999)), None);
-        assert_eq!(crit(&|a| a.mirror = true), Some(Critical::StaticOrMirror));
+        assert_eq!(
+            crit(&|a| a.mirror_of = Some("u-1".into())),
+            Some(Critical::StaticOrMirror)
+        );
         assert_eq!(
             crit(&|a| a.config_source = Some("file".into())),
             Some(Critical::StaticOrMirror)

@@ -233,7 +233,7 @@ mod tests {
         };
         for (edit, because) in [
             (
-                &(|a: &mut ApiPod| a.mirror = true) as &dyn Fn(&mut ApiPod),
+                &(|a: &mut ApiPod| a.mirror_of = Some("u1".into())) as &dyn Fn(&mut ApiPod),
                 "static-or-mirror",
             ),
             (
