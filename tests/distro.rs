@@ -355,7 +355,7 @@ fn every_distribution_fixture_is_recognised_and_its_layout_decides_a_finding() {
             "Amazon EKS (Amazon Linux 2023, nodeadm)",
             "disk.nodefs-pressure",
             "critical",
-            "nodefs.available 12.0% (12Gi of 100Gi) < hard 15% on /",
+            "nodefs.available 12.0% (12Gi of 100Gi) < hard 15% on /; kubelet would evict shop/checkout-5f7c9d8b6-m4kq2 first",
         ),
         (
             "gke-cos-v2-containerd",
@@ -403,7 +403,7 @@ fn every_distribution_fixture_is_recognised_and_its_layout_decides_a_finding() {
             "kubeadm",
             "disk.nodefs-pressure",
             "critical",
-            "nodefs.available 18.0% (18Gi of 100Gi) < hard 20% on /",
+            "nodefs.available 18.0% (18Gi of 100Gi) < hard 20% on /; kubelet would evict shop/checkout-5f7c9d8b6-m4kq2 first",
         ),
         (
             "kubeadm-rhel-v1-crio",
@@ -411,7 +411,7 @@ fn every_distribution_fixture_is_recognised_and_its_layout_decides_a_finding() {
             "kubeadm",
             "disk.imagefs-pressure",
             "critical",
-            "imagefs.available 22.0% (21.5Gi of 97.9Gi) < hard 25% on /",
+            "imagefs.available 22.0% (21.5Gi of 97.9Gi) < hard 25% on /; kubelet would evict kube-system/kube-flannel-ds-9xk2p first",
         ),
     ];
     for (name, id, header, rule, severity, title) in cases {

@@ -238,10 +238,11 @@ fn every_fixture_has_unique_prometheus_series() {
     assert!(checked >= 10, "{checked} fixtures");
 }
 
-/// Two OOM kills in kubepods cgroups of pods the node no longer lists: same rule, same
-/// (empty) subject but for the pid, which is no label. One series, value 2.
+/// Two OOM kills in kubepods cgroups of pods the node no longer lists: each is named by the UID
+/// its cgroup path carries, `pod <uid> (deleted)` (src/model/pod_facts.rs), never by an empty
+/// subject. Two pods, two series of value 1; the pid is no label.
 #[test]
-fn two_kills_outside_known_pods_are_one_series_counted_twice() {
+fn two_kills_of_gone_pods_are_two_series_named_by_their_uids() {
     let c = Copy::of("oom-memcg-v2-systemd");
     let mut kmsg = c.read("/dev/kmsg");
     // The kernel's two records per kill (mm/oom_kill.c dump_oom_victim / __oom_kill_process),
@@ -262,13 +263,21 @@ fn two_kills_outside_known_pods_are_one_series_counted_twice() {
     }
     c.write("/dev/kmsg", &kmsg);
     let (_, report) = common::check_json(&c.root, &[]);
-    let kills: Vec<_> = report["findings"]
+    let gone: Vec<&str> = report["findings"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|f| f["id"] == "memory.kernel-oom-kill" && f["subject"]["pod"].is_null())
+        .filter(|f| f["id"] == "memory.kernel-oom-kill" && f["subject"]["namespace"].is_null())
+        .map(|f| f["subject"]["pod"].as_str().unwrap())
         .collect();
-    assert_eq!(kills.len(), 2, "{report:#}");
+    assert_eq!(
+        gone,
+        [
+            "pod 11111111-2222-4333-8444-555555555555 (deleted)",
+            "pod 66666666-7777-4888-9999-000000000000 (deleted)"
+        ],
+        "{report:#}"
+    );
     let o = run(&[
         "--bundle",
         c.root.to_str().unwrap(),
@@ -281,11 +290,17 @@ fn two_kills_outside_known_pods_are_one_series_counted_twice() {
         .lines()
         .filter(|l| {
             l.starts_with("nodescope_finding{id=\"memory.kernel-oom-kill\"")
-                && l.contains("pod=\"\"")
+                && l.contains("(deleted)")
         })
         .collect();
-    assert_eq!(lines.len(), 1, "{text}");
-    assert!(lines[0].ends_with("} 2"), "{}", lines[0]);
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines.iter().all(|l| l.ends_with("} 1")), "{lines:?}");
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.contains("kernel-oom-kill") && l.contains("pod=\"\"")),
+        "{text}"
+    );
 }
 
 /// Every command that prints, and the status it exits with on a full run.

@@ -26,6 +26,7 @@ mod generated;
 mod gpu;
 mod health;
 mod hygiene;
+mod joins;
 mod journal;
 mod live;
 mod live_bundle;

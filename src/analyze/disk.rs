@@ -39,6 +39,44 @@ pub fn inodes_used_percent(st: &StatVfs) -> Option<f64> {
     (st.files > 0).then(|| st.files.saturating_sub(st.ffree) as f64 * 100.0 / st.files as f64)
 }
 
+/// The ranking's name for a disk signal.
+fn ranking_signal(signal: &str) -> Option<crate::analyze::eviction_ranking::DiskSignal> {
+    use crate::analyze::eviction_ranking::DiskSignal as S;
+    [
+        S::NodeFsAvailable,
+        S::NodeFsInodesFree,
+        S::ImageFsAvailable,
+        S::ImageFsInodesFree,
+        S::ContainerFsAvailable,
+        S::ContainerFsInodesFree,
+    ]
+    .into_iter()
+    .find(|s| s.as_str() == signal)
+}
+
+/// How many pods of the kubelet's predicted disk order the evidence lists.
+const TOP: usize = 5;
+
+/// The kubelet's predicted disk order in the evidence, and, only when some pod lacks the API's
+/// word, which values were taken as 0.
+fn add_ranking_evidence(
+    ev: &mut serde_json::Value,
+    order: &[crate::analyze::next_victims::DiskPredictedPod],
+) {
+    if order.is_empty() {
+        return;
+    }
+    ev["kubelet_order"] = serde_json::json!(order.iter().take(TOP).collect::<Vec<_>>());
+    let without_api = order.iter().filter(|p| p.request_bytes.is_none()).count();
+    if without_api > 0 {
+        ev["approximation"] = format!(
+            "{without_api} of {} pods without the API's word: ephemeral-storage requests and priorities taken as 0",
+            order.len()
+        )
+        .into();
+    }
+}
+
 /// One eviction threshold on a disk signal and how the filesystem stands against it.
 #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct DiskSignal {
@@ -211,10 +249,23 @@ pub fn fs_pressure_findings(
     if let (Some(o), Some(e)) = (ev.as_object_mut(), extra.as_object()) {
         o.extend(e.clone());
     }
+    let mut title = format!("{} on {mp}", worst.describe());
+    if let Some(signal) = ranking_signal(&worst.signal) {
+        let order = crate::analyze::next_victims::kubelet_disk_order(snap, signal);
+        // Named only when something was measured: with every usage 0 (nothing walked), the
+        // order would be the input order, not the kubelet's.
+        if worst.met
+            && order.iter().any(|p| p.usage > 0)
+            && let Some(first) = order.iter().find(|p| !p.critical)
+        {
+            title.push_str(&format!("; kubelet would evict {} first", first.label));
+        }
+        add_ranking_evidence(&mut ev, &order);
+    }
     out.push(finding(
         rule,
         severity,
-        format!("{} on {mp}", worst.describe()),
+        title,
         Subject::node(snap).with_path(role.path.clone()),
         ev,
         remedy,

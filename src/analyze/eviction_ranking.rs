@@ -280,6 +280,14 @@ fn pod_disk_usage(s: &PodStats, fs: &[FsStatsType], resource: DiskResource) -> i
     total
 }
 
+/// What a disk ranking measures of `pod` (`podDiskUsage`), 0 without stats: the figure the
+/// ranking compared, for showing it.
+pub fn pod_usage(pod: &RankedPod, fs: &[FsStatsType], resource: DiskResource) -> u64 {
+    pod.stats.as_ref().map_or(0, |s| {
+        u64::try_from(pod_disk_usage(s, fs, resource)).unwrap_or(0)
+    })
+}
+
 /// `GetResourceRequestQuantity(pod, resource)`: the ephemeral-storage request, or 0 for
 /// `inodes`, which no container can request.
 fn disk_request(p: &RankedPod, resource: DiskResource) -> i128 {

@@ -60,7 +60,7 @@ pub fn operator_components(snap: &Snapshot) -> Vec<Component> {
                             "{} restarted {} times, last {}",
                             c.name,
                             c.restart_count.unwrap_or(0),
-                            c.last_termination_reason.as_deref().unwrap_or("?")
+                            c.last_termination_reason.as_deref().unwrap_or("unknown")
                         )
                     })
             });

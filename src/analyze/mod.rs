@@ -107,6 +107,30 @@ impl Subject {
         }
     }
 
+    /// A pod as the model names it ([`crate::model::Pod::facts`]): namespace and name when
+    /// anything names it, else `pod <uid>` (`pod <uid> (deleted)` once its cgroup is gone).
+    pub fn of_pod(p: &crate::model::Pod) -> Self {
+        let f = p.facts(false);
+        match (f.namespace, f.name) {
+            (Some(ns), Some(n)) => Subject::pod(ns.value, n.value),
+            _ => Subject::pod(None, f_label(&p.uid, p.cgroup.is_none())),
+        }
+    }
+
+    /// A container of a pod as the model names both: its Kubernetes name, else `id <12 hex>`.
+    pub fn of_container(p: &crate::model::Pod, c: &crate::model::Container) -> Self {
+        let name = c
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("id {}", &c.id[..c.id.len().min(12)]));
+        Subject::of_pod(p).with_container(name)
+    }
+
+    /// Whether the subject names nothing at all.
+    pub fn is_empty(&self) -> bool {
+        *self == Subject::default()
+    }
+
     /// A container of a pod.
     pub fn container(
         namespace: impl Into<Option<String>>,
@@ -153,6 +177,15 @@ impl Subject {
     pub fn with_unit(mut self, unit: impl Into<Option<String>>) -> Self {
         self.unit = unit.into();
         self
+    }
+}
+
+/// `pod <uid>`, or `pod <uid> (deleted)`: a pod nothing names.
+fn f_label(uid: &str, deleted: bool) -> String {
+    if deleted {
+        format!("pod {uid} (deleted)")
+    } else {
+        format!("pod {uid}")
     }
 }
 
@@ -210,6 +243,10 @@ pub fn analyze(snap: &Snapshot) -> Vec<Finding> {
     let mut out = Vec::new();
     for r in rules::RULES {
         r.check(snap, &mut out);
+    }
+    // A finding about something nothing names is about this node, never about no one.
+    for f in out.iter_mut().filter(|f| f.subject.is_empty()) {
+        f.subject = Subject::node(snap);
     }
     out.sort_by(|a, b| {
         b.severity

@@ -20,18 +20,21 @@
 //! The kernel picks the process with the highest `oom_score`, read from /proc.
 
 use super::eviction_ranking::{self, PodStats, RankedPod};
+use crate::model::pod_facts::Critical;
 use crate::model::quantity::parse_quantity;
 use crate::model::{Qos, Snapshot};
 
-/// `scheduling.SystemCriticalPriority` (pkg/apis/scheduling/types.go): a pod at or above it
-/// is critical, and the kubelet never evicts it.
-pub const SYSTEM_CRITICAL_PRIORITY: i32 = 2_000_000_000;
+/// `scheduling.SystemCriticalPriority`: a pod at or above it is critical, and the kubelet never
+/// evicts it.
+pub use crate::model::pod_facts::SYSTEM_CRITICAL_PRIORITY;
 use serde::Serialize;
 
 /// A pod in the kubelet's predicted order, with what the prediction rests on.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PredictedPod {
     pub uid: String,
+    /// How the pod is named to a reader ([`crate::model::Pod::label`]).
+    pub label: String,
     pub namespace: Option<String>,
     pub pod: Option<String>,
     /// Pod working set (usage - inactive_file of the pod cgroup); `None` = no stats.
@@ -47,8 +50,12 @@ pub struct PredictedPod {
     pub exceeds_request: bool,
     /// Processes and threads in the pod (`pids.current`).
     pub processes: Option<u64>,
-    /// Node-critical (-997 outside Guaranteed): ranked, but never evicted.
+    /// Critical (`IsCriticalPod`: static or mirror, priority at or above 2,000,000,000, a
+    /// critical priority class; without the API, -997 outside Guaranteed): ranked, never
+    /// evicted.
     pub critical: bool,
+    /// Why it is critical, when it is.
+    pub critical_because: Option<Critical>,
 }
 
 /// A container's memory request, estimated from the oom_score_adj the kubelet gave it.
@@ -70,7 +77,7 @@ fn ranked_pods(snap: &Snapshot) -> Vec<(RankedPod, PredictedPod)> {
         .map(|p| {
             let qos = p.qos.unwrap_or(Qos::Burstable);
             let mut request = 0i64;
-            let mut critical = false;
+            let mut adj_critical = false;
             for c in p.containers.iter().filter(|c| !c.sandbox) {
                 let adj = snap
                     .processes
@@ -79,7 +86,7 @@ fn ranked_pods(snap: &Snapshot) -> Vec<(RankedPod, PredictedPod)> {
                     .filter_map(|pr| pr.oom_score_adj)
                     .max();
                 if adj == Some(-997) && qos != Qos::Guaranteed {
-                    critical = true;
+                    adj_critical = true;
                 }
                 let limit = c.cgroup.as_ref().and_then(|cg| cg.limit_bytes);
                 request += adj.map_or(0, |a| request_from_adj(a, qos, limit, capacity));
@@ -93,16 +100,12 @@ fn ranked_pods(snap: &Snapshot) -> Vec<(RankedPod, PredictedPod)> {
                         .filter_map(|c| c.requests.get("memory"))
                         .filter_map(|q| parse_quantity(q))
                         .sum();
-                    if api
-                        .priority
-                        .is_some_and(|pr| pr >= SYSTEM_CRITICAL_PRIORITY)
-                    {
-                        critical = true;
-                    }
                     (real as i64, api.priority, "api")
                 }
                 None => (request, None, "oom_score_adj"),
             };
+            let facts = p.facts(adj_critical);
+            let critical = facts.critical.is_some();
             let cg = p.cgroup.as_ref();
             let ws = cg.and_then(|cg| cg.working_set_bytes());
             let processes = cg.and_then(|cg| cg.pids_current);
@@ -122,6 +125,7 @@ fn ranked_pods(snap: &Snapshot) -> Vec<(RankedPod, PredictedPod)> {
             };
             let predicted = PredictedPod {
                 uid: p.uid.clone(),
+                label: facts.label(),
                 namespace: p.namespace.clone(),
                 pod: p.name.clone(),
                 working_set_bytes: ws.map(|w| w as i64),
@@ -131,6 +135,7 @@ fn ranked_pods(snap: &Snapshot) -> Vec<(RankedPod, PredictedPod)> {
                 exceeds_request: ws.is_some_and(|w| w as i64 > request),
                 processes,
                 critical,
+                critical_because: facts.critical,
             };
             (ranked, predicted)
         })
@@ -163,6 +168,158 @@ pub fn kubelet_order(snap: &Snapshot) -> Vec<PredictedPod> {
 pub fn kubelet_pid_order(snap: &Snapshot) -> Vec<PredictedPod> {
     let (r, p): (Vec<_>, Vec<_>) = ranked_pods(snap).into_iter().unzip();
     in_order(r, p, eviction_ranking::rank_pid_pressure)
+}
+
+/// A pod in the kubelet's predicted order under disk pressure, with what the prediction
+/// rests on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DiskPredictedPod {
+    pub uid: String,
+    /// How the pod is named to a reader ([`crate::model::Pod::label`]).
+    pub label: String,
+    /// What the signal measures of the pod, summed: bytes, or inodes for `*.inodesFree`.
+    pub usage: u64,
+    /// Which of the pod's usages nodescope measured (`rootfs`: writable layers walked; `logs`:
+    /// its /var/log/pods directory walked; `volumes`: disk-backed emptyDirs walked); what was
+    /// not measured counts as 0.
+    pub measured: Vec<&'static str>,
+    /// `ephemeral-storage` requests summed over the API's containers; `None` when the API did
+    /// not give the pod (ranked as 0, as for a pod that requests nothing).
+    pub request_bytes: Option<i64>,
+    /// `spec.priority` when the API gave it.
+    pub priority: Option<i32>,
+    /// Whether the usage exceeds the request (the first comparator).
+    pub exceeds_request: bool,
+    /// Critical ([`crate::model::pod_facts::Critical`]): ranked, never evicted.
+    pub critical: bool,
+    pub critical_because: Option<Critical>,
+}
+
+/// Whether the kubelet gave a non-Guaranteed pod's processes -997, which its policy reserves for
+/// node-critical pods (pkg/kubelet/qos/policy.go): the estimate of criticality without the API.
+fn adj_critical(snap: &Snapshot, p: &crate::model::Pod) -> bool {
+    p.qos != Some(Qos::Guaranteed)
+        && p.containers.iter().filter(|c| !c.sandbox).any(|c| {
+            snap.processes.iter().any(|pr| {
+                pr.container_id.as_deref() == Some(c.id.as_str()) && pr.oom_score_adj == Some(-997)
+            })
+        })
+}
+
+/// The pod's disk usages as the summary API would sum them for `rankDiskPressureFunc`, from
+/// the walks the disk collector made, and which ones were measured.
+fn disk_stats(snap: &Snapshot, p: &crate::model::Pod) -> (PodStats, Vec<&'static str>) {
+    use super::eviction_ranking::FsUsage;
+    let usage = |w: &crate::model::fs::Walk| FsUsage {
+        used_bytes: w.bytes,
+        inodes_used: w.inodes(),
+    };
+    let add = |a: FsUsage, b: FsUsage| FsUsage {
+        used_bytes: a.used_bytes + b.used_bytes,
+        inodes_used: a.inodes_used + b.inodes_used,
+    };
+    let mut measured = Vec::new();
+    let mut st = PodStats::default();
+    let layers: Vec<FsUsage> = snap
+        .disk
+        .writable_layers
+        .iter()
+        .filter(|l| p.containers.iter().any(|c| c.id == l.container_id))
+        .filter_map(|l| l.walk.as_ref().map(usage))
+        .collect();
+    if !layers.is_empty() {
+        measured.push("rootfs");
+        st.rootfs = layers.into_iter().fold(FsUsage::default(), add);
+    }
+    if let Some(w) = snap
+        .disk
+        .pod_logs
+        .iter()
+        .find(|l| l.uid == p.uid)
+        .and_then(|l| l.walk.as_ref())
+    {
+        measured.push("logs");
+        st.logs = usage(w);
+    }
+    let volumes: Vec<FsUsage> = snap
+        .disk
+        .pod_dirs
+        .iter()
+        .filter(|d| d.uid == p.uid)
+        .flat_map(|d| d.volumes.iter())
+        .filter(|v| !v.memory_backed)
+        .filter_map(|v| v.walk.as_ref().map(usage))
+        .collect();
+    if !volumes.is_empty() {
+        measured.push("volumes");
+        st.local_volumes = volumes.into_iter().fold(FsUsage::default(), add);
+    }
+    (st, measured)
+}
+
+/// The kubelet's predicted order under `signal` (`rankDiskPressureFunc` with the filesystems
+/// `buildSignalToRankFunc` measures for it; a node has a dedicated imagefs when its image
+/// store is on another filesystem than its kubelet root). Requests and priorities are the
+/// API's when it gave the pod; critical pods are ranked but never evicted.
+pub fn kubelet_disk_order(
+    snap: &Snapshot,
+    signal: eviction_ranking::DiskSignal,
+) -> Vec<DiskPredictedPod> {
+    let dedicated = match (&snap.disk.nodefs, &snap.disk.imagefs) {
+        (Some(n), Some(i)) => n.mount_point.is_some() && n.mount_point != i.mount_point,
+        _ => false,
+    };
+    let (fs, resource) = eviction_ranking::disk_rank_inputs(signal, dedicated, false);
+    let mut ranked = Vec::new();
+    let mut predicted = Vec::new();
+    for p in snap.pods.iter().filter(|p| p.cgroup.is_some()) {
+        let facts = p.facts(adj_critical(snap, p));
+        let (stats, measured) = disk_stats(snap, p);
+        let request = p.api.as_ref().map(|a| {
+            a.containers
+                .iter()
+                .filter_map(|c| c.requests.get("ephemeral-storage"))
+                .filter_map(|q| parse_quantity(q))
+                .sum::<f64>() as i64
+        });
+        let r = RankedPod {
+            namespace: p.namespace.clone().unwrap_or_default(),
+            name: p.name.clone().unwrap_or_default(),
+            uid: p.uid.clone(),
+            priority: facts.priority.as_ref().map(|x| x.value),
+            memory_request_bytes: None,
+            ephemeral_storage_request_bytes: request,
+            stats: Some(stats),
+            critical: facts.critical.is_some(),
+        };
+        let usage = eviction_ranking::pod_usage(&r, fs, resource);
+        let exceeds = match resource {
+            eviction_ranking::DiskResource::EphemeralStorage => {
+                i128::from(usage) > i128::from(request.unwrap_or(0))
+            }
+            eviction_ranking::DiskResource::Inodes => usage > 0,
+        };
+        predicted.push(DiskPredictedPod {
+            uid: p.uid.clone(),
+            label: facts.label(),
+            usage,
+            measured,
+            request_bytes: request,
+            priority: r.priority,
+            exceeds_request: exceeds,
+            critical: r.critical,
+            critical_because: facts.critical,
+        });
+        ranked.push(r);
+    }
+    eviction_ranking::rank_disk_pressure(&mut ranked, fs, resource);
+    let mut out = Vec::with_capacity(predicted.len());
+    for r in ranked {
+        if let Some(i) = predicted.iter().position(|p| p.uid == r.uid) {
+            out.push(predicted.swap_remove(i));
+        }
+    }
+    out
 }
 
 /// A container process whose oom_score_adj is not what the kubelet's policy gives its QoS class
@@ -227,6 +384,8 @@ pub fn adj_mismatches(snap: &Snapshot) -> Vec<AdjMismatch> {
 /// One process as the kernel's OOM killer would rank it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KernelCandidate {
+    /// How the pod is named to a reader ([`crate::model::Pod::label`]).
+    pub label: String,
     pub namespace: Option<String>,
     pub pod: Option<String>,
     pub container: Option<String>,
@@ -247,6 +406,7 @@ pub fn kernel_order(snap: &Snapshot) -> Vec<KernelCandidate> {
                 return None;
             }
             Some(KernelCandidate {
+                label: pod.label(),
                 namespace: pod.namespace.clone(),
                 pod: pod.name.clone(),
                 container: c.name.clone(),
@@ -355,6 +515,146 @@ mod tests {
         let kernel = kernel_order(&s);
         let k: Vec<&str> = kernel.iter().map(|c| c.comm.as_str()).collect();
         assert_eq!(k, ["under", "over", "guaranteed", "critical"]);
+    }
+
+    /// A pod `name` whose /var/log/pods directory holds `logs` bytes, with the API's
+    /// ephemeral-storage request and priority when `api` gives them.
+    fn disk_pod(s: &mut Snapshot, name: &str, logs: u64, api: Option<(&str, i32)>) {
+        use crate::model::cluster::{ApiContainer, ApiPod};
+        use crate::model::disk::PodLogDir;
+        use crate::model::fs::Walk;
+        let uid = format!("uid-{name}");
+        let mut p = pod("shop", name, &uid);
+        p.api = api.map(|(request, priority)| ApiPod {
+            uid: uid.clone(),
+            namespace: "shop".into(),
+            name: name.into(),
+            priority: Some(priority),
+            containers: vec![ApiContainer {
+                name: "app".into(),
+                requests: [("ephemeral-storage".to_string(), request.to_string())].into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        s.pods.push(p);
+        s.disk.pod_logs.push(PodLogDir {
+            uid: uid.clone(),
+            namespace: "shop".into(),
+            pod: name.into(),
+            path: format!("/var/log/pods/shop_{name}_{uid}"),
+            walk: Some(Walk {
+                path: format!("/var/log/pods/shop_{name}_{uid}"),
+                bytes: logs,
+                apparent_bytes: logs,
+                files: 1,
+                dirs: 1,
+                complete: true,
+                unreadable: 0,
+                largest_files: Vec::new(),
+                densest_dirs: Vec::new(),
+            }),
+        });
+    }
+
+    fn disk_labels(v: &[DiskPredictedPod]) -> Vec<&str> {
+        v.iter().map(|p| p.label.as_str()).collect()
+    }
+
+    /// kubernetes/kubernetes pkg/kubelet/eviction/helpers_test.go TestOrderedByPriorityDisk,
+    /// laid out as a node (usage in the pods' log directories, which every nodefs ranking
+    /// measures): the API's requests and priorities put the pods over their request first,
+    /// low priority before high, then those under it. Without the API every request counts as
+    /// 0 and every priority as 0, and the order is by usage alone.
+    #[test]
+    fn the_disk_order_uses_the_apis_requests_and_priorities() {
+        use crate::analyze::eviction_ranking::DiskSignal;
+        const MI: u64 = 1 << 20;
+        let (low, high) = (1, 100);
+        let layout = |api: bool| {
+            let mut s = snap();
+            let a = |r: &'static str, p: i32| api.then_some((r, p));
+            disk_pod(
+                &mut s,
+                "below-requests-high-priority",
+                60 * MI,
+                a("1Gi", high),
+            );
+            disk_pod(
+                &mut s,
+                "below-requests-low-priority",
+                700 * MI,
+                a("1Gi", low),
+            );
+            disk_pod(
+                &mut s,
+                "above-requests-high-priority",
+                350 * MI,
+                a("100Mi", high),
+            );
+            disk_pod(&mut s, "above-requests-low-priority", 10 * MI, a("0", low));
+            s
+        };
+        let order = kubelet_disk_order(&layout(true), DiskSignal::NodeFsAvailable);
+        assert_eq!(
+            disk_labels(&order),
+            [
+                "shop/above-requests-low-priority",
+                "shop/above-requests-high-priority",
+                "shop/below-requests-low-priority",
+                "shop/below-requests-high-priority",
+            ]
+        );
+        assert_eq!(order[1].usage, 350 * MI);
+        assert_eq!(order[1].request_bytes, Some(100 * MI as i64));
+        assert_eq!(order[1].measured, ["logs"]);
+        assert!(order[1].exceeds_request && !order[2].exceeds_request);
+        let order = kubelet_disk_order(&layout(false), DiskSignal::NodeFsAvailable);
+        assert_eq!(
+            disk_labels(&order),
+            [
+                "shop/below-requests-low-priority",
+                "shop/above-requests-high-priority",
+                "shop/below-requests-high-priority",
+                "shop/above-requests-low-priority",
+            ]
+        );
+        assert_eq!(order[0].request_bytes, None);
+        // A dedicated imagefs: imagefs.available measures writable layers and images only, so
+        // the logs count for nothing and the API's priorities alone order the pods.
+        let mut s = layout(true);
+        s.disk.nodefs = Some(crate::model::disk::FsRole {
+            path: "/var/lib/kubelet".into(),
+            mount_point: Some("/var".into()),
+        });
+        s.disk.imagefs = Some(crate::model::disk::FsRole {
+            path: "/var/lib/containerd".into(),
+            mount_point: Some("/var/lib/containerd".into()),
+        });
+        let order = kubelet_disk_order(&s, DiskSignal::ImageFsAvailable);
+        assert!(order.iter().all(|p| p.usage == 0 && p.measured == ["logs"]));
+        assert_eq!(order[0].priority, Some(low));
+    }
+
+    /// `evictPod` never evicts a critical pod (pkg/kubelet/eviction/eviction_manager.go): a
+    /// mirror pod ranks first by usage but is flagged, so the first candidate is the next one.
+    #[test]
+    fn a_mirror_pod_ranks_but_is_never_the_disk_victim() {
+        use crate::analyze::eviction_ranking::DiskSignal;
+        use crate::model::pod_facts::Critical;
+        let mut s = snap();
+        disk_pod(&mut s, "etcd-node-a", 900, Some(("0", 0)));
+        disk_pod(&mut s, "web", 100, Some(("0", 0)));
+        if let Some(a) = s.pods[0].api.as_mut() {
+            a.mirror_of = Some("uid-etcd-node-a".into());
+        }
+        let order = kubelet_disk_order(&s, DiskSignal::NodeFsAvailable);
+        assert_eq!(disk_labels(&order), ["shop/etcd-node-a", "shop/web"]);
+        assert_eq!(order[0].critical_because, Some(Critical::StaticOrMirror));
+        assert_eq!(
+            order.iter().find(|p| !p.critical).map(|p| p.label.as_str()),
+            Some("shop/web")
+        );
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub struct AttributedKill<'a> {
     pub cgroup: Option<&'a CgroupStats>,
     /// The victim's cgroup is under the kubelet's kubepods hierarchy.
     pub in_kubepods: bool,
+    /// The victim's pod no longer runs here: no pod cgroup with its UID.
+    pub pod_gone: bool,
 }
 
 impl AttributedKill<'_> {
@@ -31,14 +33,41 @@ impl AttributedKill<'_> {
     }
 
     /// The finding subject: the victim's pod, container and pid (and the node, when given).
+    /// A pod nothing names is `pod <uid> (deleted)` or `pod <uid>`.
     pub fn subject(&self, node: Option<&str>) -> Subject {
-        Subject::container(
-            self.namespace.clone(),
-            self.pod.clone(),
-            self.container.clone(),
-        )
-        .with_node(node.map(String::from))
-        .with_pid(self.kill.pid)
+        let s = match (&self.namespace, &self.pod) {
+            (Some(_), Some(_)) => Subject::container(
+                self.namespace.clone(),
+                self.pod.clone(),
+                self.container.clone(),
+            ),
+            _ => Subject::pod(None, self.pod_label()),
+        };
+        s.with_node(node.map(String::from)).with_pid(self.kill.pid)
+    }
+
+    /// The victim's pod for a reader, when the kill was in one: `namespace/name`, else
+    /// `pod <uid> (deleted)` (its cgroup is gone) or `pod <uid>`.
+    fn pod_label(&self) -> Option<String> {
+        match (&self.namespace, &self.pod, &self.pod_uid) {
+            (Some(ns), Some(p), _) => Some(format!("{ns}/{p}")),
+            (_, _, Some(uid)) if self.pod_gone => Some(format!("pod {uid} (deleted)")),
+            (_, _, Some(uid)) => Some(format!("pod {uid}")),
+            _ => None,
+        }
+    }
+
+    /// Who was killed, for a reader: `namespace/pod/container`, the pod's label, else the
+    /// victim's cgroup path, else `an unknown cgroup`.
+    pub fn label(&self) -> String {
+        match (&self.namespace, &self.pod, &self.container) {
+            (Some(ns), Some(p), Some(c)) => format!("{ns}/{p}/{c}"),
+            _ => self
+                .pod_label()
+                .or_else(|| self.kill.task_memcg.clone())
+                .or_else(|| self.kill.oom_memcg.clone())
+                .unwrap_or_else(|| "an unknown cgroup".into()),
+        }
     }
 
     /// The facts every OOM finding shows about its kill; rules add their own.
@@ -100,6 +129,7 @@ pub fn attribute<'a>(snap: &'a Snapshot, kill: &'a OomKill) -> AttributedKill<'a
         container_id: cg.container.map(|(_, id)| id),
         cgroup: None,
         in_kubepods: cg.in_kubepods,
+        pod_gone: false,
     };
     if let Some(id) = &a.container_id
         && let Some((pod, c)) = snap.container(id)
@@ -121,9 +151,12 @@ pub fn attribute<'a>(snap: &'a Snapshot, kill: &'a OomKill) -> AttributedKill<'a
         a.pod_uid = l.pod_uid.clone().or(a.pod_uid);
         return a;
     }
-    if let Some(uid) = &a.pod_uid
-        && let Some(pod) = snap.pods.iter().find(|p| &p.uid == uid)
-    {
+    let pod = a
+        .pod_uid
+        .as_ref()
+        .and_then(|uid| snap.pods.iter().find(|p| &p.uid == uid));
+    a.pod_gone = pod.is_none_or(|p| p.cgroup.is_none());
+    if let Some(pod) = pod {
         a.namespace = pod.namespace.clone();
         a.pod = pod.name.clone();
     }
@@ -215,6 +248,7 @@ mod tests {
             pod: "web".into(),
             container: "app".into(),
             pod_uid: Some("from-the-link".into()),
+            source: None,
         });
         killed(&mut s, &id('b'));
         let k = &kills(&s)[0];

@@ -304,6 +304,7 @@ pub(super) fn pods(
                 containers.push(Container {
                     id,
                     name: None,
+                    name_source: None,
                     runtime: runtime.map(String::from),
                     sandbox: false,
                     cgroup: Some(stats(host, l, &crel, errs)),
@@ -315,6 +316,8 @@ pub(super) fn pods(
             uid,
             namespace: None,
             name: None,
+            name_source: None,
+            config_source: None,
             qos: Some(qos),
             cgroup: Some(stats(host, l, &rel, errs)),
             containers,

@@ -61,6 +61,12 @@ pub fn pod(p: &Pod) -> ApiPod {
     let spec = p.spec.as_ref();
     let status = p.status.as_ref();
     let statuses = status.and_then(|s| s.container_statuses.as_ref());
+    let annotation = |k: &str| {
+        p.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(k).cloned())
+    };
     ApiPod {
         uid: p.metadata.uid.clone().unwrap_or_default(),
         namespace: p.metadata.namespace.clone().unwrap_or_default(),
@@ -70,6 +76,8 @@ pub fn pod(p: &Pod) -> ApiPod {
         qos_class: status.and_then(|s| s.qos_class.clone()),
         priority: spec.and_then(|s| s.priority),
         priority_class: spec.and_then(|s| s.priority_class_name.clone()),
+        config_source: annotation("kubernetes.io/config.source"),
+        mirror_of: annotation("kubernetes.io/config.mirror"),
         host_network: spec.and_then(|s| s.host_network).unwrap_or(false),
         dns_policy: spec.and_then(|s| s.dns_policy.clone()),
         containers: spec
@@ -131,11 +139,11 @@ pub fn event(e: &Event) -> ApiEvent {
         namespace: e.metadata.namespace.clone(),
         object: format!(
             "{}/{}{}",
-            o.kind.as_deref().unwrap_or("?"),
+            o.kind.as_deref().unwrap_or("Object"),
             o.namespace
                 .as_ref()
                 .map_or(String::new(), |n| format!("{n}/")),
-            o.name.as_deref().unwrap_or("?")
+            o.name.as_deref().unwrap_or("(unnamed)")
         ),
         reason: e.reason.clone().unwrap_or_default(),
         message: e.message.clone().unwrap_or_default(),
@@ -313,7 +321,9 @@ pub fn reduce(d: &ClusterData) -> Cluster {
 }
 
 /// Attaches the cluster part to a snapshot and joins its pods by UID: names the API knows fill
-/// in what the node did not say, and each local pod gets its API object.
+/// in what the node did not say, and each local pod gets its API object. A static pod runs
+/// here under the UID the kubelet made for it; its mirror in the API has its own UID and names
+/// the static one in `kubernetes.io/config.mirror`, which is how it joins.
 pub fn attach(snap: &mut Snapshot, data: &ClusterData) {
     let c = reduce(data);
     // The kubelet's answers that came but could not be read are collection errors, as the
@@ -328,7 +338,11 @@ pub fn attach(snap: &mut Snapshot, data: &ClusterData) {
         });
     }
     for p in snap.pods.iter_mut() {
-        if let Some(api) = c.pods.iter().find(|a| a.uid == p.uid) {
+        if let Some(api) = c
+            .pods
+            .iter()
+            .find(|a| a.uid == p.uid || a.mirror_of.as_deref() == Some(p.uid.as_str()))
+        {
             p.namespace.get_or_insert_with(|| api.namespace.clone());
             p.name.get_or_insert_with(|| api.name.clone());
             p.api = Some(api.clone());

@@ -114,13 +114,7 @@ pub(super) fn collect(host: &dyn Host, inp: &Inputs<'_>, errs: &mut Errors) -> D
                     .as_deref()
                     .is_some_and(|n| n.starts_with("node-local-dns"))
         })
-        .map(|p| {
-            format!(
-                "{}/{}",
-                p.namespace.as_deref().unwrap_or("?"),
-                p.name.as_deref().unwrap_or("?")
-            )
-        })
+        .map(|p| p.label())
         .collect();
     let interface = host.exists("/sys/class/net/nodelocaldns");
     Dns {

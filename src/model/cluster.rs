@@ -117,6 +117,15 @@ pub struct ApiPod {
     pub qos_class: Option<String>,
     pub priority: Option<i32>,
     pub priority_class: Option<String>,
+    /// Annotation `kubernetes.io/config.source` (`file`, `http`, `api`): a value other than
+    /// `api` is a static pod (`IsStaticPod`, pkg/kubelet/types/pod_update.go).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_source: Option<String>,
+    /// Annotation `kubernetes.io/config.mirror`: this is the API's mirror of a static pod, and
+    /// the value is the static pod's UID on its node (the kubelet's config hash,
+    /// pkg/kubelet/pod/mirror_client.go), not this object's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror_of: Option<String>,
     pub host_network: bool,
     pub dns_policy: Option<String>,
     pub containers: Vec<ApiContainer>,

@@ -14,6 +14,7 @@ pub mod health;
 pub mod kubelet;
 pub mod kubelet_log;
 pub mod oom_kill;
+pub mod pod_facts;
 pub mod quantity;
 pub mod resolv;
 pub mod text;
@@ -46,8 +47,9 @@ pub struct Snapshot {
     /// The node-allocatable cgroup (`kubepods` / `kubepods.slice`), when found.
     pub kubepods: Option<CgroupStats>,
     pub pods: Vec<Pod>,
-    /// Every `/var/log/containers` link: names for containers whose cgroup is gone (a container
-    /// killed and restarted keeps its old log link until the kubelet's log GC removes it).
+    /// Every `/var/log/containers` link and every exited Docker container's labels: names for
+    /// containers whose cgroup is gone (a container killed and restarted keeps its old log
+    /// link, and Docker its old container, until the kubelet's garbage collection removes them).
     #[serde(default)]
     pub container_logs: Vec<ContainerLog>,
     pub processes: Vec<Process>,
@@ -385,6 +387,15 @@ pub struct Pod {
     pub uid: String,
     pub namespace: Option<String>,
     pub name: Option<String>,
+    /// Which file on the node gave `namespace` and `name` ([`Pod::facts`] joins it with the
+    /// API's word).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_source: Option<pod_facts::FactSource>,
+    /// The pod's `kubernetes.io/config.source` annotation as the runtime recorded it on the
+    /// sandbox (cri-dockerd's `annotation.*` labels, CRI-O's `io.kubernetes.cri-o.Annotations`):
+    /// `file` or `http` for a static pod, which the kubelet never evicts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_source: Option<pod_facts::Sourced<String>>,
     pub qos: Option<Qos>,
     /// The pod cgroup; `None` when the pod has none (gone, or only its logs remain).
     pub cgroup: Option<CgroupStats>,
@@ -403,6 +414,9 @@ pub struct Container {
     pub id: String,
     /// The Kubernetes container name; `None` when nothing on the node names it.
     pub name: Option<String>,
+    /// Which file on the node gave `name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_source: Option<pod_facts::FactSource>,
     /// `containerd`, `cri-o` or `docker`, from the cgroup leaf name or runtime metadata.
     pub runtime: Option<String>,
     /// The pod sandbox (pause) rather than a workload container.
@@ -410,15 +424,20 @@ pub struct Container {
     pub cgroup: Option<CgroupStats>,
 }
 
-/// A container named by its `/var/log/containers/<pod>_<ns>_<container>-<id>.log` link.
+/// A container named by the node outside the cgroup tree: its
+/// `/var/log/containers/<pod>_<ns>_<container>-<id>.log` link, or Docker's labels on a
+/// container that has exited (`/var/lib/docker/containers/<id>/config.v2.json`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ContainerLog {
     pub id: String,
     pub namespace: String,
     pub pod: String,
     pub container: String,
-    /// The pod UID, from the link's target directory.
+    /// The pod UID, from the link's target directory (or the Docker label).
     pub pod_uid: Option<String>,
+    /// Where the names came from; absent means the log link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<pod_facts::FactSource>,
 }
 
 /// One process of the host (never its environment).

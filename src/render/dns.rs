@@ -42,7 +42,7 @@ pub fn write_table(w: &mut dyn Write, r: &DnsReport) -> std::io::Result<()> {
         writeln!(
             w,
             "{:<14} {:<34} {:<40} {:>6} {:>5} {:>8}  {}",
-            esc(r.namespace.as_deref().unwrap_or("?")),
+            esc(r.namespace.as_deref().unwrap_or("-")),
             esc(r.pod.as_deref().unwrap_or(&r.uid)),
             esc(&r.nameservers.join(",")),
             r.search_domains,

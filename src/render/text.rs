@@ -87,7 +87,10 @@ pub fn header(snap: &Snapshot) -> String {
     );
     parts.extend([
         cg,
-        format!("kernel {}", snap.node.kernel.as_deref().unwrap_or("?")),
+        format!(
+            "kernel {}",
+            snap.node.kernel.as_deref().unwrap_or("unknown")
+        ),
     ]);
     parts.extend(up);
     parts.extend(mem);

@@ -627,10 +627,16 @@ fn asks_for_extended_resource(p: &Pod) -> bool {
     })
 }
 
+/// The annotations `IsStaticPod` and `IsMirrorPod` read (pkg/kubelet/types/pod_update.go).
+pub const STATIC_POD_ANNOTATIONS: [&str; 2] =
+    ["kubernetes.io/config.source", "kubernetes.io/config.mirror"];
+
 /// The pod with only what [`crate::collect::cluster::pod`] reads: names and uid; node, priority,
 /// host network, DNS policy, node selector, tolerations and node affinity; each container's name
-/// and resources; phase, QoS, reason and each container's restarts and last termination. The
-/// rest (managed fields, annotations, env, volumes, probes) can be most of an object's size.
+/// and resources; phase, QoS, reason and each container's restarts and last termination; the two
+/// annotations that make a pod static or a mirror (`kubernetes.io/config.source`,
+/// `kubernetes.io/config.mirror`, pkg/kubelet/types/pod_update.go). The rest (managed fields,
+/// other annotations, env, volumes, probes) can be most of an object's size.
 fn slim(p: Pod) -> Pod {
     use k8s_openapi::api::core::v1::{Affinity, Container, ContainerStatus, PodSpec, PodStatus};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -684,6 +690,11 @@ fn slim(p: Pod) -> Pod {
             uid: p.metadata.uid,
             namespace: p.metadata.namespace,
             name: p.metadata.name,
+            annotations: p.metadata.annotations.map(|a| {
+                a.into_iter()
+                    .filter(|(k, _)| STATIC_POD_ANNOTATIONS.contains(&k.as_str()))
+                    .collect()
+            }),
             ..ObjectMeta::default()
         },
         spec,

@@ -189,14 +189,7 @@ pub fn build(snap: &Snapshot, findings: &[Finding]) -> DiskReport {
             .container_id
             .as_deref()
             .and_then(|id| snap.container(id))
-            .map(|(p, c)| {
-                format!(
-                    "{}/{}/{}",
-                    p.namespace.as_deref().unwrap_or("?"),
-                    p.name.as_deref().unwrap_or("?"),
-                    c.name.as_deref().unwrap_or("?")
-                )
-            })
+            .map(|(p, c)| crate::model::pod_facts::container_label(p, c))
             .unwrap_or_else(|| format!("{}[{}]", f.comm, f.pid));
         consumers.push(Consumer {
             kind: "deleted but open",
@@ -211,14 +204,7 @@ pub fn build(snap: &Snapshot, findings: &[Finding]) -> DiskReport {
         let Some(w) = &l.walk else { continue };
         let owner = snap
             .container(&l.container_id)
-            .map(|(p, c)| {
-                format!(
-                    "{}/{}/{}",
-                    p.namespace.as_deref().unwrap_or("?"),
-                    p.name.as_deref().unwrap_or("?"),
-                    c.name.as_deref().unwrap_or("?")
-                )
-            })
+            .map(|(p, c)| crate::model::pod_facts::container_label(p, c))
             .unwrap_or_else(|| {
                 format!(
                     "container {}",

@@ -60,12 +60,12 @@ WHAT TO CHANGE
                 if cpu.nr_periods < MIN_PERIODS || pct < THROTTLED_PERCENT {
                     continue;
                 }
-                let name = |o: &Option<String>, d: &str| o.clone().unwrap_or_else(|| d.to_string());
                 let who = format!(
-                    "{}/{} container {}",
-                    name(&pod.namespace, "?"),
-                    name(&pod.name, &pod.uid),
-                    name(&c.name, &c.id[..c.id.len().min(12)])
+                    "{} container {}",
+                    pod.label(),
+                    c.name
+                        .clone()
+                        .unwrap_or_else(|| c.id[..c.id.len().min(12)].to_string())
                 );
                 let limit = cpu
                     .limit_cores()
@@ -83,7 +83,7 @@ WHAT TO CHANGE
                         cpu.nr_periods,
                         cpu.throttled_usec as f64 / 1e6
                     ),
-                    Subject::container(pod.namespace.clone(), pod.name.clone().or_else(|| Some(pod.uid.clone())), c.name.clone()).on_node(snap),
+                    Subject::of_container(pod, c).on_node(snap),
                     serde_json::json!({
                         "cgroup": c.cgroup.as_ref().map(|g| g.path.clone()),
                         "container_id": c.id,
@@ -99,8 +99,8 @@ WHAT TO CHANGE
                     match cpu.limit_cores() {
                         Some(l) => format!(
                             "raise or remove {}/{}'s CPU limit of {} CPU (keep its request), or size its thread pools to it (GOMAXPROCS={}, -XX:ActiveProcessorCount={})",
-                            crate::model::pod_ref(pod.namespace.as_deref(), pod.name.as_deref(), &pod.uid),
-                            name(&c.name, &c.id[..c.id.len().min(12)]),
+                            pod.label(),
+                            c.name.as_deref().unwrap_or(&c.id[..c.id.len().min(12)]),
                             trim(l),
                             l.ceil().max(1.0),
                             l.ceil().max(1.0)
@@ -131,11 +131,14 @@ mod tests {
             uid: "u1".into(),
             namespace: Some("shop".into()),
             name: Some("api-1".into()),
+            name_source: None,
+            config_source: None,
             qos: None,
             cgroup: None,
             containers: vec![Container {
                 id: "c".repeat(64),
                 name: Some("api".into()),
+                name_source: None,
                 runtime: None,
                 sandbox: false,
                 cgroup: Some(CgroupStats {

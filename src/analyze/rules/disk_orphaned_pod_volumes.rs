@@ -63,7 +63,8 @@ WHAT TO CHANGE
                     d.volumes.len(),
                     units::bytes(bytes)
                 ),
-                Subject::pod(ns, pod.or_else(|| Some(d.uid.clone()))).with_path(d.path.clone()),
+                // A pod nothing names is gone: `pod <uid> (deleted)`, as src/model/pod_facts.rs names it.
+                Subject::pod(ns, pod.or_else(|| Some(format!("pod {} (deleted)", d.uid)))).with_path(d.path.clone()),
                 serde_json::json!({
                     "uid": d.uid,
                     "path": d.path,
@@ -126,6 +127,7 @@ mod tests {
             f.title,
             "pod u1 no longer runs but /var/lib/kubelet/pods/u1 remains with 2 volume(s), 3Mi in emptyDirs"
         );
+        assert_eq!(f.subject.pod.as_deref(), Some("pod u1 (deleted)"));
         assert_eq!(f.evidence["bytes"], 3u64 << 20);
     }
 

@@ -80,7 +80,7 @@ WHAT TO CHANGE
                 self,
                 Severity::Warning,
                 format!("BestEffort in {ns}: evicted first under pressure, oom_score_adj {}", adj.iter().max().map_or("1000".into(), |a| a.to_string())),
-                Subject::pod(pod.namespace.clone(), pod.name.clone()),
+                Subject::of_pod(pod),
                 serde_json::json!({ "qos": "BestEffort", "namespace": ns, "oom_score_adj": adj }),
                 "set memory and CPU requests on its containers; for node agents use priorityClassName system-node-critical",
             ));

@@ -52,22 +52,12 @@ WHAT TO CHANGE
         }
         let kernel = kernel_order(snap);
         let first_k = kubelet.iter().find(|p| !p.critical);
-        let name = |ns: &Option<String>, p: &Option<String>| {
-            format!(
-                "{}/{}",
-                ns.as_deref().unwrap_or("?"),
-                p.as_deref().unwrap_or("?")
-            )
-        };
         let title = match (first_k, kernel.first()) {
             (Some(k), Some(c)) => format!(
                 "kubelet would evict {} first; the kernel would kill {} ({}, oom_score {}) first",
-                name(&k.namespace, &k.pod),
-                name(&c.namespace, &c.pod),
-                c.comm,
-                c.oom_score
+                k.label, c.label, c.comm, c.oom_score
             ),
-            (Some(k), None) => format!("kubelet would evict {} first", name(&k.namespace, &k.pod)),
+            (Some(k), None) => format!("kubelet would evict {} first", k.label),
             _ => "every pod found is critical: the kubelet would evict none".into(),
         };
         let kubelet_list: Vec<serde_json::Value> = kubelet
@@ -78,6 +68,7 @@ WHAT TO CHANGE
                     "namespace": p.namespace, "pod": p.pod, "working_set_bytes": p.working_set_bytes,
                     "request_bytes": p.request_bytes, "request_from": p.request_from, "priority": p.priority,
                     "exceeds_request": p.exceeds_request, "critical": p.critical,
+                    "critical_because": p.critical_because,
                 })
             })
             .collect();
@@ -209,6 +200,7 @@ mod tests {
             required_node_affinity: None,
             reason: None,
             message: None,
+            ..Default::default()
         };
         let mut s = node();
         s.pods[0].api = Some(api("u1", "8Gi", 0));
@@ -240,6 +232,69 @@ mod tests {
                 .unwrap()
                 .iter()
                 .all(|p| p["critical"] == false)
+        );
+    }
+
+    /// `IsCriticalPod` beyond the priority value (pkg/kubelet/types/pod_update.go): the mirror of
+    /// a static pod, a static pod, and a critical priority class whose resolved priority the
+    /// object does not carry are all passed over; the next pod is the victim.
+    #[test]
+    fn static_and_mirror_pods_and_critical_classes_are_never_the_kubelets_victim() {
+        use crate::model::cluster::ApiPod;
+        let api = |edit: &dyn Fn(&mut ApiPod)| {
+            let mut a = ApiPod {
+                uid: "u1".into(),
+                namespace: "shop".into(),
+                name: "big".into(),
+                ..Default::default()
+            };
+            edit(&mut a);
+            Some(a)
+        };
+        for (edit, because) in [
+            (
+                &(|a: &mut ApiPod| a.mirror_of = Some("u1".into())) as &dyn Fn(&mut ApiPod),
+                "static-or-mirror",
+            ),
+            (
+                &|a: &mut ApiPod| a.config_source = Some("file".into()),
+                "static-or-mirror",
+            ),
+            (
+                &|a: &mut ApiPod| a.priority_class = Some("system-node-critical".into()),
+                "priority-class",
+            ),
+            (
+                &|a: &mut ApiPod| a.priority = Some(2_000_001_000),
+                "priority",
+            ),
+        ] {
+            let mut s = node();
+            s.pods[0].api = api(edit);
+            let f = one(&MemoryEvictionOrder, &s);
+            assert_eq!(f.evidence["kubelet"][0]["pod"], "big");
+            assert_eq!(f.evidence["kubelet"][0]["critical_because"], because);
+            assert!(
+                f.title.starts_with("kubelet would evict shop/small first"),
+                "{because}: {}",
+                f.title
+            );
+        }
+        // An API pod from the API server (`config.source: api`) is an ordinary pod.
+        let mut s = node();
+        s.pods[0].api = api(&|a| a.config_source = Some("api".into()));
+        let f = one(&MemoryEvictionOrder, &s);
+        assert_eq!(f.evidence["kubelet"][0]["critical"], false);
+    }
+
+    #[test]
+    fn a_pod_nothing_names_is_named_by_its_uid_never_by_a_placeholder() {
+        let mut s = node();
+        s.pods[0].namespace = None;
+        s.pods[0].name = None;
+        assert_eq!(
+            one(&MemoryEvictionOrder, &s).title,
+            "kubelet would evict pod u1 first; the kernel would kill shop/small (small, oom_score 1500) first"
         );
     }
 

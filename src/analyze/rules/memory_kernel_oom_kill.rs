@@ -79,7 +79,7 @@ WHAT TO CHANGE
                         "{} OOM kill(s) counted by the container's cgroup, {} in the kernel log (the ring has wrapped)",
                         counted, logged
                     ),
-                    Subject::container(pod.namespace.clone(), pod.name.clone(), c.name.clone()),
+                    Subject::of_container(pod, c),
                     serde_json::json!({
                         "cgroup_oom_kills": counted,
                         "kernel_log_kills": logged,
@@ -122,11 +122,7 @@ fn kill_finding(rule: &dyn Rule, snap: &Snapshot, k: &AttributedKill<'_>) -> Fin
         Some(l) => format!("by its {} limit", units::bytes(l)),
         None => "by its cgroup's limit".into(),
     };
-    let who = match (&k.namespace, &k.pod, &k.container) {
-        (Some(ns), Some(p), Some(c)) => format!("{ns}/{p}/{c}"),
-        (Some(ns), Some(p), None) => format!("{ns}/{p}"),
-        _ => k.kill.task_memcg.clone().unwrap_or_default(),
-    };
+    let who = k.label();
     finding(
         rule,
         severity,
@@ -230,8 +226,14 @@ mod tests {
         let mut s = node(Some(10));
         s.pods.clear();
         let f = one(&MemoryKernelOomKill, &s);
-        assert_eq!(f.subject.pod, None);
-        assert!(f.title.contains("in /kubepods.slice/"), "{}", f.title);
+        // Gone from the node: named by the uid its cgroup path carried, and said to be gone.
+        assert_eq!(f.subject.pod.as_deref(), Some("pod 1234-abcd (deleted)"));
+        assert_eq!(f.subject.namespace, None);
+        assert!(
+            f.title.contains("in pod 1234-abcd (deleted) "),
+            "{}",
+            f.title
+        );
         assert!(
             f.title.contains("killed by its cgroup's limit"),
             "{}",

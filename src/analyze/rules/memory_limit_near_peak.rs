@@ -70,7 +70,7 @@ WHAT TO CHANGE
                         worst as f64 * 100.0 / limit as f64,
                         units::bytes(limit)
                     ),
-                    Subject::container(pod.namespace.clone(), pod.name.clone(), c.name.clone()),
+                    Subject::of_container(pod, c),
                     serde_json::json!({
                         "limit_bytes": limit,
                         "peak_bytes": peak,

@@ -49,8 +49,11 @@ WHAT TO CHANGE
             out.push(finding(
                 self,
                 Severity::Info,
-                format!("no PID limit ({} processes/threads now)", cg.pids_current.map_or("?".into(), |p| p.to_string())),
-                Subject::pod(pod.namespace.clone(), pod.name.clone()),
+                match cg.pids_current {
+                    Some(n) => format!("no PID limit ({n} processes/threads now)"),
+                    None => "no PID limit".to_string(),
+                },
+                Subject::of_pod(pod),
                 serde_json::json!({ "pids_current": cg.pids_current, "pids_max": "max", "pod_pids_limit": k.config.pod_pids_limit, "cgroup": cg.path }),
                 format!(
                     "{}, {}",

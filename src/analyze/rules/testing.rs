@@ -11,6 +11,7 @@ use crate::model::dns::{PodDns, ResolvFile};
 use crate::model::fs::StatVfs;
 use crate::model::kubelet::{KubeletConfig, KubeletInfo, ThresholdValue};
 use crate::model::oom_kill::OomKill;
+use crate::model::pod_facts::FactSource;
 use crate::model::resolv::ResolvConf;
 use crate::model::{
     CgroupLayout, CgroupStats, CgroupVersion, Container, Filesystem, Meminfo, NodeIdentity,
@@ -174,6 +175,8 @@ pub fn pod(ns: &str, name: &str, uid: &str) -> Pod {
         uid: uid.into(),
         namespace: Some(ns.into()),
         name: Some(name.into()),
+        name_source: Some(FactSource::PodLogDir),
+        config_source: None,
         qos: Some(Qos::Burstable),
         cgroup: Some(cgroup(&format!("/kubepods.slice/pod{uid}"))),
         containers: Vec::new(),
@@ -187,6 +190,7 @@ pub fn container(id: &str, name: &str, cg: Option<CgroupStats>) -> Container {
     Container {
         id: id.into(),
         name: Some(name.into()),
+        name_source: Some(FactSource::ContainerLogLink),
         runtime: Some("containerd".into()),
         sandbox: false,
         cgroup: cg,

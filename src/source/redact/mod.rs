@@ -64,6 +64,54 @@ pub fn oci_spec(raw: &[u8]) -> Vec<u8> {
     serde_json::to_vec_pretty(&serde_json::Value::Object(out)).unwrap_or_default()
 }
 
+/// Whether a host path is Docker's record of a container (`<data-root>/containers/<id>/
+/// config.v2.json`, moby/moby container/container.go). It holds the container's environment,
+/// so only its identity may be kept.
+pub fn is_docker_config(path: &str) -> bool {
+    path.ends_with("/config.v2.json") && path.contains("/containers/")
+}
+
+/// Reduces Docker's `config.v2.json` to what nodescope reads: `ID`, `Name`, the `State` flags
+/// and times, and the `io.kubernetes.*` entries of `Config.Labels` (the pod's identity that the
+/// kubelet and cri-dockerd set) with `annotation.kubernetes.io/config.source` (a static pod's). Everything else goes: `Config.Env`, and the `annotation.*`
+/// labels cri-dockerd copies from pod annotations, which can hold a whole applied manifest.
+/// Anything unparsable becomes `{}`.
+pub fn docker_config(raw: &[u8]) -> Vec<u8> {
+    let v: serde_json::Value = serde_json::from_slice(raw).unwrap_or(serde_json::Value::Null);
+    let mut out = serde_json::Map::new();
+    for key in ["ID", "Name"] {
+        if let Some(x) = v.get(key) {
+            out.insert(key.to_string(), x.clone());
+        }
+    }
+    if let Some(state) = v.get("State").and_then(|s| s.as_object()) {
+        let keep = [
+            "Running",
+            "OOMKilled",
+            "ExitCode",
+            "StartedAt",
+            "FinishedAt",
+        ];
+        let s: serde_json::Map<String, serde_json::Value> = state
+            .iter()
+            .filter(|(k, _)| keep.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        out.insert("State".into(), s.into());
+    }
+    if let Some(labels) = v.pointer("/Config/Labels").and_then(|l| l.as_object()) {
+        let l: serde_json::Map<String, serde_json::Value> = labels
+            .iter()
+            .filter(|(k, _)| {
+                k.starts_with("io.kubernetes.") || *k == "annotation.kubernetes.io/config.source"
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        out.insert("Config".into(), serde_json::json!({ "Labels": l }));
+    }
+    serde_json::to_vec_pretty(&serde_json::Value::Object(out)).unwrap_or_default()
+}
+
 /// Removes PEM private-key blocks, the values of secret keys in YAML (`token: x`,
 /// `client-key-data: x`) and TOML (`password = "x"`, containerd's registry auth), and URL
 /// passwords (`server: https://admin:<redacted>@...`) from a text file. Lines without any stay
@@ -208,6 +256,9 @@ pub fn for_bundle(path: &str, raw: &[u8]) -> Vec<u8> {
     if is_oci_spec(path) {
         return oci_spec(raw);
     }
+    if is_docker_config(path) {
+        return docker_config(raw);
+    }
     text(raw)
 }
 
@@ -273,6 +324,33 @@ mod tests {
         let out = String::from_utf8(oci_spec(raw)).unwrap();
         assert!(out.contains("container-name") && out.contains("a:b:c"));
         assert!(!out.contains("AWS_SECRET") && !out.contains("namespaces"));
+    }
+
+    #[test]
+    fn docker_config_keeps_the_pod_identity_and_drops_env_and_annotations() {
+        let raw = br#"{"ID":"abc","Name":"/k8s_app_web_shop_u1_0","Path":"/app",
+            "State":{"Running":false,"OOMKilled":true,"ExitCode":137,"Pid":0,"Error":""},
+            "Config":{"Env":["DB_PASSWORD=pw-1"],"Cmd":["--token=pw-2"],
+              "Labels":{"io.kubernetes.pod.name":"web","io.kubernetes.docker.type":"container",
+                "annotation.kubernetes.io/config.source":"file",
+                "annotation.kubectl.kubernetes.io/last-applied-configuration":"pw-3"}}}"#;
+        let path = "/var/lib/docker/containers/abc/config.v2.json";
+        assert!(is_docker_config(path));
+        assert!(!is_docker_config("/var/lib/docker/image/config.v2.json"));
+        let out = String::from_utf8(for_bundle(path, raw)).unwrap();
+        for s in ["pw-1", "pw-2", "pw-3", "\"Path\"", "\"Pid\""] {
+            assert!(!out.contains(s), "{s} survived: {out}");
+        }
+        for s in [
+            "\"io.kubernetes.pod.name\": \"web\"",
+            "\"OOMKilled\": true",
+            "\"annotation.kubernetes.io/config.source\": \"file\"",
+            "\"ExitCode\": 137",
+            "/k8s_app_web",
+        ] {
+            assert!(out.contains(s), "{s} lost: {out}");
+        }
+        assert_eq!(docker_config(b"not json"), b"{}");
     }
 
     #[test]

@@ -67,11 +67,10 @@ impl View for Dns {
         let height = (area.height as usize).saturating_sub(lines.len() + 1);
         for i in window(cx.state.selected, rs.len(), height) {
             let r = &rs[i];
-            let who = format!(
-                "{}/{}",
-                r.namespace.as_deref().unwrap_or("?"),
-                r.pod.as_deref().unwrap_or(&r.uid)
-            );
+            let who = match (&r.namespace, &r.pod) {
+                (Some(ns), Some(p)) => format!("{ns}/{p}"),
+                _ => format!("pod {}", r.uid),
+            };
             let line = Line::raw(format!(
                 "{:<podw$} {:<24} {:>6} {:>5} {:>7}  {}",
                 fit(&who, podw),

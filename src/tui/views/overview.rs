@@ -149,7 +149,10 @@ fn subject(f: &crate::analyze::Finding) -> String {
         parts.push(p.clone());
     }
     if parts.is_empty() {
-        parts.push(format!("node {}", s.node.as_deref().unwrap_or("?")));
+        parts.push(match &s.node {
+            Some(n) => format!("node {n}"),
+            None => "this node".into(),
+        });
     }
     parts.join(" ")
 }

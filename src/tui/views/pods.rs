@@ -37,12 +37,7 @@ pub fn rows(snap: &Snapshot, st: &ViewState) -> Vec<Row> {
     let mut out = Vec::new();
     for p in snap.pods.iter().filter(|p| p.cgroup.is_some()) {
         for c in p.containers.iter().filter(|c| !c.sandbox) {
-            let who = format!(
-                "{}/{}/{}",
-                p.namespace.as_deref().unwrap_or("?"),
-                p.name.as_deref().unwrap_or(&p.uid),
-                c.name.as_deref().unwrap_or(&c.id[..c.id.len().min(12)])
-            );
+            let who = crate::model::pod_facts::container_label(p, c);
             if !passes(&st.filter, &who) {
                 continue;
             }
@@ -63,7 +58,7 @@ pub fn rows(snap: &Snapshot, st: &ViewState) -> Vec<Row> {
                     Some(Qos::Guaranteed) => "Guaranteed",
                     Some(Qos::Burstable) => "Burstable",
                     Some(Qos::BestEffort) => "BestEffort",
-                    None => "?",
+                    None => "-",
                 },
                 ws: cg.and_then(|g| g.working_set_bytes()),
                 limit: cg.and_then(|g| g.limit_bytes),

@@ -28,7 +28,7 @@ pub fn events(snap: &Snapshot, st: &ViewState) -> Vec<Event> {
                 "{ns}/{p}{}",
                 c.as_ref().map_or(String::new(), |c| format!("/{c}"))
             ),
-            _ => k.kill.task_memcg.clone().unwrap_or_else(|| "?".into()),
+            _ => k.label(),
         };
         out.push(Event {
             time: k.time,
