@@ -398,3 +398,84 @@ fn a_summary_far_from_nodescopes_figures_is_reported_and_bad_configz_is_one_erro
         "{errs:?}"
     );
 }
+
+/// With the kubelet's configz in the dump, the running settings are the ones in force: the
+/// snapshot's `config` holds configz's evictionHard (100Mi) while `files_config` keeps the
+/// file's (500Mi), the Prometheus threshold is the running one, and the drift rule still
+/// compares files with the running kubelet (fixtures/cluster-kubelet-view).
+#[test]
+fn the_running_kubelets_config_is_the_one_rules_judge() {
+    let args = |cmd: &[&'static str]| {
+        let mut a = vec![
+            "--bundle",
+            "fixtures/healthy-v2-systemd-containerd",
+            "--cluster-dump",
+            "fixtures/cluster-kubelet-view",
+        ];
+        a.extend_from_slice(cmd);
+        a
+    };
+    let o = run(&args(&["snapshot"]));
+    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let k = &s["kubelet"];
+    assert_eq!(
+        k["config"]["eviction_hard"]["memory.available"],
+        json!({"quantity": "100Mi"}),
+        "{}",
+        k["config"]["eviction_hard"]
+    );
+    assert_eq!(
+        k["files_config"]["eviction_hard"]["memory.available"],
+        json!({"quantity": "500Mi"})
+    );
+    assert_eq!(k["config"]["pod_pids_limit"], -1);
+    assert_eq!(k["files_config"]["pod_pids_limit"], 4096);
+    let o = run(&args(&["check", "--format", "prometheus"]));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("nodescope_memory_eviction_threshold_bytes{kind=\"hard\"} 104857600\n"),
+        "{text}"
+    );
+    let o = run(&args(&["check", "--format", "json"]));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let drift = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "node.kubelet-config-drift")
+        .unwrap();
+    assert!(
+        drift["title"]
+            .as_str()
+            .unwrap()
+            .contains("evictionHard, evictionSoft, evictionSoftGracePeriod, podPidsLimit"),
+        "{drift}"
+    );
+    // eviction.hard-only judges the running kubelet (no soft threshold in force), and its fix
+    // applies the files, which already have one, rather than adding it again.
+    let hard_only = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "eviction.hard-only")
+        .unwrap();
+    let fix = hard_only["remedy"].as_str().unwrap();
+    assert!(
+        fix.starts_with("apply the files' `evictionSoft`, which the running kubelet does not have"),
+        "{fix}"
+    );
+    assert!(!fix.contains("add `evictionSoft"), "{fix}");
+    // Without the dump: the files' config, and no files_config.
+    let o = run(&[
+        "--bundle",
+        "fixtures/healthy-v2-systemd-containerd",
+        "--no-cluster",
+        "snapshot",
+    ]);
+    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        s["kubelet"]["config"]["eviction_hard"]["memory.available"],
+        json!({"quantity": "500Mi"})
+    );
+    assert!(s["kubelet"].get("files_config").is_none());
+}

@@ -156,9 +156,18 @@ pub fn add_entry(k: &KubeletInfo, field: &str, key: &str, value: &str) -> String
     add_entries(k, field, &[(key.to_string(), value.to_string())])
 }
 
+/// The step for a setting the files already change but the running kubelet does not have
+/// (`node.kubelet-config-drift`): applying the files, not adding it again.
+fn not_in_force(field: &str) -> String {
+    format!("apply the files' `{field}`, which the running kubelet does not have")
+}
+
 /// "add" entries of a map-valued setting: `add \`evictionSoft: {a: 1, b: 2}\`` or
 /// `add \`a<1,b<2\` to \`--eviction-soft\``.
 pub fn add_entries(k: &KubeletInfo, field: &str, entries: &[(String, String)]) -> String {
+    if k.drifted(field) {
+        return not_in_force(field);
+    }
     if as_flag(k, field) {
         let op = flag_op(field);
         let list: Vec<String> = entries.iter().map(|(k, v)| format!("{k}{op}{v}")).collect();
@@ -178,6 +187,9 @@ pub fn change_entry(
     from: &str,
     to: &str,
 ) -> String {
+    if k.drifted(field) {
+        return not_in_force(field);
+    }
     if as_flag(k, field) {
         format!(
             "{verb} `{key}` in `--{}` from {from} to {to}",
@@ -190,6 +202,9 @@ pub fn change_entry(
 
 /// "add" a scalar setting (`podPidsLimit: 4096`).
 pub fn add_scalar(k: &KubeletInfo, field: &str, value: &str) -> String {
+    if k.drifted(field) {
+        return not_in_force(field);
+    }
     if as_flag(k, field) {
         format!("add `--{}={value}`", flag_name(field))
     } else {
@@ -199,6 +214,9 @@ pub fn add_scalar(k: &KubeletInfo, field: &str, value: &str) -> String {
 
 /// "raise"/"lower" a scalar setting from its current value.
 pub fn change_scalar(k: &KubeletInfo, verb: &str, field: &str, from: &str, to: &str) -> String {
+    if k.drifted(field) {
+        return not_in_force(field);
+    }
     if as_flag(k, field) {
         format!("{verb} `--{}` from {from} to {to}", flag_name(field))
     } else {

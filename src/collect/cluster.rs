@@ -348,6 +348,13 @@ pub fn attach(snap: &mut Snapshot, data: &ClusterData) {
             p.api = Some(api.clone());
         }
     }
+    // The running kubelet's word on its settings wins over nodescope's reading of its files.
+    if let (Some(k), Some(running)) = (
+        snap.kubelet.as_mut(),
+        c.kubelet.as_ref().and_then(|v| v.running_config.as_ref()),
+    ) {
+        k.apply_running(running);
+    }
     snap.cluster = Some(c);
 }
 

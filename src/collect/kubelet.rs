@@ -96,6 +96,7 @@ pub(super) fn collect(
         drop_ins,
         flags,
         config,
+        files_config: None,
     })
 }
 

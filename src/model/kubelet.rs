@@ -187,12 +187,197 @@ pub struct KubeletInfo {
     pub drop_ins: Vec<String>,
     /// Flags from the command line (`--name` → value; secrets redacted).
     pub flags: BTreeMap<String, String>,
+    /// The configuration in force: resolved from the files and flags, then, when the running
+    /// kubelet's `/configz` was read, every field it reported as it runs ([`KubeletInfo::apply_running`]).
     pub config: KubeletConfig,
+    /// The configuration the files and flags give, kept when `config` took the running
+    /// kubelet's values: what `node.kubelet-config-drift` compares, and where a change is made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files_config: Option<KubeletConfig>,
+}
+
+/// A field of [`KubeletConfig`] by its v1beta1 name, and how to take it from another config.
+type RunningField = (&'static str, fn(&mut KubeletConfig, &KubeletConfig));
+
+/// The fields `/configz` reports that nodescope resolves from files and flags. Flag-only
+/// settings (`--root-dir`, `--kubeconfig`, `--hostname-override`, `--cert-dir`) are not in
+/// configz and stay the files' (k8s.io/kubelet config/v1beta1 types.go).
+const RUNNING_FIELDS: &[RunningField] = &[
+    ("cgroupDriver", |c, r| {
+        c.cgroup_driver.clone_from(&r.cgroup_driver)
+    }),
+    ("cgroupRoot", |c, r| {
+        c.cgroup_root.clone_from(&r.cgroup_root)
+    }),
+    ("cgroupsPerQOS", |c, r| {
+        c.cgroups_per_qos = r.cgroups_per_qos
+    }),
+    ("clusterDNS", |c, r| {
+        c.cluster_dns.clone_from(&r.cluster_dns)
+    }),
+    ("clusterDomain", |c, r| {
+        c.cluster_domain.clone_from(&r.cluster_domain)
+    }),
+    ("containerLogMaxFiles", |c, r| {
+        c.container_log_max_files = r.container_log_max_files
+    }),
+    ("containerLogMaxSize", |c, r| {
+        c.container_log_max_size
+            .clone_from(&r.container_log_max_size)
+    }),
+    ("containerRuntimeEndpoint", |c, r| {
+        c.container_runtime_endpoint
+            .clone_from(&r.container_runtime_endpoint)
+    }),
+    ("enforceNodeAllocatable", |c, r| {
+        c.enforce_node_allocatable
+            .clone_from(&r.enforce_node_allocatable)
+    }),
+    ("evictionHard", |c, r| {
+        c.eviction_hard.clone_from(&r.eviction_hard)
+    }),
+    ("evictionMaxPodGracePeriod", |c, r| {
+        c.eviction_max_pod_grace_period = r.eviction_max_pod_grace_period
+    }),
+    ("evictionMinimumReclaim", |c, r| {
+        c.eviction_minimum_reclaim
+            .clone_from(&r.eviction_minimum_reclaim)
+    }),
+    ("evictionPressureTransitionPeriod", |c, r| {
+        c.eviction_pressure_transition_period
+            .clone_from(&r.eviction_pressure_transition_period)
+    }),
+    ("evictionSoft", |c, r| {
+        c.eviction_soft.clone_from(&r.eviction_soft)
+    }),
+    ("evictionSoftGracePeriod", |c, r| {
+        c.eviction_soft_grace_period
+            .clone_from(&r.eviction_soft_grace_period)
+    }),
+    ("failSwapOn", |c, r| c.fail_swap_on = r.fail_swap_on),
+    ("imageGCHighThresholdPercent", |c, r| {
+        c.image_gc_high_threshold_percent = r.image_gc_high_threshold_percent
+    }),
+    ("imageGCLowThresholdPercent", |c, r| {
+        c.image_gc_low_threshold_percent = r.image_gc_low_threshold_percent
+    }),
+    ("kernelMemcgNotification", |c, r| {
+        c.kernel_memcg_notification = r.kernel_memcg_notification
+    }),
+    ("kubeReserved", |c, r| {
+        c.kube_reserved.clone_from(&r.kube_reserved)
+    }),
+    ("maxPods", |c, r| c.max_pods = r.max_pods),
+    ("podPidsLimit", |c, r| c.pod_pids_limit = r.pod_pids_limit),
+    ("resolvConf", |c, r| {
+        c.resolv_conf.clone_from(&r.resolv_conf)
+    }),
+    ("rotateCertificates", |c, r| {
+        c.rotate_certificates = r.rotate_certificates
+    }),
+    ("serverTLSBootstrap", |c, r| {
+        c.server_tls_bootstrap = r.server_tls_bootstrap
+    }),
+    ("systemReserved", |c, r| {
+        c.system_reserved.clone_from(&r.system_reserved)
+    }),
+    ("tlsCertFile", |c, r| {
+        c.tls_cert_file.clone_from(&r.tls_cert_file)
+    }),
+];
+
+impl KubeletInfo {
+    /// Puts the running kubelet's settings in force: every field `running` (its `/configz`)
+    /// reported replaces the one resolved from files and flags, so every rule judges the
+    /// thresholds, reserves and limits the kubelet really applies (one truth: the kubelet's
+    /// own word over nodescope's reading of its files). The files' config is kept in
+    /// `files_config`; `sources` stay the files' provenance, which is where a remedy tells to
+    /// make a change. Applying it twice changes nothing more.
+    pub fn apply_running(&mut self, running: &KubeletConfig) {
+        let files = self
+            .files_config
+            .take()
+            .unwrap_or_else(|| self.config.clone());
+        let mut config = files.clone();
+        for (name, take) in RUNNING_FIELDS {
+            if running.sources.contains_key(*name) {
+                take(&mut config, running);
+            }
+        }
+        self.config = config;
+        self.files_config = Some(files);
+    }
+
+    /// The configuration the files and flags give (`config` when no running config was read).
+    pub fn files(&self) -> &KubeletConfig {
+        self.files_config.as_ref().unwrap_or(&self.config)
+    }
+
+    /// Whether the files set `field` (v1beta1 name) otherwise than the running kubelet does:
+    /// a remedy must then say to apply the files, not to add what they already have.
+    pub fn drifted(&self, field: &str) -> bool {
+        let Some(files) = &self.files_config else {
+            return false;
+        };
+        RUNNING_FIELDS
+            .iter()
+            .find(|(name, _)| *name == field)
+            .is_some_and(|(_, take)| {
+                let mut running_value = files.clone();
+                take(&mut running_value, &self.config);
+                running_value != *files
+            })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn info(config: KubeletConfig) -> KubeletInfo {
+        KubeletInfo {
+            pid: 1,
+            embedded_in: None,
+            config_sources: Vec::new(),
+            config_file: None,
+            drop_ins: Vec::new(),
+            flags: BTreeMap::new(),
+            config,
+            files_config: None,
+        }
+    }
+
+    #[test]
+    fn the_running_config_replaces_only_what_configz_reported() {
+        let mut files = crate::collect::kubelet_config_for_tests(&["--max-pods=110"]);
+        files.pod_pids_limit = 4096;
+        let mut running = files.clone();
+        running.sources.clear();
+        running.pod_pids_limit = -1;
+        running.max_pods = 250;
+        running.root_dir = "/elsewhere".into();
+        // configz reported podPidsLimit only (maxPods and the flag-only rootDir are not taken).
+        running
+            .sources
+            .insert("podPidsLimit".into(), Provenance::Config);
+        let mut k = info(files.clone());
+        k.apply_running(&running);
+        assert_eq!(k.config.pod_pids_limit, -1);
+        assert_eq!(k.config.max_pods, 110);
+        assert_eq!(k.config.root_dir, files.root_dir);
+        // Provenance stays the files': a remedy still says where to change it.
+        assert_eq!(k.config.sources, files.sources);
+        assert_eq!(k.files(), &files);
+        assert!(k.drifted("podPidsLimit"));
+        assert!(!k.drifted("maxPods"));
+        assert!(!info(files.clone()).drifted("podPidsLimit"));
+        // Twice is once.
+        let once = k.clone();
+        k.apply_running(&running);
+        assert_eq!(k, once);
+        // Without a running config, the files are in force.
+        assert_eq!(info(files.clone()).files(), &files);
+    }
 
     #[test]
     fn thresholds_parse_like_the_kubelet() {

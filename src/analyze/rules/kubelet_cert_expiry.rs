@@ -190,6 +190,7 @@ mod tests {
             drop_ins: vec![],
             flags: Default::default(),
             config: crate::collect::kubelet_config_for_tests(&["--rotate-certificates"]),
+            files_config: None,
         });
         s.health.kubelet_certs = vec![cert("client", 7 * DAY + 1, false)];
         assert!(
@@ -221,6 +222,7 @@ mod tests {
             drop_ins: vec![],
             flags: Default::default(),
             config: crate::collect::kubelet_config_for_tests(&["--rotate-certificates"]),
+            files_config: None,
         });
         let on = run(&KubeletCertExpiry, &s)[0].remedy.clone();
         assert!(

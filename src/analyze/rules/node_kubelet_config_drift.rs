@@ -238,10 +238,11 @@ impl Rule for NodeKubeletConfigDrift {
   reserved resources, maxPods, podPidsLimit, cgroupDriver, log rotation, image GC, DNS.
 
 WHY IT MATTERS
-  Every other rule judges the files. When the kubelet was not restarted after the file
-  changed, or the file read is not the one in use (a different --config, a drop-in directory,
-  a distribution's own file), the node behaves by settings nobody sees: a threshold raised on
-  disk that is not in force, a reserve that was never applied.
+  When the kubelet was not restarted after the file changed, or the file read is not the one
+  in use (a different --config, a drop-in directory, a distribution's own file), the node
+  behaves by settings nobody sees: a threshold raised on disk that is not in force, a reserve
+  that was never applied. Once configz is read, every other rule judges the running values;
+  without it, they judge the files.
 
 HOW TO CONFIRM
   kubectl get --raw /api/v1/nodes/NODE/proxy/configz | jq .kubeletconfig
@@ -254,7 +255,7 @@ WHAT TO CHANGE
   silent and the reason is in errors."
     }
     fn check(&self, snap: &Snapshot, out: &mut Vec<Finding>) {
-        let Some(files) = snap.kubelet.as_ref().map(|k| &k.config) else {
+        let Some(files) = snap.kubelet.as_ref().map(|k| k.files()) else {
             return;
         };
         let Some(running) = snap

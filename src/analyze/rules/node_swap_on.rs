@@ -114,6 +114,7 @@ mod tests {
             drop_ins: vec![],
             flags: Default::default(),
             config: crate::collect::kubelet_config_for_tests(flags),
+            files_config: None,
         });
         s
     }

@@ -138,6 +138,7 @@ pub fn kubelet(config: KubeletConfig) -> Option<KubeletInfo> {
         drop_ins: Vec::new(),
         flags: BTreeMap::new(),
         config,
+        files_config: None,
     })
 }
 
