@@ -186,7 +186,7 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__check)
-            opts="-h --format --fail-on --rule --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
+            opts="-v -h --format --fail-on --rule --verbose --expand --cluster --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -62,6 +62,9 @@ complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l cluster-du
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l color -d 'When to colour the text report' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand check" -s v -l verbose -d 'Text: show informational findings too (JSON and the other formats always carry them)'
+complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l expand -d 'Text: list every subject of a group, not the first three and a count'
+complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l cluster -d 'Also report cluster-wide findings (Pending pods) for which this node is no candidate'
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l no-cluster -d 'Do not ask the API server; every local rule still runs'
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nodescope -n "__fish_nodescope_using_subcommand top" -l interval -d 'Seconds between samples' -r

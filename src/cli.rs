@@ -169,6 +169,15 @@ pub struct CheckArgs {
     /// Report only these rules (repeatable), e.g. one node-problem-detector condition per rule.
     #[arg(long = "rule", value_name = "ID")]
     pub rules: Vec<String>,
+    /// Text: show informational findings too (JSON and the other formats always carry them).
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Text: list every subject of a group, not the first three and a count.
+    #[arg(long)]
+    pub expand: bool,
+    /// Also report cluster-wide findings (Pending pods) for which this node is no candidate.
+    #[arg(long)]
+    pub cluster: bool,
 }
 
 #[derive(Debug, Args)]

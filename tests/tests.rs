@@ -45,6 +45,7 @@ mod oom;
 mod output_safety;
 mod props;
 mod schema;
+mod screen;
 mod serve;
 mod trust;
 mod tui;

@@ -1,5 +1,6 @@
 //! `check`: collect, analyze, render; the exit code follows the worst finding.
 
+use crate::analyze::report::check;
 use crate::analyze::{self, Finding, Severity};
 use crate::cli::CheckArgs;
 use crate::render::{self, Format};
@@ -19,13 +20,31 @@ pub(super) fn run(
             anyhow::bail!("no rule {id:?}; `nodescope rules` lists them all");
         }
     }
+    let started = std::time::Instant::now();
     let (snap, _) = super::cluster::collect(&cluster, host, Default::default());
     let mut findings = analyze::analyze(&snap);
+    if !args.cluster {
+        check::retain_local(&snap, &mut findings);
+    }
     if !args.rules.is_empty() {
         findings.retain(|f| args.rules.contains(&f.id));
     }
+    let checks = if args.rules.is_empty() {
+        analyze::rules::RULES.len()
+    } else {
+        args.rules.len()
+    };
     match args.format {
-        Format::Text => render::text::write_check(out, &snap, &findings, color)?,
+        Format::Text => {
+            let opts = render::text::TextOptions {
+                color,
+                verbose: args.verbose,
+                expand: args.expand,
+                checks,
+                elapsed: Some(started.elapsed()),
+            };
+            render::text::write_check_with(out, &snap, &findings, &opts)?
+        }
         Format::Json => render::json::write_check(out, &snap, &findings)?,
         Format::Prometheus => render::prometheus::write(out, &snap, &findings)?,
         Format::Junit => render::junit::write(out, &snap, &findings, args.fail_on)?,

@@ -108,6 +108,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 format: crate::render::Format::Text,
                 fail_on: crate::analyze::Severity::Warning,
                 rules: Vec::new(),
+                verbose: false,
+                expand: false,
+                cluster: false,
             };
             let plan = cluster::plan(&cli, live_root_if_live(&cli).as_deref(), host.bundle())?;
             check::run(&mut out, host.host(), &args, color, plan)?

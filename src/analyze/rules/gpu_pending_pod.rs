@@ -42,6 +42,7 @@ WHAT TO CHANGE
   stands in the way on the other nodes."
     }
     fn check(&self, snap: &Snapshot, out: &mut Vec<Finding>) {
+        let candidates = crate::analyze::gpu::candidate_nodes(snap);
         for d in pending(snap) {
             let codes: Vec<&str> = d.reasons.iter().map(|r| r.reason).collect();
             out.push(finding(
@@ -61,6 +62,8 @@ WHAT TO CHANGE
                     "scheduler_message": d.scheduler_message,
                     "scheduler_reasons": d.scheduler_message.as_deref().and_then(crate::analyze::gpu::parse_fit_error).map(|(n, r)| serde_json::json!({"nodes": n, "reasons": r})),
                     "fix": d.fix,
+                    // `check` reports the pod on these nodes only (report::check::retain_local).
+                    "candidate_nodes": candidates,
                 }),
                 d.fix.clone(),
             ));
