@@ -143,15 +143,15 @@ fn a_hundred_pods_with_one_cause_are_one_block_under_forty_lines() {
     // Pod names sort as strings: bench-pod-0, bench-pod-14, bench-pod-21 in bench-ns-0.
     let block: Vec<&&str> = lines
         .iter()
-        .skip_while(|l| !l.starts_with("WARN  dns.policy-default"))
+        .skip_while(|l| !l.starts_with("WARNING   dns.policy-default"))
         .take(3)
         .collect();
     assert_eq!(
         block,
         [
-            &"WARN  dns.policy-default           101 pods: bench-ns-0/bench-pod-0, bench-ns-0/bench-pod-14, bench-ns-0/bench-pod-21, \u{2026} (+98)",
-            &"      resolves with the node's nameservers (10.0.0.2 10.0.0.3 169.254.169.253) and no svc search domain: service names will not resolve",
-            &"      fix: drop dnsPolicy: Default (ClusterFirst is the default); hostNetwork pods: ClusterFirstWithHostNet",
+            &"WARNING   dns.policy-default           101 pods: bench-ns-0/bench-pod-0, bench-ns-0/bench-pod-14, bench-ns-0/bench-pod-21, \u{2026} (+98)",
+            &"          resolves with the node's nameservers (10.0.0.2 10.0.0.3 169.254.169.253) and no svc search domain: service names will not resolve",
+            &"          fix: drop dnsPolicy: Default (ClusterFirst is the default); hostNetwork pods: ClusterFirstWithHostNet",
         ],
         "{text}"
     );
@@ -167,18 +167,18 @@ fn expand_lists_every_subject_of_the_group() {
     let node = busy_node();
     let (_, text) = check(&node.root, &["--expand"]);
     assert!(
-        text.contains("WARN  dns.policy-default           101 pods\n"),
+        text.contains("WARNING   dns.policy-default           101 pods\n"),
         "{text}"
     );
     for i in 0..CLONES {
         let (ns, name) = clone_name(i);
         assert!(
-            text.contains(&format!("\n      - {ns}/{name}\n")),
+            text.contains(&format!("\n          - {ns}/{name}\n")),
             "{ns}/{name}: {text}"
         );
     }
     assert!(
-        text.contains("\n      - shop/web-6d9f8c7b5-h2j4k\n"),
+        text.contains("\n          - shop/web-6d9f8c7b5-h2j4k\n"),
         "{text}"
     );
 }
@@ -228,7 +228,7 @@ fn healthy_fixtures_say_ok_first_and_exit_0() {
         let (code, verbose) = check(&fixture(name), &["--verbose"]);
         assert_eq!(code, Some(0));
         assert!(
-            verbose.contains("INFO  memory.eviction-order"),
+            verbose.contains("INFO      memory.eviction-order"),
             "{name}: {verbose}"
         );
     }
@@ -283,4 +283,228 @@ fn a_pending_gpu_pod_is_reported_by_its_candidate_nodes_or_with_cluster() {
         ids(&v).iter().filter(|i| *i == "gpu.pending-pod").count(),
         3
     );
+}
+
+// ---------------------------------------------------------------- command-line conventions
+
+/// Every option of every command, walked from clap's own tree: each has help text, none is
+/// global (clap would offer a global option on commands that ignore it), and each command
+/// declares exactly the host, cluster and colour options its code reads (src/cmd/mod.rs,
+/// `merge_command_options`).
+#[test]
+fn every_option_has_help_and_each_command_declares_only_what_it_uses() {
+    const SOURCES: [&str; 6] = [
+        "root",
+        "bundle",
+        "kubeconfig",
+        "no_cluster",
+        "cluster_dump",
+        "color",
+    ];
+    let all = SOURCES.to_vec();
+    let host_cluster = vec!["root", "bundle", "kubeconfig", "no_cluster", "cluster_dump"];
+    let uses: Vec<(&str, Vec<&str>)> = vec![
+        ("nodescope", all.clone()),
+        ("check", all.clone()),
+        ("top", all.clone()),
+        ("snapshot", host_cluster.clone()),
+        ("gpu", host_cluster.clone()),
+        ("serve", host_cluster.clone()),
+        ("disk", vec!["root", "bundle"]),
+        ("dns", vec!["root", "bundle"]),
+        ("probe", vec!["root"]),
+        (
+            "capture",
+            vec!["root", "kubeconfig", "no_cluster", "cluster_dump"],
+        ),
+        ("rules", vec![]),
+        ("explain", vec![]),
+        ("completions", vec![]),
+    ];
+    let mut seen = Vec::new();
+    let mut stack = vec![nodescope::cli::command()];
+    while let Some(cmd) = stack.pop() {
+        let name = cmd.get_name().to_string();
+        let mut sources = Vec::new();
+        for a in cmd.get_arguments() {
+            let id = a.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+            assert!(!help.trim().is_empty(), "{name} {id}: no help text");
+            assert!(!a.is_global_set(), "{name} {id}: global");
+            if SOURCES.contains(&id) {
+                sources.push(id);
+            }
+        }
+        sources.sort();
+        let mut want = uses
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("a new command {name}: say which options it uses"))
+            .1
+            .clone();
+        want.sort();
+        assert_eq!(sources, want, "{name}");
+        seen.push(name);
+        stack.extend(
+            cmd.get_subcommands()
+                .filter(|c| c.get_name() != "help")
+                .cloned(),
+        );
+    }
+    assert_eq!(seen.len(), uses.len(), "{seen:?}");
+    // Not offered, so not accepted: `explain --bundle` is an error (exit 3).
+    let o = run(&["explain", "--bundle", "x", "memory.pressure"]);
+    assert_eq!(o.status.code(), Some(3));
+}
+
+#[test]
+fn options_before_and_after_the_command_mean_the_same() {
+    let b = fixture("oom-memcg-v2-systemd");
+    let b = b.to_str().unwrap();
+    let before = run(&["--bundle", b, "--no-cluster", "check", "-o", "json"]);
+    let after = run(&["check", "--bundle", b, "--no-cluster", "-o", "json"]);
+    assert_eq!(before.status.code(), Some(2));
+    assert_eq!(before.stdout, after.stdout);
+    assert_eq!(before.status.code(), after.status.code());
+}
+
+/// kubectl's `-o json` and the documented `--format json` print the same bytes, on every
+/// command that reports.
+#[test]
+fn dash_o_equals_format_on_every_reporting_command() {
+    let b = fixture("gpu-pending");
+    let b = b.to_str().unwrap();
+    for cmd in [
+        vec!["check"],
+        vec!["disk"],
+        vec!["dns"],
+        vec!["gpu"],
+        vec!["snapshot"],
+        vec!["rules"],
+    ] {
+        let with = |flag: &[&str]| {
+            let mut a: Vec<&str> = if cmd[0] == "rules" {
+                vec![]
+            } else {
+                vec!["--bundle", b]
+            };
+            a.extend(&cmd);
+            a.extend(flag);
+            run(&a)
+        };
+        let short = with(&["-o", "json"]);
+        let long = with(&["--output", "json"]);
+        let alias = with(&["--format", "json"]);
+        let v: Value = serde_json::from_slice(&short.stdout)
+            .unwrap_or_else(|e| panic!("{cmd:?}: {e}: {}", String::from_utf8_lossy(&short.stderr)));
+        assert!(
+            v["schema"].as_str().unwrap().starts_with("nodescope-"),
+            "{cmd:?}"
+        );
+        assert_eq!(short.stdout, alias.stdout, "{cmd:?}");
+        assert_eq!(short.stdout, long.stdout, "{cmd:?}");
+        assert_eq!(short.status.code(), alias.status.code(), "{cmd:?}");
+    }
+}
+
+#[test]
+fn rules_as_json_list_the_registry() {
+    let o = run(&["rules", "-o", "json"]);
+    assert!(o.status.success());
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["schema"], "nodescope-rules/1");
+    let rules = v["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), nodescope::analyze::rules::RULES.len());
+    let r = rules.iter().find(|r| r["id"] == "memory.oom-race").unwrap();
+    assert_eq!(r["severity"], "critical");
+    assert_eq!(
+        r["summary"],
+        nodescope::analyze::rule("memory.oom-race")
+            .unwrap()
+            .summary()
+    );
+}
+
+#[test]
+fn fail_on_never_exits_0_over_a_critical_finding() {
+    let b = fixture("oom-memcg-v2-systemd");
+    let b = b.to_str().unwrap();
+    for fmt in ["text", "json", "npd", "junit", "prometheus"] {
+        let o = run(&["--bundle", b, "check", "-o", fmt, "--fail-on", "never"]);
+        assert_eq!(o.status.code(), Some(0), "{fmt}");
+    }
+    let npd = run(&["--bundle", b, "check", "-o", "npd", "--fail-on", "never"]);
+    assert_eq!(npd.stdout, b"OK: no finding\n");
+    let junit = run(&["--bundle", b, "check", "-o", "junit", "--fail-on", "never"]);
+    assert!(!String::from_utf8_lossy(&junit.stdout).contains("<failure"));
+    // And the default still fails.
+    assert_eq!(run(&["--bundle", b, "check"]).status.code(), Some(2));
+    for cmd in ["disk", "dns", "gpu"] {
+        let o = run(&["--bundle", b, cmd, "--fail-on", "never"]);
+        assert_eq!(o.status.code(), Some(0), "{cmd}");
+    }
+}
+
+/// no-color.org: "user-level configuration files and per-instance command-line arguments
+/// should override NO_COLOR".
+#[test]
+fn an_explicit_color_always_beats_no_color() {
+    let b = fixture("oom-memcg-v2-systemd");
+    let b = b.to_str().unwrap();
+    for args in [
+        vec!["--bundle", b, "--color", "always", "check"],
+        vec!["--bundle", b, "check", "--color", "always"],
+    ] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_nodescope"))
+            .args(&args)
+            .env("NO_COLOR", "1")
+            .watched_output()
+            .unwrap();
+        let t = String::from_utf8(o.stdout).unwrap();
+        assert!(
+            t.starts_with("\x1b[1;31m1 critical\x1b[0m"),
+            "{args:?}: {t:?}"
+        );
+        assert!(
+            t.contains("\x1b[1;31mCRITICAL\x1b[0m  memory.kernel-oom-kill"),
+            "{t:?}"
+        );
+    }
+    let never = run(&["--bundle", b, "check", "--color", "never"]);
+    assert!(!String::from_utf8_lossy(&never.stdout).contains('\x1b'));
+}
+
+/// capture's file is `--out`/`-f` (`-o` means a format everywhere else); the old `-o` and
+/// `--output` still name the file, so scripts written for them keep working.
+#[test]
+fn capture_takes_its_file_as_out_f_and_the_old_o() {
+    use clap::Parser;
+    for flag in ["--out", "-f", "-o", "--output"] {
+        let cli = nodescope::cli::Cli::try_parse_from(["nodescope", "capture", flag, "b.tar.gz"])
+            .unwrap_or_else(|e| panic!("{flag}: {e}"));
+        match cli.command {
+            Some(nodescope::cli::Command::Capture(a)) => {
+                assert_eq!(a.output.as_deref(), Some(Path::new("b.tar.gz")), "{flag}")
+            }
+            other => panic!("{flag}: {other:?}"),
+        }
+    }
+    let help = run(&["capture", "--help"]);
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(help.contains("-f, --out <FILE>"), "{help}");
+}
+
+/// The shell completions offer the rule ids after `explain` and `check --rule`.
+#[test]
+fn completions_offer_rule_ids() {
+    for shell in ["bash", "zsh", "fish"] {
+        let o = run(&["completions", shell]);
+        let t = String::from_utf8(o.stdout).unwrap();
+        for r in nodescope::analyze::rules::RULES {
+            assert!(t.contains(r.id()), "{shell}: {}", r.id());
+        }
+    }
 }

@@ -57,7 +57,10 @@ fn every_view_on_two_fixtures_at_two_sizes() {
 fn the_first_screen_answers_first_and_fits_80x24() {
     let s = screen("oom-memcg-v2-systemd", 0, 80, 24, "");
     let lines: Vec<&str> = s.lines().collect();
-    assert!(lines[1].starts_with("CRIT memory.kernel-oom-kill"), "{s}");
+    assert!(
+        lines[1].starts_with("CRITICAL memory.kernel-oom-kill"),
+        "{s}"
+    );
     let verdict = format!("{} {}", lines[2].trim(), lines[3].trim());
     assert!(verdict.contains("killed by its 256Mi limit 5m ago"), "{s}");
     assert!(s.lines().all(|l| l.chars().count() <= 80));

@@ -24,7 +24,7 @@ pub(super) fn table(
     }
     Ok(ExitCode::from(super::check::exit_code(
         &report.findings,
-        args.fail_on,
+        args.fail_on.threshold(),
     )))
 }
 
@@ -87,7 +87,7 @@ pub(super) fn probe(
     }
     Ok(ExitCode::from(super::check::exit_code(
         &report.findings,
-        args.fail_on,
+        args.fail_on.threshold(),
     )))
 }
 

@@ -143,13 +143,7 @@ pub fn write_probe(
     }
     writeln!(w, "\n{}", esc(summary))?;
     for f in findings {
-        writeln!(
-            w,
-            "{} {} {}",
-            f.severity.as_str().to_uppercase(),
-            f.id,
-            esc(&f.title)
-        )?;
+        writeln!(w, "{} {} {}", f.severity.label(), f.id, esc(&f.title))?;
     }
     Ok(())
 }

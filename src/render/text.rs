@@ -10,14 +10,18 @@ use crate::model::units;
 use crate::model::{CgroupDriver, CgroupVersion, CollectError, Snapshot};
 use std::io::Write;
 
+/// The severity's label ([`Severity::label`]), padded to the widest, coloured when `color`.
 fn tag(s: Severity, color: bool) -> String {
-    let (t, code) = match s {
-        Severity::Critical => ("CRIT", "1;31"),
-        Severity::Warning => ("WARN", "33"),
-        Severity::Info => ("INFO", "36"),
+    let code = match s {
+        Severity::Critical => "1;31",
+        Severity::Warning => "33",
+        Severity::Info => "36",
     };
-    paint(t, code, color)
+    paint(&format!("{:<8}", s.label()), code, color)
 }
+
+/// The indent of a block's second and third lines: under the rule id.
+const INDENT: &str = "          ";
 
 /// Who a finding is about, node strings escaped ([`esc`]).
 fn subject(s: &Subject) -> String {
@@ -228,8 +232,8 @@ fn write_group(w: &mut dyn Write, g: &Group<'_>, opts: &TextOptions) -> std::io:
     let tag = tag(g.severity(), opts.color);
     if g.len() == 1 {
         writeln!(w, "{tag}  {:<28} {}", first.id, subject(&first.subject))?;
-        writeln!(w, "      {}", esc(&first.title))?;
-        return writeln!(w, "      fix: {}", esc(&first.remedy));
+        writeln!(w, "{INDENT}{}", esc(&first.title))?;
+        return writeln!(w, "{INDENT}fix: {}", esc(&first.remedy));
     }
     let subjects: Vec<String> = g.findings.iter().map(|f| subject(&f.subject)).collect();
     let head = if opts.expand || g.len() <= SHOWN_SUBJECTS {
@@ -257,19 +261,19 @@ fn write_group(w: &mut dyn Write, g: &Group<'_>, opts: &TextOptions) -> std::io:
         None => crate::analyze::rule(g.id())
             .map_or_else(|| first.title.clone(), |r| r.summary().to_string()),
     };
-    writeln!(w, "      {}", esc(&what))?;
+    writeln!(w, "{INDENT}{}", esc(&what))?;
     let masked = mask(&first.remedy, &first.subject);
     if masked == first.remedy {
-        writeln!(w, "      fix: {}", esc(&first.remedy))?;
+        writeln!(w, "{INDENT}fix: {}", esc(&first.remedy))?;
     } else {
-        writeln!(w, "      fix: {} (\u{2026}: each of them)", esc(&masked))?;
+        writeln!(w, "{INDENT}fix: {} (\u{2026}: each of them)", esc(&masked))?;
     }
     if opts.expand {
         for (f, s) in g.findings.iter().zip(&subjects) {
             if g.common_title.is_some() {
-                writeln!(w, "      - {s}")?;
+                writeln!(w, "{INDENT}- {s}")?;
             } else {
-                writeln!(w, "      - {s}: {}", esc(&f.title))?;
+                writeln!(w, "{INDENT}- {s}: {}", esc(&f.title))?;
             }
         }
     }
@@ -350,7 +354,7 @@ pub fn write_finding_lines(w: &mut dyn Write, findings: &[Finding]) -> std::io::
         writeln!(
             w,
             "{:<8} {:<26} {}",
-            f.severity.as_str().to_uppercase(),
+            f.severity.label(),
             f.id,
             esc(&f.title)
         )?;

@@ -40,10 +40,10 @@ impl View for Findings {
         for i in window(cx.state.selected, fs.len(), list.height as usize) {
             let fd = fs[i];
             let line = Line::from(vec![
-                Span::styled(format!("{} ", tag(fd.severity)), t.severity(fd.severity)),
+                Span::styled(format!("{:<8} ", tag(fd.severity)), t.severity(fd.severity)),
                 Span::raw(fit(
                     &format!("{:<27} {}", fd.id, fd.title),
-                    lw.saturating_sub(5),
+                    lw.saturating_sub(9),
                 )),
             ]);
             lines.push(if i == cx.state.selected {

@@ -58,7 +58,10 @@ impl View for Overview {
             let head = format!("{:<28} ", fnd.id);
             if two {
                 verdicts.push(Line::from(vec![
-                    Span::styled(format!("{} ", tag(fnd.severity)), t.severity(fnd.severity)),
+                    Span::styled(
+                        format!("{:<8} ", tag(fnd.severity)),
+                        t.severity(fnd.severity),
+                    ),
                     Span::styled(head, t.bold()),
                     Span::raw(fit(&subject(fnd), w.saturating_sub(34))),
                 ]));
@@ -71,7 +74,10 @@ impl View for Overview {
                 }
             } else {
                 verdicts.push(Line::from(vec![
-                    Span::styled(format!("{} ", tag(fnd.severity)), t.severity(fnd.severity)),
+                    Span::styled(
+                        format!("{:<8} ", tag(fnd.severity)),
+                        t.severity(fnd.severity),
+                    ),
                     Span::styled(head, t.bold()),
                     Span::raw(fit(&fnd.title, w.saturating_sub(34))),
                 ]));
