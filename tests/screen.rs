@@ -508,3 +508,42 @@ fn completions_offer_rule_ids() {
         }
     }
 }
+
+// ---------------------------------------------------------------- one definition of used %
+
+/// disk-bloat-v2-containerd's /var: 100Gi, 60Gi used, 35Gi available (5Gi reserved for root).
+/// The kubelet's figure, 1 - 35/100 = 65 %, everywhere; df's 60/95 = 63.2 %, rounded up to 64 %
+/// as df rounds, beside it and labelled; never the 60/100 some outputs used to print.
+#[test]
+fn one_used_percent_everywhere_with_dfs_beside_it() {
+    let b = fixture("disk-bloat-v2-containerd");
+    let b = b.to_str().unwrap();
+    let check = String::from_utf8(run(&["--bundle", b, "check"]).stdout).unwrap();
+    assert!(
+        check.contains("/var inodes 100% used (7012 of 6553600 free) while bytes are 65% used"),
+        "{check}"
+    );
+    let disk = String::from_utf8(run(&["--bundle", b, "disk"]).stdout).unwrap();
+    let var = disk
+        .lines()
+        .find(|l| l.starts_with("  /var "))
+        .unwrap_or_else(|| panic!("{disk}"));
+    assert!(
+        var.contains("100Gi    60Gi    35Gi   65%    6.6M   100%  df 64%  nodefs"),
+        "{var}"
+    );
+    assert!(disk.contains("USE% = 1 - AVAIL/SIZE, as the kubelet's thresholds compare"));
+    let v: Value =
+        serde_json::from_slice(&run(&["--bundle", b, "disk", "-o", "json"]).stdout).unwrap();
+    let var = v["filesystems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["mount_point"] == "/var")
+        .unwrap();
+    assert_eq!(var["used_percent"], 65.0);
+    assert_eq!(var["df_used_percent"], 64.0);
+    // A filesystem without reserved blocks has one figure, and no df note.
+    let tmpfs = disk.lines().find(|l| l.starts_with("  /dev/shm ")).unwrap();
+    assert!(!tmpfs.contains("df "), "{tmpfs}");
+}
