@@ -780,13 +780,17 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__top)
-            opts="-h --interval --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
+            opts="-h --interval --once --size --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -118,6 +118,7 @@ complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l cluster -d
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l no-cluster -d 'Do not ask the API server; every local rule still runs'
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nodescope -n "__fish_nodescope_using_subcommand top" -l interval -d 'Seconds between samples' -r
+complete -c nodescope -n "__fish_nodescope_using_subcommand top" -l size -d 'The frame\'s size for --once, COLUMNSxROWS' -r
 complete -c nodescope -n "__fish_nodescope_using_subcommand top" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node; NODESCOPE_ROOT sets it too)' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand top" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand top" -l kubeconfig -d 'Ask the API server with this kubeconfig (default: KUBECONFIG, the in-cluster service account, then the node\'s kubelet kubeconfig under the host root)' -r -F
@@ -125,6 +126,7 @@ complete -c nodescope -n "__fish_nodescope_using_subcommand top" -l cluster-dump
 complete -c nodescope -n "__fish_nodescope_using_subcommand top" -l color -d 'When to colour: auto (a terminal without NO_COLOR), always, never; an explicit choice beats NO_COLOR (no-color.org)' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'
 always\t'Colour, even when piped or NO_COLOR is set'
 never\t'No colour'"
+complete -c nodescope -n "__fish_nodescope_using_subcommand top" -l once -d 'Print one frame of the first view to standard output and exit (for a ticket); needs no terminal'
 complete -c nodescope -n "__fish_nodescope_using_subcommand top" -l no-cluster -d 'Do not ask the API server; every local rule still runs'
 complete -c nodescope -n "__fish_nodescope_using_subcommand top" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nodescope -n "__fish_nodescope_using_subcommand snapshot" -s o -l output -l format -d 'Output format (JSON, schema nodescope-snapshot/1)' -r -f -a "json\t''"

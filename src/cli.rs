@@ -167,7 +167,8 @@ pub enum Command {
     /// Samples the node every --interval seconds on a background thread; on a bundle it shows
     /// the captured state. Keys: 1-7 or Tab switch views, arrows or j/k move, / filters, s
     /// sorts, Enter details, e explains, ? lists every key, q quits. Needs a terminal on stdin
-    /// and stdout (without one: exit 3; `check` prints the report). The terminal is restored
+    /// and stdout (without one: exit 3; `check` prints the report; `--once` prints one frame
+    /// without one). The terminal is restored
     /// on quit, SIGTERM, SIGHUP, SIGINT and panic.
     Top(TopArgs),
     /// Print everything collected from the node, as JSON.
@@ -265,6 +266,13 @@ pub struct TopArgs {
     /// Seconds between samples.
     #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
     pub interval: f64,
+    /// Print one frame of the first view to standard output and exit (for a ticket); needs no
+    /// terminal.
+    #[arg(long)]
+    pub once: bool,
+    /// The frame's size for --once, COLUMNSxROWS.
+    #[arg(long, value_name = "COLSxROWS", default_value = "100x30", value_parser = parse_size)]
+    pub size: (u16, u16),
     #[command(flatten)]
     pub host: HostOpts,
     #[command(flatten)]
@@ -485,6 +493,20 @@ impl clap::builder::TypedValueParser for RuleIdParser {
 
 fn rule_ids() -> RuleIdParser {
     RuleIdParser
+}
+
+/// `COLSxROWS`, each at least 20 and at most 1000.
+fn parse_size(s: &str) -> Result<(u16, u16), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("{s:?}: want COLSxROWS, e.g. 100x30"))?;
+    let n = |v: &str| {
+        v.parse::<u16>()
+            .ok()
+            .filter(|n| (20..=1000).contains(n))
+            .ok_or_else(|| format!("{v:?}: want a number from 20 to 1000"))
+    };
+    Ok((n(w)?, n(h)?))
 }
 
 /// The clap command, for the man page and completion generators.

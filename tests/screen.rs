@@ -547,3 +547,38 @@ fn one_used_percent_everywhere_with_dfs_beside_it() {
     let tmpfs = disk.lines().find(|l| l.starts_with("  /dev/shm ")).unwrap();
     assert!(!tmpfs.contains("df "), "{tmpfs}");
 }
+
+/// `top --once`: one frame on standard output without a terminal, the very frame the TUI
+/// draws (the committed TestBackend snapshot of the same view, fixture and size).
+#[test]
+fn top_once_prints_the_tuis_first_frame_without_a_terminal() {
+    let b = fixture("oom-memcg-v2-systemd");
+    let o = run(&[
+        "--bundle",
+        b.to_str().unwrap(),
+        "top",
+        "--once",
+        "--size",
+        "80x24",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let frame = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(frame.lines().count(), 24);
+    let snap = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/snapshots/tests__tui__oom-memcg-v2-systemd-overview-80x24.snap"),
+    )
+    .unwrap();
+    let body = snap.splitn(3, "---\n").nth(2).unwrap();
+    assert_eq!(frame.trim_end(), body.trim_end());
+    assert!(!frame.contains('\x1b'));
+    let bad = run(&[
+        "--bundle",
+        b.to_str().unwrap(),
+        "top",
+        "--once",
+        "--size",
+        "5x5",
+    ]);
+    assert_eq!(bad.status.code(), Some(3));
+}

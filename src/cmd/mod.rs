@@ -101,6 +101,18 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
             let plan = cluster::plan(&cli, live_root_if_live(&cli).as_deref(), host.bundle())?;
             check::run(&mut out, host.host(), args, color, plan)?
         }
+        Some(Command::Top(ref args)) if args.once => {
+            let opened = open_host(&cli)?;
+            let job = cluster::offline(&cluster::plan(&cli, None, opened.bundle())?);
+            let enrich: Option<crate::tui::Enrich> =
+                Some(Box::new(move |snap: &mut crate::model::Snapshot| {
+                    cluster::finish(job, snap)
+                }));
+            let (w, h) = args.size;
+            let frame = crate::tui::once(Box::new(opened.reopener(&cli)), enrich, w, h)?;
+            out.write_all(frame.as_bytes())?;
+            ExitCode::SUCCESS
+        }
         Some(Command::Top(ref args)) => top(&cli, args.interval, color)?,
         None if crate::tui::terminal::has_terminal() => top(&cli, 2.0, color)?,
         None => {
