@@ -123,3 +123,49 @@ fn restarts_show_when_the_api_knows_them() {
         "nginx restarted once: {nginx}"
     );
 }
+
+/// The findings view at 120x35 after `e` (explain) and PgDn: the detail pane scrolled down to
+/// WHAT TO CHANGE, which the pane cut off before it could scroll (issue 22).
+#[test]
+fn the_detail_pane_scrolls_with_page_down() {
+    use ratatui::crossterm::event::{KeyCode, KeyEvent};
+    let host = BundleHost::open(&common::fixture("oom-memcg-v2-systemd")).unwrap();
+    let s = sample(&host);
+    let mut history = History::default();
+    history.push(&s);
+    let mut app = App::new(Duration::from_secs(2), false, false);
+    app.view = VIEWS.iter().position(|v| v.name() == "Findings").unwrap();
+    let draw_text = |app: &mut App| {
+        let (w, h) = (120, 35);
+        let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+        term.draw(|f| draw(f, &s, &history, app)).unwrap();
+        let buf = term.backend().buffer().clone();
+        let mut out = String::new();
+        for y in 0..h {
+            let line: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    };
+    assert!(!app.key(KeyEvent::from(KeyCode::Char('e')), &s));
+    let top = draw_text(&mut app);
+    // The heading fits; what to change, under it, does not.
+    assert!(!top.contains("Raise the container's memory limit"), "{top}");
+    assert!(!app.key(KeyEvent::from(KeyCode::PageDown), &s));
+    assert!(!app.key(KeyEvent::from(KeyCode::PageDown), &s));
+    let down = draw_text(&mut app);
+    assert!(
+        down.contains("Raise the container's memory limit"),
+        "{down}"
+    );
+    assert!(
+        down.contains("explain memory.kernel-oom-kill [line 21] (e: evidence"),
+        "{down}"
+    );
+    insta::assert_snapshot!("findings-explain-after-pgdn-120x35", down);
+    // PgUp twice: back at the top, the same screen as before.
+    assert!(!app.key(KeyEvent::from(KeyCode::PageUp), &s));
+    assert!(!app.key(KeyEvent::from(KeyCode::PageUp), &s));
+    assert_eq!(draw_text(&mut app), top);
+}

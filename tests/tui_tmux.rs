@@ -135,7 +135,7 @@ fn tmux_drives_the_tui_and_the_shell_prompt_survives() {
 
     s.keys(&["Tab"]);
     let pane = s.wait_for("[3 Findings]");
-    assert!(pane.contains("(e: explain)"), "{pane}");
+    assert!(pane.contains("(e: explain, PgDn/PgUp scroll)"), "{pane}");
     s.keys(&["e"]);
     s.wait_for("WHAT IT MEANS");
 

@@ -89,10 +89,22 @@ impl App {
             KeyCode::Down | KeyCode::Char('j') => {
                 let st = self.state_mut();
                 st.selected = (st.selected + 1).min(rows.saturating_sub(1));
+                st.detail_scroll = 0;
             }
             KeyCode::Up | KeyCode::Char('k') => {
                 let st = self.state_mut();
                 st.selected = st.selected.saturating_sub(1);
+                st.detail_scroll = 0;
+            }
+            // Where a detail pane is shown, PgDn/PgUp scroll it (explain's WHAT TO CHANGE is at
+            // the bottom); elsewhere they page the list.
+            KeyCode::PageDown if VIEWS[self.view].scrolls_detail() => {
+                let st = self.state_mut();
+                st.detail_scroll = st.detail_scroll.saturating_add(10);
+            }
+            KeyCode::PageUp if VIEWS[self.view].scrolls_detail() => {
+                let st = self.state_mut();
+                st.detail_scroll = st.detail_scroll.saturating_sub(10);
             }
             KeyCode::PageDown => {
                 let st = self.state_mut();
@@ -116,6 +128,7 @@ impl App {
             KeyCode::Char('e') => {
                 let st = self.state_mut();
                 st.explain = !st.explain;
+                st.detail_scroll = 0;
             }
             KeyCode::Esc => {
                 let st = self.state_mut();
@@ -137,6 +150,10 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ("/", "filter rows (Enter keeps, Esc clears)"),
     ("s", "cycle the sort key"),
     ("Enter", "details of the selected row"),
+    (
+        "PgDn PgUp",
+        "scroll the detail pane (Findings), else page the list",
+    ),
     ("e", "explain the selected finding's rule"),
     ("Esc", "close details, clear the filter"),
     ("?", "this help (any key closes it)"),

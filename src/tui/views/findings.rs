@@ -24,6 +24,9 @@ impl View for Findings {
     fn name(&self) -> &'static str {
         "Findings"
     }
+    fn scrolls_detail(&self) -> bool {
+        true
+    }
     fn rows(&self, sample: &Sample, state: &ViewState) -> usize {
         visible(sample, state).len()
     }
@@ -81,14 +84,25 @@ impl View for Findings {
             v.extend(ev.lines().map(|l| Line::raw(esc(l).into_owned())));
             v
         };
-        let title = if cx.state.explain {
-            format!(" explain {} (e: evidence) ", sel.id)
+        // Never past the last line: PgDn on a short text leaves it in view.
+        let scroll = cx
+            .state
+            .detail_scroll
+            .min(u16::try_from(text.len().saturating_sub(1)).unwrap_or(u16::MAX));
+        let more = if scroll > 0 {
+            format!(" [line {}]", scroll + 1)
         } else {
-            format!(" {} (e: explain) ", sel.id)
+            String::new()
+        };
+        let title = if cx.state.explain {
+            format!(" explain {}{more} (e: evidence, PgDn/PgUp scroll) ", sel.id)
+        } else {
+            format!(" {}{more} (e: explain, PgDn/PgUp scroll) ", sel.id)
         };
         f.render_widget(
             Paragraph::new(text)
                 .wrap(Wrap { trim: false })
+                .scroll((scroll, 0))
                 .block(Block::default().borders(Borders::TOP).title(title)),
             detail,
         );
