@@ -582,3 +582,46 @@ fn top_once_prints_the_tuis_first_frame_without_a_terminal() {
     ]);
     assert_eq!(bad.status.code(), Some(3));
 }
+
+/// The TUI's Findings view on the busy node: one row for the 101 pods' cause, the subjects in
+/// the detail pane.
+#[test]
+fn the_tui_findings_view_shows_one_row_per_cause() {
+    use nodescope::tui::{app::App, sampler, screen::draw, views::VIEWS};
+    use ratatui::{Terminal, backend::TestBackend};
+    let node = busy_node();
+    let host = nodescope::source::bundle::BundleHost::open(&node.root).unwrap();
+    let s = sampler::sample(&host);
+    let mut history = sampler::History::default();
+    history.push(&s);
+    let mut app = App::new(std::time::Duration::from_secs(2), false, false);
+    app.view = VIEWS.iter().position(|v| v.name() == "Findings").unwrap();
+    // Down to the dns.policy-default row: after dns.nameserver-limit and ndots-amplification.
+    for _ in 0..2 {
+        app.key(
+            ratatui::crossterm::event::KeyEvent::from(ratatui::crossterm::event::KeyCode::Down),
+            &s,
+        );
+    }
+    let (w, h) = (160, 40);
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| draw(f, &s, &history, &mut app)).unwrap();
+    let buf = term.backend().buffer().clone();
+    let text: String = (0..h)
+        .map(|y| {
+            let l: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
+            l.trim_end().to_string() + "\n"
+        })
+        .collect();
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("  dns.policy-default "))
+        .collect();
+    assert_eq!(rows.len(), 1, "{text}");
+    assert!(
+        rows[0].starts_with("WARNING  dns.policy-default          101 pods: resolves with"),
+        "{text}"
+    );
+    assert!(text.contains("- bench-ns-0/bench-pod-0"), "{text}");
+    assert!(text.contains("dns.policy-default (e: explain"), "{text}");
+}

@@ -24,7 +24,7 @@ fn tag(s: Severity, color: bool) -> String {
 const INDENT: &str = "          ";
 
 /// Who a finding is about, node strings escaped ([`esc`]).
-fn subject(s: &Subject) -> String {
+pub fn subject(s: &Subject) -> String {
     let mut parts = Vec::new();
     match (&s.namespace, &s.pod) {
         (Some(ns), Some(p)) => parts.push(format!("{ns}/{p}")),

@@ -3,7 +3,8 @@
 
 use super::ViewState;
 use super::{Ctx, View, fit, passes, window};
-use crate::analyze::Finding;
+use crate::analyze::report::group::{Group, group};
+use crate::render::text::subject;
 use crate::tui::sampler::Sample;
 use crate::tui::theme::tag;
 use ratatui::Frame;
@@ -13,11 +14,32 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 pub struct Findings;
 
-fn visible<'a>(s: &'a Sample, st: &ViewState) -> Vec<&'a Finding> {
-    s.findings
-        .iter()
-        .filter(|f| passes(&st.filter, &format!("{} {}", f.id, f.title)))
+/// One row per rule and cause ([`group`]): a hundred pods with one mistake are one row, their
+/// subjects listed in the detail pane. A group stays when any member passes the filter.
+fn visible<'a>(s: &'a Sample, st: &ViewState) -> Vec<Group<'a>> {
+    group(&s.findings)
+        .into_iter()
+        .filter(|g| {
+            g.findings.iter().any(|f| {
+                passes(
+                    &st.filter,
+                    &format!("{} {} {}", f.id, f.title, subject(&f.subject)),
+                )
+            })
+        })
         .collect()
+}
+
+/// What a row says: a lone finding's title, or the group's count and shared title (the rule's
+/// summary when the titles differ).
+fn row_text(g: &Group<'_>) -> String {
+    if g.len() == 1 {
+        return g.first().title.clone();
+    }
+    let what = g.common_title.clone().unwrap_or_else(|| {
+        crate::analyze::rule(g.id()).map_or_else(|| g.first().title.clone(), |r| r.summary().into())
+    });
+    format!("{} {}: {what}", g.len(), g.noun())
 }
 
 impl View for Findings {
@@ -41,11 +63,12 @@ impl View for Findings {
         let lw = list.width as usize;
         let mut lines = Vec::new();
         for i in window(cx.state.selected, fs.len(), list.height as usize) {
-            let fd = fs[i];
+            let g = &fs[i];
+            let sev = g.severity();
             let line = Line::from(vec![
-                Span::styled(format!("{:<8} ", tag(fd.severity)), t.severity(fd.severity)),
+                Span::styled(format!("{:<8} ", tag(sev)), t.severity(sev)),
                 Span::raw(fit(
-                    &format!("{:<27} {}", fd.id, fd.title),
+                    &format!("{:<27} {}", g.id(), row_text(g)),
                     lw.saturating_sub(9),
                 )),
             ]);
@@ -59,9 +82,10 @@ impl View for Findings {
             lines.push(Line::styled("no findings", t.dim()));
         }
         f.render_widget(Paragraph::new(lines), list);
-        let Some(sel) = fs.get(cx.state.selected.min(fs.len().saturating_sub(1))) else {
+        let Some(g) = fs.get(cx.state.selected.min(fs.len().saturating_sub(1))) else {
             return;
         };
+        let sel = g.first();
         let text: Vec<Line> = if cx.state.explain {
             crate::analyze::rule(&sel.id)
                 .map(|r| r.explain())
@@ -72,7 +96,7 @@ impl View for Findings {
         } else {
             let esc = crate::render::escape::esc;
             let mut v = vec![
-                Line::styled(esc(&sel.title).into_owned(), t.bold()),
+                Line::styled(esc(&row_text(g)).into_owned(), t.bold()),
                 Line::raw(""),
                 Line::from(vec![
                     Span::styled("fix: ", t.bold()),
@@ -80,6 +104,22 @@ impl View for Findings {
                 ]),
                 Line::raw(""),
             ];
+            // A group: every subject (and its own title when the titles differ), then the
+            // first one's evidence.
+            if g.len() > 1 {
+                for f in &g.findings {
+                    let who = subject(&f.subject);
+                    v.push(Line::raw(match g.common_title {
+                        Some(_) => format!("- {who}"),
+                        None => format!("- {who}: {}", esc(&f.title)),
+                    }));
+                }
+                v.push(Line::raw(""));
+                v.push(Line::styled(
+                    format!("evidence of {}:", subject(&sel.subject)),
+                    t.bold(),
+                ));
+            }
             let ev = serde_json::to_string_pretty(&sel.evidence).unwrap_or_default();
             v.extend(ev.lines().map(|l| Line::raw(esc(l).into_owned())));
             v
