@@ -169,3 +169,41 @@ fn the_detail_pane_scrolls_with_page_down() {
     assert!(!app.key(KeyEvent::from(KeyCode::PageUp), &s));
     assert_eq!(draw_text(&mut app), top);
 }
+
+/// Pods view: the container the kernel OOM-killed is drawn in the critical colour (red), the
+/// others are not; at 80 columns the footer says which columns were dropped.
+#[test]
+fn oom_killed_containers_are_red_and_dropped_columns_are_said() {
+    let host = BundleHost::open(&common::fixture("oom-memcg-v2-systemd")).unwrap();
+    let s = sample(&host);
+    let mut history = History::default();
+    history.push(&s);
+    let mut app = App::new(Duration::from_secs(2), false, true);
+    app.view = VIEWS.iter().position(|v| v.name() == "Pods").unwrap();
+    let (w, h) = (100u16, 30u16);
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| draw(f, &s, &history, &mut app)).unwrap();
+    let buf = term.backend().buffer().clone();
+    let row = |needle: &str| {
+        (0..h)
+            .find(|&y| {
+                let l: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
+                l.contains(needle)
+            })
+            .unwrap_or_else(|| panic!("no row {needle}"))
+    };
+    let red = ratatui::style::Color::Red;
+    // Sorted by working set, the selected (reversed) row is checkout's, the first; nginx, the
+    // OOM-killed one, is third.
+    assert_eq!(app.state().selected, 0);
+    let nginx = row("shop/web-6d9f8c7b5-h2j4k/nginx");
+    let coredns = row("kube-system/coredns");
+    let fg = |y: u16| buf[(0, y)].fg;
+    assert_eq!(fg(nginx), red, "nginx row");
+    assert_ne!(fg(coredns), red, "coredns row");
+    let narrow = screen("oom-memcg-v2-systemd", app.view, 80, 24, "");
+    assert!(
+        narrow.contains("sorted by working set (s); QOS and PEAK hidden below 96 columns"),
+        "{narrow}"
+    );
+}

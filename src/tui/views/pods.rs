@@ -168,8 +168,12 @@ impl View for Pods {
                 r.restarts.map_or("-".into(), |n| n.to_string()),
             )));
             let line = Line::from(spans);
+            // A container the kernel OOM-killed reads in the critical colour.
+            let oom_killed = r.ooms.is_some_and(|n| n > 0);
             lines.push(if i == cx.state.selected {
                 line.style(t.selected())
+            } else if oom_killed {
+                line.style(t.severity(crate::analyze::Severity::Critical))
             } else {
                 line
             });
@@ -180,9 +184,15 @@ impl View for Pods {
                 t.dim(),
             ));
         }
+        // Columns dropped for width are said, not silently gone.
+        let dropped = if wide {
+            ""
+        } else {
+            "; QOS and PEAK hidden below 96 columns"
+        };
         lines.push(Line::styled(
             format!(
-                "{} containers, sorted by {} (s)",
+                "{} containers, sorted by {} (s){dropped}",
                 rs.len(),
                 SORTS[cx.state.sort % SORTS.len()]
             ),
