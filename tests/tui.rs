@@ -207,3 +207,41 @@ fn oom_killed_containers_are_red_and_dropped_columns_are_said() {
         "{narrow}"
     );
 }
+
+/// Enter on a finding about a container opens the Pods view filtered to that container: its
+/// working set against its limit, peak, OOM kills and restarts, in one row.
+#[test]
+fn enter_on_a_finding_drills_to_its_pod() {
+    let findings = VIEWS.iter().position(|v| v.name() == "Findings").unwrap();
+    let host = BundleHost::open(&common::fixture("oom-memcg-v2-systemd")).unwrap();
+    let s = sample(&host);
+    let mut app = App::new(Duration::from_secs(2), false, false);
+    app.view = findings;
+    let enter =
+        ratatui::crossterm::event::KeyEvent::from(ratatui::crossterm::event::KeyCode::Enter);
+    assert!(!app.key(enter, &s));
+    assert_eq!(VIEWS[app.view].name(), "Pods");
+    assert_eq!(app.state().filter, "shop/web-6d9f8c7b5-h2j4k/nginx");
+    let mut history = History::default();
+    history.push(&s);
+    let (w, h) = (100, 30);
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| draw(f, &s, &history, &mut app)).unwrap();
+    let buf = term.backend().buffer().clone();
+    let text: String = (0..h)
+        .map(|y| {
+            let l: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
+            l.trim_end().to_string() + "\n"
+        })
+        .collect();
+    assert!(
+        text.contains("1 containers, sorted by working set (s)"),
+        "{text}"
+    );
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("shop/web-6d9f8c7b5-h2j4k/nginx"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(row.ends_with("255Mi    1    -"), "{row}");
+    insta::assert_snapshot!("findings-enter-drills-to-pod-100x30", text);
+}

@@ -122,8 +122,17 @@ impl App {
                 st.sort = (st.sort + 1) % sorts;
             }
             KeyCode::Enter => {
-                let st = self.state_mut();
-                st.detail = !st.detail;
+                if let Some((to, filter)) = VIEWS[self.view].drill(sample, self.state())
+                    && let Some(i) = VIEWS.iter().position(|v| v.name() == to)
+                {
+                    self.view = i;
+                    let st = self.state_mut();
+                    st.filter = filter;
+                    st.selected = 0;
+                } else {
+                    let st = self.state_mut();
+                    st.detail = !st.detail;
+                }
             }
             KeyCode::Char('e') => {
                 let st = self.state_mut();
@@ -149,7 +158,10 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ("PgUp/PgDn, g/G", "page, first, last"),
     ("/", "filter rows (Enter keeps, Esc clears)"),
     ("s", "cycle the sort key"),
-    ("Enter", "details of the selected row"),
+    (
+        "Enter",
+        "details of the selected row; on a finding, its pod in Pods",
+    ),
     (
         "PgDn PgUp",
         "scroll the detail pane (Findings), else page the list",

@@ -49,6 +49,21 @@ impl View for Findings {
     fn scrolls_detail(&self) -> bool {
         true
     }
+    /// A finding about a pod opens the Pods view filtered to it (to its container when the
+    /// finding names one): its working set, limit, OOM kills and restarts in the row.
+    fn drill(&self, sample: &Sample, state: &ViewState) -> Option<(&'static str, String)> {
+        let fs = visible(sample, state);
+        let g = fs.get(state.selected.min(fs.len().saturating_sub(1)))?;
+        let s = &g.first().subject;
+        let pod = format!("{}/{}", s.namespace.as_deref()?, s.pod.as_deref()?);
+        Some((
+            "Pods",
+            match &s.container {
+                Some(c) => format!("{pod}/{c}"),
+                None => pod,
+            },
+        ))
+    }
     fn rows(&self, sample: &Sample, state: &ViewState) -> usize {
         visible(sample, state).len()
     }

@@ -43,6 +43,11 @@ pub struct ViewState {
 pub trait View: Sync {
     /// The tab title.
     fn name(&self) -> &'static str;
+    /// Enter on the selected row: the view to go to and the filter to set there (a finding's
+    /// pod in the Pods view); `None` keeps Enter's default (the row's details).
+    fn drill(&self, _sample: &Sample, _state: &ViewState) -> Option<(&'static str, String)> {
+        None
+    }
     /// Whether the view shows a detail pane that PgUp/PgDn scroll (else they page the list).
     fn scrolls_detail(&self) -> bool {
         false
