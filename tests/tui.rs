@@ -245,3 +245,34 @@ fn enter_on_a_finding_drills_to_its_pod() {
     assert!(row.ends_with("255Mi    1    -"), "{row}");
     insta::assert_snapshot!("findings-enter-drills-to-pod-100x30", text);
 }
+
+/// A global OOM's victim on cgroup v1 (whose memory.oom_control counts only its own limit's
+/// kills) shows the kernel log's kill in the Pods view's OOM column, not 0.
+#[test]
+fn a_global_oom_victim_counts_its_kill() {
+    let host = BundleHost::open(&common::fixture("oom-global-v1-cgroupfs")).unwrap();
+    let s = sample(&host);
+    let mut app = App::new(Duration::from_secs(2), false, false);
+    app.view = VIEWS.iter().position(|v| v.name() == "Findings").unwrap();
+    let enter =
+        ratatui::crossterm::event::KeyEvent::from(ratatui::crossterm::event::KeyCode::Enter);
+    assert!(!app.key(enter, &s));
+    assert_eq!(app.state().filter, "payments/api-7c8d9f6b5-r2t4y/api");
+    let mut history = History::default();
+    history.push(&s);
+    let (w, h) = (100, 30);
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| draw(f, &s, &history, &mut app)).unwrap();
+    let buf = term.backend().buffer().clone();
+    let row: String = (0..h)
+        .map(|y| {
+            (0..w)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .find(|l| l.starts_with("payments/api-7c8d9f6b5-r2t4y/a"))
+        .expect("the victim's row");
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    // ... PEAK OOM RST: the OOM column is the second to last.
+    assert_eq!(cols[cols.len() - 2], "1", "{row}");
+}

@@ -35,6 +35,24 @@ const SORTS: &[&str] = &["working set", "% of limit", "OOM kills", "name"];
 
 pub fn rows(snap: &Snapshot, st: &ViewState) -> Vec<Row> {
     let mut out = Vec::new();
+    // Kernel-log kills by container id: v1's memory.oom_control counts only the kills of the
+    // cgroup's own limit, so a global OOM's victim would show 0 from the counter alone.
+    let logged = crate::analyze::oom::kills(snap);
+    // By container id, or by pod and container name: the restarted container has a new id.
+    let logged_for = |p: &crate::model::Pod, c: &crate::model::Container| {
+        logged
+            .iter()
+            .filter(|k| {
+                k.container_id.as_deref() == Some(c.id.as_str())
+                    || (k.namespace.is_some()
+                        && k.namespace == p.namespace
+                        && k.pod.is_some()
+                        && k.pod == p.name
+                        && k.container.is_some()
+                        && k.container == c.name)
+            })
+            .count() as u64
+    };
     for p in snap.pods.iter().filter(|p| p.cgroup.is_some()) {
         for c in p.containers.iter().filter(|c| !c.sandbox) {
             let who = format!(
@@ -68,11 +86,17 @@ pub fn rows(snap: &Snapshot, st: &ViewState) -> Vec<Row> {
                 ws: cg.and_then(|g| g.working_set_bytes()),
                 limit: cg.and_then(|g| g.limit_bytes),
                 peak: cg.and_then(|g| g.peak_bytes),
-                ooms: cg.and_then(|g| {
-                    g.events
-                        .map(|e| e.oom_kill)
-                        .or_else(|| g.oom_control.and_then(|o| o.oom_kill))
-                }),
+                ooms: {
+                    let counted = cg.and_then(|g| {
+                        g.events
+                            .map(|e| e.oom_kill)
+                            .or_else(|| g.oom_control.and_then(|o| o.oom_kill))
+                    });
+                    match (counted, logged_for(p, c)) {
+                        (n, 0) => n,
+                        (n, k) => Some(n.unwrap_or(0).max(k)),
+                    }
+                },
             });
         }
     }
