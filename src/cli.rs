@@ -176,8 +176,12 @@ pub enum Command {
     /// List every rule: id, default severity, summary.
     Rules(RulesArgs),
     /// Explain a rule: what it means, why it matters, how to confirm it, what to change.
+    ///
+    /// `explain distributions` lists the Kubernetes distributions nodescope recognises, where
+    /// each runs the kubelet and keeps its log, and how that was verified.
     Explain {
-        /// The rule id, e.g. memory.pressure, in any case (see `nodescope rules`).
+        /// The rule id, e.g. memory.pressure, in any case (see `nodescope rules`), or
+        /// `distributions`.
         #[arg(value_parser = rule_ids(), hide_possible_values = true)]
         id: String,
     },

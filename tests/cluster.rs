@@ -77,8 +77,15 @@ impl Drop for Api {
 }
 
 impl Api {
+    /// A server answering for node-a's cluster, its kubelet answering configz and
+    /// stats/summary through the node proxy as a real one does.
     fn start(dir: &Path, mode: &str, extra: &[&str]) -> Api {
-        Api::serving(&fixture(DUMP), dir, mode, extra)
+        let data = dir.join(format!("data-{mode}"));
+        copy_tree(&fixture(DUMP), &data);
+        for f in ["configz.json", "stats-summary.json"] {
+            std::fs::copy(fixture("cluster-kubelet-view").join(f), data.join(f)).unwrap();
+        }
+        Api::serving(&data, dir, mode, extra)
     }
 
     /// A server answering from the List documents in `data`.
@@ -836,4 +843,305 @@ fn an_eks_style_exec_plugin_root_owns_is_run_and_its_token_reaches_the_server() 
     );
     assert!(!ran.exists());
     assert_eq!(api.requests().len(), before);
+}
+
+/// A data directory for the stand-in: the cluster of fixtures/cluster-gpu-full (a Pending GPU
+/// pod whose A100 candidates are other nodes) and the kubelet answers of
+/// fixtures/cluster-kubelet-view.
+fn gpu_and_kubelet_data(dir: &Path) -> PathBuf {
+    let data = dir.join("data");
+    copy_tree(&fixture("cluster-gpu-full"), &data);
+    for f in ["configz.json", "stats-summary.json"] {
+        std::fs::copy(fixture("cluster-kubelet-view").join(f), data.join(f)).unwrap();
+    }
+    data
+}
+
+/// A node root whose kubelet kubeconfig points at `api` with the node's client certificate.
+fn root_for(d: &Path, api: &Api) -> PathBuf {
+    let root = node_root(d);
+    std::fs::write(
+        root.join("etc/kubernetes/kubelet.conf"),
+        kubeconfig(
+            &format!("https://127.0.0.1:{}", api.port),
+            "/etc/kubernetes/pki/ca.crt",
+            "    client-certificate: /var/lib/kubelet/pki/kubelet-client.crt\n    client-key: /var/lib/kubelet/pki/kubelet-client.key\n",
+        ),
+    )
+    .unwrap();
+    root
+}
+
+/// The requests the stand-in logged, with the query's percent-encoding undone.
+fn decoded(api: &Api) -> Vec<String> {
+    api.requests()
+        .iter()
+        .map(|r| {
+            r.replace("%3D", "=")
+                .replace("%2C", ",")
+                .replace("%21", "!")
+        })
+        .collect()
+}
+
+/// With a Pending GPU pod in the cluster, each other GPU node's non-terminal pods are listed
+/// with one field-selected request (gpu-b and gpu-mig; cpu-1 offers no GPU and is not asked);
+/// the kubelet's configz and stats/summary come through the node proxy. A capture keeps all of
+/// it, and the bundle alone gives the same all-allocated reason on gpu-b.
+#[test]
+fn gpu_node_lists_and_the_kubelets_view_are_fetched_and_captured() {
+    if !can_run() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    certs(d.path());
+    let data = gpu_and_kubelet_data(d.path());
+    let api = Api::serving(
+        &data,
+        d.path(),
+        "ok",
+        &["--tls", "server.crt", "server.key", "ca.crt"],
+    );
+    let root = root_for(d.path(), &api);
+    let (o, _) = nodescope(&["--root", root.to_str().unwrap(), "snapshot"]);
+    let s = json(&o);
+    assert_eq!(cluster_errors(&s), Vec::<String>::new());
+    let c = &s["cluster"];
+    assert_eq!(
+        c["gpu_nodes_listed"],
+        serde_json::json!(["gpu-b", "gpu-mig"])
+    );
+    let held: Vec<&str> = c["gpu_node_pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(held, vec!["llm-train-0", "llm-train-1", "notebook-mig-0"]);
+    assert_eq!(c["kubelet"]["running_config"]["pod_pids_limit"], -1);
+    assert_eq!(
+        c["kubelet"]["summary"]["memory_available_bytes"],
+        12_348_030_976i64 - (150 << 20)
+    );
+    let reqs = decoded(&api);
+    for want in [
+        "GET /api/v1/pods?&fieldSelector=spec.nodeName=gpu-b,status.phase!=Succeeded,status.phase!=Failed auth=CN=system:node:node-a",
+        "GET /api/v1/pods?&fieldSelector=spec.nodeName=gpu-mig,status.phase!=Succeeded,status.phase!=Failed auth=CN=system:node:node-a",
+        "GET /api/v1/nodes/node-a/proxy/configz auth=CN=system:node:node-a",
+        "GET /api/v1/nodes/node-a/proxy/stats/summary auth=CN=system:node:node-a",
+    ] {
+        assert!(
+            reqs.iter()
+                .any(|r| r.replace("?&", "?") == want.replace("?&", "?")),
+            "{want:?} not among {reqs:#?}"
+        );
+    }
+    assert!(
+        !reqs.iter().any(|r| r.contains("spec.nodeName=cpu-1")),
+        "{reqs:#?}"
+    );
+    let bundle = d.path().join("b.tar.gz");
+    let (o, _) = nodescope(&[
+        "--root",
+        root.to_str().unwrap(),
+        "capture",
+        "-o",
+        bundle.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    drop(api);
+    let (o, _) = nodescope(&[
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "check",
+        "--format",
+        "json",
+    ]);
+    let r = json(&o);
+    let f = finding(&r, "gpu.pending-pod");
+    let all = f["evidence"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["reason"] == "all-allocated")
+        .unwrap_or_else(|| panic!("{f}"));
+    assert_eq!(
+        all["by_node"],
+        serde_json::json!({"gpu-b": "8/8 nvidia.com/gpu allocated on gpu-b"})
+    );
+    let (o, _) = nodescope(&["--bundle", bundle.to_str().unwrap(), "snapshot"]);
+    let b = json(&o);
+    assert_eq!(b["cluster"]["kubelet"], c["kubelet"]);
+}
+
+/// The node's own credentials may not use nodes/proxy (the Node authorizer refuses it): the
+/// two kubelet endpoints cost one line in `errors`, and everything else is there.
+#[test]
+fn a_403_on_the_node_proxy_is_one_line() {
+    if !can_run() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    certs(d.path());
+    let data = gpu_and_kubelet_data(d.path());
+    let api = Api::serving(
+        &data,
+        d.path(),
+        "forbid-proxy",
+        &["--tls", "server.crt", "server.key", "ca.crt"],
+    );
+    let root = root_for(d.path(), &api);
+    let (o, _) = nodescope(&[
+        "--root",
+        root.to_str().unwrap(),
+        "check",
+        "--format",
+        "json",
+    ]);
+    let r = json(&o);
+    assert_eq!(
+        cluster_errors(&r),
+        vec![
+            "API: the kubelet's configz and stats/summary of node node-a: forbidden by RBAC (403: nodes/proxy); skipped"
+                .to_string()
+        ]
+    );
+    assert_eq!(
+        reasons_of(&r),
+        vec![
+            "affinity-mismatch",
+            "all-allocated",
+            "mig-resource-mismatch"
+        ]
+    );
+}
+
+fn reasons_of(r: &Value) -> Vec<String> {
+    finding(r, "gpu.pending-pod")["evidence"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["reason"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The RBAC rule a request needs: (API group, resource[/subresource], verb), the way the API
+/// server's request-info resolver reads a path (k8s.io/apiserver pkg/endpoints/request/
+/// requestinfo.go): a GET of a collection is `list` (`watch` with `watch=true`), of a named
+/// object `get`.
+fn rbac_need(line: &str) -> (String, String, String) {
+    let (method, rest) = line.split_once(' ').unwrap();
+    let target = rest.split(' ').next().unwrap();
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let (group, mut rest): (&str, &[&str]) = match segs.as_slice() {
+        ["api", _v, rest @ ..] => ("", rest),
+        ["apis", g, _v, rest @ ..] => (g, rest),
+        _ => panic!("not a resource path: {line}"),
+    };
+    if rest.len() >= 3 && rest[0] == "namespaces" {
+        rest = &rest[2..];
+    }
+    let resource = match rest {
+        [r] | [r, _] => r.to_string(),
+        [r, _, sub, ..] => format!("{r}/{sub}"),
+        _ => panic!("{line}"),
+    };
+    let verb = match (method, rest.len()) {
+        ("GET", 1) if query.contains("watch=true") || query.contains("watch=1") => "watch",
+        ("GET", 1) => "list",
+        ("GET", _) => "get",
+        (m, _) => panic!("the agent only reads, not {m}: {line}"),
+    };
+    (group.to_string(), resource, verb.to_string())
+}
+
+/// The ClusterRole rules of a `kind: List` manifest under deploy/, as (group, resource, verb).
+fn granted(file: &str) -> Vec<(String, String, String)> {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+    let list: Value = serde_saphyr::from_str(&text).unwrap();
+    let mut out = Vec::new();
+    for role in list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "ClusterRole")
+    {
+        for r in role["rules"].as_array().unwrap() {
+            for g in r["apiGroups"].as_array().unwrap() {
+                for res in r["resources"].as_array().unwrap() {
+                    for v in r["verbs"].as_array().unwrap() {
+                        out.push((
+                            g.as_str().unwrap().to_string(),
+                            res.as_str().unwrap().to_string(),
+                            v.as_str().unwrap().to_string(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// deploy/rbac.yaml and the optional deploy/rbac-kubelet-view.yaml grant the agent exactly what
+/// its collection asks: every request `check` (the collection `serve` samples with) makes
+/// against the stand-in server, a Pending GPU pod and the kubelet's view included, is allowed by
+/// one of them, and every verb and resource they grant is used. The node proxy is only in the
+/// optional file.
+#[test]
+fn the_agents_cluster_role_allows_every_request_it_makes_and_no_more() {
+    if !can_run() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    certs(d.path());
+    let data = gpu_and_kubelet_data(d.path());
+    let api = Api::serving(
+        &data,
+        d.path(),
+        "ok",
+        &["--tls", "server.crt", "server.key", "--token", "sa-7f2e"],
+    );
+    let root = node_root(d.path());
+    let kc = d.path().join("sa.kubeconfig");
+    std::fs::write(
+        &kc,
+        kubeconfig(
+            &format!("https://127.0.0.1:{}", api.port),
+            d.path().join("ca.crt").to_str().unwrap(),
+            "    token: sa-7f2e\n",
+        ),
+    )
+    .unwrap();
+    let (o, _) = nodescope(&[
+        "--root",
+        root.to_str().unwrap(),
+        "--kubeconfig",
+        kc.to_str().unwrap(),
+        "check",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(cluster_errors(&json(&o)), Vec::<String>::new());
+    let base = granted("deploy/rbac.yaml");
+    let optional = granted("deploy/rbac-kubelet-view.yaml");
+    assert!(!base.iter().any(|g| g.1 == "nodes/proxy"), "{base:?}");
+    let needed: Vec<_> = api.requests().iter().map(|l| rbac_need(l)).collect();
+    assert!(
+        needed.iter().any(|n| n.1 == "nodes/proxy"),
+        "the kubelet's view was asked: {needed:?}"
+    );
+    for n in &needed {
+        assert!(
+            base.contains(n) || optional.contains(n),
+            "the agent asks {n:?}, which deploy/rbac*.yaml do not grant"
+        );
+    }
+    for g in base.iter().chain(&optional) {
+        assert!(
+            needed.contains(g),
+            "deploy/rbac*.yaml grant {g:?}, which the agent never asks"
+        );
+    }
 }

@@ -308,3 +308,93 @@ fn the_eviction_order_uses_the_dumps_requests_and_priorities() {
         "4 of 4 pods without the API's word: memory requests estimated from oom_score_adj, priorities taken as 0"
     );
 }
+
+/// fixtures/cluster-kubelet-view (scripts/fixtures/derive_cluster_kubelet_view.py): the
+/// kubelet's configz says it runs with the defaults the bundle's config.yaml was edited away
+/// from. Exactly the four fields that differ are named, with both values and where the files'
+/// value came from; every field written differently but equal (`5m0s` against `0s` defaulted
+/// to 5m, `unix://` endpoints, reserved quantities) stays out. The summary agrees within its
+/// tolerance: node.kubelet-stats-mismatch is quiet.
+#[test]
+fn configz_differing_from_the_files_names_each_field_with_both_values() {
+    let (_, r) = check_json(
+        &fixture(V2),
+        &[
+            "--cluster-dump",
+            fixture("cluster-kubelet-view").to_str().unwrap(),
+        ],
+    );
+    assert!(
+        !ids(&r).contains(&"node.kubelet-stats-mismatch".to_string()),
+        "{:?}",
+        ids(&r)
+    );
+    let f = finding(&r, "node.kubelet-config-drift");
+    assert_eq!(f["severity"], "warning");
+    assert_eq!(
+        f["title"],
+        "the running kubelet's config differs from its files in evictionHard, evictionSoft, evictionSoftGracePeriod, podPidsLimit"
+    );
+    assert_eq!(
+        f["evidence"]["fields"],
+        json!([
+            {"field": "evictionHard", "running": "memory.available<100Mi",
+             "on_disk": "memory.available<500Mi", "on_disk_from": "config"},
+            {"field": "evictionSoft", "running": "memory.available unset, nodefs.available unset",
+             "on_disk": "memory.available<1Gi, nodefs.available<15%", "on_disk_from": "config"},
+            {"field": "evictionSoftGracePeriod", "running": "memory.available unset, nodefs.available unset",
+             "on_disk": "memory.available=1m30s, nodefs.available=2m", "on_disk_from": "config"},
+            {"field": "podPidsLimit", "running": "-1", "on_disk": "4096", "on_disk_from": "config"},
+        ])
+    );
+    assert_eq!(f["evidence"]["config_file"], "/var/lib/kubelet/config.yaml");
+    assert_eq!(f["evidence"]["compared"], 27);
+    assert_eq!(cluster_errors(&r), Vec::<String>::new());
+}
+
+/// The same summary with the kubelet seeing 2 GiB less memory available than the bundle's
+/// root cgroup gives, and its root dir on a fuller filesystem: both figures are reported,
+/// each with both computations; a configz that is not JSON is one error, and the rest stands.
+#[test]
+fn a_summary_far_from_nodescopes_figures_is_reported_and_bad_configz_is_one_error() {
+    let d = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("cluster-kubelet-view"), d.path());
+    let p = d.path().join("stats-summary.json");
+    let mut s: Value = serde_json::from_str(&fs::read_to_string(&p).unwrap()).unwrap();
+    let mem = s["node"]["memory"]["availableBytes"].as_i64().unwrap();
+    // nodescope computes MemTotal − (usage − inactive_file) = 12348030976 on this bundle.
+    assert_eq!(mem, 12_348_030_976 - (150 << 20));
+    s["node"]["memory"]["availableBytes"] = json!(12_348_030_976i64 - (2i64 << 30));
+    s["node"]["fs"]["availableBytes"] = json!(40i64 << 30);
+    fs::write(&p, serde_json::to_vec(&s).unwrap()).unwrap();
+    fs::write(d.path().join("configz.json"), "{\"kubeletconfig\": [").unwrap();
+    let (_, r) = check_json(
+        &fixture(V2),
+        &["--cluster-dump", d.path().to_str().unwrap()],
+    );
+    assert!(!ids(&r).contains(&"node.kubelet-config-drift".to_string()));
+    let f = finding(&r, "node.kubelet-stats-mismatch");
+    assert_eq!(f["severity"], "info");
+    assert_eq!(
+        f["title"],
+        "the kubelet sees memory.available 9.5Gi where nodescope computed 11.5Gi; nodefs.available 40Gi where nodescope computed 60Gi"
+    );
+    let c = &f["evidence"]["compared"];
+    assert_eq!(c[0]["difference"], -(2i64 << 30));
+    assert_eq!(c[0]["tolerance"], 16_786_694_144i64 / 50);
+    assert!(
+        c[0]["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("(sampled 8 s before nodescope's snapshot)"),
+        "{c}"
+    );
+    assert_eq!(c[1]["difference"], (40i64 << 30) - 64_424_509_440);
+    assert_eq!(c[1]["tolerance"], 107_374_182_400i64 / 100);
+    let errs = cluster_errors(&r);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].starts_with("the kubelet's configz: not JSON"),
+        "{errs:?}"
+    );
+}

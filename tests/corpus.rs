@@ -361,11 +361,13 @@ corpus! {
     ],
     kubelet: [
         distribution_tags_derived,
+        k0s_docs_logrus_wrapper,
         k3s_2754_v1_20_critical_pods,
         k3s_888_no_pods_active,
         k8s_107024_observations_noise,
         k8s_115516_disk_pressure_flap,
         k8s_132001_journal_cat,
+        k8s_132001_k0s_logrus_derived,
         k8s_132001_v1_3x_structured,
         k8s_19562_v1_1_node_ready,
         k8s_31192_v1_4_imagefs,

@@ -238,3 +238,57 @@ fn conntrack_statistics_are_read_from_proc_net_when_proc_1_has_none() {
     assert!(race(&before).is_some());
     assert_eq!(race(&after), race(&before));
 }
+
+/// The file containerd writes for a `dnsPolicy: None` pod: the kubelet passes spec.dnsConfig
+/// through as is (pkg/kubelet/network/dns/dns.go `GetPodDNS`, case `podDNSNone`) and the
+/// runtime writes `search`, `nameserver`, `options` (containerd `parseDNSOptions`).
+fn none_policy(c: &Copy, text: &str) {
+    c.write("/proc/24671/root/etc/resolv.conf", text);
+}
+
+/// shop/web redeployed with `dnsPolicy: None` and a dnsConfig that copied the company's
+/// resolvers and search domain but not the cluster's: dns.no-cluster-dns names it, with the
+/// clusterDNS and search domains to add; dns.policy-default does not (these are not the node's
+/// servers).
+#[test]
+fn a_dns_policy_none_pod_without_the_cluster_dns_is_found() {
+    let c = Copy::of(V2DNS);
+    none_policy(
+        &c,
+        "search corp.example\nnameserver 10.0.0.2\nnameserver 1.1.1.1\noptions ndots:2\n",
+    );
+    let (_, r) = check_json(&c.root, &[]);
+    let nc = findings(&r, "dns.no-cluster-dns");
+    assert_eq!(nc.len(), 1, "{:#}", r["findings"]);
+    let f = nc[0];
+    assert_eq!(f["severity"], "warning");
+    assert_eq!(f["subject"]["namespace"], "shop");
+    assert_eq!(f["subject"]["pod"], "web-6d9f8c7b5-h2j4k");
+    assert_eq!(
+        f["title"],
+        "shop/web-6d9f8c7b5-h2j4k: nameservers 10.0.0.2 1.1.1.1 include no cluster DNS (10.96.0.10) and no svc search domain: service names will not resolve"
+    );
+    assert_eq!(
+        f["remedy"],
+        "use dnsPolicy: ClusterFirst with only the extras in dnsConfig, or add 10.96.0.10 first to dnsConfig.nameservers and shop.svc.cluster.local svc.cluster.local cluster.local to dnsConfig.searches"
+    );
+    assert_eq!(f["evidence"]["search"], serde_json::json!(["corp.example"]));
+    assert!(findings(&r, "dns.policy-default").is_empty());
+}
+
+/// A `dnsPolicy: None` pod that lists the cluster DNS (its own search list, the cluster's
+/// server first) resolves services: nothing to report.
+#[test]
+fn a_dns_policy_none_pod_listing_the_cluster_dns_is_silent() {
+    let c = Copy::of(V2DNS);
+    none_policy(
+        &c,
+        "search shop.svc.cluster.local corp.example\nnameserver 10.96.0.10\nnameserver 10.0.0.2\noptions ndots:2\n",
+    );
+    let (_, r) = check_json(&c.root, &[]);
+    assert!(findings(&r, "dns.no-cluster-dns").is_empty());
+    assert!(findings(&r, "dns.policy-default").is_empty());
+    // The unmodified fixture's Default pod stays dns.policy-default's alone.
+    let (_, r) = check_json(&fixture(V2DNS), &[]);
+    assert!(findings(&r, "dns.no-cluster-dns").is_empty());
+}

@@ -258,3 +258,142 @@ fn xid_records_in_the_kernel_log_become_findings_with_nvidias_action() {
         ]
     );
 }
+
+/// fixtures/cluster-gpu-full (scripts/fixtures/derive_cluster_gpu_full.py): a Pending pod
+/// whose A100 candidates are one fully allocated node and one MIG node, judged across the
+/// cluster. Each reason on exactly its node, allocation counted from the other nodes'
+/// non-terminal pods (a Succeeded pod's 4 GPUs do not count), and the scheduler's message
+/// reconciled node by node.
+#[test]
+fn a_pending_pod_across_the_cluster_full_gpu_node_and_mig_node() {
+    let (_, r) = check_json(
+        &fixture("gpu-pending"),
+        &[
+            "--cluster-dump",
+            fixture("cluster-gpu-full").to_str().unwrap(),
+        ],
+    );
+    let f = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "gpu.pending-pod")
+        .expect("gpu.pending-pod");
+    assert_eq!(
+        f["title"],
+        "ml/a100-0 Pending, asks for 1 nvidia.com/gpu: affinity-mismatch, all-allocated, mig-resource-mismatch"
+    );
+    let by_node: Vec<(String, Value)> = f["evidence"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["reason"].as_str().unwrap().to_string(),
+                x["by_node"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_node,
+        vec![
+            (
+                "affinity-mismatch".to_string(),
+                serde_json::json!({"node-a": "node-a does not match the pod's node selector/affinity"})
+            ),
+            (
+                "all-allocated".to_string(),
+                serde_json::json!({"gpu-b": "8/8 nvidia.com/gpu allocated on gpu-b"})
+            ),
+            (
+                "mig-resource-mismatch".to_string(),
+                serde_json::json!({"gpu-mig": "asks for nvidia.com/gpu; gpu-mig offers nvidia.com/mig-1g.5gb"})
+            ),
+        ]
+    );
+    assert_eq!(
+        f["evidence"]["allocation"],
+        serde_json::json!([
+            {"node": "gpu-b", "resource": "nvidia.com/gpu", "allocated": 8, "allocatable": 8, "source": "pods"},
+            {"node": "gpu-mig", "resource": "nvidia.com/mig-1g.5gb", "allocated": 2, "allocatable": 7, "source": "pods"},
+            {"node": "node-a", "resource": "nvidia.com/gpu", "allocated": 1, "allocatable": 4, "source": "checkpoint"},
+        ])
+    );
+    let rec = &f["evidence"]["reconciliation"];
+    assert_eq!(rec["agrees"], true, "{rec}");
+    assert_eq!(
+        rec["by_node"],
+        serde_json::json!({
+            "cpu-1": ["node(s) didn't match Pod's node affinity/selector"],
+            "gpu-b": ["Insufficient nvidia.com/gpu"],
+            "gpu-mig": ["Insufficient nvidia.com/gpu"],
+            "node-a": ["node(s) didn't match Pod's node affinity/selector"],
+        })
+    );
+    assert_eq!(rec["differences"], serde_json::json!([]));
+}
+
+/// The same cluster with one of gpu-b's pods gone (finished since the event): gpu-b has room,
+/// so all-allocated is no longer a reason there, and the scheduler's older message no longer
+/// agrees with what is computed; the difference is named.
+#[test]
+fn a_freed_gpu_removes_all_allocated_and_the_stale_message_is_called_out() {
+    let d = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("cluster-gpu-full"), d.path());
+    let p = d.path().join("pods.json");
+    let mut pods: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    for item in pods["items"].as_array_mut().unwrap() {
+        if item["metadata"]["name"] == "llm-train-1" {
+            item["status"]["phase"] = "Succeeded".into();
+        }
+    }
+    std::fs::write(&p, serde_json::to_vec(&pods).unwrap()).unwrap();
+    let (_, r) = check_json(
+        &fixture("gpu-pending"),
+        &["--cluster-dump", d.path().to_str().unwrap()],
+    );
+    assert_eq!(
+        reasons(&r, "a100-0"),
+        vec!["affinity-mismatch", "mig-resource-mismatch"]
+    );
+    let f = finding(&r, "gpu.pending-pod");
+    let rec = &f["evidence"]["reconciliation"];
+    assert_eq!(rec["agrees"], false);
+    assert_eq!(
+        rec["differences"][0],
+        "Insufficient nvidia.com/gpu: the scheduler counted 2, nodescope 1 (gpu-mig)"
+    );
+    assert!(
+        rec["differences"][1]
+            .as_str()
+            .unwrap()
+            .starts_with("gpu-b fit(s) the pod's GPU request"),
+        "{rec}"
+    );
+}
+
+/// Every GPU fixture's FailedScheduling message is the one kube-scheduler writes for its
+/// cluster: reconciled node by node, each agrees with what nodescope computes.
+#[test]
+fn every_gpu_fixtures_scheduler_message_reconciles() {
+    for name in [
+        "gpu-driver-missing",
+        "gpu-no-device-plugin",
+        "gpu-mig-mixed",
+        "gpu-time-slicing-full",
+        "gpu-pending",
+    ] {
+        let (_, r) = check_json(&fixture(name), &[]);
+        let pending: Vec<&Value> = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["id"] == "gpu.pending-pod")
+            .collect();
+        assert!(!pending.is_empty(), "{name}");
+        for f in pending {
+            let rec = &f["evidence"]["reconciliation"];
+            assert_eq!(rec["agrees"], true, "{name} {}: {rec}", f["subject"]["pod"]);
+        }
+    }
+}

@@ -212,6 +212,7 @@ fn serve_answers_from_the_last_sample_within_half_a_second_while_the_next_is_sta
     wait_for(&server, "/metrics", "200", Duration::from_secs(20));
     // The second sample starts 1 s after the first completed and stalls: scrape during it.
     std::thread::sleep(Duration::from_millis(1500));
+    let mut sample_times = Vec::new();
     for _ in 0..5 {
         let r = server.get("/metrics");
         assert_eq!(r.status, "HTTP/1.1 200 OK");
@@ -233,11 +234,29 @@ fn serve_answers_from_the_last_sample_within_half_a_second_while_the_next_is_sta
                 .any(|s| s.metric == "nodescope_finding"
                     && s.labels.get("id") == Some("memory.kernel-oom-kill"))
         );
+        // The stalled sampler shows as a sample time that stops moving (the NodescopeNoSample
+        // alert of deploy/prometheus/nodescope.rules.yml compares it with time()).
+        let at = scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == "nodescope_last_sample_timestamp_seconds")
+            .map(|s| match s.value {
+                prometheus_parse::Value::Gauge(v) => v,
+                ref other => panic!("{other:?}"),
+            })
+            .unwrap();
+        sample_times.push(at);
         let r = server.get("/findings");
         assert_eq!(r.status, "HTTP/1.1 200 OK");
         assert!(r.took < Duration::from_millis(500), "{:?}", r.took);
         assert_eq!(r.body, check_json_bytes("oom-memcg-v2-systemd"));
     }
+    assert!(
+        sample_times.windows(2).all(|w| w[0] == w[1]),
+        "{sample_times:?}"
+    );
+    let age = jiff::Timestamp::now().as_second() as f64 - sample_times[0];
+    assert!((0.0..60.0).contains(&age), "sample {age} s old");
 }
 
 #[test]

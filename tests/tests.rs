@@ -44,6 +44,7 @@ mod live_trust;
 mod oom;
 mod output_safety;
 mod props;
+mod remedies;
 mod schema;
 mod screen;
 mod serve;

@@ -102,6 +102,33 @@ pub fn cluster_domain(snap: &Snapshot) -> Option<&str> {
         .filter(|d| !d.is_empty())
 }
 
+/// The addresses that are the cluster's DNS for this node's pods: the kubelet's `clusterDNS`,
+/// and NodeLocal DNSCache's default listener (169.254.20.10) when it runs here.
+pub fn cluster_dns_addresses(snap: &Snapshot) -> Vec<String> {
+    let mut out: Vec<String> = snap
+        .kubelet
+        .as_ref()
+        .map(|k| k.config.cluster_dns.clone())
+        .unwrap_or_default();
+    if snap.dns.nodelocal.is_some() && !out.iter().any(|a| a == NODELOCAL_ADDRESS) {
+        out.push(NODELOCAL_ADDRESS.into());
+    }
+    out
+}
+
+/// NodeLocal DNSCache's default link-local listener (kubernetes/dns, nodelocaldns manifest).
+pub const NODELOCAL_ADDRESS: &str = "169.254.20.10";
+
+/// Whether a search list can complete service names: it has `svc.<cluster domain>` (or a
+/// `<ns>.svc.<cluster domain>`); with the cluster domain unknown, any `svc.` label counts.
+pub fn has_svc_domain(search: &[String], cluster_domain: Option<&str>) -> bool {
+    let svc = cluster_domain.map(|d| format!("svc.{d}"));
+    search.iter().any(|d| match &svc {
+        Some(s) => d == s || d.ends_with(&format!(".{s}")),
+        None => d.starts_with("svc.") || d.contains(".svc."),
+    })
+}
+
 /// `namespace/name` of a pod, or its uid.
 pub fn pod_label(p: &PodDns) -> String {
     crate::model::pod_ref(p.namespace.as_deref(), p.name.as_deref(), &p.uid)

@@ -251,6 +251,36 @@ pub struct Reason {
     pub reason: &'static str,
     pub nodes: Vec<String>,
     pub detail: String,
+    /// Node → what this reason is on that node (`8/8 nvidia.com/gpu allocated`).
+    pub by_node: BTreeMap<String, String>,
+}
+
+/// What one candidate node has allocated of one GPU resource it offers.
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
+pub struct NodeAllocation {
+    pub node: String,
+    pub resource: String,
+    /// `None` when unknown: the node's pods were not listed (over the cap, or refused).
+    pub allocated: Option<i64>,
+    pub allocatable: i64,
+    /// `checkpoint` (this node's device-plugin checkpoint), `pods` (the API's non-terminal
+    /// pods bound to it), or `unknown`.
+    pub source: &'static str,
+}
+
+/// The scheduler's FailedScheduling message against what nodescope computed, node by node.
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
+pub struct Reconciliation {
+    /// Whether the scheduler's reason counts are the computed ones.
+    pub agrees: bool,
+    /// The scheduler's `N reason` items, as parsed.
+    pub scheduler: Vec<(u32, String)>,
+    /// The reasons computed for every node, counted the scheduler's way.
+    pub computed: Vec<(u32, String)>,
+    /// Node → the scheduler reason(s) computed for it (the first failing filter's).
+    pub by_node: BTreeMap<String, Vec<String>>,
+    /// Each count that differs, and the likely cause.
+    pub differences: Vec<String>,
 }
 
 /// A Pending pod's diagnosis.
@@ -264,6 +294,10 @@ pub struct PendingDiagnosis {
     pub scheduler_message: Option<String>,
     /// The one change that would schedule it, when one does.
     pub fix: String,
+    /// Allocated versus allocatable per GPU resource on each candidate node.
+    pub allocation: Vec<NodeAllocation>,
+    /// The scheduler's message reconciled with the computed reasons, when there is a message.
+    pub reconciliation: Option<Reconciliation>,
 }
 
 /// Devices of `resource` the kubelet on this node registered, and how many are allocated.
@@ -310,6 +344,63 @@ pub fn candidate_nodes(snap: &Snapshot) -> Vec<String> {
     out
 }
 
+/// What a pod holds of `resource`, as the scheduler counts it for a bound pod: per container
+/// its request, else its limit (an extended resource's request defaults to its limit), summed
+/// over containers. Init containers and pod overhead are not in the model: not counted.
+fn pod_holds(p: &ApiPod, resource: &str) -> i64 {
+    p.containers
+        .iter()
+        .map(|c| {
+            c.requests
+                .get(resource)
+                .or_else(|| c.limits.get(resource))
+                .and_then(|v| parse_quantity(v))
+                .unwrap_or(0.0) as i64
+        })
+        .sum()
+}
+
+/// Allocated and allocatable of every GPU resource each GPU node offers: this node's from
+/// its device-plugin checkpoint (else its API pods), the others' from their listed pods.
+fn allocations(snap: &Snapshot, gpu_nodes: &[&ApiNode], local_name: &str) -> Vec<NodeAllocation> {
+    let Some(c) = &snap.cluster else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for n in gpu_nodes {
+        for (res, have) in offered(n) {
+            let from_pods = |pods: &[ApiPod]| -> i64 {
+                pods.iter()
+                    .filter(|p| p.node_name.as_deref() == Some(n.name.as_str()))
+                    .filter(|p| !matches!(p.phase.as_deref(), Some("Succeeded" | "Failed")))
+                    .map(|p| pod_holds(p, &res))
+                    .sum()
+            };
+            let (allocated, source) = if n.name == local_name {
+                match local_allocation(snap, &res) {
+                    Some((_, held)) => (Some(held as i64), "checkpoint"),
+                    None => (Some(from_pods(&c.pods)), "pods"),
+                }
+            } else if c.gpu_nodes_listed.contains(&n.name) {
+                (Some(from_pods(&c.gpu_node_pods)), "pods")
+            } else {
+                (None, "unknown")
+            };
+            out.push(NodeAllocation {
+                node: n.name.clone(),
+                resource: res,
+                allocated,
+                allocatable: have,
+                source,
+            });
+        }
+    }
+    out
+}
+
+/// A reason's nodes, its first detail, and each node's detail.
+type ReasonAt = (Vec<String>, String, BTreeMap<String, String>);
+
 /// Every Pending pod requesting a GPU resource, with every reason that applies.
 pub fn pending(snap: &Snapshot) -> Vec<PendingDiagnosis> {
     let Some(c) = &snap.cluster else {
@@ -326,14 +417,18 @@ pub fn pending(snap: &Snapshot) -> Vec<PendingDiagnosis> {
         if req.is_empty() {
             continue;
         }
-        let mut reasons: BTreeMap<&'static str, (Vec<String>, String)> = BTreeMap::new();
+        let mut reasons: BTreeMap<&'static str, ReasonAt> = BTreeMap::new();
         let mut add = |code: &'static str, node: &str, detail: String| {
-            let e = reasons.entry(code).or_insert_with(|| (Vec::new(), detail));
+            let e = reasons
+                .entry(code)
+                .or_insert_with(|| (Vec::new(), detail.clone(), BTreeMap::new()));
             if !e.0.contains(&node.to_string()) {
                 e.0.push(node.to_string());
             }
+            e.2.entry(node.to_string()).or_insert(detail);
         };
         let gpu_nodes: Vec<&ApiNode> = c.nodes.iter().filter(|n| !offered(n).is_empty()).collect();
+        let allocation = allocations(snap, &gpu_nodes, &local_name);
         let max_offer: BTreeMap<&String, i64> = req
             .keys()
             .map(|r| {
@@ -388,6 +483,19 @@ pub fn pending(snap: &Snapshot) -> Vec<PendingDiagnosis> {
                         "all-allocated",
                         &n.name,
                         format!("{held} of {reg} {res} on {} are allocated", n.name),
+                    );
+                } else if have > 0
+                    && n.name != local_name
+                    && let Some(held) = allocation
+                        .iter()
+                        .find(|a| a.node == n.name && &a.resource == res)
+                        .and_then(|a| a.allocated)
+                    && held + *want > have
+                {
+                    add(
+                        "all-allocated",
+                        &n.name,
+                        format!("{held}/{have} {res} allocated on {}", n.name),
                     );
                 }
             }
@@ -492,13 +600,18 @@ pub fn pending(snap: &Snapshot) -> Vec<PendingDiagnosis> {
             .or_else(|| p.message.clone());
         let reasons: Vec<Reason> = reasons
             .into_iter()
-            .map(|(reason, (nodes, detail))| Reason {
+            .map(|(reason, (nodes, detail, by_node))| Reason {
                 reason,
                 nodes,
                 detail,
+                by_node,
             })
             .collect();
         let fix = fix_for(&reasons, &c.nodes);
+        let reconciliation = scheduler_message
+            .as_deref()
+            .and_then(parse_fit_error)
+            .map(|(_, items)| reconcile(p, &req, &c.nodes, &allocation, items));
         out.push(PendingDiagnosis {
             namespace: p.namespace.clone(),
             pod: p.name.clone(),
@@ -506,9 +619,143 @@ pub fn pending(snap: &Snapshot) -> Vec<PendingDiagnosis> {
             reasons,
             scheduler_message,
             fix,
+            allocation,
+            reconciliation,
         });
     }
     out
+}
+
+/// The reasons the scheduler would give for `n`: those of its first failing filter, in the
+/// default profile's order (NodeUnschedulable, TaintToleration, NodeAffinity, then
+/// NodeResourcesFit: pkg/scheduler/apis/config/v1/default_plugins.go; the framework stops at a
+/// node's first failing filter), in the plugins' own words (docs/kubelet-semantics.md §6).
+/// Only the GPU resources are checked for fit (cpu, memory and pod count need every pod of
+/// every node); `None` when a GPU allocation needed is unknown; empty when the node fits.
+fn scheduler_reasons(
+    p: &ApiPod,
+    req: &BTreeMap<String, i64>,
+    n: &ApiNode,
+    allocation: &[NodeAllocation],
+) -> Option<Vec<String>> {
+    if n.unschedulable && !tolerates(p, "node.kubernetes.io/unschedulable", None, "NoSchedule") {
+        return Some(vec!["node(s) were unschedulable".into()]);
+    }
+    // pkg/scheduler/framework/plugins/tainttoleration: the first untolerated taint only.
+    if let Some(t) = n.taints.iter().find(|t| {
+        (t.effect == "NoSchedule" || t.effect == "NoExecute")
+            && !tolerates(p, &t.key, t.value.as_deref(), &t.effect)
+    }) {
+        return Some(vec![format!(
+            "node(s) had untolerated taint {{{}: {}}}",
+            t.key,
+            t.value.as_deref().unwrap_or("")
+        )]);
+    }
+    if !selects(p, &n.labels) {
+        return Some(vec![
+            "node(s) didn't match Pod's node affinity/selector".into(),
+        ]);
+    }
+    let offer = offered(n);
+    let mut out = Vec::new();
+    for (res, want) in req {
+        let have = offer.get(res).copied().unwrap_or(0);
+        let held = if have == 0 {
+            0
+        } else {
+            allocation
+                .iter()
+                .find(|a| a.node == n.name && &a.resource == res)
+                .and_then(|a| a.allocated)?
+        };
+        // noderesources/fit.go: `Insufficient <name>` when request > allocatable − requested.
+        if *want > have - held {
+            out.push(format!("Insufficient {res}"));
+        }
+    }
+    Some(out)
+}
+
+/// Counts per-node reasons as FitError.Error does (a histogram, items sorted as strings).
+fn histogram<'a>(reasons: impl Iterator<Item = &'a String>) -> Vec<(u32, String)> {
+    let mut h: BTreeMap<&String, u32> = BTreeMap::new();
+    reasons.for_each(|r| *h.entry(r).or_insert(0) += 1);
+    let mut items: Vec<(u32, String)> = h.into_iter().map(|(r, n)| (n, r.clone())).collect();
+    items.sort_by_key(|(n, r)| format!("{n} {r}"));
+    items
+}
+
+/// The scheduler's items against the reasons computed for every node of the cluster.
+fn reconcile(
+    p: &ApiPod,
+    req: &BTreeMap<String, i64>,
+    nodes: &[ApiNode],
+    allocation: &[NodeAllocation],
+    scheduler: Vec<(u32, String)>,
+) -> Reconciliation {
+    let mut by_node = BTreeMap::new();
+    let mut unknown = Vec::new();
+    let mut fits = Vec::new();
+    for n in nodes {
+        match scheduler_reasons(p, req, n, allocation) {
+            None => unknown.push(n.name.clone()),
+            Some(r) if r.is_empty() => fits.push(n.name.clone()),
+            Some(r) => {
+                by_node.insert(n.name.clone(), r);
+            }
+        }
+    }
+    let computed = histogram(by_node.values().flatten());
+    let mut differences = Vec::new();
+    let count = |items: &[(u32, String)], r: &str| {
+        items.iter().find(|(_, x)| x == r).map_or(0, |(n, _)| *n)
+    };
+    let mut all: Vec<&String> = scheduler.iter().chain(&computed).map(|(_, r)| r).collect();
+    all.sort();
+    all.dedup();
+    for r in all {
+        let (s, c) = (count(&scheduler, r), count(&computed, r));
+        if s != c {
+            let at: Vec<&str> = by_node
+                .iter()
+                .filter(|(_, v)| v.contains(r))
+                .map(|(k, _)| k.as_str())
+                .collect();
+            differences.push(format!(
+                "{r}: the scheduler counted {s}, nodescope {c}{}",
+                if at.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", at.join(", "))
+                }
+            ));
+        }
+    }
+    if !unknown.is_empty() {
+        differences.push(format!(
+            "allocation unknown on {} (pods not listed): not counted",
+            unknown.join(", ")
+        ));
+    }
+    if !fits.is_empty() {
+        differences.push(format!(
+            "{} fit(s) the pod's GPU request, taints and affinity: the scheduler's reason there is one nodescope does not evaluate (cpu, memory, pod count, ports, volumes, inter-pod affinity, topology spread), or the cluster changed since the event",
+            fits.join(", ")
+        ));
+    }
+    if !differences.is_empty() && unknown.is_empty() && fits.is_empty() {
+        differences.push(
+            "the event is older than the objects read (pods came or went since), or a filter nodescope does not evaluate failed first".into(),
+        );
+    }
+    Reconciliation {
+        agrees: differences.is_empty(),
+        scheduler,
+        computed,
+        by_node,
+        differences,
+    }
 }
 
 /// The one change that would schedule the pod, from the first reason that blocks every node.
@@ -668,6 +915,110 @@ mod tests {
         assert_eq!(
             items[0].1,
             "node(s) didn't match Pod's node affinity/selector"
+        );
+    }
+
+    /// Real messages from bug reports: NVIDIA/k8s-device-plugin#421 (an older scheduler's
+    /// doubled period, an empty taint value) and #33 (no preemption part).
+    #[test]
+    fn fit_errors_from_bug_reports_parse() {
+        let (n, items) = parse_fit_error("0/1 nodes are available: 1 node(s) had untolerated taint {gpu: }. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling..").expect("parse");
+        assert_eq!(n, 1);
+        assert_eq!(
+            items,
+            vec![(1, "node(s) had untolerated taint {gpu: }".to_string())]
+        );
+        let (_, items) = parse_fit_error("0/1 nodes are available: 1 Insufficient nvidia.com/gpu")
+            .expect("parse");
+        assert_eq!(items, vec![(1, "Insufficient nvidia.com/gpu".to_string())]);
+    }
+
+    fn gpu_pod(per_container: &[(&str, &str)]) -> ApiPod {
+        ApiPod {
+            containers: per_container
+                .iter()
+                .map(|(req, lim)| crate::model::cluster::ApiContainer {
+                    requests: (!req.is_empty())
+                        .then(|| ("nvidia.com/gpu".to_string(), req.to_string()))
+                        .into_iter()
+                        .collect(),
+                    limits: (!lim.is_empty())
+                        .then(|| ("nvidia.com/gpu".to_string(), lim.to_string()))
+                        .into_iter()
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    /// A bound pod holds the sum of its containers' requests, a limit standing in for a
+    /// missing request (extended resources default their request to the limit).
+    #[test]
+    fn a_pod_holds_the_sum_of_its_containers_requests_or_limits() {
+        assert_eq!(
+            pod_holds(&gpu_pod(&[("2", "2"), ("", "1")]), "nvidia.com/gpu"),
+            3
+        );
+        assert_eq!(pod_holds(&gpu_pod(&[("", "")]), "nvidia.com/gpu"), 0);
+        assert_eq!(
+            pod_holds(&gpu_pod(&[("1", "1")]), "nvidia.com/mig-1g.5gb"),
+            0
+        );
+    }
+
+    /// Each node counts under its first failing filter: a tainted node that is also full says
+    /// only its taint, as the scheduler's histogram does; items sort as strings.
+    #[test]
+    fn the_scheduler_counts_a_node_under_its_first_failing_filter() {
+        let node = |name: &str, gpus: &str, taint: bool| ApiNode {
+            name: name.into(),
+            allocatable: [("nvidia.com/gpu".to_string(), gpus.to_string())].into(),
+            taints: if taint {
+                vec![crate::model::cluster::Taint {
+                    key: "nvidia.com/gpu".into(),
+                    value: None,
+                    effect: "NoSchedule".into(),
+                }]
+            } else {
+                Vec::new()
+            },
+            ..Default::default()
+        };
+        let full = |n: &str| NodeAllocation {
+            node: n.into(),
+            resource: "nvidia.com/gpu".into(),
+            allocated: Some(4),
+            allocatable: 4,
+            source: "pods",
+        };
+        let nodes = vec![
+            node("a", "4", true),
+            node("b", "4", false),
+            node("c", "0", false),
+        ];
+        let alloc = vec![full("a"), full("b")];
+        let req = BTreeMap::from([("nvidia.com/gpu".to_string(), 1)]);
+        let p = gpu_pod(&[("1", "1")]);
+        let r = reconcile(
+            &p,
+            &req,
+            &nodes,
+            &alloc,
+            vec![
+                (1, "node(s) had untolerated taint {nvidia.com/gpu: }".into()),
+                (2, "Insufficient nvidia.com/gpu".into()),
+            ],
+        );
+        assert!(r.agrees, "{r:?}");
+        assert_eq!(r.computed, r.scheduler);
+        // A node whose pods were not listed cannot be counted: said, and no agreement claimed.
+        let r = reconcile(&p, &req, &nodes, &alloc[..1], r.scheduler.clone());
+        assert!(!r.agrees);
+        assert_eq!(
+            r.differences.last().map(String::as_str),
+            Some("allocation unknown on b (pods not listed): not counted")
         );
     }
 

@@ -11,6 +11,7 @@ pub mod health;
 pub mod next_victims;
 pub mod oom;
 pub mod oom_policy;
+pub mod remedy;
 pub mod report;
 pub mod rules;
 #[cfg(test)]

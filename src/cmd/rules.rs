@@ -1,4 +1,5 @@
-//! `rules` and `explain ID`, both from the rule registry.
+//! `rules` and `explain ID`, both from the rule registry; `explain distributions` from the
+//! distribution profiles.
 
 use crate::analyze::rules::RULES;
 use crate::cli::RulesFormat;
@@ -45,6 +46,13 @@ pub(super) fn list(out: &mut dyn Write, format: RulesFormat) -> anyhow::Result<E
 }
 
 pub(super) fn explain(out: &mut dyn Write, id: &str) -> anyhow::Result<ExitCode> {
+    if matches!(
+        id.to_ascii_lowercase().as_str(),
+        "distributions" | "distros"
+    ) {
+        crate::collect::distro::describe(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     // Ids are lower case; one typed from a report in capitals is the same rule.
     let Some(r) = crate::analyze::rule(&id.to_ascii_lowercase()) else {
         let close: Vec<&str> = RULES

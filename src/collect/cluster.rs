@@ -3,7 +3,8 @@
 
 use crate::model::Snapshot;
 use crate::model::cluster::{
-    ApiContainer, ApiEvent, ApiNode, ApiPod, Cluster, Condition, Taint, Toleration,
+    ApiContainer, ApiEvent, ApiNode, ApiPod, Cluster, Condition, KubeletView, NodeSummary, Taint,
+    Toleration,
 };
 use crate::source::cluster::ClusterData;
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
@@ -149,6 +150,130 @@ pub fn event(e: &Event) -> ApiEvent {
     }
 }
 
+/// The kubelet's answers, read: `/configz` as nodescope reads a config file (no flags: the
+/// kubelet reports its config after flags were applied), the summary's node figures. What
+/// does not parse is a note.
+fn kubelet_view(d: &ClusterData, notes: &mut Vec<String>) -> Option<KubeletView> {
+    let running_config = d.configz.as_deref().and_then(|raw| {
+        let v: serde_json::Value = match serde_json::from_slice(raw) {
+            Ok(v) => v,
+            Err(e) => {
+                notes.push(format!("the kubelet's configz: not JSON: {e}"));
+                return None;
+            }
+        };
+        // pkg/kubelet/server/server.go serves component-base/configz: {"kubeletconfig": {...}}.
+        let Some(obj) = v.get("kubeletconfig").filter(|o| o.is_object()) else {
+            notes.push("the kubelet's configz: no `kubeletconfig` object".into());
+            return None;
+        };
+        let obj = with_omitted_zeros(obj);
+        let mut errs = super::Errors::default();
+        let cfg = super::kubelet::resolve(&obj, &BTreeMap::new(), "configz", &mut errs);
+        notes.extend(
+            errs.0
+                .into_iter()
+                .map(|e| format!("the kubelet's configz: {}", e.message)),
+        );
+        Some(cfg)
+    });
+    let summary =
+        d.summary
+            .as_deref()
+            .and_then(|raw| match serde_json::from_slice::<SummaryDoc>(raw) {
+                Ok(doc) => Some(doc.node.into()),
+                Err(e) => {
+                    notes.push(format!("the kubelet's stats/summary: {e}"));
+                    None
+                }
+            });
+    (running_config.is_some() || summary.is_some()).then_some(KubeletView {
+        running_config,
+        summary,
+    })
+}
+
+/// Fields of v1beta1 `KubeletConfiguration` declared `omitempty` and not pointers, with their
+/// zero value as JSON
+/// (staging/src/k8s.io/kubelet/config/v1beta1/types.go): configz leaves them out when they
+/// hold their zero value, so absent means empty, 0 or false there, not "not reported".
+/// Pointer fields (`failSwapOn`, `cgroupsPerQOS`, `podPidsLimit`, `maxPods`, ...) are
+/// always present once defaulted; a field absent otherwise is one the kubelet's version does
+/// not have, and is not compared.
+const OMITTED_ZEROS: &[(&str, &str)] = &[
+    ("evictionSoft", "{}"),
+    ("evictionSoftGracePeriod", "{}"),
+    ("evictionMinimumReclaim", "{}"),
+    ("systemReserved", "{}"),
+    ("kubeReserved", "{}"),
+    ("clusterDNS", "[]"),
+    ("clusterDomain", "\"\""),
+    ("tlsCertFile", "\"\""),
+    ("cgroupRoot", "\"\""),
+    ("evictionMaxPodGracePeriod", "0"),
+    ("kernelMemcgNotification", "false"),
+    ("rotateCertificates", "false"),
+    ("serverTLSBootstrap", "false"),
+];
+
+/// `obj` with [`OMITTED_ZEROS`] filled in where absent.
+fn with_omitted_zeros(obj: &serde_json::Value) -> serde_json::Value {
+    let mut o = obj.clone();
+    if let Some(m) = o.as_object_mut() {
+        for (k, zero) in OMITTED_ZEROS {
+            if let Ok(z) = serde_json::from_str(zero) {
+                m.entry(*k).or_insert(z);
+            }
+        }
+    }
+    o
+}
+
+/// The part of `/stats/summary` read (k8s.io/kubelet/pkg/apis/stats/v1alpha1/types.go
+/// `Summary.Node`); `pods` and the rest are skipped unparsed.
+#[derive(serde::Deserialize)]
+struct SummaryDoc {
+    node: SummaryNode,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct SummaryNode {
+    memory: Option<SummaryMemory>,
+    fs: Option<SummaryFs>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct SummaryMemory {
+    time: Option<String>,
+    available_bytes: Option<u64>,
+    working_set_bytes: Option<u64>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct SummaryFs {
+    available_bytes: Option<u64>,
+    capacity_bytes: Option<u64>,
+    inodes_free: Option<u64>,
+}
+
+impl From<SummaryNode> for NodeSummary {
+    fn from(n: SummaryNode) -> Self {
+        let m = n.memory.unwrap_or_default();
+        let f = n.fs.unwrap_or_default();
+        NodeSummary {
+            memory_time: m.time,
+            memory_available_bytes: m.available_bytes,
+            memory_working_set_bytes: m.working_set_bytes,
+            fs_available_bytes: f.available_bytes,
+            fs_capacity_bytes: f.capacity_bytes,
+            fs_inodes_free: f.inodes_free,
+        }
+    }
+}
+
 /// The model of what was fetched.
 pub fn reduce(d: &ClusterData) -> Cluster {
     let mut c = Cluster {
@@ -168,7 +293,16 @@ pub fn reduce(d: &ClusterData) -> Cluster {
             .map(event)
             .collect(),
         notes: d.notes.clone(),
+        gpu_node_pods: d.gpu_node_pods.iter().map(pod).collect(),
+        gpu_nodes_listed: d.gpu_nodes_listed.clone(),
+        kubelet: None,
     };
+    let mut unread = Vec::new();
+    c.kubelet = kubelet_view(d, &mut unread);
+    c.notes.extend(unread);
+    c.gpu_node_pods.sort_by(|a, b| {
+        (&a.node_name, &a.namespace, &a.name).cmp(&(&b.node_name, &b.namespace, &b.name))
+    });
     c.nodes.sort_by(|a, b| a.name.cmp(&b.name));
     c.pods
         .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
@@ -182,6 +316,17 @@ pub fn reduce(d: &ClusterData) -> Cluster {
 /// in what the node did not say, and each local pod gets its API object.
 pub fn attach(snap: &mut Snapshot, data: &ClusterData) {
     let c = reduce(data);
+    // The kubelet's answers that came but could not be read are collection errors, as the
+    // fetch's own failures are (cmd/cluster.rs turned those into `errors` already).
+    for n in c.notes.iter().filter(|n| !data.notes.contains(n)) {
+        snap.errors.push(crate::model::CollectError {
+            collector: "cluster".into(),
+            kind: crate::source::ErrorKind::Invalid,
+            path: None,
+            line: None,
+            message: n.clone(),
+        });
+    }
     for p in snap.pods.iter_mut() {
         if let Some(api) = c.pods.iter().find(|a| a.uid == p.uid) {
             p.namespace.get_or_insert_with(|| api.namespace.clone());
@@ -190,4 +335,79 @@ pub fn attach(snap: &mut Snapshot, data: &ClusterData) {
         }
     }
     snap.cluster = Some(c);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(configz: &str, summary: &str) -> (Option<KubeletView>, Vec<String>) {
+        let d = ClusterData {
+            configz: (!configz.is_empty()).then(|| configz.as_bytes().to_vec()),
+            summary: (!summary.is_empty()).then(|| summary.as_bytes().to_vec()),
+            ..ClusterData::default()
+        };
+        let mut notes = Vec::new();
+        (kubelet_view(&d, &mut notes), notes)
+    }
+
+    /// configz leaves out omitempty zero values: absent `kernelMemcgNotification` is false,
+    /// absent `evictionSoft` empty, both reported; a field the kubelet's version lacks
+    /// (`containerRuntimeEndpoint` before 1.27) is not reported, so never compared. Pointer
+    /// fields are taken as given (`failSwapOn: false`).
+    #[test]
+    fn configz_absent_zero_values_are_zero_and_unknown_fields_unreported() {
+        let (v, notes) = view(
+            r#"{"kubeletconfig": {"maxPods": 250, "failSwapOn": false, "evictionHard": {"memory.available": "100Mi"}}}"#,
+            "",
+        );
+        assert_eq!(notes, Vec::<String>::new());
+        let c = v.and_then(|v| v.running_config).expect("running config");
+        assert_eq!(c.max_pods, 250);
+        assert!(!c.fail_swap_on);
+        assert!(!c.kernel_memcg_notification);
+        assert!(c.eviction_soft.is_empty());
+        for f in [
+            "kernelMemcgNotification",
+            "evictionSoft",
+            "failSwapOn",
+            "maxPods",
+        ] {
+            assert!(c.sources.contains_key(f), "{f}");
+        }
+        assert!(!c.sources.contains_key("containerRuntimeEndpoint"));
+    }
+
+    /// The summary's node memory and fs figures (stats/v1alpha1 field names); a document
+    /// without `kubeletconfig` or not JSON is a note, not a crash.
+    #[test]
+    fn the_summary_node_figures_are_read_and_bad_documents_are_notes() {
+        let (v, notes) = view(
+            r#"{"kubeletconfig": 3}"#,
+            r#"{"node": {"nodeName": "node-a", "memory": {"time": "2026-11-22T02:59:52Z", "availableBytes": 12, "workingSetBytes": 4},
+                "fs": {"availableBytes": 7, "capacityBytes": 10, "inodesFree": 5}}, "pods": [{"podRef": {}}]}"#,
+        );
+        let s = v.and_then(|v| v.summary).expect("summary");
+        assert_eq!(
+            s,
+            NodeSummary {
+                memory_time: Some("2026-11-22T02:59:52Z".into()),
+                memory_available_bytes: Some(12),
+                memory_working_set_bytes: Some(4),
+                fs_available_bytes: Some(7),
+                fs_capacity_bytes: Some(10),
+                fs_inodes_free: Some(5),
+            }
+        );
+        assert_eq!(
+            notes,
+            vec!["the kubelet's configz: no `kubeletconfig` object"]
+        );
+        let (v, notes) = view("", "not json");
+        assert!(v.is_none());
+        assert!(
+            notes[0].starts_with("the kubelet's stats/summary: "),
+            "{notes:?}"
+        );
+    }
 }

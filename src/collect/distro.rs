@@ -36,6 +36,9 @@ pub struct Profile {
     pub journal_units: &'static [&'static str],
     /// Log files the kubelet writes to instead of the journal.
     pub log_files: &'static [&'static str],
+    /// How nodescope was shown to read this distribution right: the fixture bundle laid out
+    /// from its sources (fixtures/<name>/FIXTURE.md), and any live test.
+    pub verified: &'static str,
 }
 
 /// Where an embedded kubelet's settings are.
@@ -68,6 +71,7 @@ pub const PROFILES: &[Profile] = &[
         embedded_args: EmbeddedArgs::K3s,
         journal_units: &["k3s.service", "k3s-agent.service"],
         log_files: &["/var/log/k3s.log"],
+        verified: "fixture k3s-agent-v2-containerd; live test (a root k3s-agent process and an impostor)",
     },
     // canonical/microk8s snap/snapcraft.yaml (daemon-kubelite), microk8s-resources/
     // wrappers/run-kubelite-with-args, default-args/kubelite (--kubelet-args-file).
@@ -81,6 +85,7 @@ pub const PROFILES: &[Profile] = &[
         embedded_args: EmbeddedArgs::MicroK8s,
         journal_units: &["snap.microk8s.daemon-kubelite.service"],
         log_files: &[],
+        verified: "fixture microk8s-v2-containerd",
     },
     // rancher/rke2 pkg/rke2 (the kubelet a child process under data/<digest>/bin), its
     // agent logs directory: the kubelet writes agent/logs/kubelet.log, not the journal.
@@ -94,6 +99,7 @@ pub const PROFILES: &[Profile] = &[
         embedded_args: EmbeddedArgs::None,
         journal_units: &["rke2-server.service", "rke2-agent.service"],
         log_files: &["/var/lib/rancher/rke2/agent/logs/kubelet.log"],
+        verified: "fixture rke2-server-v2-containerd",
     },
     // k0sproject/k0s pkg/component/worker/kubelet.go (child /var/lib/k0s/bin/kubelet),
     // the k0sworker/k0scontroller units of pkg/install.
@@ -106,7 +112,10 @@ pub const PROFILES: &[Profile] = &[
         embeds_kubelet: &[],
         embedded_args: EmbeddedArgs::None,
         journal_units: &["k0sworker.service", "k0scontroller.service"],
-        log_files: &[],
+        // Under OpenRC k0s logs to a file (k0s docs/troubleshooting/logs.md names
+        // /var/log/k0sworker.log; the controller's follows the same pattern).
+        log_files: &["/var/log/k0sworker.log", "/var/log/k0scontroller.log"],
+        verified: "fixture k0s-worker-v1-containerd",
     },
     // openshift/machine-config-operator templates/common/_base/units/kubelet.service.yaml
     // (kubenswrapper, --config=/etc/kubernetes/kubelet.conf); os-release ID rhcos / scos.
@@ -120,6 +129,7 @@ pub const PROFILES: &[Profile] = &[
         embedded_args: EmbeddedArgs::None,
         journal_units: KUBELET_UNIT,
         log_files: &[],
+        verified: "fixture openshift-v2-crio",
     },
     // bottlerocket-os/bottlerocket-core-kit: /usr/lib/os-release ID=bottlerocket,
     // /etc/kubernetes/kubelet/config rendered from the API settings.
@@ -133,6 +143,7 @@ pub const PROFILES: &[Profile] = &[
         embedded_args: EmbeddedArgs::None,
         journal_units: KUBELET_UNIT,
         log_files: &[],
+        verified: "fixture bottlerocket-v2-containerd",
     },
     // siderolabs/talos: os-release ID=talos; the kubelet a container of the system
     // containerd, its log in machined's buffer (no journal).
@@ -146,6 +157,7 @@ pub const PROFILES: &[Profile] = &[
         embedded_args: EmbeddedArgs::None,
         journal_units: &[],
         log_files: &[],
+        verified: "fixture talos-v2-containerd",
     },
     // awslabs/amazon-eks-ami nodeadm (AL2023): /usr/bin/nodeadm, /etc/kubernetes/kubelet/
     // config.json + config.json.d; os-release ID=amzn VERSION_ID=2023.
@@ -159,6 +171,7 @@ pub const PROFILES: &[Profile] = &[
         embedded_args: EmbeddedArgs::None,
         journal_units: KUBELET_UNIT,
         log_files: &[],
+        verified: "fixture eks-al2023-v2-containerd",
     },
     // awslabs/amazon-eks-ami templates/al2 (tag v20260304): /etc/eks/bootstrap.sh,
     // /etc/kubernetes/kubelet/kubelet-config.json; os-release ID=amzn VERSION_ID=2.
@@ -172,6 +185,7 @@ pub const PROFILES: &[Profile] = &[
         embedded_args: EmbeddedArgs::None,
         journal_units: KUBELET_UNIT,
         log_files: &[],
+        verified: "fixture eks-al2-v1-containerd",
     },
     // kubernetes/kubernetes cluster/gce/gci/configure-helper.sh: /home/kubernetes/
     // kubelet-config.yaml, /home/kubernetes/bin/kubelet; Container-Optimized OS ID=cos.
@@ -185,6 +199,7 @@ pub const PROFILES: &[Profile] = &[
         embedded_args: EmbeddedArgs::None,
         journal_units: KUBELET_UNIT,
         log_files: &[],
+        verified: "fixture gke-cos-v2-containerd",
     },
     // Azure/AgentBaker parts/linux/cloud-init/artifacts: /opt/azure/containers,
     // /etc/default/kubeletconfig.json; Azure Linux ID=azurelinux (older: mariner).
@@ -198,6 +213,7 @@ pub const PROFILES: &[Profile] = &[
         embedded_args: EmbeddedArgs::None,
         journal_units: KUBELET_UNIT,
         log_files: &[],
+        verified: "fixtures aks-ubuntu-v2-containerd, aks-azurelinux-v2-containerd",
     },
     // kubernetes-sigs/kind images/base/files/kind/ (the /kind directory of a node image).
     Profile {
@@ -210,6 +226,7 @@ pub const PROFILES: &[Profile] = &[
         embedded_args: EmbeddedArgs::None,
         journal_units: KUBELET_UNIT,
         log_files: &[],
+        verified: "fixture kind-v2-containerd",
     },
     // kubernetes/release cmd/krel/templates/latest/kubeadm/10-kubeadm.conf (the unit drop-in
     // sourcing /var/lib/kubelet/kubeadm-flags.env).
@@ -223,6 +240,7 @@ pub const PROFILES: &[Profile] = &[
         embedded_args: EmbeddedArgs::None,
         journal_units: KUBELET_UNIT,
         log_files: &[],
+        verified: "fixtures kubeadm-deb-v2-containerd, kubeadm-rhel-v1-crio",
     },
 ];
 
@@ -237,7 +255,52 @@ pub const GENERIC: Profile = Profile {
     embedded_args: EmbeddedArgs::None,
     journal_units: KUBELET_UNIT,
     log_files: &[],
+    verified: "the fixtures of a plain kubelet (healthy-v2-systemd-containerd and the rest)",
 };
+
+/// What `nodescope explain distributions` prints: each profile, how it is recognised, where
+/// its kubelet and the kubelet's log are, and how that was verified.
+pub fn describe(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "Distributions nodescope recognises (docs/distributions.md cites each fact's source):\n"
+    )?;
+    for p in PROFILES.iter().chain(std::iter::once(&GENERIC)) {
+        let mut by: Vec<String> = p
+            .processes
+            .iter()
+            .map(|c| format!("process {c} (root, root-owned executable)"))
+            .collect();
+        by.extend(p.os_ids.iter().map(|o| match o.split_once(':') {
+            Some((id, v)) => format!("os-release ID={id} VERSION_ID={v}"),
+            None => format!("os-release ID={o}"),
+        }));
+        by.extend(p.files.iter().map(|f| f.to_string()));
+        if by.is_empty() {
+            by.push("a kubelet and nothing more specific".into());
+        }
+        let kubelet = if p.embeds_kubelet.is_empty() {
+            "its own process".to_string()
+        } else {
+            format!("inside {}", p.embeds_kubelet.join(" / "))
+        };
+        let mut logs: Vec<String> = p
+            .journal_units
+            .iter()
+            .map(|u| format!("unit {u}"))
+            .collect();
+        logs.extend(p.log_files.iter().map(|f| f.to_string()));
+        if logs.is_empty() {
+            logs.push("not on the node's disk".into());
+        }
+        writeln!(out, "{} ({})", p.name, p.id)?;
+        writeln!(out, "  recognised by: {}", by.join("; "))?;
+        writeln!(out, "  kubelet:       {kubelet}")?;
+        writeln!(out, "  kubelet log:   {}", logs.join(", "))?;
+        writeln!(out, "  verified:      {}\n", p.verified)?;
+    }
+    Ok(())
+}
 
 /// The profile of `id`, or [`GENERIC`].
 pub fn profile(id: &str) -> &'static Profile {

@@ -28,6 +28,8 @@ pub const MARKERS: &[&str] = &[
     "Eviction manager:",
     "eviction manager:",
     "\"Evicting pod\"",
+    // The same inside k0s's logrus wrapper, where the kubelet's quotes arrive escaped.
+    "Evicting pod\\\"",
     // Both `Recording event message for node` (structured, ≥1.21) and the older
     // `Recording NodeReady event message for node <name>`.
     "event message for",
@@ -121,12 +123,21 @@ pub(super) fn collect(
         return out;
     }
     if kubelet_running {
+        // Talos keeps no journal: machined holds the kubelet's log (`talosctl logs kubelet`).
+        let message = if profile.journal_units.is_empty() && profile.log_files.is_empty() {
+            format!(
+                "{} keeps the kubelet's log outside the node's files (Talos: `talosctl logs kubelet`): the kubelet's evictions cannot be timed",
+                profile.name
+            )
+        } else {
+            "no kubelet log found (journal under /var/log/journal or /run/log/journal, /var/log/kubelet.log, syslog): the kubelet's evictions cannot be timed".into()
+        };
         errs.push(crate::model::CollectError {
             collector: C.into(),
             kind: ErrorKind::Missing,
             path: None,
             line: None,
-            message: "no kubelet log found (journal under /var/log/journal or /run/log/journal, /var/log/kubelet.log, syslog): the kubelet's evictions cannot be timed".into(),
+            message,
         });
     }
     Vec::new()
@@ -239,13 +250,74 @@ fn old_pod(s: &str) -> Option<String> {
     (!name.is_empty() && !ns.is_empty()).then(|| format!("{ns}/{name}"))
 }
 
-/// Parses one log line into an event, or `None` when it is no eviction-manager line.
+/// The kubelet's own line inside k0s's log wrapper, unescaped; `None` for any other line.
+///
+/// k0s runs the kubelet as a child and logs each line it prints through logrus with the fields
+/// `component=kubelet stream=stderr` (k0sproject/k0s pkg/supervisor/supervisor.go: the child's
+/// stdout and stderr go to a `logWriter` on `logrus.WithField("component", s.Name)` and
+/// `WithField("stream", ...)`). logrus's text formatter writes
+/// `time="2024-07-08 08:46:25" level=info msg="I0708 08:46:25.876821 1814 ... \"MountVolume...\" ..." component=kubelet stream=stderr`
+/// (the example of k0s docs/troubleshooting/logs.md): the message quoted as Go's `%q` quotes,
+/// so the kubelet's own `"` arrive as `\"`.
+fn unwrap_k0s(line: &str) -> Option<String> {
+    let start = line.find("level=")?;
+    let at = line[start..].find(" msg=\"")? + start + 6;
+    let bytes = line.as_bytes();
+    let mut out = Vec::with_capacity(line.len() - at);
+    let mut i = at;
+    loop {
+        match *bytes.get(i)? {
+            b'"' => break,
+            b'\\' => {
+                let (b, used) = unescape_go(&bytes[i + 1..])?;
+                out.extend_from_slice(&b);
+                i += 1 + used;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    let fields = &line[i + 1..];
+    fields
+        .split_whitespace()
+        .any(|f| f == "component=kubelet")
+        .then(|| String::from_utf8_lossy(&out).into_owned())
+}
+
+/// One Go `%q` escape after its backslash → (the bytes it stands for, bytes consumed).
+fn unescape_go(rest: &[u8]) -> Option<(Vec<u8>, usize)> {
+    let hex = |n: usize| -> Option<u32> {
+        let s = std::str::from_utf8(rest.get(1..=n)?).ok()?;
+        u32::from_str_radix(s, 16).ok()
+    };
+    let one = |b: u8| Some((vec![b], 1));
+    match *rest.first()? {
+        b'n' => one(b'\n'),
+        b't' => one(b'\t'),
+        b'r' => one(b'\r'),
+        b'a' => one(0x07),
+        b'b' => one(0x08),
+        b'f' => one(0x0c),
+        b'v' => one(0x0b),
+        b'x' => Some((vec![u8::try_from(hex(2)?).ok()?], 3)),
+        b'u' => Some((char::from_u32(hex(4)?)?.to_string().into_bytes(), 5)),
+        b'U' => Some((char::from_u32(hex(8)?)?.to_string().into_bytes(), 9)),
+        b => one(b),
+    }
+}
+
+/// Parses one log line into an event, or `None` when it is no eviction-manager line. A line
+/// of k0s's wrapper is read as the kubelet line inside it ([`unwrap_k0s`]).
 pub fn parse_line(
     line: &str,
     time: Option<jiff::Timestamp>,
     source: &str,
     now: jiff::Timestamp,
 ) -> Option<KubeletLogEvent> {
+    let unwrapped = unwrap_k0s(line);
+    let line = unwrapped.as_deref().unwrap_or(line);
     let (klog_time, msg) = split_klog(line, now);
     let time = time.or(klog_time);
     let lower = msg.to_ascii_lowercase();
@@ -480,6 +552,76 @@ mod tests {
             );
         }
     }
+    #[test]
+    fn k0s_wraps_the_kubelet_lines_in_logrus_fields() {
+        // k0s docs/troubleshooting/logs.md, as journalctl prints it (the syslog prefix is no
+        // part of MESSAGE, but a syslog file keeps it).
+        let doc = r#"Jul 08 08:46:26 worker-kppzr-lls2q k0s[1766]: time="2024-07-08 08:46:26" level=info msg="I0708 08:46:26.112550    1814 kuberuntime_container_linux.go:167] \"No swap cgroup controller present\" swapBehavior=\"\" pod=\"kube-system/node-shell-a16894ee-eb67-4865-8964-44ca5c87e18d\" containerName=\"shell\"" component=kubelet stream=stderr"#;
+        assert_eq!(
+            unwrap_k0s(doc).as_deref(),
+            Some(
+                r#"I0708 08:46:26.112550    1814 kuberuntime_container_linux.go:167] "No swap cgroup controller present" swapBehavior="" pod="kube-system/node-shell-a16894ee-eb67-4865-8964-44ca5c87e18d" containerName="shell""#
+            )
+        );
+        // Nested quotes (`\\\"` in the wrapper) come back as the kubelet's `\"`.
+        let nested = r#"time="2024-07-08 08:46:25" level=info msg="I0708 08:46:25.876821    1814 operation_generator.go:721] \"MountVolume.SetUp succeeded for volume \\\"kube-api-access-7tfxw\\\"\"" component=kubelet stream=stderr"#;
+        assert_eq!(
+            unwrap_k0s(nested).as_deref(),
+            Some(
+                r#"I0708 08:46:25.876821    1814 operation_generator.go:721] "MountVolume.SetUp succeeded for volume \"kube-api-access-7tfxw\"""#
+            )
+        );
+        // Other components' lines and plain lines are not the kubelet's.
+        assert_eq!(
+            unwrap_k0s(
+                r#"time="2024-07-08 08:46:25" level=info msg="Started" component=containerd stream=stderr"#
+            ),
+            None
+        );
+        assert_eq!(
+            unwrap_k0s("I1122 02:58:05.183991 988 x.go:1] msg=\"y\""),
+            None
+        );
+
+        // An eviction-manager line in the wrapper is parsed as the kubelet's own.
+        let t = jiff::Timestamp::from_second(1_795_143_485).unwrap();
+        let line = r#"time="2026-11-22 02:58:05" level=info msg="I1122 02:58:05.184530     988 eviction_manager.go:398] \"Eviction manager: pods ranked for eviction\" pods=[\"payments/api-7c8d9f6b5-r2t4y\",\"payments/ledger-0\"]" component=kubelet stream=stderr"#;
+        let e = parse_line(line, Some(t), "journal", now()).unwrap();
+        assert_eq!(e.step, EvictionStep::Ranked);
+        assert_eq!(
+            e.pods,
+            ["payments/api-7c8d9f6b5-r2t4y", "payments/ledger-0"]
+        );
+        assert_eq!(
+            e.message,
+            r#""Eviction manager: pods ranked for eviction" pods=["payments/api-7c8d9f6b5-r2t4y","payments/ledger-0"]"#
+        );
+        let line = r#"time="2026-11-22 02:58:05" level=info msg="I1122 02:58:05.183991     988 eviction_manager.go:369] \"Eviction manager: attempting to reclaim\" resourceName=\"memory\"" component=kubelet stream=stderr"#;
+        let e = parse_line(line, Some(t), "journal", now()).unwrap();
+        assert_eq!(e.resource.as_deref(), Some("memory"));
+        let line = r#"time="2026-11-22 02:58:15" level=info msg="I1122 02:58:15.200000     988 eviction_manager.go:616] \"Evicting pod\" pod=\"payments/api-7c8d9f6b5-r2t4y\" podUID=\"6b7c8d9e-0f1a-4b2c-9d3e-4f5a6b7c8d9e\"" component=kubelet stream=stderr"#;
+        assert!(MARKERS.iter().any(|m| line.contains(m)));
+        let e = parse_line(line, Some(t), "journal", now()).unwrap();
+        assert_eq!(e.step, EvictionStep::Evicting);
+        assert_eq!(e.pods, ["payments/api-7c8d9f6b5-r2t4y"]);
+    }
+
+    #[test]
+    fn go_escapes_of_every_kind() {
+        assert_eq!(unescape_go(b"n"), Some((vec![b'\n'], 1)));
+        assert_eq!(unescape_go(b"x41rest"), Some((vec![b'A'], 3)));
+        assert_eq!(
+            unescape_go("u00e9".as_bytes()),
+            Some(("é".as_bytes().to_vec(), 5))
+        );
+        assert_eq!(
+            unescape_go(b"U0001F600"),
+            Some(("😀".as_bytes().to_vec(), 9))
+        );
+        assert_eq!(unescape_go(b"xZZ"), None);
+        assert_eq!(unescape_go(b""), None);
+    }
+
     #[test]
     fn critical_static_pods_and_old_node_ready_forms() {
         // v1.13 on IBM Cloud (kubernetes/kubernetes#73572).

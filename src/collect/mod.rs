@@ -145,6 +145,7 @@ impl Started<'_> {
         let profile = distro::profile(distribution.as_ref().map_or("", |d| d.id.as_str()));
         let kubelet_log = kubelet_log::collect(host, kubelet.is_some(), profile, &mut errs);
         let oom_kills = oom::parse_oom_kills(&kernel_log);
+        let oom_kills_since_boot = node::vmstat_oom_kill(host, &mut errs);
         let disk = disk::collect(
             host,
             &disk::Inputs {
@@ -216,6 +217,7 @@ impl Started<'_> {
             untrusted_daemons: untrusted,
             kernel_log,
             oom_kills,
+            oom_kills_since_boot,
             kubelet_log,
             disk,
             dns,

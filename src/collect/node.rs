@@ -59,6 +59,23 @@ pub(super) fn meminfo(host: &dyn Host, errs: &mut Errors) -> Option<Meminfo> {
     }
 }
 
+/// `oom_kill` of /proc/vmstat, the node's OOM kills since boot. Absent before Linux 4.13 and
+/// in bundles captured before it was read: `None`, not an error.
+pub(super) fn vmstat_oom_kill(host: &dyn Host, errs: &mut Errors) -> Option<u64> {
+    let raw = host
+        .read_string("/proc/vmstat")
+        .map_err(|e| errs.unless_missing(C, &e))
+        .ok()?;
+    parse_vmstat_oom_kill(&raw)
+}
+
+/// The value of the `oom_kill` line of /proc/vmstat (`name value` per line, proc(5)).
+pub fn parse_vmstat_oom_kill(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("oom_kill "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// Parses /proc/meminfo (proc(5)) with procfs-core, values in bytes. An error names the first
 /// line not in `Name: value [kB]` form, when there is one.
 ///
@@ -212,6 +229,16 @@ pub(super) fn pid_limits(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vmstat_oom_kill_is_the_oom_kill_line_only() {
+        // Lines of a 6.18 kernel's /proc/vmstat around the counter (mm/vmstat.c order).
+        let text = "drop_pagecache 1\ndrop_slab 2\noom_kill 29\nnuma_pte_updates 0\n";
+        assert_eq!(parse_vmstat_oom_kill(text), Some(29));
+        // Before 4.13 there is no such line; a prefix of another name is not it.
+        assert_eq!(parse_vmstat_oom_kill("drop_slab 2\noom_kill_x 3\n"), None);
+        assert_eq!(parse_vmstat_oom_kill("oom_kill many\n"), None);
+    }
 
     #[test]
     fn pressure_with_and_without_full() {

@@ -85,7 +85,8 @@ pub(super) fn toml_str<'a>(t: &'a toml::Table, keys: &[&str]) -> Option<&'a str>
 ///   /etc/k0s/containerd.toml (k0sproject/k0s pkg/component/worker/containerd).
 fn containerd_layout(host: &dyn Host, endpoint: &str) -> (&'static str, &'static str) {
     if endpoint.contains("/run/k3s/containerd/") {
-        if host.exists("/var/lib/rancher/rke2/agent/containerd") {
+        // RKE2 runs k3s's agent code with its own data dir: its agent directory marks it.
+        if host.exists("/var/lib/rancher/rke2/agent") {
             return (
                 "/var/lib/rancher/rke2/agent/etc/containerd/config.toml",
                 "/var/lib/rancher/rke2/agent/containerd",

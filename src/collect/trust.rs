@@ -57,9 +57,13 @@ pub fn trusted_daemon(host: &dyn Host, p: &Process) -> Result<(), String> {
 }
 
 /// Whether a cgroup path lies under the kubelet's pods cgroup (`/kubepods/...` with the
-/// cgroupfs driver, `/kubepods.slice/...` with systemd; pkg/kubelet/cm/qos_container_manager_linux.go).
+/// cgroupfs driver, `/kubepods.slice/...` with systemd; pkg/kubelet/cm/qos_container_manager_linux.go),
+/// also when the kubelet's cgroupRoot nests it (`/kubelet.slice/kubelet-kubepods.slice/...` on
+/// kind, whose kubelet config sets `cgroupRoot: /kubelet`).
 fn in_a_pod(cgroup: &str) -> bool {
-    cgroup.split('/').any(|seg| seg.starts_with("kubepods"))
+    cgroup
+        .split('/')
+        .any(|seg| seg.starts_with("kubepods") || crate::model::cgroup_name::is_kubepods_dir(seg))
 }
 
 /// The first process calling itself `name` that passes [`trusted_daemon`], in pid order. Each
@@ -212,6 +216,19 @@ mod tests {
         .unwrap();
         let h = BundleHost::open(d.path()).unwrap();
         (d, h)
+    }
+
+    #[test]
+    fn a_pod_under_a_nested_cgroup_root_is_a_pod() {
+        // kind: cgroupRoot /kubelet puts every pod under kubelet-kubepods.slice.
+        let kind = "/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/\
+                    kubelet-kubepods-besteffort-podb620703c_c446_49c7_84c8_e23f4ba5626b.slice/\
+                    cri-containerd-4e7fc71c8bef8c05c9fb76d93a186736fca266e668722e1239fe64503b3e80d3.scope";
+        assert!(in_a_pod(kind));
+        assert!(in_a_pod("/kubepods/burstable/pod1/abc"));
+        assert!(!in_a_pod("/kubelet.slice/kubelet.service"));
+        assert!(!in_a_pod("/podruntime/kubelet"));
+        assert!(!in_a_pod("/system.slice/kubelet.service"));
     }
 
     #[test]

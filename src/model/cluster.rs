@@ -41,6 +41,42 @@ pub struct Cluster {
     pub events: Vec<ApiEvent>,
     /// What could not be fetched, one line each (a 403 on listing pods, a timeout).
     pub notes: Vec<String>,
+    /// Non-terminal pods bound to the other GPU nodes that hold a GPU resource: what each of
+    /// those nodes has allocated (`gpu.pending-pod`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gpu_node_pods: Vec<ApiPod>,
+    /// The other GPU nodes whose pods were listed: their allocation is known, the rest's is not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gpu_nodes_listed: Vec<String>,
+    /// The kubelet's own view through the API's node proxy (`configz`, `stats/summary`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubelet: Option<KubeletView>,
+}
+
+/// What the running kubelet says of itself, through `/api/v1/nodes/<node>/proxy/...`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct KubeletView {
+    /// The running configuration (`/configz`'s `kubeletconfig` object, v1beta1 field names),
+    /// read as nodescope reads a config file. Its `sources` name the fields the kubelet
+    /// reported: only those are compared.
+    pub running_config: Option<crate::model::kubelet::KubeletConfig>,
+    /// The node part of `/stats/summary`.
+    pub summary: Option<NodeSummary>,
+}
+
+/// `/stats/summary`'s `node` (k8s.io/kubelet/pkg/apis/stats/v1alpha1/types.go `NodeStats`):
+/// the figures the kubelet's eviction manager judges.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct NodeSummary {
+    /// `memory.time`: when the memory figures were sampled (RFC 3339).
+    pub memory_time: Option<String>,
+    /// `memory.availableBytes`: capacity − workingSet (the kubelet's `memory.available`).
+    pub memory_available_bytes: Option<u64>,
+    pub memory_working_set_bytes: Option<u64>,
+    /// `fs.availableBytes` / `fs.capacityBytes`: the kubelet root's filesystem (nodefs).
+    pub fs_available_bytes: Option<u64>,
+    pub fs_capacity_bytes: Option<u64>,
+    pub fs_inodes_free: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

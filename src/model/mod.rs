@@ -63,6 +63,11 @@ pub struct Snapshot {
     /// Kernel OOM kills found in `kernel_log`, oldest first.
     #[serde(default)]
     pub oom_kills: Vec<oom_kill::OomKill>,
+    /// `oom_kill` of /proc/vmstat: the node's OOM kills since boot (Linux >= 4.13,
+    /// mm/vmstat.c `vmstat_text`). A counter that keeps what the ring buffer overwrote, so
+    /// Prometheus can alert on its increase (deploy/prometheus/nodescope.rules.yml).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oom_kills_since_boot: Option<u64>,
     /// The kubelet eviction manager's log lines of the last hours.
     #[serde(default)]
     pub kubelet_log: Vec<kubelet_log::KubeletLogEvent>,

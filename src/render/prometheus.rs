@@ -74,7 +74,10 @@ struct Out(String);
 
 impl Out {
     fn family(&mut self, name: &str, help: &str) {
-        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} gauge");
+        self.typed(name, help, "gauge");
+    }
+    fn typed(&mut self, name: &str, help: &str, kind: &str) {
+        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
     }
     fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
         let l: Vec<String> = labels
@@ -252,6 +255,39 @@ pub fn render(snap: &Snapshot, findings: &[Finding]) -> String {
         &[],
         snap.oom_kills.len() as f64,
     );
+    if let Some(n) = snap.oom_kills_since_boot {
+        // A counter: the alert on rising OOM kills takes its increase(), which a ring-buffer
+        // count cannot give (old records are overwritten, and the count falls).
+        o.typed(
+            "nodescope_oom_kills_total",
+            "OOM kills since boot, node-wide (/proc/vmstat oom_kill).",
+            "counter",
+        );
+        o.sample("nodescope_oom_kills_total", &[], n as f64);
+    }
+    if let Some(ct) = &snap.dns.conntrack {
+        if let (Some(count), Some(max)) = (ct.count, ct.max) {
+            o.family(
+                "nodescope_conntrack_entries",
+                "nf_conntrack_count: entries in the conntrack table.",
+            );
+            o.sample("nodescope_conntrack_entries", &[], count as f64);
+            o.family(
+                "nodescope_conntrack_max_entries",
+                "nf_conntrack_max: the table's size; at it, new flows are dropped.",
+            );
+            o.sample("nodescope_conntrack_max_entries", &[], max as f64);
+        }
+        if let Some(n) = ct.insert_failed {
+            o.typed(
+                "nodescope_conntrack_insert_failed_total",
+                "insert_failed summed over CPUs (/proc/net/stat/nf_conntrack): lost races, \
+                 the DNS 5-second timeout.",
+                "counter",
+            );
+            o.sample("nodescope_conntrack_insert_failed_total", &[], n as f64);
+        }
+    }
     o.0
 }
 

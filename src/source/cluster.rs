@@ -34,6 +34,14 @@ pub struct ClusterData {
     pub events: Vec<Event>,
     /// One line per thing that could not be fetched.
     pub notes: Vec<String>,
+    /// Non-terminal pods asking for a GPU resource, bound to the other GPU nodes.
+    pub gpu_node_pods: Vec<Pod>,
+    /// The other GPU nodes whose pods were listed (at most [`MAX_GPU_NODES`]).
+    pub gpu_nodes_listed: Vec<String>,
+    /// The kubelet's `/configz` answer, as it came (at most [`MAX_PROXY_BYTES`]).
+    pub configz: Option<Vec<u8>>,
+    /// The kubelet's `/stats/summary` answer, as it came (at most [`MAX_PROXY_BYTES`]).
+    pub summary: Option<Vec<u8>>,
 }
 
 /// Where credentials come from.
@@ -207,7 +215,7 @@ async fn fetch_async(creds: &Credentials, node_name: &str, data: &mut ClusterDat
     };
     let nodes: Api<Node> = Api::all(client.clone());
     let pods: Api<Pod> = Api::all(client.clone());
-    let events: Api<Event> = Api::all(client);
+    let events: Api<Event> = Api::all(client.clone());
     let on_node = ListParams::default().fields(&format!("spec.nodeName={node_name}"));
     let pending = ListParams::default().fields("status.phase=Pending");
     let recent = ListParams::default().limit(1000);
@@ -265,6 +273,199 @@ async fn fetch_async(creds: &Credentials, node_name: &str, data: &mut ClusterDat
         Ok(l) => data.events = l.items,
         Err(e) => data.notes.push(describe("events", &e)),
     }
+    // Second: what needs the first's answers. The kubelet's own view, and, when a Pending pod
+    // asks for a GPU, what each other GPU node has allocated.
+    let (listed, over) = gpu_nodes(&data.nodes, Some(node_name));
+    let wanted = !data.pending.is_empty();
+    let (gpu, configz, summary) = tokio::join!(
+        gpu_node_lists(&pods, if wanted { &listed[..] } else { &[] }),
+        proxy_get(&client, node_name, "configz"),
+        proxy_get(&client, node_name, "stats/summary"),
+    );
+    if wanted {
+        let mut gk = GpuKeeper::new(&listed);
+        for (node, r) in listed.iter().zip(gpu) {
+            match r {
+                Ok(items) => {
+                    items.into_iter().for_each(|p| gk.offer(p));
+                    data.gpu_nodes_listed.push(node.clone());
+                }
+                Err(line) => data.notes.push(line),
+            }
+        }
+        gk.finish(data, over);
+    }
+    // Both refused for one reason (a 403 on nodes/proxy, most often) is one line.
+    if let (Err(a), Err(b)) = (&configz, &summary)
+        && a == b
+    {
+        data.notes.push(format!(
+            "API: the kubelet's configz and stats/summary of node {node_name}: {a}"
+        ));
+        return;
+    }
+    for (what, r, slot) in [
+        ("configz", configz, &mut data.configz),
+        ("stats/summary", summary, &mut data.summary),
+    ] {
+        match r {
+            Ok(b) => *slot = Some(b),
+            Err(line) => data.notes.push(format!(
+                "API: the kubelet's {what} of node {node_name}: {line}"
+            )),
+        }
+    }
+}
+
+/// At most this many other GPU nodes have their pods listed for one run (one request each).
+pub const MAX_GPU_NODES: usize = 64;
+/// At most this many pods bound to other GPU nodes are kept.
+pub const MAX_GPU_NODE_PODS: usize = 8_000;
+/// Most bytes a kubelet proxy answer (`configz`, `stats/summary`) may hold: configz is a few
+/// KiB; the summary grows by a few KiB per pod, under 2 MiB at a few hundred pods.
+pub const MAX_PROXY_BYTES: usize = 8 << 20;
+
+/// The nodes other than `this` whose allocatable offers an `nvidia.com/` resource, by name,
+/// at most [`MAX_GPU_NODES`]; and how many more there were.
+fn gpu_nodes(nodes: &[Node], this: Option<&str>) -> (Vec<String>, usize) {
+    let mut names: Vec<String> = nodes
+        .iter()
+        .filter(|n| n.metadata.name.as_deref() != this)
+        .filter(|n| {
+            n.status
+                .as_ref()
+                .and_then(|s| s.allocatable.as_ref())
+                .is_some_and(|a| {
+                    a.iter()
+                        .any(|(k, v)| k.starts_with("nvidia.com/") && v.0.trim() != "0")
+                })
+        })
+        .filter_map(|n| n.metadata.name.clone())
+        .collect();
+    names.sort();
+    let over = names.len().saturating_sub(MAX_GPU_NODES);
+    names.truncate(MAX_GPU_NODES);
+    (names, over)
+}
+
+/// One field-selected list per node: its non-terminal pods (the scheduler counts only those:
+/// pkg/scheduler/scheduler.go `newPodInformer` drops Succeeded and Failed pods), concurrently,
+/// in `nodes`' order. A failure is its line.
+async fn gpu_node_lists(pods: &Api<Pod>, nodes: &[String]) -> Vec<Result<Vec<Pod>, String>> {
+    let mut set = tokio::task::JoinSet::new();
+    for (i, n) in nodes.iter().enumerate() {
+        let api = pods.clone();
+        let lp = ListParams::default().fields(&format!(
+            "spec.nodeName={n},status.phase!=Succeeded,status.phase!=Failed"
+        ));
+        let what = format!("pods on GPU node {n}");
+        set.spawn(async move {
+            (
+                i,
+                api.list(&lp)
+                    .await
+                    .map(|l| l.items)
+                    .map_err(|e| describe(&what, &e)),
+            )
+        });
+    }
+    let mut out: Vec<Result<Vec<Pod>, String>> = nodes
+        .iter()
+        .map(|n| Err(format!("API: pods on GPU node {n}: no answer")))
+        .collect();
+    while let Some(Ok((i, r))) = set.join_next().await {
+        if let Some(slot) = out.get_mut(i) {
+            *slot = r;
+        }
+    }
+    out
+}
+
+/// GETs `/api/v1/nodes/<node>/proxy/<what>` (the API server's proxy to the node's kubelet),
+/// at most [`MAX_PROXY_BYTES`]. A failure is one line: a 403 says what RBAC forbids.
+async fn proxy_get(client: &kube::Client, node: &str, what: &str) -> Result<Vec<u8>, String> {
+    use http_body_util::BodyExt;
+    let req = hyper::Request::get(format!("/api/v1/nodes/{node}/proxy/{what}"))
+        .body(kube::client::Body::empty())
+        .map_err(|e| e.to_string())?;
+    let resp = client.send(req).await.map_err(|e| chain(&e))?;
+    let status = resp.status();
+    if status.as_u16() == 403 {
+        return Err("forbidden by RBAC (403: nodes/proxy); skipped".into());
+    }
+    if !status.is_success() {
+        return Err(format!("HTTP {status}"));
+    }
+    let body = http_body_util::Limited::new(resp.into_body(), MAX_PROXY_BYTES)
+        .collect()
+        .await
+        .map_err(|e| format!("{e} (at most {MAX_PROXY_BYTES} bytes)"))?;
+    Ok(body.to_bytes().to_vec())
+}
+
+/// Keeps the pods that hold a GPU resource on the other GPU nodes, slimmed, at most
+/// [`MAX_GPU_NODE_PODS`].
+struct GpuKeeper {
+    nodes: std::collections::BTreeSet<String>,
+    pods: Vec<Pod>,
+    over: usize,
+}
+
+impl GpuKeeper {
+    fn new(nodes: &[String]) -> Self {
+        GpuKeeper {
+            nodes: nodes.iter().cloned().collect(),
+            pods: Vec::new(),
+            over: 0,
+        }
+    }
+
+    /// Whether `p` is bound to one of the nodes, not terminal, and holds a GPU resource.
+    fn wants(&self, p: &Pod) -> bool {
+        let node = p.spec.as_ref().and_then(|s| s.node_name.as_deref());
+        let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
+        let terminal = matches!(phase, Some("Succeeded" | "Failed"));
+        !terminal && node.is_some_and(|n| self.nodes.contains(n)) && asks_for_gpu(p)
+    }
+
+    fn offer(&mut self, p: Pod) {
+        if !self.wants(&p) {
+            return;
+        }
+        if self.pods.len() < MAX_GPU_NODE_PODS {
+            self.pods.push(slim(p));
+        } else {
+            self.over += 1;
+        }
+    }
+
+    fn finish(self, data: &mut ClusterData, nodes_over: usize) {
+        data.gpu_node_pods = self.pods;
+        if self.over > 0 {
+            data.notes.push(format!(
+                "{} more pods holding a GPU on other GPU nodes not kept (at most {MAX_GPU_NODE_PODS})",
+                self.over
+            ));
+        }
+        if nodes_over > 0 {
+            data.notes.push(format!(
+                "{nodes_over} more GPU nodes not listed (at most {MAX_GPU_NODES}): their allocation is unknown"
+            ));
+        }
+    }
+}
+
+/// Whether a container of `p` requests or limits an `nvidia.com/` resource.
+fn asks_for_gpu(p: &Pod) -> bool {
+    p.spec.iter().flat_map(|s| s.containers.iter()).any(|c| {
+        c.resources.as_ref().is_some_and(|r| {
+            r.requests
+                .iter()
+                .chain(r.limits.iter())
+                .flat_map(|m| m.keys())
+                .any(|k| k.starts_with("nvidia.com/"))
+        })
+    })
 }
 
 /// Opens one List document by name: `None` when there is no such file, `Some(Err(why))` when
@@ -286,8 +487,30 @@ pub fn from_files(source: String, node_name: Option<&str>, open: &OpenList<'_>) 
     let mut notes = Vec::new();
     stream_file(open, "nodes.json", &mut notes, |n: Node| data.nodes.push(n));
     let mut keep = PodKeeper::new(node_name);
-    stream_file(open, "pods.json", &mut notes, |p: Pod| keep.offer(p));
+    let (listed, over) = gpu_nodes(&data.nodes, node_name);
+    let mut gk = GpuKeeper::new(&listed);
+    let read = stream_file(open, "pods.json", &mut notes, |p: Pod| {
+        if gk.wants(&p) {
+            gk.offer(p.clone());
+        }
+        keep.offer(p)
+    });
     keep.finish(&mut data);
+    if read {
+        // A dump's pods.json holds every pod: each GPU node's are all there.
+        data.gpu_nodes_listed = listed;
+        gk.finish(&mut data, over);
+    }
+    for (name, slot) in [
+        (CONFIGZ_FILE, &mut data.configz),
+        (SUMMARY_FILE, &mut data.summary),
+    ] {
+        match read_capped(open, name) {
+            None => {}
+            Some(Ok(b)) => *slot = Some(b),
+            Some(Err(why)) => notes.push(format!("{name}: {why}")),
+        }
+    }
     stream_file(open, "events.json", &mut notes, |e: Event| {
         if e.reason
             .as_deref()
@@ -468,21 +691,48 @@ fn slim(p: Pod) -> Pod {
     }
 }
 
-/// Streams the items of the List document `name` into `keep`; what fails is a note.
+/// Where a bundle or dump keeps the kubelet's `/configz` answer.
+pub const CONFIGZ_FILE: &str = "configz.json";
+/// Where a bundle or dump keeps the kubelet's `/stats/summary` answer.
+pub const SUMMARY_FILE: &str = "stats-summary.json";
+
+/// Reads `name` whole, at most [`MAX_PROXY_BYTES`]; `None` when there is no such file.
+fn read_capped(open: &OpenList<'_>, name: &str) -> Option<Result<Vec<u8>, String>> {
+    let r = match open(name)? {
+        Ok(r) => r,
+        Err(why) => return Some(Err(why)),
+    };
+    let mut buf = Vec::new();
+    Some(
+        match r.take(MAX_PROXY_BYTES as u64 + 1).read_to_end(&mut buf) {
+            Err(e) => Err(e.to_string()),
+            Ok(n) if n > MAX_PROXY_BYTES => Err(format!("over {MAX_PROXY_BYTES} bytes")),
+            Ok(_) => Ok(buf),
+        },
+    )
+}
+
+/// Streams the items of the List document `name` into `keep`; what fails is a note. Whether
+/// the whole document was read.
 fn stream_file<T: serde::de::DeserializeOwned>(
     open: &OpenList<'_>,
     name: &str,
     notes: &mut Vec<String>,
     keep: impl FnMut(T),
-) {
+) -> bool {
     match open(name) {
-        None => {}
-        Some(Err(why)) => notes.push(format!("{name}: {why}")),
-        Some(Ok(r)) => {
-            if let Err(e) = stream_items(std::io::BufReader::new(r), keep) {
-                notes.push(format!("{name}: not a List document: {e}"));
-            }
+        None => false,
+        Some(Err(why)) => {
+            notes.push(format!("{name}: {why}"));
+            false
         }
+        Some(Ok(r)) => match stream_items(std::io::BufReader::new(r), keep) {
+            Ok(()) => true,
+            Err(e) => {
+                notes.push(format!("{name}: not a List document: {e}"));
+                false
+            }
+        },
     }
 }
 
@@ -635,6 +885,22 @@ impl Dump {
     }
 }
 
+/// `configz` with `staticPodURLHeader`'s values replaced: the one field of a
+/// KubeletConfiguration that may carry a credential (an `Authorization` header for the static
+/// pod URL). Not JSON: not kept.
+fn redact_configz(raw: &[u8]) -> Option<Vec<u8>> {
+    let mut v: serde_json::Value = serde_json::from_slice(raw).ok()?;
+    if let Some(h) = v
+        .get_mut("kubeletconfig")
+        .and_then(|k| k.get_mut("staticPodURLHeader"))
+        .and_then(|h| h.as_object_mut())
+    {
+        h.values_mut()
+            .for_each(|x| *x = serde_json::json!(["<redacted>"]));
+    }
+    serde_json::to_vec_pretty(&v).ok()
+}
+
 /// Writes the fetched objects as the List documents [`from_files`] reads, pods scrubbed by
 /// [`super::redact::pod`] (a pod spec's literal env values are where secrets hide).
 pub fn to_files(data: &ClusterData) -> Vec<(&'static str, Vec<u8>)> {
@@ -645,12 +911,12 @@ pub fn to_files(data: &ClusterData) -> Vec<(&'static str, Vec<u8>)> {
         .unwrap_or_default()
     };
     let mut pods: Vec<Pod> = data.pods.clone();
-    for p in &data.pending {
+    for p in data.pending.iter().chain(&data.gpu_node_pods) {
         if !pods.iter().any(|x| x.metadata.uid == p.metadata.uid) {
             pods.push(p.clone());
         }
     }
-    vec![
+    let mut files = vec![
         (
             "nodes.json",
             list(
@@ -675,5 +941,14 @@ pub fn to_files(data: &ClusterData) -> Vec<(&'static str, Vec<u8>)> {
                 serde_json::to_value(&data.events).unwrap_or_default(),
             ),
         ),
-    ]
+    ];
+    // The kubelet's answers as they came: configz holds no secret (the kubelet's own
+    // configuration, its certificate paths at most), the summary only figures.
+    if let Some(b) = data.configz.as_deref().and_then(redact_configz) {
+        files.push((CONFIGZ_FILE, b));
+    }
+    if let Some(b) = &data.summary {
+        files.push((SUMMARY_FILE, b.clone()));
+    }
+    files
 }

@@ -5,7 +5,11 @@ real server answers the requests nodescope makes, and logs every request it sees
   fake_apiserver.py DIR MODE PORTFILE LOGFILE [--tls CERT KEY [CLIENT_CA]] [--token TOKEN]
 
 MODE: ok | hang (accept, never answer) | forbid-pending (403 on status.phase=Pending) |
-malformed (invalid JSON everywhere). The chosen port is written to PORTFILE. Each request is
+forbid-proxy (403 on nodes/proxy, as the Node authorizer answers a kubelet's credentials) |
+malformed (invalid JSON everywhere). The kubelet's own endpoints through the node proxy,
+/api/v1/nodes/<node>/proxy/configz and .../proxy/stats/summary, answer with DIR/configz.json
+and DIR/stats-summary.json (404 when absent, as a kubelet behind a proxy that cannot reach it
+answers with an error status). The chosen port is written to PORTFILE. Each request is
 logged as "METHOD PATH?QUERY auth=<bearer token or client certificate CN or ->".
 """
 import json
@@ -78,6 +82,15 @@ class Handler(BaseHTTPRequestHandler):
         q = urllib.parse.parse_qs(url.query)
         field = q.get("fieldSelector", [""])[0]
         parts = url.path.strip("/").split("/")
+        if parts[:3] == ["api", "v1", "nodes"] and len(parts) > 5 and parts[4] == "proxy":
+            if mode == "forbid-proxy":
+                return self.send(403, status(403, "Forbidden",
+                    f'nodes "{parts[3]}" is forbidden: User "system:node:node-a" cannot get resource "nodes/proxy" in API group "" at the cluster scope'))
+            name = {"configz": "configz.json", "stats/summary": "stats-summary.json"}.get("/".join(parts[5:]))
+            if name is None or not os.path.exists(os.path.join(data_dir, name)):
+                return self.send(404, status(404, "NotFound", "the server could not find the requested resource"))
+            with open(os.path.join(data_dir, name), "rb") as f:
+                return self.send(200, f.read())
         if parts[:3] == ["api", "v1", "nodes"]:
             nodes = load("nodes.json")
             if len(parts) == 4:
@@ -89,8 +102,12 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/api/v1/pods":
             pods = load("pods.json")
             if field.startswith("spec.nodeName="):
-                node = field.split("=", 1)[1]
-                pods["items"] = [p for p in pods["items"] if p["spec"].get("nodeName") == node]
+                # "spec.nodeName=N" or "spec.nodeName=N,status.phase!=Succeeded,status.phase!=Failed"
+                terms = field.split(",")
+                node = terms[0].split("=", 1)[1]
+                unwanted = [t.split("!=", 1)[1] for t in terms[1:] if t.startswith("status.phase!=")]
+                pods["items"] = [p for p in pods["items"] if p["spec"].get("nodeName") == node
+                                 and p["status"].get("phase") not in unwanted]
             elif field == "status.phase=Pending":
                 if mode == "forbid-pending":
                     return self.send(403, status(403, "Forbidden",

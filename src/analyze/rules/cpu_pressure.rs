@@ -1,5 +1,6 @@
 //! `cpu.pressure`: tasks on the node wait for a CPU most of the time.
 
+use crate::analyze::remedy::{Remedy, add_entry, reserved_cpu_target_millis};
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
 
@@ -75,9 +76,24 @@ WHAT TO CHANGE
                 "cpus_online": cpus,
                 "load_per_cpu": per_cpu.map(|r| (r * 100.0).round() / 100.0),
             }),
-            "set CPU requests that match usage and limits on bursting pods, reserve CPU for the system (kubeReserved, systemReserved), or move pods to a larger node",
+            remedy(snap),
         ));
     }
+}
+
+/// Requests and limits for the pods, and CPU reserved for the system when the kubelet reserves
+/// none (sized to the node's CPUs).
+fn remedy(snap: &Snapshot) -> String {
+    let mut r = Remedy::new();
+    r.step("set CPU requests that match usage and limits on bursting pods, or move pods to a larger node");
+    if let Some(k) = &snap.kubelet {
+        let c = &k.config;
+        if !c.system_reserved.contains_key("cpu") && !c.kube_reserved.contains_key("cpu") {
+            let m = reserved_cpu_target_millis(snap.health.cpus_online.unwrap_or(1));
+            r.step(add_entry(k, "systemReserved", "cpu", &format!("{m}m")));
+        }
+    }
+    r.text()
 }
 
 #[cfg(test)]
@@ -124,5 +140,26 @@ mod tests {
             "CPU pressure: load 8.00 on 2 CPU(s), 4.0 per CPU"
         );
         assert!(run(&CpuPressure, &node(0.0, 7.99)).is_empty());
+    }
+
+    /// CPU is reserved for the system only when the kubelet reserves none.
+    #[test]
+    fn the_fix_reserves_cpu_only_when_none_is_reserved() {
+        let mut s = node(50.0, 1.0);
+        s.kubelet = crate::analyze::rules::testing::kubelet(
+            crate::analyze::rules::testing::kubelet_defaults(),
+        );
+        let f = run(&CpuPressure, &s);
+        assert_eq!(
+            f[0].remedy,
+            "set CPU requests that match usage and limits on bursting pods, or move pods to a larger node; add `systemReserved: {cpu: 70m}`"
+        );
+        if let Some(k) = s.kubelet.as_mut() {
+            k.config.kube_reserved.insert("cpu".into(), "100m".into());
+        }
+        assert_eq!(
+            run(&CpuPressure, &s)[0].remedy,
+            "set CPU requests that match usage and limits on bursting pods, or move pods to a larger node"
+        );
     }
 }

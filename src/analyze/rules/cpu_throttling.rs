@@ -96,7 +96,17 @@ WHAT TO CHANGE
                         "limit_cores": cpu.limit_cores(),
                         "usage_usec": cpu.usage_usec,
                     }),
-                    "raise or remove the container's CPU limit (keep its request), or size its thread pools to the limit (GOMAXPROCS, ActiveProcessorCount)",
+                    match cpu.limit_cores() {
+                        Some(l) => format!(
+                            "raise or remove {}/{}'s CPU limit of {} CPU (keep its request), or size its thread pools to it (GOMAXPROCS={}, -XX:ActiveProcessorCount={})",
+                            crate::model::pod_ref(pod.namespace.as_deref(), pod.name.as_deref(), &pod.uid),
+                            name(&c.name, &c.id[..c.id.len().min(12)]),
+                            trim(l),
+                            l.ceil().max(1.0),
+                            l.ceil().max(1.0)
+                        ),
+                        None => "raise or remove the container's CPU limit (keep its request), or size its thread pools to the limit (GOMAXPROCS, ActiveProcessorCount)".into(),
+                    },
                 ));
             }
         }
@@ -164,5 +174,15 @@ mod tests {
             1
         );
         assert!(run(&CpuThrottling, &node(MIN_PERIODS - 1, MIN_PERIODS - 1)).is_empty());
+    }
+
+    /// The fix names the container and its limit, and the thread-pool size that fits it.
+    #[test]
+    fn the_fix_names_the_limit_in_force() {
+        let f = run(&CpuThrottling, &node(100, 25));
+        assert_eq!(
+            f[0].remedy,
+            "raise or remove shop/api-1/api's CPU limit of 0.1 CPU (keep its request), or size its thread pools to it (GOMAXPROCS=1, -XX:ActiveProcessorCount=1)"
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! `disk.imagefs-pressure`: the runtime's image filesystem is at or near an eviction threshold.
 
+use crate::analyze::remedy::{Remedy, change_scalar};
 use crate::analyze::{Finding, Rule, Severity};
-use crate::model::Snapshot;
+use crate::model::units::bytes;
+use crate::model::{Snapshot, ThresholdValue};
 
 pub struct DiskImagefsPressure;
 
@@ -63,10 +65,57 @@ WHAT TO CHANGE
                 "image_gc": format!("image GC runs first, from {high}% used down to {low}%"),
                 "unused_images": unused,
             }),
-            "crictl rmi --prune (removes images no container uses); lower imageGCHighThresholdPercent; move the image store to a larger disk",
+            &remedy(snap, high, low),
             out,
         );
     }
+}
+
+/// Prune what no container uses (how much that frees), start image GC 10 points before the
+/// hard `imagefs.available` percentage when it starts later than that, move the store last.
+fn remedy(snap: &Snapshot, high: i64, low: i64) -> String {
+    let mut r = Remedy::new();
+    let unused: Vec<u64> = snap
+        .disk
+        .images
+        .iter()
+        .flat_map(|i| i.images.iter().filter(|im| im.prunable()))
+        .map(|im| im.bytes.unwrap_or(0))
+        .collect();
+    if unused.is_empty() {
+        r.step("crictl rmi --prune (removes images no container uses)");
+    } else {
+        r.step(format!(
+            "crictl rmi --prune frees {} in {} image(s) no container uses",
+            bytes(unused.iter().sum()),
+            unused.len()
+        ));
+    }
+    if let Some(k) = &snap.kubelet
+        && let Some(ThresholdValue::Percent(p)) = k.config.eviction_hard.get("imagefs.available")
+    {
+        let want = (100.0 - p - 10.0).floor() as i64;
+        if want > 0 && high > want {
+            r.step(change_scalar(
+                k,
+                "lower",
+                "imageGCHighThresholdPercent",
+                &high.to_string(),
+                &want.to_string(),
+            ));
+            if low >= want {
+                r.step(change_scalar(
+                    k,
+                    "lower",
+                    "imageGCLowThresholdPercent",
+                    &low.to_string(),
+                    &(want - 5).to_string(),
+                ));
+            }
+        }
+    }
+    r.step("move the image store to a larger disk if it is always near full");
+    r.text()
 }
 
 #[cfg(test)]
@@ -167,5 +216,25 @@ mod tests {
         let mut s = node(1, 1);
         s.disk.imagefs = None;
         assert!(run(&DiskImagefsPressure, &s).is_empty());
+    }
+
+    /// Image GC is told to start earlier only when it starts later than 10 points before the
+    /// hard threshold; a kubelet whose GC already does is not told to lower it.
+    #[test]
+    fn the_fix_lowers_image_gc_only_when_it_starts_too_late() {
+        let s = node(149_999, 500);
+        assert_eq!(
+            one(&DiskImagefsPressure, &s).remedy,
+            "crictl rmi --prune (removes images no container uses); lower `imageGCHighThresholdPercent` from 85 to 75; lower `imageGCLowThresholdPercent` from 80 to 70; move the image store to a larger disk if it is always near full"
+        );
+        let mut s = node(149_999, 500);
+        if let Some(k) = s.kubelet.as_mut() {
+            k.config.image_gc_high_threshold_percent = 70;
+            k.config.image_gc_low_threshold_percent = 60;
+        }
+        assert_eq!(
+            one(&DiskImagefsPressure, &s).remedy,
+            "crictl rmi --prune (removes images no container uses); move the image store to a larger disk if it is always near full"
+        );
     }
 }

@@ -1,7 +1,10 @@
 //! `disk.nodefs-pressure`: the kubelet root's filesystem is at or near an eviction threshold.
 
+use crate::analyze::remedy::{Remedy, change_scalar};
 use crate::analyze::{Finding, Rule, Severity};
 use crate::model::Snapshot;
+use crate::model::quantity::quantity_value;
+use crate::model::units::bytes;
 
 pub struct DiskNodefsPressure;
 
@@ -52,10 +55,58 @@ WHAT TO CHANGE
             "nodefs",
             snap.disk.nodefs.as_ref(),
             serde_json::json!({ "shares_filesystem_with_images": shares_images }),
-            "free what `nodescope disk` lists (orphaned pod logs and volumes, oversized logs, deleted-but-open files); set ephemeral-storage limits and containerLogMaxSize",
+            &remedy(snap),
             out,
         );
     }
+}
+
+/// Consumers smaller than this are not worth naming in a fix.
+const MIN_NAMED: u64 = 64 << 20;
+
+/// The largest consumers `nodescope disk` finds on the nodefs filesystem, `owner kind size`.
+fn top_consumers(snap: &Snapshot, n: usize) -> Vec<String> {
+    let Some(mp) = snap
+        .disk
+        .nodefs
+        .as_ref()
+        .and_then(|r| r.mount_point.as_deref())
+    else {
+        return Vec::new();
+    };
+    crate::analyze::report::disk::build(snap, &[])
+        .consumers
+        .iter()
+        .filter(|c| c.bytes >= MIN_NAMED)
+        .filter(|c| crate::model::mount_of(&snap.mounts, &c.path).as_deref() == Some(mp))
+        .take(n)
+        .map(|c| format!("{} {} {}", c.owner, c.kind, bytes(c.bytes)))
+        .collect()
+}
+
+/// What to free, then limits; the log size cap is lowered only when it is above the kubelet's
+/// default 10Mi (it is always set: the default applies when nothing sets it).
+fn remedy(snap: &Snapshot) -> String {
+    let mut r = Remedy::new();
+    r.step("free what `nodescope disk` lists (orphaned pod logs and volumes, oversized logs, deleted-but-open files)");
+    let top = top_consumers(snap, 3);
+    if !top.is_empty() {
+        r.step(format!("largest on it: {}", top.join(", ")));
+    }
+    r.step("set ephemeral-storage limits on the pods that write to their rootfs or emptyDirs");
+    if let Some(k) = &snap.kubelet {
+        let size = &k.config.container_log_max_size;
+        if quantity_value(size).is_some_and(|v| v > 10 << 20) {
+            r.step(change_scalar(
+                k,
+                "lower",
+                "containerLogMaxSize",
+                size,
+                "10Mi",
+            ));
+        }
+    }
+    r.text()
 }
 
 #[cfg(test)]
@@ -204,6 +255,22 @@ mod tests {
         assert!(
             run(&DiskNodefsPressure, &s).is_empty(),
             "zero capacity is no observation"
+        );
+    }
+
+    /// containerLogMaxSize always has a value (10Mi by default): the fix lowers it only when
+    /// it is set above that, and never tells to set it.
+    #[test]
+    fn the_fix_lowers_the_log_size_only_when_it_is_above_the_default() {
+        let base = "free what `nodescope disk` lists (orphaned pod logs and volumes, oversized logs, deleted-but-open files); set ephemeral-storage limits on the pods that write to their rootfs or emptyDirs";
+        assert_eq!(one(&DiskNodefsPressure, &node(99_999, 500)).remedy, base);
+        let mut s = node(99_999, 500);
+        if let Some(k) = s.kubelet.as_mut() {
+            k.config.container_log_max_size = "100Mi".into();
+        }
+        assert_eq!(
+            one(&DiskNodefsPressure, &s).remedy,
+            format!("{base}; lower `containerLogMaxSize` from 100Mi to 10Mi")
         );
     }
 }

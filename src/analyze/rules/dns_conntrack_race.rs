@@ -74,7 +74,14 @@ WHAT TO CHANGE
                 "pods": pods.len(),
                 "nodelocal_dns": snap.dns.nodelocal,
             }),
-            "run NodeLocal DNSCache, or dnsConfig options single-request-reopen (glibc) / use-vc",
+            if snap.dns.nodelocal.is_some() {
+                format!(
+                    "NodeLocal DNSCache already runs: give the {} pod(s) without a workaround dnsConfig options single-request-reopen (glibc) / use-vc, and have the cache reach its upstream over TCP (force_tcp)",
+                    pods.len() - workaround.len()
+                )
+            } else {
+                "run NodeLocal DNSCache, or dnsConfig options single-request-reopen (glibc) / use-vc".into()
+            },
         ));
     }
 }
@@ -151,6 +158,24 @@ mod tests {
         assert_eq!(
             f.evidence["pods_with_workaround"],
             serde_json::json!(["shop/a", "shop/b", "shop/c"])
+        );
+    }
+
+    /// NodeLocal DNSCache is proposed only where it does not run.
+    #[test]
+    fn the_fix_proposes_nodelocal_dns_only_where_it_is_absent() {
+        let mut s = node(Some(5), Some(0));
+        assert_eq!(
+            one(&DnsConntrackRace, &s).remedy,
+            "run NodeLocal DNSCache, or dnsConfig options single-request-reopen (glibc) / use-vc"
+        );
+        s.dns.nodelocal = Some(crate::model::dns::NodeLocalDns {
+            interface: true,
+            pods: vec!["kube-system/node-local-dns-x".into()],
+        });
+        assert_eq!(
+            one(&DnsConntrackRace, &s).remedy,
+            "NodeLocal DNSCache already runs: give the 0 pod(s) without a workaround dnsConfig options single-request-reopen (glibc) / use-vc, and have the cache reach its upstream over TCP (force_tcp)"
         );
     }
 }

@@ -87,10 +87,26 @@ WHAT TO CHANGE
                         "NodeLocal DNSCache",
                     ],
                 }),
-                "write external names with a trailing dot, or set dnsConfig ndots:2; run NodeLocal DNSCache",
+                remedy(snap, conf.ndots),
             ));
         }
     }
+}
+
+/// Lower ndots from what the pod has (2 keeps `svc.ns` names working); NodeLocal DNSCache
+/// only when it does not already run on the node.
+fn remedy(snap: &Snapshot, ndots: u32) -> String {
+    let lower = if ndots > 2 {
+        format!("lower dnsConfig ndots from {ndots} to 2")
+    } else {
+        "shorten the search list".into()
+    };
+    let nodelocal = if snap.dns.nodelocal.is_some() {
+        " (NodeLocal DNSCache already answers them on the node)"
+    } else {
+        "; run NodeLocal DNSCache"
+    };
+    format!("write external names with a trailing dot, or {lower}{nodelocal}")
 }
 
 #[cfg(test)]
@@ -173,6 +189,25 @@ mod tests {
             run(&DnsNdotsAmplification, &s).len(),
             1,
             "unknown is not hostNetwork"
+        );
+    }
+
+    /// The fix lowers the pod's own ndots from its value, and proposes NodeLocal DNSCache only
+    /// where it does not run.
+    #[test]
+    fn the_fix_starts_from_the_pods_ndots_and_the_nodes_cache() {
+        let mut s = node(K8S, 5);
+        assert_eq!(
+            one(&DnsNdotsAmplification, &s).remedy,
+            "write external names with a trailing dot, or lower dnsConfig ndots from 5 to 2; run NodeLocal DNSCache"
+        );
+        s.dns.nodelocal = Some(crate::model::dns::NodeLocalDns {
+            interface: true,
+            pods: vec!["kube-system/node-local-dns-x".into()],
+        });
+        assert_eq!(
+            one(&DnsNdotsAmplification, &s).remedy,
+            "write external names with a trailing dot, or lower dnsConfig ndots from 5 to 2 (NodeLocal DNSCache already answers them on the node)"
         );
     }
 }

@@ -1,6 +1,6 @@
 //! `dns.policy-default`: a pod resolving with the node's resolvers, blind to cluster names.
 
-use crate::analyze::dns::{cluster_domain, is_cluster_dns, pod_label};
+use crate::analyze::dns::{cluster_domain, has_svc_domain, is_cluster_dns, pod_label};
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
 
@@ -45,7 +45,6 @@ WHAT TO CHANGE
             .as_ref()
             .map(|k| k.config.cluster_dns.iter().collect())
             .unwrap_or_default();
-        let svc = cluster_domain(snap).map(|d| format!("svc.{d}"));
         for p in &snap.dns.pods {
             if p.host_network == Some(true) || is_cluster_dns(p) {
                 continue;
@@ -57,11 +56,7 @@ WHAT TO CHANGE
             if conf.nameservers.iter().any(|n| cluster_dns.contains(&n)) {
                 continue;
             }
-            let has_svc = conf.search.iter().any(|d| match &svc {
-                Some(s) => d == s || d.ends_with(&format!(".{s}")),
-                None => d.starts_with("svc.") || d.contains(".svc."),
-            });
-            if has_svc {
+            if has_svc_domain(&conf.search, cluster_domain(snap)) {
                 continue;
             }
             out.push(finding(

@@ -1,7 +1,10 @@
 //! `eviction.hard-only`: hard eviction thresholds with no soft tier above them.
 
+use crate::analyze::remedy::{Remedy, add_entries, hard_memory_target, then_restart};
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
-use crate::model::Snapshot;
+use crate::model::quantity::quantity_value;
+use crate::model::units::bytes;
+use crate::model::{KubeletInfo, Snapshot, ThresholdValue};
 
 pub struct EvictionHardOnly;
 
@@ -65,9 +68,47 @@ WHAT TO CHANGE
             ),
             Subject::node(snap),
             serde_json::json!({ "eviction_hard": hard, "eviction_hard_source": source, "eviction_soft": {} }),
-            "set evictionSoft and evictionSoftGracePeriod above the hard thresholds (e.g. memory.available 1Gi for 1m30s)",
+            remedy(snap, k),
         ));
     }
+}
+
+/// A soft tier above each hard threshold, in the form the kubelet takes its settings: twice a
+/// quantity (for memory, twice at least [`hard_memory_target`] of the node), 5 points above a
+/// percentage; a grace period of 1m30s for memory and 2m for the rest.
+fn remedy(snap: &Snapshot, k: &KubeletInfo) -> String {
+    let total = snap.memory.map(|m| m.mem_total_bytes);
+    let mut soft = Vec::new();
+    let mut grace = Vec::new();
+    for (signal, v) in &k.config.eviction_hard {
+        let value = match v {
+            ThresholdValue::Percent(p) => format!("{}%", (p + 5.0).min(99.0)),
+            ThresholdValue::Quantity(q) => {
+                let n = quantity_value(q).unwrap_or(0).max(0) as u64;
+                match (signal.as_str(), total) {
+                    ("memory.available", Some(t)) => bytes(2 * n.max(hard_memory_target(t))),
+                    (s, _) if s.ends_with(".available") => bytes(2 * n),
+                    _ => (2 * n).to_string(),
+                }
+            }
+        };
+        soft.push((signal.clone(), value));
+        let g = if signal == "memory.available" {
+            "1m30s"
+        } else {
+            "2m"
+        };
+        if !k.config.eviction_soft_grace_period.contains_key(signal) {
+            grace.push((signal.clone(), g.to_string()));
+        }
+    }
+    let mut r = Remedy::new();
+    r.step(add_entries(k, "evictionSoft", &soft));
+    if !grace.is_empty() {
+        r.step(add_entries(k, "evictionSoftGracePeriod", &grace));
+    }
+    r.step(then_restart(k));
+    r.text()
 }
 
 #[cfg(test)]
@@ -118,6 +159,30 @@ mod tests {
         assert_eq!(
             one(&EvictionHardOnly, &s).evidence["eviction_hard_source"],
             "flag"
+        );
+    }
+
+    /// The soft tier is computed from the hard thresholds in force and written where they are
+    /// set: the configuration file for the defaults, the flags when they come from flags; a
+    /// grace period already set is not added again.
+    #[test]
+    fn the_fix_is_computed_from_the_hard_thresholds_and_their_source() {
+        let mut s = snap();
+        s.memory = meminfo(16 << 30);
+        s.kubelet = kubelet(kubelet_defaults());
+        assert_eq!(
+            one(&EvictionHardOnly, &s).remedy,
+            "add `evictionSoft: {imagefs.available: 20%, imagefs.inodesFree: 10%, memory.available: 768Mi, nodefs.available: 15%, nodefs.inodesFree: 10%}`; add `evictionSoftGracePeriod: {imagefs.available: 2m, imagefs.inodesFree: 2m, memory.available: 1m30s, nodefs.available: 2m, nodefs.inodesFree: 2m}`; then restart the kubelet"
+        );
+        let mut c = kubelet_defaults();
+        c.eviction_hard = thresholds("memory.available", "1Gi");
+        c.eviction_soft_grace_period
+            .insert("memory.available".into(), "2m".into());
+        c.sources.insert("evictionHard".into(), Provenance::Flag);
+        s.kubelet = kubelet(c);
+        assert_eq!(
+            one(&EvictionHardOnly, &s).remedy,
+            "add `memory.available<2Gi` to `--eviction-soft`; then restart the kubelet"
         );
     }
 }

@@ -1,7 +1,8 @@
 //! `eviction.no-minimum-reclaim`: no evictionMinimumReclaim, so a pressured node flaps.
 
+use crate::analyze::remedy::{add_entries, then_restart};
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
-use crate::model::Snapshot;
+use crate::model::{KubeletInfo, Snapshot};
 
 pub struct EvictionNoMinimumReclaim;
 
@@ -49,9 +50,30 @@ WHAT TO CHANGE
             "no evictionMinimumReclaim: each eviction reclaims only to the threshold's edge",
             Subject::node(snap),
             serde_json::json!({ "eviction_minimum_reclaim": {} }),
-            "set evictionMinimumReclaim (e.g. memory.available 256Mi, nodefs.available 1Gi)",
+            remedy(k),
         ));
     }
+}
+
+/// A minimum reclaim for each signal that has a threshold, as large as that threshold (the
+/// soft one when there is no hard one): each eviction then frees twice the threshold's room.
+fn remedy(k: &KubeletInfo) -> String {
+    let c = &k.config;
+    let mut entries: Vec<(String, String)> = c
+        .eviction_hard
+        .iter()
+        .map(|(s, v)| (s.clone(), v.to_string()))
+        .collect();
+    for (s, v) in &c.eviction_soft {
+        if !c.eviction_hard.contains_key(s) {
+            entries.push((s.clone(), v.to_string()));
+        }
+    }
+    format!(
+        "{}, {}",
+        add_entries(k, "evictionMinimumReclaim", &entries),
+        then_restart(k)
+    )
 }
 
 #[cfg(test)]
@@ -92,5 +114,22 @@ mod tests {
         c.eviction_hard.clear();
         assert!(run(&EvictionNoMinimumReclaim, &node(c)).is_empty());
         assert!(run(&EvictionNoMinimumReclaim, &snap()).is_empty());
+    }
+
+    /// The reclaim is sized from the thresholds in force: the hard one for each signal, the
+    /// soft one where there is no hard one.
+    #[test]
+    fn the_fix_names_each_configured_signal_with_its_threshold() {
+        let mut c = kubelet_defaults();
+        c.eviction_hard = thresholds("memory.available", "500Mi");
+        c.eviction_soft = thresholds("nodefs.available", "15%");
+        c.eviction_soft
+            .extend(thresholds("memory.available", "1Gi"));
+        assert_eq!(
+            one(&EvictionNoMinimumReclaim, &node(c)).remedy,
+            "add `evictionMinimumReclaim: {memory.available: 500Mi, nodefs.available: 15%}`, then restart the kubelet"
+        );
+        let f = one(&EvictionNoMinimumReclaim, &node(kubelet_defaults()));
+        assert!(f.remedy.starts_with("add `evictionMinimumReclaim: {imagefs.available: 15%, imagefs.inodesFree: 5%, memory.available: 100Mi"), "{}", f.remedy);
     }
 }

@@ -1,7 +1,9 @@
 //! `eviction.no-reserved`: no memory reserved for the system or the kubelet.
 
+use crate::analyze::remedy::{add_entry, reserved_memory_target, then_restart};
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
-use crate::model::Snapshot;
+use crate::model::units::bytes;
+use crate::model::{KubeletInfo, Snapshot};
 
 pub struct EvictionNoReserved;
 
@@ -61,9 +63,25 @@ WHAT TO CHANGE
             "no memory reserved for the system or the kubelet (systemReserved, kubeReserved)",
             Subject::node(snap),
             ev,
-            "reserve memory: systemReserved {memory: 512Mi} and kubeReserved {memory: 512Mi}, sized to the node",
+            remedy(snap, k),
         ));
     }
+}
+
+/// Reserve memory sized to the node ([`reserved_memory_target`]), 1Gi when its size is unknown.
+fn remedy(snap: &Snapshot, k: &KubeletInfo) -> String {
+    let size = snap
+        .memory
+        .map_or(1 << 30, |m| reserved_memory_target(m.mem_total_bytes));
+    let sized = snap
+        .memory
+        .map(|m| format!(" (sized to {} of memory)", bytes(m.mem_total_bytes)))
+        .unwrap_or_default();
+    format!(
+        "{}{sized}, {}",
+        add_entry(k, "systemReserved", "memory", &bytes(size)),
+        then_restart(k)
+    )
 }
 
 #[cfg(test)]
@@ -131,5 +149,28 @@ mod tests {
     #[test]
     fn no_kubelet_no_finding() {
         assert!(run(&EvictionNoReserved, &snap()).is_empty());
+    }
+
+    /// The reservation is sized to the node's memory and written where the kubelet takes its
+    /// reservations: a flag when kubeReserved (for CPU) comes from one.
+    #[test]
+    fn the_fix_is_sized_to_the_node_and_follows_the_reservations_source() {
+        let mut s = node(&[], &[]);
+        s.memory = meminfo(16 << 30);
+        assert_eq!(
+            one(&EvictionNoReserved, &s).remedy,
+            "add `systemReserved: {memory: 960Mi}` (sized to 16Gi of memory), then restart the kubelet"
+        );
+        let mut s = node(&[], &[("cpu", "100m")]);
+        s.memory = meminfo(64 << 30);
+        if let Some(k) = s.kubelet.as_mut() {
+            k.config
+                .sources
+                .insert("kubeReserved".into(), crate::model::Provenance::Flag);
+        }
+        assert_eq!(
+            one(&EvictionNoReserved, &s).remedy,
+            "add `memory=1.9Gi` to `--system-reserved` (sized to 64Gi of memory), then restart the kubelet"
+        );
     }
 }

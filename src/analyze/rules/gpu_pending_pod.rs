@@ -6,6 +6,15 @@ use crate::model::Snapshot;
 
 pub struct GpuPendingPod;
 
+/// What the diagnosis does not evaluate, said in every finding: the scheduler's other filters
+/// need every pod of every node, or objects nodescope does not read.
+pub const NOT_EVALUATED: &[&str] = &[
+    "cpu, memory, ephemeral-storage and pod-count fit (only GPU resources are counted)",
+    "init containers and pod overhead in what pods hold",
+    "preferred node affinity (a score, not a filter), inter-pod affinity, topology spread, ports, volumes",
+    "nodes beyond the first 64 GPU nodes listed",
+];
+
 impl Rule for GpuPendingPod {
     fn id(&self) -> &'static str {
         "gpu.pending-pod"
@@ -26,6 +35,11 @@ impl Rule for GpuPendingPod {
   affinity-mismatch (its selector or affinity matches no GPU node), exceeds-node-capacity (it
   asks for more GPUs than any one node has), mig-resource-mismatch (it asks for nvidia.com/gpu
   where MIG slices are offered, or the reverse). The scheduler's own message is shown beside.
+  What each candidate node has allocated of each GPU resource is counted: this node's from the
+  device-plugin checkpoint, every other GPU node's from its non-terminal pods (one list per
+  node, at most 64 nodes). The scheduler's FailedScheduling message is parsed and reconciled
+  node by node with the reasons computed (its first failing filter on each node); what differs
+  is named.
 
 WHY IT MATTERS
   '0/12 nodes are available: 12 Insufficient nvidia.com/gpu' while nvidia-smi works everywhere:
@@ -62,6 +76,9 @@ WHAT TO CHANGE
                     "scheduler_message": d.scheduler_message,
                     "scheduler_reasons": d.scheduler_message.as_deref().and_then(crate::analyze::gpu::parse_fit_error).map(|(n, r)| serde_json::json!({"nodes": n, "reasons": r})),
                     "fix": d.fix,
+                    "allocation": d.allocation,
+                    "reconciliation": d.reconciliation,
+                    "not_evaluated": NOT_EVALUATED,
                     // `check` reports the pod on these nodes only (report::check::retain_local).
                     "candidate_nodes": candidates,
                 }),

@@ -120,10 +120,19 @@ fn cert_finding(
             "self_signed": c.self_signed,
             "rotation_enabled": rotates,
         }),
-        if c.role == "client" {
-            "enable rotateCertificates and approve the node's CSRs (kubectl get csr); renew the client certificate now if it has expired"
-        } else {
-            "enable serverTLSBootstrap with an approver for kubelet-serving CSRs, or renew tlsCertFile"
+        match (c.role.as_str(), rotates) {
+            ("client", false) => {
+                "enable rotateCertificates and approve the node's CSRs (kubectl get csr); renew the client certificate now if it has expired"
+            }
+            ("client", true) => {
+                "rotateCertificates is on but the certificate was not renewed: approve the node's pending CSRs (kubectl get csr) and read the kubelet's log for certificate_manager errors; renew it now if it has expired"
+            }
+            (_, false) => {
+                "enable serverTLSBootstrap with an approver for kubelet-serving CSRs, or renew tlsCertFile"
+            }
+            (_, true) => {
+                "serverTLSBootstrap is on but no new serving certificate was issued: approve the kubelet-serving CSRs (kubectl get csr) or run an approver for them"
+            }
         },
     )
 }
@@ -194,6 +203,29 @@ mod tests {
         assert_eq!(
             f[0].title,
             "the kubelet's client certificate /var/lib/kubelet/pki/kubelet-client-current.pem expired 3d0h ago (notAfter 2026-11-19T03:00:00Z)"
+        );
+    }
+
+    /// rotateCertificates is proposed only to a kubelet that does not rotate already.
+    #[test]
+    fn the_fix_does_not_propose_the_rotation_it_has() {
+        let mut s = snapshot();
+        s.health.kubelet_certs = vec![cert("client", -3 * DAY, false)];
+        let off = run(&KubeletCertExpiry, &s)[0].remedy.clone();
+        assert!(off.starts_with("enable rotateCertificates"), "{off}");
+        s.kubelet = Some(crate::model::KubeletInfo {
+            embedded_in: None,
+            config_sources: Vec::new(),
+            pid: 1,
+            config_file: None,
+            drop_ins: vec![],
+            flags: Default::default(),
+            config: crate::collect::kubelet_config_for_tests(&["--rotate-certificates"]),
+        });
+        let on = run(&KubeletCertExpiry, &s)[0].remedy.clone();
+        assert!(
+            on.starts_with("rotateCertificates is on but the certificate was not renewed"),
+            "{on}"
         );
     }
 }

@@ -1,6 +1,7 @@
 //! `memory.eviction-order`: who each killer takes first, side by side.
 
 use crate::analyze::next_victims::{kernel_order, kubelet_order};
+use crate::analyze::remedy::{Remedy, over_request};
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
 
@@ -110,9 +111,28 @@ WHAT TO CHANGE
             title,
             Subject::node(snap),
             evidence,
-            "set memory requests near real usage and priorities for the pods you must keep",
+            remedy(snap, &kubelet),
         ));
     }
+}
+
+/// The pods over their requests by name (they go first), requests for them near their usage,
+/// and priorities only where the API did not already give them.
+fn remedy(snap: &Snapshot, kubelet: &[crate::analyze::next_victims::PredictedPod]) -> String {
+    let mut r = Remedy::new();
+    let over = over_request(snap, 3);
+    if over.is_empty() {
+        r.step("every pod is within its memory request: keep requests near real usage");
+    } else {
+        r.step(format!(
+            "set memory requests near real usage on the pods over theirs: {}",
+            over.join(", ")
+        ));
+    }
+    if kubelet.iter().any(|p| p.priority.is_none()) {
+        r.step("give the pods you must keep a PriorityClass");
+    }
+    r.text()
 }
 
 #[cfg(test)]
@@ -265,5 +285,31 @@ mod tests {
         }
         let f = one(&MemoryEvictionOrder, &s);
         assert_eq!(f.evidence["kubelet"].as_array().map(Vec::len), Some(10));
+    }
+
+    /// The fix names the pod over its request, and asks for priorities only while the API has
+    /// not given them.
+    #[test]
+    fn the_fix_names_the_pods_over_their_requests() {
+        let f = one(&MemoryEvictionOrder, &node());
+        assert!(
+            f.remedy.starts_with(
+                "set memory requests near real usage on the pods over theirs: shop/big "
+            ),
+            "{}",
+            f.remedy
+        );
+        assert!(
+            f.remedy
+                .ends_with("(estimated) request; give the pods you must keep a PriorityClass"),
+            "{}",
+            f.remedy
+        );
+        let mut s = node();
+        s.pods.retain(|p| p.name.as_deref() == Some("small"));
+        assert_eq!(
+            one(&MemoryEvictionOrder, &s).remedy,
+            "every pod is within its memory request: keep requests near real usage; give the pods you must keep a PriorityClass"
+        );
     }
 }

@@ -55,11 +55,12 @@ WHAT TO CHANGE
                     "node out of memory: the kernel killed {} (pid {}) of {whom}{}",
                     k.kill.comm,
                     k.kill.pid,
-                    age.map(|a| format!(" {} ago", human_age(a))).unwrap_or_default()
+                    age.map(|a| format!(" {} ago", human_age(a)))
+                        .unwrap_or_default()
                 ),
                 k.subject(Some(snap.hostname())),
                 serde_json::Value::Object(k.evidence(snap)),
-                "reserve system memory, raise the hard memory.available threshold and add a soft one; limit the pods that grew",
+                crate::analyze::remedy::node_oom(snap, k),
             ));
         }
     }
@@ -114,6 +115,55 @@ mod tests {
         assert_eq!(
             one(&MemoryGlobalOom, &s).title,
             "node out of memory: the kernel killed dockerd (pid 8) of a process outside any pod"
+        );
+    }
+
+    /// The fix reads the configuration: the defaults get the missing soft tier and reservation
+    /// (and a hard threshold sized to the node); a sound configuration is said to be sound, and
+    /// either way the pod that grew is named with its anon-rss at the kill.
+    #[test]
+    fn the_fix_adds_only_what_the_config_lacks_and_names_the_pod_that_grew() {
+        let mut s = node(true);
+        s.memory = meminfo(16 << 30);
+        s.oom_kills[0].anon_rss_kb = Some(12 << 20);
+        s.kubelet = kubelet(kubelet_defaults());
+        let lacking = one(&MemoryGlobalOom, &s).remedy;
+        assert_eq!(
+            lacking,
+            "raise `evictionHard: memory.available` from 100Mi to 384Mi; add `evictionSoft: {memory.available: 768Mi}`; add `evictionSoftGracePeriod: {memory.available: 1m30s}`; add `systemReserved: {memory: 960Mi}`; shop/cache grew to 12Gi anon-rss (75% of 16Gi) with no memory limit; set a memory limit on shop/cache from its real need"
+        );
+        s.kubelet = kubelet(sound_memory_config());
+        let sound = one(&MemoryGlobalOom, &s).remedy;
+        assert_eq!(
+            sound,
+            "config is sound (evictionHard memory.available 500Mi, evictionSoft memory.available 1Gi, 1Gi reserved): shop/cache grew to 12Gi anon-rss (75% of 16Gi) with no memory limit; set a memory limit on shop/cache from its real need"
+        );
+        assert!(!sound.contains("add `"), "{sound}");
+    }
+
+    /// With the API's request for the pod that grew, the fix quotes it (an estimate is not
+    /// quoted).
+    #[test]
+    fn the_pods_api_request_is_quoted() {
+        use crate::model::cluster::{ApiContainer, ApiPod};
+        let mut s = node(true);
+        s.memory = meminfo(16 << 30);
+        s.oom_kills[0].anon_rss_kb = Some(12 << 20);
+        s.kubelet = kubelet(sound_memory_config());
+        s.pods[0].api = Some(ApiPod {
+            uid: "5678-ef01".into(),
+            namespace: "shop".into(),
+            name: "cache".into(),
+            containers: vec![ApiContainer {
+                name: "redis".into(),
+                requests: [("memory".to_string(), "256Mi".to_string())].into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        assert_eq!(
+            one(&MemoryGlobalOom, &s).remedy,
+            "config is sound (evictionHard memory.available 500Mi, evictionSoft memory.available 1Gi, 1Gi reserved): shop/cache grew to 12Gi anon-rss (75% of 16Gi) against a 256Mi request with no memory limit; set a memory limit on shop/cache from its real need"
         );
     }
 }

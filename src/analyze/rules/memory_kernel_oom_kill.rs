@@ -2,6 +2,7 @@
 //! container, at the container's own limit. The kubelet neither chose nor saw it.
 
 use crate::analyze::oom::{AttributedKill, human_age, kills};
+use crate::analyze::remedy::container_limit;
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
 use crate::model::units;
@@ -86,7 +87,20 @@ WHAT TO CHANGE
                         "peak_bytes": cg.peak_bytes,
                         "cgroup": cg.path,
                     }),
-                    "raise the container's memory limit to its observed peak plus headroom, or make the workload fit",
+                    container_limit(
+                        &format!(
+                            "{}/{}",
+                            crate::model::pod_ref(
+                                pod.namespace.as_deref(),
+                                pod.name.as_deref(),
+                                &pod.uid
+                            ),
+                            c.name.as_deref().unwrap_or(&c.id)
+                        ),
+                        cg.limit_bytes,
+                        cg.peak_bytes,
+                    )
+                    .unwrap_or_else(|| GENERIC.into()),
                 ));
             }
         }
@@ -130,9 +144,16 @@ fn kill_finding(rule: &dyn Rule, snap: &Snapshot, k: &AttributedKill<'_>) -> Fin
             );
             serde_json::Value::Object(ev)
         },
-        "raise the container's memory limit to its observed peak plus headroom, or make the workload fit",
+        {
+            let peak = k.cgroup.and_then(|c| c.peak_bytes);
+            let rss = k.kill.anon_rss_kb.map(|v| v * 1024);
+            container_limit(&who, limit, peak.max(rss)).unwrap_or_else(|| GENERIC.into())
+        },
     )
 }
+
+/// The fix when neither a peak nor the victim's size was measured.
+const GENERIC: &str = "raise the container's memory limit to its observed peak plus headroom, or make the workload fit";
 
 #[cfg(test)]
 mod tests {

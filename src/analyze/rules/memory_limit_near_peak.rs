@@ -1,6 +1,7 @@
 //! `memory.limit-near-peak`: a container's peak or current working set is within 10 % of its
 //! memory limit: the next spike is a kernel OOM kill, not an eviction.
 
+use crate::analyze::remedy::container_limit;
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
 use crate::model::units;
@@ -77,7 +78,22 @@ WHAT TO CHANGE
                         "failcnt": cg.failcnt,
                         "cgroup": cg.path,
                     }),
-                    "size the limit from the observed peak plus 20-30% headroom, or find what spikes",
+                    container_limit(
+                        &format!(
+                            "{}/{}",
+                            crate::model::pod_ref(
+                                pod.namespace.as_deref(),
+                                pod.name.as_deref(),
+                                &pod.uid
+                            ),
+                            c.name.as_deref().unwrap_or(&c.id)
+                        ),
+                        Some(limit),
+                        Some(worst),
+                    )
+                    .unwrap_or_else(|| {
+                        "size the limit from the observed peak plus 20-30% headroom, or find what spikes".into()
+                    }),
                 ));
             }
         }

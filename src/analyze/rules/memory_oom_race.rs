@@ -132,7 +132,7 @@ WHAT TO CHANGE
                     "evicted_in_window": false,
                     "why": kubelet_side,
                 }),
-                "raise the hard memory.available threshold to cover one 10s loop of growth, add a soft one, and reserve system memory",
+                crate::analyze::remedy::node_oom(snap, &k),
             ));
         }
     }
@@ -255,5 +255,25 @@ mod tests {
                 .title
                 .ends_with("; no kubelet is running")
         );
+    }
+
+    /// The fix depends on the configuration: a kubelet on its defaults is told to add the soft
+    /// tier and the reservation; one that has them is told its config is sound.
+    #[test]
+    fn the_fix_adds_only_what_the_config_lacks() {
+        let mut s = node(true, &[]);
+        s.memory = meminfo(16 << 30);
+        let lacking = one(&MemoryOomRace, &s).remedy;
+        assert!(
+            lacking.starts_with("raise `evictionHard: memory.available` from 100Mi to 384Mi; add `evictionSoft: {memory.available: 768Mi}`"),
+            "{lacking}"
+        );
+        s.kubelet = kubelet(sound_memory_config());
+        let sound = one(&MemoryOomRace, &s).remedy;
+        assert!(
+            sound.starts_with("config is sound (evictionHard memory.available 500Mi, evictionSoft memory.available 1Gi, 1Gi reserved): python (pid 99, outside any pod)"),
+            "{sound}"
+        );
+        assert!(!sound.contains("add `"), "{sound}");
     }
 }

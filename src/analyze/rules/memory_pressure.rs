@@ -158,7 +158,7 @@ WHAT TO CHANGE
             reasons.join("; "),
             Subject::node(snap),
             serde_json::Value::Object(ev),
-            "move or shrink the pods whose working set exceeds their requests; then add a soft threshold, minimum reclaim and reserved memory",
+            crate::analyze::remedy::node_pressure(snap),
         ));
     }
 }
@@ -324,5 +324,22 @@ mod tests {
         assert!(run(&MemoryPressure, &s).is_empty());
         s.kubelet = None;
         assert!(run(&MemoryPressure, &s).is_empty());
+    }
+
+    /// Past the hard threshold on the defaults, the fix adds the soft tier, the minimum reclaim
+    /// and the reservation; with all of them set it says the config is sound instead.
+    #[test]
+    fn the_fix_adds_only_what_the_config_lacks() {
+        let s = node(MI100 - 1);
+        assert_eq!(
+            one(&MemoryPressure, &s).remedy,
+            "raise `evictionHard: memory.available` from 100Mi to 384Mi; add `evictionSoft: {memory.available: 768Mi}`; add `evictionSoftGracePeriod: {memory.available: 1m30s}`; add `systemReserved: {memory: 960Mi}`; add `evictionMinimumReclaim: {memory.available: 256Mi}`"
+        );
+        let mut s = node(MI100 - 1);
+        s.kubelet = kubelet(sound_memory_config());
+        assert_eq!(
+            one(&MemoryPressure, &s).remedy,
+            "config is sound (evictionHard memory.available 500Mi, evictionSoft memory.available 1Gi, 1Gi reserved)"
+        );
     }
 }

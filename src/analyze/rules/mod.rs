@@ -14,6 +14,7 @@ mod disk_orphaned_pod_volumes;
 mod dns_conntrack_race;
 mod dns_nameserver_limit;
 mod dns_ndots_amplification;
+mod dns_no_cluster_dns;
 mod dns_policy_default;
 mod dns_probe_failed;
 mod dns_search_limit;
@@ -44,7 +45,9 @@ mod net_cni_missing;
 mod net_conntrack_table_full;
 mod node_clock_unsynced;
 mod node_condition;
+mod node_kubelet_config_drift;
 mod node_kubelet_not_running;
+mod node_kubelet_stats_mismatch;
 mod node_service_flapping;
 mod node_swap_on;
 mod pid_pressure;
@@ -71,6 +74,7 @@ pub static RULES: &[&dyn Rule] = &[
     &dns_conntrack_race::DnsConntrackRace,
     &dns_nameserver_limit::DnsNameserverLimit,
     &dns_ndots_amplification::DnsNdotsAmplification,
+    &dns_no_cluster_dns::DnsNoClusterDns,
     &dns_policy_default::DnsPolicyDefault,
     &dns_probe_failed::DnsProbeFailed,
     &dns_search_limit::DnsSearchLimit,
@@ -101,7 +105,9 @@ pub static RULES: &[&dyn Rule] = &[
     &net_conntrack_table_full::NetConntrackTableFull,
     &node_clock_unsynced::NodeClockUnsynced,
     &node_condition::NodeCondition,
+    &node_kubelet_config_drift::NodeKubeletConfigDrift,
     &node_kubelet_not_running::NodeKubeletNotRunning,
+    &node_kubelet_stats_mismatch::NodeKubeletStatsMismatch,
     &node_service_flapping::NodeServiceFlapping,
     &node_swap_on::NodeSwapOn,
     &pid_pressure::PidPressure,

@@ -89,7 +89,13 @@ WHAT TO CHANGE
                 "table_full_messages": ct.table_full_messages,
                 "last_table_full_seconds_ago": ago,
             }),
-            "raise nf_conntrack_max (kube-proxy conntrack.maxPerCore) and find what opens many short flows",
+            match (ct.count, ct.max) {
+                (Some(c), Some(m)) => format!(
+                    "raise nf_conntrack_max from {m} to {} (kube-proxy conntrack.maxPerCore, or sysctl net.netfilter.nf_conntrack_max) and find what opens many short flows ({c} entries now)",
+                    (c.max(m) * 2).next_power_of_two()
+                ),
+                _ => "raise nf_conntrack_max (kube-proxy conntrack.maxPerCore) and find what opens many short flows".into(),
+            },
         ));
     }
 }
@@ -163,5 +169,15 @@ mod tests {
             f.title
         );
         assert!(run(&NetConntrackTableFull, &snap()).is_empty());
+    }
+
+    /// The new maximum is computed from the table's size and use: twice the larger, to a
+    /// power of two.
+    #[test]
+    fn the_fix_says_from_what_to_what() {
+        assert_eq!(
+            one(&NetConntrackTableFull, &node(750, 1000, 0)).remedy,
+            "raise nf_conntrack_max from 1000 to 2048 (kube-proxy conntrack.maxPerCore, or sysctl net.netfilter.nf_conntrack_max) and find what opens many short flows (750 entries now)"
+        );
     }
 }

@@ -78,7 +78,11 @@ WHAT TO CHANGE
                 "fail_swap_on": cfg.map(|c| c.fail_swap_on),
                 "memory_swap_behavior": cfg.map(|c| c.memory_swap_behavior.clone()),
             }),
-            "turn swap off (swapoff -a, remove it from /etc/fstab or the zram generator), or set failSwapOn: false with memorySwap.swapBehavior: LimitedSwap when swap is intended",
+            if cfg.is_some_and(|c| !c.fail_swap_on) {
+                "turn swap off (swapoff -a, remove it from /etc/fstab or the zram generator), or, failSwapOn being false already, set memorySwap.swapBehavior: LimitedSwap when swap is intended"
+            } else {
+                "turn swap off (swapoff -a, remove it from /etc/fstab or the zram generator), or set failSwapOn: false with memorySwap.swapBehavior: LimitedSwap when swap is intended"
+            },
         ));
     }
 }
@@ -134,5 +138,15 @@ mod tests {
             k.config.memory_swap_behavior = "LimitedSwap".into();
         }
         assert!(run(&NodeSwapOn, &s).is_empty());
+    }
+
+    /// failSwapOn: false is proposed only to a kubelet that does not have it already.
+    #[test]
+    fn the_fix_does_not_propose_the_fail_swap_on_it_has() {
+        let on = &run(&NodeSwapOn, &node(true, &[]))[0].remedy;
+        assert!(on.contains("or set failSwapOn: false with"), "{on}");
+        let off = &run(&NodeSwapOn, &node(true, &["--fail-swap-on=false"]))[0].remedy;
+        assert!(!off.contains("set failSwapOn"), "{off}");
+        assert!(off.ends_with("failSwapOn being false already, set memorySwap.swapBehavior: LimitedSwap when swap is intended"), "{off}");
     }
 }

@@ -1,6 +1,7 @@
 //! `pid.pressure`: the node is running out of process ids.
 
 use crate::analyze::eviction_signals::{pid_available, resolve};
+use crate::analyze::remedy::{Remedy, pid_config, top_pid_users};
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
 
@@ -81,13 +82,32 @@ WHAT TO CHANGE
                 o.available,
                 o.capacity,
                 o.available as f64 * 100.0 / o.capacity.max(1) as f64,
-                if below_threshold { ", below the eviction threshold" } else { "" }
+                if below_threshold {
+                    ", below the eviction threshold"
+                } else {
+                    ""
+                }
             ),
             Subject::node(snap),
             ev,
-            "find the process with the most threads (ps -eo nlwp,pid,comm --sort=-nlwp); set podPidsLimit and a pid.available threshold",
+            remedy(snap),
         ));
     }
+}
+
+/// The pods with the most processes, the process to look for, and the PID settings the
+/// kubelet lacks (or that its config is sound).
+fn remedy(snap: &Snapshot) -> String {
+    let mut r = Remedy::new();
+    let top = top_pid_users(snap, 3);
+    if !top.is_empty() {
+        r.step(format!("most processes and threads: {}", top.join(", ")));
+    }
+    r.step("find the process with the most threads (ps -eo nlwp,pid,comm --sort=-nlwp)");
+    if let Some(c) = pid_config(snap) {
+        r.extend(c);
+    }
+    r.text()
 }
 
 #[cfg(test)]
@@ -168,5 +188,25 @@ mod tests {
         s.pids.pid_max = None;
         s.pids.threads_max = None;
         assert!(run(&PidPressure, &s).is_empty());
+    }
+
+    /// The PID settings the fix adds are the ones the kubelet lacks; with both set it says the
+    /// config is sound.
+    #[test]
+    fn the_fix_adds_only_the_pid_settings_the_config_lacks() {
+        let mut s = node(9_500);
+        s.kubelet = kubelet(kubelet_defaults());
+        assert_eq!(
+            one(&PidPressure, &s).remedy,
+            "find the process with the most threads (ps -eo nlwp,pid,comm --sort=-nlwp); add `podPidsLimit: 1024`; add `evictionHard: {pid.available: 10%}`"
+        );
+        let mut c = kubelet_defaults();
+        c.pod_pids_limit = 2048;
+        c.eviction_hard.extend(thresholds("pid.available", "5%"));
+        s.kubelet = kubelet(c);
+        assert_eq!(
+            one(&PidPressure, &s).remedy,
+            "find the process with the most threads (ps -eo nlwp,pid,comm --sort=-nlwp); config is sound (podPidsLimit 2048, pid.available threshold 5%)"
+        );
     }
 }

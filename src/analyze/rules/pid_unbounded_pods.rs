@@ -1,5 +1,6 @@
 //! `pid.unbounded-pods`: pods without a PID limit on a kubelet without `podPidsLimit`.
 
+use crate::analyze::remedy::{add_scalar, then_restart};
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
 
@@ -51,7 +52,11 @@ WHAT TO CHANGE
                 format!("no PID limit ({} processes/threads now)", cg.pids_current.map_or("?".into(), |p| p.to_string())),
                 Subject::pod(pod.namespace.clone(), pod.name.clone()),
                 serde_json::json!({ "pids_current": cg.pids_current, "pids_max": "max", "pod_pids_limit": k.config.pod_pids_limit, "cgroup": cg.path }),
-                "set podPidsLimit in the kubelet configuration (e.g. 4096)",
+                format!(
+                    "{}, {}",
+                    add_scalar(k, "podPidsLimit", "4096"),
+                    then_restart(k)
+                ),
             ));
         }
     }

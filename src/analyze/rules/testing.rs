@@ -49,6 +49,7 @@ pub fn snap() -> Snapshot {
         untrusted_daemons: Vec::new(),
         kernel_log: Vec::new(),
         oom_kills: Vec::new(),
+        oom_kills_since_boot: None,
         kubelet_log: Vec::new(),
         disk: Default::default(),
         dns: Default::default(),
@@ -110,6 +111,20 @@ pub fn kubelet_defaults() -> KubeletConfig {
         cert_dir: "/var/lib/kubelet/pki".into(),
         sources: BTreeMap::new(),
     }
+}
+
+/// A kubelet configuration that leaves a 16Gi node room before the OOM killer: hard
+/// memory.available 500Mi, soft 1Gi for 1m30s, 256Mi minimum reclaim, 512Mi reserved each for
+/// the system and the kubelet.
+pub fn sound_memory_config() -> KubeletConfig {
+    let mut c = kubelet_defaults();
+    c.eviction_hard = thresholds("memory.available", "500Mi");
+    c.eviction_soft = thresholds("memory.available", "1Gi");
+    c.eviction_soft_grace_period = BTreeMap::from([("memory.available".into(), "1m30s".into())]);
+    c.eviction_minimum_reclaim = thresholds("memory.available", "256Mi");
+    c.system_reserved = BTreeMap::from([("memory".into(), "512Mi".into())]);
+    c.kube_reserved = BTreeMap::from([("memory".into(), "512Mi".into())]);
+    c
 }
 
 /// A running kubelet with `config`.

@@ -202,7 +202,9 @@ fn sample_once(open: &OpenHost, cluster: &Plan, delay: Option<Duration>) -> Resu
         std::thread::sleep(d);
     }
     let findings = crate::analyze::analyze(&snap);
-    let metrics = crate::render::prometheus::render(&snap, &findings);
+    let completed_at = jiff::Timestamp::now();
+    let mut metrics = crate::render::prometheus::render(&snap, &findings);
+    metrics.push_str(&sample_time_family(completed_at));
     let mut json = Vec::new();
     crate::render::json::write_check(&mut json, &snap, &findings)
         .map_err(|e| format!("rendering the findings: {e}"))?;
@@ -210,8 +212,22 @@ fn sample_once(open: &OpenHost, cluster: &Plan, delay: Option<Duration>) -> Resu
         metrics: Bytes::from(metrics),
         findings: Bytes::from(json),
         completed: Instant::now(),
-        completed_at: jiff::Timestamp::now(),
+        completed_at,
     })
+}
+
+/// The gauge that tells a stale agent from a quiet node: /metrics answers from the last
+/// sample even while the sampler is stuck (a hung mount), so the alert "no sample for three
+/// intervals" (deploy/prometheus/nodescope.rules.yml) compares this with `time()`. Only the
+/// agent has it: a textfile (`check --format prometheus`) has node_exporter's
+/// `node_textfile_mtime_seconds` instead.
+fn sample_time_family(at: jiff::Timestamp) -> String {
+    format!(
+        "# HELP nodescope_last_sample_timestamp_seconds When the sample served here completed (Unix time).\n\
+         # TYPE nodescope_last_sample_timestamp_seconds gauge\n\
+         nodescope_last_sample_timestamp_seconds {}\n",
+        at.as_second()
+    )
 }
 
 #[cfg(test)]

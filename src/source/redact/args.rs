@@ -185,11 +185,14 @@ pub const QUALIFIERS: &[&str] = &[
 
 /// Names (words joined by `-`) that hold no secret although a word says otherwise: etcd's
 /// `--initial-cluster-token` is the cluster's bootstrap identifier, kubeadm's
-/// `--discovery-token-ca-cert-hash` the public CA's hash.
+/// `--discovery-token-ca-cert-hash` the public CA's hash, the kubelet's
+/// `--image-credential-provider-config` the path of the credential providers' configuration
+/// (every EKS node passes it: awslabs/amazon-eks-ami kubelet.service and nodeadm).
 pub const KEEP_NAMES: &[&str] = &[
     "initial-cluster-token",
     "discovery-token-ca-cert-hash",
     "public-key",
+    "image-credential-provider-config",
 ];
 
 /// Words of a key or certificate name, whose value may be the path of the key file.
@@ -1149,6 +1152,8 @@ mod tests {
             "token-auth-file",
             "tls-private-key-file",
             "service-account-key-file",
+            "image-credential-provider-config",
+            "image-credential-provider-bin-dir",
             "AWS_ACCESS_KEY_ID",
             "max-num-batched-tokens",
             "tokenizer",

@@ -367,8 +367,9 @@ mod tests {
 #[cfg(test)]
 mod fixture_tests {
     /// Every file of every fixture bundle is what a node really holds and none carries a
-    /// secret: `text` must give each back byte for byte, or a capture would analyze
-    /// differently from the live host.
+    /// secret: its redaction must give each back byte for byte (a command line's as a capture
+    /// redacts it, argument by argument, [`super::for_bundle`]; every other file's as `text`),
+    /// or a capture would analyze differently from the live host.
     #[test]
     fn text_leaves_every_fixture_file_unchanged() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
@@ -386,7 +387,21 @@ mod fixture_tests {
                 continue;
             };
             seen += 1;
-            if super::text(&raw) != raw {
+            // The host path: what follows the fixture's own directory.
+            let rel = e.path().strip_prefix(&root).unwrap_or(e.path());
+            let host_path = format!(
+                "/{}",
+                rel.components()
+                    .skip(1)
+                    .collect::<std::path::PathBuf>()
+                    .display()
+            );
+            let kept = if host_path.starts_with("/proc/") && host_path.ends_with("/cmdline") {
+                super::for_bundle(&host_path, &raw)
+            } else {
+                super::text(&raw)
+            };
+            if kept != raw {
                 changed.push(e.path().display().to_string());
             }
         }
