@@ -144,25 +144,21 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__capture)
-            opts="-o -h --output --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
+            opts="-f -h --out --root --kubeconfig --no-cluster --cluster-dump --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --output)
+                --out)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                -o)
+                -f)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --root)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --bundle)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -174,10 +170,6 @@ _nodescope() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -186,22 +178,30 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__check)
-            opts="-h --format --fail-on --rule --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
+            opts="-o -v -h --format --output --fail-on --rule --verbose --expand --cluster --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "text json prometheus npd junit" -- "${cur}"))
+                    return 0
+                    ;;
                 --format)
                     COMPREPLY=($(compgen -W "text json prometheus npd junit" -- "${cur}"))
                     return 0
                     ;;
+                -o)
+                    COMPREPLY=($(compgen -W "text json prometheus npd junit" -- "${cur}"))
+                    return 0
+                    ;;
                 --fail-on)
-                    COMPREPLY=($(compgen -W "info warning critical" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "info warning critical never" -- "${cur}"))
                     return 0
                     ;;
                 --rule)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "cpu.pressure cpu.throttling disk.container-log-oversize disk.deleted-open-files disk.emptydir-large disk.filesystem-full disk.imagefs-pressure disk.inode-exhaustion disk.nodefs-pressure disk.orphaned-pod-logs disk.orphaned-pod-volumes dns.conntrack-race dns.nameserver-limit dns.ndots-amplification dns.no-cluster-dns dns.policy-default dns.probe-failed dns.search-limit eviction.besteffort-critical eviction.hard-only eviction.no-memory-threshold eviction.no-minimum-reclaim eviction.no-reserved fs.io-error fs.read-only gpu.all-allocated gpu.device-plugin-missing gpu.driver-not-loaded gpu.mig-resource-mismatch gpu.operator-unhealthy gpu.pending-pod gpu.xid kernel.hung-task kernel.soft-lockup kubelet.cert-expiry memory.eviction-order memory.global-oom memory.kernel-oom-kill memory.limit-near-peak memory.oom-race memory.pressure net.cni-missing net.conntrack-table-full node.clock-unsynced node.condition node.kubelet-config-drift node.kubelet-not-running node.kubelet-stats-mismatch node.service-flapping node.swap-on pid.pressure pid.unbounded-pods runtime.not-ready" -- "${cur}"))
                     return 0
                     ;;
                 --root)
@@ -232,32 +232,12 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__completions)
-            opts="-h --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help bash elvish fish powershell zsh"
+            opts="-h --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --root)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --bundle)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --kubeconfig)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cluster-dump)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -266,13 +246,21 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__disk)
-            opts="-h --format --budget --fail-on --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
+            opts="-o -h --format --output --budget --fail-on --root --bundle --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
@@ -281,7 +269,7 @@ _nodescope() {
                     return 0
                     ;;
                 --fail-on)
-                    COMPREPLY=($(compgen -W "info warning critical" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "info warning critical never" -- "${cur}"))
                     return 0
                     ;;
                 --root)
@@ -290,18 +278,6 @@ _nodescope() {
                     ;;
                 --bundle)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --kubeconfig)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cluster-dump)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -312,7 +288,7 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__dns)
-            opts="-h --name --format --fail-on --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help probe help"
+            opts="-o -h --name --format --output --fail-on --root --bundle --help probe help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -322,12 +298,20 @@ _nodescope() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
+                -o)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --fail-on)
-                    COMPREPLY=($(compgen -W "info warning critical" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "info warning critical never" -- "${cur}"))
                     return 0
                     ;;
                 --root)
@@ -336,18 +320,6 @@ _nodescope() {
                     ;;
                 --bundle)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --kubeconfig)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cluster-dump)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -400,7 +372,7 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__dns__subcmd__probe)
-            opts="-h --pod --pid --timeout --format --fail-on --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
+            opts="-o -h --pod --pid --timeout --format --output --fail-on --root --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -418,32 +390,24 @@ _nodescope() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
+                -o)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --fail-on)
-                    COMPREPLY=($(compgen -W "info warning critical" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "info warning critical never" -- "${cur}"))
                     return 0
                     ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --bundle)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --kubeconfig)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cluster-dump)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -454,32 +418,12 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__explain)
-            opts="-h --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
+            opts="-h --help cpu.pressure cpu.throttling disk.container-log-oversize disk.deleted-open-files disk.emptydir-large disk.filesystem-full disk.imagefs-pressure disk.inode-exhaustion disk.nodefs-pressure disk.orphaned-pod-logs disk.orphaned-pod-volumes dns.conntrack-race dns.nameserver-limit dns.ndots-amplification dns.no-cluster-dns dns.policy-default dns.probe-failed dns.search-limit eviction.besteffort-critical eviction.hard-only eviction.no-memory-threshold eviction.no-minimum-reclaim eviction.no-reserved fs.io-error fs.read-only gpu.all-allocated gpu.device-plugin-missing gpu.driver-not-loaded gpu.mig-resource-mismatch gpu.operator-unhealthy gpu.pending-pod gpu.xid kernel.hung-task kernel.soft-lockup kubelet.cert-expiry memory.eviction-order memory.global-oom memory.kernel-oom-kill memory.limit-near-peak memory.oom-race memory.pressure net.cni-missing net.conntrack-table-full node.clock-unsynced node.condition node.kubelet-config-drift node.kubelet-not-running node.kubelet-stats-mismatch node.service-flapping node.swap-on pid.pressure pid.unbounded-pods runtime.not-ready"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --root)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --bundle)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --kubeconfig)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cluster-dump)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -488,18 +432,26 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__gpu)
-            opts="-h --format --fail-on --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
+            opts="-o -h --format --output --fail-on --root --bundle --kubeconfig --no-cluster --cluster-dump --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
+                -o)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --fail-on)
-                    COMPREPLY=($(compgen -W "info warning critical" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "info warning critical never" -- "${cur}"))
                     return 0
                     ;;
                 --root)
@@ -516,10 +468,6 @@ _nodescope() {
                     ;;
                 --cluster-dump)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -726,30 +674,22 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__rules)
-            opts="-h --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
+            opts="-o -h --format --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --root)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
-                --bundle)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
-                --kubeconfig)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cluster-dump)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                -o)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -760,7 +700,7 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__serve)
-            opts="-h --listen --interval --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
+            opts="-h --listen --interval --root --bundle --kubeconfig --no-cluster --cluster-dump --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -790,10 +730,6 @@ _nodescope() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -802,13 +738,21 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__snapshot)
-            opts="-h --format --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
+            opts="-o -h --format --output --root --bundle --kubeconfig --no-cluster --cluster-dump --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "json" -- "${cur}"))
+                    return 0
+                    ;;
                 --format)
+                    COMPREPLY=($(compgen -W "json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
                     COMPREPLY=($(compgen -W "json" -- "${cur}"))
                     return 0
                     ;;
@@ -828,10 +772,6 @@ _nodescope() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -840,13 +780,17 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__top)
-            opts="-h --interval --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
+            opts="-h --interval --once --size --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

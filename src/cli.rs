@@ -9,11 +9,11 @@ const EXAMPLES: &str = "\
 Examples:
   nodescope                                        the live view on a terminal, the report when piped
   nodescope check                                  diagnose this node (run as root)
-  nodescope check --format json --fail-on critical  for scripts and CI health checks
+  nodescope check -o json --fail-on critical       for scripts and CI health checks
   nodescope check --format npd --rule memory.kernel-oom-kill   a node-problem-detector plugin
   nodescope check --format prometheus > DIR/nodescope.prom     node_exporter textfile collector
   nodescope --root /host check                     inside `kubectl debug node/NAME` (auto-detected)
-  nodescope capture -o node-a.tar.gz               record what nodescope reads, for later
+  nodescope capture --out node-a.tar.gz            record what nodescope reads, for later
   nodescope --bundle node-a.tar.gz check           analyze that capture on a laptop
   nodescope dns probe api.example.com --pod NS/POD  the queries a pod's resolver sends, timed
   nodescope gpu                                    GPUs, who holds them, why GPU pods are Pending
@@ -46,29 +46,29 @@ pub struct Cli {
     ///
     /// Use /host inside a `kubectl debug node/NAME` pod, where the node's root is mounted there.
     /// The directory must hold a proc/ tree. NODESCOPE_ROOT sets it too.
-    #[arg(long, global = true, value_name = "DIR", conflicts_with = "bundle")]
+    #[arg(long, value_name = "DIR", conflicts_with = "bundle")]
     pub root: Option<PathBuf>,
 
     /// Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`.
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, value_name = "PATH")]
     pub bundle: Option<PathBuf>,
 
     /// Ask the API server with this kubeconfig (default: KUBECONFIG, the in-cluster service
     /// account, then the node's kubelet kubeconfig under the host root).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
 
     /// Do not ask the API server; every local rule still runs.
-    #[arg(long, global = true, conflicts_with_all = ["kubeconfig", "cluster_dump"])]
+    #[arg(long, conflicts_with_all = ["kubeconfig", "cluster_dump"])]
     pub no_cluster: bool,
 
     /// Read the cluster from `kubectl get nodes,pods,events -o json` List documents in DIR
     /// (nodes.json, pods.json, events.json) instead of the API server.
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, value_name = "DIR")]
     pub cluster_dump: Option<PathBuf>,
 
-    /// When to colour the text report.
-    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    /// When to colour the text report (an explicit choice beats NO_COLOR).
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
 
     #[command(subcommand)]
@@ -80,8 +80,81 @@ pub struct Cli {
 pub enum Color {
     /// Colour on a terminal unless NO_COLOR is set.
     Auto,
+    /// Colour, even when piped or NO_COLOR is set.
     Always,
+    /// No colour.
     Never,
+}
+
+/// The options that say where the facts come from, declared on each command that reads a host
+/// (and before the command, as `nodescope --bundle FILE check`; given in both places, the one
+/// after the command wins).
+#[derive(Debug, Clone, Default, Args)]
+pub struct HostOpts {
+    #[command(flatten)]
+    pub root: RootOpt,
+    /// Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`.
+    #[arg(long, value_name = "PATH", conflicts_with = "root")]
+    pub bundle: Option<PathBuf>,
+}
+
+/// `--root`, alone on the commands that only read a live host (`capture`, `dns probe`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct RootOpt {
+    /// Read the live host under DIR (default: /, or /host when it holds a node; NODESCOPE_ROOT
+    /// sets it too).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+}
+
+/// The options that say where the cluster's facts come from, on the commands that ask it.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ClusterOpts {
+    /// Ask the API server with this kubeconfig (default: KUBECONFIG, the in-cluster service
+    /// account, then the node's kubelet kubeconfig under the host root).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Do not ask the API server; every local rule still runs.
+    #[arg(long, conflicts_with_all = ["kubeconfig", "cluster_dump"])]
+    pub no_cluster: bool,
+    /// Read the cluster from `kubectl get nodes,pods,events -o json` List documents in DIR
+    /// (nodes.json, pods.json, events.json) instead of the API server.
+    #[arg(long, value_name = "DIR")]
+    pub cluster_dump: Option<PathBuf>,
+}
+
+/// `--color`, on the commands that colour what they print.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ColorOpt {
+    /// When to colour: auto (a terminal without NO_COLOR), always, never; an explicit choice
+    /// beats NO_COLOR (no-color.org).
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub color: Option<Color>,
+}
+
+/// `--fail-on`: the least severity that makes the exit status non-zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Any finding, informational ones included.
+    Info,
+    /// A warning or a critical finding.
+    Warning,
+    /// A critical finding only.
+    Critical,
+    /// Never: exit 0 whatever is found (3 still means nodescope could not run).
+    Never,
+}
+
+impl FailOn {
+    /// The severity at or above which the exit status is non-zero; `None` for `never`.
+    pub fn threshold(self) -> Option<Severity> {
+        match self {
+            FailOn::Info => Some(Severity::Info),
+            FailOn::Warning => Some(Severity::Warning),
+            FailOn::Critical => Some(Severity::Critical),
+            FailOn::Never => None,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,19 +167,22 @@ pub enum Command {
     /// Samples the node every --interval seconds on a background thread; on a bundle it shows
     /// the captured state. Keys: 1-7 or Tab switch views, arrows or j/k move, / filters, s
     /// sorts, Enter details, e explains, ? lists every key, q quits. Needs a terminal on stdin
-    /// and stdout (without one: exit 3; `check` prints the report). The terminal is restored
+    /// and stdout (without one: exit 3; `check` prints the report; `--once` prints one frame
+    /// without one). The terminal is restored
     /// on quit, SIGTERM, SIGHUP, SIGINT and panic.
     Top(TopArgs),
     /// Print everything collected from the node, as JSON.
     Snapshot(SnapshotArgs),
     /// List every rule: id, default severity, summary.
-    Rules,
+    Rules(RulesArgs),
     /// Explain a rule: what it means, why it matters, how to confirm it, what to change.
     ///
     /// `explain distributions` lists the Kubernetes distributions nodescope recognises, where
     /// each runs the kubelet and keeps its log, and how that was verified.
     Explain {
-        /// The rule id, e.g. memory.pressure (see `nodescope rules`), or `distributions`.
+        /// The rule id, e.g. memory.pressure, in any case (see `nodescope rules`), or
+        /// `distributions`.
+        #[arg(value_parser = rule_ids(), hide_possible_values = true)]
         id: String,
     },
     /// Disk bytes and inodes: filesystems against the kubelet's thresholds, top consumers, fixes.
@@ -164,14 +240,29 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Exit non-zero when a finding at or above this severity exists.
-    #[arg(long, value_enum, default_value_t = Severity::Warning, value_name = "SEVERITY")]
-    pub fail_on: Severity,
+    #[arg(long, value_enum, default_value_t = FailOn::Warning, value_name = "SEVERITY")]
+    pub fail_on: FailOn,
     /// Report only these rules (repeatable), e.g. one node-problem-detector condition per rule.
-    #[arg(long = "rule", value_name = "ID")]
+    #[arg(long = "rule", value_name = "ID", value_parser = rule_ids(), hide_possible_values = true)]
     pub rules: Vec<String>,
+    /// Text: show informational findings too (JSON and the other formats always carry them).
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Text: list every subject of a group, not the first three and a count.
+    #[arg(long)]
+    pub expand: bool,
+    /// Also report cluster-wide findings (Pending pods) for which this node is no candidate.
+    #[arg(long)]
+    pub cluster: bool,
+    #[command(flatten)]
+    pub host: HostOpts,
+    #[command(flatten)]
+    pub cluster_opts: ClusterOpts,
+    #[command(flatten)]
+    pub color: ColorOpt,
 }
 
 #[derive(Debug, Args)]
@@ -179,20 +270,39 @@ pub struct TopArgs {
     /// Seconds between samples.
     #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
     pub interval: f64,
+    /// Print one frame of the first view to standard output and exit (for a ticket); needs no
+    /// terminal.
+    #[arg(long)]
+    pub once: bool,
+    /// The frame's size for --once, COLUMNSxROWS.
+    #[arg(long, value_name = "COLSxROWS", default_value = "100x30", value_parser = parse_size)]
+    pub size: (u16, u16),
+    #[command(flatten)]
+    pub host: HostOpts,
+    #[command(flatten)]
+    pub cluster_opts: ClusterOpts,
+    #[command(flatten)]
+    pub color: ColorOpt,
 }
 
 #[derive(Debug, Args)]
 pub struct GpuArgs {
-    #[arg(long, value_enum, default_value_t = GpuFormat::Text)]
+    /// Output format (json: schema nodescope-gpu/1).
+    #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", value_enum, default_value_t = GpuFormat::Text)]
     pub format: GpuFormat,
     /// Exit non-zero when a gpu.* finding at or above this severity exists.
-    #[arg(long, value_enum, default_value_t = Severity::Warning, value_name = "SEVERITY")]
-    pub fail_on: Severity,
+    #[arg(long, value_enum, default_value_t = FailOn::Warning, value_name = "SEVERITY")]
+    pub fail_on: FailOn,
+    #[command(flatten)]
+    pub host: HostOpts,
+    #[command(flatten)]
+    pub cluster_opts: ClusterOpts,
 }
 
 /// `gpu` output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum GpuFormat {
+    /// A human report.
     Text,
     /// Schema nodescope-gpu/1.
     Json,
@@ -201,19 +311,22 @@ pub enum GpuFormat {
 #[derive(Debug, Args)]
 pub struct DiskArgs {
     /// Output format.
-    #[arg(long, value_enum, default_value_t = DiskFormat::Text)]
+    #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", value_enum, default_value_t = DiskFormat::Text)]
     pub format: DiskFormat,
     /// Seconds all directory walks together may take.
     #[arg(long, value_name = "SECONDS", default_value_t = 20.0)]
     pub budget: f64,
     /// Exit non-zero when a disk finding at or above this severity exists.
-    #[arg(long, value_enum, default_value_t = Severity::Warning, value_name = "SEVERITY")]
-    pub fail_on: Severity,
+    #[arg(long, value_enum, default_value_t = FailOn::Warning, value_name = "SEVERITY")]
+    pub fail_on: FailOn,
+    #[command(flatten)]
+    pub host: HostOpts,
 }
 
 /// `disk` output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DiskFormat {
+    /// A human report.
     Text,
     /// Schema nodescope-disk/1.
     Json,
@@ -227,11 +340,14 @@ pub struct DnsArgs {
     /// The external name to count queries for.
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    #[arg(long, value_enum, default_value_t = DnsFormat::Text)]
+    /// Output format (json: schema nodescope-dns/1).
+    #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", value_enum, default_value_t = DnsFormat::Text)]
     pub format: DnsFormat,
     /// Exit non-zero when a dns.* or net.* finding at or above this severity exists.
-    #[arg(long, value_enum, default_value_t = Severity::Warning, value_name = "SEVERITY")]
-    pub fail_on: Severity,
+    #[arg(long, value_enum, default_value_t = FailOn::Warning, value_name = "SEVERITY")]
+    pub fail_on: FailOn,
+    #[command(flatten)]
+    pub host: HostOpts,
 }
 
 #[derive(Debug, Subcommand)]
@@ -262,16 +378,20 @@ pub struct DnsProbeArgs {
     /// Seconds to wait for each answer (default: the resolver's own timeout, 5 s unless set).
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<f64>,
-    #[arg(long, value_enum, default_value_t = DnsFormat::Text)]
+    /// Output format (json: schema nodescope-dns-probe/1).
+    #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", value_enum, default_value_t = DnsFormat::Text)]
     pub format: DnsFormat,
     /// Exit non-zero when the probe fails at or above this severity (dns.probe-failed is critical).
-    #[arg(long, value_enum, default_value_t = Severity::Warning, value_name = "SEVERITY")]
-    pub fail_on: Severity,
+    #[arg(long, value_enum, default_value_t = FailOn::Warning, value_name = "SEVERITY")]
+    pub fail_on: FailOn,
+    #[command(flatten)]
+    pub root: RootOpt,
 }
 
 /// `dns` output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DnsFormat {
+    /// A human report.
     Text,
     Json,
 }
@@ -279,8 +399,12 @@ pub enum DnsFormat {
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
     /// Output format (JSON, schema nodescope-snapshot/1).
-    #[arg(long, value_enum, default_value_t = SnapshotFormat::Json)]
+    #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", value_enum, default_value_t = SnapshotFormat::Json)]
     pub format: SnapshotFormat,
+    #[command(flatten)]
+    pub host: HostOpts,
+    #[command(flatten)]
+    pub cluster_opts: ClusterOpts,
 }
 
 /// Snapshot output formats.
@@ -298,6 +422,10 @@ pub struct ServeArgs {
     /// fails after 3 of them without a completed sample.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub interval: u64,
+    #[command(flatten)]
+    pub host: HostOpts,
+    #[command(flatten)]
+    pub cluster_opts: ClusterOpts,
 }
 
 #[derive(Debug, Args)]
@@ -305,8 +433,84 @@ pub struct CaptureArgs {
     /// Where to write the bundle: a new file or a regular one to replace (a directory, device,
     /// FIFO, socket or symbolic link is refused), or `-` for standard output (default:
     /// nodescope-<hostname>-<time>.tar.gz here).
-    #[arg(short, long, value_name = "FILE")]
+    ///
+    /// `-o`/`--output` are the names this option had; they still work here (capture prints no
+    /// format), but `-o FORMAT` is what every reporting command takes.
+    #[arg(
+        short = 'f',
+        long = "out",
+        value_name = "FILE",
+        short_alias = 'o',
+        alias = "output"
+    )]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub root: RootOpt,
+    #[command(flatten)]
+    pub cluster_opts: ClusterOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Output format: a table with a header row, or JSON (schema nodescope-rules/1).
+    #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", value_enum, default_value_t = RulesFormat::Text)]
+    pub format: RulesFormat,
+}
+
+/// `rules` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RulesFormat {
+    /// ID, SEVERITY, SUMMARY columns under a header row.
+    Text,
+    /// `{"schema": "nodescope-rules/1", "rules": [{"id", "severity", "summary"}]}`.
+    Json,
+}
+
+/// The parser of `explain ID` and `check --rule ID`: any string (the command says which rule
+/// is close to a wrong one, clap would list all fifty), with the rule ids as its possible
+/// values so that the shell completions offer them.
+#[derive(Clone)]
+pub struct RuleIdParser;
+
+impl clap::builder::TypedValueParser for RuleIdParser {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            crate::analyze::rules::RULES
+                .iter()
+                .map(|r| clap::builder::PossibleValue::new(r.id())),
+        ))
+    }
+}
+
+fn rule_ids() -> RuleIdParser {
+    RuleIdParser
+}
+
+/// `COLSxROWS`, each at least 20 and at most 1000.
+fn parse_size(s: &str) -> Result<(u16, u16), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("{s:?}: want COLSxROWS, e.g. 100x30"))?;
+    let n = |v: &str| {
+        v.parse::<u16>()
+            .ok()
+            .filter(|n| (20..=1000).contains(n))
+            .ok_or_else(|| format!("{v:?}: want a number from 20 to 1000"))
+    };
+    Ok((n(w)?, n(h)?))
 }
 
 /// The clap command, for the man page and completion generators.

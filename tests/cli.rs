@@ -449,8 +449,13 @@ fn rules_and_explain_cover_every_rule() {
     let o = run(&["rules"]);
     assert!(o.status.success());
     let text = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(
+        text.lines().next().unwrap(),
+        format!("{:<30} {:<9} SUMMARY", "ID", "SEVERITY")
+    );
     let listed: Vec<&str> = text
         .lines()
+        .skip(1)
         .map(|l| l.split_whitespace().next().unwrap())
         .collect();
     // Exactly the registry, in its order, and every catalog id among them.
@@ -513,11 +518,16 @@ fn text_report_names_the_node_and_the_finding() {
         "check",
     ]);
     let t = String::from_utf8(o.stdout).unwrap();
+    // The verdict first, then the node.
+    assert!(t.starts_with("1 warning \u{2014} "), "{t}");
     assert!(
-        t.starts_with("nodescope  node-a  cgroup v2/systemd  kernel 6.1.0-28-amd64"),
+        t.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("nodescope  node-a  cgroup v2/systemd  kernel 6.1.0-28-amd64"),
         "{t}"
     );
-    assert!(t.contains("WARN  eviction.hard-only"), "{t}");
+    assert!(t.contains("WARNING   eviction.hard-only"), "{t}");
     assert!(!t.contains('\x1b'), "no colour when asked for none");
     assert_eq!(o.status.code(), Some(1));
 }

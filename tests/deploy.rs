@@ -19,6 +19,7 @@ fn rule_ids() -> Vec<String> {
     String::from_utf8(run(&["rules"]).stdout)
         .unwrap()
         .lines()
+        .skip(1) // the header row
         .map(|l| l.split_whitespace().next().unwrap().to_string())
         .collect()
 }

@@ -147,9 +147,10 @@ fn the_text_header_names_the_distribution() {
         ("healthy-v2-systemd-containerd", None),
     ] {
         let o = run(&["--bundle", fixture(name).to_str().unwrap(), "check"]);
+        // The verdict is the first line, the node's header the second.
         let head = String::from_utf8_lossy(&o.stdout)
             .lines()
-            .next()
+            .nth(1)
             .unwrap()
             .to_string();
         match want {
@@ -427,9 +428,10 @@ fn every_distribution_fixture_is_recognised_and_its_layout_decides_a_finding() {
         assert_eq!(f["severity"], severity, "{name}");
         assert_eq!(f["title"], title, "{name}");
         let o = run(&["--bundle", fixture(name).to_str().unwrap(), "check"]);
+        // The verdict is the first line, the node's header the second.
         let head = String::from_utf8_lossy(&o.stdout)
             .lines()
-            .next()
+            .nth(1)
             .unwrap()
             .to_string();
         let node = s["node"]["hostname"].as_str().unwrap();

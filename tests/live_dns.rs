@@ -404,3 +404,209 @@ fn live_probe_sends_what_glibc_sends_with_nxdomains_the_answer_and_a_timeout() {
     );
     drop(lab);
 }
+
+// ------------------------------------------------------- how A and AAAA leave (issue 22)
+
+/// What a UDP listener we control saw of one query: when it arrived, its type, its source port.
+#[derive(Debug, Clone)]
+struct Seen {
+    at: Instant,
+    qtype: u16,
+    port: u16,
+}
+
+/// The QTYPE of a DNS query (RFC 1035 §4.1.2): after the 12-byte header and the QNAME labels.
+fn qtype(pkt: &[u8]) -> u16 {
+    let mut i = 12;
+    while i < pkt.len() && pkt[i] != 0 {
+        i += 1 + pkt[i] as usize;
+    }
+    u16::from_be_bytes([pkt[i + 1], pkt[i + 2]])
+}
+
+/// A nameserver on `addr`:53 that notes each query's arrival time (the probe's send time plus
+/// loopback's microseconds, the same for both queries) and answers NXDOMAIN after `delay`, so
+/// that a query sent only after the previous reply arrives `delay` later.
+struct Listener {
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Seen>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Listener {
+    fn start(addr: std::net::Ipv4Addr, delay: Duration) -> Self {
+        let sock = std::net::UdpSocket::bind((addr, 53)).unwrap();
+        // The watchdog of the listener: it never blocks more than 100 ms between stop checks.
+        sock.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (s2, st2) = (seen.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 1500];
+            while !st2.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                let at = Instant::now();
+                let pkt = buf[..n].to_vec();
+                s2.lock().unwrap().push(Seen {
+                    at,
+                    qtype: qtype(&pkt),
+                    port: from.port(),
+                });
+                let reply_sock = sock.try_clone().unwrap();
+                std::thread::spawn(move || {
+                    std::thread::sleep(delay);
+                    let mut r = pkt;
+                    r[2] |= 0x80; // QR: a response
+                    r[3] = (r[3] & 0xf0) | 0x80 | 3; // RA, RCODE NXDOMAIN
+                    let _ = reply_sock.send_to(&r, from);
+                });
+            }
+        });
+        Listener {
+            seen,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A host root holding only proc/ and this etc/resolv.conf: `dns probe` without --pod plays
+/// the node's resolver from our own network namespace.
+fn root_with_resolver(conf: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("proc")).unwrap();
+    std::fs::create_dir_all(d.path().join("etc")).unwrap();
+    std::fs::write(d.path().join("etc/resolv.conf"), conf).unwrap();
+    d
+}
+
+/// Probes `name` under a root whose resolver is `options` against a delayed listener on a
+/// loopback address of our own (127.83.x.y: all of 127/8 is local, so no other test's
+/// nameserver shares it); returns what the listener saw and the probe's text.
+fn sends(options: &str, extra: &[&str]) -> (Vec<Seen>, String) {
+    let id = std::process::id();
+    let r: u32 = rand_suffix();
+    let addr = std::net::Ipv4Addr::new(127, 83, (id % 250) as u8, (r % 250 + 1) as u8);
+    let listener = Listener::start(addr, Duration::from_millis(60));
+    let root = root_with_resolver(&format!("nameserver {addr}\noptions {options}\n"));
+    let mut args = vec![
+        "--root",
+        root.path().to_str().unwrap(),
+        "dns",
+        "probe",
+        "api.example.com.",
+    ];
+    args.extend_from_slice(extra);
+    let o = Command::new(env!("CARGO_BIN_EXE_nodescope"))
+        .args(&args)
+        .output_within(Duration::from_secs(30))
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    std::thread::sleep(Duration::from_millis(100));
+    (listener.seen(), text)
+}
+
+/// A few random bits from the kernel, so parallel runs pick different addresses.
+fn rand_suffix() -> u32 {
+    let mut b = [0u8; 4];
+    let f = std::fs::File::open("/dev/urandom").unwrap();
+    std::io::Read::read_exact(&mut &f, &mut b).unwrap();
+    u32::from_le_bytes(b)
+}
+
+fn a_and_aaaa(seen: &[Seen]) -> (&Seen, &Seen) {
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    let a = seen.iter().find(|s| s.qtype == 1).expect("an A query");
+    let aaaa = seen.iter().find(|s| s.qtype == 28).expect("an AAAA query");
+    (a, aaaa)
+}
+
+fn gap(a: &Seen, b: &Seen) -> Duration {
+    if a.at > b.at {
+        a.at - b.at
+    } else {
+        b.at - a.at
+    }
+}
+
+#[test]
+fn live_probe_sends_a_and_aaaa_as_the_resolver_options_say() {
+    if !nix::unistd::geteuid().is_root() {
+        return common::live::skip_or_fail("needs root to listen on port 53");
+    }
+    // Default: both at once from one socket (glibc send_dg), within 1 ms of each other.
+    let (seen, text) = sends("timeout:5 attempts:1", &["--timeout", "1"]);
+    let (a, aaaa) = a_and_aaaa(&seen);
+    assert!(
+        gap(a, aaaa) < Duration::from_millis(1),
+        "{:?}: {text}",
+        gap(a, aaaa)
+    );
+    assert_eq!(a.port, aaaa.port, "one socket");
+    // The header says what the probe really did: --timeout 1 wins over the file's 5.
+    assert!(
+        text.contains("timeout 1 s x 1 attempt(s), A+AAAA in parallel on one socket"),
+        "{text}"
+    );
+    assert!(text.contains("2 NXDOMAIN ("), "{text}");
+    assert!(!text.contains("-0 ms"), "{text}");
+
+    // single-request: AAAA only after A's answer, 60 ms later.
+    let (seen, text) = sends("timeout:1 attempts:1 single-request", &[]);
+    let (a, aaaa) = a_and_aaaa(&seen);
+    assert!(
+        aaaa.at > a.at && gap(a, aaaa) >= Duration::from_millis(50),
+        "{:?}: {text}",
+        gap(a, aaaa)
+    );
+    assert!(text.contains("A then AAAA (single-request)"), "{text}");
+
+    // single-request-reopen: one after the other, each from its own socket.
+    let (seen, text) = sends("timeout:1 attempts:1 single-request-reopen", &[]);
+    let (a, aaaa) = a_and_aaaa(&seen);
+    assert!(
+        aaaa.at > a.at && gap(a, aaaa) >= Duration::from_millis(50),
+        "{text}"
+    );
+    assert_ne!(a.port, aaaa.port, "separate sockets: {text}");
+}
+
+#[test]
+fn dns_probe_refuses_names_no_application_looks_up_in_one_line() {
+    let long = "a.".repeat(130);
+    for (name, why) in [
+        ("", "an empty name (that is the root)"),
+        (
+            "api example.com",
+            "it holds whitespace or a control character",
+        ),
+        (long.as_str(), "259 characters, more than DNS's 253"),
+        ("a..b", "a label is empty or longer than 63 characters"),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_nodescope"))
+            .args(["dns", "probe", name])
+            .output_within(Duration::from_secs(30))
+            .unwrap();
+        assert_eq!(o.status.code(), Some(3), "{name:?}");
+        let err = String::from_utf8(o.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.ends_with(&format!(": {why}\n")), "{name:?}: {err}");
+        assert!(o.stdout.is_empty());
+    }
+}

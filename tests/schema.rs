@@ -35,6 +35,8 @@ struct FindingV1 {
     subject: SubjectV1,
     evidence: serde_json::Value,
     remedy: String,
+    /// Added within nodescope-check/1 (issue 22): rule and cause.
+    group: String,
 }
 
 #[derive(Deserialize)]
@@ -101,7 +103,9 @@ fn the_published_schema_requires_what_the_mirror_requires() {
         assert!(required.contains(&f), "{f} not required in the schema");
     }
     let finding = &schema["$defs"]["Finding"]["required"];
-    for f in ["id", "severity", "title", "subject", "evidence", "remedy"] {
+    for f in [
+        "id", "severity", "title", "subject", "evidence", "remedy", "group",
+    ] {
         assert!(
             finding.as_array().unwrap().iter().any(|v| v == f),
             "Finding.{f}"

@@ -47,6 +47,7 @@ mod output_safety;
 mod props;
 mod remedies;
 mod schema;
+mod screen;
 mod serve;
 mod trust;
 mod tui;

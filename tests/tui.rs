@@ -57,7 +57,10 @@ fn every_view_on_two_fixtures_at_two_sizes() {
 fn the_first_screen_answers_first_and_fits_80x24() {
     let s = screen("oom-memcg-v2-systemd", 0, 80, 24, "");
     let lines: Vec<&str> = s.lines().collect();
-    assert!(lines[1].starts_with("CRIT memory.kernel-oom-kill"), "{s}");
+    assert!(
+        lines[1].starts_with("CRITICAL memory.kernel-oom-kill"),
+        "{s}"
+    );
     let verdict = format!("{} {}", lines[2].trim(), lines[3].trim());
     assert!(verdict.contains("killed by its 256Mi limit 5m ago"), "{s}");
     assert!(s.lines().all(|l| l.chars().count() <= 80));
@@ -119,4 +122,157 @@ fn restarts_show_when_the_api_knows_them() {
         nginx.trim_end().ends_with(" 1"),
         "nginx restarted once: {nginx}"
     );
+}
+
+/// The findings view at 120x35 after `e` (explain) and PgDn: the detail pane scrolled down to
+/// WHAT TO CHANGE, which the pane cut off before it could scroll (issue 22).
+#[test]
+fn the_detail_pane_scrolls_with_page_down() {
+    use ratatui::crossterm::event::{KeyCode, KeyEvent};
+    let host = BundleHost::open(&common::fixture("oom-memcg-v2-systemd")).unwrap();
+    let s = sample(&host);
+    let mut history = History::default();
+    history.push(&s);
+    let mut app = App::new(Duration::from_secs(2), false, false);
+    app.view = VIEWS.iter().position(|v| v.name() == "Findings").unwrap();
+    let draw_text = |app: &mut App| {
+        let (w, h) = (120, 35);
+        let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+        term.draw(|f| draw(f, &s, &history, app)).unwrap();
+        let buf = term.backend().buffer().clone();
+        let mut out = String::new();
+        for y in 0..h {
+            let line: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    };
+    assert!(!app.key(KeyEvent::from(KeyCode::Char('e')), &s));
+    let top = draw_text(&mut app);
+    // The heading fits; what to change, under it, does not.
+    assert!(!top.contains("Raise the container's memory limit"), "{top}");
+    assert!(!app.key(KeyEvent::from(KeyCode::PageDown), &s));
+    assert!(!app.key(KeyEvent::from(KeyCode::PageDown), &s));
+    let down = draw_text(&mut app);
+    assert!(
+        down.contains("Raise the container's memory limit"),
+        "{down}"
+    );
+    assert!(
+        down.contains("explain memory.kernel-oom-kill [line 21] (e: evidence"),
+        "{down}"
+    );
+    insta::assert_snapshot!("findings-explain-after-pgdn-120x35", down);
+    // PgUp twice: back at the top, the same screen as before.
+    assert!(!app.key(KeyEvent::from(KeyCode::PageUp), &s));
+    assert!(!app.key(KeyEvent::from(KeyCode::PageUp), &s));
+    assert_eq!(draw_text(&mut app), top);
+}
+
+/// Pods view: the container the kernel OOM-killed is drawn in the critical colour (red), the
+/// others are not; at 80 columns the footer says which columns were dropped.
+#[test]
+fn oom_killed_containers_are_red_and_dropped_columns_are_said() {
+    let host = BundleHost::open(&common::fixture("oom-memcg-v2-systemd")).unwrap();
+    let s = sample(&host);
+    let mut history = History::default();
+    history.push(&s);
+    let mut app = App::new(Duration::from_secs(2), false, true);
+    app.view = VIEWS.iter().position(|v| v.name() == "Pods").unwrap();
+    let (w, h) = (100u16, 30u16);
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| draw(f, &s, &history, &mut app)).unwrap();
+    let buf = term.backend().buffer().clone();
+    let row = |needle: &str| {
+        (0..h)
+            .find(|&y| {
+                let l: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
+                l.contains(needle)
+            })
+            .unwrap_or_else(|| panic!("no row {needle}"))
+    };
+    let red = ratatui::style::Color::Red;
+    // Sorted by working set, the selected (reversed) row is checkout's, the first; nginx, the
+    // OOM-killed one, is third.
+    assert_eq!(app.state().selected, 0);
+    let nginx = row("shop/web-6d9f8c7b5-h2j4k/nginx");
+    let coredns = row("kube-system/coredns");
+    let fg = |y: u16| buf[(0, y)].fg;
+    assert_eq!(fg(nginx), red, "nginx row");
+    assert_ne!(fg(coredns), red, "coredns row");
+    let narrow = screen("oom-memcg-v2-systemd", app.view, 80, 24, "");
+    assert!(
+        narrow.contains("sorted by working set (s); QOS and PEAK hidden below 96 columns"),
+        "{narrow}"
+    );
+}
+
+/// Enter on a finding about a container opens the Pods view filtered to that container: its
+/// working set against its limit, peak, OOM kills and restarts, in one row.
+#[test]
+fn enter_on_a_finding_drills_to_its_pod() {
+    let findings = VIEWS.iter().position(|v| v.name() == "Findings").unwrap();
+    let host = BundleHost::open(&common::fixture("oom-memcg-v2-systemd")).unwrap();
+    let s = sample(&host);
+    let mut app = App::new(Duration::from_secs(2), false, false);
+    app.view = findings;
+    let enter =
+        ratatui::crossterm::event::KeyEvent::from(ratatui::crossterm::event::KeyCode::Enter);
+    assert!(!app.key(enter, &s));
+    assert_eq!(VIEWS[app.view].name(), "Pods");
+    assert_eq!(app.state().filter, "shop/web-6d9f8c7b5-h2j4k/nginx");
+    let mut history = History::default();
+    history.push(&s);
+    let (w, h) = (100, 30);
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| draw(f, &s, &history, &mut app)).unwrap();
+    let buf = term.backend().buffer().clone();
+    let text: String = (0..h)
+        .map(|y| {
+            let l: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
+            l.trim_end().to_string() + "\n"
+        })
+        .collect();
+    assert!(
+        text.contains("1 containers, sorted by working set (s)"),
+        "{text}"
+    );
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("shop/web-6d9f8c7b5-h2j4k/nginx"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(row.ends_with("255Mi    1    -"), "{row}");
+    insta::assert_snapshot!("findings-enter-drills-to-pod-100x30", text);
+}
+
+/// A global OOM's victim on cgroup v1 (whose memory.oom_control counts only its own limit's
+/// kills) shows the kernel log's kill in the Pods view's OOM column, not 0.
+#[test]
+fn a_global_oom_victim_counts_its_kill() {
+    let host = BundleHost::open(&common::fixture("oom-global-v1-cgroupfs")).unwrap();
+    let s = sample(&host);
+    let mut app = App::new(Duration::from_secs(2), false, false);
+    app.view = VIEWS.iter().position(|v| v.name() == "Findings").unwrap();
+    let enter =
+        ratatui::crossterm::event::KeyEvent::from(ratatui::crossterm::event::KeyCode::Enter);
+    assert!(!app.key(enter, &s));
+    assert_eq!(app.state().filter, "payments/api-7c8d9f6b5-r2t4y/api");
+    let mut history = History::default();
+    history.push(&s);
+    let (w, h) = (100, 30);
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| draw(f, &s, &history, &mut app)).unwrap();
+    let buf = term.backend().buffer().clone();
+    let row: String = (0..h)
+        .map(|y| {
+            (0..w)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .find(|l| l.starts_with("payments/api-7c8d9f6b5-r2t4y/a"))
+        .expect("the victim's row");
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    // ... PEAK OOM RST: the OOM column is the second to last.
+    assert_eq!(cols[cols.len() - 2], "1", "{row}");
 }

@@ -119,7 +119,7 @@ fn tmux_drives_the_tui_and_the_shell_prompt_survives() {
     s.keys(&[&format!("{bin} --bundle {} top", bundle.display()), "Enter"]);
 
     let pane = s.wait_for("[1 Overview]");
-    assert!(pane.contains("CRIT memory.kernel-oom-kill"), "{pane}");
+    assert!(pane.contains("CRITICAL memory.kernel-oom-kill"), "{pane}");
     assert!(pane.contains("memory.available"), "{pane}");
 
     s.keys(&["2"]);
@@ -135,7 +135,7 @@ fn tmux_drives_the_tui_and_the_shell_prompt_survives() {
 
     s.keys(&["Tab"]);
     let pane = s.wait_for("[3 Findings]");
-    assert!(pane.contains("(e: explain)"), "{pane}");
+    assert!(pane.contains("(e: explain, PgDn/PgUp scroll)"), "{pane}");
     s.keys(&["e"]);
     s.wait_for("WHAT IT MEANS");
 

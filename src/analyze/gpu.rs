@@ -315,6 +315,35 @@ pub fn local_allocation(snap: &Snapshot, resource: &str) -> Option<(usize, usize
     Some((registered, held.len()))
 }
 
+/// The nodes a Pending GPU pod could run on: every node the API lists that offers a GPU
+/// resource (`nvidia.com/*` in its allocatable) or is labelled as a GPU node (an
+/// `nvidia.com/*` label from GPU feature discovery, or NFD's
+/// `feature.node.kubernetes.io/pci-10de.present`: NVIDIA's PCI vendor id), and this node when
+/// it holds an NVIDIA device, whatever its labels say (the operator may be what is broken). A
+/// GPU pod is this node's business only when this node is one of them.
+pub fn candidate_nodes(snap: &Snapshot) -> Vec<String> {
+    let Some(c) = &snap.cluster else {
+        return Vec::new();
+    };
+    let gpu_label = |k: &String| {
+        k.starts_with("nvidia.com/") || k.starts_with("feature.node.kubernetes.io/pci-10de")
+    };
+    let mut out: Vec<String> = c
+        .nodes
+        .iter()
+        .filter(|n| !offered(n).is_empty() || n.labels.keys().any(gpu_label))
+        .map(|n| n.name.clone())
+        .collect();
+    let local = c
+        .node
+        .as_ref()
+        .map_or_else(|| snap.hostname().to_string(), |n| n.name.clone());
+    if !snap.gpu.devices.is_empty() && !out.contains(&local) {
+        out.push(local);
+    }
+    out
+}
+
 /// What a pod holds of `resource`, as the scheduler counts it for a bound pod: per container
 /// its request, else its limit (an extended resource's request defaults to its limit), summed
 /// over containers. Init containers and pod overhead are not in the model: not counted.

@@ -43,6 +43,16 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// The one spelling every human output uses (text reports, the TUI): `CRITICAL`,
+    /// `WARNING`, `INFO`, the JSON's `severity` and `--fail-on` values in capitals.
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Info => "INFO",
+            Severity::Warning => "WARNING",
+            Severity::Critical => "CRITICAL",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",

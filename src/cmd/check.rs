@@ -1,5 +1,6 @@
 //! `check`: collect, analyze, render; the exit code follows the worst finding.
 
+use crate::analyze::report::check;
 use crate::analyze::{self, Finding, Severity};
 use crate::cli::CheckArgs;
 use crate::render::{self, Format};
@@ -15,33 +16,60 @@ pub(super) fn run(
     cluster: super::cluster::Plan,
 ) -> anyhow::Result<ExitCode> {
     for id in &args.rules {
-        if analyze::rule(id).is_none() {
+        if analyze::rule(&id.to_ascii_lowercase()).is_none() {
             anyhow::bail!("no rule {id:?}; `nodescope rules` lists them all");
         }
     }
+    let started = std::time::Instant::now();
     let (snap, _) = super::cluster::collect(&cluster, host, Default::default());
     let mut findings = analyze::analyze(&snap);
-    if !args.rules.is_empty() {
-        findings.retain(|f| args.rules.contains(&f.id));
+    if !args.cluster {
+        check::retain_local(&snap, &mut findings);
     }
+    if !args.rules.is_empty() {
+        // Rule ids are lower case; `--rule MEMORY.PRESSURE` names the same rule.
+        findings.retain(|f| args.rules.iter().any(|r| r.eq_ignore_ascii_case(&f.id)));
+    }
+    let checks = if args.rules.is_empty() {
+        analyze::rules::RULES.len()
+    } else {
+        args.rules.len()
+    };
     match args.format {
-        Format::Text => render::text::write_check(out, &snap, &findings, color)?,
+        Format::Text => {
+            let opts = render::text::TextOptions {
+                color,
+                verbose: args.verbose,
+                expand: args.expand,
+                checks,
+                elapsed: Some(started.elapsed()),
+            };
+            render::text::write_check_with(out, &snap, &findings, &opts)?
+        }
         Format::Json => render::json::write_check(out, &snap, &findings)?,
         Format::Prometheus => render::prometheus::write(out, &snap, &findings)?,
-        Format::Junit => render::junit::write(out, &snap, &findings, args.fail_on)?,
+        Format::Junit => render::junit::write(out, &snap, &findings, args.fail_on.threshold())?,
         Format::Npd => {
             // NPD's protocol: 0 OK, 1 problem (the 2/3 distinction of the other formats is
             // "unknown" to NPD).
-            render::npd::write(out, &findings, args.fail_on)?;
-            let problem = findings.iter().any(|f| f.severity >= args.fail_on);
+            let threshold = args.fail_on.threshold();
+            render::npd::write(out, &findings, threshold)?;
+            let problem = threshold.is_some_and(|t| findings.iter().any(|f| f.severity >= t));
             return Ok(ExitCode::from(u8::from(problem)));
         }
     }
-    Ok(ExitCode::from(exit_code(&findings, args.fail_on)))
+    Ok(ExitCode::from(exit_code(
+        &findings,
+        args.fail_on.threshold(),
+    )))
 }
 
-/// 0 when nothing reaches `fail_on`; else 2 when the worst is critical, 1 otherwise.
-pub fn exit_code(findings: &[Finding], fail_on: Severity) -> u8 {
+/// 0 when nothing reaches `fail_on` (or it is `None`: `--fail-on never`); else 2 when the
+/// worst is critical, 1 otherwise.
+pub fn exit_code(findings: &[Finding], fail_on: impl Into<Option<Severity>>) -> u8 {
+    let Some(fail_on) = fail_on.into() else {
+        return 0;
+    };
     match findings.iter().map(|f| f.severity).max() {
         Some(w) if w >= fail_on => {
             if w == Severity::Critical {
@@ -73,6 +101,7 @@ mod tests {
     #[test]
     fn exit_codes_follow_design() {
         assert_eq!(exit_code(&[], Severity::Warning), 0);
+        assert_eq!(exit_code(&[f(Severity::Critical)], None), 0);
         assert_eq!(exit_code(&[f(Severity::Info)], Severity::Warning), 0);
         assert_eq!(exit_code(&[f(Severity::Info)], Severity::Info), 1);
         assert_eq!(exit_code(&[f(Severity::Warning)], Severity::Warning), 1);

@@ -48,6 +48,6 @@ pub(super) fn run(
     }
     Ok(ExitCode::from(super::check::exit_code(
         &report.findings,
-        args.fail_on,
+        args.fail_on.threshold(),
     )))
 }

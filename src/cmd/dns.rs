@@ -24,7 +24,7 @@ pub(super) fn table(
     }
     Ok(ExitCode::from(super::check::exit_code(
         &report.findings,
-        args.fail_on,
+        args.fail_on.threshold(),
     )))
 }
 
@@ -34,6 +34,7 @@ pub(super) fn probe(
     root: &Path,
     args: &DnsProbeArgs,
 ) -> anyhow::Result<ExitCode> {
+    validate_name(&args.name)?;
     let mut snap = crate::collect::snapshot(host);
     let target = target(host, &snap, args)?;
     let candidates = dns_report::probe_candidates(&target, &args.name);
@@ -51,6 +52,9 @@ pub(super) fn probe(
     let timeout = args
         .timeout
         .map(|s| std::time::Duration::from_secs_f64(s.max(0.05)));
+    let timeout_s = timeout.map_or(f64::from(target.resolv.conf.timeout.max(1)), |t| {
+        t.as_secs_f64()
+    });
     let started = std::time::Instant::now();
     let queries =
         crate::source::dns_probe::probe(root, netns, &target.resolv.conf, &candidates, timeout)?;
@@ -83,12 +87,36 @@ pub(super) fn probe(
             &probe,
             &report.summary,
             &report.findings,
+            timeout_s,
         )?,
     }
     Ok(ExitCode::from(super::check::exit_code(
         &report.findings,
-        args.fail_on,
+        args.fail_on.threshold(),
     )))
+}
+
+/// Refuses, in one line, a name no application would look up: empty (that would probe the
+/// root), with whitespace or control characters, longer than 253 characters (RFC 1035 §2.3.4,
+/// without the final dot), or with an empty or over-63-character label.
+fn validate_name(name: &str) -> anyhow::Result<()> {
+    let shown = crate::render::escape::esc(name);
+    let bare = name.strip_suffix('.').unwrap_or(name);
+    let why = if bare.is_empty() {
+        Some("an empty name (that is the root)".to_string())
+    } else if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Some("it holds whitespace or a control character".to_string())
+    } else if bare.len() > 253 {
+        Some(format!("{} characters, more than DNS's 253", bare.len()))
+    } else if bare.split('.').any(|l| l.is_empty() || l.len() > 63) {
+        Some("a label is empty or longer than 63 characters".to_string())
+    } else {
+        None
+    };
+    match why {
+        Some(w) => anyhow::bail!("dns probe: not a name to look up: \"{shown}\": {w}"),
+        None => Ok(()),
+    }
 }
 
 /// The pod (or process, or the node) whose resolver to play.

@@ -26,7 +26,8 @@ pub const OUT_BUFFER: usize = 64 * 1024;
 pub const EXIT_CANNOT_RUN: u8 = 3;
 
 /// Runs the parsed command line and returns the process exit code.
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
+    merge_command_options(&mut cli);
     let color = match cli.color {
         Color::Always => true,
         Color::Never => false,
@@ -40,7 +41,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // written whole at the end, so one buffer of 64 KiB serves (flushed below, and on drop).
     let mut out = pipe::Quiet::new(std::io::BufWriter::with_capacity(OUT_BUFFER, stdout.lock()));
     let code = match cli.command {
-        Some(Command::Rules) => rules::list(&mut out)?,
+        Some(Command::Rules(ref args)) => rules::list(&mut out, args.format)?,
         Some(Command::Explain { ref id }) => rules::explain(&mut out, id)?,
         Some(Command::Completions { shell }) => {
             out.write_all(&crate::docs::completions(shell))?;
@@ -105,14 +106,32 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let plan = cluster::plan(&cli, live_root_if_live(&cli).as_deref(), host.bundle())?;
             check::run(&mut out, host.host(), args, color, plan)?
         }
+        Some(Command::Top(ref args)) if args.once => {
+            let opened = open_host(&cli)?;
+            let job = cluster::offline(&cluster::plan(&cli, None, opened.bundle())?);
+            let enrich: Option<crate::tui::Enrich> =
+                Some(Box::new(move |snap: &mut crate::model::Snapshot| {
+                    cluster::finish(job, snap)
+                }));
+            let (w, h) = args.size;
+            let frame = crate::tui::once(Box::new(opened.reopener(&cli)), enrich, w, h)?;
+            out.write_all(frame.as_bytes())?;
+            ExitCode::SUCCESS
+        }
         Some(Command::Top(ref args)) => top(&cli, args.interval, color)?,
         None if crate::tui::terminal::has_terminal() => top(&cli, 2.0, color)?,
         None => {
             let host = open_host(&cli)?;
             let args = CheckArgs {
                 format: crate::render::Format::Text,
-                fail_on: crate::analyze::Severity::Warning,
+                fail_on: crate::cli::FailOn::Warning,
                 rules: Vec::new(),
+                verbose: false,
+                expand: false,
+                cluster: false,
+                host: Default::default(),
+                cluster_opts: Default::default(),
+                color: Default::default(),
             };
             let plan = cluster::plan(&cli, live_root_if_live(&cli).as_deref(), host.bundle())?;
             check::run(&mut out, host.host(), &args, color, plan)?
@@ -120,6 +139,53 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     out.flush()?;
     Ok(code)
+}
+
+/// The host, cluster and colour options are declared on each command that uses them and
+/// before the command (`nodescope --bundle FILE check`, the documented form); the ones given
+/// after the command win. Everything below reads them from `cli`.
+fn merge_command_options(cli: &mut Cli) {
+    use crate::cli::{ClusterOpts, ColorOpt, HostOpts, RootOpt};
+    let none_h = HostOpts::default();
+    let none_c = ClusterOpts::default();
+    let none_r = ColorOpt::default();
+    let (host, cluster, color): (&HostOpts, &ClusterOpts, &ColorOpt) = match &cli.command {
+        Some(Command::Check(a)) => (&a.host, &a.cluster_opts, &a.color),
+        Some(Command::Top(a)) => (&a.host, &a.cluster_opts, &a.color),
+        Some(Command::Snapshot(a)) => (&a.host, &a.cluster_opts, &none_r),
+        Some(Command::Gpu(a)) => (&a.host, &a.cluster_opts, &none_r),
+        Some(Command::Serve(a)) => (&a.host, &a.cluster_opts, &none_r),
+        Some(Command::Disk(a)) => (&a.host, &none_c, &none_r),
+        Some(Command::Dns(a)) => (&a.host, &none_c, &none_r),
+        _ => (&none_h, &none_c, &none_r),
+    };
+    let (host, cluster, color) = (host.clone(), cluster.clone(), color.clone());
+    let root: RootOpt = match &cli.command {
+        Some(Command::Capture(a)) => a.root.clone(),
+        Some(Command::Dns(a)) => match &a.command {
+            Some(crate::cli::DnsCommand::Probe(p)) => p.root.clone(),
+            None => host.root.clone(),
+        },
+        _ => host.root.clone(),
+    };
+    let cluster = match &cli.command {
+        Some(Command::Capture(a)) => a.cluster_opts.clone(),
+        _ => cluster,
+    };
+    if root.root.is_some() {
+        cli.root = root.root;
+        cli.bundle = None;
+    }
+    if host.bundle.is_some() {
+        cli.bundle = host.bundle;
+        cli.root = None;
+    }
+    cli.kubeconfig = cluster.kubeconfig.or(cli.kubeconfig.take());
+    cli.cluster_dump = cluster.cluster_dump.or(cli.cluster_dump.take());
+    cli.no_cluster |= cluster.no_cluster;
+    if let Some(c) = color.color {
+        cli.color = c;
+    }
 }
 
 /// The live root when the run reads a live host (not a bundle).

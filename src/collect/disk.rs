@@ -312,7 +312,7 @@ fn full_walks(host: &dyn Host, inp: &Inputs<'_>, b: &Budget, disk: &mut Disk, er
             .is_some_and(|m| {
                 m.source.starts_with("/dev/loop") || m.options.split(',').any(|o| o == "ro")
             });
-        if walked || image || st.bytes_used_share() < FULL_WALK_SHARE {
+        if walked || image || st.used_share() < FULL_WALK_SHARE {
             continue;
         }
         b.say(&format!("files of {}", fs.mount_point));

@@ -69,9 +69,23 @@ pub struct StatVfs {
 }
 
 impl StatVfs {
+    /// Share of a filesystem's bytes in use, the one definition every nodescope output uses:
+    /// the kubelet's, `1 - available / capacity` (available to unprivileged users, `f_bavail`;
+    /// capacity `f_blocks`), the figure its `nodefs.available` and `imagefs.available`
+    /// thresholds compare (pkg/kubelet/eviction/helpers.go, `makeSignalObservations`, from
+    /// cAdvisor's fs stats). Root-reserved blocks count as used. 0 when there are no blocks.
+    pub fn used_share(&self) -> f64 {
+        if self.blocks == 0 {
+            0.0
+        } else {
+            1.0 - self.bavail.min(self.blocks) as f64 / self.blocks as f64
+        }
+    }
+
     /// Share of a filesystem's bytes in use as `df` computes Use%: used / (used + available to
-    /// unprivileged users), so the root-reserved blocks count as full.
-    pub fn bytes_used_share(&self) -> f64 {
+    /// unprivileged users). Shown beside [`StatVfs::used_share`], labelled `df`, where the two
+    /// differ (a filesystem with reserved blocks); never judged.
+    pub fn df_used_share(&self) -> f64 {
         let used = self.blocks.saturating_sub(self.bfree);
         let total = used + self.bavail;
         if total == 0 {
@@ -191,5 +205,25 @@ impl Walk {
     /// Inodes the tree uses: every file and directory.
     pub fn inodes(&self) -> u64 {
         self.files + self.dirs
+    }
+}
+
+#[cfg(test)]
+mod used_tests {
+    use super::StatVfs;
+
+    #[test]
+    fn used_is_the_kubelets_and_df_is_beside_it() {
+        // 100 blocks, 40 free, 35 available: 5 reserved for root.
+        let st = StatVfs {
+            blocks: 100,
+            bfree: 40,
+            bavail: 35,
+            frsize: 4096,
+            ..Default::default()
+        };
+        assert!((st.used_share() - 0.65).abs() < 1e-9);
+        assert!((st.df_used_share() - 60.0 / 95.0).abs() < 1e-9);
+        assert_eq!(StatVfs::default().used_share(), 0.0);
     }
 }

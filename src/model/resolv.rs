@@ -13,6 +13,30 @@ pub const MAX_TIMEOUT: u32 = 30;
 /// glibc's RES_MAXRETRY.
 pub const MAX_ATTEMPTS: u32 = 5;
 
+/// How the resolver puts a name's A and AAAA queries on the wire (resolv.conf(5), glibc
+/// res_send.c `send_dg`): both at once from one socket by default, which is what meets the
+/// conntrack insert race; one after the other with `single-request`; each from its own socket
+/// with `single-request-reopen`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendMode {
+    Parallel,
+    Sequential,
+    Reopen,
+}
+
+impl SendMode {
+    /// The mode `conf`'s options select.
+    pub fn of(conf: &ResolvConf) -> Self {
+        if conf.single_request {
+            SendMode::Sequential
+        } else if conf.single_request_reopen {
+            SendMode::Reopen
+        } else {
+            SendMode::Parallel
+        }
+    }
+}
+
 /// The effective resolver configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ResolvConf {

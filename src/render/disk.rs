@@ -36,8 +36,16 @@ pub fn write(w: &mut dyn Write, r: &DiskReport, header: &str) -> std::io::Result
         "  {:<28} {:<6} {:>7} {:>7} {:>7} {:>5} {:>7} {:>6}  ROLE / EVICTION THRESHOLDS",
         "MOUNT", "TYPE", "SIZE", "USED", "AVAIL", "USE%", "INODES", "IUSE%"
     )?;
+    let mut df_differs = false;
     for f in &r.filesystems {
         let mut notes: Vec<String> = f.roles.iter().map(|s| s.to_string()).collect();
+        // USE% is the kubelet's figure; df's, lower by the reserved blocks, beside it.
+        if let (Some(u), Some(d)) = (f.used_percent, f.df_used_percent)
+            && u != d
+        {
+            df_differs = true;
+            notes.insert(0, format!("df {d:.0}%"));
+        }
         for s in &f.signals {
             notes.push(format!(
                 "{}{}{} {}",
@@ -68,6 +76,12 @@ pub fn write(w: &mut dyn Write, r: &DiskReport, header: &str) -> std::io::Result
             count(f.inodes),
             pct(f.inodes_used_percent),
             notes.join("  ")
+        )?;
+    }
+    if df_differs {
+        writeln!(
+            w,
+            "  USE% = 1 - AVAIL/SIZE, as the kubelet's thresholds compare; df N% = df's Use%, without the root-reserved blocks"
         )?;
     }
     writeln!(w, "\nTOP CONSUMERS")?;

@@ -80,15 +80,31 @@ pub fn conntrack_line(c: Option<&Conntrack>, nodelocal: bool) -> String {
     }
 }
 
+/// Seconds as resolv.conf writes them (`1`, `0.5`).
+fn format_seconds(s: f64) -> String {
+    let t = format!("{s:.2}");
+    t.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 /// Writes a probe's queries; names and servers come from the pod's resolv.conf and the answers
 /// from the network, all escaped ([`esc`]).
+/// `timeout_s` is the effective per-query timeout (`--timeout`, else the resolver's own).
 pub fn write_probe(
     w: &mut dyn Write,
     target: &PodDns,
     p: &Probe,
     summary: &str,
     findings: &[Finding],
+    timeout_s: f64,
 ) -> std::io::Result<()> {
+    let conf = &target.resolv.conf;
+    let mode = match crate::model::resolv::SendMode::of(conf) {
+        crate::model::resolv::SendMode::Parallel => "A+AAAA in parallel on one socket",
+        crate::model::resolv::SendMode::Sequential => "A then AAAA (single-request)",
+        crate::model::resolv::SendMode::Reopen => {
+            "A then AAAA on separate sockets (single-request-reopen)"
+        }
+    };
     let who = if target.namespace.is_some() {
         esc(&label(target)).into_owned()
     } else if p.pid == 0 {
@@ -98,7 +114,7 @@ pub fn write_probe(
     };
     writeln!(
         w,
-        "probing {} from {who}{}: {} nameserver(s) {}, {} search domain(s), ndots {}, timeout {} s x {} attempt(s)",
+        "probing {} from {who}{}: {} nameserver(s) {}, {} search domain(s), ndots {}, timeout {} s x {} attempt(s){}, {mode}",
         esc(&p.name),
         if p.pid == 0 {
             String::new()
@@ -109,8 +125,9 @@ pub fn write_probe(
         esc(&target.resolv.conf.nameservers.join(" ")),
         target.resolv.conf.search.len(),
         target.resolv.conf.ndots,
-        target.resolv.conf.timeout,
-        target.resolv.conf.attempts,
+        format_seconds(timeout_s),
+        conf.attempts.max(1),
+        if conf.rotate { ", rotate" } else { "" },
     )?;
     writeln!(
         w,
@@ -143,13 +160,7 @@ pub fn write_probe(
     }
     writeln!(w, "\n{}", esc(summary))?;
     for f in findings {
-        writeln!(
-            w,
-            "{} {} {}",
-            f.severity.as_str().to_uppercase(),
-            f.id,
-            esc(&f.title)
-        )?;
+        writeln!(w, "{} {} {}", f.severity.label(), f.id, esc(&f.title))?;
     }
     Ok(())
 }

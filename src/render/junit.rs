@@ -13,14 +13,16 @@ pub fn write(
     w: &mut dyn Write,
     snap: &Snapshot,
     findings: &[Finding],
-    fail_on: Severity,
+    fail_on: impl Into<Option<Severity>>,
 ) -> std::io::Result<()> {
+    // `None` (`--fail-on never`): every rule passes.
+    let fail_on = fail_on.into();
     let mut report = Report::new("nodescope");
     let mut suite = TestSuite::new(format!("nodescope check {}", snap.hostname()));
     for r in RULES {
         let hits: Vec<&Finding> = findings
             .iter()
-            .filter(|f| f.id == r.id() && f.severity >= fail_on)
+            .filter(|f| f.id == r.id() && fail_on.is_some_and(|t| f.severity >= t))
             .collect();
         let status = if hits.is_empty() {
             TestCaseStatus::success()

@@ -10,8 +10,13 @@ use std::io::Write;
 pub const MAX_OUTPUT: usize = 80;
 
 /// The one status line: the worst finding at or above `fail_on`, or `OK`.
-pub fn line(findings: &[Finding], fail_on: Severity) -> String {
-    let hits: Vec<&Finding> = findings.iter().filter(|f| f.severity >= fail_on).collect();
+/// `None` (`--fail-on never`): nothing is a problem.
+pub fn line(findings: &[Finding], fail_on: impl Into<Option<Severity>>) -> String {
+    let fail_on = fail_on.into();
+    let hits: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| fail_on.is_some_and(|t| f.severity >= t))
+        .collect();
     let text = match hits.first() {
         None => "OK: no finding".to_string(),
         Some(f) => {
@@ -37,7 +42,11 @@ pub fn line(findings: &[Finding], fail_on: Severity) -> String {
 }
 
 /// Writes the line; the caller exits 1 when a finding reached `fail_on`, else 0.
-pub fn write(w: &mut dyn Write, findings: &[Finding], fail_on: Severity) -> std::io::Result<()> {
+pub fn write(
+    w: &mut dyn Write,
+    findings: &[Finding],
+    fail_on: impl Into<Option<Severity>>,
+) -> std::io::Result<()> {
     writeln!(w, "{}", line(findings, fail_on))
 }
 

@@ -6,7 +6,7 @@
 //! process never leaves the node's namespace; sockets made on that thread belong to the pod's.
 
 use crate::model::dns::ProbeQuery;
-use crate::model::resolv::ResolvConf;
+use crate::model::resolv::{ResolvConf, SendMode};
 use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::{Name, RecordType};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -14,8 +14,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Sends, from the network namespace of `pid` (under `root`; our own when `None`), the queries a resolver with
-/// `conf` sends for `candidates` (fully qualified names, in order), A then AAAA for each, every
-/// nameserver `attempts` times with `timeout` each, until a candidate answers with records.
+/// `conf` sends for `candidates` (fully qualified names, in order): A and AAAA for each as its
+/// options say ([`SendMode`]), every nameserver `attempts` times with `timeout` each, until a
+/// candidate answers with records.
 /// `timeout` overrides the resolver's own when given (a probe need not wait 5 s per query).
 pub fn probe(
     root: &Path,
@@ -57,25 +58,37 @@ pub fn probe(
 }
 
 fn run(conf: &ResolvConf, candidates: &[String], per_try: Duration) -> Vec<ProbeQuery> {
+    // In order: `rotate` spreads a process's successive lookups over the servers, which one
+    // probe (one lookup) does not show; the header says whether it is set.
     let servers: Vec<SocketAddr> = conf
         .nameservers
         .iter()
         .filter_map(|s| s.parse::<IpAddr>().ok())
         .map(|ip| SocketAddr::new(ip, 53))
         .collect();
+    let mode = SendMode::of(conf);
     let mut out = Vec::new();
     for name in candidates {
         let mut answered = false;
-        for qtype in [RecordType::A, RecordType::AAAA] {
-            'tries: for _ in 0..conf.attempts.max(1) {
-                for server in &servers {
-                    let q = one(name, qtype, *server, per_try);
-                    let settled = !q.timed_out && q.error.is_none();
+        let mut pending = vec![RecordType::A, RecordType::AAAA];
+        'tries: for _ in 0..conf.attempts.max(1) {
+            for server in &servers {
+                let got = match mode {
+                    SendMode::Parallel => pair(name, &pending, *server, per_try),
+                    SendMode::Sequential | SendMode::Reopen => pending
+                        .iter()
+                        .map(|t| one(name, *t, *server, per_try))
+                        .collect(),
+                };
+                for q in got {
                     answered |= q.rcode.as_deref() == Some("NOERROR") && q.answers > 0;
-                    out.push(q);
-                    if settled {
-                        break 'tries;
+                    if !q.timed_out && q.error.is_none() {
+                        pending.retain(|t| t.to_string() != q.qtype);
                     }
+                    out.push(q);
+                }
+                if pending.is_empty() {
+                    break 'tries;
                 }
             }
         }
@@ -86,11 +99,30 @@ fn run(conf: &ResolvConf, candidates: &[String], per_try: Duration) -> Vec<Probe
     out
 }
 
-/// One query to one server over a fresh UDP socket; waits at most `timeout` for the reply
-/// whose id matches.
-fn one(name: &str, qtype: RecordType, server: SocketAddr, timeout: Duration) -> ProbeQuery {
-    let started = Instant::now();
-    let mut q = ProbeQuery {
+/// A fresh query for `name` and its wire form.
+fn query(name: &str, qtype: RecordType) -> Result<(u16, Vec<u8>), String> {
+    let qname = Name::from_ascii(name).map_err(|e| e.to_string())?;
+    let mut msg = Message::query();
+    msg.metadata.recursion_desired = true;
+    msg.add_query(Query::query(qname, qtype));
+    let id = msg.metadata.id;
+    Ok((id, msg.to_vec().map_err(|e| e.to_string())?))
+}
+
+/// A UDP socket connected to `server`, from an ephemeral port.
+fn socket(server: SocketAddr) -> Result<UdpSocket, String> {
+    let bind = if server.is_ipv4() {
+        SocketAddr::new(IpAddr::from([0u8; 4]), 0)
+    } else {
+        SocketAddr::new(IpAddr::from([0u16; 8]), 0)
+    };
+    let sock = UdpSocket::bind(bind).map_err(|e| e.to_string())?;
+    sock.connect(server).map_err(|e| e.to_string())?;
+    Ok(sock)
+}
+
+fn blank(name: &str, qtype: RecordType, server: SocketAddr) -> ProbeQuery {
+    ProbeQuery {
         name: name.to_string(),
         qtype: qtype.to_string(),
         server: server.to_string(),
@@ -99,25 +131,100 @@ fn one(name: &str, qtype: RecordType, server: SocketAddr, timeout: Duration) -> 
         ms: 0.0,
         timed_out: false,
         error: None,
+    }
+}
+
+/// Milliseconds since `t`, to 0.1 ms.
+fn ms_since(t: Instant) -> f64 {
+    (t.elapsed().as_secs_f64() * 10_000.0).round() / 10.0
+}
+
+/// The queries of `types` for `name` sent back to back from one socket, as glibc sends A and
+/// AAAA, then every reply read from it (matched by id) until all came or `timeout` passed.
+/// Each query's time runs from the send to its own reply.
+fn pair(
+    name: &str,
+    types: &[RecordType],
+    server: SocketAddr,
+    timeout: Duration,
+) -> Vec<ProbeQuery> {
+    let mut qs: Vec<ProbeQuery> = types.iter().map(|t| blank(name, *t, server)).collect();
+    let started = Instant::now();
+    let sent = (|| -> Result<(UdpSocket, Vec<u16>), String> {
+        let sock = socket(server)?;
+        let mut ids = Vec::new();
+        for t in types {
+            let (id, wire) = query(name, *t)?;
+            sock.send(&wire).map_err(|e| e.to_string())?;
+            ids.push(id);
+        }
+        Ok((sock, ids))
+    })();
+    let (sock, ids) = match sent {
+        Ok(v) => v,
+        Err(e) => {
+            for q in &mut qs {
+                q.error = Some(e.clone());
+                q.ms = ms_since(started);
+            }
+            return qs;
+        }
     };
+    let mut done = vec![false; ids.len()];
+    let mut buf = [0u8; 4096];
+    while done.iter().any(|d| !d) {
+        let left = timeout.saturating_sub(started.elapsed());
+        if left.is_zero() || sock.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
+        match sock.recv(&mut buf) {
+            Ok(n) => {
+                let Ok(m) = Message::from_vec(&buf[..n]) else {
+                    continue;
+                };
+                if let Some(i) = ids.iter().position(|id| *id == m.metadata.id)
+                    && !done[i]
+                {
+                    done[i] = true;
+                    qs[i].rcode = Some(rcode_mnemonic(u16::from(m.metadata.response_code)));
+                    qs[i].answers = m.answers.len();
+                    qs[i].ms = ms_since(started);
+                }
+            }
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                break;
+            }
+            Err(e) => {
+                for (i, q) in qs.iter_mut().enumerate() {
+                    if !done[i] {
+                        q.error = Some(e.to_string());
+                        q.ms = ms_since(started);
+                        done[i] = true;
+                    }
+                }
+            }
+        }
+    }
+    for (i, q) in qs.iter_mut().enumerate() {
+        if !done[i] {
+            q.timed_out = true;
+            q.ms = ms_since(started);
+        }
+    }
+    qs
+}
+
+/// One query to one server over a fresh UDP socket; waits at most `timeout` for the reply
+/// whose id matches.
+fn one(name: &str, qtype: RecordType, server: SocketAddr, timeout: Duration) -> ProbeQuery {
+    let started = Instant::now();
+    let mut q = blank(name, qtype, server);
     let result = (|| -> Result<Option<Message>, String> {
-        let qname = Name::from_ascii(name).map_err(|e| e.to_string())?;
-        let mut msg = Message::query();
-        msg.metadata.recursion_desired = true;
-        msg.add_query(Query::query(qname, qtype));
-        let id = msg.metadata.id;
-        let wire = msg.to_vec().map_err(|e| e.to_string())?;
-        let bind: SocketAddr = if server.is_ipv4() {
-            "0.0.0.0:0"
-                .parse()
-                .map_err(|e: std::net::AddrParseError| e.to_string())?
-        } else {
-            "[::]:0"
-                .parse()
-                .map_err(|e: std::net::AddrParseError| e.to_string())?
-        };
-        let sock = UdpSocket::bind(bind).map_err(|e| e.to_string())?;
-        sock.connect(server).map_err(|e| e.to_string())?;
+        let (id, wire) = query(name, qtype)?;
+        let sock = socket(server)?;
         sock.send(&wire).map_err(|e| e.to_string())?;
         let mut buf = [0u8; 4096];
         loop {
@@ -146,7 +253,7 @@ fn one(name: &str, qtype: RecordType, server: SocketAddr, timeout: Duration) -> 
             }
         }
     })();
-    q.ms = (started.elapsed().as_secs_f64() * 1000.0 * 10.0).round() / 10.0;
+    q.ms = ms_since(started);
     match result {
         Ok(Some(m)) => {
             q.rcode = Some(rcode_mnemonic(u16::from(m.metadata.response_code)));

@@ -89,10 +89,22 @@ impl App {
             KeyCode::Down | KeyCode::Char('j') => {
                 let st = self.state_mut();
                 st.selected = (st.selected + 1).min(rows.saturating_sub(1));
+                st.detail_scroll = 0;
             }
             KeyCode::Up | KeyCode::Char('k') => {
                 let st = self.state_mut();
                 st.selected = st.selected.saturating_sub(1);
+                st.detail_scroll = 0;
+            }
+            // Where a detail pane is shown, PgDn/PgUp scroll it (explain's WHAT TO CHANGE is at
+            // the bottom); elsewhere they page the list.
+            KeyCode::PageDown if VIEWS[self.view].scrolls_detail() => {
+                let st = self.state_mut();
+                st.detail_scroll = st.detail_scroll.saturating_add(10);
+            }
+            KeyCode::PageUp if VIEWS[self.view].scrolls_detail() => {
+                let st = self.state_mut();
+                st.detail_scroll = st.detail_scroll.saturating_sub(10);
             }
             KeyCode::PageDown => {
                 let st = self.state_mut();
@@ -110,12 +122,22 @@ impl App {
                 st.sort = (st.sort + 1) % sorts;
             }
             KeyCode::Enter => {
-                let st = self.state_mut();
-                st.detail = !st.detail;
+                if let Some((to, filter)) = VIEWS[self.view].drill(sample, self.state())
+                    && let Some(i) = VIEWS.iter().position(|v| v.name() == to)
+                {
+                    self.view = i;
+                    let st = self.state_mut();
+                    st.filter = filter;
+                    st.selected = 0;
+                } else {
+                    let st = self.state_mut();
+                    st.detail = !st.detail;
+                }
             }
             KeyCode::Char('e') => {
                 let st = self.state_mut();
                 st.explain = !st.explain;
+                st.detail_scroll = 0;
             }
             KeyCode::Esc => {
                 let st = self.state_mut();
@@ -136,7 +158,14 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ("PgUp/PgDn, g/G", "page, first, last"),
     ("/", "filter rows (Enter keeps, Esc clears)"),
     ("s", "cycle the sort key"),
-    ("Enter", "details of the selected row"),
+    (
+        "Enter",
+        "details of the selected row; on a finding, its pod in Pods",
+    ),
+    (
+        "PgDn PgUp",
+        "scroll the detail pane (Findings), else page the list",
+    ),
     ("e", "explain the selected finding's rule"),
     ("Esc", "close details, clear the filter"),
     ("?", "this help (any key closes it)"),

@@ -30,6 +30,37 @@ pub type OpenHost = Box<dyn Fn() -> anyhow::Result<Box<dyn Host>> + Send>;
 /// Adds to a snapshot what the node itself cannot say (a bundle's cluster/*.json).
 pub type Enrich = Box<dyn FnOnce(&mut crate::model::Snapshot)>;
 
+/// One frame of the first view, `width` x `height`, as plain text lines (trailing blanks
+/// trimmed): what `top --once` prints for a ticket. No terminal is touched.
+pub fn once(
+    open: OpenHost,
+    enrich: Option<Enrich>,
+    width: u16,
+    height: u16,
+) -> anyhow::Result<String> {
+    let mut first = sampler::sample(open()?.as_ref());
+    if let Some(e) = enrich {
+        e(&mut first.snap);
+        first.findings = crate::analyze::analyze(&first.snap);
+    }
+    let mut history = History::default();
+    history.push(&first);
+    let mut app = App::new(Duration::from_secs(2), false, false);
+    let backend = ratatui::backend::TestBackend::new(width, height);
+    let mut term = ratatui::Terminal::new(backend)?;
+    term.draw(|f| screen::draw(f, &first, &history, &mut app))?;
+    let buf = term.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..height {
+        let line: String = (0..width)
+            .map(|x| buf[(x, y)].symbol().to_string())
+            .collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    Ok(out)
+}
+
 /// Runs the TUI until the user quits. `live` false: the host is a bundle, sampled once.
 /// `enrich` is applied to the first sample (a bundle's API objects: restarts, Pending pods).
 pub fn run(

@@ -47,11 +47,7 @@ impl Theme {
     }
 }
 
-/// The short tag of a severity, as the text report prints it.
+/// The tag of a severity, spelled as the text report spells it ([`Severity::label`]).
 pub fn tag(s: Severity) -> &'static str {
-    match s {
-        Severity::Critical => "CRIT",
-        Severity::Warning => "WARN",
-        Severity::Info => "INFO",
-    }
+    s.label()
 }

@@ -15,7 +15,9 @@
 //!     "title": "...",                  one line with the number that proves it
 //!     "subject": {"node": "node-a"},   whichever of node, namespace, pod, container, pid, path, device apply
 //!     "evidence": {...},               rule-specific facts
-//!     "remedy": "..."                  what to change
+//!     "remedy": "...",                 what to change
+//!     "group": "dns.policy-default:1a2b3c4d"   rule and cause (report/group.rs): one
+//!                                      block in the text report; added within /1
 //!   }],
 //!   "errors": [{"collector": "kmsg", "kind": "denied", "path": "/dev/kmsg", "message": "..."}]
 //! }
@@ -51,9 +53,22 @@ pub struct Report<'a> {
     pub taken_at: jiff::Timestamp,
     pub summary: Summary,
     /// Worst first, then by id and subject.
-    pub findings: &'a [Finding],
+    pub findings: Vec<KeyedFinding<'a>>,
     /// What could not be collected, and why.
     pub errors: &'a [CollectError],
+}
+
+// Published as `Finding`, the name the schema's definition had before `group` was added.
+/// One thing a rule found, and the group (rule and cause) it belongs to.
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Finding")]
+pub struct KeyedFinding<'a> {
+    #[serde(flatten)]
+    pub finding: &'a Finding,
+    /// `<rule id>:<8 hex digits>`: findings of one rule with one cause (the same remedy once
+    /// each subject's own names are taken out) share it, on every node. The text report and
+    /// the TUI show one block per group.
+    pub group: String,
 }
 
 /// Builds the report of `snap` and its `findings` (sorted already, as `analyze` returns them).
@@ -69,12 +84,73 @@ pub fn build<'a>(snap: &'a Snapshot, findings: &'a [Finding]) -> Report<'a> {
             warning: count(Severity::Warning),
             info: count(Severity::Info),
         },
-        findings,
+        findings: findings
+            .iter()
+            .map(|f| KeyedFinding {
+                finding: f,
+                group: super::group::key(f),
+            })
+            .collect(),
         errors: &snap.errors,
     }
+}
+
+/// The evidence key by which a cluster-wide finding (a Pending pod, judged against every node)
+/// names the nodes it could run on: an array of node names.
+pub const CANDIDATE_NODES: &str = "candidate_nodes";
+
+/// Drops the cluster-wide findings this node is no candidate for: those whose evidence has
+/// [`CANDIDATE_NODES`] without this node's name (its API name when known, else its hostname).
+/// Every node's `check` would report them otherwise; `check --cluster` keeps them.
+pub fn retain_local(snap: &Snapshot, findings: &mut Vec<Finding>) {
+    let host = snap.hostname().to_string();
+    let name = snap
+        .cluster
+        .as_ref()
+        .and_then(|c| c.node.as_ref())
+        .map_or(host, |n| n.name.clone());
+    findings.retain(
+        |f| match f.evidence.get(CANDIDATE_NODES).and_then(|v| v.as_array()) {
+            Some(nodes) => nodes.iter().any(|n| n.as_str() == Some(name.as_str())),
+            None => true,
+        },
+    );
 }
 
 /// The JSON Schema of `check --format json` (docs/schema/nodescope-check.schema.json).
 pub fn check_schema() -> String {
     super::schema_json::<Report<'static>>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::Subject;
+
+    fn f(evidence: serde_json::Value) -> Finding {
+        Finding {
+            id: "gpu.pending-pod".into(),
+            severity: Severity::Warning,
+            title: String::new(),
+            subject: Subject::default(),
+            evidence,
+            remedy: String::new(),
+        }
+    }
+
+    #[test]
+    fn cluster_wide_findings_stay_only_on_their_candidate_nodes() {
+        let snap = crate::analyze::rules::testing::snap();
+        let here = snap.hostname().to_string();
+        let mut v = vec![
+            f(serde_json::json!({"candidate_nodes": ["gpu-a"]})),
+            f(serde_json::json!({"candidate_nodes": [here]})),
+            f(serde_json::json!({"candidate_nodes": []})),
+            f(serde_json::json!({"other": 1})),
+        ];
+        retain_local(&snap, &mut v);
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].evidence[CANDIDATE_NODES][0], here.as_str());
+        assert_eq!(v[1].evidence["other"], 1);
+    }
 }

@@ -38,7 +38,12 @@ pub struct FsRow {
     pub size_bytes: Option<u64>,
     pub used_bytes: Option<u64>,
     pub available_bytes: Option<u64>,
+    /// Bytes used, the kubelet's way: `100 * (1 - available / size)`, rounded up
+    /// ([`crate::model::fs::StatVfs::used_share`]).
     pub used_percent: Option<f64>,
+    /// `df`'s Use%: `100 * used / (used + available)`, rounded up as df rounds it; lower than
+    /// `used_percent` when root-reserved blocks exist.
+    pub df_used_percent: Option<f64>,
     pub inodes: Option<u64>,
     pub inodes_free: Option<u64>,
     pub inodes_used_percent: Option<f64>,
@@ -98,6 +103,12 @@ pub struct DiskJson<'a> {
     pub disk: &'a crate::model::disk::Disk,
 }
 
+/// A share as a whole percentage rounded up (as df rounds), free of float noise: 0.65 is 65,
+/// not 66.
+fn percent_up(share: f64) -> f64 {
+    ((share * 100.0 * 1e6).round() / 1e6).ceil()
+}
+
 /// The JSON Schema of `nodescope disk --format json`.
 pub fn disk_schema() -> String {
     super::schema_json::<DiskJson<'static>>()
@@ -133,11 +144,13 @@ pub fn build(snap: &Snapshot, findings: &[Finding]) -> DiskReport {
             size_bytes: st.zip(f).map(|(s, f)| s.blocks * f),
             used_bytes: st.zip(f).map(|(s, f)| s.blocks.saturating_sub(s.bfree) * f),
             available_bytes: st.zip(f).map(|(s, f)| s.bavail * f),
+            used_percent: st
+                .filter(|s| s.blocks > 0)
+                .map(|s| percent_up(s.used_share())),
             // df's Use%: used / (used + available), rounded up.
-            used_percent: st.and_then(|s| {
+            df_used_percent: st.and_then(|s| {
                 let used = s.blocks.saturating_sub(s.bfree);
-                let denom = used + s.bavail;
-                (denom > 0).then(|| (used as f64 * 100.0 / denom as f64).ceil())
+                (used + s.bavail > 0).then(|| percent_up(s.df_used_share()))
             }),
             inodes: st.map(|s| s.files),
             inodes_free: st.map(|s| s.ffree),
@@ -383,7 +396,7 @@ mod tests {
     }
 
     #[test]
-    fn filesystems_are_figured_as_df_figures_them() {
+    fn filesystems_are_figured_as_the_kubelet_figures_them_with_df_beside() {
         let r = build(&node(), &[]);
         assert_eq!(r.schema, DISK_SCHEMA);
         assert_eq!(r.node, NODE);
@@ -392,8 +405,10 @@ mod tests {
         assert_eq!(var.size_bytes, Some(4_096_000));
         assert_eq!(var.used_bytes, Some(700 * 4096));
         assert_eq!(var.available_bytes, Some(250 * 4096));
-        // Use% = used / (used + available) = 700 / 950 = 73.68 -> 74, rounded up as df does.
-        assert_eq!(var.used_percent, Some(74.0));
+        // Used = 1 - available / size = 1 - 250 / 1000 = 75 %, as the kubelet's thresholds
+        // compare; df's Use% = used / (used + available) = 700 / 950 = 73.68 -> 74, rounded up.
+        assert_eq!(var.used_percent, Some(75.0));
+        assert_eq!(var.df_used_percent, Some(74.0));
         assert_eq!((var.inodes, var.inodes_free), (Some(1000), Some(333)));
         // 667 of 1000 inodes: 66.7 -> 67.
         assert_eq!(var.inodes_used_percent, Some(67.0));
@@ -405,6 +420,7 @@ mod tests {
         let boot = &r.filesystems[2];
         assert!(boot.roles.is_empty() && boot.signals.is_empty());
         assert_eq!(boot.used_percent, None, "no blocks: no percentage");
+        assert_eq!(boot.df_used_percent, None);
         assert_eq!(boot.inodes_used_percent, None);
     }
 

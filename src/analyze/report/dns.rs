@@ -194,6 +194,8 @@ pub fn probe_summary(p: &Probe) -> String {
         .map(|q| q.ms)
         .sum();
     let to_ms: f64 = timeouts.iter().map(|q| q.ms).sum();
+    // `{:.0}` of -0.0 prints "-0": sums of nothing start at -0.0.
+    let (total, nx_ms, to_ms) = (total + 0.0, nx_ms + 0.0, to_ms + 0.0);
     let mut s = format!(
         "{} {} after {} queries in {:.0} ms: {nx} NXDOMAIN ({:.0} ms)",
         p.name,

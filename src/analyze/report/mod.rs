@@ -8,6 +8,7 @@ pub mod check;
 pub mod disk;
 pub mod dns;
 pub mod gpu;
+pub mod group;
 
 /// The published JSON Schema of `T` (docs/schema/*.schema.json): pretty JSON and a newline, the
 /// bytes `tests/generated.rs` compares with the committed file.

@@ -70,7 +70,7 @@ WHAT TO CHANGE
                 continue;
             }
             seen.push(dev);
-            let bytes = st.bytes_used_share() * 100.0;
+            let bytes = st.used_share() * 100.0;
             let inodes = inodes_used_percent(st).unwrap_or(0.0);
             let worst = bytes.max(inodes);
             if worst < WARN_PERCENT {

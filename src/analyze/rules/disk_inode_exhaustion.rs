@@ -53,11 +53,7 @@ WHAT TO CHANGE
             if used < WARN_PERCENT {
                 continue;
             }
-            let bytes_used = if st.blocks > 0 {
-                st.blocks.saturating_sub(st.bfree) as f64 * 100.0 / st.blocks as f64
-            } else {
-                0.0
-            };
+            let bytes_used = st.used_share() * 100.0;
             let walk = snap
                 .disk
                 .inode_walks

@@ -56,6 +56,7 @@ WHAT TO CHANGE
   stands in the way on the other nodes."
     }
     fn check(&self, snap: &Snapshot, out: &mut Vec<Finding>) {
+        let candidates = crate::analyze::gpu::candidate_nodes(snap);
         for d in pending(snap) {
             let codes: Vec<&str> = d.reasons.iter().map(|r| r.reason).collect();
             out.push(finding(
@@ -78,6 +79,8 @@ WHAT TO CHANGE
                     "allocation": d.allocation,
                     "reconciliation": d.reconciliation,
                     "not_evaluated": NOT_EVALUATED,
+                    // `check` reports the pod on these nodes only (report::check::retain_local).
+                    "candidate_nodes": candidates,
                 }),
                 d.fix.clone(),
             ));

@@ -35,11 +35,23 @@ pub struct ViewState {
     pub detail: bool,
     /// `e`: the selected finding's explanation.
     pub explain: bool,
+    /// Lines the detail pane is scrolled down by (PgDn/PgUp where the view has one); back to
+    /// the top when the selection or the pane's content changes.
+    pub detail_scroll: u16,
 }
 
 pub trait View: Sync {
     /// The tab title.
     fn name(&self) -> &'static str;
+    /// Enter on the selected row: the view to go to and the filter to set there (a finding's
+    /// pod in the Pods view); `None` keeps Enter's default (the row's details).
+    fn drill(&self, _sample: &Sample, _state: &ViewState) -> Option<(&'static str, String)> {
+        None
+    }
+    /// Whether the view shows a detail pane that PgUp/PgDn scroll (else they page the list).
+    fn scrolls_detail(&self) -> bool {
+        false
+    }
     /// Draws the view into `area`. Pure: the same context draws the same cells.
     fn draw(&self, f: &mut Frame, area: Rect, cx: &Ctx);
     /// How many selectable rows it has (after the filter), for the cursor.

@@ -58,7 +58,10 @@ impl View for Overview {
             let head = format!("{:<28} ", fnd.id);
             if two {
                 verdicts.push(Line::from(vec![
-                    Span::styled(format!("{} ", tag(fnd.severity)), t.severity(fnd.severity)),
+                    Span::styled(
+                        format!("{:<8} ", tag(fnd.severity)),
+                        t.severity(fnd.severity),
+                    ),
                     Span::styled(head, t.bold()),
                     Span::raw(fit(&subject(fnd), w.saturating_sub(34))),
                 ]));
@@ -71,7 +74,10 @@ impl View for Overview {
                 }
             } else {
                 verdicts.push(Line::from(vec![
-                    Span::styled(format!("{} ", tag(fnd.severity)), t.severity(fnd.severity)),
+                    Span::styled(
+                        format!("{:<8} ", tag(fnd.severity)),
+                        t.severity(fnd.severity),
+                    ),
                     Span::styled(head, t.bold()),
                     Span::raw(fit(&fnd.title, w.saturating_sub(34))),
                 ]));
@@ -217,14 +223,16 @@ fn gauges(snap: &Snapshot, w: usize, cx: &Ctx) -> Vec<Line<'static>> {
             )
         });
         out.push(Line::from(vec![
+            // The bar fills with what is used (1 - available/capacity, the kubelet's
+            // signal turned round), and says so.
             Span::raw(format!(
-                "memory.available {:>7}  ",
+                "memory.available {:>7}  used ",
                 human_bytes(o.available)
             )),
             Span::styled(bar(used, barw), t.level(used, 0.8, 0.9)),
             Span::raw(fit(
-                &format!("  hard {hard}  soft {soft}  PSI {psi}"),
-                w.saturating_sub(barw + 28),
+                &format!(" {:.0}%  hard {hard}  soft {soft}  PSI {psi}", used * 100.0),
+                w.saturating_sub(barw + 33),
             )),
         ]));
     }
@@ -262,7 +270,7 @@ fn gauges(snap: &Snapshot, w: usize, cx: &Ctx) -> Vec<Line<'static>> {
             continue;
         }
         fs_line.push(format!(
-            "{name} {mp} {:.0}% bytes {:.0}% inodes (evict <{} / <{} free)",
+            "{name} {mp} {:.0}% bytes {:.0}% inodes used (evict <{} / <{} free)",
             bused * 100.0,
             iused * 100.0,
             thr("available"),

@@ -35,6 +35,24 @@ const SORTS: &[&str] = &["working set", "% of limit", "OOM kills", "name"];
 
 pub fn rows(snap: &Snapshot, st: &ViewState) -> Vec<Row> {
     let mut out = Vec::new();
+    // Kernel-log kills by container id: v1's memory.oom_control counts only the kills of the
+    // cgroup's own limit, so a global OOM's victim would show 0 from the counter alone.
+    let logged = crate::analyze::oom::kills(snap);
+    // By container id, or by pod and container name: the restarted container has a new id.
+    let logged_for = |p: &crate::model::Pod, c: &crate::model::Container| {
+        logged
+            .iter()
+            .filter(|k| {
+                k.container_id.as_deref() == Some(c.id.as_str())
+                    || (k.namespace.is_some()
+                        && k.namespace == p.namespace
+                        && k.pod.is_some()
+                        && k.pod == p.name
+                        && k.container.is_some()
+                        && k.container == c.name)
+            })
+            .count() as u64
+    };
     for p in snap.pods.iter().filter(|p| p.cgroup.is_some()) {
         for c in p.containers.iter().filter(|c| !c.sandbox) {
             let who = crate::model::pod_facts::container_label(p, c);
@@ -63,11 +81,17 @@ pub fn rows(snap: &Snapshot, st: &ViewState) -> Vec<Row> {
                 ws: cg.and_then(|g| g.working_set_bytes()),
                 limit: cg.and_then(|g| g.limit_bytes),
                 peak: cg.and_then(|g| g.peak_bytes),
-                ooms: cg.and_then(|g| {
-                    g.events
-                        .map(|e| e.oom_kill)
-                        .or_else(|| g.oom_control.and_then(|o| o.oom_kill))
-                }),
+                ooms: {
+                    let counted = cg.and_then(|g| {
+                        g.events
+                            .map(|e| e.oom_kill)
+                            .or_else(|| g.oom_control.and_then(|o| o.oom_kill))
+                    });
+                    match (counted, logged_for(p, c)) {
+                        (n, 0) => n,
+                        (n, k) => Some(n.unwrap_or(0).max(k)),
+                    }
+                },
             });
         }
     }
@@ -163,8 +187,12 @@ impl View for Pods {
                 r.restarts.map_or("-".into(), |n| n.to_string()),
             )));
             let line = Line::from(spans);
+            // A container the kernel OOM-killed reads in the critical colour.
+            let oom_killed = r.ooms.is_some_and(|n| n > 0);
             lines.push(if i == cx.state.selected {
                 line.style(t.selected())
+            } else if oom_killed {
+                line.style(t.severity(crate::analyze::Severity::Critical))
             } else {
                 line
             });
@@ -175,9 +203,15 @@ impl View for Pods {
                 t.dim(),
             ));
         }
+        // Columns dropped for width are said, not silently gone.
+        let dropped = if wide {
+            ""
+        } else {
+            "; QOS and PEAK hidden below 96 columns"
+        };
         lines.push(Line::styled(
             format!(
-                "{} containers, sorted by {} (s)",
+                "{} containers, sorted by {} (s){dropped}",
                 rs.len(),
                 SORTS[cx.state.sort % SORTS.len()]
             ),
