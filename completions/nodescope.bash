@@ -34,6 +34,9 @@ _nodescope() {
             nodescope,explain)
                 cmd="nodescope__subcmd__explain"
                 ;;
+            nodescope,fleet)
+                cmd="nodescope__subcmd__fleet"
+                ;;
             nodescope,gpu)
                 cmd="nodescope__subcmd__gpu"
                 ;;
@@ -82,6 +85,9 @@ _nodescope() {
             nodescope__subcmd__help,explain)
                 cmd="nodescope__subcmd__help__subcmd__explain"
                 ;;
+            nodescope__subcmd__help,fleet)
+                cmd="nodescope__subcmd__help__subcmd__fleet"
+                ;;
             nodescope__subcmd__help,gpu)
                 cmd="nodescope__subcmd__help__subcmd__gpu"
                 ;;
@@ -110,7 +116,7 @@ _nodescope() {
 
     case "${cmd}" in
         nodescope)
-            opts="-h -V --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help --version check top snapshot rules explain disk dns gpu capture serve completions help"
+            opts="-h -V --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help --version check top snapshot rules explain disk dns gpu capture serve fleet completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -487,6 +493,80 @@ _nodescope() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nodescope__subcmd__fleet)
+            opts="-o -l -n -h --output --format --selector --namespace --concurrency --timeout --fail-on --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --selector)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -l)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fail-on)
+                    COMPREPLY=($(compgen -W "info warning critical" -- "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bundle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster-dump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nodescope__subcmd__gpu)
             opts="-h --format --fail-on --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -530,7 +610,7 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__help)
-            opts="check top snapshot rules explain disk dns gpu capture serve completions help"
+            opts="check top snapshot rules explain disk dns gpu capture serve fleet completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -628,6 +708,20 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__help__subcmd__explain)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nodescope__subcmd__help__subcmd__fleet)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -44,6 +44,7 @@ complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "dns" -d 'Pods\'
 complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "gpu" -d 'GPUs: devices, driver, which pod holds each device, and why GPU pods are Pending'
 complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "capture" -d 'Record everything nodescope reads from this host into a .tar.gz bundle'
 complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "serve" -d 'Serve /metrics, /findings and /healthz from a periodic sample, for a DaemonSet'
+complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "fleet" -d 'Every node\'s conditions and its agent\'s findings, through the API server'
 complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c nodescope -n "__fish_nodescope_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l format -d 'Output format' -r -f -a "text\t'A human report, worst first'
@@ -188,6 +189,24 @@ always\t''
 never\t''"
 complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -l no-cluster -d 'Do not ask the API server; every local rule still runs'
 complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nodescope -n "__fish_nodescope_using_subcommand fleet" -s o -l format -l output -d 'Output format (`json`: schema nodescope-fleet/1)' -r -f -a "text\t''
+json\t'Schema nodescope-fleet/1'"
+complete -c nodescope -n "__fish_nodescope_using_subcommand fleet" -s l -l selector -d 'Only the nodes with these labels, as `kubectl get nodes -l` (e.g. pool=gpu,zone!=a)' -r
+complete -c nodescope -n "__fish_nodescope_using_subcommand fleet" -s n -l namespace -d 'The namespace of the agent pods (default: every namespace)' -r
+complete -c nodescope -n "__fish_nodescope_using_subcommand fleet" -l concurrency -d 'Agents asked at the same time' -r
+complete -c nodescope -n "__fish_nodescope_using_subcommand fleet" -l timeout -d 'Seconds the whole run may take; agents that have not answered by then show `timeout`' -r
+complete -c nodescope -n "__fish_nodescope_using_subcommand fleet" -l fail-on -d 'Exit non-zero when a node has a finding at or above this severity' -r -f -a "info\t''
+warning\t''
+critical\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand fleet" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand fleet" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand fleet" -l kubeconfig -d 'Ask the API server with this kubeconfig (default: KUBECONFIG, the in-cluster service account, then the node\'s kubelet kubeconfig under the host root)' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand fleet" -l cluster-dump -d 'Read the cluster from `kubectl get nodes,pods,events -o json` List documents in DIR (nodes.json, pods.json, events.json) instead of the API server' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand fleet" -l color -d 'When to colour the text report' -r -f -a "auto\t'Colour on a terminal unless NO_COLOR is set'
+always\t''
+never\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand fleet" -l no-cluster -d 'Do not ask the API server; every local rule still runs'
+complete -c nodescope -n "__fish_nodescope_using_subcommand fleet" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nodescope -n "__fish_nodescope_using_subcommand completions" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node)' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand completions" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand completions" -l kubeconfig -d 'Ask the API server with this kubeconfig (default: KUBECONFIG, the in-cluster service account, then the node\'s kubelet kubeconfig under the host root)' -r -F
@@ -197,16 +216,17 @@ always\t''
 never\t''"
 complete -c nodescope -n "__fish_nodescope_using_subcommand completions" -l no-cluster -d 'Do not ask the API server; every local rule still runs'
 complete -c nodescope -n "__fish_nodescope_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve completions help" -f -a "check" -d 'Diagnose the node and report findings, worst first (the default command when piped)'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve completions help" -f -a "top" -d 'The live view: verdicts, gauges against the kubelet\'s thresholds, pods, findings, timeline, DNS, disk, GPU (the default command on a terminal)'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve completions help" -f -a "snapshot" -d 'Print everything collected from the node, as JSON'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve completions help" -f -a "rules" -d 'List every rule: id, default severity, summary'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve completions help" -f -a "explain" -d 'Explain a rule: what it means, why it matters, how to confirm it, what to change'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve completions help" -f -a "disk" -d 'Disk bytes and inodes: filesystems against the kubelet\'s thresholds, top consumers, fixes'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve completions help" -f -a "dns" -d 'Pods\' DNS: resolv.conf per pod, the queries one external lookup costs, conntrack'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve completions help" -f -a "gpu" -d 'GPUs: devices, driver, which pod holds each device, and why GPU pods are Pending'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve completions help" -f -a "capture" -d 'Record everything nodescope reads from this host into a .tar.gz bundle'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve completions help" -f -a "serve" -d 'Serve /metrics, /findings and /healthz from a periodic sample, for a DaemonSet'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve fleet completions help" -f -a "check" -d 'Diagnose the node and report findings, worst first (the default command when piped)'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve fleet completions help" -f -a "top" -d 'The live view: verdicts, gauges against the kubelet\'s thresholds, pods, findings, timeline, DNS, disk, GPU (the default command on a terminal)'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve fleet completions help" -f -a "snapshot" -d 'Print everything collected from the node, as JSON'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve fleet completions help" -f -a "rules" -d 'List every rule: id, default severity, summary'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve fleet completions help" -f -a "explain" -d 'Explain a rule: what it means, why it matters, how to confirm it, what to change'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve fleet completions help" -f -a "disk" -d 'Disk bytes and inodes: filesystems against the kubelet\'s thresholds, top consumers, fixes'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve fleet completions help" -f -a "dns" -d 'Pods\' DNS: resolv.conf per pod, the queries one external lookup costs, conntrack'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve fleet completions help" -f -a "gpu" -d 'GPUs: devices, driver, which pod holds each device, and why GPU pods are Pending'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve fleet completions help" -f -a "capture" -d 'Record everything nodescope reads from this host into a .tar.gz bundle'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve fleet completions help" -f -a "serve" -d 'Serve /metrics, /findings and /healthz from a periodic sample, for a DaemonSet'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve fleet completions help" -f -a "fleet" -d 'Every node\'s conditions and its agent\'s findings, through the API server'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve fleet completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c nodescope -n "__fish_nodescope_using_subcommand help; and not __fish_seen_subcommand_from check top snapshot rules explain disk dns gpu capture serve fleet completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nodescope -n "__fish_nodescope_using_subcommand help; and __fish_seen_subcommand_from dns" -f -a "probe" -d 'Send the queries a pod\'s resolver sends for NAME, from its network namespace'

@@ -151,6 +151,18 @@ pub enum Command {
     /// keep-alive idle timeout); at most 64 connections, a new one shedding the one quiet the
     /// longest; each connection closes after 30 s.
     Serve(ServeArgs),
+    /// Every node's conditions and its agent's findings, through the API server.
+    ///
+    /// With the user's kubeconfig (--kubeconfig, KUBECONFIG, the in-cluster service account,
+    /// ~/.kube/config): lists the nodes (--selector) and the agent pods of the nodescope
+    /// DaemonSet (label app.kubernetes.io/name=nodescope, deploy/daemonset.yaml), and reads each
+    /// agent's /findings through the API server's pod proxy on its container port named
+    /// `metrics` (9808 by default), --concurrency at a time, each within 5 s, all within
+    /// --timeout. One row per node: conditions, worst severity, findings grouped by rule, the
+    /// sample's age. A node without an agent shows `no agent`; one whose agent did not answer
+    /// in time `timeout`; a 403 `forbidden`. Exit status as for check, over every node's
+    /// findings. Needs get/list on nodes and pods and get on pods/proxy.
+    Fleet(FleetArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell to complete for.
@@ -169,6 +181,36 @@ pub struct CheckArgs {
     /// Report only these rules (repeatable), e.g. one node-problem-detector condition per rule.
     #[arg(long = "rule", value_name = "ID")]
     pub rules: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    /// Output format (`json`: schema nodescope-fleet/1).
+    #[arg(short = 'o', long, visible_alias = "output", value_enum, default_value_t = FleetFormat::Text)]
+    pub format: FleetFormat,
+    /// Only the nodes with these labels, as `kubectl get nodes -l` (e.g. pool=gpu,zone!=a).
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    /// The namespace of the agent pods (default: every namespace).
+    #[arg(short = 'n', long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Agents asked at the same time.
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+    /// Seconds the whole run may take; agents that have not answered by then show `timeout`.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub timeout: u64,
+    /// Exit non-zero when a node has a finding at or above this severity.
+    #[arg(long, value_enum, default_value_t = Severity::Warning, value_name = "SEVERITY")]
+    pub fail_on: Severity,
+}
+
+/// `fleet` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FleetFormat {
+    Text,
+    /// Schema nodescope-fleet/1.
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -21,6 +21,7 @@ mod disk;
 mod distro;
 mod dns;
 mod fixture_lint;
+mod fleet;
 mod formats;
 mod generated;
 mod gpu;

@@ -42,7 +42,12 @@ pub(super) fn run(
 
 /// 0 when nothing reaches `fail_on`; else 2 when the worst is critical, 1 otherwise.
 pub fn exit_code(findings: &[Finding], fail_on: Severity) -> u8 {
-    match findings.iter().map(|f| f.severity).max() {
+    exit_for(findings.iter().map(|f| f.severity).max(), fail_on)
+}
+
+/// 0 when `worst` does not reach `fail_on` (or is `None`); else 2 for critical, 1 otherwise.
+pub fn exit_for(worst: Option<Severity>, fail_on: Severity) -> u8 {
+    match worst {
         Some(w) if w >= fail_on => {
             if w == Severity::Critical {
                 2

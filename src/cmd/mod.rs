@@ -5,6 +5,7 @@ mod check;
 mod cluster;
 mod disk;
 mod dns;
+mod fleet;
 mod gpu;
 pub mod pipe;
 mod rules;
@@ -41,6 +42,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out.write_all(&crate::docs::completions(shell))?;
             ExitCode::SUCCESS
         }
+        Some(Command::Fleet(ref args)) => fleet::run(&mut out, cli.kubeconfig.as_deref(), args)?,
         Some(Command::Capture(ref args)) => {
             if cli.bundle.is_some() {
                 anyhow::bail!("capture records a live host; --bundle is already a capture");

@@ -15,6 +15,7 @@ pub mod bundle;
 pub mod cluster;
 pub mod cri;
 pub mod dns_probe;
+pub mod fleet;
 pub mod journal;
 pub mod live;
 pub mod nvml;

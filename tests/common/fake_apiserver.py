@@ -7,6 +7,17 @@ real server answers the requests nodescope makes, and logs every request it sees
 MODE: ok | hang (accept, never answer) | forbid-pending (403 on status.phase=Pending) |
 malformed (invalid JSON everywhere). The chosen port is written to PORTFILE. Each request is
 logged as "METHOD PATH?QUERY auth=<bearer token or client certificate CN or ->".
+
+For `nodescope fleet`: lists honour labelSelector (k=v, k!=v, k; comma-separated) and
+/api/v1/namespaces/NS/pods; the pod proxy (/api/v1/namespaces/NS/pods/POD:PORT/proxy/PATH)
+answers from DIR/proxy.json, {"NS/POD": {"code": 200, "body": {...}, "last_modified": "...",
+"hang": false}}; a pod not in it is 503 as the real proxy answers for a pod with no endpoint.
+
+For `nodescope debug`: POST /api/v1/namespaces/NS/pods creates a pod (its body is appended
+to LOGFILE.created, one JSON per line); GET of it answers Running until its log was served
+to the end, then Succeeded or Failed with the exit code of DIR/debug.json
+{"log": "...", "exit_code": 0, "hold": false}; GET .../log?follow=true streams the log a line
+at a time, then (hold) keeps the stream open; DELETE removes it.
 """
 import json
 import os
@@ -26,11 +37,40 @@ if "--tls" in args:
 if "--token" in args:
     token = args[args.index("--token") + 1]
 lock = threading.Lock()
+cache = {}
+created = {}  # "ns/name" -> [pod, log served to the end]
 
 
 def load(name):
-    with open(os.path.join(data_dir, name)) as f:
-        return json.load(f)
+    """The parsed file, cached by modification time (the fleet's 1,000-node documents are
+    asked for 1,000 times)."""
+    path = os.path.join(data_dir, name)
+    mtime = os.stat(path).st_mtime_ns
+    with lock:
+        hit = cache.get(path)
+    if hit and hit[0] == mtime:
+        return json.loads(json.dumps(hit[1])) if name != "proxy.json" else hit[1]
+    with open(path) as f:
+        value = json.load(f)
+    with lock:
+        cache[path] = (mtime, value)
+    return json.loads(json.dumps(value)) if name != "proxy.json" else value
+
+
+def selected(obj, selector):
+    labels = obj.get("metadata", {}).get("labels") or {}
+    for term in filter(None, selector.split(",")):
+        if "!=" in term:
+            k, v = term.split("!=", 1)
+            if labels.get(k) == v:
+                return False
+        elif "=" in term:
+            k, v = term.split("=", 1)
+            if labels.get(k) != v.lstrip("="):
+                return False
+        elif term not in labels:
+            return False
+    return True
 
 
 def status(code, reason, message):
@@ -62,11 +102,95 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(raw)
 
-    def do_GET(self):
+    def record(self, method):
         who = self.who()
         with lock:
             with open(log_file, "a") as f:
-                f.write(f"GET {self.path} auth={who}\n")
+                f.write(f"{method} {self.path} auth={who}\n")
+        return who
+
+    def do_POST(self):
+        self.record("POST")
+        parts = urllib.parse.urlparse(self.path).path.strip("/").split("/")
+        if len(parts) != 5 or parts[:3] != ["api", "v1", "namespaces"] or parts[4] != "pods":
+            return self.send(404, status(404, "NotFound", "the server could not find the requested resource"))
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        pod = json.loads(body)
+        with lock:
+            with open(log_file + ".created", "a") as f:
+                f.write(json.dumps(pod) + "\n")
+        meta = pod.setdefault("metadata", {})
+        meta["namespace"] = parts[3]
+        meta["uid"] = "0b5e7c1e-6d1c-4a7b-9a55-%012d" % len(created)
+        pod["status"] = {"phase": "Pending"}
+        with lock:
+            created[f"{parts[3]}/{meta['name']}"] = [pod, False]
+        return self.send(201, pod)
+
+    def do_DELETE(self):
+        self.record("DELETE")
+        parts = urllib.parse.urlparse(self.path).path.strip("/").split("/")
+        key = "/".join(parts[3:6:2]) if len(parts) == 6 else ""
+        with lock:
+            entry = created.pop(key, None)
+        if entry is None:
+            return self.send(404, status(404, "NotFound", f'pods "{parts[-1]}" not found'))
+        return self.send(200, entry[0])
+
+    def debug_pod(self, key, log):
+        with lock:
+            entry = created.get(key)
+        if entry is None:
+            return self.send(404, status(404, "NotFound", f'pods "{key.split("/")[1]}" not found'))
+        script = load("debug.json")
+        if not log:
+            pod = json.loads(json.dumps(entry[0]))
+            name = pod["spec"]["containers"][0]["name"]
+            if entry[1]:
+                code = script.get("exit_code", 0)
+                pod["status"] = {"phase": "Succeeded" if code == 0 else "Failed", "containerStatuses": [
+                    {"name": name, "ready": False, "restartCount": 0, "image": "", "imageID": "",
+                     "state": {"terminated": {"exitCode": code, "reason": "Completed" if code == 0 else "Error"}}}]}
+            else:
+                pod["status"] = {"phase": "Running", "containerStatuses": [
+                    {"name": name, "ready": True, "restartCount": 0, "image": "", "imageID": "",
+                     "state": {"running": {"startedAt": "2026-12-06T10:00:00Z"}}}]}
+            return self.send(200, pod)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+        for line in script.get("log", "").splitlines(keepends=True):
+            self.wfile.write(line.encode())
+            self.wfile.flush()
+            time.sleep(0.05)
+        if script.get("hold"):
+            time.sleep(3600)
+        with lock:
+            if key in created:
+                created[key][1] = True
+
+    def proxy(self, ns, target, rest):
+        pod = target.split(":", 1)[0]
+        entry = load("proxy.json").get(f"{ns}/{pod}")
+        if entry is None:
+            return self.send(503, status(503, "ServiceUnavailable", f'no endpoints available for pod "{pod}"'))
+        if entry.get("hang"):
+            time.sleep(3600)
+            return
+        raw = json.dumps(entry.get("body", {})).encode()
+        if entry.get("code", 200) == 403:
+            return self.send(403, status(403, "Forbidden",
+                f'pods "{pod}" is forbidden: User "dev" cannot get resource "pods/proxy" in API group "" in the namespace "{ns}"'))
+        self.send_response(entry.get("code", 200))
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        if entry.get("last_modified"):
+            self.send_header("Last-Modified", entry["last_modified"])
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def do_GET(self):
+        who = self.record("GET")
         if mode == "hang":
             time.sleep(3600)
             return
@@ -77,9 +201,20 @@ class Handler(BaseHTTPRequestHandler):
         url = urllib.parse.urlparse(self.path)
         q = urllib.parse.parse_qs(url.query)
         field = q.get("fieldSelector", [""])[0]
+        label = q.get("labelSelector", [""])[0]
         parts = url.path.strip("/").split("/")
+        if len(parts) >= 7 and parts[:3] == ["api", "v1", "namespaces"] and parts[4] == "pods" and parts[6] == "proxy":
+            return self.proxy(parts[3], parts[5], parts[7:])
+        if len(parts) in (6, 7) and parts[:3] == ["api", "v1", "namespaces"] and parts[4] == "pods":
+            return self.debug_pod(f"{parts[3]}/{parts[5]}", len(parts) == 7)
+        if len(parts) == 5 and parts[:3] == ["api", "v1", "namespaces"] and parts[4] == "pods":
+            pods = load("pods.json")
+            pods["items"] = [p for p in pods["items"] if p["metadata"].get("namespace") == parts[3]
+                             and selected(p, label)]
+            return self.send(200, pods)
         if parts[:3] == ["api", "v1", "nodes"]:
             nodes = load("nodes.json")
+            nodes["items"] = [n for n in nodes["items"] if selected(n, label)]
             if len(parts) == 4:
                 for n in nodes["items"]:
                     if n["metadata"]["name"] == parts[3]:
@@ -88,6 +223,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, nodes)
         if url.path == "/api/v1/pods":
             pods = load("pods.json")
+            pods["items"] = [p for p in pods["items"] if selected(p, label)]
             if field.startswith("spec.nodeName="):
                 node = field.split("=", 1)[1]
                 pods["items"] = [p for p in pods["items"] if p["spec"].get("nodeName") == node]

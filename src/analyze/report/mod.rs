@@ -7,6 +7,7 @@
 pub mod check;
 pub mod disk;
 pub mod dns;
+pub mod fleet;
 pub mod gpu;
 
 /// The published JSON Schema of `T` (docs/schema/*.schema.json): pretty JSON and a newline, the
