@@ -25,6 +25,9 @@ _nodescope() {
             nodescope,completions)
                 cmd="nodescope__subcmd__completions"
                 ;;
+            nodescope,debug)
+                cmd="nodescope__subcmd__debug"
+                ;;
             nodescope,disk)
                 cmd="nodescope__subcmd__disk"
                 ;;
@@ -76,6 +79,9 @@ _nodescope() {
             nodescope__subcmd__help,completions)
                 cmd="nodescope__subcmd__help__subcmd__completions"
                 ;;
+            nodescope__subcmd__help,debug)
+                cmd="nodescope__subcmd__help__subcmd__debug"
+                ;;
             nodescope__subcmd__help,disk)
                 cmd="nodescope__subcmd__help__subcmd__disk"
                 ;;
@@ -116,7 +122,7 @@ _nodescope() {
 
     case "${cmd}" in
         nodescope)
-            opts="-h -V --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help --version check top snapshot rules explain disk dns gpu capture serve fleet completions help"
+            opts="-h -V --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help --version check top snapshot rules explain disk dns gpu capture serve fleet debug completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -244,6 +250,56 @@ _nodescope() {
                 return 0
             fi
             case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bundle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster-dump)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nodescope__subcmd__debug)
+            opts="-n -h --image --namespace --start-timeout --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --start-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -610,7 +666,7 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__help)
-            opts="check top snapshot rules explain disk dns gpu capture serve fleet completions help"
+            opts="check top snapshot rules explain disk dns gpu capture serve fleet debug completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -652,6 +708,20 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nodescope__subcmd__help__subcmd__debug)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

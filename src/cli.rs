@@ -163,6 +163,20 @@ pub enum Command {
     /// in time `timeout`; a 403 `forbidden`. Exit status as for check, over every node's
     /// findings. Needs get/list on nodes and pods and get on pods/proxy.
     Fleet(FleetArgs),
+    /// Run `check` on one node from here, in a short-lived pod, and relay its report.
+    ///
+    /// Creates pod nodescope-debug-<node>-<random> on NODE (also `node/NODE`, as in `kubectl
+    /// nodescope node/NODE`) the way `kubectl debug node/NODE --profile=sysadmin` does
+    /// (nodeName, hostPID, hostNetwork, every taint tolerated, restartPolicy Never, the node's
+    /// root at /host) but read-only and with the agent's capabilities only; it runs
+    /// `nodescope --root /host check ARGS...` (the arguments after `--`) from --image or the
+    /// nodescope DaemonSet's image. The log is relayed as it comes, the pod is deleted on exit
+    /// and on Ctrl-C (SIGINT, SIGTERM, SIGHUP), and the exit status is the report's (130
+    /// when interrupted). Nothing else is created; deploy/rbac-debug.yaml is the RBAC it needs.
+    #[command(
+        after_help = "Examples:\n  nodescope debug node-a\n  kubectl nodescope node/node-a -- --format json --fail-on critical\n  nodescope debug node-a --image registry.example.com/nodescope:0.1.0 -n ops"
+    )]
+    Debug(DebugArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell to complete for.
@@ -211,6 +225,25 @@ pub enum FleetFormat {
     Text,
     /// Schema nodescope-fleet/1.
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct DebugArgs {
+    /// The node, NODE or node/NODE.
+    pub node: String,
+    /// The image to run (default: the image of the DaemonSet labelled
+    /// app.kubernetes.io/name=nodescope).
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// The namespace to create the pod in.
+    #[arg(short = 'n', long, value_name = "NAMESPACE", default_value = "default")]
+    pub namespace: String,
+    /// Seconds the pod may take to start (image pull included).
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub start_timeout: u64,
+    /// Arguments for `check` on the node, after `--` (e.g. -- --format json).
+    #[arg(last = true, value_name = "CHECK_ARGS")]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Args)]

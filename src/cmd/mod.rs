@@ -3,6 +3,7 @@
 mod capture;
 mod check;
 mod cluster;
+mod debug;
 mod disk;
 mod dns;
 mod fleet;
@@ -42,6 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out.write_all(&crate::docs::completions(shell))?;
             ExitCode::SUCCESS
         }
+        Some(Command::Debug(ref args)) => debug::run(&mut out, cli.kubeconfig.as_deref(), args)?,
         Some(Command::Fleet(ref args)) => fleet::run(&mut out, cli.kubeconfig.as_deref(), args)?,
         Some(Command::Capture(ref args)) => {
             if cli.bundle.is_some() {

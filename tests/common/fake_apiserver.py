@@ -17,7 +17,8 @@ For `nodescope debug`: POST /api/v1/namespaces/NS/pods creates a pod (its body i
 to LOGFILE.created, one JSON per line); GET of it answers Running until its log was served
 to the end, then Succeeded or Failed with the exit code of DIR/debug.json
 {"log": "...", "exit_code": 0, "hold": false}; GET .../log?follow=true streams the log a line
-at a time, then (hold) keeps the stream open; DELETE removes it.
+at a time, then (hold) keeps the stream open; DELETE removes it. /apis/apps/v1/daemonsets
+answers DIR/daemonsets.json.
 """
 import json
 import os
@@ -156,11 +157,17 @@ class Handler(BaseHTTPRequestHandler):
                     {"name": name, "ready": True, "restartCount": 0, "image": "", "imageID": "",
                      "state": {"running": {"startedAt": "2026-12-06T10:00:00Z"}}}]}
             return self.send(200, pod)
+        # A followed log comes chunked, as kube-apiserver streams it (HTTP/1.1).
+        self.protocol_version = "HTTP/1.1"
+        self.close_connection = True
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Connection", "close")
         self.end_headers()
         for line in script.get("log", "").splitlines(keepends=True):
-            self.wfile.write(line.encode())
+            raw = line.encode()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(raw), raw))
             self.wfile.flush()
             time.sleep(0.05)
         if script.get("hold"):
@@ -168,6 +175,8 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             if key in created:
                 created[key][1] = True
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
 
     def proxy(self, ns, target, rest):
         pod = target.split(":", 1)[0]
@@ -233,6 +242,10 @@ class Handler(BaseHTTPRequestHandler):
                         'pods is forbidden: User "system:node:node-a" cannot list resource "pods" in API group "" at the cluster scope'))
                 pods["items"] = [p for p in pods["items"] if p["status"].get("phase") == "Pending"]
             return self.send(200, pods)
+        if url.path == "/apis/apps/v1/daemonsets":
+            ds = load("daemonsets.json")
+            ds["items"] = [d for d in ds["items"] if selected(d, label)]
+            return self.send(200, ds)
         if url.path == "/api/v1/events":
             return self.send(200, load("events.json"))
         return self.send(404, status(404, "NotFound", "the server could not find the requested resource"))
