@@ -16,13 +16,13 @@ use std::time::{Duration, Instant};
 /// The stand-in with a nodescope DaemonSet (deploy/daemonset.yaml's image) and a debug pod
 /// whose log is `log` and whose container exits with `code`.
 fn serve(dir: &Path, log: &str, code: i32, hold: bool) -> (Api, PathBuf) {
+    serve_script(dir, json!({"log": log, "exit_code": code, "hold": hold}))
+}
+
+fn serve_script(dir: &Path, script: Value) -> (Api, PathBuf) {
     let data = dir.join("api");
     std::fs::create_dir_all(&data).unwrap();
-    std::fs::write(
-        data.join("debug.json"),
-        json!({"log": log, "exit_code": code, "hold": hold}).to_string(),
-    )
-    .unwrap();
+    std::fs::write(data.join("debug.json"), script.to_string()).unwrap();
     let ds = json!({"apiVersion": "apps/v1", "kind": "DaemonSetList", "items": [{
         "metadata": {"name": "nodescope", "namespace": "nodescope",
                      "labels": {"app.kubernetes.io/name": "nodescope"}},
@@ -194,6 +194,42 @@ fn a_failing_report_keeps_its_status_and_the_image_and_namespace_given() {
     assert_eq!(
         calls.last().unwrap(),
         &format!("DELETE /api/v1/namespaces/ops/pods/{name}")
+    );
+}
+
+#[test]
+fn a_pod_that_cannot_start_is_reported_and_deleted() {
+    if !can_run() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    // The kubelet's waiting state for an image it cannot pull (k8s.io/kubernetes
+    // pkg/kubelet/images: ErrImagePull, then ImagePullBackOff).
+    let (api, kc) = serve_script(
+        d.path(),
+        json!({"waiting": {"reason": "ImagePullBackOff",
+                           "message": "Back-off pulling image \"nodescope:0.1.0\""}}),
+    );
+    let o = debug(&kc, &["debug", "node-d"]).watched_output().unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let name = created(&api)[0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        stderr.ends_with(
+            "nodescope: the pod cannot start: ImagePullBackOff Back-off pulling image \"nodescope:0.1.0\"\n"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("pod default/{name} deleted")),
+        "{stderr}"
+    );
+    assert_eq!(
+        calls(&api).last().unwrap(),
+        &format!("DELETE /api/v1/namespaces/default/pods/{name}")
     );
 }
 

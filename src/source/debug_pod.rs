@@ -235,6 +235,7 @@ async fn watch(
     line: &mut dyn FnMut(&str),
 ) -> Result<Outcome, String> {
     let started = tokio::time::Instant::now();
+    let mut waited = false;
     loop {
         let p = timed("reading the pod", async {
             pods.get(&plan.pod_name).await.map_err(|e| describe(&e))
@@ -254,7 +255,10 @@ async fn watch(
                 plan.start_deadline.as_secs()
             ));
         }
-        note("waiting for the pod to start");
+        if !waited {
+            note("waiting for the pod to start");
+            waited = true;
+        }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     relay_log(client, plan, line).await?;

@@ -208,8 +208,7 @@ async fn proxy_all(
                 waiting.retain(|&w| w != i);
                 done.push((i, a));
             }
-            // A task that panicked: its node keeps its default and is reported as timed out
-            // below only if it never answered.
+            // A task that panicked stays in `waiting`: reported below as not answering.
             Ok(Some(Err(_))) => {}
             Ok(None) => break,
             Err(_) => {

@@ -16,7 +16,8 @@ answers from DIR/proxy.json, {"NS/POD": {"code": 200, "body": {...}, "last_modif
 For `nodescope debug`: POST /api/v1/namespaces/NS/pods creates a pod (its body is appended
 to LOGFILE.created, one JSON per line); GET of it answers Running until its log was served
 to the end, then Succeeded or Failed with the exit code of DIR/debug.json
-{"log": "...", "exit_code": 0, "hold": false}; GET .../log?follow=true streams the log a line
+{"log": "...", "exit_code": 0, "hold": false} (or Pending for ever with "waiting":
+{"reason": ..., "message": ...}); GET .../log?follow=true streams the log a line
 at a time, then (hold) keeps the stream open; DELETE removes it. /apis/apps/v1/daemonsets
 answers DIR/daemonsets.json.
 """
@@ -147,7 +148,11 @@ class Handler(BaseHTTPRequestHandler):
         if not log:
             pod = json.loads(json.dumps(entry[0]))
             name = pod["spec"]["containers"][0]["name"]
-            if entry[1]:
+            if script.get("waiting"):
+                pod["status"] = {"phase": "Pending", "containerStatuses": [
+                    {"name": name, "ready": False, "restartCount": 0, "image": "", "imageID": "",
+                     "state": {"waiting": script["waiting"]}}]}
+            elif entry[1]:
                 code = script.get("exit_code", 0)
                 pod["status"] = {"phase": "Succeeded" if code == 0 else "Failed", "containerStatuses": [
                     {"name": name, "ready": False, "restartCount": 0, "image": "", "imageID": "",
