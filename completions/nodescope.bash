@@ -25,6 +25,9 @@ _nodescope() {
             nodescope,completions)
                 cmd="nodescope__subcmd__completions"
                 ;;
+            nodescope,debug)
+                cmd="nodescope__subcmd__debug"
+                ;;
             nodescope,disk)
                 cmd="nodescope__subcmd__disk"
                 ;;
@@ -33,6 +36,9 @@ _nodescope() {
                 ;;
             nodescope,explain)
                 cmd="nodescope__subcmd__explain"
+                ;;
+            nodescope,fleet)
+                cmd="nodescope__subcmd__fleet"
                 ;;
             nodescope,gpu)
                 cmd="nodescope__subcmd__gpu"
@@ -73,6 +79,9 @@ _nodescope() {
             nodescope__subcmd__help,completions)
                 cmd="nodescope__subcmd__help__subcmd__completions"
                 ;;
+            nodescope__subcmd__help,debug)
+                cmd="nodescope__subcmd__help__subcmd__debug"
+                ;;
             nodescope__subcmd__help,disk)
                 cmd="nodescope__subcmd__help__subcmd__disk"
                 ;;
@@ -81,6 +90,9 @@ _nodescope() {
                 ;;
             nodescope__subcmd__help,explain)
                 cmd="nodescope__subcmd__help__subcmd__explain"
+                ;;
+            nodescope__subcmd__help,fleet)
+                cmd="nodescope__subcmd__help__subcmd__fleet"
                 ;;
             nodescope__subcmd__help,gpu)
                 cmd="nodescope__subcmd__help__subcmd__gpu"
@@ -110,7 +122,7 @@ _nodescope() {
 
     case "${cmd}" in
         nodescope)
-            opts="-h -V --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help --version check top snapshot rules explain disk dns gpu capture serve completions help"
+            opts="-h -V --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help --version check top snapshot rules explain disk dns gpu capture serve fleet debug completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -238,6 +250,40 @@ _nodescope() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nodescope__subcmd__debug)
+            opts="-n -h --image --namespace --start-timeout --kubeconfig --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --start-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -431,6 +477,64 @@ _nodescope() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nodescope__subcmd__fleet)
+            opts="-o -l -n -h --output --format --selector --namespace --concurrency --timeout --fail-on --kubeconfig --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --selector)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -l)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fail-on)
+                    COMPREPLY=($(compgen -W "info warning critical never" -- "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nodescope__subcmd__gpu)
             opts="-o -h --format --output --fail-on --root --bundle --kubeconfig --no-cluster --cluster-dump --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -478,7 +582,7 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__help)
-            opts="check top snapshot rules explain disk dns gpu capture serve completions help"
+            opts="check top snapshot rules explain disk dns gpu capture serve fleet debug completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -520,6 +624,20 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nodescope__subcmd__help__subcmd__debug)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -576,6 +694,20 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__help__subcmd__explain)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nodescope__subcmd__help__subcmd__fleet)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -230,6 +230,32 @@ pub enum Command {
     /// keep-alive idle timeout); at most 64 connections, a new one shedding the one quiet the
     /// longest; each connection closes after 30 s.
     Serve(ServeArgs),
+    /// Every node's conditions and its agent's findings, through the API server.
+    ///
+    /// With the user's kubeconfig (--kubeconfig, KUBECONFIG, the in-cluster service account,
+    /// ~/.kube/config): lists the nodes (--selector) and the agent pods of the nodescope
+    /// DaemonSet (label app.kubernetes.io/name=nodescope, deploy/daemonset.yaml), and reads each
+    /// agent's /findings through the API server's pod proxy on its container port named
+    /// `metrics` (9808 by default), --concurrency at a time, each within 5 s, all within
+    /// --timeout. One row per node: conditions, worst severity, findings grouped by rule, the
+    /// sample's age. A node without an agent shows `no agent`; one whose agent did not answer
+    /// in time `timeout`; a 403 `forbidden`. Exit status as for check, over every node's
+    /// findings. Needs get/list on nodes and pods and get on pods/proxy.
+    Fleet(FleetArgs),
+    /// Run `check` on one node from here, in a short-lived pod, and relay its report.
+    ///
+    /// Creates pod nodescope-debug-<node>-<random> on NODE (also `node/NODE`, as in `kubectl
+    /// nodescope node/NODE`) the way `kubectl debug node/NODE --profile=sysadmin` does
+    /// (nodeName, hostPID, hostNetwork, every taint tolerated, restartPolicy Never, the node's
+    /// root at /host) but read-only and with the agent's capabilities only; it runs
+    /// `nodescope --root /host check ARGS...` (the arguments after `--`) from --image or the
+    /// nodescope DaemonSet's image. The log is relayed as it comes, the pod is deleted on exit
+    /// and on Ctrl-C (SIGINT, SIGTERM, SIGHUP), and the exit status is the report's (130
+    /// when interrupted). Nothing else is created; deploy/rbac-debug.yaml is the RBAC it needs.
+    #[command(
+        after_help = "Examples:\n  nodescope debug node-a\n  kubectl nodescope node/node-a -- --format json --fail-on critical\n  nodescope debug node-a --image registry.example.com/nodescope:0.1.0 -n ops"
+    )]
+    Debug(DebugArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell to complete for.
@@ -263,6 +289,63 @@ pub struct CheckArgs {
     pub cluster_opts: ClusterOpts,
     #[command(flatten)]
     pub color: ColorOpt,
+}
+
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    /// Output format (`json`: schema nodescope-fleet/1).
+    #[arg(short = 'o', long, visible_alias = "output", value_enum, default_value_t = FleetFormat::Text)]
+    pub format: FleetFormat,
+    /// Only the nodes with these labels, as `kubectl get nodes -l` (e.g. pool=gpu,zone!=a).
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    /// The namespace of the agent pods (default: every namespace).
+    #[arg(short = 'n', long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Agents asked at the same time.
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+    /// Seconds the whole run may take; agents that have not answered by then show `timeout`.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub timeout: u64,
+    /// Exit non-zero when a node has a finding at or above this severity (`never`: exit 0).
+    #[arg(long, value_enum, default_value_t = FailOn::Warning, value_name = "SEVERITY")]
+    pub fail_on: FailOn,
+    /// The kubeconfig to use (default: KUBECONFIG, the in-cluster service account, then
+    /// ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+/// `fleet` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FleetFormat {
+    Text,
+    /// Schema nodescope-fleet/1.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct DebugArgs {
+    /// The node, NODE or node/NODE.
+    pub node: String,
+    /// The image to run (default: the image of the DaemonSet labelled
+    /// app.kubernetes.io/name=nodescope).
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// The namespace to create the pod in.
+    #[arg(short = 'n', long, value_name = "NAMESPACE", default_value = "default")]
+    pub namespace: String,
+    /// Seconds the pod may take to start (image pull included).
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub start_timeout: u64,
+    /// The kubeconfig to use (default: KUBECONFIG, the in-cluster service account, then
+    /// ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Arguments for `check` on the node, after `--` (e.g. -- --format json).
+    #[arg(last = true, value_name = "CHECK_ARGS")]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,32 @@
 
 use std::process::ExitCode;
 
+/// `kubectl nodescope [GLOBAL OPTIONS] node/NAME ...` (kubectl debug's own form) is
+/// `debug node/NAME ...`: the first operand, when it names a node, gets `debug` before it.
+fn debug_shorthand(
+    cmd: &clap::Command,
+    mut argv: Vec<std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    // Global options that take a value in the next word (`--kubeconfig FILE`).
+    let valued: Vec<String> = cmd
+        .get_arguments()
+        .filter(|a| a.get_action().takes_values())
+        .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+        .collect();
+    let mut i = 1;
+    while let Some(a) = argv.get(i).and_then(|a| a.to_str()) {
+        if a.starts_with("node/") {
+            argv.insert(i, "debug".into());
+            break;
+        }
+        if !a.starts_with('-') || a == "--" {
+            break;
+        }
+        i += if valued.iter().any(|v| v == a) { 2 } else { 1 };
+    }
+    argv
+}
+
 fn main() -> ExitCode {
     // Installed as `kubectl-nodescope`, kubectl runs it for `kubectl nodescope ...`: say so in help.
     let mut cmd = nodescope::cli::command();
@@ -13,7 +39,8 @@ fn main() -> ExitCode {
         cmd = cmd.bin_name("kubectl nodescope");
     }
     let parsed = cmd
-        .try_get_matches()
+        .clone()
+        .try_get_matches_from(debug_shorthand(&cmd, std::env::args_os().collect()))
         .and_then(|m| <nodescope::cli::Cli as clap::FromArgMatches>::from_arg_matches(&m));
     let cli = match parsed {
         Ok(c) => c,

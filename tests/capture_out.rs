@@ -183,8 +183,11 @@ fn dash_writes_the_bundle_to_stdout_and_no_file() {
     )
     .unwrap();
     let snap = nodescope::collect::snapshot(&b);
+    // docs/bundle-format.md: the `findings` list of `check --format json`, group keys included.
+    let findings = nodescope::analyze::analyze(&snap);
     assert_eq!(
-        serde_json::to_value(nodescope::analyze::analyze(&snap)).unwrap(),
+        serde_json::to_value(nodescope::analyze::report::check::build(&snap, &findings).findings)
+            .unwrap(),
         b.meta().findings.clone().unwrap()
     );
     let err = String::from_utf8_lossy(&o.stderr);

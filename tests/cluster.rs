@@ -27,7 +27,7 @@ fn sh(dir: &Path, cmd: &str) {
 }
 
 /// A CA, a server certificate for 127.0.0.1 and a node client certificate, made with openssl.
-fn certs(dir: &Path) {
+pub(crate) fn certs(dir: &Path) {
     let ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
     sh(
         dir,
@@ -61,12 +61,12 @@ fn certs(dir: &Path) {
     );
 }
 
-struct Api {
+pub(crate) struct Api {
     child: Child,
     /// Kills the server if a test hangs with it alive.
     _dog: watchdog::Dog,
-    port: u16,
-    log: PathBuf,
+    pub(crate) port: u16,
+    pub(crate) log: PathBuf,
 }
 
 impl Drop for Api {
@@ -89,7 +89,7 @@ impl Api {
     }
 
     /// A server answering from the List documents in `data`.
-    fn serving(data: &Path, dir: &Path, mode: &str, extra: &[&str]) -> Api {
+    pub(crate) fn serving(data: &Path, dir: &Path, mode: &str, extra: &[&str]) -> Api {
         let port_file = dir.join(format!("port-{mode}"));
         let log = dir.join(format!("log-{mode}"));
         let (child, dog) = Command::new("python3")
@@ -120,7 +120,7 @@ impl Api {
             log,
         }
     }
-    fn requests(&self) -> Vec<String> {
+    pub(crate) fn requests(&self) -> Vec<String> {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
             .lines()
@@ -155,7 +155,7 @@ fn node_root(dir: &Path) -> PathBuf {
     root
 }
 
-fn kubeconfig(server: &str, ca: &str, user: &str) -> String {
+pub(crate) fn kubeconfig(server: &str, ca: &str, user: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    certificate-authority: {ca}\n\
          contexts:\n- name: x\n  context:\n    cluster: c\n    user: u\ncurrent-context: x\nusers:\n- name: u\n  user:\n{user}"
@@ -196,7 +196,7 @@ fn cluster_errors(r: &Value) -> Vec<String> {
 
 /// Whether openssl and python3 (the stand-in API server and its certificates) are here; when
 /// not, says so (or fails under NODESCOPE_LIVE=required: .ci/run installs both).
-fn can_run() -> bool {
+pub(crate) fn can_run() -> bool {
     let ok = Command::new("openssl")
         .arg("version")
         .watched_output()

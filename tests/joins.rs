@@ -40,27 +40,27 @@ fn finding_lines(text: &str) -> Vec<&str> {
 
 #[test]
 fn a_cri_dockerd_node_names_its_pods_from_dockers_labels() {
-    let text = check_text(&fixture(DOCKERD), &[]);
+    let text = check_text(&fixture(DOCKERD), &["--verbose"]);
     let lines = finding_lines(&text);
     assert_eq!(
         lines[..6],
         [
-            "CRIT  memory.kernel-oom-kill       payments/api-7c8d9f6b5-r2t4y container api pid 30977",
-            "      api-server (pid 30977) in payments/api-7c8d9f6b5-r2t4y/api killed by its cgroup's limit 5m ago",
-            "      fix: set payments/api-7c8d9f6b5-r2t4y/api's memory limit to 640Mi (peak 505Mi plus 25%)",
-            "WARN  memory.limit-near-peak       payments/api-7c8d9f6b5-r2t4y container api",
-            "      peak 496Mi is 97% of the 512Mi limit",
-            "      fix: raise payments/api-7c8d9f6b5-r2t4y/api's memory limit from 512Mi to 640Mi (peak 496Mi plus 25%), or make the workload fit",
+            "CRITICAL  memory.kernel-oom-kill       payments/api-7c8d9f6b5-r2t4y container api pid 30977",
+            "          api-server (pid 30977) in payments/api-7c8d9f6b5-r2t4y/api killed by its cgroup's limit 5m ago",
+            "          fix: set payments/api-7c8d9f6b5-r2t4y/api's memory limit to 640Mi (peak 505Mi plus 25%)",
+            "WARNING   memory.limit-near-peak       payments/api-7c8d9f6b5-r2t4y container api",
+            "          peak 496Mi is 97% of the 512Mi limit",
+            "          fix: raise payments/api-7c8d9f6b5-r2t4y/api's memory limit from 512Mi to 640Mi (peak 496Mi plus 25%), or make the workload fit",
         ],
         "{text}"
     );
     assert!(
-        lines[6].starts_with("INFO  memory.eviction-order        node node-b"),
+        lines[6].starts_with("INFO      memory.eviction-order        node node-b"),
         "{text}"
     );
     assert_eq!(
         lines[7],
-        "      kubelet would evict kube-system/kube-flannel-ds-9xk2p first; the kernel would kill kube-system/kube-flannel-ds-9xk2p (flanneld, oom_score 999) first"
+        "          kubelet would evict kube-system/kube-flannel-ds-9xk2p first; the kernel would kill kube-system/kube-flannel-ds-9xk2p (flanneld, oom_score 999) first"
     );
 
     let (code, report) = check_json(&fixture(DOCKERD), &[]);
@@ -409,7 +409,10 @@ fn a_capture_keeps_dockers_labels_and_nothing_else_of_its_records() {
     )
     .unwrap();
     let snap = nodescope::collect::snapshot(&b);
-    let replay = serde_json::to_value(nodescope::analyze::analyze(&snap)).unwrap();
+    let findings = nodescope::analyze::analyze(&snap);
+    let replay =
+        serde_json::to_value(nodescope::analyze::report::check::build(&snap, &findings).findings)
+            .unwrap();
     assert_eq!(replay, b.meta().findings.clone().unwrap());
     // The kernel log a live capture reads is this machine's own (/dev/kmsg is a device, not
     // the fixture's file), so the killed container is checked as the names it left.

@@ -320,6 +320,8 @@ fn every_option_has_help_and_each_command_declares_only_what_it_uses() {
         ("rules", vec![]),
         ("explain", vec![]),
         ("completions", vec![]),
+        ("fleet", vec!["kubeconfig"]),
+        ("debug", vec!["kubeconfig"]),
     ];
     let mut seen = Vec::new();
     let mut stack = vec![nodescope::cli::command()];

@@ -53,7 +53,10 @@ pub(super) fn run(
         Some(o) => o,
         None => Out::File(out_file::Destination::check(&default_name())?),
     };
-    let recorded = Some(serde_json::to_value(&findings)?);
+    // docs/bundle-format.md: the `findings` list of `check --format json`, group keys included.
+    let recorded = Some(serde_json::to_value(
+        crate::analyze::report::check::build(&snap, &findings).findings,
+    )?);
     let (entries, bytes, shown) = match &out {
         Out::Stdout => {
             let top = default_name()

@@ -67,10 +67,16 @@ pub(super) fn run(
 /// 0 when nothing reaches `fail_on` (or it is `None`: `--fail-on never`); else 2 when the
 /// worst is critical, 1 otherwise.
 pub fn exit_code(findings: &[Finding], fail_on: impl Into<Option<Severity>>) -> u8 {
+    exit_for(findings.iter().map(|f| f.severity).max(), fail_on)
+}
+
+/// 0 when `worst` does not reach `fail_on` (or either is `None`); else 2 for critical, 1
+/// otherwise.
+pub fn exit_for(worst: Option<Severity>, fail_on: impl Into<Option<Severity>>) -> u8 {
     let Some(fail_on) = fail_on.into() else {
         return 0;
     };
-    match findings.iter().map(|f| f.severity).max() {
+    match worst {
         Some(w) if w >= fail_on => {
             if w == Severity::Critical {
                 2

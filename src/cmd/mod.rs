@@ -3,8 +3,10 @@
 mod capture;
 mod check;
 mod cluster;
+mod debug;
 mod disk;
 mod dns;
+mod fleet;
 mod gpu;
 pub mod pipe;
 mod rules;
@@ -47,6 +49,16 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
             out.write_all(&crate::docs::completions(shell))?;
             ExitCode::SUCCESS
         }
+        Some(Command::Debug(ref args)) => debug::run(
+            &mut out,
+            args.kubeconfig.as_deref().or(cli.kubeconfig.as_deref()),
+            args,
+        )?,
+        Some(Command::Fleet(ref args)) => fleet::run(
+            &mut out,
+            args.kubeconfig.as_deref().or(cli.kubeconfig.as_deref()),
+            args,
+        )?,
         Some(Command::Capture(ref args)) => {
             if cli.bundle.is_some() {
                 anyhow::bail!("capture records a live host; --bundle is already a capture");

@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod disk;
 pub mod distro;
 pub mod dns;
+pub mod fleet;
 pub mod fs;
 pub mod gpu;
 pub mod health;

@@ -2,6 +2,7 @@
 
 pub mod disk;
 pub mod dns;
+pub mod fleet;
 pub mod gpu;
 /// Terminal-safe text and shell quoting, shared with the rules' remedies ([`crate::model::text`]).
 pub use crate::model::text as escape;

@@ -120,6 +120,17 @@ pub fn fetch(creds: &Credentials, node_name: &str) -> ClusterData {
 }
 
 async fn client(creds: &Credentials) -> Result<(kube::Client, String), String> {
+    client_with(creds, REQUEST_DEADLINE, Some(REQUEST_DEADLINE)).await
+}
+
+/// A client for `creds` (and the server's URL, credentials redacted) whose connections must be
+/// made within `connect` and whose reads and writes may each stall at most `io` (`None`: the
+/// caller bounds each request itself, as `fleet` and `debug` do).
+pub(crate) async fn client_with(
+    creds: &Credentials,
+    connect: Duration,
+    io: Option<Duration>,
+) -> Result<(kube::Client, String), String> {
     let options = kube::config::KubeConfigOptions::default();
     let mut config = match creds {
         Credentials::InCluster => {
@@ -138,9 +149,9 @@ async fn client(creds: &Credentials) -> Result<(kube::Client, String), String> {
                 .map_err(|e| format!("{path}: {e}"))?
         }
     };
-    config.connect_timeout = Some(REQUEST_DEADLINE);
-    config.read_timeout = Some(REQUEST_DEADLINE);
-    config.write_timeout = Some(REQUEST_DEADLINE);
+    config.connect_timeout = Some(connect);
+    config.read_timeout = io;
+    config.write_timeout = io;
     let server = super::redact::url(&config.cluster_url.to_string());
     let c = kube::Client::try_from(config).map_err(|e| format!("client: {}", chain(&e)))?;
     Ok((c, server))
@@ -149,7 +160,7 @@ async fn client(creds: &Credentials) -> Result<(kube::Client, String), String> {
 /// A client error and its causes as one line ([`super::error_chain`]), except that a failed
 /// credential plugin is told by its exit status alone: kube's own message repeats the
 /// plugin's environment and output, where credentials are.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut cur = Some(e);
     while let Some(err) = cur {

@@ -14,7 +14,9 @@
 pub mod bundle;
 pub mod cluster;
 pub mod cri;
+pub mod debug_pod;
 pub mod dns_probe;
+pub mod fleet;
 pub mod journal;
 pub mod live;
 pub mod nvml;

@@ -7,6 +7,7 @@
 pub mod check;
 pub mod disk;
 pub mod dns;
+pub mod fleet;
 pub mod gpu;
 pub mod group;
 
