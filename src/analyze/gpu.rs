@@ -760,9 +760,27 @@ fn reconcile(
 
 /// The one change that would schedule the pod, from the first reason that blocks every node.
 fn fix_for(reasons: &[Reason], nodes: &[ApiNode]) -> String {
-    let Some(r) = reasons.first() else {
+    if reasons.is_empty() {
         return "no blocking reason found locally; read the scheduler's message".into();
-    };
+    }
+    // Every reason on every candidate node blocks the pod somewhere: one step for each, named
+    // by the nodes it is about, so no single reason hides the others.
+    reasons
+        .iter()
+        .map(|r| {
+            let step = fix_one(r, nodes);
+            if r.nodes.is_empty() || reasons.len() == 1 {
+                step
+            } else {
+                format!("{}: {step}", r.nodes.join(", "))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The step for one reason.
+fn fix_one(r: &Reason, nodes: &[ApiNode]) -> String {
     match r.reason {
         "untolerated-taint" => {
             let taint = nodes
@@ -849,6 +867,43 @@ pub fn parse_fit_error(msg: &str) -> Option<(u32, Vec<(u32, String)>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn reason(code: &'static str, node: &str, detail: &str) -> Reason {
+        Reason {
+            reason: code,
+            nodes: vec![node.to_string()],
+            detail: detail.to_string(),
+            by_node: BTreeMap::new(),
+        }
+    }
+
+    /// Every reason gets its own step, named by its node: a full node and a MIG node both say
+    /// what would unblock the pod there.
+    #[test]
+    fn the_fix_has_one_step_per_reason_and_node() {
+        let reasons = [
+            reason(
+                "all-allocated",
+                "gpu-b",
+                "8/8 nvidia.com/gpu allocated on gpu-b",
+            ),
+            reason(
+                "mig-resource-mismatch",
+                "gpu-mig",
+                "gpu-mig offers nvidia.com/mig-1g.5gb",
+            ),
+        ];
+        assert_eq!(
+            fix_for(&reasons, &[]),
+            "gpu-b: free a GPU (8/8 nvidia.com/gpu allocated on gpu-b), or add GPU capacity; \
+             gpu-mig: request the resource the node offers (gpu-mig offers nvidia.com/mig-1g.5gb)"
+        );
+        // One reason: no node prefix.
+        assert_eq!(
+            fix_for(&reasons[..1], &[]),
+            "free a GPU (8/8 nvidia.com/gpu allocated on gpu-b), or add GPU capacity"
+        );
+    }
 
     fn comp(link: &'static str, running: bool) -> Component {
         Component {
