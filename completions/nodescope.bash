@@ -190,7 +190,7 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__check)
-            opts="-o -v -h --format --output --fail-on --rule --verbose --expand --cluster --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
+            opts="-o -v -h --format --output --fail-on --rule --verbose --expand --cluster --watch --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -214,6 +214,10 @@ _nodescope() {
                     ;;
                 --rule)
                     COMPREPLY=($(compgen -W "cpu.pressure cpu.throttling disk.container-log-oversize disk.deleted-open-files disk.emptydir-large disk.filesystem-full disk.imagefs-pressure disk.inode-exhaustion disk.nodefs-pressure disk.orphaned-pod-logs disk.orphaned-pod-volumes dns.conntrack-race dns.nameserver-limit dns.ndots-amplification dns.no-cluster-dns dns.policy-default dns.probe-failed dns.search-limit eviction.besteffort-critical eviction.hard-only eviction.no-memory-threshold eviction.no-minimum-reclaim eviction.no-reserved fs.io-error fs.read-only gpu.all-allocated gpu.device-plugin-missing gpu.driver-not-loaded gpu.mig-resource-mismatch gpu.operator-unhealthy gpu.pending-pod gpu.xid kernel.hung-task kernel.soft-lockup kubelet.cert-expiry memory.eviction-order memory.global-oom memory.kernel-oom-kill memory.limit-near-peak memory.oom-race memory.pressure net.cni-missing net.conntrack-table-full node.clock-unsynced node.condition node.kubelet-config-drift node.kubelet-not-running node.kubelet-stats-mismatch node.service-flapping node.swap-on pid.pressure pid.unbounded-pods runtime.not-ready" -- "${cur}"))
+                    return 0
+                    ;;
+                --watch)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --root)

@@ -110,6 +110,7 @@ node.swap-on\t''
 pid.pressure\t''
 pid.unbounded-pods\t''
 runtime.not-ready\t''"
+complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l watch -d 'Repeat the report every SECONDS (2 when given alone) until interrupted: redrawn in place on a terminal, one report after another on a pipe (JSON: one document per sample)' -r
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node; NODESCOPE_ROOT sets it too)' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l kubeconfig -d 'Ask the API server with this kubeconfig (default: KUBECONFIG, the in-cluster service account, then the node\'s kubelet kubeconfig under the host root)' -r -F

@@ -283,6 +283,10 @@ pub struct CheckArgs {
     /// Also report cluster-wide findings (Pending pods) for which this node is no candidate.
     #[arg(long)]
     pub cluster: bool,
+    /// Repeat the report every SECONDS (2 when given alone) until interrupted: redrawn in place
+    /// on a terminal, one report after another on a pipe (JSON: one document per sample).
+    #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "2")]
+    pub watch: Option<f64>,
     #[command(flatten)]
     pub host: HostOpts,
     #[command(flatten)]

@@ -627,3 +627,40 @@ fn the_tui_findings_view_shows_one_row_per_cause() {
     assert!(text.contains("- bench-ns-0/bench-pod-0"), "{text}");
     assert!(text.contains("dns.policy-default (e: explain"), "{text}");
 }
+
+/// `check --watch S` repeats the report: on a pipe, one JSON document per sample; and when the
+/// reader goes away (`| head`), it ends with the last report's status instead of sampling on
+/// for nobody. The watchdog kills it if it does not.
+#[test]
+fn check_watch_repeats_the_report_and_ends_when_the_reader_leaves() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let (mut child, _dog) = Command::new(env!("CARGO_BIN_EXE_nodescope"))
+        .args(["--bundle"])
+        .arg(fixture("oom-memcg-v2-systemd"))
+        .args(["check", "--watch", "0.2", "-o", "json"])
+        .env_remove("NODESCOPE_ROOT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .watched_spawn(std::time::Duration::from_secs(60))
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 8192];
+    let schema = "\"schema\": \"nodescope-check/1\"";
+    while String::from_utf8_lossy(&got).matches(schema).count() < 3 {
+        let n = stdout.read(&mut buf).unwrap();
+        assert!(n > 0, "the watch ended by itself");
+        got.extend_from_slice(&buf[..n]);
+    }
+    // Each sample is a whole report: the first one parses on its own.
+    let text = String::from_utf8_lossy(&got).to_string();
+    let second = text[1..].find("{\n  \"schema\"").unwrap() + 1;
+    let first: Value = serde_json::from_str(&text[..second]).unwrap();
+    assert_eq!(first["summary"]["critical"], 1);
+    // The reader leaves: the next write fails, and the watch ends with the report's status.
+    drop(stdout);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(2), "{status:?}");
+}

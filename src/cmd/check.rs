@@ -64,6 +64,36 @@ pub(super) fn run(
     )))
 }
 
+/// `check --watch`: the report of a fresh sample every `every` (a live node read anew, a
+/// bundle read again), until interrupted or until the reader of a pipe goes away. On a
+/// terminal each report replaces the last (cursor home, clear screen, as `watch(1)` does);
+/// on a pipe they follow one another, a JSON report being one document each. The exit status
+/// is the last report's.
+pub(super) fn watch<W: Write>(
+    out: &mut super::pipe::Quiet<W>,
+    open: &dyn Fn() -> anyhow::Result<Box<dyn Host>>,
+    args: &CheckArgs,
+    color: bool,
+    cluster: super::cluster::Plan,
+    every: std::time::Duration,
+    redraw: bool,
+) -> anyhow::Result<ExitCode> {
+    loop {
+        let host = open()?;
+        let mut report = Vec::new();
+        let code = run(&mut report, host.as_ref(), args, color, cluster.clone())?;
+        if redraw {
+            out.write_all(b"\x1b[H\x1b[2J")?;
+        }
+        out.write_all(&report)?;
+        out.flush()?;
+        if out.closed() {
+            return Ok(code);
+        }
+        std::thread::sleep(every);
+    }
+}
+
 /// 0 when nothing reaches `fail_on` (or it is `None`: `--fail-on never`); else 2 when the
 /// worst is critical, 1 otherwise.
 pub fn exit_code(findings: &[Finding], fail_on: impl Into<Option<Severity>>) -> u8 {

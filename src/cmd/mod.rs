@@ -116,7 +116,15 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Check(ref args)) => {
             let host = open_host(&cli)?;
             let plan = cluster::plan(&cli, live_root_if_live(&cli).as_deref(), host.bundle())?;
-            check::run(&mut out, host.host(), args, color, plan)?
+            match args.watch {
+                None => check::run(&mut out, host.host(), args, color, plan)?,
+                Some(seconds) => {
+                    let redraw = std::io::stdout().is_terminal();
+                    let open = host.reopener(&cli);
+                    let every = std::time::Duration::from_secs_f64(seconds.clamp(0.2, 86_400.0));
+                    check::watch(&mut out, &open, args, color, plan, every, redraw)?
+                }
+            }
         }
         Some(Command::Top(ref args)) if args.once => {
             let opened = open_host(&cli)?;
@@ -141,6 +149,7 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
                 verbose: false,
                 expand: false,
                 cluster: false,
+                watch: None,
                 host: Default::default(),
                 cluster_opts: Default::default(),
                 color: Default::default(),
