@@ -415,6 +415,7 @@ const CATALOG: &[&str] = &[
     "fs.io-error",
     "fs.read-only",
     "gpu.all-allocated",
+    "gpu.cuda-oom",
     "gpu.device-plugin-missing",
     "gpu.driver-not-loaded",
     "gpu.mig-resource-mismatch",

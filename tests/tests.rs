@@ -16,6 +16,7 @@ mod cluster;
 mod cluster_dump;
 mod corpus;
 mod cri;
+mod cuda_oom;
 mod deploy;
 mod disk;
 mod distro;

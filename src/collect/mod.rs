@@ -26,6 +26,7 @@ mod mounts;
 mod node;
 pub mod oom;
 mod pods;
+pub mod prev_log;
 mod processes;
 pub mod resolv;
 pub mod runtime;
@@ -168,7 +169,7 @@ impl Started<'_> {
             },
             &mut errs,
         );
-        let gpu = gpu::collect(
+        let mut gpu = gpu::collect(
             host,
             kubelet
                 .as_ref()
@@ -176,6 +177,7 @@ impl Started<'_> {
             &kernel_log,
             &mut errs,
         );
+        gpu.previous_runs = prev_log::collect(host, &pods, &mut errs);
         let health = health::collect(
             host,
             &health::Inputs {

@@ -26,6 +26,7 @@ mod eviction_no_reserved;
 mod fs_io_error;
 mod fs_read_only;
 mod gpu_all_allocated;
+mod gpu_cuda_oom;
 mod gpu_device_plugin_missing;
 mod gpu_driver_not_loaded;
 mod gpu_mig_resource_mismatch;
@@ -86,6 +87,7 @@ pub static RULES: &[&dyn Rule] = &[
     &fs_io_error::FsIoError,
     &fs_read_only::FsReadOnly,
     &gpu_all_allocated::GpuAllAllocated,
+    &gpu_cuda_oom::GpuCudaOom,
     &gpu_device_plugin_missing::GpuDevicePluginMissing,
     &gpu_driver_not_loaded::GpuDriverNotLoaded,
     &gpu_mig_resource_mismatch::GpuMigResourceMismatch,
