@@ -442,6 +442,7 @@ const CATALOG: &[&str] = &[
     "node.swap-on",
     "pid.pressure",
     "pid.unbounded-pods",
+    "pod.shm-small",
     "runtime.not-ready",
 ];
 

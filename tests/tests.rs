@@ -42,6 +42,7 @@ mod live_oom;
 mod live_output;
 mod live_root;
 mod live_safety;
+mod live_shm;
 mod live_trust;
 mod oom;
 mod output_safety;

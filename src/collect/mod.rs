@@ -25,6 +25,7 @@ mod kubelet_log;
 mod mounts;
 mod node;
 pub mod oom;
+pub mod pod_shm;
 mod pods;
 pub mod prev_log;
 mod processes;
@@ -178,6 +179,7 @@ impl Started<'_> {
             &mut errs,
         );
         gpu.previous_runs = prev_log::collect(host, &pods, &mut errs);
+        gpu.pod_shm = pod_shm::collect(host, &pods, &processes, &mounts, &mut errs);
         let health = health::collect(
             host,
             &health::Inputs {

@@ -33,6 +33,28 @@ pub struct Gpu {
     /// only the matched lines, never the rest of the log (`collect::prev_log`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub previous_runs: Vec<PreviousRun>,
+    /// `/dev/shm` as one process of each running pod sees it (`collect::pod_shm`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pod_shm: Vec<PodShm>,
+}
+
+/// A pod's `/dev/shm`, from the mountinfo of one of its processes (`/proc/<pid>/mountinfo`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PodShm {
+    pub namespace: Option<String>,
+    pub pod: Option<String>,
+    pub pod_uid: String,
+    /// The process whose view was read.
+    pub pid: u32,
+    /// The filesystem mounted there (`tmpfs`).
+    pub fs_type: String,
+    /// The tmpfs `size=` of the mount's superblock options, in bytes; `None` when the mount
+    /// shows none (tmpfs's default, half the node's memory).
+    pub size_bytes: Option<u64>,
+    /// The emptyDir volume mounted there when it is one (`medium: Memory`): its name, from
+    /// the host mount of the same device under `/var/lib/kubelet/pods/<uid>/volumes/
+    /// kubernetes.io~empty-dir/<name>`.
+    pub empty_dir: Option<String>,
 }
 
 /// The end of a container's previous run as its log (`/var/log/pods/<ns>_<pod>_<uid>/

@@ -7,8 +7,8 @@
 //! attributes a kill to that pod and container, `memory.kernel-oom-kill`) is never claimed
 //! here, so the two rules never claim the same restart.
 //!
-//! Shared-memory failures (`GpuFailure::Shm`) are `pod.shm-small`'s evidence, not this
-//! rule's.
+//! Shared-memory failures (`GpuFailure::Shm`) and NCCL's bare `unhandled system error` are
+//! `pod.shm-small`'s evidence, not this rule's.
 
 use crate::analyze::oom::kills;
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
@@ -59,7 +59,7 @@ WHAT TO CHANGE
     fn check(&self, snap: &Snapshot, out: &mut Vec<Finding>) {
         let kernel = kills(snap);
         for run in &snap.gpu.previous_runs {
-            let Some(m) = run.matches.iter().rev().find(|m| m.kind != GpuFailure::Shm) else {
+            let Some(m) = run.matches.iter().rev().find(|m| is_gpu_oom(m)) else {
                 continue;
             };
             let killed_by_kernel = kernel.iter().any(|k| {
@@ -72,6 +72,17 @@ WHAT TO CHANGE
             }
             out.push(run_finding(self, snap, run, m));
         }
+    }
+}
+
+/// Whether a matched line says GPU memory ran out: a CUDA or KV-cache failure, or NCCL's own
+/// word that a CUDA allocation failed. NCCL's bare `unhandled system error` is not enough (a
+/// full /dev/shm ends the same way; that is `pod.shm-small`'s), nor a shared-memory line.
+fn is_gpu_oom(m: &LogMatch) -> bool {
+    match m.kind {
+        GpuFailure::CudaOom | GpuFailure::KvCache => true,
+        GpuFailure::Nccl => matches!(m.pattern.as_str(), "nccl-cuda-oom" | "nccl-oom"),
+        GpuFailure::Shm => false,
     }
 }
 
@@ -335,6 +346,19 @@ mod tests {
             "NCCL WARN Error: failed to extend /dev/shm/nccl-x to 9637892 bytes",
         ));
         assert_eq!(run(&GpuCudaOom, &s), vec![]);
+    }
+
+    #[test]
+    fn nccls_bare_system_error_is_not_a_gpu_oom_but_its_cuda_failure_is() {
+        let mut s = node();
+        s.gpu.previous_runs.push(run_with(
+            "nccl-system-error",
+            GpuFailure::Nccl,
+            "torch.distributed.DistBackendError: NCCL error in: ProcessGroupNCCL.cpp:1970, unhandled system error",
+        ));
+        assert_eq!(run(&GpuCudaOom, &s), vec![]);
+        s.gpu.previous_runs[0].matches[0].pattern = "nccl-cuda-oom".into();
+        assert_eq!(run(&GpuCudaOom, &s).len(), 1);
     }
 
     #[test]

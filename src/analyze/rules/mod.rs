@@ -53,6 +53,7 @@ mod node_service_flapping;
 mod node_swap_on;
 mod pid_pressure;
 mod pid_unbounded_pods;
+mod pod_shm_small;
 mod runtime_not_ready;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -114,6 +115,7 @@ pub static RULES: &[&dyn Rule] = &[
     &node_swap_on::NodeSwapOn,
     &pid_pressure::PidPressure,
     &pid_unbounded_pods::PidUnboundedPods,
+    &pod_shm_small::PodShmSmall,
     &runtime_not_ready::RuntimeNotReady,
 ];
 
@@ -130,7 +132,7 @@ mod tests {
         assert_eq!(ids, sorted, "RULES must be sorted by id and unique");
         let areas = [
             "memory", "eviction", "pid", "dns", "net", "disk", "gpu", "node", "kernel", "fs",
-            "runtime", "kubelet", "cpu",
+            "runtime", "kubelet", "cpu", "pod",
         ];
         for id in ids {
             let (area, name) = id.split_once('.').expect("area.name");
