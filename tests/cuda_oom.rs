@@ -163,3 +163,54 @@ fn a_capture_keeps_only_the_matched_lines_of_a_previous_log() {
         findings(&live, "gpu.cuda-oom")[0]["evidence"]
     );
 }
+
+#[test]
+fn the_ddp_trainer_with_two_gpus_and_a_64_mib_dev_shm_is_shm_small_not_cuda_oom() {
+    let (code, r) = check_json(&fixture("gpu-shm-small"), &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(findings(&r, "gpu.cuda-oom").len(), 0);
+    let f = findings(&r, "pod.shm-small");
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0]["subject"]["pod"], "ddp-train-0");
+    let e = &f[0]["evidence"];
+    assert_eq!(e["shm_bytes"], 64u64 << 20);
+    assert_eq!(e["pid"], 35137);
+    assert_eq!(e["gpus"], 2);
+    assert_eq!(e["empty_dir"], Value::Null);
+    assert!(
+        e["log_line"]
+            .as_str()
+            .unwrap()
+            .contains("NCCL WARN Error: failed to extend /dev/shm/nccl-7xkQ2a to 9637892 bytes"),
+        "{e:#}"
+    );
+}
+
+#[test]
+fn an_empty_dir_at_dev_shm_is_named_and_a_large_one_does_not_fire() {
+    let c = Copy::of("gpu-shm-small");
+    let uid = "7c6d5e4f-3a2b-4c1d-8e9f-0a1b2c3d4e32";
+    let info = c
+        .read("/proc/35137/mountinfo")
+        .replace("0:299 / /dev/shm", "0:333 / /dev/shm")
+        .replace("tmpfs shm rw,size=65536k", "tmpfs tmpfs rw,size=16777216k");
+    c.write("/proc/35137/mountinfo", &info);
+    let mut host = c.read("/proc/1/mountinfo");
+    host.push_str(&format!(
+        "913 22 0:333 / /var/lib/kubelet/pods/{uid}/volumes/kubernetes.io~empty-dir/dshm rw,relatime shared:411 - tmpfs tmpfs rw,size=16777216k,inode64\n"
+    ));
+    c.write("/proc/1/mountinfo", &host);
+    let s = run(&[
+        "--bundle",
+        c.root.to_str().unwrap(),
+        "snapshot",
+        "--format",
+        "json",
+    ]);
+    let s: Value = serde_json::from_slice(&s.stdout).unwrap();
+    let shm = &s["gpu"]["pod_shm"][0];
+    assert_eq!(shm["empty_dir"], "dshm");
+    assert_eq!(shm["size_bytes"], 16u64 << 30);
+    let (_, r) = check_json(&c.root, &[]);
+    assert_eq!(findings(&r, "pod.shm-small").len(), 0);
+}

@@ -77,16 +77,21 @@ fn gpu_count(snap: &Snapshot, uid: &str) -> usize {
     })
 }
 
-/// The last NCCL or shared-memory line of a previous run of the pod's containers.
+/// The last shared-memory line of a previous run of the pod's containers, else its last NCCL
+/// line: the shared-memory one names the cause.
 fn nccl_line<'a>(snap: &'a Snapshot, uid: &str) -> Option<&'a str> {
-    snap.gpu
-        .previous_runs
-        .iter()
-        .filter(|r| r.pod_uid == uid)
-        .flat_map(|r| r.matches.iter())
-        .filter(|m| matches!(m.kind, GpuFailure::Nccl | GpuFailure::Shm))
+    let lines = || {
+        snap.gpu
+            .previous_runs
+            .iter()
+            .filter(move |r| r.pod_uid == uid)
+            .flat_map(|r| r.matches.iter())
+    };
+    lines()
+        .filter(|m| m.kind == GpuFailure::Shm)
+        .chain(lines().filter(|m| m.kind == GpuFailure::Nccl))
         .map(|m| m.line.as_str())
-        .next_back()
+        .next()
 }
 
 fn shm_finding(
@@ -99,7 +104,7 @@ fn shm_finding(
     let who = crate::model::pod_ref(shm.namespace.as_deref(), shm.pod.as_deref(), &shm.pod_uid);
     let why = match line {
         Some(l) => format!(
-            "its previous run logged: {}",
+            "{gpus} GPU(s); its previous run logged: {}",
             crate::model::text::truncate(l, 160)
         ),
         None => format!("it holds {gpus} GPUs (NCCL between them uses /dev/shm)"),
@@ -193,6 +198,6 @@ mod tests {
             }],
         });
         let f = one(&PodShmSmall, &s);
-        assert!(f.title.ends_with("its previous run logged: NCCL WARN Error: failed to extend /dev/shm/nccl-x to 9637892 bytes"), "{}", f.title);
+        assert!(f.title.ends_with("1 GPU(s); its previous run logged: NCCL WARN Error: failed to extend /dev/shm/nccl-x to 9637892 bytes"), "{}", f.title);
     }
 }
