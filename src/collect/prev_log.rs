@@ -510,6 +510,13 @@ mod tests {
     }
 
     #[test]
+    fn a_url_password_in_a_matched_line_is_redacted() {
+        let m = classify("2026-12-06T03:14:07Z stderr F NCCL error: out of memory while loading https://svc:hunter2@models.example.com/m.bin").unwrap();
+        assert!(!m.line.contains("hunter2"), "{}", m.line);
+        assert!(m.line.starts_with("NCCL error: out of memory"));
+    }
+
+    #[test]
     fn other_lines_do_not_match() {
         assert_eq!(
             classify("2026-12-06T03:14:07Z stdout F INFO: loaded weights"),
