@@ -23,9 +23,8 @@ fn live_shm_a_pods_private_64_mib_dev_shm_is_read_through_its_mountinfo() {
     }
     if Command::new("unshare")
         .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .map_or(true, |s| !s.success())
+        .output_within(Duration::from_secs(10))
+        .map_or(true, |o| !o.status.success())
     {
         return skip_or_fail("unshare (util-linux) is not installed");
     }
