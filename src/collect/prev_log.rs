@@ -83,6 +83,12 @@ pub const PATTERNS: &[Pattern] = &[
         source: "pytorch/pytorch torch/csrc/DataLoader.cpp: \"Unexpected bus error encountered in worker. This might be caused by insufficient shared memory (shm).\"",
     },
     Pattern {
+        id: "bus-error",
+        needle: "Bus error (core dumped)",
+        kind: GpuFailure::Shm,
+        source: "GNU bash siglist.c (SIGBUS \"Bus error\"), printed by a wrapping shell when a process touches a shared-memory page /dev/shm cannot back",
+    },
+    Pattern {
         id: "shm-allocate",
         needle: "unable to allocate shared memory",
         kind: GpuFailure::Shm,
@@ -514,6 +520,12 @@ mod tests {
         let m = classify("2026-12-06T03:14:07Z stderr F NCCL error: out of memory while loading https://svc:hunter2@models.example.com/m.bin").unwrap();
         assert!(!m.line.contains("hunter2"), "{}", m.line);
         assert!(m.line.starts_with("NCCL error: out of memory"));
+    }
+
+    #[test]
+    fn a_bus_error_is_a_shared_memory_failure() {
+        let m = classify("2026-12-06T03:14:07Z stderr F /entrypoint.sh: line 12:    48 Bus error (core dumped) torchrun train.py").unwrap();
+        assert_eq!((m.kind, m.pattern.as_str()), (GpuFailure::Shm, "bus-error"));
     }
 
     #[test]
