@@ -83,6 +83,7 @@ eviction.no-reserved\t''
 fs.io-error\t''
 fs.read-only\t''
 gpu.all-allocated\t''
+gpu.cuda-oom\t''
 gpu.device-plugin-missing\t''
 gpu.driver-not-loaded\t''
 gpu.mig-resource-mismatch\t''
@@ -109,6 +110,7 @@ node.service-flapping\t''
 node.swap-on\t''
 pid.pressure\t''
 pid.unbounded-pods\t''
+pod.shm-small\t''
 runtime.not-ready\t''"
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l watch -d 'Repeat the report every SECONDS (2 when given alone) until interrupted: redrawn in place on a terminal, one report after another on a pipe (JSON: one document per sample)' -r
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l root -d 'Read the live host under DIR (default: /, or /host when it holds a node; NODESCOPE_ROOT sets it too)' -r -F

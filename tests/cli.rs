@@ -415,6 +415,7 @@ const CATALOG: &[&str] = &[
     "fs.io-error",
     "fs.read-only",
     "gpu.all-allocated",
+    "gpu.cuda-oom",
     "gpu.device-plugin-missing",
     "gpu.driver-not-loaded",
     "gpu.mig-resource-mismatch",
@@ -441,6 +442,7 @@ const CATALOG: &[&str] = &[
     "node.swap-on",
     "pid.pressure",
     "pid.unbounded-pods",
+    "pod.shm-small",
     "runtime.not-ready",
 ];
 

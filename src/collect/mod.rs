@@ -25,7 +25,9 @@ mod kubelet_log;
 mod mounts;
 mod node;
 pub mod oom;
+pub mod pod_shm;
 mod pods;
+pub mod prev_log;
 mod processes;
 pub mod resolv;
 pub mod runtime;
@@ -168,7 +170,7 @@ impl Started<'_> {
             },
             &mut errs,
         );
-        let gpu = gpu::collect(
+        let mut gpu = gpu::collect(
             host,
             kubelet
                 .as_ref()
@@ -176,6 +178,8 @@ impl Started<'_> {
             &kernel_log,
             &mut errs,
         );
+        gpu.previous_runs = prev_log::collect(host, &pods, &mut errs);
+        gpu.pod_shm = pod_shm::collect(host, &pods, &processes, &mounts, &mut errs);
         let health = health::collect(
             host,
             &health::Inputs {

@@ -29,6 +29,75 @@ pub struct Gpu {
     /// What NVML said, or why it could not be asked (no libnvidia-ml on this node).
     #[serde(default)]
     pub nvml: Option<Nvml>,
+    /// Restarted containers whose previous run's log ends in a GPU-memory or NCCL failure:
+    /// only the matched lines, never the rest of the log (`collect::prev_log`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous_runs: Vec<PreviousRun>,
+    /// `/dev/shm` as one process of each running pod sees it (`collect::pod_shm`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pod_shm: Vec<PodShm>,
+}
+
+/// A pod's `/dev/shm`, from the mountinfo of one of its processes (`/proc/<pid>/mountinfo`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PodShm {
+    pub namespace: Option<String>,
+    pub pod: Option<String>,
+    pub pod_uid: String,
+    /// The process whose view was read.
+    pub pid: u32,
+    /// The filesystem mounted there (`tmpfs`).
+    pub fs_type: String,
+    /// The tmpfs `size=` of the mount's superblock options, in bytes; `None` when the mount
+    /// shows none (tmpfs's default, half the node's memory).
+    pub size_bytes: Option<u64>,
+    /// The emptyDir volume mounted there when it is one (`medium: Memory`): its name, from
+    /// the host mount of the same device under `/var/lib/kubelet/pods/<uid>/volumes/
+    /// kubernetes.io~empty-dir/<name>`.
+    pub empty_dir: Option<String>,
+}
+
+/// The end of a container's previous run as its log (`/var/log/pods/<ns>_<pod>_<uid>/
+/// <container>/<N>.log`, the CRI log format) tells it: the lines of its last 64 KiB that matched
+/// a GPU-memory or NCCL failure pattern, redacted, escaped and cut to 512 bytes each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PreviousRun {
+    pub namespace: String,
+    pub pod: String,
+    pub pod_uid: String,
+    pub container: String,
+    /// The log file read.
+    pub path: String,
+    /// The run's number: the kubelet names a run's log by its restart count.
+    pub run: u32,
+    /// The matched lines, oldest first (at most 16).
+    pub matches: Vec<LogMatch>,
+}
+
+/// One log line that matched a failure pattern.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LogMatch {
+    /// The runtime's RFC 3339 timestamp of the line, as written.
+    pub time: Option<String>,
+    pub kind: GpuFailure,
+    /// The pattern's id (`pytorch-oom`, `nccl-cuda-oom`, ...).
+    pub pattern: String,
+    /// The message (without the CRI prefix), redacted, escaped, at most 512 bytes.
+    pub line: String,
+}
+
+/// What a matched line says ended the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum GpuFailure {
+    /// The CUDA allocator ran out of device memory (PyTorch, JAX/XLA, TensorRT-LLM).
+    CudaOom,
+    /// vLLM found no room for its KV cache after loading the weights.
+    KvCache,
+    /// NCCL failed on a CUDA allocation or a system call (often memory).
+    Nccl,
+    /// NCCL or a data loader ran out of shared memory (`/dev/shm`).
+    Shm,
 }
 
 /// One GPU as the driver describes it (`information` file; keys as NVIDIA's driver prints them).

@@ -26,6 +26,7 @@ mod eviction_no_reserved;
 mod fs_io_error;
 mod fs_read_only;
 mod gpu_all_allocated;
+mod gpu_cuda_oom;
 mod gpu_device_plugin_missing;
 mod gpu_driver_not_loaded;
 mod gpu_mig_resource_mismatch;
@@ -52,6 +53,7 @@ mod node_service_flapping;
 mod node_swap_on;
 mod pid_pressure;
 mod pid_unbounded_pods;
+mod pod_shm_small;
 mod runtime_not_ready;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -86,6 +88,7 @@ pub static RULES: &[&dyn Rule] = &[
     &fs_io_error::FsIoError,
     &fs_read_only::FsReadOnly,
     &gpu_all_allocated::GpuAllAllocated,
+    &gpu_cuda_oom::GpuCudaOom,
     &gpu_device_plugin_missing::GpuDevicePluginMissing,
     &gpu_driver_not_loaded::GpuDriverNotLoaded,
     &gpu_mig_resource_mismatch::GpuMigResourceMismatch,
@@ -112,6 +115,7 @@ pub static RULES: &[&dyn Rule] = &[
     &node_swap_on::NodeSwapOn,
     &pid_pressure::PidPressure,
     &pid_unbounded_pods::PidUnboundedPods,
+    &pod_shm_small::PodShmSmall,
     &runtime_not_ready::RuntimeNotReady,
 ];
 
@@ -128,7 +132,7 @@ mod tests {
         assert_eq!(ids, sorted, "RULES must be sorted by id and unique");
         let areas = [
             "memory", "eviction", "pid", "dns", "net", "disk", "gpu", "node", "kernel", "fs",
-            "runtime", "kubelet", "cpu",
+            "runtime", "kubelet", "cpu", "pod",
         ];
         for id in ids {
             let (area, name) = id.split_once('.').expect("area.name");

@@ -1,0 +1,538 @@
+//! The end of a restarted container's previous run, read from its log: did it die of GPU
+//! memory (a CUDA or NCCL out-of-memory error, vLLM's KV cache) or of shared memory? The
+//! kernel's OOM kills are in the kernel log; these failures are only in the program's own
+//! output, which is what the runbooks grep (`kubectl logs --previous | grep -i cuda`).
+//!
+//! Where the kubelet keeps it: `/var/log/pods/<ns>_<pod>_<uid>/<container>/<N>.log`, N the
+//! container's restart count at its start (kubernetes/kubernetes pkg/kubelet/kuberuntime/
+//! helpers.go `buildContainerLogsPath`); the log rotation renames a running container's log to
+//! `<N>.log.<20060102-150405>` and gzips all rotated files but the newest (`.gz`;
+//! pkg/kubelet/logs/container_log_manager.go `rotateLatestLog`, `compressUncompressedLogs`).
+//! A run's end is therefore in `<N>.log`, or, when that is empty (rotated just before the run
+//! ended), in its newest uncompressed rotation; `.gz` files are never read (their end costs
+//! the whole file). The previous run is the one below the running container's; when no
+//! container of that name runs (CrashLoopBackOff), the newest run is the one that ended.
+//!
+//! Bounded: only the last [`TAIL_BYTES`] of one file per container are read ([`Host::tail_lines`]
+//! seeks to the end), and [`MAX_CONTAINERS`] containers at most. Trusted like every file
+//! nodescope believes: root's alone all the way (`source::vet`, docs/security.md), as the
+//! runtime writes them; a pod with a hostPath mount cannot plant one. Only matched lines are
+//! kept, redacted and escaped; a capture records those lines and not the log.
+//!
+//! Lines are in the CRI log format `<RFC3339Nano> <stdout|stderr> <F|P> <message>`
+//! (kubernetes/cri-api pkg/apis/runtime/v1 `LogTagPartial`/`LogTagFull`; kubelet
+//! pkg/kubelet/kuberuntime/logs/logs.go `parseCRILog`).
+
+use super::Errors;
+use crate::model::Pod;
+use crate::model::gpu::{GpuFailure, LogMatch, PreviousRun};
+use crate::source::vet::{self, Want};
+use crate::source::{EntryKind, ErrorKind, Host};
+
+const C: &str = "previous-log";
+
+/// How much of the end of a previous run's log is read.
+pub const TAIL_BYTES: u64 = 64 * 1024;
+/// The most containers whose previous log is read in one pass.
+pub const MAX_CONTAINERS: usize = 256;
+/// The most matched lines kept per run (the last ones).
+const MAX_MATCHES: usize = 16;
+/// The most bytes of one kept line.
+const MAX_LINE: usize = 512;
+
+/// One failure pattern: a literal substring of the message, what it means, and where the
+/// program writes it.
+pub struct Pattern {
+    pub id: &'static str,
+    pub needle: &'static str,
+    pub kind: GpuFailure,
+    /// The upstream file that prints it.
+    pub source: &'static str,
+}
+
+/// The patterns, most specific first (the first that matches names the line).
+pub const PATTERNS: &[Pattern] = &[
+    Pattern {
+        id: "nccl-cuda-oom",
+        needle: "Cuda failure 'out of memory'",
+        kind: GpuFailure::Nccl,
+        source: "NVIDIA/nccl src/include/checks.h CUDACHECK: WARN(\"Cuda failure '%s'\", cudaGetErrorString(err))",
+    },
+    Pattern {
+        id: "nccl-oom",
+        needle: "NCCL error: out of memory",
+        kind: GpuFailure::Nccl,
+        source: "pytorch/pytorch torch/csrc/distributed/c10d/NCCLUtils.hpp C10D_NCCL_CHECK (ncclGetErrorString)",
+    },
+    Pattern {
+        id: "nccl-shm-extend",
+        needle: "Error: failed to extend /dev/shm",
+        kind: GpuFailure::Shm,
+        source: "NVIDIA/nccl src/misc/shmutils.cc ncclShmOpen: WARN(\"Error: failed to extend %s to %ld bytes ...\")",
+    },
+    Pattern {
+        id: "nccl-shm-create",
+        needle: "could not create shared memory",
+        kind: GpuFailure::Shm,
+        source: "NVIDIA/nccl src/transport/net.cc (older) netCreateShm: WARN(\"Error: could not create shared memory in /dev/shm\")",
+    },
+    Pattern {
+        id: "shm-insufficient",
+        needle: "insufficient shared memory (shm)",
+        kind: GpuFailure::Shm,
+        source: "pytorch/pytorch torch/csrc/DataLoader.cpp: \"Unexpected bus error encountered in worker. This might be caused by insufficient shared memory (shm).\"",
+    },
+    Pattern {
+        id: "bus-error",
+        needle: "Bus error (core dumped)",
+        kind: GpuFailure::Shm,
+        source: "GNU bash siglist.c (SIGBUS \"Bus error\"), printed by a wrapping shell when a process touches a shared-memory page /dev/shm cannot back",
+    },
+    Pattern {
+        id: "shm-allocate",
+        needle: "unable to allocate shared memory",
+        kind: GpuFailure::Shm,
+        source: "pytorch/pytorch aten/src/ATen/MapAllocator.cpp: \"unable to allocate shared memory(shm) for file\"",
+    },
+    Pattern {
+        id: "nccl-system-error",
+        needle: "unhandled system error",
+        kind: GpuFailure::Nccl,
+        source: "NVIDIA/nccl src/init.cc ncclGetErrorString(ncclSystemError), quoted by PyTorch's DistBackendError",
+    },
+    Pattern {
+        id: "nccl-cuda-error",
+        needle: "unhandled cuda error",
+        kind: GpuFailure::Nccl,
+        source: "NVIDIA/nccl src/init.cc ncclGetErrorString(ncclUnhandledCudaError)",
+    },
+    Pattern {
+        id: "vllm-no-kv-memory",
+        needle: "No available memory for the cache blocks",
+        kind: GpuFailure::KvCache,
+        source: "vllm-project/vllm vllm/v1/core/kv_cache_utils.py check_enough_kv_cache_memory",
+    },
+    Pattern {
+        id: "vllm-kv-too-small",
+        needle: "larger than the maximum number of tokens that can be stored in KV cache",
+        kind: GpuFailure::KvCache,
+        source: "vllm-project/vllm vllm/v1/core/kv_cache_utils.py check_enough_kv_cache_memory",
+    },
+    Pattern {
+        id: "vllm-kv-needed",
+        needle: "larger than the available KV cache memory",
+        kind: GpuFailure::KvCache,
+        source: "vllm-project/vllm vllm/v1/core/kv_cache_utils.py check_enough_kv_cache_memory",
+    },
+    Pattern {
+        id: "pytorch-oom",
+        needle: "CUDA out of memory. Tried to allocate",
+        kind: GpuFailure::CudaOom,
+        source: "pytorch/pytorch c10/cuda/CUDACachingAllocator.cpp malloc: \"CUDA out of memory. Tried to allocate ...\"",
+    },
+    Pattern {
+        id: "pytorch-oom-old",
+        needle: "RuntimeError: CUDA out of memory",
+        kind: GpuFailure::CudaOom,
+        source: "pytorch/pytorch c10/cuda/CUDACachingAllocator.cpp (before 1.13 raised as RuntimeError)",
+    },
+    Pattern {
+        id: "cuda-error-oom",
+        needle: "CUDA error: out of memory",
+        kind: GpuFailure::CudaOom,
+        source: "pytorch/pytorch c10/cuda/CUDAException.h C10_CUDA_CHECK (cudaErrorMemoryAllocation)",
+    },
+    Pattern {
+        id: "tensorrt-llm-oom",
+        needle: "[TensorRT-LLM][ERROR] CUDA runtime error in ::cudaMalloc",
+        kind: GpuFailure::CudaOom,
+        source: "NVIDIA/TensorRT-LLM cpp/include/tensorrt_llm/common/cudaUtils.h check_cuda_error",
+    },
+    Pattern {
+        id: "xla-oom",
+        needle: "RESOURCE_EXHAUSTED: Out of memory while trying to allocate",
+        kind: GpuFailure::CudaOom,
+        source: "openxla/xla xla/service/gpu (BFC allocator): \"Out of memory while trying to allocate %d bytes\"",
+    },
+];
+
+/// The needles handed to [`Host::tail_lines`].
+fn needles() -> Vec<&'static str> {
+    PATTERNS.iter().map(|p| p.needle).collect()
+}
+
+/// The previous runs of the restarted containers of `pods` that ended in a GPU-memory, NCCL or
+/// shared-memory failure.
+pub(super) fn collect(host: &dyn Host, pods: &[Pod], errs: &mut Errors) -> Vec<PreviousRun> {
+    let mut out = Vec::new();
+    let mut budget = MAX_CONTAINERS;
+    for pod in pods {
+        let (Some(dir), Some(ns), Some(name)) = (&pod.log_dir, &pod.namespace, &pod.name) else {
+            continue;
+        };
+        let Ok(entries) = host.read_dir(dir) else {
+            continue;
+        };
+        for e in entries.into_iter().filter(|e| e.kind == EntryKind::Dir) {
+            let cdir = format!("{dir}/{}", e.name);
+            let Some((run, path)) = previous_log(host, pod, &e.name, &cdir) else {
+                continue;
+            };
+            if budget == 0 {
+                errs.push(crate::model::CollectError {
+                    collector: C.into(),
+                    kind: ErrorKind::Invalid,
+                    path: None,
+                    line: None,
+                    message: format!(
+                        "more than {MAX_CONTAINERS} restarted containers: the rest were not read"
+                    ),
+                });
+                return out;
+            }
+            budget -= 1;
+            let matches = read_matches(host, &path, errs);
+            if !matches.is_empty() {
+                out.push(PreviousRun {
+                    namespace: ns.clone(),
+                    pod: name.clone(),
+                    pod_uid: pod.uid.clone(),
+                    container: e.name.clone(),
+                    path,
+                    run,
+                    matches,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The run whose end is wanted and the file that holds it, or `None` when the container has
+/// not restarted.
+fn previous_log(host: &dyn Host, pod: &Pod, container: &str, cdir: &str) -> Option<(u32, String)> {
+    let names: Vec<String> = host
+        .read_dir(cdir)
+        .ok()?
+        .into_iter()
+        .filter(|e| e.kind == EntryKind::File)
+        .map(|e| e.name)
+        .collect();
+    let mut runs: Vec<u32> = names.iter().filter_map(|n| run_of(n)).collect();
+    runs.sort_unstable();
+    runs.dedup();
+    let running = pod
+        .containers
+        .iter()
+        .any(|c| !c.sandbox && c.cgroup.is_some() && c.name.as_deref() == Some(container));
+    let run = match (running, runs.as_slice()) {
+        (true, [.., prev, _current]) => *prev,
+        // No container of that name runs in a live pod: the newest run has ended.
+        (false, [.., last]) if pod.cgroup.is_some() => *last,
+        _ => return None,
+    };
+    let plain = format!("{run}.log");
+    if names.contains(&plain)
+        && host
+            .metadata(&format!("{cdir}/{plain}"))
+            .is_ok_and(|m| m.size > 0)
+    {
+        return Some((run, format!("{cdir}/{plain}")));
+    }
+    // Rotated just before the end: the newest uncompressed rotation (timestamps sort as text).
+    let newest = names
+        .iter()
+        .filter(|n| run_of(n) == Some(run) && rotation_stamp(n).is_some())
+        .max()?;
+    Some((run, format!("{cdir}/{newest}")))
+}
+
+/// The run number of a log file name: `<N>.log` or `<N>.log.<YYYYMMDD-hhmmss>`; `None` for
+/// compressed (`.gz`) and temporary (`.tmp`) files and anything else.
+pub fn run_of(name: &str) -> Option<u32> {
+    let (n, rest) = name.split_once(".log")?;
+    if !(rest.is_empty() || rotation_stamp(name).is_some()) {
+        return None;
+    }
+    n.parse().ok()
+}
+
+/// The `YYYYMMDD-hhmmss` suffix of a rotated log's name (kubelet `timestampFormat`).
+fn rotation_stamp(name: &str) -> Option<&str> {
+    let (_, stamp) = name.split_once(".log.")?;
+    let ok = stamp.len() == 15
+        && stamp
+            .char_indices()
+            .all(|(i, c)| if i == 8 { c == '-' } else { c.is_ascii_digit() });
+    ok.then_some(stamp)
+}
+
+/// The matched lines of the end of `path`, once the path is vetted as root's alone.
+fn read_matches(host: &dyn Host, path: &str, errs: &mut Errors) -> Vec<LogMatch> {
+    let vetted = match vet::vet(host, path, Want::File) {
+        Ok(v) => v,
+        Err(refused) => {
+            errs.push(crate::model::CollectError {
+                collector: super::trust::C.into(),
+                kind: ErrorKind::Untrusted,
+                path: Some(path.into()),
+                line: None,
+                message: format!("previous container log not read: {refused}"),
+            });
+            return Vec::new();
+        }
+    };
+    let lines = match host.tail_lines(&vetted.path, TAIL_BYTES, &needles()) {
+        Ok(l) => l,
+        Err(e) => {
+            errs.host(C, &e);
+            return Vec::new();
+        }
+    };
+    let mut out: Vec<LogMatch> = lines.iter().filter_map(|l| classify(l)).collect();
+    if out.len() > MAX_MATCHES {
+        out.drain(..out.len() - MAX_MATCHES);
+    }
+    out
+}
+
+/// A CRI log line → its match, when its message holds one of [`PATTERNS`].
+pub fn classify(line: &str) -> Option<LogMatch> {
+    let (time, msg) = split_cri(line);
+    let p = PATTERNS.iter().find(|p| msg.contains(p.needle))?;
+    let redacted = crate::source::redact::text(msg.as_bytes());
+    let text = String::from_utf8_lossy(&redacted);
+    let escaped = crate::model::text::esc(&text);
+    Some(LogMatch {
+        time: time.map(String::from),
+        kind: p.kind,
+        pattern: p.id.into(),
+        line: cut(&escaped, MAX_LINE).into(),
+    })
+}
+
+/// `<time> <stream> <tag> <message>` → (time, message); a line not in that format is all
+/// message.
+fn split_cri(line: &str) -> (Option<&str>, &str) {
+    let mut it = line.splitn(4, ' ');
+    match (it.next(), it.next(), it.next(), it.next()) {
+        (Some(t), Some("stdout" | "stderr"), Some(tag), Some(msg))
+            if tag.starts_with('F') || tag.starts_with('P') =>
+        {
+            (Some(t), msg)
+        }
+        _ => (None, line),
+    }
+}
+
+/// At most `n` bytes of `s`, cut on a character boundary.
+fn cut(s: &str, n: usize) -> &str {
+    if s.len() <= n {
+        return s;
+    }
+    let mut i = n;
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    &s[..i]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_numbers_follow_the_kubelets_names() {
+        assert_eq!(run_of("0.log"), Some(0));
+        assert_eq!(run_of("3.log"), Some(3));
+        assert_eq!(run_of("3.log.20261206-031500"), Some(3));
+        assert_eq!(run_of("3.log.20261206-031500.gz"), None);
+        assert_eq!(run_of("3.log.tmp"), None);
+        assert_eq!(run_of("x.log"), None);
+    }
+
+    #[test]
+    fn a_pytorch_oom_line_is_kept_without_its_prefix() {
+        let m = classify("2026-12-06T03:14:07.123456789Z stderr F torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 79.25 GiB of which 1.06 GiB is free.").unwrap();
+        assert_eq!(m.time.as_deref(), Some("2026-12-06T03:14:07.123456789Z"));
+        assert_eq!(m.kind, GpuFailure::CudaOom);
+        assert_eq!(m.pattern, "pytorch-oom");
+        assert!(
+            m.line
+                .starts_with("torch.OutOfMemoryError: CUDA out of memory.")
+        );
+    }
+
+    #[test]
+    fn nccl_cuda_oom_wins_over_the_generic_system_error() {
+        let m = classify("2026-12-06T03:14:07Z stderr F node-0:77:77 [0] include/alloc.h:114 NCCL WARN Cuda failure 'out of memory'").unwrap();
+        assert_eq!(
+            (m.kind, m.pattern.as_str()),
+            (GpuFailure::Nccl, "nccl-cuda-oom")
+        );
+    }
+
+    #[test]
+    fn a_matched_line_is_escaped_and_cut() {
+        let long = format!("CUDA error: out of memory \x1b[31m{}", "x".repeat(2000));
+        let m = classify(&long).unwrap();
+        assert!(m.line.len() <= MAX_LINE);
+        assert!(m.line.contains("\\e[31m"));
+        assert_eq!(m.time, None);
+    }
+
+    /// A pod `ns/p` whose container `c` runs, its logs under `root`.
+    fn running_pod(root: &std::path::Path, running: bool) -> Pod {
+        std::fs::create_dir_all(root.join("var/log/pods/ns_p_u1/c")).unwrap();
+        std::fs::create_dir_all(root.join("proc")).unwrap();
+        let cg = Some(crate::model::CgroupStats::default());
+        Pod {
+            uid: "u1".into(),
+            namespace: Some("ns".into()),
+            name: Some("p".into()),
+            name_source: None,
+            config_source: None,
+            qos: None,
+            cgroup: cg.clone(),
+            containers: vec![crate::model::Container {
+                id: "a".repeat(64),
+                name: Some("c".into()),
+                name_source: None,
+                runtime: None,
+                sandbox: false,
+                cgroup: cg.filter(|_| running),
+            }],
+            log_dir: Some("/var/log/pods/ns_p_u1".into()),
+            api: None,
+        }
+    }
+
+    /// The bytes this process has read through read(2) and its kin (/proc/self/io `rchar`).
+    fn rchar() -> u64 {
+        let io = std::fs::read_to_string("/proc/self/io").unwrap();
+        io.lines()
+            .find_map(|l| l.strip_prefix("rchar: "))
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_2_gib_previous_log_costs_its_last_64_kib() {
+        use std::io::{Seek, SeekFrom, Write};
+        let tmp = tempfile::tempdir().unwrap();
+        let pod = running_pod(tmp.path(), true);
+        let dir = tmp.path().join("var/log/pods/ns_p_u1/c");
+        // Run 0: 2 GiB of holes, then the line the run died on.
+        let mut f = std::fs::File::create(dir.join("0.log")).unwrap();
+        f.seek(SeekFrom::Start(2 << 30)).unwrap();
+        f.write_all(b"\n2026-12-06T03:14:07.5Z stderr F torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB.\n").unwrap();
+        drop(f);
+        std::fs::write(
+            dir.join("1.log"),
+            "2026-12-06T03:15:00Z stdout F INFO started\n",
+        )
+        .unwrap();
+        let host = crate::source::live::LiveHost::new(tmp.path()).unwrap();
+        let mut errs = Errors::default();
+        let before = rchar();
+        let runs = collect(&host, &[pod], &mut errs);
+        let read = rchar() - before;
+        assert_eq!(errs.0, vec![]);
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].run, 0);
+        assert_eq!(runs[0].path, "/var/log/pods/ns_p_u1/c/0.log");
+        assert_eq!(runs[0].matches[0].pattern, "pytorch-oom");
+        assert_eq!(
+            runs[0].matches[0].time.as_deref(),
+            Some("2026-12-06T03:14:07.5Z")
+        );
+        // Other tests of this binary read meanwhile; 2 GiB would dwarf them all.
+        assert!(read < 64 << 20, "read {read} bytes for a 2 GiB log");
+    }
+
+    #[test]
+    fn a_container_in_back_off_is_judged_by_its_newest_run_and_rotations_are_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pod = running_pod(tmp.path(), false);
+        let dir = tmp.path().join("var/log/pods/ns_p_u1/c");
+        std::fs::write(
+            dir.join("0.log"),
+            "2026-12-06T01:00:00Z stderr F RuntimeError: CUDA out of memory.\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("1.log"), "").unwrap();
+        std::fs::write(
+            dir.join("1.log.20261206-020000.gz"),
+            "RESOURCE_EXHAUSTED: Out of memory while trying to allocate\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("1.log.20261206-021500"), "2026-12-06T02:15:01Z stderr F NCCL WARN Error: failed to extend /dev/shm/nccl-Ab12Cd to 9637892 bytes, error: No space left on device (28)\n").unwrap();
+        let host = crate::source::live::LiveHost::new(tmp.path()).unwrap();
+        let mut errs = Errors::default();
+        let runs = collect(&host, &[pod], &mut errs);
+        assert_eq!(runs.len(), 1);
+        assert_eq!(
+            (runs[0].run, runs[0].path.as_str()),
+            (1, "/var/log/pods/ns_p_u1/c/1.log.20261206-021500")
+        );
+        assert_eq!(runs[0].matches.len(), 1);
+        assert_eq!(
+            (runs[0].matches[0].kind, runs[0].matches[0].pattern.as_str()),
+            (GpuFailure::Shm, "nccl-shm-extend")
+        );
+    }
+
+    #[test]
+    fn a_container_that_never_restarted_is_not_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pod = running_pod(tmp.path(), true);
+        let dir = tmp.path().join("var/log/pods/ns_p_u1/c");
+        std::fs::write(
+            dir.join("0.log"),
+            "2026-12-06T01:00:00Z stderr F RuntimeError: CUDA out of memory.\n",
+        )
+        .unwrap();
+        let host = crate::source::live::LiveHost::new(tmp.path()).unwrap();
+        let mut errs = Errors::default();
+        assert_eq!(collect(&host, &[pod], &mut errs), vec![]);
+    }
+
+    #[test]
+    fn a_log_others_may_write_is_not_believed() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let pod = running_pod(tmp.path(), true);
+        let dir = tmp.path().join("var/log/pods/ns_p_u1/c");
+        std::fs::write(dir.join("0.log"), "CUDA error: out of memory\n").unwrap();
+        std::fs::write(dir.join("1.log"), "x\n").unwrap();
+        std::fs::set_permissions(dir.join("0.log"), std::fs::Permissions::from_mode(0o666))
+            .unwrap();
+        let host = crate::source::live::LiveHost::new(tmp.path()).unwrap();
+        let mut errs = Errors::default();
+        assert_eq!(collect(&host, &[pod], &mut errs), vec![]);
+        assert_eq!(errs.0.len(), 1);
+        assert_eq!(errs.0[0].kind, ErrorKind::Untrusted);
+    }
+
+    #[test]
+    fn a_url_password_in_a_matched_line_is_redacted() {
+        let m = classify("2026-12-06T03:14:07Z stderr F NCCL error: out of memory while loading https://svc:hunter2@models.example.com/m.bin").unwrap();
+        assert!(!m.line.contains("hunter2"), "{}", m.line);
+        assert!(m.line.starts_with("NCCL error: out of memory"));
+    }
+
+    #[test]
+    fn a_bus_error_is_a_shared_memory_failure() {
+        let m = classify("2026-12-06T03:14:07Z stderr F /entrypoint.sh: line 12:    48 Bus error (core dumped) torchrun train.py").unwrap();
+        assert_eq!((m.kind, m.pattern.as_str()), (GpuFailure::Shm, "bus-error"));
+    }
+
+    #[test]
+    fn other_lines_do_not_match() {
+        assert_eq!(
+            classify("2026-12-06T03:14:07Z stdout F INFO: loaded weights"),
+            None
+        );
+    }
+}
