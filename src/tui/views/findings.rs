@@ -102,11 +102,9 @@ impl View for Findings {
         };
         let sel = g.first();
         let text: Vec<Line> = if cx.state.explain {
-            crate::analyze::rule(&sel.id)
-                .map(|r| r.explain())
-                .unwrap_or("")
-                .lines()
-                .map(|l| Line::raw(l.to_string()))
+            reflow(crate::analyze::rule(&sel.id).map_or("", |r| r.explain()))
+                .into_iter()
+                .map(Line::raw)
                 .collect()
         } else {
             let esc = crate::render::escape::esc;
@@ -161,5 +159,153 @@ impl View for Findings {
                 .block(Block::default().borders(Borders::TOP).title(title)),
             detail,
         );
+    }
+}
+
+/// The commands an explain text quotes: a line starting with one is never joined to another.
+const COMMANDS: &[&str] = &[
+    "kubectl",
+    "crictl",
+    "cat",
+    "grep",
+    "journalctl",
+    "systemctl",
+    "ls",
+    "find",
+    "du",
+    "df",
+    "ps",
+    "tr",
+    "stat",
+    "dmesg",
+    "nvidia-smi",
+    "ip",
+    "conntrack",
+    "sysctl",
+    "echo",
+    "awk",
+    "sed",
+    "sort",
+    "head",
+    "tail",
+    "curl",
+    "dig",
+    "nslookup",
+    "chronyc",
+    "timedatectl",
+    "openssl",
+    "mount",
+    "findmnt",
+    "lsof",
+    "swapoff",
+    "free",
+    "top",
+    "docker",
+    "ctr",
+    "nerdctl",
+    "crio",
+    "containerd",
+    "k3s",
+    "microk8s",
+    "talosctl",
+    "cd",
+    "rm",
+    "for",
+    "while",
+    "watch",
+];
+
+/// Whether an explain line is prose that may flow into the line before it: indented by
+/// exactly two spaces, starting with a word that is no command, and no shell syntax in it.
+fn prose(line: &str) -> bool {
+    let Some(body) = line.strip_prefix("  ") else {
+        return false;
+    };
+    let mut words = body.split_whitespace();
+    let first = words.next().unwrap_or("");
+    // "nodescope compares ..." is prose; "nodescope check --rule ..." is a command.
+    let our_command = first == "nodescope"
+        && words.next().is_some_and(|w| {
+            w.starts_with('-')
+                || [
+                    "check", "disk", "dns", "gpu", "top", "snapshot", "capture", "explain",
+                    "rules", "serve", "fleet", "debug",
+                ]
+                .contains(&w)
+        });
+    // `-XX:MaxRAMPercentage` in a sentence is prose; `- item` is a list entry.
+    let flag_word = body.starts_with('-') && !body.starts_with("- ");
+    (body.starts_with(|c: char| c.is_alphabetic() || c == '(' || c == '"') || flag_word)
+        && !COMMANDS.contains(&first)
+        && !our_command
+        && !body.contains(" | ")
+        && !body.contains("$(")
+        && !body.trim_end().ends_with(':')
+}
+
+/// An explain text as the detail pane shows it: its source is wrapped at about 95 columns for
+/// `nodescope explain`; prose lines of one paragraph are joined so the pane wraps them once at
+/// its own width, while headings, blank lines, commands and configuration stay line by line
+/// (a command cut in two by a second wrap is a command that no longer pastes).
+pub(crate) fn reflow(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut section = "";
+    let mut last_prose = false;
+    for line in text.lines() {
+        if !line.starts_with(' ') && !line.is_empty() {
+            section = line;
+        }
+        let is_prose = prose(line) && section != "HOW TO CONFIRM";
+        match out.last_mut() {
+            Some(prev) if is_prose && last_prose => {
+                prev.push(' ');
+                prev.push_str(line.trim_start());
+            }
+            _ => out.push(line.to_string()),
+        }
+        last_prose = is_prose;
+    }
+    out
+}
+
+#[cfg(test)]
+mod reflow_tests {
+    use super::*;
+
+    #[test]
+    fn prose_flows_once_and_commands_stay_whole() {
+        let text = "WHAT IT MEANS\n  The kubelet reports the configuration it runs with at /configz, and\n  nodescope compares it.\n\nHOW TO CONFIRM\n  kubectl get --raw /api/v1/nodes/NODE/proxy/configz | jq .kubeletconfig\n  ps -o lstart= -p $(pidof kubelet)\n\nWHAT TO CHANGE\n  Set a soft threshold:\n    evictionSoft:\n      memory.available: 1Gi\n  then restart the kubelet\n  systemctl restart kubelet\n";
+        assert_eq!(
+            reflow(text),
+            [
+                "WHAT IT MEANS",
+                "  The kubelet reports the configuration it runs with at /configz, and nodescope compares it.",
+                "",
+                "HOW TO CONFIRM",
+                "  kubectl get --raw /api/v1/nodes/NODE/proxy/configz | jq .kubeletconfig",
+                "  ps -o lstart= -p $(pidof kubelet)",
+                "",
+                "WHAT TO CHANGE",
+                "  Set a soft threshold:",
+                "    evictionSoft:",
+                "      memory.available: 1Gi",
+                "  then restart the kubelet",
+                "  systemctl restart kubelet",
+            ]
+        );
+    }
+
+    /// Every rule's explain text keeps its words: reflowing only moves line breaks.
+    #[test]
+    fn every_explain_text_keeps_its_words() {
+        for r in crate::analyze::rules::RULES {
+            let words = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+            assert_eq!(
+                words(&reflow(r.explain()).join("\n")),
+                words(r.explain()),
+                "{}",
+                r.id()
+            );
+        }
     }
 }
