@@ -243,6 +243,47 @@ fn enter_on_a_finding_drills_to_its_pod() {
     insta::assert_snapshot!("findings-enter-drills-to-pod-100x30", text);
 }
 
+/// Enter on a pod in the Pods view opens the Findings view filtered to that pod: both of
+/// nginx's findings (the kill and the limit near its peak) and nothing about other pods.
+#[test]
+fn enter_on_a_pod_drills_to_its_findings() {
+    let pods = VIEWS.iter().position(|v| v.name() == "Pods").unwrap();
+    let host = BundleHost::open(&common::fixture("oom-memcg-v2-systemd")).unwrap();
+    let s = sample(&host);
+    let mut app = App::new(Duration::from_secs(2), false, false);
+    app.view = pods;
+    use ratatui::crossterm::event::{KeyCode, KeyEvent};
+    let enter = KeyEvent::from(KeyCode::Enter);
+    // `/shop/web` Enter keeps the filter; the next Enter drills.
+    for c in "/shop/web".chars() {
+        assert!(!app.key(KeyEvent::from(KeyCode::Char(c)), &s));
+    }
+    assert!(!app.key(enter, &s));
+    assert_eq!(app.state().filter, "shop/web");
+    assert!(!app.key(enter, &s));
+    assert_eq!(VIEWS[app.view].name(), "Findings");
+    assert_eq!(app.state().filter, "shop/web-6d9f8c7b5-h2j4k");
+    let mut history = History::default();
+    history.push(&s);
+    let (w, h) = (120, 30);
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| draw(f, &s, &history, &mut app)).unwrap();
+    let buf = term.backend().buffer().clone();
+    let text: String = (0..h)
+        .map(|y| {
+            let l: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
+            l.trim_end().to_string() + "\n"
+        })
+        .collect();
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("CRITICAL") || l.starts_with("WARNING") || l.starts_with("INFO"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert!(rows[0].contains("memory.kernel-oom-kill"), "{text}");
+    assert!(rows[1].contains("memory.limit-near-peak"), "{text}");
+}
+
 /// A global OOM's victim on cgroup v1 (whose memory.oom_control counts only its own limit's
 /// kills) shows the kernel log's kill in the Pods view's OOM column, not 0.
 #[test]

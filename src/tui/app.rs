@@ -160,7 +160,7 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ("s", "cycle the sort key"),
     (
         "Enter",
-        "details of the selected row; on a finding, its pod in Pods",
+        "details of the selected row; a finding opens its pod in Pods, a pod its findings",
     ),
     (
         "PgDn PgUp",

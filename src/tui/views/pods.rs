@@ -16,6 +16,8 @@ pub struct Pods;
 /// One container row.
 pub struct Row {
     pub who: String,
+    /// The pod's label (`namespace/name`), what Enter filters the Findings view by.
+    pub pod: String,
     pub qos: &'static str,
     pub ws: Option<u64>,
     pub limit: Option<u64>,
@@ -71,6 +73,7 @@ pub fn rows(snap: &Snapshot, st: &ViewState) -> Vec<Row> {
                 .and_then(|x| x.restart_count);
             out.push(Row {
                 restarts,
+                pod: p.label(),
                 who,
                 qos: match p.qos {
                     Some(Qos::Guaranteed) => "Guaranteed",
@@ -115,6 +118,13 @@ impl View for Pods {
     }
     fn rows(&self, sample: &Sample, state: &ViewState) -> usize {
         rows(&sample.snap, state).len()
+    }
+    /// Enter on a container opens the Findings view filtered to its pod: from "this pod is
+    /// near its limit" to every rule that says something about it.
+    fn drill(&self, sample: &Sample, state: &ViewState) -> Option<(&'static str, String)> {
+        let rs = rows(&sample.snap, state);
+        let r = rs.get(state.selected.min(rs.len().saturating_sub(1)))?;
+        Some(("Findings", r.pod.clone()))
     }
     fn sorts(&self) -> &'static [&'static str] {
         SORTS
