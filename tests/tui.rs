@@ -284,6 +284,34 @@ fn enter_on_a_pod_drills_to_its_findings() {
     assert!(rows[1].contains("memory.limit-near-peak"), "{text}");
 }
 
+/// The mouse wheel scrolls the Findings detail pane three lines a notch, and moves the
+/// selection in a list view.
+#[test]
+fn the_mouse_wheel_scrolls_the_detail_pane_and_moves_through_lists() {
+    use ratatui::crossterm::event::{KeyModifiers, MouseEvent, MouseEventKind};
+    let host = BundleHost::open(&common::fixture("oom-memcg-v2-systemd")).unwrap();
+    let s = sample(&host);
+    let wheel = |kind| MouseEvent {
+        kind,
+        column: 60,
+        row: 10,
+        modifiers: KeyModifiers::NONE,
+    };
+    let mut app = App::new(Duration::from_secs(2), false, false);
+    app.view = VIEWS.iter().position(|v| v.name() == "Findings").unwrap();
+    app.mouse(wheel(MouseEventKind::ScrollDown), &s);
+    app.mouse(wheel(MouseEventKind::ScrollDown), &s);
+    assert_eq!(app.state().detail_scroll, 6);
+    app.mouse(wheel(MouseEventKind::ScrollUp), &s);
+    assert_eq!(app.state().detail_scroll, 3);
+    assert_eq!(app.state().selected, 0);
+    app.view = VIEWS.iter().position(|v| v.name() == "Pods").unwrap();
+    app.mouse(wheel(MouseEventKind::ScrollDown), &s);
+    assert_eq!(app.state().selected, 1);
+    app.mouse(wheel(MouseEventKind::ScrollUp), &s);
+    assert_eq!(app.state().selected, 0);
+}
+
 /// A global OOM's victim on cgroup v1 (whose memory.oom_control counts only its own limit's
 /// kills) shows the kernel log's kill in the Pods view's OOM column, not 0.
 #[test]

@@ -4,7 +4,7 @@
 
 use super::sampler::Sample;
 use super::views::{VIEWS, ViewState};
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 use std::time::Duration;
 
 pub struct App {
@@ -41,6 +41,29 @@ impl App {
 
     fn state_mut(&mut self) -> &mut ViewState {
         &mut self.states[self.view]
+    }
+
+    /// Applies a mouse event: the wheel scrolls the detail pane where there is one (three
+    /// lines a notch, as terminals scroll), else moves the selection; the rest is ignored.
+    pub fn mouse(&mut self, m: MouseEvent, sample: &Sample) {
+        let detail = VIEWS[self.view].scrolls_detail();
+        match m.kind {
+            MouseEventKind::ScrollDown if detail => {
+                let st = self.state_mut();
+                st.detail_scroll = st.detail_scroll.saturating_add(3);
+            }
+            MouseEventKind::ScrollUp if detail => {
+                let st = self.state_mut();
+                st.detail_scroll = st.detail_scroll.saturating_sub(3);
+            }
+            MouseEventKind::ScrollDown => {
+                self.key(KeyEvent::from(KeyCode::Down), sample);
+            }
+            MouseEventKind::ScrollUp => {
+                self.key(KeyEvent::from(KeyCode::Up), sample);
+            }
+            _ => {}
+        }
     }
 
     /// Applies a key; returns true to quit.
@@ -165,6 +188,10 @@ pub const BINDINGS: &[(&str, &str)] = &[
     (
         "PgDn PgUp",
         "scroll the detail pane (Findings), else page the list",
+    ),
+    (
+        "mouse wheel",
+        "scroll the detail pane (Findings), else move the selection",
     ),
     ("e", "explain the selected finding's rule"),
     ("Esc", "close details, clear the filter"),

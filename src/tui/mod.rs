@@ -127,6 +127,10 @@ pub fn run(
                         }
                         dirty = true;
                     }
+                    Event::Mouse(m) => {
+                        app.mouse(m, &current);
+                        dirty = true;
+                    }
                     Event::Resize(..) => dirty = true,
                     _ => {}
                 }

@@ -17,6 +17,8 @@
 //! first, so not one escape sequence reaches a pipe.
 
 use ratatui::DefaultTerminal;
+use ratatui::crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+use ratatui::crossterm::execute;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -55,7 +57,19 @@ impl Session {
             signal_hook::flag::register_usize(sig, Arc::clone(&signal), sig as usize)?;
         }
         match ratatui::try_init() {
-            Ok(terminal) => Ok(Session { terminal, signal }),
+            Ok(terminal) => {
+                // The wheel scrolls the detail pane, as in htop and k9s; Shift-drag still
+                // selects text in xterm-compatible terminals. A panic turns it off again with
+                // the rest of the terminal state (ratatui's hook restores raw mode and the
+                // screen; this one, chained before it, the mouse).
+                let previous = std::panic::take_hook();
+                std::panic::set_hook(Box::new(move |info| {
+                    let _ = execute!(std::io::stdout(), DisableMouseCapture);
+                    previous(info);
+                }));
+                let _ = execute!(std::io::stdout(), EnableMouseCapture);
+                Ok(Session { terminal, signal })
+            }
             Err(e) => {
                 ratatui::restore();
                 Err(anyhow::Error::new(e).context("setting up the terminal"))
@@ -92,6 +106,7 @@ impl Session {
     /// Restores the terminal. After a signal, ends the process with that signal's default
     /// action; returns only when there was none (or the default did not end the process).
     pub fn leave(self) -> Option<i32> {
+        let _ = execute!(std::io::stdout(), DisableMouseCapture);
         ratatui::restore();
         let sig = self.signalled()?;
         let _ = signal_hook::low_level::emulate_default_handler(sig);
