@@ -171,6 +171,10 @@ pub fn generated_files() -> Vec<(String, Vec<u8>)> {
         crate::analyze::report::disk::disk_schema().into_bytes(),
     ));
     files.push((
+        "docs/schema/nodescope-rules.schema.json".into(),
+        crate::analyze::report::rules::rules_schema().into_bytes(),
+    ));
+    files.push((
         "docs/schema/nodescope-fleet.schema.json".into(),
         crate::analyze::report::fleet::fleet_schema().into_bytes(),
     ));

@@ -239,3 +239,42 @@ fn dns_json_matches_its_published_schema() {
         }
     }
 }
+
+/// `nodescope rules -o json`: the keys the published schema declares, every rule of the
+/// registry once (the same ids as the table), each entry with exactly the declared fields.
+#[test]
+fn rules_json_matches_its_published_schema() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("docs/schema/nodescope-rules.schema.json"),
+    )
+    .unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let o = common::run(&["rules", "-o", "json"]);
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(keys(&r), keys(&schema["properties"]));
+    assert_eq!(r["schema"], "nodescope-rules/1");
+    let row = keys(&schema["$defs"]["RuleRow"]["properties"]);
+    let ids: Vec<&str> = r["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert_eq!(keys(e), row, "{e}");
+            e["id"].as_str().unwrap()
+        })
+        .collect();
+    let table = String::from_utf8(common::run(&["rules"]).stdout).unwrap();
+    let table_ids: Vec<&str> = table
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(ids, table_ids);
+    assert!(ids.len() >= 55, "{}", ids.len());
+}

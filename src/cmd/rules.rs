@@ -6,30 +6,11 @@ use crate::cli::RulesFormat;
 use std::io::Write;
 use std::process::ExitCode;
 
-/// The schema name of `rules --output json`.
-pub const RULES_SCHEMA: &str = "nodescope-rules/1";
-
-/// One rule of `rules --output json`.
-#[derive(serde::Serialize)]
-struct RuleRow {
-    id: &'static str,
-    severity: crate::analyze::Severity,
-    summary: &'static str,
-}
-
-/// `rules`: a table under a header row, or one JSON object listing every rule.
+/// `rules`: a table under a header row, or one JSON object listing every rule
+/// (analyze/report/rules.rs).
 pub(super) fn list(out: &mut dyn Write, format: RulesFormat) -> anyhow::Result<ExitCode> {
     if format == RulesFormat::Json {
-        let rules: Vec<RuleRow> = RULES
-            .iter()
-            .map(|r| RuleRow {
-                id: r.id(),
-                severity: r.severity(),
-                summary: r.summary(),
-            })
-            .collect();
-        let doc = serde_json::json!({"schema": RULES_SCHEMA, "rules": rules});
-        crate::render::json::write_pretty(out, &doc)?;
+        crate::render::json::write_pretty(out, &crate::analyze::report::rules::build())?;
         return Ok(ExitCode::SUCCESS);
     }
     writeln!(out, "{:<30} {:<9} SUMMARY", "ID", "SEVERITY")?;

@@ -10,6 +10,7 @@ pub mod dns;
 pub mod fleet;
 pub mod gpu;
 pub mod group;
+pub mod rules;
 
 /// The published JSON Schema of `T` (docs/schema/*.schema.json): pretty JSON and a newline, the
 /// bytes `tests/generated.rs` compares with the committed file.
