@@ -13,6 +13,7 @@ pub mod oom;
 pub mod oom_policy;
 pub mod remedy;
 pub mod report;
+pub mod restarts;
 pub mod rules;
 #[cfg(test)]
 pub(crate) mod testkit;

@@ -95,10 +95,9 @@ pub fn pod(p: &Pod) -> ApiPod {
                                 c.resources.as_ref().and_then(|r| r.limits.as_ref()),
                             ),
                             restart_count: st.map(|x| x.restart_count),
-                            last_termination_reason: st
-                                .and_then(|x| x.last_state.as_ref())
-                                .and_then(|l| l.terminated.as_ref())
-                                .and_then(|t| t.reason.clone()),
+                            last_termination_reason: terminated(st).and_then(|t| t.reason.clone()),
+                            last_termination_exit_code: terminated(st).map(|t| t.exit_code),
+                            last_termination_signal: terminated(st).and_then(|t| t.signal),
                         }
                     })
                     .collect()
@@ -356,6 +355,13 @@ pub fn attach(snap: &mut Snapshot, data: &ClusterData) {
         k.apply_running(running);
     }
     snap.cluster = Some(c);
+}
+
+/// `lastState.terminated` of a container status.
+fn terminated(
+    st: Option<&k8s_openapi::api::core::v1::ContainerStatus>,
+) -> Option<&k8s_openapi::api::core::v1::ContainerStateTerminated> {
+    st?.last_state.as_ref()?.terminated.as_ref()
 }
 
 #[cfg(test)]

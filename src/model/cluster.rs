@@ -146,6 +146,12 @@ pub struct ApiContainer {
     pub restart_count: Option<i32>,
     /// `lastState.terminated.reason`: `OOMKilled`, `Error`, `Completed`.
     pub last_termination_reason: Option<String>,
+    /// `lastState.terminated.exitCode`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_termination_exit_code: Option<i32>,
+    /// `lastState.terminated.signal`, when the runtime reported one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_termination_signal: Option<i32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

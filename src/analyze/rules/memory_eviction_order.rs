@@ -194,6 +194,8 @@ mod tests {
                 limits: Default::default(),
                 restart_count: None,
                 last_termination_reason: None,
+                last_termination_exit_code: None,
+                last_termination_signal: None,
             }],
             node_selector: Default::default(),
             tolerations: Vec::new(),

@@ -25,6 +25,21 @@ pub struct Row {
     pub ooms: Option<u64>,
     /// Restarts, when the API server said (`restartCount`).
     pub restarts: Option<i32>,
+    /// What ended the last run (analyze/restarts.rs): kernel OOM, GPU OOM, signal, exit.
+    pub last_end: Option<crate::analyze::restarts::RestartCause>,
+}
+
+impl Row {
+    /// The RST cell: the count and what ended the last run (`2 gpu`, `1 oom`).
+    pub fn restarts_cell(&self) -> String {
+        match (self.restarts, self.last_end) {
+            (Some(0), _) => "0".into(),
+            (Some(n), Some(c)) => format!("{n} {}", c.short()),
+            (Some(n), None) => n.to_string(),
+            (None, Some(c)) => c.short(),
+            (None, None) => "-".into(),
+        }
+    }
 }
 
 impl Row {
@@ -72,6 +87,7 @@ pub fn rows(snap: &Snapshot, st: &ViewState) -> Vec<Row> {
                 })
                 .and_then(|x| x.restart_count);
             out.push(Row {
+                last_end: crate::analyze::restarts::last_end(snap, p, c),
                 restarts,
                 pod: p.label(),
                 who,
@@ -135,14 +151,21 @@ impl View for Pods {
         let w = area.width as usize;
         // Narrow terminals drop the peak and QoS columns first.
         let wide = w >= 96;
-        let barw = if w >= 90 { 12 } else { 6 };
-        // name, " QOS(11)", " WSET(8) LIMIT(8) ", bar, " %(5)", " PEAK(7)", " OOM(4)", " RST(4)".
+        let barw = if w >= 110 {
+            12
+        } else if w >= 90 {
+            11
+        } else {
+            6
+        };
+        // name, " QOS(11)", " WSET(8) LIMIT(8) ", bar, " %(5)", " PEAK(7)", " OOM(4)", " RST(6)":
+        // the restart count and what ended the last run (`12 sig9`).
         let fixed =
-            1 + if wide { 11 } else { 0 } + 19 + (barw + 2) + 6 + if wide { 8 } else { 0 } + 5 + 5;
+            1 + if wide { 11 } else { 0 } + 19 + (barw + 2) + 6 + if wide { 8 } else { 0 } + 5 + 7;
         let namew = w.saturating_sub(fixed).max(16);
         let mut lines = vec![Line::styled(
             format!(
-                "{:<namew$} {}{:>8} {:>8} {:<bw$} {:>5}{} {:>4} {:>4}",
+                "{:<namew$} {}{:>8} {:>8} {:<bw$} {:>5}{} {:>4} {:>6}",
                 "NAMESPACE/POD/CONTAINER",
                 if wide {
                     format!("{:<11}", "QOS")
@@ -186,7 +209,7 @@ impl View for Pods {
                 t.level(share.unwrap_or(0.0), 0.8, 0.9),
             ));
             spans.push(Span::raw(format!(
-                " {:>5}{} {:>4} {:>4}",
+                " {:>5}{} {:>4} {:>6}",
                 share.map_or("-".into(), |s| format!("{:.0}%", s * 100.0)),
                 if wide {
                     format!(" {:>7}", bytes_or_dash(r.peak))
@@ -194,7 +217,7 @@ impl View for Pods {
                     String::new()
                 },
                 r.ooms.map_or("-".into(), |n| n.to_string()),
-                r.restarts.map_or("-".into(), |n| n.to_string()),
+                r.restarts_cell(),
             )));
             let line = Line::from(spans);
             // A container the kernel OOM-killed reads in the critical colour.
@@ -227,6 +250,13 @@ impl View for Pods {
             ),
             t.dim(),
         ));
+        // The RST column's causes, on a line of their own when any row has one.
+        if rs.iter().any(|r| r.last_end.is_some()) {
+            lines.push(Line::styled(
+                "RST ended by: oom=its limit node=node OOM gpu=GPU memory sigN=signal eN=exit N",
+                t.dim(),
+            ));
+        }
         f.render_widget(Paragraph::new(lines), area);
     }
 }

@@ -1,0 +1,170 @@
+//! Why a container's last run ended: every restart is a kernel OOM kill (by its own limit or
+//! of the node), a GPU out-of-memory, a signal, or an error exit. The sources, strongest
+//! first: the kernel's own kill record for that container, the matched end of its previous
+//! log (gpu.cuda-oom's evidence), then the API's `lastState.terminated` (reason, exit code,
+//! signal). `memory.kernel-oom-kill` and `gpu.cuda-oom` follow the same order, so no restart is
+//! claimed by both.
+
+use crate::model::gpu::GpuFailure;
+use crate::model::{Container, Pod, Snapshot};
+
+/// What ended a container's last run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartCause {
+    /// The kernel killed it at its cgroup's limit (`CONSTRAINT_MEMCG`), or the API says
+    /// `OOMKilled` without a kernel record left.
+    OomLimit,
+    /// The kernel killed it for the whole node (`CONSTRAINT_NONE`) or its node-allocatable.
+    OomNode,
+    /// Its previous log ends in a GPU-memory failure (CUDA allocator, KV cache, NCCL).
+    GpuOom,
+    /// Ended by a signal (`lastState.terminated.signal`, or exit code 128+N).
+    Signal(i32),
+    /// Exited with this code (not 0).
+    Exit(i32),
+    /// Exited 0 (`Completed`).
+    Completed,
+}
+
+impl RestartCause {
+    /// At most four characters for a table cell (the TUI's RST column, whose legend is in
+    /// the view's footer): `oom` (its limit), `node` (a node OOM), `gpu` (GPU memory), `sigN`,
+    /// `eN` (exit code N), `ok` (exit 0).
+    pub fn short(self) -> String {
+        match self {
+            RestartCause::OomLimit => "oom".into(),
+            RestartCause::OomNode => "node".into(),
+            RestartCause::GpuOom => "gpu".into(),
+            RestartCause::Signal(n) => format!("sig{n}"),
+            RestartCause::Exit(n) => format!("e{n}"),
+            RestartCause::Completed => "ok".into(),
+        }
+    }
+}
+
+/// Why `container` of `pod` last ended, when anything says so.
+pub fn last_end(snap: &Snapshot, pod: &Pod, container: &Container) -> Option<RestartCause> {
+    let name = container.name.as_deref();
+    let kill = super::oom::kills(snap).into_iter().rev().find(|k| {
+        k.container_id.as_deref() == Some(container.id.as_str())
+            || (k.pod_uid.as_deref() == Some(pod.uid.as_str())
+                && name.is_some()
+                && k.container.as_deref() == name)
+    });
+    if let Some(k) = kill {
+        return Some(match k.kill.constraint.as_deref() {
+            Some("CONSTRAINT_MEMCG") => RestartCause::OomLimit,
+            _ => RestartCause::OomNode,
+        });
+    }
+    let gpu = snap.gpu.previous_runs.iter().any(|r| {
+        r.pod_uid == pod.uid
+            && Some(r.container.as_str()) == name
+            && r.matches.iter().any(|m| {
+                matches!(
+                    m.kind,
+                    GpuFailure::CudaOom | GpuFailure::KvCache | GpuFailure::Nccl
+                )
+            })
+    });
+    if gpu {
+        return Some(RestartCause::GpuOom);
+    }
+    let api = pod
+        .api
+        .as_ref()?
+        .containers
+        .iter()
+        .find(|c| Some(c.name.as_str()) == name)?;
+    if api.last_termination_reason.as_deref() == Some("OOMKilled") {
+        return Some(RestartCause::OomLimit);
+    }
+    if let Some(sig) = api.last_termination_signal.filter(|s| *s > 0) {
+        return Some(RestartCause::Signal(sig));
+    }
+    match api.last_termination_exit_code? {
+        0 => Some(RestartCause::Completed),
+        // A shell's 128+N: killed by signal N (bash(1), "EXIT STATUS").
+        c if (129..=192).contains(&c) => Some(RestartCause::Signal(c - 128)),
+        c => Some(RestartCause::Exit(c)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::cluster::{ApiContainer, ApiPod};
+
+    fn api(reason: Option<&str>, code: Option<i32>, signal: Option<i32>) -> ApiPod {
+        ApiPod {
+            containers: vec![ApiContainer {
+                name: "app".into(),
+                requests: Default::default(),
+                limits: Default::default(),
+                restart_count: Some(1),
+                last_termination_reason: reason.map(String::from),
+                last_termination_exit_code: code,
+                last_termination_signal: signal,
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn pod(a: ApiPod) -> (Pod, Container) {
+        let c = crate::analyze::rules::testing::container("c0ffee", "app", None);
+        let mut p = crate::analyze::rules::testing::pod("llm", "vllm-0", "u-1");
+        p.containers = vec![c.clone()];
+        p.api = Some(a);
+        (p, c)
+    }
+
+    #[test]
+    fn the_apis_last_termination_classifies_a_restart() {
+        let snap = crate::analyze::rules::testing::snap();
+        let cases = [
+            (
+                api(Some("OOMKilled"), Some(137), None),
+                RestartCause::OomLimit,
+            ),
+            (api(Some("Error"), Some(137), None), RestartCause::Signal(9)),
+            (api(Some("Error"), Some(1), None), RestartCause::Exit(1)),
+            (
+                api(Some("Error"), Some(0), Some(15)),
+                RestartCause::Signal(15),
+            ),
+            (
+                api(Some("Completed"), Some(0), None),
+                RestartCause::Completed,
+            ),
+        ];
+        for (a, want) in cases {
+            let (p, c) = pod(a);
+            assert_eq!(last_end(&snap, &p, &c), Some(want));
+        }
+        let (p, c) = pod(api(None, None, None));
+        assert_eq!(last_end(&snap, &p, &c), None);
+    }
+
+    #[test]
+    fn a_gpu_oom_in_the_previous_log_beats_the_apis_exit_code() {
+        use crate::model::gpu::{LogMatch, PreviousRun};
+        let mut snap = crate::analyze::rules::testing::snap();
+        snap.gpu.previous_runs.push(PreviousRun {
+            namespace: "llm".into(),
+            pod: "vllm-0".into(),
+            pod_uid: "u-1".into(),
+            container: "app".into(),
+            path: "/var/log/pods/llm_vllm-0_u-1/app/0.log".into(),
+            run: 0,
+            matches: vec![LogMatch {
+                time: None,
+                kind: GpuFailure::CudaOom,
+                pattern: "pytorch-oom".into(),
+                line: "torch.cuda.OutOfMemoryError: CUDA out of memory.".into(),
+            }],
+        });
+        let (p, c) = pod(api(Some("Error"), Some(1), None));
+        assert_eq!(last_end(&snap, &p, &c), Some(RestartCause::GpuOom));
+        assert_eq!(RestartCause::GpuOom.short(), "gpu");
+    }
+}
