@@ -80,7 +80,7 @@ impl AttributedKill<'_> {
             "oom_memcg": self.kill.oom_memcg,
             "task_memcg": self.kill.task_memcg,
             "container_id": self.container_id,
-            "anon_rss_bytes": self.kill.anon_rss_kb.map(|v| v * 1024),
+            "anon_rss_bytes": self.kill.anon_rss_kb.map(|v| v.saturating_mul(1024)),
             "oom_score_adj": self.kill.oom_score_adj,
             "invoker": self.kill.invoker,
             "group_kill": self.kill.group_kill,

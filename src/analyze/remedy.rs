@@ -226,19 +226,19 @@ pub fn change_scalar(k: &KubeletInfo, verb: &str, field: &str, from: &str, to: &
 
 /// `n` rounded up to a multiple of 64Mi.
 fn round_up_64mi(n: u64) -> u64 {
-    n.div_ceil(64 * MI) * 64 * MI
+    n.div_ceil(64 * MI).saturating_mul(64 * MI)
 }
 
 /// Memory to reserve for the system and the kubelet on a node of `total` bytes.
 pub fn reserved_memory_target(total: u64) -> u64 {
     let low = total.min(8 * GI);
     let high = total.saturating_sub(8 * GI);
-    round_up_64mi(255 * MI + low * 6 / 100 + high * 2 / 100)
+    round_up_64mi(255 * MI + low * 6 / 100 + high / 50)
 }
 
 /// The hard `memory.available` threshold for a node of `total` bytes.
 pub fn hard_memory_target(total: u64) -> u64 {
-    round_up_64mi((total * 2 / 100).max(100 * MI))
+    round_up_64mi((total / 50).max(100 * MI))
 }
 
 /// Memory reserved (systemReserved + kubeReserved), when either has a memory entry.
@@ -250,7 +250,7 @@ pub fn reserved_memory(c: &KubeletConfig) -> Option<u64> {
     };
     match (q(&c.system_reserved), q(&c.kube_reserved)) {
         (None, None) => None,
-        (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
     }
 }
 
@@ -296,7 +296,7 @@ pub fn node_memory_config(snap: &Snapshot) -> Option<NodeMemoryConfig> {
             "evictionSoft",
             signal,
             &s.to_string(),
-            &bytes(round_up_64mi(hard_now * 2)),
+            &bytes(round_up_64mi(hard_now.saturating_mul(2))),
         )),
         (Some(_), _) => &mut steps,
         (None, _) => {
@@ -304,7 +304,7 @@ pub fn node_memory_config(snap: &Snapshot) -> Option<NodeMemoryConfig> {
                 k,
                 "evictionSoft",
                 signal,
-                &bytes(round_up_64mi(hard_now * 2)),
+                &bytes(round_up_64mi(hard_now.saturating_mul(2))),
             ));
             if !c.eviction_soft_grace_period.contains_key(signal) {
                 steps.step(add_entry(k, "evictionSoftGracePeriod", signal, "1m30s"));
@@ -381,7 +381,7 @@ pub fn over_request(snap: &Snapshot, n: usize) -> Vec<String> {
 /// What the victim of a node-level OOM kill grew to, and whether it had a limit: "payments/api
 /// grew to 12.6Gi anon-rss (79% of 15.6Gi) with no memory limit (working set 186Mi now)".
 fn victim_growth(snap: &Snapshot, k: &AttributedKill<'_>) -> Option<(String, bool)> {
-    let rss = k.kill.anon_rss_kb? * 1024;
+    let rss = k.kill.anon_rss_kb?.saturating_mul(1024);
     let who = match (&k.namespace, &k.pod) {
         (Some(ns), Some(p)) => format!("{ns}/{p}"),
         _ => format!("{} (pid {}, outside any pod)", k.kill.comm, k.kill.pid),
@@ -585,7 +585,7 @@ pub fn reserved_cpu_target_millis(cpus: u32) -> u32 {
 /// measured.
 pub fn container_limit(who: &str, limit: Option<u64>, used: Option<u64>) -> Option<String> {
     let used = used.filter(|u| *u > 0)?;
-    let target = round_up_64mi(used + used / 4);
+    let target = round_up_64mi(used.saturating_add(used / 4));
     Some(match limit {
         Some(l) if target <= l => format!(
             "{who}'s memory limit {} already has 25% over its peak {}: find what spikes",
@@ -610,6 +610,15 @@ pub fn container_limit(who: &str, limit: Option<u64>, used: Option<u64>) -> Opti
 mod tests {
     use super::*;
     use crate::analyze::rules::testing::*;
+
+    /// Figures from a hostile bundle (a peak near 2^64) size nothing past u64, and never
+    /// panic (the fuzz target `cgroup` found the overflow).
+    #[test]
+    fn sizes_saturate_on_absurd_figures() {
+        assert!(container_limit("a/b/c", Some(MI), Some(u64::MAX)).is_some());
+        assert!(reserved_memory_target(u64::MAX) > 0);
+        assert!(hard_memory_target(u64::MAX) > 0);
+    }
 
     #[test]
     fn container_limits_are_sized_from_the_peak() {

@@ -142,7 +142,7 @@ fn kill_finding(rule: &dyn Rule, snap: &Snapshot, k: &AttributedKill<'_>) -> Fin
         },
         {
             let peak = k.cgroup.and_then(|c| c.peak_bytes);
-            let rss = k.kill.anon_rss_kb.map(|v| v * 1024);
+            let rss = k.kill.anon_rss_kb.map(|v| v.saturating_mul(1024));
             container_limit(&who, limit, peak.max(rss)).unwrap_or_else(|| GENERIC.into())
         },
     )

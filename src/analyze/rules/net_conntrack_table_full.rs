@@ -92,7 +92,10 @@ WHAT TO CHANGE
             match (ct.count, ct.max) {
                 (Some(c), Some(m)) => format!(
                     "raise nf_conntrack_max from {m} to {} (kube-proxy conntrack.maxPerCore, or sysctl net.netfilter.nf_conntrack_max) and find what opens many short flows ({c} entries now)",
-                    (c.max(m) * 2).next_power_of_two()
+                    c.max(m)
+                        .saturating_mul(2)
+                        .checked_next_power_of_two()
+                        .unwrap_or(u64::MAX)
                 ),
                 _ => "raise nf_conntrack_max (kube-proxy conntrack.maxPerCore) and find what opens many short flows".into(),
             },
