@@ -286,6 +286,11 @@ const RUNNING_FIELDS: &[RunningField] = &[
     }),
 ];
 
+/// The v1beta1 names of the fields a running config (configz) puts in force.
+pub fn running_fields() -> impl Iterator<Item = &'static str> {
+    RUNNING_FIELDS.iter().map(|(name, _)| *name)
+}
+
 impl KubeletInfo {
     /// Puts the running kubelet's settings in force: every field `running` (its `/configz`)
     /// reported replaces the one resolved from files and flags, so every rule judges the

@@ -299,6 +299,18 @@ WHAT TO CHANGE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fields compared here are exactly the ones the running config puts in force
+    /// (model/kubelet.rs): a field added to one list and not the other would be judged by the
+    /// files while configz said otherwise, or compared and never applied.
+    #[test]
+    fn the_compared_fields_are_the_ones_put_in_force() {
+        let mut compared: Vec<&str> = FIELDS.iter().map(|(n, _)| *n).collect();
+        let mut applied: Vec<&str> = crate::model::kubelet::running_fields().collect();
+        compared.sort_unstable();
+        applied.sort_unstable();
+        assert_eq!(compared, applied);
+    }
     use crate::analyze::rules::testing::*;
     use crate::model::cluster::{Cluster, KubeletView};
 
