@@ -335,21 +335,34 @@ fn pod_name(ns: Option<&str>, pod: Option<&str>, uid: &str) -> String {
     crate::model::pod_ref(ns, pod, uid)
 }
 
-/// The pods with the largest working sets now, `ns/pod 1.2Gi`, at most `n`.
-pub fn top_working_sets(snap: &Snapshot, n: usize) -> Vec<String> {
-    let mut pods = kubelet_order(snap);
-    pods.retain(|p| p.working_set_bytes.is_some_and(|w| w > 0));
-    pods.sort_by_key(|p| std::cmp::Reverse(p.working_set_bytes));
+/// The `n` pods with the largest `value` (pods without one, or with 0, left out), each as
+/// `ns/pod <shown value>`, in the kubelet's predicted order's names.
+fn top_pods<V: Ord + Copy + Default>(
+    snap: &Snapshot,
+    n: usize,
+    value: impl Fn(&crate::analyze::next_victims::PredictedPod) -> Option<V>,
+    show: impl Fn(V) -> String,
+) -> Vec<String> {
+    let mut pods: Vec<_> = kubelet_order(snap)
+        .into_iter()
+        .filter_map(|p| value(&p).filter(|v| *v > V::default()).map(|v| (p, v)))
+        .collect();
+    pods.sort_by_key(|(_, v)| std::cmp::Reverse(*v));
     pods.iter()
         .take(n)
-        .map(|p| {
+        .map(|(p, v)| {
             format!(
                 "{} {}",
                 pod_name(p.namespace.as_deref(), p.pod.as_deref(), &p.uid),
-                bytes(p.working_set_bytes.unwrap_or(0).max(0) as u64)
+                show(*v)
             )
         })
         .collect()
+}
+
+/// The pods with the largest working sets now, `ns/pod 1.2Gi`, at most `n`.
+pub fn top_working_sets(snap: &Snapshot, n: usize) -> Vec<String> {
+    top_pods(snap, n, |p| p.working_set_bytes, |w| bytes(w.max(0) as u64))
 }
 
 /// Pods whose working set exceeds their memory request (evicted first), largest excess first:
@@ -552,19 +565,7 @@ pub fn pid_config(snap: &Snapshot) -> Option<Remedy> {
 
 /// The pods with the most processes and threads (`pids.current`), `ns/pod 812`, at most `n`.
 pub fn top_pid_users(snap: &Snapshot, n: usize) -> Vec<String> {
-    let mut pods = kubelet_order(snap);
-    pods.retain(|p| p.processes.is_some_and(|n| n > 0));
-    pods.sort_by_key(|p| std::cmp::Reverse(p.processes));
-    pods.iter()
-        .take(n)
-        .map(|p| {
-            format!(
-                "{} {}",
-                pod_name(p.namespace.as_deref(), p.pod.as_deref(), &p.uid),
-                p.processes.unwrap_or(0)
-            )
-        })
-        .collect()
+    top_pods(snap, n, |p| p.processes, |n| n.to_string())
 }
 
 /// CPU to reserve for the system and the kubelet, in millicores, by GKE's published rule
