@@ -174,6 +174,34 @@ fn nodescope(args: &[&str]) -> (Output, Duration) {
     (o, started.elapsed())
 }
 
+/// A kubeconfig in `dir` (named `name`) for the stand-in server `api`, its CA, and `token`.
+fn token_kubeconfig(dir: &Path, api: &Api, name: &str, token: &str) -> PathBuf {
+    let kc = dir.join(name);
+    std::fs::write(
+        &kc,
+        kubeconfig(
+            &format!("https://127.0.0.1:{}", api.port),
+            dir.join("ca.crt").to_str().unwrap(),
+            &format!("    token: {token}\n"),
+        ),
+    )
+    .unwrap();
+    kc
+}
+
+/// `nodescope --root ROOT --kubeconfig KC check --format json`, and how long it took.
+fn check_json_with(root: &Path, kc: &Path) -> (Output, Duration) {
+    nodescope(&[
+        "--root",
+        root.to_str().unwrap(),
+        "--kubeconfig",
+        kc.to_str().unwrap(),
+        "check",
+        "--format",
+        "json",
+    ])
+}
+
 fn json(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
         panic!(
@@ -298,25 +326,8 @@ fn a_bearer_token_from_kubeconfig_a_403_and_the_local_report_still_complete() {
         &["--tls", "server.crt", "server.key", "--token", "tok-3c9d1e"],
     );
     let root = node_root(d.path());
-    let kc = d.path().join("token.kubeconfig");
-    std::fs::write(
-        &kc,
-        kubeconfig(
-            &format!("https://127.0.0.1:{}", api.port),
-            d.path().join("ca.crt").to_str().unwrap(),
-            "    token: tok-3c9d1e\n",
-        ),
-    )
-    .unwrap();
-    let (o, _) = nodescope(&[
-        "--root",
-        root.to_str().unwrap(),
-        "--kubeconfig",
-        kc.to_str().unwrap(),
-        "check",
-        "--format",
-        "json",
-    ]);
+    let kc = token_kubeconfig(d.path(), &api, "token.kubeconfig", "tok-3c9d1e");
+    let (o, _) = check_json_with(&root, &kc);
     let r = json(&o);
     assert_ne!(o.status.code(), Some(3));
     let errs = cluster_errors(&r);
@@ -345,25 +356,8 @@ fn a_hung_server_costs_its_deadline_and_the_report_prints() {
     certs(d.path());
     let api = Api::start(d.path(), "hang", &["--tls", "server.crt", "server.key"]);
     let root = node_root(d.path());
-    let kc = d.path().join("kc");
-    std::fs::write(
-        &kc,
-        kubeconfig(
-            &format!("https://127.0.0.1:{}", api.port),
-            d.path().join("ca.crt").to_str().unwrap(),
-            "    token: t\n",
-        ),
-    )
-    .unwrap();
-    let (o, took) = nodescope(&[
-        "--root",
-        root.to_str().unwrap(),
-        "--kubeconfig",
-        kc.to_str().unwrap(),
-        "check",
-        "--format",
-        "json",
-    ]);
+    let kc = token_kubeconfig(d.path(), &api, "kc", "t");
+    let (o, took) = check_json_with(&root, &kc);
     let r = json(&o);
     eprintln!("check against a hung API server: {took:?}");
     assert!(
@@ -428,15 +422,7 @@ fn a_refused_connection_and_malformed_json_are_one_line_each() {
         ),
     )
     .unwrap();
-    let (o, took) = nodescope(&[
-        "--root",
-        root.to_str().unwrap(),
-        "--kubeconfig",
-        kc.to_str().unwrap(),
-        "check",
-        "--format",
-        "json",
-    ]);
+    let (o, took) = check_json_with(&root, &kc);
     let errs = cluster_errors(&json(&o));
     assert_eq!(errs.len(), 1, "one line for a refused connection: {errs:?}");
     assert!(
@@ -459,15 +445,7 @@ fn a_refused_connection_and_malformed_json_are_one_line_each() {
         ),
     )
     .unwrap();
-    let (o, _) = nodescope(&[
-        "--root",
-        root.to_str().unwrap(),
-        "--kubeconfig",
-        kc.to_str().unwrap(),
-        "check",
-        "--format",
-        "json",
-    ]);
+    let (o, _) = check_json_with(&root, &kc);
     assert_ne!(o.status.code(), Some(3));
     let errs = cluster_errors(&json(&o));
     assert!(!errs.is_empty(), "malformed answers are reported");
@@ -1104,25 +1082,8 @@ fn the_agents_cluster_role_allows_every_request_it_makes_and_no_more() {
         &["--tls", "server.crt", "server.key", "--token", "sa-7f2e"],
     );
     let root = node_root(d.path());
-    let kc = d.path().join("sa.kubeconfig");
-    std::fs::write(
-        &kc,
-        kubeconfig(
-            &format!("https://127.0.0.1:{}", api.port),
-            d.path().join("ca.crt").to_str().unwrap(),
-            "    token: sa-7f2e\n",
-        ),
-    )
-    .unwrap();
-    let (o, _) = nodescope(&[
-        "--root",
-        root.to_str().unwrap(),
-        "--kubeconfig",
-        kc.to_str().unwrap(),
-        "check",
-        "--format",
-        "json",
-    ]);
+    let kc = token_kubeconfig(d.path(), &api, "sa.kubeconfig", "sa-7f2e");
+    let (o, _) = check_json_with(&root, &kc);
     assert_eq!(cluster_errors(&json(&o)), Vec::<String>::new());
     let base = granted("deploy/rbac.yaml");
     let optional = granted("deploy/rbac-kubelet-view.yaml");

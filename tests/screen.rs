@@ -589,13 +589,10 @@ fn top_once_prints_the_tuis_first_frame_without_a_terminal() {
 /// the detail pane.
 #[test]
 fn the_tui_findings_view_shows_one_row_per_cause() {
-    use nodescope::tui::{app::App, sampler, screen::draw, views::VIEWS};
-    use ratatui::{Terminal, backend::TestBackend};
+    use nodescope::tui::{app::App, sampler, views::VIEWS};
     let node = busy_node();
     let host = nodescope::source::bundle::BundleHost::open(&node.root).unwrap();
     let s = sampler::sample(&host);
-    let mut history = sampler::History::default();
-    history.push(&s);
     let mut app = App::new(std::time::Duration::from_secs(2), false, false);
     app.view = VIEWS.iter().position(|v| v.name() == "Findings").unwrap();
     // Down to the dns.policy-default row: after dns.nameserver-limit and ndots-amplification.
@@ -605,16 +602,7 @@ fn the_tui_findings_view_shows_one_row_per_cause() {
             &s,
         );
     }
-    let (w, h) = (160, 40);
-    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| draw(f, &s, &history, &mut app)).unwrap();
-    let buf = term.backend().buffer().clone();
-    let text: String = (0..h)
-        .map(|y| {
-            let l: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
-            l.trim_end().to_string() + "\n"
-        })
-        .collect();
+    let text = crate::tui::drawn(&s, &mut app, 160, 40);
     let rows: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("  dns.policy-default "))

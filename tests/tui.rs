@@ -14,20 +14,13 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use std::time::Duration;
 
-fn screen(fixture: &str, view: usize, w: u16, h: u16, keys: &str) -> String {
-    let host = BundleHost::open(&common::fixture(fixture)).unwrap();
-    let s = sample(&host);
+/// The text `app` draws of sample `s` (its only history) on a `w`x`h` test terminal, one line
+/// per row with trailing blanks trimmed.
+pub(crate) fn drawn(s: &nodescope::tui::sampler::Sample, app: &mut App, w: u16, h: u16) -> String {
     let mut history = History::default();
-    history.push(&s);
-    let mut app = App::new(Duration::from_secs(2), false, false);
-    app.view = view;
-    for c in keys.chars() {
-        let k =
-            ratatui::crossterm::event::KeyEvent::from(ratatui::crossterm::event::KeyCode::Char(c));
-        assert!(!app.key(k, &s));
-    }
+    history.push(s);
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| draw(f, &s, &history, &mut app)).unwrap();
+    term.draw(|f| draw(f, s, &history, app)).unwrap();
     let buf = term.backend().buffer().clone();
     let mut out = String::new();
     for y in 0..h {
@@ -36,6 +29,19 @@ fn screen(fixture: &str, view: usize, w: u16, h: u16, keys: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+fn screen(fixture: &str, view: usize, w: u16, h: u16, keys: &str) -> String {
+    let host = BundleHost::open(&common::fixture(fixture)).unwrap();
+    let s = sample(&host);
+    let mut app = App::new(Duration::from_secs(2), false, false);
+    app.view = view;
+    for c in keys.chars() {
+        let k =
+            ratatui::crossterm::event::KeyEvent::from(ratatui::crossterm::event::KeyCode::Char(c));
+        assert!(!app.key(k, &s));
+    }
+    drawn(&s, &mut app, w, h)
 }
 
 #[test]
@@ -103,19 +109,11 @@ fn restarts_show_when_the_api_knows_them() {
         Some(Ok(Box::new(f) as Box<dyn std::io::Read>))
     });
     nodescope::collect::cluster::attach(&mut s.snap, &data);
-    let mut history = History::default();
-    history.push(&s);
     let mut app = App::new(Duration::from_secs(2), false, false);
     app.view = 1;
-    let mut term = Terminal::new(TestBackend::new(100, 30)).unwrap();
-    term.draw(|f| draw(f, &s, &history, &mut app)).unwrap();
-    let buf = term.backend().buffer().clone();
-    let nginx = (0..30u16)
-        .map(|y| {
-            (0..100u16)
-                .map(|x| buf[(x, y)].symbol().to_string())
-                .collect::<String>()
-        })
+    let text = drawn(&s, &mut app, 100, 30);
+    let nginx = text
+        .lines()
         .find(|l| l.contains("web-6d9f8c7b5-h2j4k/nginx"))
         .unwrap();
     // Restarted once (the API's restartCount), the last run ended by its limit (the kernel's
@@ -133,23 +131,9 @@ fn the_detail_pane_scrolls_with_page_down() {
     use ratatui::crossterm::event::{KeyCode, KeyEvent};
     let host = BundleHost::open(&common::fixture("oom-memcg-v2-systemd")).unwrap();
     let s = sample(&host);
-    let mut history = History::default();
-    history.push(&s);
     let mut app = App::new(Duration::from_secs(2), false, false);
     app.view = VIEWS.iter().position(|v| v.name() == "Findings").unwrap();
-    let draw_text = |app: &mut App| {
-        let (w, h) = (120, 35);
-        let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-        term.draw(|f| draw(f, &s, &history, app)).unwrap();
-        let buf = term.backend().buffer().clone();
-        let mut out = String::new();
-        for y in 0..h {
-            let line: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
-            out.push_str(line.trim_end());
-            out.push('\n');
-        }
-        out
-    };
+    let draw_text = |app: &mut App| drawn(&s, app, 120, 35);
     assert!(!app.key(KeyEvent::from(KeyCode::Char('e')), &s));
     let top = draw_text(&mut app);
     // The heading fits; the end of what to change, under it, does not.
@@ -221,18 +205,7 @@ fn enter_on_a_finding_drills_to_its_pod() {
     assert!(!app.key(enter, &s));
     assert_eq!(VIEWS[app.view].name(), "Pods");
     assert_eq!(app.state().filter, "shop/web-6d9f8c7b5-h2j4k/nginx");
-    let mut history = History::default();
-    history.push(&s);
-    let (w, h) = (100, 30);
-    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| draw(f, &s, &history, &mut app)).unwrap();
-    let buf = term.backend().buffer().clone();
-    let text: String = (0..h)
-        .map(|y| {
-            let l: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
-            l.trim_end().to_string() + "\n"
-        })
-        .collect();
+    let text = drawn(&s, &mut app, 100, 30);
     assert!(
         text.contains("1 containers, sorted by working set (s)"),
         "{text}"
@@ -265,18 +238,7 @@ fn enter_on_a_pod_drills_to_its_findings() {
     assert!(!app.key(enter, &s));
     assert_eq!(VIEWS[app.view].name(), "Findings");
     assert_eq!(app.state().filter, "shop/web-6d9f8c7b5-h2j4k");
-    let mut history = History::default();
-    history.push(&s);
-    let (w, h) = (120, 30);
-    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| draw(f, &s, &history, &mut app)).unwrap();
-    let buf = term.backend().buffer().clone();
-    let text: String = (0..h)
-        .map(|y| {
-            let l: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
-            l.trim_end().to_string() + "\n"
-        })
-        .collect();
+    let text = drawn(&s, &mut app, 120, 30);
     let rows: Vec<&str> = text
         .lines()
         .filter(|l| l.starts_with("CRITICAL") || l.starts_with("WARNING") || l.starts_with("INFO"))
@@ -326,18 +288,9 @@ fn a_global_oom_victim_counts_its_kill() {
         ratatui::crossterm::event::KeyEvent::from(ratatui::crossterm::event::KeyCode::Enter);
     assert!(!app.key(enter, &s));
     assert_eq!(app.state().filter, "payments/api-7c8d9f6b5-r2t4y/api");
-    let mut history = History::default();
-    history.push(&s);
-    let (w, h) = (100, 30);
-    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| draw(f, &s, &history, &mut app)).unwrap();
-    let buf = term.backend().buffer().clone();
-    let row: String = (0..h)
-        .map(|y| {
-            (0..w)
-                .map(|x| buf[(x, y)].symbol().to_string())
-                .collect::<String>()
-        })
+    let text = drawn(&s, &mut app, 100, 30);
+    let row = text
+        .lines()
         .find(|l| l.starts_with("payments/api-7c8d9f6b5-r2t4y/"))
         .expect("the victim's row");
     let cols: Vec<&str> = row.split_whitespace().collect();
