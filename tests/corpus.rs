@@ -1,6 +1,7 @@
 //! The real-log corpus: kernel OOM reports, kubelet eviction and node-condition lines, NVIDIA
-//! Xid records, conntrack drops, hung tasks, lockups, filesystem and block I/O errors, and
-//! Kubernetes cgroup paths as public bug reports and
+//! Xid records, conntrack drops, hung tasks, lockups, filesystem and block I/O errors,
+//! Kubernetes cgroup paths, and the GPU-memory / NCCL / shared-memory failures at the end of a
+//! container's previous log as public bug reports and
 //! upstream projects' test data show them, each parsed by the code path nodescope uses for
 //! that source and compared with what the sample says must come out. One `#[test]` per
 //! sample (tests/corpus/<family>/<name>.txt); tests/corpus/README.md describes the format
@@ -216,6 +217,46 @@ fn kernel_events(s: &Sample) -> Vec<String> {
         .collect()
 }
 
+/// The time every `program` line is stamped with when wrapped into the CRI log format.
+const CRI_TIME: &str = "2024-05-01T03:00:00.123456789Z";
+
+/// The end of a previous container log through the path `collect::prev_log` takes: the
+/// lines [`Host::tail_lines`] keeps (`matching_lines` with the pattern table's needles), each
+/// classified. `program` lines are what the program printed (what a bug report quotes); they
+/// are wrapped the way containerd's CRI logger writes a full line to the kubelet's log file,
+/// `<RFC3339Nano> <stream> F <line>` (containerd/containerd pkg/cri/io/logger.go
+/// `redirectLogs`, tags from kubernetes/cri-api `LogTagFull`; read back by kubernetes
+/// pkg/kubelet/kuberuntime/logs/logs.go `parseCRILog`). `cri` lines are log-file lines already.
+///
+/// [`Host::tail_lines`]: nodescope::source::Host::tail_lines
+fn gpu_log(s: &Sample) -> Vec<String> {
+    let lines: Vec<String> = match s.wrapper.as_str() {
+        "program" => s
+            .input
+            .iter()
+            .map(|l| format!("{CRI_TIME} stderr F {l}"))
+            .collect(),
+        "cri" => s.input.clone(),
+        w => panic!("unknown previous-log wrapper {w}"),
+    };
+    let raw = lines.join("\n") + "\n";
+    let needles = nodescope::collect::prev_log::needles();
+    nodescope::source::matching_lines(raw.as_bytes(), &needles)
+        .iter()
+        .filter_map(|l| nodescope::collect::prev_log::classify(l))
+        .map(|m| {
+            let kind = serde_json::to_value(m.kind).unwrap();
+            format!(
+                "match kind={} pattern={} time={} line={}",
+                kind.as_str().unwrap(),
+                m.pattern,
+                opt(&m.time),
+                m.line
+            )
+        })
+        .collect()
+}
+
 /// One cgroup path per line (as /proc/<pid>/cgroup, a kernel record or a runtime names it).
 fn cgroup(s: &Sample) -> Vec<String> {
     assert_eq!(s.wrapper, "path");
@@ -243,6 +284,7 @@ fn run(family: &str, name: &str) {
         "conntrack" => conntrack(&s),
         "cgroup" => cgroup(&s),
         "hung_task" | "lockup" | "fs_error" => kernel_events(&s),
+        "gpu_log" => gpu_log(&s),
         f => panic!("unknown family {f}"),
     };
     assert_eq!(
@@ -358,6 +400,41 @@ corpus! {
         nvme_aspm_5x_read_error,
         talos_8733_xfs_log_shutdown,
         xcat_1175_xfs_log_force_and_blk,
+    ],
+    gpu_log: [
+        ci_infra_490_nccl_shm_extend_pod,
+        comfy_wan_565_cuda_error_oom,
+        databricks_operator_62_oomkilled_by_a_sidecar,
+        dotsocr_196_torch_oom_2_5,
+        hd_bet_67_bus_error_core_dumped,
+        hopsworks_1557_k8s_dataloader_shm,
+        jax_13428_xla_resource_exhausted,
+        jax_4994_xla_resource_exhausted_old,
+        kserve_3791_nccl_shm_extend_2_1x,
+        llamafactory_3250_nccl_system_error,
+        nccl_1235_alloc_cuda_oom,
+        nccl_1283_cuda_failure_invalid_argument,
+        nccl_525_kubeflow_posix_fallocate,
+        ncrfpp_121_thc_oom_0_3,
+        pytorch_111187_nccl_cuda_error_not_oom,
+        pytorch_16979_k8s_dataloader_bus_error,
+        pytorch_18853_runtimeerror_oom_1_0,
+        pytorch_35901_memory_summary,
+        pytorch_4921_nccl_2_1_init_cu,
+        qanything_302_info_gpu_blocks,
+        qwen3_295_v0_kv_too_small,
+        qwen3_873_cublas_alloc,
+        torch_shm_allocate_source,
+        trtllm_1060_ipc_utils,
+        trtllm_1556_cuda_malloc_async,
+        trtllm_1556_invalid_device_not_oom,
+        ultralytics_12905_nccl_mem_alloc_info,
+        vllm_10439_v0_no_cache_blocks,
+        vllm_14574_info_model_loading,
+        vllm_2140_torch_cuda_oom_2_1,
+        vllm_34076_v1_kv_needed,
+        wan2gp_1083_accelerator_error,
+        xla_7201_nccl_cu_oom,
     ],
     kubelet: [
         distribution_tags_derived,

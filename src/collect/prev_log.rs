@@ -40,124 +40,271 @@ const MAX_MATCHES: usize = 16;
 /// The most bytes of one kept line.
 const MAX_LINE: usize = 512;
 
-/// One failure pattern: a literal substring of the message, what it means, and where the
-/// program writes it.
+/// One failure pattern: literal substrings of the message, what they mean, and where the
+/// program writes them. Every pattern is backed by the upstream source that prints it and by
+/// a real line from a public bug report (`tests/corpus/gpu_log/`, one sample per pattern).
 pub struct Pattern {
     pub id: &'static str,
+    /// The substring [`Host::tail_lines`] keeps a line for.
     pub needle: &'static str,
+    /// A second substring the line must also hold, when the needle alone names no memory
+    /// failure (TensorRT-LLM prints every CUDA error with the same prefix).
+    pub also: Option<&'static str>,
     pub kind: GpuFailure,
-    /// The upstream file that prints it.
+    /// The upstream file that prints it: project, path, function.
     pub source: &'static str,
+    /// Why the line is a hint and not proof, when it is one; `None` when upstream prints the
+    /// text only for this failure.
+    pub heuristic: Option<&'static str>,
 }
 
-/// The patterns, most specific first (the first that matches names the line).
+/// The patterns, most specific first (the first that matches names the line). Matching is
+/// case-sensitive, on the message after the CRI prefix. Each entry's comment quotes the real
+/// line (issue URL) that `tests/corpus/gpu_log/<id>.txt` feeds to [`classify`].
 pub const PATTERNS: &[Pattern] = &[
+    // NVIDIA/nccl#1235:
+    // `ng30903:3063028:3066152 [3] include/alloc.h:178 NCCL WARN Cuda failure 'out of memory'`
     Pattern {
         id: "nccl-cuda-oom",
         needle: "Cuda failure 'out of memory'",
+        also: None,
         kind: GpuFailure::Nccl,
-        source: "NVIDIA/nccl src/include/checks.h CUDACHECK: WARN(\"Cuda failure '%s'\", cudaGetErrorString(err))",
+        source: "NVIDIA/nccl src/include/checks.h CUDACHECK: WARN(\"Cuda failure '%s'\", cudaGetErrorString(err)) (cudaErrorMemoryAllocation)",
+        heuristic: None,
     },
+    // openxla/xla#7201 (XLA quoting NCCL's last warning): `... failed: unhandled cuda error
+    // (run with NCCL_DEBUG=INFO for details). Last NCCL warning(error) log entry (may be
+    // unrelated) 'Cuda failure 2 'out of memory''.`
     Pattern {
-        id: "nccl-oom",
-        needle: "NCCL error: out of memory",
+        id: "nccl-cu-oom",
+        needle: "Cuda failure 2 'out of memory'",
+        also: None,
         kind: GpuFailure::Nccl,
-        source: "pytorch/pytorch torch/csrc/distributed/c10d/NCCLUtils.hpp C10D_NCCL_CHECK (ncclGetErrorString)",
+        source: "NVIDIA/nccl src/include/cudawrap.h CUCHECK: WARN(\"Cuda failure %d '%s'\", err, errStr) (driver API, CUDA_ERROR_OUT_OF_MEMORY = 2)",
+        heuristic: None,
     },
+    // pytorch/ci-infra#490: `... [0] misc/shmutils.cc:88 NCCL WARN Error: failed to extend
+    // /dev/shm/nccl-WU88OE to 9637892 bytes, error: No space left on device (28)`
     Pattern {
         id: "nccl-shm-extend",
         needle: "Error: failed to extend /dev/shm",
+        also: None,
         kind: GpuFailure::Shm,
-        source: "NVIDIA/nccl src/misc/shmutils.cc ncclShmOpen: WARN(\"Error: failed to extend %s to %ld bytes ...\")",
+        source: "NVIDIA/nccl src/misc/shmutils.cc ncclShmOpen (2.12.7 to 2.29; src/os/linux.cc from 2.30): WARN(\"Error: failed to extend %s to %ld bytes, error: %s (%d)\", shmPath, ...)",
+        heuristic: None,
     },
+    // NVIDIA/nccl#525 (Kubeflow, NCCL 2.9.6):
+    // `[3] include/shm.h:28 NCCL WARN Call to posix_fallocate failed : No space left on device`
     Pattern {
-        id: "nccl-shm-create",
-        needle: "could not create shared memory",
+        id: "nccl-shm-fallocate",
+        needle: "Call to posix_fallocate failed : No space left on device",
+        also: None,
         kind: GpuFailure::Shm,
-        source: "NVIDIA/nccl src/transport/net.cc (older) netCreateShm: WARN(\"Error: could not create shared memory in /dev/shm\")",
+        source: "NVIDIA/nccl src/include/shm.h shmSetup (before 2.12.7): SYSCHECK(shm_allocate(...), \"posix_fallocate\") -> checks.h WARN(\"Call to \" name \" failed : %s\", strerror(errno))",
+        heuristic: None,
     },
+    // NVIDIA/nccl#525: `[3] include/shm.h:48 NCCL WARN Error while creating shared memory
+    // segment nccl-shm-recv-1462445a6f01cbfc-1-2-3 (size 9637888)`
+    Pattern {
+        id: "nccl-shm-segment",
+        needle: "Error while creating shared memory segment",
+        also: None,
+        kind: GpuFailure::Shm,
+        source: "NVIDIA/nccl src/include/shm.h shmOpen (before 2.12.7), src/misc/shmutils.cc ncclShmOpen: WARN(\"Error while %s shared memory segment %s (size %d)\", \"creating\", ...)",
+        heuristic: Some(
+            "NCCL prints it after any failure to set the segment up, a CUDA host registration too (NVIDIA/nccl#1518: after `Cuda failure 'invalid argument'`); a full /dev/shm is the usual cause",
+        ),
+    },
+    // pytorch/pytorch#16979 (a Kubernetes pod): `ERROR: Unexpected bus error encountered in
+    // worker. This might be caused by insufficient shared memory (shm).`
     Pattern {
         id: "shm-insufficient",
         needle: "insufficient shared memory (shm)",
+        also: None,
         kind: GpuFailure::Shm,
-        source: "pytorch/pytorch torch/csrc/DataLoader.cpp: \"Unexpected bus error encountered in worker. This might be caused by insufficient shared memory (shm).\"",
+        source: "pytorch/pytorch torch/csrc/DataLoader.cpp SIGNAL_HANDLER(SIGBUS, handler_SIGBUS, \"ERROR: Unexpected bus error encountered in worker. This might be caused by insufficient shared memory (shm).\\n\")",
+        heuristic: None,
     },
+    // logicalclocks/hopsworks#1557 (a Kubernetes pod): `RuntimeError: DataLoader worker (pid
+    // 729) is killed by signal: Bus error. It is possible that dataloader's workers are out of
+    // shared memory. Please try to raise your shared memory limit.` (pytorch/pytorch#16979:
+    // the same line before the second sentence was added)
+    Pattern {
+        id: "dataloader-bus-error",
+        needle: "is killed by signal: Bus error",
+        also: None,
+        kind: GpuFailure::Shm,
+        source: "pytorch/pytorch torch/csrc/DataLoader.cpp THPModule_errorIfAnyWorkerFails: \"DataLoader worker (pid \" pid \") is killed by signal: \" strsignal(si_status) \". \" and, for SIGBUS, \"It is possible that dataloader's workers are out of shared memory. ...\"",
+        heuristic: Some(
+            "PyTorch's own hedge (\"it is possible\"): a worker's SIGBUS is usually a full /dev/shm, not always",
+        ),
+    },
+    // No bug report with the whole line was at hand: the sample is rendered from upstream's
+    // format (tests/corpus/gpu_log/torch_shm_allocate_source.txt, marked derived):
+    // `RuntimeError: unable to allocate shared memory(shm) for file </torch_4304_2962414746_0>:
+    // No space left on device (28)`
+    Pattern {
+        id: "shm-allocate",
+        needle: "unable to allocate shared memory(shm) for file",
+        also: None,
+        kind: GpuFailure::Shm,
+        source: "pytorch/pytorch aten/src/ATen/MapAllocator.cpp MapAllocator::MapAllocator (posix_fallocate failed): TORCH_CHECK(false, \"unable to allocate shared memory(shm) for file <\", filename_, \">: \", ...)",
+        heuristic: None,
+    },
+    // logicalclocks/hopsworks#1557: `RuntimeError: unable to write to file
+    // </torch_739_144252761_4>: No space left on device (28)`
+    Pattern {
+        id: "shm-write",
+        needle: "unable to write to file </torch_",
+        also: None,
+        kind: GpuFailure::Shm,
+        source: "pytorch/pytorch aten/src/ATen/MapAllocator.cpp MapAllocator::MapAllocator (the write check after ftruncate): TORCH_CHECK(false, \"unable to write to file <\", filename_, \">: \", ...); `/torch_` is the shared-memory name torch/csrc/StorageSharing.cpp gives",
+        heuristic: None,
+    },
+    // MIC-DKFZ/HD-BET#67 (docker; `--shm-size 8G` fixed it): `Bus error (core dumped)`
     Pattern {
         id: "bus-error",
         needle: "Bus error (core dumped)",
+        also: None,
         kind: GpuFailure::Shm,
-        source: "GNU bash siglist.c (SIGBUS \"Bus error\"), printed by a wrapping shell when a process touches a shared-memory page /dev/shm cannot back",
+        source: "bminor/bash jobs.c (GNU bash: the job's termination report: strsignal(SIGBUS) \"Bus error\" + \" (core dumped)\"), printed only when a shell started the process",
+        heuristic: Some(
+            "SIGBUS has other causes (a memory-mapped file truncated under the process); a page of a full /dev/shm is the usual one in a container",
+        ),
     },
-    Pattern {
-        id: "shm-allocate",
-        needle: "unable to allocate shared memory",
-        kind: GpuFailure::Shm,
-        source: "pytorch/pytorch aten/src/ATen/MapAllocator.cpp: \"unable to allocate shared memory(shm) for file\"",
-    },
-    Pattern {
-        id: "nccl-system-error",
-        needle: "unhandled system error",
-        kind: GpuFailure::Nccl,
-        source: "NVIDIA/nccl src/init.cc ncclGetErrorString(ncclSystemError), quoted by PyTorch's DistBackendError",
-    },
-    Pattern {
-        id: "nccl-cuda-error",
-        needle: "unhandled cuda error",
-        kind: GpuFailure::Nccl,
-        source: "NVIDIA/nccl src/init.cc ncclGetErrorString(ncclUnhandledCudaError)",
-    },
+    // vllm-project/vllm#10439: `vllm-1  | ERROR 11-18 18:07:28 engine.py:366] ValueError: No
+    // available memory for the cache blocks. Try increasing `gpu_memory_utilization` when
+    // initializing the engine.`
     Pattern {
         id: "vllm-no-kv-memory",
         needle: "No available memory for the cache blocks",
+        also: None,
         kind: GpuFailure::KvCache,
-        source: "vllm-project/vllm vllm/v1/core/kv_cache_utils.py check_enough_kv_cache_memory",
+        source: "vllm-project/vllm vllm/worker/worker.py raise_if_cache_size_invalid (V0), vllm/v1/core/kv_cache_utils.py check_enough_kv_cache_memory (V1): ValueError(\"No available memory for the cache blocks. ...\")",
+        heuristic: None,
     },
+    // QwenLM/Qwen3#295: `ValueError: The model's max seq len (32768) is larger than the
+    // maximum number of tokens that can be stored in KV cache (7344). Try increasing
+    // `gpu_memory_utilization` or decreasing `max_model_len` when initializing the engine.`
     Pattern {
         id: "vllm-kv-too-small",
         needle: "larger than the maximum number of tokens that can be stored in KV cache",
+        also: None,
         kind: GpuFailure::KvCache,
-        source: "vllm-project/vllm vllm/v1/core/kv_cache_utils.py check_enough_kv_cache_memory",
+        source: "vllm-project/vllm vllm/worker/worker.py raise_if_cache_size_invalid (V0): ValueError(f\"The model's max seq len ({max_model_len}) is larger than the maximum number of tokens that can be stored in KV cache ({max_seq_len}). ...\")",
+        heuristic: None,
     },
+    // vllm-project/vllm#34076: `(EngineCore_DP0 pid=1094) ValueError: To serve at least one
+    // request with the models's max seq len (262144), (24.0 GiB KV cache is needed, which is
+    // larger than the available KV cache memory (3.18 GiB). ...`
     Pattern {
         id: "vllm-kv-needed",
         needle: "larger than the available KV cache memory",
+        also: None,
         kind: GpuFailure::KvCache,
-        source: "vllm-project/vllm vllm/v1/core/kv_cache_utils.py check_enough_kv_cache_memory",
+        source: "vllm-project/vllm vllm/v1/core/kv_cache_utils.py check_enough_kv_cache_memory (_check_enough_kv_cache_memory in later releases): ValueError(\"To serve at least one request ... KV cache is needed, which is larger than the available KV cache memory ...\")",
+        heuristic: None,
     },
+    // vllm-project/vllm#2140: `torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to
+    // allocate 3.50 GiB. GPU 0 has a total capacty of 23.69 GiB of which 3.09 GiB is free. ...`
     Pattern {
         id: "pytorch-oom",
         needle: "CUDA out of memory. Tried to allocate",
+        also: None,
         kind: GpuFailure::CudaOom,
-        source: "pytorch/pytorch c10/cuda/CUDACachingAllocator.cpp malloc: \"CUDA out of memory. Tried to allocate ...\"",
+        source: "pytorch/pytorch c10/cuda/CUDACachingAllocator.cpp DeviceCachingAllocator::malloc: TORCH_CHECK_WITH(OutOfMemoryError, false, \"CUDA out of memory. Tried to allocate \", ...) (raised as torch.OutOfMemoryError, torch.cuda.OutOfMemoryError since 1.13, RuntimeError before)",
+        heuristic: None,
     },
+    // jiesutd/NCRFpp#121: `RuntimeError: cuda runtime error (2) : out of memory at
+    // /pytorch/torch/lib/THC/generic/THCStorage.cu:58`
     Pattern {
-        id: "pytorch-oom-old",
-        needle: "RuntimeError: CUDA out of memory",
+        id: "thc-oom",
+        needle: "cuda runtime error (2) : out of memory",
+        also: None,
         kind: GpuFailure::CudaOom,
-        source: "pytorch/pytorch c10/cuda/CUDACachingAllocator.cpp (before 1.13 raised as RuntimeError)",
+        source: "pytorch/pytorch torch/lib/THC/THCGeneral.c (aten/src/THC/THCGeneral.cpp, PyTorch < 1.0 through 1.x) __THCudaCheck: _THError(file, line, \"cuda runtime error (%d) : %s\", err, cudaGetErrorString(err))",
+        heuristic: None,
     },
+    // kijai/ComfyUI-WanVideoWrapper#565: `RuntimeError: CUDA error: out of memory`
     Pattern {
         id: "cuda-error-oom",
         needle: "CUDA error: out of memory",
+        also: None,
         kind: GpuFailure::CudaOom,
-        source: "pytorch/pytorch c10/cuda/CUDAException.h C10_CUDA_CHECK (cudaErrorMemoryAllocation)",
+        source: "pytorch/pytorch c10/cuda/CUDAException.cpp c10_cuda_check_implementation: \"CUDA error: \" + cudaGetErrorString(err) (C10_CUDA_CHECK)",
+        heuristic: None,
     },
+    // QwenLM/Qwen3#873: `RuntimeError: CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling
+    // `cublasCreate(handle)``
+    Pattern {
+        id: "cublas-alloc",
+        needle: "CUBLAS_STATUS_ALLOC_FAILED",
+        also: None,
+        kind: GpuFailure::CudaOom,
+        source: "pytorch/pytorch aten/src/ATen/cuda/Exceptions.h TORCH_CUDABLAS_CHECK (\"CUDA error: \", _cublasGetErrorEnum(...), \" when calling `\" #EXPR \"`\"), from CublasHandlePool.cpp createCublasHandle; cuBLAS: \"resource allocation failed ... usually caused by a cudaMalloc() failure\"",
+        heuristic: None,
+    },
+    // NVIDIA/TensorRT-LLM#1556: `RuntimeError: [TensorRT-LLM][ERROR] CUDA runtime error in
+    // ::cudaMallocAsync(ptr, n, mCudaStream->get()): out of memory (/app/tensorrt_llm/cpp/
+    // tensorrt_llm/runtime/tllmBuffers.h:118)`
     Pattern {
         id: "tensorrt-llm-oom",
-        needle: "[TensorRT-LLM][ERROR] CUDA runtime error in ::cudaMalloc",
+        needle: "[TensorRT-LLM][ERROR] CUDA runtime error in",
+        also: Some(": out of memory"),
         kind: GpuFailure::CudaOom,
-        source: "NVIDIA/TensorRT-LLM cpp/include/tensorrt_llm/common/cudaUtils.h check_cuda_error",
+        source: "NVIDIA/TensorRT-LLM cpp/include/tensorrt_llm/common/cudaUtils.h check(): fmtstr(\"[TensorRT-LLM][ERROR] CUDA runtime error in %s: %s\", func, _cudaGetErrorEnum(result))",
+        heuristic: None,
     },
+    // jax-ml/jax#13428: `jaxlib.xla_extension.XlaRuntimeError: RESOURCE_EXHAUSTED: Out of
+    // memory while trying to allocate 6291456 bytes.`
     Pattern {
         id: "xla-oom",
         needle: "RESOURCE_EXHAUSTED: Out of memory while trying to allocate",
+        also: None,
         kind: GpuFailure::CudaOom,
-        source: "openxla/xla xla/service/gpu (BFC allocator): \"Out of memory while trying to allocate %d bytes\"",
+        source: "openxla/xla xla/stream_executor/integrations/tf_allocator_adapter.cc TfAllocatorAdapter::Allocate: ResourceExhausted(\"Out of memory while trying to allocate \", size, \" bytes.\") (absl::Status prints its code RESOURCE_EXHAUSTED)",
+        heuristic: None,
+    },
+    // jax-ml/jax#4994: `FAILED tests/core_test.py::CoreTest::test_jit_42 - RuntimeError:
+    // Resource exhausted: Out of memory while trying to allocate 24 bytes.`
+    Pattern {
+        id: "xla-oom-old",
+        needle: "Resource exhausted: Out of memory while trying to allocate",
+        also: None,
+        kind: GpuFailure::CudaOom,
+        source: "tensorflow/tensorflow compiler/xla (before openxla/xla): the same allocator message under TensorFlow's Status, which printed the code as \"Resource exhausted\"",
+        heuristic: None,
+    },
+    // hiyouga/LlamaFactory#3250: `torch.distributed.DistBackendError: NCCL error in:
+    // /opt/pytorch/pytorch/torch/csrc/distributed/c10d/ProcessGroupNCCL.cpp:1727, unhandled
+    // system error (run with NCCL_DEBUG=INFO for details), NCCL versi[on ...]`
+    Pattern {
+        id: "nccl-system-error",
+        needle: "unhandled system error",
+        also: None,
+        kind: GpuFailure::Nccl,
+        source: "NVIDIA/nccl src/init.cc ncclGetErrorString(ncclSystemError): \"unhandled system error (run with NCCL_DEBUG=INFO for details)\", quoted by pytorch/pytorch torch/csrc/distributed/c10d/NCCLUtils.hpp C10D_NCCL_CHECK (\"NCCL error in: \" file:line \", \" ...)",
+        heuristic: Some(
+            "any failed system call in NCCL: a full /dev/shm, a socket, a missing file; not GPU memory by itself",
+        ),
+    },
+    // pytorch/pytorch#111187: `torch.distributed.DistBackendError: NCCL error in:
+    // ../torch/csrc/distributed/c10d/ProcessGroupNCCL.cpp:1331, unhandled cuda error (run with
+    // NCCL_DEBUG=INFO for details)`
+    Pattern {
+        id: "nccl-cuda-error",
+        needle: "unhandled cuda error",
+        also: None,
+        kind: GpuFailure::Nccl,
+        source: "NVIDIA/nccl src/init.cc ncclGetErrorString(ncclUnhandledCudaError): \"unhandled cuda error (run with NCCL_DEBUG=INFO for details)\"",
+        heuristic: Some(
+            "any failed CUDA call in NCCL (pytorch/pytorch#111187: `Cuda failure 'invalid argument'`); GPU memory only when NCCL's own WARN line says `out of memory`",
+        ),
     },
 ];
 
 /// The needles handed to [`Host::tail_lines`].
-fn needles() -> Vec<&'static str> {
+pub fn needles() -> Vec<&'static str> {
     PATTERNS.iter().map(|p| p.needle).collect()
 }
 
@@ -299,7 +446,9 @@ fn read_matches(host: &dyn Host, path: &str, errs: &mut Errors) -> Vec<LogMatch>
 /// A CRI log line → its match, when its message holds one of [`PATTERNS`].
 pub fn classify(line: &str) -> Option<LogMatch> {
     let (time, msg) = split_cri(line);
-    let p = PATTERNS.iter().find(|p| msg.contains(p.needle))?;
+    let p = PATTERNS
+        .iter()
+        .find(|p| msg.contains(p.needle) && p.also.is_none_or(|a| msg.contains(a)))?;
     let redacted = crate::source::redact::text(msg.as_bytes());
     let text = String::from_utf8_lossy(&redacted);
     let escaped = crate::model::text::esc(&text);
@@ -517,15 +666,43 @@ mod tests {
 
     #[test]
     fn a_url_password_in_a_matched_line_is_redacted() {
-        let m = classify("2026-12-06T03:14:07Z stderr F NCCL error: out of memory while loading https://svc:hunter2@models.example.com/m.bin").unwrap();
+        let m = classify("2026-12-06T03:14:07Z stderr F CUDA error: out of memory while loading https://svc:hunter2@models.example.com/m.bin").unwrap();
         assert!(!m.line.contains("hunter2"), "{}", m.line);
-        assert!(m.line.starts_with("NCCL error: out of memory"));
+        assert!(m.line.starts_with("CUDA error: out of memory"));
     }
 
     #[test]
     fn a_bus_error_is_a_shared_memory_failure() {
         let m = classify("2026-12-06T03:14:07Z stderr F /entrypoint.sh: line 12:    48 Bus error (core dumped) torchrun train.py").unwrap();
         assert_eq!((m.kind, m.pattern.as_str()), (GpuFailure::Shm, "bus-error"));
+    }
+
+    #[test]
+    fn every_pattern_names_its_source_and_a_heuristic_says_why() {
+        let mut ids: Vec<&str> = PATTERNS.iter().map(|p| p.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), PATTERNS.len(), "pattern ids are unique");
+        for p in PATTERNS {
+            // `project/repo path ...`: an upstream file, not a paraphrase.
+            let (repo, rest) = p.source.split_once(' ').unwrap();
+            assert_eq!(repo.matches('/').count(), 1, "{}: {}", p.id, p.source);
+            assert!(
+                rest.contains('/') || rest.contains(".c"),
+                "{}: {}",
+                p.id,
+                p.source
+            );
+            assert!(p.heuristic.is_none_or(|h| h.len() > 20), "{}", p.id);
+        }
+    }
+
+    #[test]
+    fn tensorrt_llm_needs_its_out_of_memory_too() {
+        let oom = "RuntimeError: [TensorRT-LLM][ERROR] CUDA runtime error in ::cudaMallocAsync(ptr, n, mCudaStream->get()): out of memory (/app/tensorrt_llm/cpp/tensorrt_llm/runtime/tllmBuffers.h:118)";
+        assert_eq!(classify(oom).unwrap().pattern, "tensorrt-llm-oom");
+        let other = "[TensorRT-LLM][ERROR] CUDA runtime error in cudaSetDevice(device): invalid device ordinal (/app/tensorrt_llm/cpp/tensorrt_llm/runtime/utils/sessionUtils.cpp:34)";
+        assert_eq!(classify(other), None);
     }
 
     #[test]
