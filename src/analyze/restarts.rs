@@ -1,18 +1,33 @@
 //! Why a container's last run ended: every restart is a kernel OOM kill (by its own limit or
 //! of the node), a GPU out-of-memory, a signal, or an error exit. The sources, strongest
-//! first: the kernel's own kill record for that container, the matched end of its previous
-//! log (gpu.cuda-oom's evidence), then the API's `lastState.terminated` (reason, exit code,
-//! signal). `memory.kernel-oom-kill` and `gpu.cuda-oom` follow the same order, so no restart is
-//! claimed by both.
+//! first: the kernel's own kill record for that container; the API's `OOMKilled` (the runtime
+//! saw the kernel kill in the container's cgroup, even when the log is gone); the matched end
+//! of its previous log (gpu.cuda-oom's evidence); then the rest of the API's
+//! `lastState.terminated` (exit code, signal). `memory.kernel-oom-kill` and `gpu.cuda-oom`
+//! follow the same order, so no restart is claimed by both.
+//!
+//! What the API's fields mean (the kubelet copies the runtime's CRI status,
+//! kubernetes/kubernetes pkg/kubelet/kubelet_pods.go `convertContainerStatus`: exit code,
+//! reason, message; it never sets `signal`):
+//! - `reason` comes from the runtime: containerd sets `Completed` (exit 0), `Error` (any other
+//!   exit), `OOMKilled` (a TaskOOM event for the container, whatever the exit code),
+//!   `StartError` with exit 128 (containerd/containerd pkg/cri/server/helpers.go
+//!   `completeExitReason`/`errorExitReason`/`oomExitReason`/`errorStartReason`, events.go
+//!   TaskOOM); `ContainerCannotRun` was dockershim's for a start failure (removed with it in
+//!   1.24); the kubelet itself writes `ContainerStatusUnknown` with a made-up exit code 137
+//!   when the container vanished (pkg/kubelet/kubelet_pods.go, status_manager.go): no signal.
+//! - exit code 128+N means signal N: the runtime reports a signalled process that way
+//!   (containerd sys/reaper/reaper_unix.go `exitStatus`, runc libcontainer/utils `ExitStatus`,
+//!   both `exitSignalOffset = 128`), as shells do (bash(1), "EXIT STATUS").
 
-use crate::model::gpu::GpuFailure;
+use crate::model::gpu::{GpuFailure, LogMatch};
 use crate::model::{Container, Pod, Snapshot};
 
 /// What ended a container's last run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RestartCause {
     /// The kernel killed it at its cgroup's limit (`CONSTRAINT_MEMCG`), or the API says
-    /// `OOMKilled` without a kernel record left.
+    /// `OOMKilled` (the runtime saw an OOM kill in the container) without a kernel record left.
     OomLimit,
     /// The kernel killed it for the whole node (`CONSTRAINT_NONE`) or its node-allocatable.
     OomNode,
@@ -57,37 +72,59 @@ pub fn last_end(snap: &Snapshot, pod: &Pod, container: &Container) -> Option<Res
             _ => RestartCause::OomNode,
         });
     }
+    let api = pod
+        .api
+        .as_ref()
+        .and_then(|a| a.containers.iter().find(|c| Some(c.name.as_str()) == name));
+    let reason = api.and_then(|c| c.last_termination_reason.as_deref());
+    if reason == Some("OOMKilled") {
+        return Some(RestartCause::OomLimit);
+    }
     let gpu = snap.gpu.previous_runs.iter().any(|r| {
         r.pod_uid == pod.uid
             && Some(r.container.as_str()) == name
-            && r.matches.iter().any(|m| {
-                matches!(
-                    m.kind,
-                    GpuFailure::CudaOom | GpuFailure::KvCache | GpuFailure::Nccl
-                )
-            })
+            && r.matches.iter().any(is_gpu_oom)
     });
     if gpu {
         return Some(RestartCause::GpuOom);
     }
-    let api = pod
-        .api
-        .as_ref()?
-        .containers
-        .iter()
-        .find(|c| Some(c.name.as_str()) == name)?;
-    if api.last_termination_reason.as_deref() == Some("OOMKilled") {
-        return Some(RestartCause::OomLimit);
+    let api = api?;
+    if reason == Some("ContainerStatusUnknown") {
+        // The kubelet's placeholder: the container was not found; 137 is made up.
+        return None;
     }
     if let Some(sig) = api.last_termination_signal.filter(|s| *s > 0) {
         return Some(RestartCause::Signal(sig));
     }
     match api.last_termination_exit_code? {
         0 => Some(RestartCause::Completed),
-        // A shell's 128+N: killed by signal N (bash(1), "EXIT STATUS").
+        // 128+N: killed by signal N (1..=64). 128 itself is containerd's StartError.
         c if (129..=192).contains(&c) => Some(RestartCause::Signal(c - 128)),
         c => Some(RestartCause::Exit(c)),
     }
+}
+
+/// Whether a previous run's matched line says GPU memory ran out: a CUDA allocator or KV-cache
+/// failure, or NCCL's own word that a CUDA allocation failed (`Cuda failure 'out of memory'`).
+/// NCCL's bare `unhandled system error` / `unhandled cuda error` are not enough (a full
+/// /dev/shm or an invalid argument end the same way), nor a shared-memory line.
+pub fn is_gpu_oom(m: &LogMatch) -> bool {
+    match m.kind {
+        GpuFailure::CudaOom | GpuFailure::KvCache => true,
+        GpuFailure::Nccl => matches!(m.pattern.as_str(), "nccl-cuda-oom" | "nccl-cu-oom"),
+        GpuFailure::Shm => false,
+    }
+}
+
+/// Whether the API says the runtime saw an OOM kill end `container` of the pod `pod_uid`'s
+/// last run (`lastState.terminated.reason == "OOMKilled"`).
+pub fn api_oom_killed(snap: &Snapshot, pod_uid: &str, container: &str) -> bool {
+    snap.pods
+        .iter()
+        .filter(|p| p.uid == pod_uid)
+        .filter_map(|p| p.api.as_ref())
+        .flat_map(|a| a.containers.iter())
+        .any(|c| c.name == container && c.last_termination_reason.as_deref() == Some("OOMKilled"))
 }
 
 #[cfg(test)]
@@ -136,12 +173,30 @@ mod tests {
                 api(Some("Completed"), Some(0), None),
                 RestartCause::Completed,
             ),
+            // containerd's start failure: exit 128 is no signal.
+            (
+                api(Some("StartError"), Some(128), None),
+                RestartCause::Exit(128),
+            ),
+            // The runtime saw an OOM kill though the main process exited 0.
+            (
+                api(Some("OOMKilled"), Some(0), None),
+                RestartCause::OomLimit,
+            ),
+            (
+                api(Some("Error"), Some(143), None),
+                RestartCause::Signal(15),
+            ),
+            (api(Some("Error"), Some(255), None), RestartCause::Exit(255)),
         ];
         for (a, want) in cases {
             let (p, c) = pod(a);
             assert_eq!(last_end(&snap, &p, &c), Some(want));
         }
         let (p, c) = pod(api(None, None, None));
+        assert_eq!(last_end(&snap, &p, &c), None);
+        // The kubelet's placeholder for a vanished container: its 137 is no SIGKILL.
+        let (p, c) = pod(api(Some("ContainerStatusUnknown"), Some(137), None));
         assert_eq!(last_end(&snap, &p, &c), None);
     }
 

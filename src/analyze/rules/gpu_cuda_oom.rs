@@ -4,13 +4,16 @@
 //! memory (the limit), a CUDA OOM wants less GPU memory asked for or a larger GPU.
 //!
 //! The kernel's word wins: a restart whose container the kernel OOM-killed (the kernel log
-//! attributes a kill to that pod and container, `memory.kernel-oom-kill`) is never claimed
-//! here, so the two rules never claim the same restart.
+//! attributes a kill to that pod and container, `memory.kernel-oom-kill`, or the API's
+//! `lastState.terminated.reason` is the runtime's `OOMKilled`) is never claimed here, so the
+//! two never claim the same restart (`analyze::restarts` orders the sources the same way).
 //!
-//! Shared-memory failures (`GpuFailure::Shm`) and NCCL's bare `unhandled system error` are
-//! `pod.shm-small`'s evidence, not this rule's.
+//! Shared-memory failures (`GpuFailure::Shm`) and NCCL's bare `unhandled system error` /
+//! `unhandled cuda error` are `pod.shm-small`'s evidence, not this rule's
+//! (`restarts::is_gpu_oom`).
 
 use crate::analyze::oom::kills;
+use crate::analyze::restarts::{api_oom_killed, is_gpu_oom};
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
 use crate::model::gpu::{GpuFailure, LogMatch, PreviousRun};
@@ -32,9 +35,10 @@ impl Rule for GpuCudaOom {
         "WHAT IT MEANS
   The log of a restarted container's previous run (/var/log/pods/<ns>_<pod>_<uid>/<container>/
   <N>.log, its last 64 KiB) ends in a GPU memory failure: PyTorch's `torch.OutOfMemoryError:
-  CUDA out of memory. Tried to allocate ...`, `CUDA error: out of memory`, NCCL's `Cuda failure
-  'out of memory'` or `NCCL error: out of memory`, vLLM's `No available memory for the cache
-  blocks`, TensorRT-LLM's failed cudaMalloc, or XLA's `RESOURCE_EXHAUSTED: Out of memory`.
+  CUDA out of memory. Tried to allocate ...`, `CUDA error: out of memory` or
+  `CUBLAS_STATUS_ALLOC_FAILED`, NCCL's `Cuda failure 'out of memory'`, vLLM's `No available
+  memory for the cache blocks` or its KV cache too small for --max-model-len, TensorRT-LLM's
+  `CUDA runtime error in ...: out of memory`, or XLA's `RESOURCE_EXHAUSTED: Out of memory`.
   Only the matched line is shown, redacted.
 
 WHY IT MATTERS
@@ -67,22 +71,11 @@ WHAT TO CHANGE
                     && k.pod_uid.as_deref() == Some(run.pod_uid.as_str())
                     && k.container.as_deref().is_none_or(|c| c == run.container)
             });
-            if killed_by_kernel {
+            if killed_by_kernel || api_oom_killed(snap, &run.pod_uid, &run.container) {
                 continue;
             }
             out.push(run_finding(self, snap, run, m));
         }
-    }
-}
-
-/// Whether a matched line says GPU memory ran out: a CUDA or KV-cache failure, or NCCL's own
-/// word that a CUDA allocation failed. NCCL's bare `unhandled system error` is not enough (a
-/// full /dev/shm ends the same way; that is `pod.shm-small`'s), nor a shared-memory line.
-fn is_gpu_oom(m: &LogMatch) -> bool {
-    match m.kind {
-        GpuFailure::CudaOom | GpuFailure::KvCache => true,
-        GpuFailure::Nccl => matches!(m.pattern.as_str(), "nccl-cuda-oom" | "nccl-oom"),
-        GpuFailure::Shm => false,
     }
 }
 
@@ -337,6 +330,31 @@ mod tests {
     }
 
     #[test]
+    fn the_apis_oomkilled_wins_when_the_kernel_record_is_gone() {
+        let mut s = node();
+        s.gpu.previous_runs.push(run_with(
+            "pytorch-oom",
+            GpuFailure::CudaOom,
+            "torch.OutOfMemoryError: CUDA out of memory.",
+        ));
+        let mut api = crate::model::cluster::ApiPod::default();
+        api.containers.push(crate::model::cluster::ApiContainer {
+            name: "vllm".into(),
+            requests: Default::default(),
+            limits: Default::default(),
+            restart_count: Some(3),
+            last_termination_reason: Some("Error".into()),
+            last_termination_exit_code: Some(1),
+            last_termination_signal: None,
+        });
+        s.pods[0].api = Some(api);
+        assert_eq!(run(&GpuCudaOom, &s).len(), 1, "`Error`, exit 1: the GPU's");
+        s.pods[0].api.as_mut().unwrap().containers[0].last_termination_reason =
+            Some("OOMKilled".into());
+        assert_eq!(run(&GpuCudaOom, &s), vec![], "`OOMKilled`: the kernel's");
+    }
+
+    #[test]
     fn shared_memory_lines_and_no_runs_are_not_this_rules() {
         let mut s = node();
         assert_eq!(run(&GpuCudaOom, &s), vec![]);
@@ -357,7 +375,15 @@ mod tests {
             "torch.distributed.DistBackendError: NCCL error in: ProcessGroupNCCL.cpp:1970, unhandled system error",
         ));
         assert_eq!(run(&GpuCudaOom, &s), vec![]);
+        s.gpu.previous_runs[0].matches[0].pattern = "nccl-cuda-error".into();
+        assert_eq!(
+            run(&GpuCudaOom, &s),
+            vec![],
+            "unhandled cuda error: any CUDA failure"
+        );
         s.gpu.previous_runs[0].matches[0].pattern = "nccl-cuda-oom".into();
+        assert_eq!(run(&GpuCudaOom, &s).len(), 1);
+        s.gpu.previous_runs[0].matches[0].pattern = "nccl-cu-oom".into();
         assert_eq!(run(&GpuCudaOom, &s).len(), 1);
     }
 
