@@ -214,3 +214,65 @@ fn an_empty_dir_at_dev_shm_is_named_and_a_large_one_does_not_fire() {
     let (_, r) = check_json(&c.root, &[]);
     assert_eq!(findings(&r, "pod.shm-small").len(), 0);
 }
+
+/// The bytes and read(2) calls `check --root` spends on the file `suffix` names, counted by
+/// strace (`-y` prints each descriptor's path).
+fn reads_of(root: &std::path::Path, suffix: &str) -> (u64, usize, Value) {
+    use common::watchdog::Watched;
+    let d = tempfile::tempdir().unwrap();
+    let trace = d.path().join("trace");
+    let o = std::process::Command::new("strace")
+        .args(["-f", "-y", "-e", "trace=read,pread64,readv,preadv", "-o"])
+        .arg(&trace)
+        .arg(env!("CARGO_BIN_EXE_nodescope"))
+        .arg("--root")
+        .arg(root)
+        .args(["--no-cluster", "check", "--format", "json"])
+        .env_remove("NODESCOPE_ROOT")
+        .watched_output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    let calls: Vec<u64> = trace
+        .lines()
+        .filter(|l| l.contains(&format!("{suffix}>")))
+        .map(|l| l.rsplit_once("= ").unwrap().1.trim().parse().unwrap())
+        .collect();
+    (calls.iter().sum(), calls.len(), report)
+}
+
+/// The previous log of a restarted container is read from its end only: the same vLLM log
+/// grown to 2 GiB (holes, then the lines it ended with) costs one read(2) of 64 KiB, where
+/// the fixture's own few KiB cost two calls and themselves; the finding is the same.
+/// Real syscalls of the real binary, counted by strace (live: needs strace).
+#[test]
+fn live_a_2_gib_previous_log_costs_one_read_of_64_kib_under_strace() {
+    use common::watchdog::Watched;
+    let strace_here = std::process::Command::new("strace")
+        .arg("-V")
+        .watched_output()
+        .is_ok_and(|o| o.status.success());
+    if !strace_here {
+        return common::live::skip_or_fail("needs strace (.ci/run installs it)");
+    }
+    let log = "/var/log/pods/llm_vllm-7b-0_5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c10/vllm/0.log";
+    let c = Copy::of("gpu-cuda-oom");
+    let end = std::fs::read(c.path(log)).unwrap();
+    let (small_bytes, small_calls, small) = reads_of(&c.root, "/vllm/0.log");
+    assert_eq!(small_bytes, end.len() as u64);
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::File::create(c.path(log)).unwrap();
+        f.seek(SeekFrom::Start((2 << 30) - end.len() as u64))
+            .unwrap();
+        f.write_all(&end).unwrap();
+    }
+    assert_eq!(std::fs::metadata(c.path(log)).unwrap().len(), 2 << 30);
+    let (big_bytes, big_calls, big) = reads_of(&c.root, "/vllm/0.log");
+    assert_eq!(big_bytes, 64 * 1024);
+    // The small one: its bytes, then end of file; the big one: exactly the 64 KiB asked for.
+    assert_eq!((small_calls, big_calls), (2, 1));
+    let evidence = |r: &Value| findings(r, "gpu.cuda-oom")[0]["evidence"].clone();
+    assert_eq!(evidence(&big)["pattern"], "pytorch-oom");
+    assert_eq!(evidence(&big), evidence(&small));
+}

@@ -1,6 +1,9 @@
 //! Each running pod's `/dev/shm` as its own processes see it. containerd and CRI-O give every
-//! pod a 64 MiB tmpfs there (containerd pkg/cri `defaultShmSize = 64 << 20`, mounted
-//! `size=65536k`; CRI-O `shm_size = "64m"`), which NCCL and PyTorch's data loaders outgrow
+//! pod a 64 MiB tmpfs there (containerd pkg/cri/server/helpers_linux.go `defaultShmSize =
+//! int64(1024 * 1024 * 64)`, mounted by sandbox_run_linux.go `setupSandboxFiles` with
+//! `mode=1777,size=%d`, shown as `size=65536k`; CRI-O internal/lib/sandbox/sandbox.go
+//! `DefaultShmSize = 64 * 1024 * 1024`, changed per pod only by its annotation
+//! `io.kubernetes.cri-o.ShmSize`, not by crio.conf), which NCCL and PyTorch's data loaders outgrow
 //! (`Bus error`, `failed to extend /dev/shm/nccl-...`); the cure is an emptyDir with
 //! `medium: Memory` mounted at /dev/shm.
 //!

@@ -6,12 +6,15 @@
 //! Where the kubelet keeps it: `/var/log/pods/<ns>_<pod>_<uid>/<container>/<N>.log`, N the
 //! container's restart count at its start (kubernetes/kubernetes pkg/kubelet/kuberuntime/
 //! helpers.go `buildContainerLogsPath`); the log rotation renames a running container's log to
-//! `<N>.log.<20060102-150405>` and gzips all rotated files but the newest (`.gz`;
-//! pkg/kubelet/logs/container_log_manager.go `rotateLatestLog`, `compressUncompressedLogs`).
-//! A run's end is therefore in `<N>.log`, or, when that is empty (rotated just before the run
-//! ended), in its newest uncompressed rotation; `.gz` files are never read (their end costs
-//! the whole file). The previous run is the one below the running container's; when no
-//! container of that name runs (CrashLoopBackOff), the newest run is the one that ended.
+//! `<N>.log.<20060102-150405>` and gzips the rotated files but the newest
+//! (pkg/kubelet/logs/container_log_manager.go `rotateLog`: `compressLog` for every older
+//! rotation, then `rotateLatestLog`, "without compression"; only running containers are
+//! rotated). A run's end is therefore in `<N>.log`, or, when that is empty (rotated just
+//! before the run ended), in its newest rotation, which is never compressed. `.gz` files are
+//! never opened: they hold no run's end, and their end would cost the whole file (a gzip bomb
+//! planted there costs nothing). The previous run is the one below the running container's;
+//! when no container of that name runs (CrashLoopBackOff), the newest run is the one that
+//! ended.
 //!
 //! Bounded: only the last [`TAIL_BYTES`] of one file per container are read ([`Host::tail_lines`]
 //! seeks to the end), and [`MAX_CONTAINERS`] containers at most. Trusted like every file
@@ -21,7 +24,9 @@
 //!
 //! Lines are in the CRI log format `<RFC3339Nano> <stdout|stderr> <F|P> <message>`
 //! (kubernetes/cri-api pkg/apis/runtime/v1 `LogTagPartial`/`LogTagFull`; kubelet
-//! pkg/kubelet/kuberuntime/logs/logs.go `parseCRILog`).
+//! pkg/kubelet/kuberuntime/logs/logs.go `parseCRILog`; written by containerd pkg/cri/io/
+//! logger.go `redirectLogs`, which splits a line longer than `max_container_log_line_size`,
+//! 16 KiB by default, into `P` pieces: a needle cut by such a split is not seen).
 
 use super::Errors;
 use crate::model::Pod;
@@ -598,6 +603,171 @@ mod tests {
         );
         // Other tests of this binary read meanwhile; 2 GiB would dwarf them all.
         assert!(read < 64 << 20, "read {read} bytes for a 2 GiB log");
+    }
+
+    /// A live host that records every file content it hands out: (path, bytes). Directory
+    /// listings and stat(2) are not content; `read` and `read_tail` are the only doors to a
+    /// file's bytes (`tail_lines` goes through `read_tail`).
+    struct Counting {
+        inner: crate::source::live::LiveHost,
+        reads: std::sync::Mutex<Vec<(String, usize)>>,
+    }
+
+    impl Counting {
+        fn new(root: &std::path::Path) -> Self {
+            Counting {
+                inner: crate::source::live::LiveHost::new(root).unwrap(),
+                reads: Default::default(),
+            }
+        }
+        fn record(
+            &self,
+            path: &str,
+            r: crate::source::HostResult<Vec<u8>>,
+        ) -> crate::source::HostResult<Vec<u8>> {
+            if let Ok(b) = &r {
+                self.reads.lock().unwrap().push((path.to_string(), b.len()));
+            }
+            r
+        }
+        fn reads(&self) -> Vec<(String, usize)> {
+            self.reads.lock().unwrap().clone()
+        }
+    }
+
+    impl Host for Counting {
+        fn describe(&self) -> String {
+            self.inner.describe()
+        }
+        fn read(&self, path: &str) -> crate::source::HostResult<Vec<u8>> {
+            self.record(path, self.inner.read(path))
+        }
+        fn read_dir(&self, path: &str) -> crate::source::HostResult<Vec<crate::source::DirEntry>> {
+            self.inner.read_dir(path)
+        }
+        fn read_link(&self, path: &str) -> crate::source::HostResult<String> {
+            self.inner.read_link(path)
+        }
+        fn metadata(&self, path: &str) -> crate::source::HostResult<crate::source::FileMeta> {
+            self.inner.metadata(path)
+        }
+        fn statvfs(
+            &self,
+            paths: &[String],
+        ) -> Vec<crate::source::HostResult<crate::source::StatVfs>> {
+            self.inner.statvfs(paths)
+        }
+        fn deleted_files(
+            &self,
+            pids: &[u32],
+        ) -> Vec<crate::source::HostResult<Vec<crate::source::FdEntry>>> {
+            self.inner.deleted_files(pids)
+        }
+        fn walk(
+            &self,
+            path: &str,
+            limits: crate::source::WalkLimits,
+        ) -> crate::source::HostResult<crate::source::Walk> {
+            self.inner.walk(path, limits)
+        }
+        fn kmsg(&self) -> crate::source::HostResult<Vec<String>> {
+            self.inner.kmsg()
+        }
+        fn journal(
+            &self,
+            q: &crate::source::journal::JournalQuery,
+        ) -> crate::source::HostResult<Vec<crate::source::journal::JournalEntry>> {
+            self.inner.journal(q)
+        }
+        fn read_tail(&self, path: &str, max_bytes: u64) -> crate::source::HostResult<Vec<u8>> {
+            self.record(path, self.inner.read_tail(path, max_bytes))
+        }
+        fn now(&self) -> jiff::Timestamp {
+            self.inner.now()
+        }
+        fn euid(&self) -> u32 {
+            self.inner.euid()
+        }
+    }
+
+    /// A previous run whose `0.log` is `size` bytes (holes, then the line it died on), with a
+    /// running run 1: what the collector reads, and what it found.
+    fn read_a_log_of(size: u64) -> (Vec<(String, usize)>, Vec<PreviousRun>) {
+        use std::io::{Seek, SeekFrom, Write};
+        let tmp = tempfile::tempdir().unwrap();
+        let pod = running_pod(tmp.path(), true);
+        let dir = tmp.path().join("var/log/pods/ns_p_u1/c");
+        let last = b"\n2026-12-06T03:14:07.5Z stderr F torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB.\n";
+        let mut f = std::fs::File::create(dir.join("0.log")).unwrap();
+        f.seek(SeekFrom::Start(size - last.len() as u64)).unwrap();
+        f.write_all(last).unwrap();
+        drop(f);
+        std::fs::write(
+            dir.join("1.log"),
+            "2026-12-06T03:15:00Z stdout F INFO started\n",
+        )
+        .unwrap();
+        let host = Counting::new(tmp.path());
+        let mut errs = Errors::default();
+        let runs = collect(&host, &[pod], &mut errs);
+        assert_eq!(errs.0, vec![]);
+        (host.reads(), runs)
+    }
+
+    #[test]
+    fn a_2_gib_log_costs_one_read_of_64_kib_as_a_small_one_costs_one_read_of_itself() {
+        let path = "/var/log/pods/ns_p_u1/c/0.log".to_string();
+        let (big, runs) = read_a_log_of(2 << 30);
+        assert_eq!(big, vec![(path.clone(), TAIL_BYTES as usize)]);
+        assert_eq!(runs[0].matches[0].pattern, "pytorch-oom");
+        let (small, runs) = read_a_log_of(4096);
+        assert_eq!(small, vec![(path, 4096)]);
+        assert_eq!(runs[0].matches[0].pattern, "pytorch-oom");
+    }
+
+    /// Writes `n` bytes of zeros gzipped: a few KiB on disk per MiB it claims.
+    fn gzip_bomb(path: &std::path::Path, n: usize) {
+        use std::io::Write;
+        let f = std::fs::File::create(path).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..n >> 20 {
+            gz.write_all(&zeros).unwrap();
+        }
+        gz.finish().unwrap();
+    }
+
+    #[test]
+    fn compressed_rotations_are_never_opened_a_gzip_bomb_costs_nothing() {
+        // The kubelet gzips every rotation but the newest before it renames the live log
+        // (pkg/kubelet/logs/container_log_manager.go rotateLog: compressLog for the older
+        // ones, then rotateLatestLog, "without compression"), and rotates only running
+        // containers: a run's end is in `<N>.log` or its newest, uncompressed rotation.
+        let tmp = tempfile::tempdir().unwrap();
+        let pod = running_pod(tmp.path(), false);
+        let dir = tmp.path().join("var/log/pods/ns_p_u1/c");
+        std::fs::write(dir.join("0.log"), "").unwrap();
+        gzip_bomb(&dir.join("0.log.20240501-020000.gz"), 64 << 20);
+        let end = "2024-05-01T03:00:00.123456789Z stderr F torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB.\n";
+        std::fs::write(dir.join("0.log.20240501-030000"), end).unwrap();
+        // A planted name that sorts after the real newest rotation is still a .gz.
+        gzip_bomb(&dir.join("0.log.20240501-040000.gz"), 64 << 20);
+        let host = Counting::new(tmp.path());
+        let mut errs = Errors::default();
+        let runs = collect(&host, std::slice::from_ref(&pod), &mut errs);
+        assert_eq!(
+            host.reads(),
+            vec![(
+                "/var/log/pods/ns_p_u1/c/0.log.20240501-030000".to_string(),
+                end.len()
+            )]
+        );
+        assert_eq!(runs[0].matches[0].pattern, "pytorch-oom");
+        // No uncompressed end at all: nothing is read, nothing is claimed.
+        std::fs::remove_file(dir.join("0.log.20240501-030000")).unwrap();
+        let host = Counting::new(tmp.path());
+        assert_eq!(collect(&host, &[pod], &mut errs), vec![]);
+        assert_eq!(host.reads(), vec![]);
     }
 
     #[test]

@@ -15,7 +15,8 @@ use crate::model::units;
 
 pub struct PodShmSmall;
 
-/// containerd's and CRI-O's default `/dev/shm` size.
+/// containerd's and CRI-O's default `/dev/shm` size (containerd pkg/cri/server/helpers_linux.go
+/// `defaultShmSize`, CRI-O internal/lib/sandbox/sandbox.go `DefaultShmSize`: 64 MiB both).
 const DEFAULT_SHM: u64 = 64 << 20;
 
 impl Rule for PodShmSmall {
