@@ -221,5 +221,39 @@ mod tests {
         let (p, c) = pod(api(Some("Error"), Some(1), None));
         assert_eq!(last_end(&snap, &p, &c), Some(RestartCause::GpuOom));
         assert_eq!(RestartCause::GpuOom.short(), "gpu");
+        // The runtime saw an OOM kill: host memory, whatever the log says.
+        let (p, c) = pod(api(Some("OOMKilled"), Some(137), None));
+        assert_eq!(last_end(&snap, &p, &c), Some(RestartCause::OomLimit));
+    }
+
+    #[test]
+    fn nccls_generic_errors_and_shared_memory_lines_are_no_gpu_oom() {
+        use crate::model::gpu::PreviousRun;
+        let mut snap = crate::analyze::rules::testing::snap();
+        let line = |pattern: &str, kind| LogMatch {
+            time: None,
+            kind,
+            pattern: pattern.into(),
+            line: String::new(),
+        };
+        snap.gpu.previous_runs.push(PreviousRun {
+            namespace: "llm".into(),
+            pod: "vllm-0".into(),
+            pod_uid: "u-1".into(),
+            container: "app".into(),
+            path: "/var/log/pods/llm_vllm-0_u-1/app/0.log".into(),
+            run: 0,
+            matches: vec![
+                line("nccl-shm-extend", GpuFailure::Shm),
+                line("nccl-system-error", GpuFailure::Nccl),
+                line("nccl-cuda-error", GpuFailure::Nccl),
+            ],
+        });
+        let (p, c) = pod(api(Some("Error"), Some(1), None));
+        assert_eq!(last_end(&snap, &p, &c), Some(RestartCause::Exit(1)));
+        snap.gpu.previous_runs[0]
+            .matches
+            .push(line("nccl-cu-oom", GpuFailure::Nccl));
+        assert_eq!(last_end(&snap, &p, &c), Some(RestartCause::GpuOom));
     }
 }
