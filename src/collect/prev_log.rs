@@ -95,7 +95,7 @@ pub const PATTERNS: &[Pattern] = &[
         needle: "Error: failed to extend /dev/shm",
         also: None,
         kind: GpuFailure::Shm,
-        source: "NVIDIA/nccl src/misc/shmutils.cc ncclShmOpen (2.12.7 to 2.29; src/os/linux.cc from 2.30): WARN(\"Error: failed to extend %s to %ld bytes, error: %s (%d)\", shmPath, ...)",
+        source: "NVIDIA/nccl src/misc/shmutils.cc ncclShmOpen (2.12.7 to 2.29; src/os/linux.cc from 2.30): WARN(\"Error: failed to extend %s to %ld bytes\", shmPath, ...), with \", error: %s (%d)\" (strerror, errno) since 2.22",
         heuristic: None,
     },
     // NVIDIA/nccl#525 (Kubeflow, NCCL 2.9.6):
