@@ -149,6 +149,7 @@ mod tests {
             pid: 4242,
             fs_type: "tmpfs".into(),
             size_bytes: size,
+            size_from: None,
             empty_dir: None,
         });
         s.gpu.checkpoint = Some(DeviceCheckpoint {
