@@ -81,11 +81,11 @@ fn devices(w: &mut dyn Write, r: &GpuReport) -> std::io::Result<()> {
 /// their pods, under its `nvml` line; nothing when NVML lists no instance or process.
 fn memory(w: &mut dyn Write, r: &GpuReport, index: u32) -> std::io::Result<()> {
     for m in r.memory.iter().filter(|m| m.index == index) {
-        if m.mig_index.is_some() {
+        if let Some(mig) = m.mig_index {
             writeln!(
                 w,
-                "  nvml {}: {} {}  memory {}/{} MiB",
-                m.label(),
+                "  nvml {} MIG {mig}: {} {}  memory {}/{} MiB",
+                m.index,
                 esc(m.name.as_deref().unwrap_or("?")),
                 esc(m.uuid.as_deref().unwrap_or("?")),
                 m.used_bytes.map_or("?".into(), |b| (b >> 20).to_string()),
@@ -95,8 +95,7 @@ fn memory(w: &mut dyn Write, r: &GpuReport, index: u32) -> std::io::Result<()> {
         for h in &m.holders {
             writeln!(
                 w,
-                "    {} holds {} MiB: {}",
-                m.label(),
+                "    {:>7} MiB  {}",
                 h.used_bytes.map_or("?".into(), |b| (b >> 20).to_string()),
                 esc(&h.label())
             )?;
