@@ -117,7 +117,20 @@ pub fn devices(snap: &Snapshot) -> Vec<GpuMemory> {
     out
 }
 
+/// A whole GPU. With MIG on, NVML's list on the parent aggregates its instances' processes
+/// (nvmlDeviceGetComputeRunningProcesses, for a privileged caller): a process an instance
+/// lists is shown under that instance only.
 fn whole(snap: &Snapshot, d: &NvmlDevice) -> GpuMemory {
+    let own: Vec<GpuProcess> = d
+        .processes
+        .iter()
+        .filter(|p| {
+            !d.mig_devices
+                .iter()
+                .any(|m| m.processes.iter().any(|q| q.pid == p.pid))
+        })
+        .cloned()
+        .collect();
     GpuMemory {
         index: d.index,
         mig_index: None,
@@ -127,7 +140,7 @@ fn whole(snap: &Snapshot, d: &NvmlDevice) -> GpuMemory {
         total_bytes: d.memory_total_bytes,
         used_percent: percent(d.memory_used_bytes, d.memory_total_bytes),
         mig_instances: d.mig_devices.len(),
-        holders: holders(snap, &d.processes),
+        holders: holders(snap, &own),
     }
 }
 
@@ -260,6 +273,10 @@ mod tests {
                 ("GPU 0 MIG 3".to_string(), true, Some(95.0))
             ]
         );
+        assert!(
+            d[0].holders.is_empty() && d[1].holders.is_empty(),
+            "no process listed"
+        );
         let unknown = GpuMemory {
             used_bytes: None,
             ..d[1].clone()
@@ -270,6 +287,25 @@ mod tests {
             ..d[1].clone()
         };
         assert!(!below.near_full());
+    }
+
+    #[test]
+    fn a_process_a_mig_instance_lists_is_not_repeated_under_its_gpu() {
+        let mut s = snap();
+        s.gpu.nvml = Some(Nvml {
+            devices: vec![NvmlDevice {
+                processes: vec![gp(7, Some(5)), gp(8, Some(3))],
+                mig_devices: vec![MigDevice {
+                    processes: vec![gp(7, Some(5))],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let d = devices(&s);
+        let pids = |m: &GpuMemory| m.holders.iter().map(|h| h.pid).collect::<Vec<_>>();
+        assert_eq!((pids(&d[0]), pids(&d[1])), (vec![8], vec![7]));
     }
 
     #[test]

@@ -164,7 +164,8 @@ pub struct NvmlDevice {
     #[serde(default)]
     pub ecc_uncorrected: Option<u64>,
     /// The processes running on the whole GPU (NVML's compute and graphics lists). With MIG
-    /// on, NVML lists each instance's processes on the instance ([`MigDevice::processes`]).
+    /// on, each instance lists its own ([`MigDevice::processes`]) and this list, when NVML
+    /// gives one (a privileged caller), aggregates them: recorded as NVML answered.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub processes: Vec<GpuProcess>,
     /// The MIG instances of this GPU when MIG is on, each with its own memory and processes.
