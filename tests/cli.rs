@@ -418,6 +418,7 @@ const CATALOG: &[&str] = &[
     "gpu.cuda-oom",
     "gpu.device-plugin-missing",
     "gpu.driver-not-loaded",
+    "gpu.memory-near-full",
     "gpu.mig-resource-mismatch",
     "gpu.operator-unhealthy",
     "gpu.pending-pod",

@@ -63,7 +63,15 @@ fn the_vllm_restart_is_a_gpu_oom_and_the_limit_kill_a_kernel_one() {
     assert_eq!(e["time"], "2026-11-22T02:41:17.551311766Z");
     assert_eq!(
         e["gpus"],
-        serde_json::json!(["GPU-3e9d1c2b-7a4f-1e0d-9c8b-5a6f7e8d9c00 (NVIDIA A10G, 22.5Gi)"])
+        serde_json::json!([
+            "GPU-3e9d1c2b-7a4f-1e0d-9c8b-5a6f7e8d9c00 (NVIDIA A10G, 21Gi of 22.5Gi used)"
+        ])
+    );
+    // NVML's figures of the allocated GPU (matched by the checkpoint's device UUID).
+    assert_eq!(
+        e["gpu_memory"],
+        serde_json::json!([{"uuid": "GPU-3e9d1c2b-7a4f-1e0d-9c8b-5a6f7e8d9c00", "name": "NVIDIA A10G",
+            "used_bytes": 21504u64 << 20, "total_bytes": 23028u64 << 20}])
     );
     let line = e["line"].as_str().unwrap();
     assert!(

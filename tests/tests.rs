@@ -27,6 +27,7 @@ mod fleet;
 mod formats;
 mod generated;
 mod gpu;
+mod gpu_memory;
 mod health;
 mod hygiene;
 mod joins;

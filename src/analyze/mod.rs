@@ -7,6 +7,7 @@ pub mod dns;
 pub mod eviction_ranking;
 pub mod eviction_signals;
 pub mod gpu;
+pub mod gpu_memory;
 pub mod health;
 pub mod next_victims;
 pub mod oom;

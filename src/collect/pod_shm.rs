@@ -14,9 +14,14 @@
 //! `/var/lib/kubelet/pods/<uid>/volumes/kubernetes.io~empty-dir/<name>` (pkg/volume/emptydir)
 //! and the runtime binds it into the container, so the host's mount of the same `major:minor`
 //! names the volume. No environment is read (NCCL_* variables may hold secrets).
+//!
+//! A tmpfs mounted without `size=` (tmpfs's default, half of RAM, is not printed) or with a
+//! value we cannot parse is sized by statvfs of `/proc/<pid>/root/dev/shm`: the live host
+//! resolves that path inside the process's root (docs/security.md) under a deadline, and
+//! `size_from` records which way the size was learned.
 
 use super::Errors;
-use crate::model::gpu::PodShm;
+use crate::model::gpu::{PodShm, ShmSizeFrom};
 use crate::model::{Mount, Pod, Process};
 use crate::source::{ErrorKind, Host};
 
@@ -67,11 +72,40 @@ pub(super) fn collect(
             pod_uid: pod.uid.clone(),
             pid: p.pid,
             fs_type: m.fs_type,
+            size_from: m.size_bytes.map(|_| ShmSizeFrom::MountOption),
             size_bytes: m.size_bytes,
             empty_dir,
         });
     }
+    size_unsized(host, &mut out, errs);
     out
+}
+
+/// Sizes, with one bounded statvfs call, each `/dev/shm` whose mount showed no usable
+/// `size=`: through the process's own root, so it is the pod's mount that is measured.
+fn size_unsized(host: &dyn Host, shms: &mut [PodShm], errs: &mut Errors) {
+    let todo: Vec<usize> = (0..shms.len())
+        .filter(|&i| shms[i].size_bytes.is_none())
+        .collect();
+    if todo.is_empty() {
+        return;
+    }
+    let paths: Vec<String> = todo.iter().map(|&i| shm_path(shms[i].pid)).collect();
+    for (i, r) in todo.into_iter().zip(host.statvfs(&paths)) {
+        match r {
+            Ok(st) => {
+                shms[i].size_bytes = Some(st.blocks.saturating_mul(st.frsize));
+                shms[i].size_from = Some(ShmSizeFrom::Statvfs);
+            }
+            Err(e) if e.kind == ErrorKind::Missing => {}
+            Err(e) => errs.host(C, &e),
+        }
+    }
+}
+
+/// A process's `/dev/shm` as a host path through its root.
+fn shm_path(pid: u32) -> String {
+    format!("/proc/{pid}/root{SHM}")
 }
 
 /// What one mountinfo line says of the mount at /dev/shm.
@@ -162,6 +196,61 @@ mod tests {
             shm_mount("30 25 0:26 / /dev rw - tmpfs tmpfs rw,size=65536k\n"),
             None
         );
+    }
+
+    fn shm(pid: u32, size_bytes: Option<u64>) -> PodShm {
+        PodShm {
+            namespace: Some("ml".into()),
+            pod: Some("ddp-train-0".into()),
+            pod_uid: "u1".into(),
+            pid,
+            fs_type: "tmpfs".into(),
+            size_from: size_bytes.map(|_| ShmSizeFrom::MountOption),
+            size_bytes,
+            empty_dir: None,
+        }
+    }
+
+    /// A tmpfs mounted without `size=` is sized by statvfs through the process's root (the
+    /// bundle records it under that path, as `capture` does); a `size=` is never re-measured.
+    #[test]
+    fn a_mount_without_size_is_sized_by_statvfs_through_the_process_root() {
+        let d = tempfile::tempdir().unwrap();
+        // statvfs of a tmpfs mounted without size= on a 16 GiB node: half of RAM, in 4 KiB
+        // pages (mm/shmem.c shmem_default_max_blocks = totalram_pages() / 2).
+        std::fs::write(
+            d.path().join("nodescope-bundle.json"),
+            serde_json::json!({"format": "nodescope-bundle/1", "captured_at": "2026-11-22T03:00:00Z",
+                "statvfs": {"/proc/35137/root/dev/shm": {"bsize": 4096, "frsize": 4096,
+                    "blocks": 2_049_164, "bfree": 2_049_164, "bavail": 2_049_164,
+                    "files": 2_049_164, "ffree": 2_049_163, "favail": 2_049_163}}})
+            .to_string(),
+        )
+        .unwrap();
+        let host = crate::source::bundle::BundleHost::open(d.path()).unwrap();
+        let mut shms = vec![
+            shm(35137, None),
+            shm(35200, Some(64 << 20)),
+            shm(35300, None),
+        ];
+        let mut errs = Errors::default();
+        size_unsized(&host, &mut shms, &mut errs);
+        assert_eq!(shms[0].size_bytes, Some(2_049_164 * 4096));
+        assert_eq!(shms[0].size_from, Some(ShmSizeFrom::Statvfs));
+        assert_eq!(shms[1].size_bytes, Some(64 << 20));
+        assert_eq!(shms[1].size_from, Some(ShmSizeFrom::MountOption));
+        assert_eq!(
+            (shms[2].size_bytes, shms[2].size_from),
+            (None, None),
+            "no statvfs recorded: unknown, and no error for an absent answer"
+        );
+        assert!(errs.0.is_empty());
+    }
+
+    #[test]
+    fn an_unparsable_size_counts_as_none() {
+        let m = shm_mount("30 25 0:26 / /dev/shm rw - tmpfs shm rw,size=lots\n").unwrap();
+        assert_eq!(m.size_bytes, None);
     }
 
     #[test]

@@ -49,12 +49,26 @@ pub struct PodShm {
     /// The filesystem mounted there (`tmpfs`).
     pub fs_type: String,
     /// The tmpfs `size=` of the mount's superblock options, in bytes; `None` when the mount
-    /// shows none (tmpfs's default, half the node's memory).
+    /// shows none (tmpfs's default, half the node's memory) and statvfs could not size it.
     pub size_bytes: Option<u64>,
+    /// How `size_bytes` was learned; `None` in bundles captured before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_from: Option<ShmSizeFrom>,
     /// The emptyDir volume mounted there when it is one (`medium: Memory`): its name, from
     /// the host mount of the same device under `/var/lib/kubelet/pods/<uid>/volumes/
     /// kubernetes.io~empty-dir/<name>`.
     pub empty_dir: Option<String>,
+}
+
+/// Where a pod's `/dev/shm` size came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ShmSizeFrom {
+    /// The tmpfs `size=` option in the process's mountinfo.
+    MountOption,
+    /// statvfs of `/proc/<pid>/root/dev/shm` (blocks × fragment size): the mount showed no
+    /// usable `size=` (tmpfs's default, half of RAM, is not printed).
+    Statvfs,
 }
 
 /// The end of a container's previous run as its log (`/var/log/pods/<ns>_<pod>_<uid>/
@@ -149,6 +163,61 @@ pub struct NvmlDevice {
     /// Uncorrected ECC errors since the driver loaded (volatile counter); `None` without ECC.
     #[serde(default)]
     pub ecc_uncorrected: Option<u64>,
+    /// The processes running on the whole GPU (NVML's compute and graphics lists). With MIG
+    /// on, each instance lists its own ([`MigDevice::processes`]) and this list, when NVML
+    /// gives one (a privileged caller), aggregates them: recorded as NVML answered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub processes: Vec<GpuProcess>,
+    /// The MIG instances of this GPU when MIG is on, each with its own memory and processes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mig_devices: Vec<MigDevice>,
+}
+
+/// One MIG instance of a GPU (`nvmlDeviceGetMigDeviceHandleByIndex`): a slice of the GPU with
+/// its own memory, which its processes cannot exceed whatever the rest of the GPU holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct MigDevice {
+    /// The index under its parent GPU (0 to `nvmlDeviceGetMaxMigDeviceCount` - 1).
+    pub index: u32,
+    /// `MIG-<uuid>` (drivers >= 470), the id the device plugin hands out for MIG resources.
+    pub uuid: Option<String>,
+    /// `NVIDIA A100-SXM4-80GB MIG 1g.10gb`.
+    pub name: Option<String>,
+    pub memory_total_bytes: Option<u64>,
+    pub memory_used_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub processes: Vec<GpuProcess>,
+}
+
+/// A process holding GPU memory, as NVML's `nvmlProcessInfo_t` gives it.
+///
+/// `pid` is the process id the NVIDIA driver sees: the host's PID namespace (NVML reports the
+/// pid in the namespace of whoever loaded the driver's view, the node). nodescope's process
+/// table has host pids too, since it runs on the host or in `kubectl debug node`, which shares
+/// the host PID namespace; the two are joined on that assumption.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct GpuProcess {
+    pub pid: u32,
+    pub kind: GpuProcessKind,
+    /// Device memory the process holds, in bytes; `None` when NVML answers "not available"
+    /// (`NVML_VALUE_NOT_AVAILABLE`: under WDDM, or without the rights to see it).
+    pub used_bytes: Option<u64>,
+    /// The GPU and compute instance it runs in, with MIG on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_instance_id: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute_instance_id: Option<u32>,
+}
+
+/// Which of NVML's lists named the process: a CUDA (or OpenCL) context is `compute`, a
+/// graphics context `graphics`; one with both is `compute+graphics` (nvidia-smi's `C+G`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum GpuProcessKind {
+    Compute,
+    Graphics,
+    #[serde(rename = "compute+graphics")]
+    ComputeGraphics,
 }
 
 /// One PCI GPU (`/sys/bus/pci/devices/<address>`).

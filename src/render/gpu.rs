@@ -64,6 +64,7 @@ fn devices(w: &mut dyn Write, r: &GpuReport) -> std::io::Result<()> {
             d.mig_enabled.map_or("?", |m| if m { "on" } else { "off" }),
             d.ecc_uncorrected.map_or("n/a".into(), |e| e.to_string()),
         )?;
+        memory(w, r, d.index)?;
     }
     if !r.xids.is_empty() {
         let xids: Vec<String> = r
@@ -72,6 +73,33 @@ fn devices(w: &mut dyn Write, r: &GpuReport) -> std::io::Result<()> {
             .map(|x| format!("{} on {}", x.xid, x.device))
             .collect();
         writeln!(w, "  Xid errors: {}", esc(&xids.join(", ")))?;
+    }
+    Ok(())
+}
+
+/// GPU `index`'s MIG instances and the processes holding its (or an instance's) memory, with
+/// their pods, under its `nvml` line; nothing when NVML lists no instance or process.
+fn memory(w: &mut dyn Write, r: &GpuReport, index: u32) -> std::io::Result<()> {
+    for m in r.memory.iter().filter(|m| m.index == index) {
+        if let Some(mig) = m.mig_index {
+            writeln!(
+                w,
+                "  nvml {} MIG {mig}: {} {}  memory {}/{} MiB",
+                m.index,
+                esc(m.name.as_deref().unwrap_or("?")),
+                esc(m.uuid.as_deref().unwrap_or("?")),
+                m.used_bytes.map_or("?".into(), |b| (b >> 20).to_string()),
+                m.total_bytes.map_or("?".into(), |b| (b >> 20).to_string()),
+            )?;
+        }
+        for h in &m.holders {
+            writeln!(
+                w,
+                "    {:>7} MiB  {}",
+                h.used_bytes.map_or("?".into(), |b| (b >> 20).to_string()),
+                esc(&h.label())
+            )?;
+        }
     }
     Ok(())
 }

@@ -265,6 +265,7 @@ pub fn render(snap: &Snapshot, findings: &[Finding]) -> String {
         );
         o.sample("nodescope_oom_kills_total", &[], n as f64);
     }
+    gpu_memory(&mut o, snap);
     if let Some(ct) = &snap.dns.conntrack {
         if let (Some(count), Some(max)) = (ct.count, ct.max) {
             o.family(
@@ -289,6 +290,46 @@ pub fn render(snap: &Snapshot, findings: &[Finding]) -> String {
         }
     }
     o.0
+}
+
+/// GPU memory by device (and MIG instance) as NVML reported it: used and total bytes labelled
+/// by NVML index and uuid, with `mig` for an instance. Nothing when no figure is known.
+fn gpu_memory(o: &mut Out, snap: &Snapshot) {
+    let devices = crate::analyze::gpu_memory::devices(snap);
+    type Figure = fn(&crate::analyze::gpu_memory::GpuMemory) -> Option<u64>;
+    let families: [(&str, &str, Figure); 2] = [
+        (
+            "nodescope_gpu_memory_used_bytes",
+            "GPU memory in use (NVML), by GPU or MIG instance.",
+            |m| m.used_bytes,
+        ),
+        (
+            "nodescope_gpu_memory_total_bytes",
+            "GPU memory in total (NVML), by GPU or MIG instance.",
+            |m| m.total_bytes,
+        ),
+    ];
+    for (name, help, figure) in families {
+        let known: Vec<_> = devices
+            .iter()
+            .filter_map(|m| figure(m).map(|v| (m, v)))
+            .collect();
+        if known.is_empty() {
+            continue;
+        }
+        o.family(name, help);
+        for (m, v) in known {
+            let index = m.index.to_string();
+            let mig = m.mig_index.map(|i| i.to_string());
+            let uuid = m.uuid.clone().unwrap_or_default();
+            let mut labels = vec![("index", index.as_str())];
+            if let Some(mig) = &mig {
+                labels.push(("mig", mig.as_str()));
+            }
+            labels.push(("uuid", uuid.as_str()));
+            o.sample(name, &labels, v as f64);
+        }
+    }
 }
 
 /// Writes the exposition text.

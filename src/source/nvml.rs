@@ -8,7 +8,11 @@
 
 use super::vet::{self, Want};
 use super::{ErrorKind, Host};
-use crate::model::gpu::{Nvml, NvmlDevice};
+use crate::model::gpu::{GpuProcess, GpuProcessKind, MigDevice, Nvml, NvmlDevice};
+use nvml_wrapper::Device;
+use nvml_wrapper::enums::device::UsedGpuMemory;
+use nvml_wrapper::error::NvmlError;
+use nvml_wrapper::struct_wrappers::device::ProcessInfo;
 
 /// Where the driver installs libnvidia-ml on the distributions GPU nodes run (Debian/Ubuntu
 /// multiarch, RHEL and Amazon Linux lib64, the GPU operator's driver container root).
@@ -93,8 +97,86 @@ pub fn query(host: &super::live::LiveHost) -> Nvml {
                     nvml_wrapper::enum_wrappers::device::EccCounter::Volatile,
                 )
                 .ok(),
+            processes: processes(&d),
+            mig_devices: mig_devices(&d),
         });
     }
+    out
+}
+
+/// The processes NVML lists on a GPU or MIG instance, compute and graphics merged. Not
+/// exercised on a machine without an NVIDIA GPU: the logic is in [`merge_processes`].
+fn processes(d: &Device) -> Vec<GpuProcess> {
+    merge_processes(
+        d.running_compute_processes(),
+        d.running_graphics_processes(),
+    )
+}
+
+/// The MIG instances of a GPU with MIG on: indexes up to `nvmlDeviceGetMaxMigDeviceCount`,
+/// skipping the slots with no instance (NVML answers `NotFound` for them). Nothing when MIG
+/// is off or not supported (the count call fails).
+fn mig_devices(d: &Device) -> Vec<MigDevice> {
+    if !d.mig_mode().is_ok_and(|m| m.current == 1) {
+        return Vec::new();
+    }
+    let max = d.mig_device_count().unwrap_or(0);
+    (0..max)
+        .filter_map(|i| {
+            let m = d.mig_device_by_index(i).ok()?;
+            let mem = m.memory_info().ok();
+            Some(MigDevice {
+                index: i,
+                uuid: m.uuid().ok(),
+                name: m.name().ok(),
+                memory_total_bytes: mem.as_ref().map(|x| x.total),
+                memory_used_bytes: mem.as_ref().map(|x| x.used),
+                processes: processes(&m),
+            })
+        })
+        .collect()
+}
+
+/// One NVML process record as the model holds it.
+pub fn process(p: &ProcessInfo, kind: GpuProcessKind) -> GpuProcess {
+    GpuProcess {
+        pid: p.pid,
+        kind,
+        used_bytes: match p.used_gpu_memory {
+            UsedGpuMemory::Used(b) => Some(b),
+            UsedGpuMemory::Unavailable => None,
+        },
+        gpu_instance_id: p.gpu_instance_id,
+        compute_instance_id: p.compute_instance_id,
+    }
+}
+
+/// NVML's compute and graphics lists as one, by pid: a process in both (a CUDA context and a
+/// graphics one) is `compute+graphics` once, with the larger figure (NVML gives each list the
+/// process's whole usage). A list NVML could not give is left out; largest holder first.
+pub fn merge_processes(
+    compute: Result<Vec<ProcessInfo>, NvmlError>,
+    graphics: Result<Vec<ProcessInfo>, NvmlError>,
+) -> Vec<GpuProcess> {
+    let mut out: Vec<GpuProcess> = Vec::new();
+    let lists = [
+        (compute.unwrap_or_default(), GpuProcessKind::Compute),
+        (graphics.unwrap_or_default(), GpuProcessKind::Graphics),
+    ];
+    for (list, kind) in lists {
+        for p in &list {
+            let new = process(p, kind);
+            match out.iter_mut().find(|o| o.pid == new.pid) {
+                Some(o) if o.kind != kind => {
+                    o.kind = GpuProcessKind::ComputeGraphics;
+                    o.used_bytes = o.used_bytes.max(new.used_bytes);
+                }
+                Some(_) => {}
+                None => out.push(new),
+            }
+        }
+    }
+    out.sort_by(|a, b| b.used_bytes.cmp(&a.used_bytes).then(a.pid.cmp(&b.pid)));
     out
 }
 
@@ -104,6 +186,54 @@ mod tests {
     use crate::source::bundle::BundleHost;
     use crate::source::live::LiveHost;
     use std::path::Path;
+
+    fn info(pid: u32, used: UsedGpuMemory) -> ProcessInfo {
+        ProcessInfo {
+            pid,
+            used_gpu_memory: used,
+            gpu_instance_id: None,
+            compute_instance_id: None,
+        }
+    }
+
+    #[test]
+    fn compute_and_graphics_lists_merge_by_pid_largest_first() {
+        let compute = vec![
+            info(4242, UsedGpuMemory::Used(1 << 30)),
+            info(31207, UsedGpuMemory::Used(76 << 30)),
+            info(77, UsedGpuMemory::Unavailable),
+        ];
+        let graphics = vec![info(4242, UsedGpuMemory::Used(2 << 30))];
+        let m = merge_processes(Ok(compute), Ok(graphics));
+        let got: Vec<(u32, GpuProcessKind, Option<u64>)> =
+            m.iter().map(|p| (p.pid, p.kind, p.used_bytes)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (31207, GpuProcessKind::Compute, Some(76 << 30)),
+                (4242, GpuProcessKind::ComputeGraphics, Some(2 << 30)),
+                (77, GpuProcessKind::Compute, None),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_list_nvml_refuses_is_left_out_and_mig_ids_are_kept() {
+        let mut p = info(9, UsedGpuMemory::Used(512 << 20));
+        p.gpu_instance_id = Some(7);
+        p.compute_instance_id = Some(0);
+        let m = merge_processes(Err(NvmlError::NotSupported), Ok(vec![p]));
+        assert_eq!(
+            m,
+            vec![GpuProcess {
+                pid: 9,
+                kind: GpuProcessKind::Graphics,
+                used_bytes: Some(512 << 20),
+                gpu_instance_id: Some(7),
+                compute_instance_id: Some(0),
+            }]
+        );
+    }
 
     /// CI machines have no NVIDIA driver: the absent-library branch must say why.
     #[test]

@@ -5,6 +5,7 @@
 
 use crate::analyze::Finding;
 use crate::analyze::gpu::{self, Component, PendingDiagnosis};
+use crate::analyze::gpu_memory::{self, GpuMemory};
 use crate::model::gpu::{DriverGpu, Nvml, PciGpu, Xid};
 use crate::model::{CollectError, Snapshot, pod_ref};
 use serde::Serialize;
@@ -31,6 +32,9 @@ pub struct GpuReport {
     pub driver_gpus: Vec<DriverGpu>,
     /// What NVML answered, when it was asked.
     pub nvml: Option<Nvml>,
+    /// Memory of each GPU and MIG instance NVML answered for, with the processes holding it
+    /// joined to their pods (`analyze::gpu_memory`); empty without NVML.
+    pub memory: Vec<GpuMemory>,
     /// Xid errors the driver logged to the kernel log, oldest first.
     pub xids: Vec<Xid>,
     /// Device-plugin sockets registered with the kubelet.
@@ -72,6 +76,7 @@ pub fn build(snap: &Snapshot, findings: &[Finding]) -> GpuReport {
         driver_version: g.driver_version.clone(),
         driver_gpus: g.driver_gpus.clone(),
         nvml: g.nvml.clone(),
+        memory: gpu_memory::devices(snap),
         xids: g.xids.clone(),
         device_plugin_sockets: g.device_plugin_sockets.clone(),
         allocation: allocation(snap),

@@ -12,6 +12,7 @@
 //! `unhandled cuda error` are `pod.shm-small`'s evidence, not this rule's
 //! (`restarts::is_gpu_oom`).
 
+use crate::analyze::gpu_memory::{self, is_vllm};
 use crate::analyze::oom::kills;
 use crate::analyze::restarts::{api_oom_killed, is_gpu_oom};
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
@@ -112,6 +113,7 @@ fn run_finding(rule: &dyn Rule, snap: &Snapshot, run: &PreviousRun, m: &LogMatch
             "pattern": m.pattern,
             "line": m.line,
             "gpus": gpus,
+            "gpu_memory": nvml_memory(snap, run),
             "vllm_flags": flags.as_ref().map(|f| f.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>()),
         }),
         remedy(m, flags.as_deref()),
@@ -132,17 +134,42 @@ fn headline(line: &str) -> String {
 /// The most characters of a matched line a title shows.
 const TITLE_LINE: usize = 160;
 
-/// The devices the kubelet's checkpoint gives the container, with the model and memory
-/// NVML or the driver knows: `GPU-1a2b (NVIDIA A100-SXM4-80GB, 80.0 GiB)`.
+/// The devices the kubelet's checkpoint gives the container (GPU UUIDs, matched to NVML's
+/// devices by uuid), with the model and memory NVML or the driver knows:
+/// `GPU-1a2b (NVIDIA A100-SXM4-80GB, 76Gi of 80Gi used)`; the total alone when NVML gave no
+/// used figure.
 fn gpus_of(snap: &Snapshot, run: &PreviousRun) -> Vec<String> {
-    let Some(cp) = &snap.gpu.checkpoint else {
-        return Vec::new();
-    };
-    cp.allocations
-        .iter()
-        .filter(|a| a.pod_uid == run.pod_uid && a.container == run.container)
-        .flat_map(|a| a.device_ids.iter())
+    allocated(snap, run)
+        .into_iter()
         .map(|id| describe_gpu(snap, id))
+        .collect()
+}
+
+/// The container's allocated devices NVML answered for, with their memory figures now.
+fn nvml_memory(snap: &Snapshot, run: &PreviousRun) -> Vec<serde_json::Value> {
+    let ids = allocated(snap, run);
+    snap.gpu
+        .nvml
+        .iter()
+        .flat_map(|n| n.devices.iter())
+        .filter(|d| d.uuid.as_deref().is_some_and(|u| ids.contains(&u)))
+        .map(|d| {
+            serde_json::json!({
+                "uuid": d.uuid, "name": d.name,
+                "used_bytes": d.memory_used_bytes, "total_bytes": d.memory_total_bytes,
+            })
+        })
+        .collect()
+}
+
+/// The device ids the kubelet's checkpoint allocated to the run's container.
+fn allocated<'a>(snap: &'a Snapshot, run: &PreviousRun) -> Vec<&'a str> {
+    snap.gpu
+        .checkpoint
+        .iter()
+        .flat_map(|cp| cp.allocations.iter())
+        .filter(|a| a.pod_uid == run.pod_uid && a.container == run.container)
+        .flat_map(|a| a.device_ids.iter().map(String::as_str))
         .collect()
 }
 
@@ -160,7 +187,11 @@ fn describe_gpu(snap: &Snapshot, id: &str) -> String {
             .find(|g| g.uuid.as_deref() == Some(id))
             .and_then(|g| g.model.clone())
     });
-    let memory = nvml.and_then(|d| d.memory_total_bytes).map(units::bytes);
+    let memory = nvml.and_then(|d| match (d.memory_used_bytes, d.memory_total_bytes) {
+        (Some(u), Some(t)) => Some(format!("{} of {} used", units::bytes(u), units::bytes(t))),
+        (None, Some(t)) => Some(units::bytes(t)),
+        _ => None,
+    });
     match (model, memory) {
         (Some(m), Some(b)) => format!("{id} ({m}, {b})"),
         (Some(m), None) => format!("{id} ({m})"),
@@ -181,35 +212,9 @@ fn vllm_flags(snap: &Snapshot, run: &PreviousRun) -> Option<Vec<(String, String)
         .map(|c| c.id.as_str())
         .collect();
     let p = snap.processes.iter().find(|p| {
-        p.container_id.as_deref().is_some_and(|c| ids.contains(&c))
-            && p.cmdline.iter().any(|a| a.contains("vllm"))
+        p.container_id.as_deref().is_some_and(|c| ids.contains(&c)) && is_vllm(&p.cmdline)
     })?;
-    Some(flag_values(&p.cmdline))
-}
-
-/// The values of vLLM's memory flags on a command line, `--flag value` or `--flag=value`.
-fn flag_values(cmdline: &[String]) -> Vec<(String, String)> {
-    const FLAGS: [&str; 3] = [
-        "--gpu-memory-utilization",
-        "--max-model-len",
-        "--max-num-seqs",
-    ];
-    let mut out = Vec::new();
-    for (i, a) in cmdline.iter().enumerate() {
-        for f in FLAGS {
-            let value = if a == f {
-                cmdline.get(i + 1).cloned()
-            } else {
-                a.strip_prefix(f)
-                    .and_then(|r| r.strip_prefix('='))
-                    .map(String::from)
-            };
-            if let Some(v) = value {
-                out.push((f.to_string(), v));
-            }
-        }
-    }
-    out
+    Some(gpu_memory::vllm_flags(&p.cmdline))
 }
 
 /// What to change, from what the line and the process say.
@@ -311,6 +316,32 @@ mod tests {
         assert_eq!(
             f.remedy,
             "vLLM: lower --gpu-memory-utilization if other processes share the GPU, lower --max-model-len or --max-num-seqs, or shard with --tensor-parallel-size (the running vLLM has --gpu-memory-utilization 0.95, --max-model-len 32768)"
+        );
+    }
+
+    /// NVML's used figure of the allocated GPU joins its total in the title and evidence.
+    #[test]
+    fn the_gpus_used_memory_is_named_when_nvml_knows_it() {
+        let mut s = node();
+        if let Some(n) = s.gpu.nvml.as_mut() {
+            n.devices[0].memory_used_bytes = Some(23 << 30);
+        }
+        s.gpu.previous_runs.push(run_with(
+            "pytorch-oom",
+            GpuFailure::CudaOom,
+            "torch.OutOfMemoryError: CUDA out of memory.",
+        ));
+        let f = one(&GpuCudaOom, &s);
+        assert!(
+            f.title
+                .contains(" on GPU-1a2b (NVIDIA A10G, 23Gi of 24Gi used): "),
+            "{}",
+            f.title
+        );
+        assert_eq!(
+            f.evidence["gpu_memory"],
+            serde_json::json!([{"uuid": "GPU-1a2b", "name": "NVIDIA A10G",
+                "used_bytes": 23u64 << 30, "total_bytes": 24u64 << 30}])
         );
     }
 

@@ -29,6 +29,7 @@ mod gpu_all_allocated;
 mod gpu_cuda_oom;
 mod gpu_device_plugin_missing;
 mod gpu_driver_not_loaded;
+mod gpu_memory_near_full;
 mod gpu_mig_resource_mismatch;
 mod gpu_operator_unhealthy;
 mod gpu_pending_pod;
@@ -91,6 +92,7 @@ pub static RULES: &[&dyn Rule] = &[
     &gpu_cuda_oom::GpuCudaOom,
     &gpu_device_plugin_missing::GpuDevicePluginMissing,
     &gpu_driver_not_loaded::GpuDriverNotLoaded,
+    &gpu_memory_near_full::GpuMemoryNearFull,
     &gpu_mig_resource_mismatch::GpuMigResourceMismatch,
     &gpu_operator_unhealthy::GpuOperatorUnhealthy,
     &gpu_pending_pod::GpuPendingPod,

@@ -34,7 +34,8 @@ impl Rule for PodShmSmall {
   A pod with more than one GPU, or whose previous run logged an NCCL or shared-memory error,
   sees a /dev/shm of at most 64 MiB: the container runtime's default (containerd and CRI-O
   mount a 64 MiB tmpfs there for every pod). The size is read from the mount table of one of
-  the pod's processes (/proc/<pid>/mountinfo).
+  the pod's processes (/proc/<pid>/mountinfo), or, when the mount shows no size=, by statvfs
+  of /dev/shm through that process's root (/proc/<pid>/root/dev/shm).
 
 WHY IT MATTERS
   NCCL's shared-memory transport between GPUs of one node, and PyTorch's DataLoader workers,
@@ -150,6 +151,7 @@ mod tests {
             pid: 4242,
             fs_type: "tmpfs".into(),
             size_bytes: size,
+            size_from: None,
             empty_dir: None,
         });
         s.gpu.checkpoint = Some(DeviceCheckpoint {

@@ -1,11 +1,13 @@
-//! GPU: the devices on the PCI bus, their driver, device nodes, device-plugin sockets, who
-//! holds each device the kubelet handed out, why each Pending GPU pod does not schedule, and
-//! the Xid errors the driver logged. The allocation and the Pending pods come from the same
-//! report `nodescope gpu` prints (`analyze/report/gpu.rs`).
+//! GPU: the devices on the PCI bus, their driver, device nodes, device-plugin sockets, each
+//! GPU's (and MIG instance's) memory with the processes and pods holding it, who holds each
+//! device the kubelet handed out, why each Pending GPU pod does not schedule, and the Xid
+//! errors the driver logged. The memory, the allocation and the Pending pods come from the
+//! same report `nodescope gpu` prints (`analyze/report/gpu.rs`).
 
 use super::{Ctx, View, fit};
 use crate::analyze::oom;
 use crate::analyze::report::gpu::{self as gpu_report, GpuReport};
+use crate::model::units::bytes;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
@@ -84,6 +86,7 @@ impl View for Gpu {
             w,
         )));
         let report = gpu_report::build(snap, &cx.sample.findings);
+        lines.extend(memory(&report, cx, w));
         lines.extend(allocation(&report, cx, w));
         lines.extend(pending(&report, cx, w));
         lines.push(Line::raw(""));
@@ -103,6 +106,50 @@ impl View for Gpu {
         }
         f.render_widget(Paragraph::new(lines), area);
     }
+}
+
+/// Each GPU and MIG instance NVML answered for: used of total memory (95 % and more in the
+/// warning style, as gpu.memory-near-full judges it) and the processes holding it, with
+/// their pods; nothing without NVML.
+fn memory(r: &GpuReport, cx: &Ctx, w: usize) -> Vec<Line<'static>> {
+    if r.memory.is_empty() {
+        return Vec::new();
+    }
+    let mut lines = vec![
+        Line::raw(""),
+        Line::styled("GPU MEMORY (NVML)", cx.theme.bold()),
+    ];
+    for m in &r.memory {
+        let figures = match (m.used_bytes, m.total_bytes, m.used_percent) {
+            (Some(u), Some(t), Some(p)) => format!("{} of {} ({p:.1}%)", bytes(u), bytes(t)),
+            _ => "memory unknown".to_string(),
+        };
+        let text = fit(
+            &format!(
+                "{:<12} {:<28} {}",
+                m.label(),
+                figures,
+                m.name.as_deref().unwrap_or("")
+            ),
+            w,
+        );
+        lines.push(if m.near_full() {
+            Line::styled(text, cx.theme.severity(crate::analyze::Severity::Warning))
+        } else {
+            Line::raw(text)
+        });
+        for h in &m.holders {
+            lines.push(Line::raw(fit(
+                &format!(
+                    "  {:>8}  {}",
+                    h.used_bytes.map_or("?".into(), bytes),
+                    h.label()
+                ),
+                w,
+            )));
+        }
+    }
+    lines
 }
 
 /// Each registered device and its holder (`free` dimmed); nothing when no plugin registered.
@@ -200,6 +247,27 @@ mod tests {
                 line.trim_end().to_string() + "\n"
             })
             .collect()
+    }
+
+    #[test]
+    fn the_gpu_view_shows_each_gpus_memory_and_who_holds_it() {
+        let text = gpu_screen("gpu-memory-near-full", 120, 40);
+        let block: Vec<&str> = text
+            .lines()
+            .skip_while(|l| *l != "GPU MEMORY (NVML)")
+            .take(5)
+            .collect();
+        assert_eq!(
+            block,
+            [
+                "GPU MEMORY (NVML)",
+                "GPU 0        76.5Gi of 79.6Gi (96.1%)     NVIDIA H100 80GB HBM3",
+                "      76Gi  llm/vllm-llama3-8b-0/vllm (pid 52318)",
+                "GPU 1        1Mi of 79.6Gi (0.0%)         NVIDIA H100 80GB HBM3",
+                "",
+            ],
+            "{text}"
+        );
     }
 
     #[test]
