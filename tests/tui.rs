@@ -124,6 +124,35 @@ fn restarts_show_when_the_api_knows_them() {
     );
 }
 
+/// The RST column on the GPU fixtures, without the API: the vLLM run that ended in a CUDA OOM
+/// is `gpu`, the worker its limit killed is `oom` (never both), and the trainer whose log ends
+/// in NCCL's full-/dev/shm error is `err` (an error, not GPU memory).
+#[test]
+fn the_restart_column_tells_gpu_oom_from_kernel_oom_and_log_errors() {
+    let cell = |fixture: &str, who: &str| {
+        let host = BundleHost::open(&common::fixture(fixture)).unwrap();
+        let s = sample(&host);
+        let mut app = App::new(Duration::from_secs(2), false, false);
+        app.view = 1;
+        let text = drawn(&s, &mut app, 120, 30);
+        let row = text
+            .lines()
+            .find(|l| l.contains(who))
+            .unwrap_or_else(|| panic!("{who}:\n{text}"));
+        row.split_whitespace().last().unwrap().to_string()
+    };
+    assert_eq!(cell("gpu-cuda-oom", "llm/vllm-7b-0/vllm"), "gpu");
+    assert_eq!(
+        cell("gpu-cuda-oom", "embed-worker-5c9d7f6b8-q4m2x/worker"),
+        "oom"
+    );
+    assert_eq!(cell("gpu-shm-small", "ml/ddp-train-0/trainer"), "err");
+    assert_eq!(
+        cell("gpu-memory-near-full", "llm/vllm-llama3-8b-0/vllm"),
+        "-"
+    );
+}
+
 /// The findings view at 120x35 after `e` (explain) and PgDn: the detail pane scrolled down to
 /// WHAT TO CHANGE, which the pane cut off before it could scroll (issue 22).
 #[test]

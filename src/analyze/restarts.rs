@@ -39,12 +39,15 @@ pub enum RestartCause {
     Exit(i32),
     /// Exited 0 (`Completed`).
     Completed,
+    /// Known only from its previous log, which ends in a failure that is not GPU memory (a full
+    /// `/dev/shm`, NCCL's generic errors): an error, its exit code unknown without the API.
+    LogError,
 }
 
 impl RestartCause {
     /// At most four characters for a table cell (the TUI's RST column, whose legend is in
     /// the view's footer): `oom` (its limit), `node` (a node OOM), `gpu` (GPU memory), `sigN`,
-    /// `eN` (exit code N), `ok` (exit 0).
+    /// `eN` (exit code N), `ok` (exit 0), `err` (an error its previous log shows).
     pub fn short(self) -> String {
         match self {
             RestartCause::OomLimit => "oom".into(),
@@ -53,6 +56,7 @@ impl RestartCause {
             RestartCause::Signal(n) => format!("sig{n}"),
             RestartCause::Exit(n) => format!("e{n}"),
             RestartCause::Completed => "ok".into(),
+            RestartCause::LogError => "err".into(),
         }
     }
 }
@@ -80,15 +84,23 @@ pub fn last_end(snap: &Snapshot, pod: &Pod, container: &Container) -> Option<Res
     if reason == Some("OOMKilled") {
         return Some(RestartCause::OomLimit);
     }
-    let gpu = snap.gpu.previous_runs.iter().any(|r| {
-        r.pod_uid == pod.uid
-            && Some(r.container.as_str()) == name
-            && r.matches.iter().any(is_gpu_oom)
-    });
-    if gpu {
+    let runs = || {
+        snap.gpu
+            .previous_runs
+            .iter()
+            .filter(|r| r.pod_uid == pod.uid && Some(r.container.as_str()) == name)
+    };
+    if runs().any(|r| r.matches.iter().any(is_gpu_oom)) {
         return Some(RestartCause::GpuOom);
     }
-    let api = api?;
+    // A previous run whose log ends in another failure: the API's exit code says more when
+    // there is one, but without it the restart is still an error, not unknown.
+    let log_error = runs()
+        .any(|r| !r.matches.is_empty())
+        .then_some(RestartCause::LogError);
+    let Some(api) = api else {
+        return log_error;
+    };
     if reason == Some("ContainerStatusUnknown") {
         // The kubelet's placeholder: the container was not found; 137 is made up.
         return None;
@@ -96,7 +108,10 @@ pub fn last_end(snap: &Snapshot, pod: &Pod, container: &Container) -> Option<Res
     if let Some(sig) = api.last_termination_signal.filter(|s| *s > 0) {
         return Some(RestartCause::Signal(sig));
     }
-    match api.last_termination_exit_code? {
+    let Some(code) = api.last_termination_exit_code else {
+        return log_error;
+    };
+    match code {
         0 => Some(RestartCause::Completed),
         // 128+N: killed by signal N (1..=64). 128 itself is containerd's StartError.
         c if (129..=192).contains(&c) => Some(RestartCause::Signal(c - 128)),
@@ -251,6 +266,11 @@ mod tests {
         });
         let (p, c) = pod(api(Some("Error"), Some(1), None));
         assert_eq!(last_end(&snap, &p, &c), Some(RestartCause::Exit(1)));
+        // Without the API's exit code the log still says the run failed.
+        let mut bare = p.clone();
+        bare.api = None;
+        assert_eq!(last_end(&snap, &bare, &c), Some(RestartCause::LogError));
+        assert_eq!(RestartCause::LogError.short(), "err");
         snap.gpu.previous_runs[0]
             .matches
             .push(line("nccl-cu-oom", GpuFailure::Nccl));

@@ -253,7 +253,7 @@ impl View for Pods {
         // The RST column's causes, on a line of their own when any row has one.
         if rs.iter().any(|r| r.last_end.is_some()) {
             lines.push(Line::styled(
-                "RST ended by: oom=its limit node=node OOM gpu=GPU memory sigN=signal eN=exit N",
+                "RST: oom=limit node=node OOM gpu=GPU memory sigN=signal eN=exit N err=log error",
                 t.dim(),
             ));
         }
