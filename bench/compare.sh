@@ -58,7 +58,7 @@ round() { # $1 = label, $2.. = busy-node up args
   down
   bash "$BUSY" up "$@" >/dev/null
   warn_other_busy
-  local procs; procs=$(find /proc -maxdepth 1 -name "[0-9]*" | wc -l)
+  local procs; procs=$(nprocs)
   echo "== $label node: $procs processes" >&2
   # The floor must read what check reads on this node, or the ratio means nothing.
   local reads_rc=0

@@ -29,6 +29,7 @@ if [ -e "$STATE" ]; then
   echo "reads: using the busy node that is up ($STATE)"
 else
   trap 'bash "$BUSY" down >/dev/null 2>&1 || true' EXIT
+  trap 'exit 130' INT TERM
   bash "$BUSY" up "${1:-100}" "${2:-2}" "${3:-5}" >/dev/null
 fi
 warn_other_busy

@@ -58,16 +58,16 @@ for ((r = 0; r < ROUNDS; r++)); do
     tmux new-session -d -s "$TAG-htop" -x 100 -y 30 "htop -d 20"
     tmux new-session -d -s "$TAG-ns" -x 100 -y 30 "$ns_cmd"
   fi
-  sleep 3 # both past start-up
+  sleep 3 & wait $! # both past start-up (a wait, which a signal interrupts)
   P1=$(pid_of "$TAG-ns" nodescope); P2=$(pid_of "$TAG-htop" htop)
   A1=$(cpu "$P1"); A2=$(cpu "$P2")
-  sleep "$SECS"
+  sleep "$SECS" & wait $!
   B1=$(cpu "$P1"); B2=$(cpu "$P2")
   stop_panes
   echo "$A1 $B1 $A2 $B2" >> target/bench/tui-cpu.rounds
 done
 
-python3 - target/bench/tui-cpu.rounds "$TICK" "$SECS" "$(find /proc -maxdepth 1 -name "[0-9]*" | wc -l)" <<'PY'
+python3 - target/bench/tui-cpu.rounds "$TICK" "$SECS" "$(nprocs)" <<'PY'
 import statistics, sys
 tick, secs, procs = float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
 rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
