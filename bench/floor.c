@@ -19,9 +19,10 @@
  *   cgroups          the kubepods tree as check walks it: the QoS directories listed, every
  *                    pod directory listed, and the pod's and each container's memory, pids and
  *                    cpu files read (cgroup)
- *   pod logs         /var/log/pods/<pod>/<container>/<file>: every directory stat'ed, statfs'ed
- *                    and listed, every file stat'ed and its last 64 KiB read (disk, pods,
- *                    prev_log); /var/log/containers links read
+ *   pod logs         /var/log/pods/<pod>/<container>/<file>: every directory stat'ed and
+ *                    listed, every file stat'ed (disk); one log per container, 256 containers
+ *                    at most, its last 64 KiB read after a statfs of its directories
+ *                    (prev_log); /var/log/containers links read
  *   pod volumes      /var/lib/kubelet/pods/<uid>/volumes/<plugin>/<volume> listed, emptyDirs
  *                    walked (disk)
  *   kernel ring      /dev/kmsg, non-blocking, one record per read (kmsg)
@@ -364,33 +365,58 @@ static void cgroups(void) {
 
 /* ---- pod logs and pod volumes ---- */
 
-/* A walk as check's: each directory stat'ed, listed and (WALK_STATFS) statfs'ed; each file
- * stat'ed and (WALK_TAILS) its last 64 KiB read. */
-enum { WALK_TAILS = 1, WALK_STATFS = 2 };
-static void walk(const char *path, int how);
+/* A walk as check's: each directory stat'ed and listed, each file stat'ed. */
+static void walk(const char *path);
 static void walk_entry(const char *dir, const struct dirent *e, void *arg) {
-    int how = *(int *)arg;
+    (void)arg;
     char p[4096];
     if (!pjoin(p, sizeof p, dir, e->d_name)) return;
-    if (e->d_type == DT_DIR) {
-        walk(p, how);
-    } else {
+    if (e->d_type == DT_DIR)
+        walk(p);
+    else
         stat_path(p);
-        if ((how & WALK_TAILS) && e->d_type == DT_REG) tail(p);
-    }
 }
-static void walk(const char *path, int how) {
+static void walk(const char *path) {
     stat_path(path);
-    if (how & WALK_STATFS) statfs_path(path);
-    each(path, walk_entry, &how);
+    each(path, walk_entry, NULL);
 }
 
+/* The log tails check reads: one `<n>.log` per container, 256 containers at most
+ * (src/collect/prev_log.rs MAX_CONTAINERS), each after a statfs of its pod's and its
+ * container's directory (the vetting of the path). */
+#define MAX_TAILS 256
+static int tails_left = MAX_TAILS;
+
+static void log_file(const char *dir, const struct dirent *e, void *arg) {
+    int *done = arg;
+    size_t n = strlen(e->d_name);
+    if (*done || e->d_type != DT_REG || n < 5 || strcmp(e->d_name + n - 4, ".log")) return;
+    char p[4096];
+    if (!pjoin(p, sizeof p, dir, e->d_name)) return;
+    tail(p);
+    *done = 1;
+}
+
+static void container_logs(const char *dir, const struct dirent *e, void *arg) {
+    (void)arg;
+    if (e->d_type != DT_DIR || tails_left <= 0) return;
+    char p[4096];
+    if (!pjoin(p, sizeof p, dir, e->d_name)) return;
+    tails_left--;
+    statfs_path(dir);
+    statfs_path(p);
+    int done = 0;
+    each(p, log_file, &done);
+}
+
+/* A pod's log directory: walked (its size), then its containers' tails read. */
 static void pod_log(const char *dir, const struct dirent *e, void *arg) {
     (void)arg;
     if (e->d_type != DT_DIR) return;
     char p[4096];
     if (!pjoin(p, sizeof p, dir, e->d_name)) return;
-    walk(p, WALK_TAILS | WALK_STATFS);
+    walk(p);
+    if (tails_left > 0) each(p, container_logs, NULL);
 }
 
 static void container_link(const char *dir, const struct dirent *e, void *arg) {
@@ -404,7 +430,7 @@ static void container_link(const char *dir, const struct dirent *e, void *arg) {
 static void volume(const char *dir, const struct dirent *e, void *arg) {
     char p[4096];
     if (!pjoin(p, sizeof p, dir, e->d_name)) return;
-    if (*(int *)arg) walk(p, 0); /* an emptyDir: walked for its size */
+    if (*(int *)arg) walk(p); /* an emptyDir: walked for its size */
 }
 
 static void plugin(const char *dir, const struct dirent *e, void *arg) {
