@@ -261,9 +261,10 @@ fn docker_idents(host: &dyn Host, errs: &mut Errors) -> HashMap<String, Ident> {
     ids.truncate(MAX_DOCKER_CONTAINERS);
     let mut first_refusal: Option<(String, String, ErrorKind)> = None;
     let mut refusals = 0usize;
+    let mut vetter = vet::Vetter::new(host);
     for id in ids {
         let path = format!("{dir}/{id}/config.v2.json");
-        let real = match vet::vet(host, &path, Want::File) {
+        let real = match vetter.vet(&path, Want::File) {
             Ok(v) if v.meta.size > MAX_DOCKER_CONFIG_BYTES => {
                 first_refusal.get_or_insert_with(|| {
                     let why = format!(

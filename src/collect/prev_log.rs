@@ -318,6 +318,8 @@ pub fn needles() -> Vec<&'static str> {
 pub(super) fn collect(host: &dyn Host, pods: &[Pod], errs: &mut Errors) -> Vec<PreviousRun> {
     let mut out = Vec::new();
     let mut budget = MAX_CONTAINERS;
+    // /var/log/pods and each pod's directory are vetted once for all of its logs.
+    let mut vetter = vet::Vetter::new(host);
     for pod in pods {
         let (Some(dir), Some(ns), Some(name)) = (&pod.log_dir, &pod.namespace, &pod.name) else {
             continue;
@@ -343,7 +345,7 @@ pub(super) fn collect(host: &dyn Host, pods: &[Pod], errs: &mut Errors) -> Vec<P
                 return out;
             }
             budget -= 1;
-            let matches = read_matches(host, &path, errs);
+            let matches = read_matches(host, &mut vetter, &path, errs);
             if !matches.is_empty() {
                 out.push(PreviousRun {
                     namespace: ns.clone(),
@@ -420,8 +422,13 @@ fn rotation_stamp(name: &str) -> Option<&str> {
 }
 
 /// The matched lines of the end of `path`, once the path is vetted as root's alone.
-fn read_matches(host: &dyn Host, path: &str, errs: &mut Errors) -> Vec<LogMatch> {
-    let vetted = match vet::vet(host, path, Want::File) {
+fn read_matches(
+    host: &dyn Host,
+    vetter: &mut vet::Vetter<'_>,
+    path: &str,
+    errs: &mut Errors,
+) -> Vec<LogMatch> {
+    let vetted = match vetter.vet(path, Want::File) {
         Ok(v) => v,
         Err(refused) => {
             errs.push(crate::model::CollectError {
