@@ -148,16 +148,15 @@ pub(super) fn identify(
     // 3. Runtime metadata for every container still unnamed (sandboxes, and nodes whose log
     //    symlinks were cleaned). Docker's are read once for all, exited containers included.
     let docker = docker_idents(host, errs);
+    let mut dirs = None;
     for pod in pods.iter() {
         for c in &pod.containers {
             if idents.contains_key(&c.id) {
                 continue;
             }
-            if let Some(id) = docker
-                .get(&c.id)
-                .cloned()
-                .or_else(|| runtime_ident(host, &c.id))
-            {
+            if let Some(id) = docker.get(&c.id).cloned().or_else(|| {
+                runtime_ident(host, dirs.get_or_insert_with(|| runtime_dirs(host)), &c.id)
+            }) {
                 idents.insert(c.id.clone(), id);
             }
         }
@@ -218,16 +217,26 @@ fn uid_from_log_target(target: &str) -> Option<String> {
     parse_pod_log_dir(dir).map(|(_, _, uid)| uid)
 }
 
-/// Identity from the runtime's OCI spec annotations, trying containerd then CRI-O.
-fn runtime_ident(host: &dyn Host, id: &str) -> Option<Ident> {
-    let candidates = std::iter::once(CONTAINERD_TASKS)
+/// The runtimes' container directories this node has, each with the runtime it belongs to:
+/// containerd's task directories, then CRI-O's. Asked once per collection, so a node with
+/// none of them costs five stat calls, not five failed opens per container.
+fn runtime_dirs(host: &dyn Host) -> Vec<(&'static str, &'static str)> {
+    std::iter::once(CONTAINERD_TASKS)
         .chain(DISTRIBUTION_CONTAINERD_TASKS)
-        .map(|dir| (format!("{dir}/{id}/config.json"), "containerd"))
-        .chain(std::iter::once((
-            format!("{CRIO_CONTAINERS}/{id}/userdata/config.json"),
-            "cri-o",
-        )));
-    for (path, runtime) in candidates {
+        .map(|dir| (dir, "containerd"))
+        .chain(std::iter::once((CRIO_CONTAINERS, "cri-o")))
+        .filter(|(dir, _)| host.metadata(dir).is_ok())
+        .collect()
+}
+
+/// Identity from the runtime's OCI spec annotations, trying containerd then CRI-O, in the
+/// directories [`runtime_dirs`] found.
+fn runtime_ident(host: &dyn Host, dirs: &[(&str, &'static str)], id: &str) -> Option<Ident> {
+    for (dir, runtime) in dirs {
+        let path = match *runtime {
+            "cri-o" => format!("{dir}/{id}/userdata/config.json"),
+            _ => format!("{dir}/{id}/config.json"),
+        };
         let Ok(raw) = host.read(&path) else { continue };
         let v: serde_json::Value = serde_json::from_slice(&raw).ok()?;
         return Some(annotations_ident(v.get("annotations")?, runtime));
