@@ -50,6 +50,7 @@ mod oom;
 mod output_safety;
 mod props;
 mod remedies;
+mod sampler;
 mod schema;
 mod screen;
 mod serve;
