@@ -370,3 +370,67 @@ fn check_debug_timings_prints_one_line_per_phase_and_the_same_report() {
         .collect();
     assert_eq!(names, PHASES);
 }
+
+/// The phase names of one `timings of sample N: name 1.23 ms, ...` line of `serve`.
+fn serve_phases(line: &str) -> Vec<String> {
+    let after = &line[line.find("timings of sample ").unwrap()..];
+    let (_, list) = after.split_once(": ").unwrap();
+    list.split(", ")
+        .map(|p| {
+            let w: Vec<&str> = p.split(' ').collect();
+            assert_eq!((w.len(), w[2]), (3, "ms"), "{p}");
+            assert!(w[1].parse::<f64>().is_ok(), "{p}");
+            w[0].to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn serve_debug_timings_logs_each_sample_by_phase() {
+    use std::io::BufRead;
+    use std::sync::{Arc, Mutex, mpsc};
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_nodescope"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--interval",
+            "1",
+            "--debug-timings",
+        ])
+        .arg("--bundle")
+        .arg(fixture("disk-bloat-v2-containerd"))
+        .env_remove("NODESCOPE_ROOT")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let child = Arc::new(Mutex::new(child));
+    let stderr = child.lock().unwrap().stderr.take().unwrap();
+    // Watchdog: the server is killed after 60 s whatever happens here.
+    let (done, stopped) = mpsc::channel::<()>();
+    let watched = Arc::clone(&child);
+    let dog = std::thread::spawn(move || {
+        let _ = stopped.recv_timeout(Duration::from_secs(60));
+        let mut c = watched.lock().unwrap();
+        let _ = c.kill();
+        let _ = c.wait();
+    });
+    let lines: Vec<String> = std::io::BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .filter(|l| l.starts_with("nodescope: timings of sample "))
+        .take(2)
+        .collect();
+    let _ = done.send(());
+    dog.join().unwrap();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for (n, line) in lines.iter().enumerate() {
+        assert!(
+            line.starts_with(&format!("nodescope: timings of sample {}: ", n + 1)),
+            "{line}"
+        );
+        assert_eq!(serve_phases(line), PHASES, "{line}");
+    }
+}

@@ -44,6 +44,7 @@ mod live_oom;
 mod live_output;
 mod live_root;
 mod live_safety;
+mod live_sampler;
 mod live_shm;
 mod live_trust;
 mod oom;
