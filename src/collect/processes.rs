@@ -72,25 +72,15 @@ fn one(
             return None;
         }
     };
-    let small = |name: &str, denied: &mut usize| -> Option<String> {
-        match host.read_string(&format!("{base}/{name}")) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                if e.kind == ErrorKind::Denied {
-                    *denied += 1;
-                }
-                None
-            }
-        }
-    };
     // A new process under a reused pid has another start time; exec changes the name.
     let consts = match memo.and_then(|m| m.usable(pid)) {
         Some((start, comm, c)) if start == stat.starttime && comm == stat.comm => c.clone(),
         _ => constants(host, &base),
     };
     *denied += consts.denied;
-    let oom_score = small("oom_score", denied).and_then(|s| s.trim().parse().ok());
-    let oom_score_adj = small("oom_score_adj", denied).and_then(|s| s.trim().parse().ok());
+    let oom_score = small(host, &base, "oom_score", denied).and_then(|s| s.trim().parse().ok());
+    let oom_score_adj =
+        small(host, &base, "oom_score_adj", denied).and_then(|s| s.trim().parse().ok());
     let remember = memo.map(|_| consts.clone());
     let Constants {
         cmdline,
@@ -130,19 +120,8 @@ pub(super) struct Constants {
 /// The constants of the process at `base`: its memory cgroup, uids and command line.
 fn constants(host: &dyn Host, base: &str) -> Constants {
     let mut denied = 0;
-    let mut small = |name: &str| -> Option<String> {
-        match host.read_string(&format!("{base}/{name}")) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                if e.kind == ErrorKind::Denied {
-                    denied += 1;
-                }
-                None
-            }
-        }
-    };
-    let cgroup = small("cgroup").and_then(|t| memory_cgroup(&t));
-    let uids = small("status").and_then(|t| status_uids(&t));
+    let cgroup = small(host, base, "cgroup", &mut denied).and_then(|t| memory_cgroup(&t));
+    let uids = small(host, base, "status", &mut denied).and_then(|t| status_uids(&t));
     let cmdline = host
         .read(&format!("{base}/cmdline"))
         .map(|raw| redact::cmdline(&redact::split_cmdline(&raw)))
@@ -152,6 +131,19 @@ fn constants(host: &dyn Host, base: &str) -> Constants {
         cgroup,
         uids,
         denied,
+    }
+}
+
+/// `<base>/<name>` as text; `None` when it cannot be read, a denied read counted.
+fn small(host: &dyn Host, base: &str, name: &str, denied: &mut usize) -> Option<String> {
+    match host.read_string(&format!("{base}/{name}")) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            if e.kind == ErrorKind::Denied {
+                *denied += 1;
+            }
+            None
+        }
     }
 }
 
