@@ -36,10 +36,11 @@ fn live_sampler_sees_an_exec_and_a_replaced_process() {
     }
     // Unique per run, so parallel runs never mistake each other's processes. The processes
     // end by themselves: `read` returns at EOF when this test's end closes the pipe (or on
-    // Kill's drop), and `sleep` after at most 30 s.
+    // Kill's drop), and `sleep` after at most 600 s (a sample of a 50,000-process host in a
+    // debug build takes tens of seconds).
     let n = u32::from_str_radix(&random_hex(2), 16).unwrap();
-    let first = format!("30.{n}1");
-    let second = format!("30.{n}2");
+    let first = format!("600.{n}1");
+    let second = format!("600.{n}2");
     let script = format!("read x; exec sleep {first}");
     let mut a = Kill(
         Command::new("sh")

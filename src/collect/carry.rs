@@ -13,14 +13,16 @@
 //! - The pod log walks, the pod volume walks, the writable-layer walks, the walks of nearly
 //!   full filesystems (reused while the filesystem still qualifies; one that newly does is
 //!   walked at once), the runtime's storage configuration and the CRI calls are reused for
-//!   [`SLOW_EVERY`]. The snapshot's disk errors of those parts are the ones they had.
+//!   [`SLOW_EVERY`], and so are the previous runs of restarted containers (a listing of every
+//!   pod's log directory). The snapshot's errors of those parts are the ones they had.
 //!
 //! A full refresh is every [`FULL_EVERY`]th sample (the first is one): at `top`'s default 2 s
 //! interval, every 30 s, so nothing is stale for longer than that.
 
 use super::disk::Slow;
-use super::processes;
-use crate::model::Process;
+use super::{Errors, prev_log, processes};
+use crate::model::gpu::PreviousRun;
+use crate::model::{CollectError, Pod, Process};
 use crate::source::{FdEntry, Host, HostResult};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -40,6 +42,9 @@ pub struct Carry {
     pub(super) procs: processes::Memo,
     fds: HashMap<u32, FdMemo>,
     slow: Option<(Instant, Slow)>,
+    /// The previous runs of restarted containers (their pod log directories listed, their
+    /// previous logs' tails read), with the errors that reading them had.
+    prev_log: Option<(Instant, Vec<PreviousRun>, Vec<CollectError>)>,
 }
 
 /// A process's open-file table as of the sample that scanned it.
@@ -72,6 +77,7 @@ impl Carry {
             procs: processes::Memo::default(),
             fds: HashMap::new(),
             slow: None,
+            prev_log: None,
         }
     }
 
@@ -110,6 +116,31 @@ impl Carry {
     pub fn remembered(&self) -> (usize, usize) {
         (self.procs.len(), self.fds.len())
     }
+}
+
+/// The previous runs of the restarted containers of `pods` (collect::prev_log): with a
+/// cache, reused for [`SLOW_EVERY`] like the other pod log walks.
+pub(super) fn previous_runs(
+    host: &dyn Host,
+    pods: &[Pod],
+    errs: &mut Errors,
+    carry: Option<&mut Carry>,
+) -> Vec<PreviousRun> {
+    let Some(carry) = carry else {
+        return prev_log::collect(host, pods, errs);
+    };
+    if let Some((at, runs, e)) = &carry.prev_log
+        && !carry.full()
+        && at.elapsed() < carry.slow_every
+    {
+        errs.0.extend(e.iter().cloned());
+        return runs.clone();
+    }
+    let mut mine = Errors::default();
+    let runs = prev_log::collect(host, pods, &mut mine);
+    carry.prev_log = Some((Instant::now(), runs.clone(), mine.0.clone()));
+    errs.0.extend(mine.0);
+    runs
 }
 
 /// The open-file tables of `holders` ([`Host::deleted_files`]), in their order: with a

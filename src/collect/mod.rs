@@ -167,7 +167,7 @@ impl Started<'_> {
     pub fn finish_timed(self, disk_opts: disk::DiskOptions<'_>) -> (Snapshot, Timings) {
         let Started {
             host,
-            carry,
+            mut carry,
             mut timings,
             mut errs,
             taken_at,
@@ -218,7 +218,7 @@ impl Started<'_> {
                 },
                 disk_opts,
                 &mut errs,
-                carry,
+                carry.as_deref_mut(),
             )
         });
         let dns = t.time("dns", || {
@@ -244,7 +244,9 @@ impl Started<'_> {
                 &mut errs,
             )
         });
-        gpu.previous_runs = t.time("prev_log", || prev_log::collect(host, &pods, &mut errs));
+        gpu.previous_runs = t.time("prev_log", || {
+            carry::previous_runs(host, &pods, &mut errs, carry)
+        });
         gpu.pod_shm = t.time("pod_shm", || {
             pod_shm::collect(host, &pods, &processes, &mounts, &mut errs)
         });
