@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code panics by design
 
 use crate::common;
+use common::Watched;
 use common::live::{Kill, random_hex, skip_or_fail};
 use nodescope::collect::{self, Carry, Timings};
 use nodescope::model::{Process, Snapshot};
@@ -34,10 +35,9 @@ fn live_sampler_sees_an_exec_and_a_replaced_process() {
     if !nix::unistd::geteuid().is_root() {
         return skip_or_fail("needs root: a sample reads every process's files");
     }
-    // Unique per run, so parallel runs never mistake each other's processes. The processes
-    // end by themselves: `read` returns at EOF when this test's end closes the pipe (or on
-    // Kill's drop), and `sleep` after at most 600 s (a sample of a 50,000-process host in a
-    // debug build takes tens of seconds).
+    // Unique per run, so parallel runs never mistake each other's processes. Kill ends them
+    // with the test, their watchdogs after 600 s if the test hangs (a sample of a
+    // 50,000-process host in a debug build takes tens of seconds).
     let n = u32::from_str_radix(&random_hex(2), 16).unwrap();
     let first = format!("600.{n}1");
     let second = format!("600.{n}2");
@@ -47,7 +47,7 @@ fn live_sampler_sees_an_exec_and_a_replaced_process() {
             .args(["-c", &script])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
-            .spawn()
+            .spawn_killed_after(Duration::from_secs(600))
             .unwrap(),
     );
     let pid = a.0.id();
@@ -69,7 +69,12 @@ fn live_sampler_sees_an_exec_and_a_replaced_process() {
 
     // Replaced: the old process gone, a new one in its place.
     drop(a);
-    let b = Kill(Command::new("sleep").arg(&second).spawn().unwrap());
+    let b = Kill(
+        Command::new("sleep")
+            .arg(&second)
+            .spawn_killed_after(Duration::from_secs(600))
+            .unwrap(),
+    );
     wait_for_comm(b.0.id(), "sleep");
     let s3 = collect::sample(&host, &mut carry, Timings::off()).0;
     assert!(process(&s3, pid).is_none(), "the killed process is gone");
