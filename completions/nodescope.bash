@@ -190,7 +190,7 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__check)
-            opts="-o -v -h --format --output --fail-on --rule --verbose --expand --cluster --watch --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
+            opts="-o -v -h --format --output --fail-on --rule --verbose --expand --cluster --watch --debug-timings --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -836,7 +836,7 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__serve)
-            opts="-h --listen --interval --root --bundle --kubeconfig --no-cluster --cluster-dump --help"
+            opts="-h --listen --interval --debug-timings --root --bundle --kubeconfig --no-cluster --cluster-dump --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -916,7 +916,7 @@ _nodescope() {
             return 0
             ;;
         nodescope__subcmd__top)
-            opts="-h --interval --once --size --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
+            opts="-h --interval --once --size --debug-timings --root --bundle --kubeconfig --no-cluster --cluster-dump --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -124,6 +124,7 @@ never\t'No colour'"
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -s v -l verbose -d 'Text: show informational findings too (JSON and the other formats always carry them)'
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l expand -d 'Text: list every subject of a group, not the first three and a count'
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l cluster -d 'Also report cluster-wide findings (Pending pods) for which this node is no candidate'
+complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l debug-timings -d 'Print the wall time of each phase of a sample (each collector by name, the cluster part, analyze, render) in milliseconds on standard error'
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -l no-cluster -d 'Do not ask the API server; every local rule still runs'
 complete -c nodescope -n "__fish_nodescope_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nodescope -n "__fish_nodescope_using_subcommand top" -l interval -d 'Seconds between samples' -r
@@ -136,6 +137,7 @@ complete -c nodescope -n "__fish_nodescope_using_subcommand top" -l color -d 'Wh
 always\t'Colour, even when piped or NO_COLOR is set'
 never\t'No colour'"
 complete -c nodescope -n "__fish_nodescope_using_subcommand top" -l once -d 'Print one frame of the first view to standard output and exit (for a ticket); needs no terminal'
+complete -c nodescope -n "__fish_nodescope_using_subcommand top" -l debug-timings -d 'Print the wall time of each phase of a sample (each collector by name, the cluster part, analyze, render) in milliseconds on standard error when it exits: the first (full) sample, and the mean of the later (incremental) ones'
 complete -c nodescope -n "__fish_nodescope_using_subcommand top" -l no-cluster -d 'Do not ask the API server; every local rule still runs'
 complete -c nodescope -n "__fish_nodescope_using_subcommand top" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nodescope -n "__fish_nodescope_using_subcommand snapshot" -s o -l output -l format -d 'Output format (JSON, schema nodescope-snapshot/1)' -r -f -a "json\t''"
@@ -208,6 +210,7 @@ complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -l root -d 'R
 complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -l bundle -d 'Analyze a capture instead of a live host: a bundle directory or a .tar.gz from `capture`' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -l kubeconfig -d 'Ask the API server with this kubeconfig (default: KUBECONFIG, the in-cluster service account, then the node\'s kubelet kubeconfig under the host root)' -r -F
 complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -l cluster-dump -d 'Read the cluster from `kubectl get nodes,pods,events -o json` List documents in DIR (nodes.json, pods.json, events.json) instead of the API server' -r -F
+complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -l debug-timings -d 'Print the wall time of each phase of a sample (each collector by name, the cluster part, analyze, render) in milliseconds on standard error, one line per sample'
 complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -l no-cluster -d 'Do not ask the API server; every local rule still runs'
 complete -c nodescope -n "__fish_nodescope_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nodescope -n "__fish_nodescope_using_subcommand fleet" -s o -l format -l output -d 'Output format (`json`: schema nodescope-fleet/1)' -r -f -a "text\t''

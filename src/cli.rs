@@ -287,6 +287,10 @@ pub struct CheckArgs {
     /// on a terminal, one report after another on a pipe (JSON: one document per sample).
     #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "2")]
     pub watch: Option<f64>,
+    /// Print the wall time of each phase of a sample (each collector by name, the cluster
+    /// part, analyze, render) in milliseconds on standard error.
+    #[arg(long)]
+    pub debug_timings: bool,
     #[command(flatten)]
     pub host: HostOpts,
     #[command(flatten)]
@@ -364,6 +368,11 @@ pub struct TopArgs {
     /// The frame's size for --once, COLUMNSxROWS.
     #[arg(long, value_name = "COLSxROWS", default_value = "100x30", value_parser = parse_size)]
     pub size: (u16, u16),
+    /// Print the wall time of each phase of a sample (each collector by name, the cluster
+    /// part, analyze, render) in milliseconds on standard error when it exits: the first
+    /// (full) sample, and the mean of the later (incremental) ones.
+    #[arg(long)]
+    pub debug_timings: bool,
     #[command(flatten)]
     pub host: HostOpts,
     #[command(flatten)]
@@ -509,6 +518,10 @@ pub struct ServeArgs {
     /// fails after 3 of them without a completed sample.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub interval: u64,
+    /// Print the wall time of each phase of a sample (each collector by name, the cluster
+    /// part, analyze, render) in milliseconds on standard error, one line per sample.
+    #[arg(long)]
+    pub debug_timings: bool,
     #[command(flatten)]
     pub host: HostOpts,
     #[command(flatten)]

@@ -333,3 +333,67 @@ fn tmux_top_ends_when_its_terminal_hangs_up() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn tmux_top_debug_timings_prints_one_line_per_phase_when_it_exits() {
+    let Some(s) = Session::start("timings") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let err = dir.path().join("stderr");
+    let bin = env!("CARGO_BIN_EXE_nodescope");
+    let bundle = common::fixture("oom-memcg-v2-systemd");
+    s.keys(&[
+        &format!(
+            "{bin} --bundle {} top --debug-timings 2>{}",
+            bundle.display(),
+            err.display()
+        ),
+        "Enter",
+    ]);
+    s.wait_for("[1 Overview]");
+    s.keys(&["q"]);
+    s.wait_for("prompt$");
+    s.keys(&["echo top-done", "Enter"]);
+    s.wait_for("top-done");
+    let text = std::fs::read_to_string(&err).unwrap();
+    let names: Vec<&str> = text
+        .lines()
+        .map(|l| l.split(' ').nth(1).unwrap_or_default())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "node",
+            "mounts",
+            "processes",
+            "kubelet",
+            "filesystems",
+            "cgroup",
+            "pods",
+            "kernel_log",
+            "kubelet_log",
+            "disk",
+            "dns",
+            "gpu",
+            "prev_log",
+            "pod_shm",
+            "health",
+            "analyze",
+            "render"
+        ],
+        "{text}"
+    );
+    // A bundle is sampled once: the collectors have a first sample and no later one; frames
+    // are drawn after it.
+    let node = text.lines().next().unwrap();
+    assert!(
+        node.starts_with("timing node first ") && node.ends_with(" ms, no later sample"),
+        "{node}"
+    );
+    let render = text.lines().last().unwrap();
+    assert!(
+        render.starts_with("timing render first -, mean "),
+        "{render}"
+    );
+}

@@ -21,15 +21,38 @@ pub(super) fn run(
         }
     }
     let started = std::time::Instant::now();
-    let (snap, _) = super::cluster::collect(&cluster, host, Default::default());
-    let mut findings = analyze::analyze(&snap);
-    if !args.cluster {
-        check::retain_local(&snap, &mut findings);
+    let mut timings = crate::collect::Timings::when(args.debug_timings);
+    let (snap, _) =
+        super::cluster::collect_with(&cluster, host, Default::default(), None, &mut timings);
+    let findings = timings.time("analyze", || {
+        let mut findings = analyze::analyze(&snap);
+        if !args.cluster {
+            check::retain_local(&snap, &mut findings);
+        }
+        if !args.rules.is_empty() {
+            // Rule ids are lower case; `--rule MEMORY.PRESSURE` names the same rule.
+            findings.retain(|f| args.rules.iter().any(|r| r.eq_ignore_ascii_case(&f.id)));
+        }
+        findings
+    });
+    let code = timings.time("render", || {
+        report(out, &snap, &findings, args, color, started)
+    });
+    if timings.is_on() {
+        eprint!("{}", timings.lines());
     }
-    if !args.rules.is_empty() {
-        // Rule ids are lower case; `--rule MEMORY.PRESSURE` names the same rule.
-        findings.retain(|f| args.rules.iter().any(|r| r.eq_ignore_ascii_case(&f.id)));
-    }
+    code
+}
+
+/// Writes the report of `check` in its format; returns the exit code.
+fn report(
+    out: &mut dyn Write,
+    snap: &crate::model::Snapshot,
+    findings: &[Finding],
+    args: &CheckArgs,
+    color: bool,
+    started: std::time::Instant,
+) -> anyhow::Result<ExitCode> {
     let checks = if args.rules.is_empty() {
         analyze::rules::RULES.len()
     } else {
@@ -44,22 +67,22 @@ pub(super) fn run(
                 checks,
                 elapsed: Some(started.elapsed()),
             };
-            render::text::write_check_with(out, &snap, &findings, &opts)?
+            render::text::write_check_with(out, snap, findings, &opts)?
         }
-        Format::Json => render::json::write_check(out, &snap, &findings)?,
-        Format::Prometheus => render::prometheus::write(out, &snap, &findings)?,
-        Format::Junit => render::junit::write(out, &snap, &findings, args.fail_on.threshold())?,
+        Format::Json => render::json::write_check(out, snap, findings)?,
+        Format::Prometheus => render::prometheus::write(out, snap, findings)?,
+        Format::Junit => render::junit::write(out, snap, findings, args.fail_on.threshold())?,
         Format::Npd => {
             // NPD's protocol: 0 OK, 1 problem (the 2/3 distinction of the other formats is
             // "unknown" to NPD).
             let threshold = args.fail_on.threshold();
-            render::npd::write(out, &findings, threshold)?;
+            render::npd::write(out, findings, threshold)?;
             let problem = threshold.is_some_and(|t| findings.iter().any(|f| f.severity >= t));
             return Ok(ExitCode::from(u8::from(problem)));
         }
     }
     Ok(ExitCode::from(exit_code(
-        &findings,
+        findings,
         args.fail_on.threshold(),
     )))
 }

@@ -10,7 +10,7 @@
 //! never holds the files credentials came from).
 
 use crate::cli::Cli;
-use crate::collect::kubeconfig;
+use crate::collect::{Timings, kubeconfig};
 use crate::model::{CollectError, Snapshot};
 use crate::source::ErrorKind;
 use crate::source::bundle::BundleHost;
@@ -112,10 +112,23 @@ pub(super) fn collect(
     host: &dyn Host,
     opts: crate::collect::disk::DiskOptions<'_>,
 ) -> (Snapshot, Option<ClusterData>) {
-    let started = crate::collect::start(host);
+    collect_with(plan, host, opts, None, &mut Timings::off())
+}
+
+/// [`collect`] with a cache carried from the last sample (`serve`) and each phase timed into
+/// `timings` (the cluster part as `cluster`: the wait for the API after the collection).
+pub(super) fn collect_with(
+    plan: &Plan,
+    host: &dyn Host,
+    opts: crate::collect::disk::DiskOptions<'_>,
+    carry: Option<&mut crate::collect::Carry>,
+    timings: &mut Timings,
+) -> (Snapshot, Option<ClusterData>) {
+    let started = crate::collect::start_with(host, carry, std::mem::take(timings));
     let job = set_off(plan, &started);
-    let mut snap = started.finish(opts);
-    let api = finish_keeping(job, &mut snap);
+    let (mut snap, t) = started.finish_timed(opts);
+    *timings = t;
+    let api = timings.time("cluster", || finish_keeping(job, &mut snap));
     (snap, api)
 }
 

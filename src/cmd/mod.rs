@@ -81,6 +81,7 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
                 std::time::Duration::from_secs(args.interval.max(1)),
                 open,
                 plan,
+                args.debug_timings,
             )?
         }
         Some(Command::Snapshot(_)) => {
@@ -138,8 +139,8 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
             out.write_all(frame.as_bytes())?;
             ExitCode::SUCCESS
         }
-        Some(Command::Top(ref args)) => top(&cli, args.interval, color)?,
-        None if crate::tui::terminal::has_terminal() => top(&cli, 2.0, color)?,
+        Some(Command::Top(ref args)) => top(&cli, args.interval, color, args.debug_timings)?,
+        None if crate::tui::terminal::has_terminal() => top(&cli, 2.0, color, false)?,
         None => {
             let host = open_host(&cli)?;
             let args = CheckArgs {
@@ -150,6 +151,7 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
                 expand: false,
                 cluster: false,
                 watch: None,
+                debug_timings: false,
                 host: Default::default(),
                 cluster_opts: Default::default(),
                 color: Default::default(),
@@ -215,7 +217,7 @@ fn live_root_if_live(cli: &Cli) -> Option<PathBuf> {
 }
 
 /// Opens the TUI on the live host or the bundle.
-fn top(cli: &Cli, interval: f64, color: bool) -> anyhow::Result<ExitCode> {
+fn top(cli: &Cli, interval: f64, color: bool, debug_timings: bool) -> anyhow::Result<ExitCode> {
     // Nothing reaches a pipe: no escape sequence, no half-drawn frame (exit 3, one line).
     if !crate::tui::terminal::has_terminal() {
         anyhow::bail!("top needs a terminal; `nodescope check` prints the report");
@@ -235,7 +237,7 @@ fn top(cli: &Cli, interval: f64, color: bool) -> anyhow::Result<ExitCode> {
         Some(Box::new(move |snap: &mut crate::model::Snapshot| {
             cluster::finish(job, snap)
         }));
-    crate::tui::run(open, interval, live, color, enrich)
+    crate::tui::run(open, interval, live, color, enrich, debug_timings)
 }
 
 /// The live root: --root, else NODESCOPE_ROOT, else /host when it holds a node, else /.

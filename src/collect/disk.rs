@@ -17,6 +17,7 @@
 //!   its content store is known (the `nodescope disk` walk).
 
 use super::Errors;
+use super::carry::{Carry, fd_tables};
 use super::images::{cri_errors, cri_inventory, crio_container_layers, crio_images};
 use super::runtime::{cri_endpoints, runtime_storage, store_dirs};
 use crate::model::disk::{
@@ -71,13 +72,21 @@ pub(super) fn collect(
     inp: &Inputs<'_>,
     opts: DiskOptions<'_>,
     errs: &mut Errors,
+    mut carry: Option<&mut Carry>,
 ) -> Disk {
     let b = Budget::start(opts);
     let root_dir = inp
         .kubelet
         .map(|k| k.config.root_dir.clone())
         .unwrap_or_else(|| "/var/lib/kubelet".into());
-    let runtime = runtime_storage(host, inp.kubelet, errs);
+    // The slow parts: reused while the carried ones are fresh, else read (their errors kept
+    // apart, to be told again with them).
+    let reuse = carry.as_deref().and_then(Carry::fresh_slow).cloned();
+    let mut slow_errs = Errors::default();
+    let runtime = match &reuse {
+        Some(s) => s.runtime.clone(),
+        None => runtime_storage(host, inp.kubelet, &mut slow_errs),
+    };
     let mut disk = Disk {
         nodefs: Some(FsRole {
             mount_point: mount_of(inp.mounts, &root_dir),
@@ -89,14 +98,63 @@ pub(super) fn collect(
         }),
         ..Disk::default()
     };
-    pod_logs(host, &b, &mut disk, errs);
-    pod_dirs(host, inp, &b, &root_dir, &mut disk, errs);
-    deleted_open_files(host, inp, &b, &mut disk, errs);
-    inode_walks(host, inp, &b, &mut disk, errs);
-    full_walks(host, inp, &b, &mut disk, errs);
-    writable_layers(host, inp, &b, runtime.as_ref(), &mut disk, errs);
-    images(host, inp, &b, runtime, &mut disk, errs);
+    if let Some(s) = &reuse {
+        disk.pod_logs = s.pod_logs.clone();
+        disk.pod_dirs = s.pod_dirs.clone();
+    } else {
+        pod_logs(host, &b, &mut disk, &mut slow_errs);
+        pod_dirs(host, inp, &b, &root_dir, &mut disk, &mut slow_errs);
+    }
+    deleted_open_files(host, inp, &b, &mut disk, errs, carry.as_deref_mut());
+    let (inode_cached, full_cached) = reuse.as_ref().map_or((&[][..], &[][..]), |s| {
+        (&s.inode_walks[..], &s.full_walks[..])
+    });
+    inode_walks(host, inp, &b, &mut disk, errs, inode_cached);
+    full_walks(host, inp, &b, &mut disk, errs, full_cached);
+    match reuse {
+        Some(s) => {
+            disk.writable_layers = s.writable_layers;
+            disk.cri = s.cri;
+            disk.images = s.images;
+            disk.runtime = s.runtime;
+            errs.0.extend(s.errors);
+        }
+        None => {
+            writable_layers(host, inp, &b, runtime.as_ref(), &mut disk, &mut slow_errs);
+            images(host, inp, &b, runtime, &mut disk, &mut slow_errs);
+            if let Some(c) = carry {
+                c.keep_slow(Slow {
+                    runtime: disk.runtime.clone(),
+                    pod_logs: disk.pod_logs.clone(),
+                    pod_dirs: disk.pod_dirs.clone(),
+                    writable_layers: disk.writable_layers.clone(),
+                    cri: disk.cri.clone(),
+                    images: disk.images.clone(),
+                    inode_walks: disk.inode_walks.clone(),
+                    full_walks: disk.full_walks.clone(),
+                    errors: slow_errs.0.clone(),
+                });
+            }
+            errs.0.extend(slow_errs.0);
+        }
+    }
     disk
+}
+
+/// The parts of the disk collection that change slowly and cost the most (walks and CRI
+/// calls), as one sample read them: what collect::Carry reuses for a while.
+#[derive(Debug, Clone)]
+pub(super) struct Slow {
+    runtime: Option<RuntimeStorage>,
+    pod_logs: Vec<PodLogDir>,
+    pod_dirs: Vec<PodDir>,
+    writable_layers: Vec<WritableLayer>,
+    cri: Option<crate::model::disk::CriSnapshot>,
+    images: Option<crate::model::disk::ImageInventory>,
+    /// Walks of nearly full filesystems: reused for a filesystem that still is.
+    inode_walks: Vec<crate::source::Walk>,
+    full_walks: Vec<crate::source::Walk>,
+    errors: Vec<CollectError>,
 }
 
 /// The time left to one collection's walks, and where to say what is being walked.
@@ -214,6 +272,7 @@ fn deleted_open_files(
     b: &Budget,
     disk: &mut Disk,
     errs: &mut Errors,
+    carry: Option<&mut Carry>,
 ) {
     // Deleted-but-open files. Kernel threads (no command line) hold no files.
     b.say("open files");
@@ -222,10 +281,9 @@ fn deleted_open_files(
         .iter()
         .filter(|p| !p.cmdline.is_empty())
         .collect();
-    let pids: Vec<u32> = holders.iter().map(|p| p.pid).collect();
     let imagefs_mount = disk.imagefs.as_ref().and_then(|r| r.mount_point.clone());
     let mut denied: Vec<u32> = Vec::new();
-    for (p, r) in holders.iter().zip(host.deleted_files(&pids)) {
+    for (p, r) in holders.iter().zip(fd_tables(host, &holders, carry)) {
         match r {
             Ok(fds) if fds.is_empty() => {}
             Ok(fds) => {
@@ -280,8 +338,16 @@ fn deleted_open_files(
     }
 }
 
-/// Filesystems with ≥ [`INODE_WALK_SHARE`] of their inodes used, walked for their entries.
-fn inode_walks(host: &dyn Host, inp: &Inputs<'_>, b: &Budget, disk: &mut Disk, errs: &mut Errors) {
+/// Filesystems with ≥ [`INODE_WALK_SHARE`] of their inodes used, walked for their entries
+/// (unless `cached` holds a walk of it: incremental sampling).
+fn inode_walks(
+    host: &dyn Host,
+    inp: &Inputs<'_>,
+    b: &Budget,
+    disk: &mut Disk,
+    errs: &mut Errors,
+    cached: &[crate::source::Walk],
+) {
     for fs in inp.filesystems {
         let Some(st) = fs.stat else { continue };
         if st.files == 0 {
@@ -290,7 +356,9 @@ fn inode_walks(host: &dyn Host, inp: &Inputs<'_>, b: &Budget, disk: &mut Disk, e
         let used = st.files.saturating_sub(st.ffree) as f64 / st.files as f64;
         if used >= INODE_WALK_SHARE {
             b.say(&format!("inodes of {}", fs.mount_point));
-            if let Some(w) = walk(host, &fs.mount_point, b.limits(10), b.left(), errs) {
+            if let Some(w) = cached_walk(cached, &fs.mount_point)
+                .or_else(|| walk(host, &fs.mount_point, b.limits(10), b.left(), errs))
+            {
                 disk.inode_walks.push(w);
             }
         }
@@ -298,8 +366,15 @@ fn inode_walks(host: &dyn Host, inp: &Inputs<'_>, b: &Budget, disk: &mut Disk, e
 }
 
 /// Filesystems with ≥ [`FULL_WALK_SHARE`] of their bytes used (and not walked for inodes
-/// already), walked for their largest files.
-fn full_walks(host: &dyn Host, inp: &Inputs<'_>, b: &Budget, disk: &mut Disk, errs: &mut Errors) {
+/// already), walked for their largest files (unless `cached` holds a walk of it).
+fn full_walks(
+    host: &dyn Host,
+    inp: &Inputs<'_>,
+    b: &Budget,
+    disk: &mut Disk,
+    errs: &mut Errors,
+    cached: &[crate::source::Walk],
+) {
     for fs in inp.filesystems {
         let Some(st) = fs.stat else { continue };
         let walked = disk.inode_walks.iter().any(|w| w.path == fs.mount_point);
@@ -316,10 +391,17 @@ fn full_walks(host: &dyn Host, inp: &Inputs<'_>, b: &Budget, disk: &mut Disk, er
             continue;
         }
         b.say(&format!("files of {}", fs.mount_point));
-        if let Some(w) = walk(host, &fs.mount_point, b.limits(10), b.left(), errs) {
+        if let Some(w) = cached_walk(cached, &fs.mount_point)
+            .or_else(|| walk(host, &fs.mount_point, b.limits(10), b.left(), errs))
+        {
             disk.full_walks.push(w);
         }
     }
+}
+
+/// The walk of `path` a recent sample made, if any.
+fn cached_walk(cached: &[crate::source::Walk], path: &str) -> Option<crate::source::Walk> {
+    cached.iter().find(|w| w.path == path).cloned()
 }
 
 /// Each container's writable layer (the upperdir of its root overlay), walked.

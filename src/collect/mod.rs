@@ -8,6 +8,7 @@
 //! [`Started::finish`]) so that the cluster part of a run can set off for the API server with
 //! the kubelet's kubeconfig as soon as the kubelet is known, from the one reading of `/proc`.
 
+mod carry;
 mod cgroup;
 pub mod checkpoint_checksum;
 pub mod cluster;
@@ -31,7 +32,11 @@ pub mod prev_log;
 mod processes;
 pub mod resolv;
 pub mod runtime;
+pub mod timings;
 pub mod trust;
+
+pub use carry::{Carry, FULL_EVERY, SLOW_EVERY};
+pub use timings::Timings;
 
 pub use kmsg::parse_record as parse_kmsg_record;
 pub use kubelet_log::{is_kubelet_syslog_line, parse_line as parse_kubelet_log_line};
@@ -57,9 +62,17 @@ pub fn snapshot_with(host: &dyn Host, disk_opts: disk::DiskOptions<'_>) -> Snaps
     start(host).finish(disk_opts)
 }
 
+/// One sample of `top` or `serve`: [`snapshot`], reading again only what may have changed
+/// since the samples `carry` remembers (collect::carry), its phases timed into `timings`.
+pub fn sample(host: &dyn Host, carry: &mut Carry, timings: Timings) -> (Snapshot, Timings) {
+    start_with(host, Some(carry), timings).finish_timed(disk::DiskOptions::default())
+}
+
 /// The first step of a collection: who the node is, its processes and the kubelet among them.
 pub struct Started<'h> {
     host: &'h dyn Host,
+    carry: Option<&'h mut Carry>,
+    timings: Timings,
     errs: Errors,
     taken_at: jiff::Timestamp,
     node: NodeIdentity,
@@ -76,21 +89,46 @@ pub struct Started<'h> {
 
 /// Reads the node's identity, memory, mounts and processes, and finds the kubelet.
 pub fn start(host: &dyn Host) -> Started<'_> {
+    start_with(host, None, Timings::off())
+}
+
+/// [`start`], with a cache carried from the last sample (`top`, `serve`) and a recorder of
+/// each phase's time (`--debug-timings`).
+pub fn start_with<'h>(
+    host: &'h dyn Host,
+    mut carry: Option<&'h mut Carry>,
+    mut timings: Timings,
+) -> Started<'h> {
     host.begin_sample();
+    if let Some(c) = carry.as_deref_mut() {
+        c.begin();
+    }
+    let t = &mut timings;
     let mut errs = Errors::default();
     let taken_at = host.now();
-    let node = node::identity(host, taken_at, &mut errs);
-    let memory = node::meminfo(host, &mut errs);
-    let psi = node::psi(host, &mut errs);
-    let (pids, loadavg) = node::pid_limits(host, &mut errs);
-    let mounts = mounts::mountinfo(host, &mut errs);
-    let processes = processes::collect(host, &mut errs);
+    let (node, memory, psi, (pids, loadavg)) = t.time("node", || {
+        (
+            node::identity(host, taken_at, &mut errs),
+            node::meminfo(host, &mut errs),
+            node::psi(host, &mut errs),
+            node::pid_limits(host, &mut errs),
+        )
+    });
+    let mounts = t.time("mounts", || mounts::mountinfo(host, &mut errs));
+    let processes = t.time("processes", || {
+        processes::collect(host, &mut errs, carry.as_deref_mut().map(|c| &mut c.procs))
+    });
     let mut untrusted = Vec::new();
-    let kubelet = kubelet::collect(host, &processes, &mut errs, &mut untrusted);
-    let distribution = distro::detect(host, &processes, kubelet.as_ref());
+    let (kubelet, distribution) = t.time("kubelet", || {
+        let kubelet = kubelet::collect(host, &processes, &mut errs, &mut untrusted);
+        let distribution = distro::detect(host, &processes, kubelet.as_ref());
+        (kubelet, distribution)
+    });
     Started {
         distribution,
         host,
+        carry,
+        timings,
         errs,
         taken_at,
         node,
@@ -122,8 +160,15 @@ impl Started<'_> {
 
     /// Collects the rest and returns the snapshot.
     pub fn finish(self, disk_opts: disk::DiskOptions<'_>) -> Snapshot {
+        self.finish_timed(disk_opts).0
+    }
+
+    /// [`Started::finish`], and the time of each phase (when the recorder is on).
+    pub fn finish_timed(self, disk_opts: disk::DiskOptions<'_>) -> (Snapshot, Timings) {
         let Started {
             host,
+            mut carry,
+            mut timings,
             mut errs,
             taken_at,
             node,
@@ -137,59 +182,86 @@ impl Started<'_> {
             untrusted,
             loadavg,
         } = self;
-        let filesystems = mounts::filesystems(host, &mounts, &mut errs);
-        let cgroup = cgroup::layout(host, kubelet.as_ref(), &mut errs);
-        let root_memory = cgroup::root_memory(host, &cgroup, &mut errs);
-        let (kubepods, mut pods) = cgroup::pods(host, &cgroup, &mut errs);
-        let container_logs = pods::identify(host, &mut pods, kubelet.as_ref(), &mut errs);
-        processes::attribute(&mut processes, &pods);
-        let kernel_log = kmsg::collect(host, &mut errs);
+        let t = &mut timings;
+        let filesystems = t.time("filesystems", || {
+            mounts::filesystems(host, &mounts, &mut errs)
+        });
+        let (cgroup, root_memory, kubepods, mut pods) = t.time("cgroup", || {
+            let cgroup = cgroup::layout(host, kubelet.as_ref(), &mut errs);
+            let root_memory = cgroup::root_memory(host, &cgroup, &mut errs);
+            let (kubepods, pods) = cgroup::pods(host, &cgroup, &mut errs);
+            (cgroup, root_memory, kubepods, pods)
+        });
+        let container_logs = t.time("pods", || {
+            let logs = pods::identify(host, &mut pods, kubelet.as_ref(), &mut errs);
+            processes::attribute(&mut processes, &pods);
+            logs
+        });
+        let (kernel_log, oom_kills, oom_kills_since_boot) = t.time("kernel_log", || {
+            let kernel_log = kmsg::collect(host, &mut errs);
+            let oom_kills = oom::parse_oom_kills(&kernel_log);
+            let since_boot = node::vmstat_oom_kill(host, &mut errs);
+            (kernel_log, oom_kills, since_boot)
+        });
         let profile = distro::profile(distribution.as_ref().map_or("", |d| d.id.as_str()));
-        let kubelet_log = kubelet_log::collect(host, kubelet.is_some(), profile, &mut errs);
-        let oom_kills = oom::parse_oom_kills(&kernel_log);
-        let oom_kills_since_boot = node::vmstat_oom_kill(host, &mut errs);
-        let disk = disk::collect(
-            host,
-            &disk::Inputs {
-                mounts: &mounts,
-                filesystems: &filesystems,
-                processes: &processes,
-                kubelet: kubelet.as_ref(),
-            },
-            disk_opts,
-            &mut errs,
-        );
-        let dns = dns::collect(
-            host,
-            &dns::Inputs {
-                pods: &pods,
-                processes: &processes,
-                kubelet: kubelet.as_ref(),
-                runtime: disk.runtime.as_ref(),
-                kernel_log: &kernel_log,
-            },
-            &mut errs,
-        );
-        let mut gpu = gpu::collect(
-            host,
-            kubelet
-                .as_ref()
-                .map_or(gpu::DEFAULT_KUBELET_ROOT, |k| k.config.root_dir.as_str()),
-            &kernel_log,
-            &mut errs,
-        );
-        gpu.previous_runs = prev_log::collect(host, &pods, &mut errs);
-        gpu.pod_shm = pod_shm::collect(host, &pods, &processes, &mounts, &mut errs);
-        let health = health::collect(
-            host,
-            &health::Inputs {
-                kernel_log: &kernel_log,
-                kubelet: kubelet.as_ref(),
-                runtime: disk.runtime.as_ref(),
-                loadavg,
-            },
-            &mut errs,
-        );
+        let kubelet_log = t.time("kubelet_log", || {
+            kubelet_log::collect(host, kubelet.is_some(), profile, &mut errs)
+        });
+        let disk = t.time("disk", || {
+            disk::collect(
+                host,
+                &disk::Inputs {
+                    mounts: &mounts,
+                    filesystems: &filesystems,
+                    processes: &processes,
+                    kubelet: kubelet.as_ref(),
+                },
+                disk_opts,
+                &mut errs,
+                carry.as_deref_mut(),
+            )
+        });
+        let dns = t.time("dns", || {
+            dns::collect(
+                host,
+                &dns::Inputs {
+                    pods: &pods,
+                    processes: &processes,
+                    kubelet: kubelet.as_ref(),
+                    runtime: disk.runtime.as_ref(),
+                    kernel_log: &kernel_log,
+                },
+                &mut errs,
+            )
+        });
+        let mut gpu = t.time("gpu", || {
+            gpu::collect(
+                host,
+                kubelet
+                    .as_ref()
+                    .map_or(gpu::DEFAULT_KUBELET_ROOT, |k| k.config.root_dir.as_str()),
+                &kernel_log,
+                &mut errs,
+            )
+        });
+        gpu.previous_runs = t.time("prev_log", || {
+            carry::previous_runs(host, &pods, &mut errs, carry)
+        });
+        gpu.pod_shm = t.time("pod_shm", || {
+            pod_shm::collect(host, &pods, &processes, &mounts, &mut errs)
+        });
+        let health = t.time("health", || {
+            health::collect(
+                host,
+                &health::Inputs {
+                    kernel_log: &kernel_log,
+                    kubelet: kubelet.as_ref(),
+                    runtime: disk.runtime.as_ref(),
+                    loadavg,
+                },
+                &mut errs,
+            )
+        });
         if node.euid != 0 {
             errs.push(not_root(node.euid));
         }
@@ -200,7 +272,7 @@ impl Started<'_> {
         errors.dedup();
         // The reason for many of the others comes first.
         errors.sort_by_key(|e| e.collector != "privileges");
-        Snapshot {
+        let snap = Snapshot {
             schema: SNAPSHOT_SCHEMA.into(),
             taken_at,
             source: host.describe(),
@@ -229,7 +301,8 @@ impl Started<'_> {
             cluster: None,
             health,
             errors,
-        }
+        };
+        (snap, timings)
     }
 }
 

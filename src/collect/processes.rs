@@ -10,7 +10,9 @@ use std::collections::HashMap;
 
 const C: &str = "processes";
 
-pub(super) fn collect(host: &dyn Host, errs: &mut Errors) -> Vec<Process> {
+/// Reads every process; with a `memo` (incremental sampling: collect::Carry), a process's
+/// constants are taken from the last sample while it keeps its pid, start time and name.
+pub(super) fn collect(host: &dyn Host, errs: &mut Errors, memo: Option<&mut Memo>) -> Vec<Process> {
     let entries = match host.read_dir("/proc") {
         Ok(e) => e,
         Err(e) => {
@@ -22,11 +24,20 @@ pub(super) fn collect(host: &dyn Host, errs: &mut Errors) -> Vec<Process> {
     pids.sort_unstable();
     let mut out = Vec::with_capacity(pids.len());
     let mut denied = 0usize;
+    let mut next = HashMap::with_capacity(memo.as_ref().map_or(0, |_| pids.len()));
     for pid in pids {
-        match one(host, pid, &mut denied) {
-            Some(p) => out.push(p),
+        match one(host, pid, &mut denied, memo.as_deref()) {
+            Some((p, remember)) => {
+                if let Some(c) = remember {
+                    next.insert(pid, (p.start_ticks, p.comm.clone(), c));
+                }
+                out.push(p)
+            }
             None => continue,
         }
+    }
+    if let Some(m) = memo {
+        m.by_pid = next;
     }
     if denied > 0 {
         errs.push(CollectError {
@@ -42,7 +53,13 @@ pub(super) fn collect(host: &dyn Host, errs: &mut Errors) -> Vec<Process> {
     out
 }
 
-fn one(host: &dyn Host, pid: u32, denied: &mut usize) -> Option<Process> {
+/// One process, and (with a memo) its constants to remember.
+fn one(
+    host: &dyn Host,
+    pid: u32,
+    denied: &mut usize,
+    memo: Option<&Memo>,
+) -> Option<(Process, Option<Constants>)> {
     let base = format!("/proc/{pid}");
     // /proc/<pid>/stat: "1 (systemd) S 0 1 1 ..." — comm in parentheses may hold spaces (proc(5)).
     let stat = match host.read(&format!("{base}/stat")) {
@@ -55,26 +72,23 @@ fn one(host: &dyn Host, pid: u32, denied: &mut usize) -> Option<Process> {
             return None;
         }
     };
-    let mut small = |name: &str| -> Option<String> {
-        match host.read_string(&format!("{base}/{name}")) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                if e.kind == ErrorKind::Denied {
-                    *denied += 1;
-                }
-                None
-            }
-        }
+    // A new process under a reused pid has another start time; exec changes the name.
+    let consts = match memo.and_then(|m| m.usable(pid)) {
+        Some((start, comm, c)) if start == stat.starttime && comm == stat.comm => c.clone(),
+        _ => constants(host, &base),
     };
-    let cgroup = small("cgroup").and_then(|t| memory_cgroup(&t));
-    let oom_score = small("oom_score").and_then(|s| s.trim().parse().ok());
-    let oom_score_adj = small("oom_score_adj").and_then(|s| s.trim().parse().ok());
-    let uids = small("status").and_then(|t| status_uids(&t));
-    let cmdline = host
-        .read(&format!("{base}/cmdline"))
-        .map(|raw| redact::cmdline(&redact::split_cmdline(&raw)))
-        .unwrap_or_default();
-    Some(Process {
+    *denied += consts.denied;
+    let oom_score = small(host, &base, "oom_score", denied).and_then(|s| s.trim().parse().ok());
+    let oom_score_adj =
+        small(host, &base, "oom_score_adj", denied).and_then(|s| s.trim().parse().ok());
+    let remember = memo.map(|_| consts.clone());
+    let Constants {
+        cmdline,
+        cgroup,
+        uids,
+        ..
+    } = consts;
+    let process = Process {
         pid,
         ppid: u32::try_from(stat.ppid).unwrap_or(0),
         comm: stat.comm,
@@ -88,7 +102,74 @@ fn one(host: &dyn Host, pid: u32, denied: &mut usize) -> Option<Process> {
         container_id: None,
         uid: uids.map(|(real, _)| real),
         euid: uids.map(|(_, effective)| effective),
-    })
+    };
+    Some((process, remember))
+}
+
+/// What a process keeps for its life (short of exec): read once per (pid, start time, name)
+/// when sampling incrementally.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Constants {
+    cmdline: Vec<String>,
+    cgroup: Option<String>,
+    uids: Option<(u32, u32)>,
+    /// How many of these files were denied (each sample reports them again).
+    denied: usize,
+}
+
+/// The constants of the process at `base`: its memory cgroup, uids and command line.
+fn constants(host: &dyn Host, base: &str) -> Constants {
+    let mut denied = 0;
+    let cgroup = small(host, base, "cgroup", &mut denied).and_then(|t| memory_cgroup(&t));
+    let uids = small(host, base, "status", &mut denied).and_then(|t| status_uids(&t));
+    let cmdline = host
+        .read(&format!("{base}/cmdline"))
+        .map(|raw| redact::cmdline(&redact::split_cmdline(&raw)))
+        .unwrap_or_default();
+    Constants {
+        cmdline,
+        cgroup,
+        uids,
+        denied,
+    }
+}
+
+/// `<base>/<name>` as text; `None` when it cannot be read, a denied read counted.
+fn small(host: &dyn Host, base: &str, name: &str, denied: &mut usize) -> Option<String> {
+    match host.read_string(&format!("{base}/{name}")) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            if e.kind == ErrorKind::Denied {
+                *denied += 1;
+            }
+            None
+        }
+    }
+}
+
+/// The constants of the last sample, by pid (collect::Carry owns it).
+#[derive(Debug, Default)]
+pub(super) struct Memo {
+    by_pid: HashMap<u32, (u64, String, Constants)>,
+    /// Whether the constants may be used this sample (false on a full refresh).
+    pub(super) reuse: bool,
+}
+
+impl Memo {
+    /// The remembered (start time, name, constants) of `pid`, unless this is a full refresh.
+    fn usable(&self, pid: u32) -> Option<(u64, &str, &Constants)> {
+        if !self.reuse {
+            return None;
+        }
+        self.by_pid
+            .get(&pid)
+            .map(|(start, comm, c)| (*start, comm.as_str(), c))
+    }
+
+    /// How many processes are remembered.
+    pub(super) fn len(&self) -> usize {
+        self.by_pid.len()
+    }
 }
 
 /// The real and effective uid from /proc/<pid>/status, whose `Uid:` line holds the real,

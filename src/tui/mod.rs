@@ -69,19 +69,24 @@ pub fn run(
     live: bool,
     color: bool,
     enrich: Option<Enrich>,
+    debug_timings: bool,
 ) -> anyhow::Result<ExitCode> {
     // Collect the first sample before touching the terminal: an unreadable host is an error
     // on a normal screen, and the first frame is never empty.
-    let mut first = sampler::sample(open()?.as_ref());
+    let mut carry = crate::collect::Carry::new();
+    let timings = crate::collect::Timings::when(debug_timings);
+    let mut first = sampler::sample_with(open()?.as_ref(), &mut carry, timings);
     if let Some(e) = enrich {
         e(&mut first.snap);
         first.findings = crate::analyze::analyze(&first.snap);
     }
+    let mut summary = crate::collect::timings::Summary::default();
+    summary.add(&first.timings);
     let mut history = History::default();
     history.push(&first);
     let (tx, rx) = mpsc::channel::<Sample>();
     if live {
-        sampler::spawn(open, interval, tx);
+        sampler::spawn(open, interval, tx, carry, debug_timings);
     }
     let mut app = App::new(interval, live, color);
     let mut current = first;
@@ -98,6 +103,7 @@ pub fn run(
                 return Ok(());
             }
             while let Ok(s) = rx.try_recv() {
+                summary.add(&s.timings);
                 history.push(&s);
                 current = s;
                 dirty = true;
@@ -108,9 +114,13 @@ pub fn run(
                 dirty = true;
             }
             if dirty || last_draw.elapsed() > Duration::from_secs(1) {
+                let drawing = std::time::Instant::now();
                 session
                     .terminal
                     .draw(|f| screen::draw(f, &current, &history, &mut app))?;
+                if debug_timings {
+                    summary.add_phase("render", drawing.elapsed());
+                }
                 dirty = false;
                 last_draw = std::time::Instant::now();
             }
@@ -138,7 +148,11 @@ pub fn run(
         }
     })();
     // After a signal the terminal may be gone (SIGHUP): its errors are not the run's.
-    if let Some(sig) = session.leave() {
+    let left = session.leave();
+    if debug_timings {
+        eprint!("{}", summary.lines());
+    }
+    if let Some(sig) = left {
         return Ok(ExitCode::from(u8::try_from(128 + sig).unwrap_or(1)));
     }
     result?;

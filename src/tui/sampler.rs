@@ -1,7 +1,10 @@
 //! Samples: a snapshot and its findings, taken on a background thread at a fixed interval, and
-//! a ring of the numbers the overview draws as sparklines.
+//! a ring of the numbers the overview draws as sparklines. The thread carries what changes
+//! slowly from one sample to the next ([`Carry`]): a sample reads again only what may have
+//! changed.
 
 use crate::analyze::{self, Finding};
+use crate::collect::{Carry, Timings};
 use crate::model::Snapshot;
 use crate::source::Host;
 use std::collections::VecDeque;
@@ -14,8 +17,11 @@ pub struct Sample {
     pub findings: Vec<Finding>,
     /// When it finished (for staleness).
     pub at: Instant,
+    /// The time of each phase (`--debug-timings`; empty otherwise).
+    pub timings: Timings,
 }
 
+/// One sample, read in full (a one-shot snapshot and its analysis).
 pub fn sample(host: &dyn Host) -> Sample {
     let snap = crate::collect::snapshot(host);
     let findings = analyze::analyze(&snap);
@@ -23,19 +29,41 @@ pub fn sample(host: &dyn Host) -> Sample {
         snap,
         findings,
         at: Instant::now(),
+        timings: Timings::off(),
+    }
+}
+
+/// One sample reading again only what may have changed since the ones `carry` remembers,
+/// its phases timed into `timings`.
+pub fn sample_with(host: &dyn Host, carry: &mut Carry, timings: Timings) -> Sample {
+    let (snap, mut timings) = crate::collect::sample(host, carry, timings);
+    let findings = timings.time("analyze", || analyze::analyze(&snap));
+    Sample {
+        snap,
+        findings,
+        at: Instant::now(),
+        timings,
     }
 }
 
 /// Starts the sampler thread: a sample every `interval` (measured start to start, so a slow
-/// collection delays the next one rather than piling up), until the receiver is gone.
-pub fn spawn(open: super::OpenHost, interval: Duration, tx: Sender<Sample>) {
+/// collection delays the next one rather than piling up), until the receiver is gone. It
+/// owns `carry` (what the first sample left) from here on.
+pub fn spawn(
+    open: super::OpenHost,
+    interval: Duration,
+    tx: Sender<Sample>,
+    mut carry: Carry,
+    debug_timings: bool,
+) {
     let _ = std::thread::Builder::new()
         .name("nodescope-sampler".into())
         .spawn(move || {
             let Ok(host) = open() else { return };
             loop {
                 let started = Instant::now();
-                if tx.send(sample(host.as_ref())).is_err() {
+                let s = sample_with(host.as_ref(), &mut carry, Timings::when(debug_timings));
+                if tx.send(s).is_err() {
                     return;
                 }
                 std::thread::sleep(interval.saturating_sub(started.elapsed()));

@@ -102,6 +102,7 @@ pub(super) fn run(
     interval: Duration,
     open: OpenHost,
     cluster: Plan,
+    debug_timings: bool,
 ) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
@@ -120,7 +121,9 @@ pub(super) fn run(
     let sampler = Arc::clone(&status);
     std::thread::Builder::new()
         .name("nodescope-sampler".into())
-        .spawn(move || sample_forever(&sampler, interval, &open, &cluster, &delays))?;
+        .spawn(move || {
+            sample_forever(&sampler, interval, &open, &cluster, &delays, debug_timings)
+        })?;
     runtime.block_on(http::serve(listener, status));
     Ok(ExitCode::SUCCESS)
 }
@@ -168,17 +171,29 @@ fn sample_delays() -> Vec<Duration> {
         .unwrap_or_default()
 }
 
-/// The sampler's loop: one attempt, then `interval` of sleep, forever.
+/// The sampler's loop: one attempt, then `interval` of sleep, forever. What changes slowly
+/// is carried from one sample to the next (collect::Carry); with `debug_timings`, each
+/// sample's phases are logged on one line.
 fn sample_forever(
     status: &RwLock<Status>,
     interval: Duration,
     open: &OpenHost,
     cluster: &Plan,
     delays: &[Duration],
+    debug_timings: bool,
 ) {
+    let mut carry = crate::collect::Carry::new();
     for n in 0usize.. {
         let delay = delays.get(n).or(delays.last()).copied();
-        let outcome = sample_once(open, cluster, delay);
+        let mut timings = crate::collect::Timings::when(debug_timings);
+        let outcome = sample_once(open, cluster, delay, &mut carry, &mut timings);
+        if timings.is_on() {
+            super::pipe::note(&format!(
+                "timings of sample {}: {}",
+                n + 1,
+                timings.one_line()
+            ));
+        }
         let mut s = status.write().unwrap_or_else(PoisonError::into_inner);
         match outcome {
             Ok(sample) => {
@@ -194,20 +209,35 @@ fn sample_forever(
 
 /// One sample, the way `check` makes its report: collect, attach the cluster, analyze; then
 /// both renderings. `Err` (one line) when the host cannot be opened.
-fn sample_once(open: &OpenHost, cluster: &Plan, delay: Option<Duration>) -> Result<Sample, String> {
+fn sample_once(
+    open: &OpenHost,
+    cluster: &Plan,
+    delay: Option<Duration>,
+    carry: &mut crate::collect::Carry,
+    timings: &mut crate::collect::Timings,
+) -> Result<Sample, String> {
     let host = open().map_err(|e| format!("could not open the host: {e:#}").replace('\n', " "))?;
     // As `check` does: the API is asked in parallel with the collection.
-    let (snap, _) = cluster::collect(cluster, host.as_ref(), Default::default());
+    let (snap, _) = cluster::collect_with(
+        cluster,
+        host.as_ref(),
+        Default::default(),
+        Some(carry),
+        timings,
+    );
     if let Some(d) = delay {
         std::thread::sleep(d);
     }
-    let findings = crate::analyze::analyze(&snap);
+    let findings = timings.time("analyze", || crate::analyze::analyze(&snap));
     let completed_at = jiff::Timestamp::now();
-    let mut metrics = crate::render::prometheus::render(&snap, &findings);
-    metrics.push_str(&sample_time_family(completed_at));
-    let mut json = Vec::new();
-    crate::render::json::write_check(&mut json, &snap, &findings)
-        .map_err(|e| format!("rendering the findings: {e}"))?;
+    let (metrics, json) = timings.time("render", || {
+        let mut metrics = crate::render::prometheus::render(&snap, &findings);
+        metrics.push_str(&sample_time_family(completed_at));
+        let mut json = Vec::new();
+        crate::render::json::write_check(&mut json, &snap, &findings)
+            .map(|()| (metrics, json))
+            .map_err(|e| format!("rendering the findings: {e}"))
+    })?;
     Ok(Sample {
         metrics: Bytes::from(metrics),
         findings: Bytes::from(json),
