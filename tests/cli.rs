@@ -695,8 +695,9 @@ fn nodescope_alone_without_a_terminal_prints_the_check_report() {
 }
 
 /// A report leaves in one write(2) per 64 KiB (src/cmd/mod.rs `OUT_BUFFER`), not one per line
-/// as a line-buffered stdout makes it (62 writes for this text report before). Counted with
-/// strace on a fixture: no live host is read.
+/// as a line-buffered stdout makes it (62 writes for this text report before): every format of
+/// `check` and every other reporting command. Counted with strace on fixtures: no live host is
+/// read.
 #[test]
 fn a_report_is_written_in_64_kib_writes_not_line_by_line() {
     let strace_here = Command::new("strace")
@@ -708,25 +709,64 @@ fn a_report_is_written_in_64_kib_writes_not_line_by_line() {
     }
     let d = tempfile::tempdir().unwrap();
     let log = d.path().join("trace");
-    for format in ["text", "json", "prometheus"] {
+    let check = |f: &'static str| ("disk-bloat-v2-containerd", vec!["check", "--format", f]);
+    let runs = [
+        check("text"),
+        check("json"),
+        check("prometheus"),
+        check("npd"),
+        check("junit"),
+        ("disk-bloat-v2-containerd", vec!["snapshot"]),
+        ("disk-bloat-v2-containerd", vec!["disk"]),
+        ("dns-v2-containerd", vec!["dns"]),
+        ("gpu-mig-mixed", vec!["gpu"]),
+        ("gpu-mig-mixed", vec!["gpu", "--format", "json"]),
+    ];
+    // More than 64 KiB: the fixture with 600 more processes (stat and cmdline as
+    // fs/proc/array.c and fs/proc/base.c write them), whose snapshot is ~250 KB.
+    let big = common::Copy::of("disk-bloat-v2-containerd");
+    for pid in 20_000..20_600 {
+        let dir = big.path(&format!("proc/{pid}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("stat"),
+            format!("{pid} (worker) S 1 {pid} {pid} 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 100 1000 10 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n"),
+        )
+        .unwrap();
+        std::fs::write(dir.join("cmdline"), "/usr/bin/worker\0--queue=jobs\0").unwrap();
+    }
+    let runs = runs
+        .into_iter()
+        .map(|(fx, args)| (fixture(fx), args))
+        .chain([(big.root.clone(), vec!["snapshot"])]);
+    for (fx, args) in runs {
         let o = Command::new("strace")
             .args(["-f", "-e", "trace=write", "-o"])
             .arg(&log)
             .arg(env!("CARGO_BIN_EXE_nodescope"))
             .arg("--bundle")
-            .arg(fixture("disk-bloat-v2-containerd"))
-            .args(["check", "--format", format])
+            .arg(&fx)
+            .args(&args)
             .env_remove("NODESCOPE_ROOT")
             .watched_output()
             .unwrap();
-        let writes = std::fs::read_to_string(&log)
+        let what = format!("{} {args:?}: {} bytes", fx.display(), o.stdout.len());
+        let sizes: Vec<usize> = std::fs::read_to_string(&log)
             .unwrap()
             .lines()
             .filter(|l| l.contains("write(1,"))
-            .count();
-        let chunks = o.stdout.len().div_ceil(64 * 1024);
+            .map(|l| l.rsplit("= ").next().unwrap().trim().parse().unwrap())
+            .collect();
         let lines = o.stdout.iter().filter(|b| **b == b'\n').count();
-        assert!(lines > 20, "{format}: {lines} lines");
-        assert_eq!(writes, chunks, "{format}: {} bytes", o.stdout.len());
+        assert!(lines > 0, "{what}: {lines} lines");
+        assert_eq!(sizes.iter().sum::<usize>(), o.stdout.len(), "{what}");
+        if o.stdout.len() <= 64 * 1024 {
+            assert_eq!(sizes.len(), 1, "{what}: {lines} lines, {sizes:?}");
+        }
+        // Every write but the last fills most of the buffer: the buffer is flushed when the
+        // next piece does not fit, and no piece of a report is 8 KiB long.
+        let (last, full) = sizes.split_last().unwrap();
+        assert!(*last > 0, "{what}");
+        assert!(full.iter().all(|n| *n > 56 * 1024), "{what}: {sizes:?}");
     }
 }

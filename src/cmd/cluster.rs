@@ -132,7 +132,35 @@ pub(super) fn collect_with(
     (snap, api)
 }
 
-/// Sets off what `plan` says, with what the first step of collection found.
+/// Where a run's API credentials come from, decided from the command line, nodescope's
+/// environment and which of the node's kubeconfigs exist and pass collect::kubeconfig's rules.
+/// Deciding builds no client: no TLS configuration, no thread, no name resolved. `None` means
+/// the run asks no API at all (the common case off a cluster, and `--no-cluster`).
+#[derive(Debug)]
+enum Discovery {
+    None,
+    Api(Credentials),
+}
+
+/// [`Discovery`] for a live root `root`, the kubelet the first step found and the user's
+/// environment `env`; each node kubeconfig refused is a line in `refused`.
+fn discover(
+    kubeconfig: Option<&Path>,
+    env: &cluster::UserEnv,
+    root: &Path,
+    kubelet: Option<&crate::model::KubeletInfo>,
+    refused: &mut Vec<CollectError>,
+) -> Discovery {
+    match cluster::user_credentials_in(kubeconfig, env)
+        .or_else(|| node_credentials(root, kubelet, refused))
+    {
+        Some(c) => Discovery::Api(c),
+        None => Discovery::None,
+    }
+}
+
+/// Sets off what `plan` says, with what the first step of collection found: a fetch on its own
+/// thread only when [`discover`] found credentials.
 fn set_off(plan: &Plan, started: &crate::collect::Started<'_>) -> Job {
     let none = |refused| Job {
         source: JobSource::None,
@@ -151,12 +179,16 @@ fn set_off(plan: &Plan, started: &crate::collect::Started<'_>) -> Job {
         return none(Vec::new());
     };
     let mut refused = Vec::new();
-    let creds = match cluster::user_credentials(plan.kubeconfig.as_deref()) {
-        Some(c) => c,
-        None => match node_credentials(root, started.kubelet(), &mut refused) {
-            Some(c) => c,
-            None => return none(refused),
-        },
+    let env = cluster::UserEnv::current();
+    let creds = match discover(
+        plan.kubeconfig.as_deref(),
+        &env,
+        root,
+        started.kubelet(),
+        &mut refused,
+    ) {
+        Discovery::Api(c) => c,
+        Discovery::None => return none(refused),
     };
     let node = started.node_name().unwrap_or_default();
     let server = match &creds {
@@ -295,4 +327,81 @@ fn finish_keeping(job: Job, snap: &mut Snapshot) -> Option<ClusterData> {
         crate::collect::cluster::attach(snap, &data);
     }
     (from_api && !empty).then_some(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A live root of its own, with /proc as LiveHost wants it.
+    fn root() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("proc")).unwrap();
+        d
+    }
+
+    /// No flag, no environment, no node kubeconfig: nothing to ask, and nothing refused.
+    #[test]
+    fn no_credentials_anywhere_is_no_api() {
+        let r = root();
+        let mut refused = Vec::new();
+        let d = discover(
+            None,
+            &cluster::UserEnv::default(),
+            r.path(),
+            None,
+            &mut refused,
+        );
+        assert!(matches!(d, Discovery::None), "{d:?}");
+        assert!(refused.is_empty(), "{refused:?}");
+    }
+
+    /// A node kubeconfig anyone may write is refused, said in `errors`, and no API is asked;
+    /// `--kubeconfig` and `KUBECONFIG` are the user's choice and win without a read.
+    #[test]
+    fn a_refused_node_kubeconfig_is_no_api_and_user_choices_win() {
+        use std::os::unix::fs::PermissionsExt;
+        let r = root();
+        let dir = r.path().join("etc/kubernetes");
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = dir.join("kubelet.conf");
+        std::fs::write(&conf, "apiVersion: v1\nkind: Config\n").unwrap();
+        std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let mut refused = Vec::new();
+        let env = cluster::UserEnv::default();
+        let d = discover(None, &env, r.path(), None, &mut refused);
+        assert!(matches!(d, Discovery::None), "{d:?}");
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert_eq!(
+            refused[0].path.as_deref(),
+            Some("/etc/kubernetes/kubelet.conf")
+        );
+
+        let env = cluster::UserEnv {
+            kubeconfig: Some("/a/config:/b/config".into()),
+            in_cluster: true,
+        };
+        let mut refused = Vec::new();
+        match discover(None, &env, r.path(), None, &mut refused) {
+            Discovery::Api(Credentials::User { path, why }) => {
+                assert_eq!(
+                    (path.as_path(), why),
+                    (Path::new("/a/config"), "KUBECONFIG")
+                );
+            }
+            d => panic!("{d:?}"),
+        }
+        assert!(
+            refused.is_empty(),
+            "the node's files are not read: {refused:?}"
+        );
+        let env = cluster::UserEnv {
+            kubeconfig: None,
+            in_cluster: true,
+        };
+        assert!(matches!(
+            discover(None, &env, r.path(), None, &mut refused),
+            Discovery::Api(Credentials::InCluster)
+        ));
+    }
 }

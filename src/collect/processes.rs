@@ -75,7 +75,7 @@ fn one(
     // A new process under a reused pid has another start time; exec changes the name.
     let consts = match memo.and_then(|m| m.usable(pid)) {
         Some((start, comm, c)) if start == stat.starttime && comm == stat.comm => c.clone(),
-        _ => constants(host, &base),
+        _ => constants(host, &base, &stat.comm),
     };
     *denied += consts.denied;
     let oom_score = small(host, &base, "oom_score", denied).and_then(|s| s.trim().parse().ok());
@@ -117,14 +117,15 @@ pub(super) struct Constants {
     denied: usize,
 }
 
-/// The constants of the process at `base`: its memory cgroup, uids and command line.
-fn constants(host: &dyn Host, base: &str) -> Constants {
+/// The constants of the process at `base` named `comm`: its memory cgroup, uids and command
+/// line (as [`kept_cmdline`] stores it).
+fn constants(host: &dyn Host, base: &str, comm: &str) -> Constants {
     let mut denied = 0;
     let cgroup = small(host, base, "cgroup", &mut denied).and_then(|t| memory_cgroup(&t));
     let uids = small(host, base, "status", &mut denied).and_then(|t| status_uids(&t));
     let cmdline = host
         .read(&format!("{base}/cmdline"))
-        .map(|raw| redact::cmdline(&redact::split_cmdline(&raw)))
+        .map(|raw| kept_cmdline(&raw, comm))
         .unwrap_or_default();
     Constants {
         cmdline,
@@ -170,6 +171,73 @@ impl Memo {
     pub(super) fn len(&self) -> usize {
         self.by_pid.len()
     }
+}
+
+/// The most of a command line kept per process, in bytes of whole arguments. What reads
+/// command lines: the trust rules and distro detection (argv[0]), the deleted-open-files scan
+/// (empty or not), the vLLM flags of gpu.cuda-oom (a handful of flags near the start) and people
+/// reading `snapshot`. Linux allows up to 2 MiB of arguments (execve(2), ARG_MAX = a quarter
+/// of the stack limit); 10,000 processes with long ones held whole were most of the snapshot.
+pub const CMDLINE_MAX: usize = 4 * 1024;
+
+/// The kubelet's cap: its flags are parsed from its command line (collect::kubelet), and a
+/// long `--node-labels` or `--feature-gates` must not lose the flags after it. Still bounded:
+/// any process may call itself `kubelet`.
+pub const KUBELET_CMDLINE_MAX: usize = 128 * 1024;
+
+/// A /proc/<pid>/cmdline as stored: cut to its cap ([`cap_args`]), then redacted. Cut first
+/// at an argument boundary, so that redaction sees every kept argument whole (a URL with a
+/// password cut in two might not be recognised) and never reads what is not kept.
+pub fn kept_cmdline(raw: &[u8], comm: &str) -> Vec<String> {
+    let argv0 = raw.split(|&b| b == 0).next().map(String::from_utf8_lossy);
+    let max = if crate::model::names_itself(comm, argv0.as_deref(), "kubelet") {
+        KUBELET_CMDLINE_MAX
+    } else {
+        CMDLINE_MAX
+    };
+    let (kept, cut) = cap_args(raw, max);
+    let mut out = redact::cmdline(&kept);
+    out.extend(cut);
+    out
+}
+
+/// The arguments of a raw command line (NUL-separated, usually NUL-terminated) while their
+/// bytes total at most `max`, and, when some were left out, the [`crate::model::CMDLINE_CUT`]
+/// marker that says how many arguments and bytes. An argument is kept whole or not at all,
+/// but for argv[0] longer than `max`, which is cut at a character boundary (the program
+/// name is what the trust rules read). Only kept arguments are copied.
+pub fn cap_args(raw: &[u8], max: usize) -> (Vec<String>, Option<String>) {
+    let raw = raw.strip_suffix(&[0]).unwrap_or(raw);
+    if raw.is_empty() {
+        return (Vec::new(), None);
+    }
+    let mut kept = Vec::new();
+    let mut used = 0usize;
+    let mut args = raw.split(|&b| b == 0).peekable();
+    while let Some(a) = args.next_if(|a| used + a.len() <= max) {
+        used += a.len();
+        kept.push(String::from_utf8_lossy(a).into_owned());
+    }
+    let mut left = (0usize, 0usize);
+    if kept.is_empty()
+        && let Some(argv0) = args.next()
+    {
+        let text = String::from_utf8_lossy(argv0);
+        let end = text.floor_char_boundary(max);
+        kept.push(text[..end].to_string());
+        left.1 = text.len() - end;
+    }
+    let (n, bytes) = args.fold(left, |(n, b), a| (n + 1, b + a.len()));
+    let cut = (n > 0 || bytes > 0).then(|| cut_marker(n, bytes));
+    (kept, cut)
+}
+
+/// `<cut: N more arguments, B bytes>`.
+fn cut_marker(args: usize, bytes: usize) -> String {
+    format!(
+        "{}{args} more arguments, {bytes} bytes>",
+        crate::model::CMDLINE_CUT
+    )
 }
 
 /// The real and effective uid from /proc/<pid>/status, whose `Uid:` line holds the real,
@@ -279,6 +347,108 @@ mod tests {
         ] {
             assert!(!is_stat_line(bad), "{:?}", String::from_utf8_lossy(bad));
         }
+    }
+
+    /// A raw /proc/<pid>/cmdline of `args`, NUL-terminated as the kernel writes it.
+    fn raw(args: &[&str]) -> Vec<u8> {
+        args.iter().flat_map(|a| a.bytes().chain([0])).collect()
+    }
+
+    /// A secret after the cap is never stored, not even redacted: the arguments after the
+    /// cap are counted in the marker, and what is kept is whole and redacted.
+    #[test]
+    fn a_secret_past_the_cap_is_not_kept_and_the_cut_is_marked() {
+        let pad = "x".repeat(CMDLINE_MAX - 40);
+        let args = [
+            "/usr/bin/app",
+            "--token=kept-but-redacted",
+            &pad,
+            "--db-url=postgres://admin:s3cret-past-the-cap@db:5432/x",
+            "--password",
+            "hunter2",
+        ];
+        let got = kept_cmdline(&raw(&args), "app");
+        assert_eq!(
+            got,
+            vec![
+                "/usr/bin/app".to_string(),
+                "--token=<redacted>".into(),
+                pad.clone(),
+                "<cut: 3 more arguments, 72 bytes>".into(),
+            ]
+        );
+        let all = got.join(" ");
+        for secret in ["kept-but-redacted", "s3cret", "admin", "hunter2"] {
+            assert!(!all.contains(secret), "{secret} in {all}");
+        }
+        let mut p = Process {
+            pid: 1,
+            ppid: 0,
+            comm: "app".into(),
+            cmdline: got,
+            state: "S".into(),
+            threads: 1,
+            start_ticks: 0,
+            cgroup: None,
+            oom_score: None,
+            oom_score_adj: None,
+            container_id: None,
+            uid: None,
+            euid: None,
+        };
+        assert!(p.cmdline_cut());
+        p.cmdline.pop();
+        assert!(!p.cmdline_cut());
+    }
+
+    /// An argument that would cross the cap is left out whole, never cut in two: half a URL
+    /// with a password might not read as one to redaction.
+    #[test]
+    fn an_argument_crossing_the_cap_is_left_out_whole() {
+        let pad = "y".repeat(CMDLINE_MAX - 20);
+        let url = "https://user:pa55word@example.com/a";
+        let (kept, cut) = cap_args(&raw(&["curl", &pad, url]), CMDLINE_MAX);
+        assert_eq!(kept, vec!["curl".to_string(), pad]);
+        assert_eq!(cut.as_deref(), Some("<cut: 1 more arguments, 35 bytes>"));
+        // Exactly at the cap: nothing cut, no marker.
+        let exact = "z".repeat(CMDLINE_MAX - 4);
+        assert_eq!(
+            cap_args(&raw(&["curl", &exact]), CMDLINE_MAX),
+            (vec!["curl".to_string(), exact], None)
+        );
+        assert_eq!(cap_args(b"", CMDLINE_MAX), (Vec::new(), None));
+    }
+
+    /// argv[0] alone longer than the cap is cut at a character boundary (é is 2 bytes).
+    #[test]
+    fn an_overlong_argv0_is_cut_at_a_character_boundary() {
+        let argv0 = format!("/{}", "é".repeat(10));
+        let (kept, cut) = cap_args(&raw(&[&argv0, "--v=2"]), 4);
+        assert_eq!(kept, vec!["/é".to_string()]);
+        assert_eq!(cut.as_deref(), Some("<cut: 1 more arguments, 23 bytes>"));
+    }
+
+    /// The kubelet's flags are parsed from its command line: it keeps up to its own, larger
+    /// cap, by comm or by argv[0].
+    #[test]
+    fn the_kubelets_command_line_has_the_larger_cap() {
+        let labels = format!("--node-labels={}", "k=v,".repeat(2_000));
+        let args = [
+            "/usr/bin/kubelet",
+            &labels,
+            "--config=/var/lib/kubelet/config.yaml",
+        ];
+        assert_eq!(kept_cmdline(&raw(&args), "kubelet"), args.to_vec());
+        assert_eq!(kept_cmdline(&raw(&args), "exe"), args.to_vec());
+        let other = kept_cmdline(&raw(&["/usr/bin/app", &labels]), "app");
+        assert_eq!(
+            other,
+            vec!["/usr/bin/app", "<cut: 1 more arguments, 8014 bytes>"]
+        );
+        let huge = "a".repeat(KUBELET_CMDLINE_MAX);
+        let cut = kept_cmdline(&raw(&["kubelet", &huge]), "kubelet");
+        assert_eq!(cut.len(), 2);
+        assert!(cut[1].starts_with(crate::model::CMDLINE_CUT));
     }
 
     #[test]

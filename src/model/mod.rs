@@ -447,7 +447,9 @@ pub struct Process {
     pub pid: u32,
     pub ppid: u32,
     pub comm: String,
-    /// Arguments with secret values redacted.
+    /// Arguments with secret values redacted; whole arguments up to a cap of bytes
+    /// (collect::processes: 4 KiB, the kubelet's 128 KiB), then, when arguments were left out,
+    /// one last element starting [`CMDLINE_CUT`] that says how many.
     pub cmdline: Vec<String>,
     pub state: String,
     pub threads: u64,
@@ -468,16 +470,32 @@ pub struct Process {
     pub euid: Option<u32>,
 }
 
+/// How the last element of a cut [`Process::cmdline`] starts:
+/// `<cut: 3 more arguments, 9000 bytes>`. Not an argument a program is ever given in practice,
+/// and not one a flag parser takes for a flag.
+pub const CMDLINE_CUT: &str = "<cut: ";
+
 impl Process {
     /// Whether the process presents itself as `name`: its `comm` (the executable's file name,
     /// at most 15 bytes) is `name`, or its argv[0] is `name` or ends in `/name`. Anyone can
     /// choose both (`exec -a`, a copied binary): this is a claim, not an identity.
     pub fn calls_itself(&self, name: &str) -> bool {
-        self.comm == name
-            || self.cmdline.first().is_some_and(|a| {
-                a == name || a.strip_suffix(name).is_some_and(|d| d.ends_with('/'))
-            })
+        names_itself(&self.comm, self.cmdline.first().map(String::as_str), name)
     }
+
+    /// Whether arguments of its command line were left out ([`CMDLINE_CUT`]).
+    pub fn cmdline_cut(&self) -> bool {
+        self.cmdline
+            .last()
+            .is_some_and(|a| a.starts_with(CMDLINE_CUT))
+    }
+}
+
+/// [`Process::calls_itself`] from its parts, for a process not built yet.
+pub fn names_itself(comm: &str, argv0: Option<&str>, name: &str) -> bool {
+    comm == name
+        || argv0
+            .is_some_and(|a| a == name || a.strip_suffix(name).is_some_and(|d| d.ends_with('/')))
 }
 
 /// A process that claims to be a daemon nodescope takes flags from, and why it is not believed.

@@ -65,26 +65,46 @@ pub enum Credentials {
 /// `KUBECONFIG` (as kubectl merges them), the in-cluster service account. `None` leaves the
 /// node's own kubeconfig to try.
 pub fn user_credentials(explicit: Option<&Path>) -> Option<Credentials> {
+    user_credentials_in(explicit, &UserEnv::current())
+}
+
+/// What of nodescope's own environment names credentials, read once.
+#[derive(Debug, Clone, Default)]
+pub struct UserEnv {
+    /// `KUBECONFIG`, when set and not empty.
+    pub kubeconfig: Option<std::ffi::OsString>,
+    /// `KUBERNETES_SERVICE_HOST` is set and the service account's token file exists: nodescope
+    /// runs in a pod (its own, not the node's).
+    pub in_cluster: bool,
+}
+
+impl UserEnv {
+    /// This process's environment.
+    pub fn current() -> Self {
+        UserEnv {
+            kubeconfig: std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()),
+            in_cluster: std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+                && Path::new("/var/run/secrets/kubernetes.io/serviceaccount/token").exists(),
+        }
+    }
+}
+
+/// [`user_credentials`] from a given environment.
+pub fn user_credentials_in(explicit: Option<&Path>, env: &UserEnv) -> Option<Credentials> {
     if let Some(p) = explicit {
         return Some(Credentials::User {
             path: p.to_path_buf(),
             why: "--kubeconfig",
         });
     }
-    if let Some(k) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
-        let first = std::env::split_paths(&k).next()?;
+    if let Some(k) = &env.kubeconfig {
+        let first = std::env::split_paths(k).next()?;
         return Some(Credentials::User {
             path: first,
             why: "KUBECONFIG",
         });
     }
-    // nodescope's own pod, not the node: the service account the pod was given.
-    if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
-        && Path::new("/var/run/secrets/kubernetes.io/serviceaccount/token").exists()
-    {
-        return Some(Credentials::InCluster);
-    }
-    None
+    env.in_cluster.then_some(Credentials::InCluster)
 }
 
 /// Fetches this node, its pods, Pending pods, events of interest and the other nodes, within

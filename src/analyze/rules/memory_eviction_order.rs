@@ -1,6 +1,6 @@
 //! `memory.eviction-order`: who each killer takes first, side by side.
 
-use crate::analyze::next_victims::{kernel_order, kubelet_order};
+use crate::analyze::next_victims::{adj_mismatches_first, kernel_order_top, kubelet_order};
 use crate::analyze::remedy::{Remedy, over_request};
 use crate::analyze::{Finding, Rule, Severity, Subject, finding};
 use crate::model::Snapshot;
@@ -50,7 +50,7 @@ WHAT TO CHANGE
         if kubelet.is_empty() {
             return;
         }
-        let kernel = kernel_order(snap);
+        let kernel = kernel_order_top(snap, TOP);
         let first_k = kubelet.iter().find(|p| !p.critical);
         let title = match (first_k, kernel.first()) {
             (Some(k), Some(c)) => format!(
@@ -83,11 +83,18 @@ WHAT TO CHANGE
             })
             .collect();
         let estimated = kubelet.iter().filter(|p| p.request_from != "api").count();
+        // Bounded as the two lists above: on a node where no process has the adj its QoS gives
+        // (a runtime that ignores the kubelet's), every process would be listed, 2 MB of
+        // evidence at 10,000 processes. The first TOP by pid, and how many there are.
+        let (mismatches, mismatch_count) = adj_mismatches_first(snap, TOP);
         let mut evidence = serde_json::json!({
             "kubelet": kubelet_list,
             "kernel": kernel_list,
-            "oom_score_adj_mismatches": crate::analyze::next_victims::adj_mismatches(snap),
+            "oom_score_adj_mismatches": mismatches,
         });
+        if mismatch_count > TOP {
+            evidence["oom_score_adj_mismatch_count"] = mismatch_count.into();
+        }
         // Said only where data really is missing: the pods the API did not give.
         if estimated > 0 {
             evidence["approximation"] = format!(
@@ -342,6 +349,33 @@ mod tests {
         }
         let f = one(&MemoryEvictionOrder, &s);
         assert_eq!(f.evidence["kubelet"].as_array().map(Vec::len), Some(10));
+    }
+
+    /// The oom_score_adj mismatches are bounded as the other lists, with their number; a
+    /// node with few says no number.
+    #[test]
+    fn the_adj_mismatches_are_cut_at_ten_and_counted() {
+        let mut s = node();
+        let f = one(&MemoryEvictionOrder, &s);
+        assert_eq!(
+            f.evidence["oom_score_adj_mismatches"],
+            serde_json::json!([])
+        );
+        assert!(f.evidence.get("oom_score_adj_mismatch_count").is_none());
+        for pid in 100..112 {
+            // Burstable gives 3..=999; 1000 is BestEffort's.
+            let mut pr = process(pid, "worker", Some(&id('a')));
+            pr.oom_score_adj = Some(1000);
+            s.processes.push(pr);
+        }
+        let f = one(&MemoryEvictionOrder, &s);
+        let m = f.evidence["oom_score_adj_mismatches"].as_array().unwrap();
+        assert_eq!(m.len(), 10);
+        assert_eq!(
+            (m[0]["pid"].as_u64(), m[9]["pid"].as_u64()),
+            (Some(100), Some(109))
+        );
+        assert_eq!(f.evidence["oom_score_adj_mismatch_count"], 12);
     }
 
     /// The fix names the pod over its request, and asks for priorities only while the API has
