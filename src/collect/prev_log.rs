@@ -501,6 +501,7 @@ fn cut(s: &str, n: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::counting::Counting;
 
     #[test]
     fn run_numbers_follow_the_kubelets_names() {
@@ -612,89 +613,9 @@ mod tests {
         assert!(read < 64 << 20, "read {read} bytes for a 2 GiB log");
     }
 
-    /// A live host that records every file content it hands out: (path, bytes). Directory
-    /// listings and stat(2) are not content; `read` and `read_tail` are the only doors to a
-    /// file's bytes (`tail_lines` goes through `read_tail`).
-    struct Counting {
-        inner: crate::source::live::LiveHost,
-        reads: std::sync::Mutex<Vec<(String, usize)>>,
-    }
-
-    impl Counting {
-        fn new(root: &std::path::Path) -> Self {
-            Counting {
-                inner: crate::source::live::LiveHost::new(root).unwrap(),
-                reads: Default::default(),
-            }
-        }
-        fn record(
-            &self,
-            path: &str,
-            r: crate::source::HostResult<Vec<u8>>,
-        ) -> crate::source::HostResult<Vec<u8>> {
-            if let Ok(b) = &r {
-                self.reads.lock().unwrap().push((path.to_string(), b.len()));
-            }
-            r
-        }
-        fn reads(&self) -> Vec<(String, usize)> {
-            self.reads.lock().unwrap().clone()
-        }
-    }
-
-    impl Host for Counting {
-        fn describe(&self) -> String {
-            self.inner.describe()
-        }
-        fn read(&self, path: &str) -> crate::source::HostResult<Vec<u8>> {
-            self.record(path, self.inner.read(path))
-        }
-        fn read_dir(&self, path: &str) -> crate::source::HostResult<Vec<crate::source::DirEntry>> {
-            self.inner.read_dir(path)
-        }
-        fn read_link(&self, path: &str) -> crate::source::HostResult<String> {
-            self.inner.read_link(path)
-        }
-        fn metadata(&self, path: &str) -> crate::source::HostResult<crate::source::FileMeta> {
-            self.inner.metadata(path)
-        }
-        fn statvfs(
-            &self,
-            paths: &[String],
-        ) -> Vec<crate::source::HostResult<crate::source::StatVfs>> {
-            self.inner.statvfs(paths)
-        }
-        fn deleted_files(
-            &self,
-            pids: &[u32],
-        ) -> Vec<crate::source::HostResult<Vec<crate::source::FdEntry>>> {
-            self.inner.deleted_files(pids)
-        }
-        fn walk(
-            &self,
-            path: &str,
-            limits: crate::source::WalkLimits,
-        ) -> crate::source::HostResult<crate::source::Walk> {
-            self.inner.walk(path, limits)
-        }
-        fn kmsg(&self) -> crate::source::HostResult<Vec<String>> {
-            self.inner.kmsg()
-        }
-        fn journal(
-            &self,
-            q: &crate::source::journal::JournalQuery,
-        ) -> crate::source::HostResult<Vec<crate::source::journal::JournalEntry>> {
-            self.inner.journal(q)
-        }
-        fn read_tail(&self, path: &str, max_bytes: u64) -> crate::source::HostResult<Vec<u8>> {
-            self.record(path, self.inner.read_tail(path, max_bytes))
-        }
-        fn now(&self) -> jiff::Timestamp {
-            self.inner.now()
-        }
-        fn euid(&self) -> u32 {
-            self.inner.euid()
-        }
+    /// A live host under `root` that records every file content it hands out.
+    fn counting(root: &std::path::Path) -> Counting<crate::source::live::LiveHost> {
+        Counting::new(crate::source::live::LiveHost::new(root).unwrap())
     }
 
     /// A previous run whose `0.log` is `size` bytes (holes, then the line it died on), with a
@@ -714,7 +635,7 @@ mod tests {
             "2026-12-06T03:15:00Z stdout F INFO started\n",
         )
         .unwrap();
-        let host = Counting::new(tmp.path());
+        let host = counting(tmp.path());
         let mut errs = Errors::default();
         let runs = collect(&host, &[pod], &mut errs);
         assert_eq!(errs.0, vec![]);
@@ -759,7 +680,7 @@ mod tests {
         std::fs::write(dir.join("0.log.20240501-030000"), end).unwrap();
         // A planted name that sorts after the real newest rotation is still a .gz.
         gzip_bomb(&dir.join("0.log.20240501-040000.gz"), 64 << 20);
-        let host = Counting::new(tmp.path());
+        let host = counting(tmp.path());
         let mut errs = Errors::default();
         let runs = collect(&host, std::slice::from_ref(&pod), &mut errs);
         assert_eq!(
@@ -772,7 +693,7 @@ mod tests {
         assert_eq!(runs[0].matches[0].pattern, "pytorch-oom");
         // No uncompressed end at all: nothing is read, nothing is claimed.
         std::fs::remove_file(dir.join("0.log.20240501-030000")).unwrap();
-        let host = Counting::new(tmp.path());
+        let host = counting(tmp.path());
         assert_eq!(collect(&host, &[pod], &mut errs), vec![]);
         assert_eq!(host.reads(), vec![]);
     }

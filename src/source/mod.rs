@@ -13,6 +13,8 @@
 
 pub mod bundle;
 pub mod cluster;
+#[cfg(test)]
+pub mod counting;
 pub mod cri;
 pub mod debug_pod;
 pub mod dns_probe;

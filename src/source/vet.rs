@@ -213,6 +213,7 @@ fn parent(p: &str) -> String {
 mod tests {
     use super::*;
     use crate::source::bundle::BundleHost;
+    use crate::source::counting::Counting;
     use std::path::Path;
 
     /// A bundle directory: `files` at their paths, `links` as symbolic links, `meta` recorded
@@ -346,79 +347,6 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::Untrusted);
     }
 
-    /// Counts what a vetting pass asks the host: links read, stat calls.
-    struct Asked<'a> {
-        inner: &'a BundleHost,
-        links: std::sync::atomic::AtomicUsize,
-        stats: std::sync::atomic::AtomicUsize,
-    }
-
-    impl Asked<'_> {
-        fn calls(&self) -> (usize, usize) {
-            use std::sync::atomic::Ordering::Relaxed;
-            (self.links.load(Relaxed), self.stats.load(Relaxed))
-        }
-    }
-
-    impl crate::source::Host for Asked<'_> {
-        fn describe(&self) -> String {
-            self.inner.describe()
-        }
-        fn read(&self, path: &str) -> crate::source::HostResult<Vec<u8>> {
-            self.inner.read(path)
-        }
-        fn read_dir(&self, path: &str) -> crate::source::HostResult<Vec<crate::source::DirEntry>> {
-            self.inner.read_dir(path)
-        }
-        fn read_link(&self, path: &str) -> crate::source::HostResult<String> {
-            self.links
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            self.inner.read_link(path)
-        }
-        fn metadata(&self, path: &str) -> crate::source::HostResult<FileMeta> {
-            self.stats
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            self.inner.metadata(path)
-        }
-        fn statvfs(
-            &self,
-            paths: &[String],
-        ) -> Vec<crate::source::HostResult<crate::source::StatVfs>> {
-            self.inner.statvfs(paths)
-        }
-        fn deleted_files(
-            &self,
-            pids: &[u32],
-        ) -> Vec<crate::source::HostResult<Vec<crate::source::FdEntry>>> {
-            self.inner.deleted_files(pids)
-        }
-        fn walk(
-            &self,
-            path: &str,
-            limits: crate::source::WalkLimits,
-        ) -> crate::source::HostResult<crate::source::Walk> {
-            self.inner.walk(path, limits)
-        }
-        fn kmsg(&self) -> crate::source::HostResult<Vec<String>> {
-            self.inner.kmsg()
-        }
-        fn journal(
-            &self,
-            q: &crate::source::journal::JournalQuery,
-        ) -> crate::source::HostResult<Vec<crate::source::journal::JournalEntry>> {
-            self.inner.journal(q)
-        }
-        fn read_tail(&self, path: &str, max_bytes: u64) -> crate::source::HostResult<Vec<u8>> {
-            self.inner.read_tail(path, max_bytes)
-        }
-        fn now(&self) -> jiff::Timestamp {
-            self.inner.now()
-        }
-        fn euid(&self) -> u32 {
-            self.inner.euid()
-        }
-    }
-
     /// One pass over many log files asks about each directory on their way once, and about
     /// each file itself every time; the answers are the single-path `vet`'s, refusals included.
     #[test]
@@ -435,11 +363,7 @@ mod tests {
             &[],
             serde_json::json!({"/var/log/pods/b_q_2": {"uid": 1000, "gid": 0, "mode": 0o755, "kind": "dir", "size": 0}}),
         );
-        let asked = Asked {
-            inner: &h,
-            links: Default::default(),
-            stats: Default::default(),
-        };
+        let asked = Counting::new(BundleHost::open(d.path()).unwrap());
         let alone: Vec<_> = logs.iter().map(|l| vet(&h, l, Want::File)).collect();
         let mut pass = Vetter::new(&asked);
         let together: Vec<_> = logs.iter().map(|l| pass.vet(l, Want::File)).collect();
@@ -453,11 +377,7 @@ mod tests {
         // reached), 8 stat calls and 7 links (never of /); files: 2 of each.
         assert_eq!(asked.calls(), (7 + 2, 8 + 2));
         // One path alone asks about all of its 6 directories and itself.
-        let once = Asked {
-            inner: &h,
-            links: Default::default(),
-            stats: Default::default(),
-        };
+        let once = Counting::new(BundleHost::open(d.path()).unwrap());
         Vetter::new(&once).vet(logs[0], Want::File).unwrap();
         assert_eq!(once.calls(), (6, 7));
     }
