@@ -325,28 +325,6 @@ fn a_process_that_changed_under_its_pid_is_read_again() {
     assert_eq!(json(&s4), json(&collect::snapshot(&host)));
 }
 
-/// The phases `--debug-timings` names, in order (a collector each, then the rest).
-const PHASES: [&str; 18] = [
-    "node",
-    "mounts",
-    "processes",
-    "kubelet",
-    "filesystems",
-    "cgroup",
-    "pods",
-    "kernel_log",
-    "kubelet_log",
-    "disk",
-    "dns",
-    "gpu",
-    "prev_log",
-    "pod_shm",
-    "health",
-    "cluster",
-    "analyze",
-    "render",
-];
-
 #[test]
 fn check_debug_timings_prints_one_line_per_phase_and_the_same_report() {
     let bundle = fixture("disk-bloat-v2-containerd");
@@ -370,7 +348,7 @@ fn check_debug_timings_prints_one_line_per_phase_and_the_same_report() {
             w[1]
         })
         .collect();
-    assert_eq!(names, PHASES);
+    assert_eq!(names, common::DEBUG_PHASES);
 }
 
 /// The phase names of one `timings of sample N: name 1.23 ms, ...` line of `serve`.
@@ -433,6 +411,6 @@ fn serve_debug_timings_logs_each_sample_by_phase() {
             line.starts_with(&format!("nodescope: timings of sample {}: ", n + 1)),
             "{line}"
         );
-        assert_eq!(serve_phases(line), PHASES, "{line}");
+        assert_eq!(serve_phases(line), common::DEBUG_PHASES, "{line}");
     }
 }

@@ -363,25 +363,12 @@ fn tmux_top_debug_timings_prints_one_line_per_phase_when_it_exits() {
         .collect();
     assert_eq!(
         names,
-        [
-            "node",
-            "mounts",
-            "processes",
-            "kubelet",
-            "filesystems",
-            "cgroup",
-            "pods",
-            "kernel_log",
-            "kubelet_log",
-            "disk",
-            "dns",
-            "gpu",
-            "prev_log",
-            "pod_shm",
-            "health",
-            "analyze",
-            "render"
-        ],
+        // `top` adds the cluster once, before its samples (tui::Enrich): no cluster phase.
+        common::DEBUG_PHASES
+            .iter()
+            .filter(|p| **p != "cluster")
+            .copied()
+            .collect::<Vec<_>>(),
         "{text}"
     );
     // A bundle is sampled once: the collectors have a first sample and no later one; frames

@@ -219,3 +219,25 @@ pub fn container<'a>(p: &'a Value, name: &str) -> &'a Value {
         .find(|c| c["name"] == name)
         .unwrap()
 }
+
+/// The phases `--debug-timings` names, in order (a collector each, then the rest).
+pub const DEBUG_PHASES: [&str; 18] = [
+    "node",
+    "mounts",
+    "processes",
+    "kubelet",
+    "filesystems",
+    "cgroup",
+    "pods",
+    "kernel_log",
+    "kubelet_log",
+    "disk",
+    "dns",
+    "gpu",
+    "prev_log",
+    "pod_shm",
+    "health",
+    "cluster",
+    "analyze",
+    "render",
+];
