@@ -215,24 +215,28 @@ mod tests {
         assert_eq!(last_end(&snap, &p, &c), None);
     }
 
-    #[test]
-    fn a_gpu_oom_in_the_previous_log_beats_the_apis_exit_code() {
-        use crate::model::gpu::{LogMatch, PreviousRun};
-        let mut snap = crate::analyze::rules::testing::snap();
-        snap.gpu.previous_runs.push(PreviousRun {
+    /// The previous run 0 of llm/vllm-0's container `app`, its log having matched `matches`.
+    fn previous_run(matches: Vec<LogMatch>) -> crate::model::gpu::PreviousRun {
+        crate::model::gpu::PreviousRun {
             namespace: "llm".into(),
             pod: "vllm-0".into(),
             pod_uid: "u-1".into(),
             container: "app".into(),
             path: "/var/log/pods/llm_vllm-0_u-1/app/0.log".into(),
             run: 0,
-            matches: vec![LogMatch {
-                time: None,
-                kind: GpuFailure::CudaOom,
-                pattern: "pytorch-oom".into(),
-                line: "torch.cuda.OutOfMemoryError: CUDA out of memory.".into(),
-            }],
-        });
+            matches,
+        }
+    }
+
+    #[test]
+    fn a_gpu_oom_in_the_previous_log_beats_the_apis_exit_code() {
+        let mut snap = crate::analyze::rules::testing::snap();
+        snap.gpu.previous_runs.push(previous_run(vec![LogMatch {
+            time: None,
+            kind: GpuFailure::CudaOom,
+            pattern: "pytorch-oom".into(),
+            line: "torch.cuda.OutOfMemoryError: CUDA out of memory.".into(),
+        }]));
         let (p, c) = pod(api(Some("Error"), Some(1), None));
         assert_eq!(last_end(&snap, &p, &c), Some(RestartCause::GpuOom));
         assert_eq!(RestartCause::GpuOom.short(), "gpu");
@@ -243,7 +247,6 @@ mod tests {
 
     #[test]
     fn nccls_generic_errors_and_shared_memory_lines_are_no_gpu_oom() {
-        use crate::model::gpu::PreviousRun;
         let mut snap = crate::analyze::rules::testing::snap();
         let line = |pattern: &str, kind| LogMatch {
             time: None,
@@ -251,19 +254,11 @@ mod tests {
             pattern: pattern.into(),
             line: String::new(),
         };
-        snap.gpu.previous_runs.push(PreviousRun {
-            namespace: "llm".into(),
-            pod: "vllm-0".into(),
-            pod_uid: "u-1".into(),
-            container: "app".into(),
-            path: "/var/log/pods/llm_vllm-0_u-1/app/0.log".into(),
-            run: 0,
-            matches: vec![
-                line("nccl-shm-extend", GpuFailure::Shm),
-                line("nccl-system-error", GpuFailure::Nccl),
-                line("nccl-cuda-error", GpuFailure::Nccl),
-            ],
-        });
+        snap.gpu.previous_runs.push(previous_run(vec![
+            line("nccl-shm-extend", GpuFailure::Shm),
+            line("nccl-system-error", GpuFailure::Nccl),
+            line("nccl-cuda-error", GpuFailure::Nccl),
+        ]));
         let (p, c) = pod(api(Some("Error"), Some(1), None));
         assert_eq!(last_end(&snap, &p, &c), Some(RestartCause::Exit(1)));
         // Without the API's exit code the log still says the run failed.
